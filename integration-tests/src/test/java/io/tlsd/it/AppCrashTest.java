@@ -1,0 +1,83 @@
+package io.tlsd.it;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tlsd.sdk.TlsConnection;
+import io.tlsd.sdk.TlsdClient;
+import io.tlsd.testing.Issued;
+import io.tlsd.testing.TlsPeer;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * An application killed with SIGKILL in the middle of a transfer: the daemon must notice, end its
+ * operations and close its connections, and keep serving others.
+ */
+class AppCrashTest {
+    private static final Duration T = Duration.ofSeconds(10);
+
+    @TempDir
+    Path dir;
+
+    /** The child JVM: opens two connections and streams into one of them until it is killed. */
+    public static final class StreamingApp {
+        public static void main(String[] args) throws Exception {
+            Path socket = Path.of(args[0]);
+            int port = Integer.parseInt(args[1]);
+            TlsdClient client = TlsdClient.builder().socket(socket).appName("doomed").build();
+            TlsConnection conn = client.open("localhost", port).await(T);
+            TlsConnection idle = client.open("localhost", port).await(T);
+            idle.read(1024); // left pending on purpose
+            byte[] chunk = new byte[64 * 1024];
+            System.out.println("streaming");
+            System.out.flush();
+            while (true) {
+                conn.write(chunk);
+                conn.read(64 * 1024);
+                Thread.sleep(1);
+            }
+        }
+    }
+
+    @Test
+    void killedAppLeavesNothingBehind() throws Exception {
+        try (ClientDaemonFixture fixture = new ClientDaemonFixture(dir)) {
+            Issued localhost = fixture.pki.issueServer("localhost", "localhost");
+            try (TlsPeer server = TlsPeer.gnutlsServer(localhost, "--echo", "--crlf", "--disable-client-cert");
+                 TlsdClient survivor = fixture.client()) {
+                TlsConnection other = survivor.open("localhost", server.port()).await(T);
+
+                List<String> command = new ArrayList<>(List.of(
+                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "-cp", System.getProperty("java.class.path"),
+                        StreamingApp.class.getName(), fixture.socket().toString(),
+                        Integer.toString(server.port())));
+                Process app = new ProcessBuilder(command).redirectErrorStream(true).start();
+                try {
+                    BufferedReader out = new BufferedReader(new InputStreamReader(app.getInputStream(),
+                            StandardCharsets.UTF_8));
+                    String line = out.readLine();
+                    assertTrue("streaming".equals(line), "child said: " + line);
+                    fixture.awaitStats(s -> s.sessions() == 2 && s.connections() >= 2 && s.opsInFlight() >= 1, T);
+                } finally {
+                    app.destroyForcibly().waitFor();
+                }
+                // only the survivor's session and connection remain
+                fixture.awaitStats(s -> s.sessions() == 1 && s.connections() == 1 && s.opsInFlight() == 0, T);
+
+                other.write("still here".getBytes(StandardCharsets.US_ASCII)).await(T);
+                byte[] back = other.read(100).await(T);
+                assertTrue(back.length > 0, "the other application is still served");
+                other.close().await(T);
+            }
+            fixture.awaitIdle();
+        }
+    }
+}

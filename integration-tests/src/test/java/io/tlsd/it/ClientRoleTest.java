@@ -1,0 +1,237 @@
+package io.tlsd.it;
+
+import static java.nio.charset.StandardCharsets.US_ASCII;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tlsd.sdk.OpenOptions;
+import io.tlsd.sdk.Operation;
+import io.tlsd.sdk.Status;
+import io.tlsd.sdk.TlsConnection;
+import io.tlsd.sdk.TlsdClient;
+import io.tlsd.sdk.TlsdException;
+import io.tlsd.testing.FreePorts;
+import io.tlsd.testing.Issued;
+import io.tlsd.testing.JsseServer;
+import io.tlsd.testing.TestPki;
+import io.tlsd.testing.TlsPeer;
+import java.io.ByteArrayOutputStream;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The client daemon against real TLS servers: openssl s_server, gnutls-serv and the JDK's JSSE,
+ * each started by the test on a free loopback port.
+ */
+class ClientRoleTest {
+    private static final Duration T = Duration.ofSeconds(10);
+
+    @TempDir
+    static Path dir;
+    static ClientDaemonFixture fixture;
+    static Issued localhost;
+
+    private final List<AutoCloseable> cleanup = new ArrayList<>();
+
+    @BeforeAll
+    static void startDaemon() throws Exception {
+        fixture = new ClientDaemonFixture(dir);
+        localhost = fixture.pki.issueServer("localhost", "localhost", "127.0.0.1");
+    }
+
+    @AfterAll
+    static void stopDaemon() {
+        fixture.close();
+    }
+
+    @AfterEach
+    void closeResources() throws Exception {
+        for (int i = cleanup.size() - 1; i >= 0; i--) {
+            cleanup.get(i).close();
+        }
+        fixture.awaitIdle();
+    }
+
+    private <T extends AutoCloseable> T closeLater(T resource) {
+        cleanup.add(resource);
+        return resource;
+    }
+
+    private TlsdClient client() throws Exception {
+        return closeLater(fixture.client());
+    }
+
+    private static byte[] ascii(String s) {
+        return s.getBytes(US_ASCII);
+    }
+
+    /** Reads until {@code n} bytes arrived. */
+    private static byte[] readExactly(TlsConnection conn, int n) throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        while (out.size() < n) {
+            byte[] chunk = conn.read(n - out.size()).await(T);
+            assertTrue(chunk.length > 0, "unexpected EOF after " + out.size() + " bytes");
+            out.write(chunk);
+        }
+        return out.toByteArray();
+    }
+
+    @Test
+    void roundTripWithOpensslReverser() throws Exception {
+        TlsPeer server = closeLater(TlsPeer.opensslServer(localhost, "-rev"));
+        TlsConnection conn = client().open("localhost", server.port()).await(T);
+        assertEquals("TLSv1.3", conn.info().protocol());
+        assertTrue(conn.info().peerSubject().contains("CN=localhost"), conn.info().peerSubject());
+        assertEquals(2, conn.info().peerCertificates().size(), "leaf and CA");
+        assertEquals(6L, conn.write(ascii("hello\n")).await(T));
+        assertEquals("olleh\n", new String(readExactly(conn, 6), US_ASCII));
+        conn.close().await(T);
+    }
+
+    @Test
+    void roundTripWithGnutlsEchoAndAlpn() throws Exception {
+        TlsPeer server = closeLater(TlsPeer.gnutlsServer(localhost, "--echo", "--crlf", "--alpn", "h2",
+                "--alpn", "http/1.1", "--disable-client-cert"));
+        TlsConnection conn = client().open(OpenOptions.builder("127.0.0.1", server.port())
+                .serverName("localhost").alpn("foo", "http/1.1").build()).await(T);
+        assertEquals("http/1.1", conn.info().alpn());
+        assertEquals("TLSv1.3", conn.info().protocol());
+        conn.write(ascii("ping")).await(T);
+        assertEquals("ping", new String(readExactly(conn, 4), US_ASCII));
+        conn.close().await(T);
+    }
+
+    @Test
+    void barrierOrdersAWriteAfterARead() throws Exception {
+        TlsPeer server = closeLater(TlsPeer.opensslServer(localhost, "-rev"));
+        TlsConnection conn = client().open("localhost", server.port()).await(T);
+        List<String> order = new CopyOnWriteArrayList<>();
+        Operation<Long> w1 = conn.write(ascii("one\n"));
+        Operation<byte[]> r = conn.read(4);
+        Operation<Void> b = conn.barrier();
+        Operation<Long> w2 = conn.write(ascii("two\n"));
+        w1.toCompletableFuture().thenRun(() -> order.add("w1"));
+        r.toCompletableFuture().thenRun(() -> order.add("r"));
+        b.toCompletableFuture().thenRun(() -> order.add("barrier"));
+        w2.toCompletableFuture().thenRun(() -> order.add("w2"));
+        assertEquals("eno\n", new String(r.await(T), US_ASCII));
+        w2.await(T);
+        assertEquals(List.of("r", "barrier", "w2"), order.subList(order.size() - 3, order.size()));
+        assertTrue(order.indexOf("w1") < order.indexOf("w2"));
+        assertEquals("owt\n", new String(readExactly(conn, 4), US_ASCII));
+        conn.close().await(T);
+    }
+
+    @Test
+    void cancelOfAQueuedReadLosesNoData() throws Exception {
+        TlsPeer server = closeLater(TlsPeer.opensslServer(localhost, "-rev"));
+        TlsConnection conn = client().open("localhost", server.port()).await(T);
+        Operation<byte[]> idle = conn.read(100);
+        assertTrue(idle.cancel().await(T), "a read waiting for data is cancellable");
+        TlsdException e = assertThrows(TlsdException.class, () -> idle.await(T));
+        assertEquals(Status.CANCELLED, e.status());
+        conn.write(ascii("abc\n")).await(T);
+        assertEquals("cba\n", new String(readExactly(conn, 4), US_ASCII));
+        Operation<Long> done = conn.write(ascii("x\n"));
+        done.await(T);
+        assertFalse(done.cancel().await(T), "a completed write cannot be cancelled");
+        conn.close().await(T);
+    }
+
+    @Test
+    void readDeadlineExpires() throws Exception {
+        TlsPeer server = closeLater(TlsPeer.opensslServer(localhost, "-rev"));
+        TlsConnection conn = client().open("localhost", server.port()).await(T);
+        long start = System.nanoTime();
+        TlsdException e = assertThrows(TlsdException.class,
+                () -> conn.read(10, Duration.ofMillis(300)).await(T));
+        long elapsedMs = (System.nanoTime() - start) / 1_000_000;
+        assertEquals(Status.TIMED_OUT, e.status());
+        assertTrue(elapsedMs >= 250, "deadline honoured, took " + elapsedMs + " ms");
+        conn.write(ascii("still\n")).await(T);
+        assertEquals("llits\n", new String(readExactly(conn, 6), US_ASCII), "the connection survives");
+        conn.close().await(T);
+    }
+
+    @Test
+    void closeNotifyIsEofButResetIsNot() throws Exception {
+        JsseServer clean = closeLater(JsseServer.start(localhost, c -> {
+            c.out().write(ascii("bye"));
+            c.out().flush();
+            c.closeWithCloseNotify();
+        }));
+        TlsConnection a = client().open("localhost", clean.port()).await(T);
+        assertEquals("bye", new String(readExactly(a, 3), US_ASCII));
+        assertEquals(0, a.read(10).await(T).length, "close_notify reads as a clean EOF");
+
+        JsseServer rude = closeLater(JsseServer.start(localhost, c -> {
+            c.out().write(ascii("bye"));
+            c.out().flush();
+            c.reset();
+        }));
+        TlsConnection b = client().open("localhost", rude.port()).await(T);
+        assertEquals("bye", new String(readExactly(b, 3), US_ASCII), "data before the reset is delivered");
+        TlsdException e = assertThrows(TlsdException.class, () -> b.read(10).await(T));
+        assertEquals(Status.CONNECTION_RESET, e.status());
+
+        JsseServer truncating = closeLater(JsseServer.start(localhost, c -> {
+            c.out().write(ascii("bye"));
+            c.out().flush();
+            c.closeWithoutCloseNotify();
+        }));
+        TlsConnection t = client().open("localhost", truncating.port()).await(T);
+        readExactly(t, 3);
+        TlsdException e2 = assertThrows(TlsdException.class, () -> t.read(10).await(T));
+        assertEquals(Status.CONNECTION_RESET, e2.status());
+        assertTrue(e2.detail().contains("without close_notify"), e2.detail());
+        a.close().await(T);
+        b.close().await(T);
+        t.close().await(T);
+    }
+
+    @Test
+    void untrustedCertificateIsRefused() throws Exception {
+        TestPki stranger = TestPki.create(dir.resolve("stranger"));
+        TlsPeer server = closeLater(TlsPeer.opensslServer(stranger.issueServer("localhost", "localhost")));
+        TlsdException e = assertThrows(TlsdException.class,
+                () -> client().open("localhost", server.port()).await(T));
+        assertEquals(Status.CERT_INVALID, e.status());
+        assertTrue(e.detail().toLowerCase().contains("certification path")
+                || e.detail().toLowerCase().contains("trust"), e.detail());
+    }
+
+    @Test
+    void wrongHostnameIsRefused() throws Exception {
+        TlsPeer server = closeLater(TlsPeer.opensslServer(localhost));
+        TlsdException e = assertThrows(TlsdException.class, () -> client().open(
+                OpenOptions.builder("127.0.0.1", server.port()).serverName("wrong.example").build()).await(T));
+        assertEquals(Status.CERT_INVALID, e.status());
+        assertTrue(e.detail().contains("wrong.example"), e.detail());
+    }
+
+    @Test
+    void connectionRefusedIsConnectFailed() throws Exception {
+        int port = FreePorts.loopback();
+        TlsdException e = assertThrows(TlsdException.class, () -> client().open("127.0.0.1", port).await(T));
+        assertEquals(Status.CONNECT_FAILED, e.status());
+        assertTrue(e.detail().contains("127.0.0.1:" + port), e.detail());
+    }
+
+    @Test
+    void unknownHostIsConnectFailed() throws Exception {
+        TlsdException e = assertThrows(TlsdException.class,
+                () -> client().open("no-such-host.invalid", 443).await(T));
+        assertEquals(Status.CONNECT_FAILED, e.status());
+    }
+}

@@ -1,0 +1,206 @@
+package io.tlsd.daemon;
+
+import io.tlsd.daemon.engine.SessionLimits;
+import io.tlsd.sdk.SocketPaths;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Everything a daemon is started with. Immutable; {@link #builder()} holds the defaults and
+ * {@link #toBuilder()} derives a changed copy.
+ *
+ * <pre>{@code
+ * DaemonConfig config = DaemonConfig.builder()
+ *         .socket(Path.of("/run/tlsd/client.sock"))
+ *         .caFile(Path.of("/etc/tlsd/ca.pem"))
+ *         .build();
+ * }</pre>
+ */
+public final class DaemonConfig {
+    private final Path socket;
+    private final Path caFile;
+    private final List<String> tlsProtocols;
+    private final String tlsProvider;
+    private final String transport;
+    private final int workerThreads;
+    private final SessionLimits limits;
+    private final Duration connectTimeout;
+    private final Duration handshakeTimeout;
+    private final Duration helloTimeout;
+
+    private DaemonConfig(Builder b) {
+        this.socket = b.socket;
+        this.caFile = b.caFile;
+        this.tlsProtocols = List.copyOf(b.tlsProtocols);
+        this.tlsProvider = b.tlsProvider;
+        this.transport = b.transport;
+        this.workerThreads = b.workerThreads;
+        this.limits = b.limits;
+        this.connectTimeout = b.connectTimeout;
+        this.handshakeTimeout = b.handshakeTimeout;
+        this.helloTimeout = b.helloTimeout;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public Builder toBuilder() {
+        return new Builder(this);
+    }
+
+    /** The IPC socket's path. */
+    public Path socket() {
+        return socket;
+    }
+
+    /** PEM trust anchors for verifying servers; null means the JDK's trust store. */
+    public Path caFile() {
+        return caFile;
+    }
+
+    /** TLS protocol versions enabled, e.g. {@code [TLSv1.3]}. */
+    public List<String> tlsProtocols() {
+        return tlsProtocols;
+    }
+
+    /** "boringssl" (netty-tcnative) or "jdk". */
+    public String tlsProvider() {
+        return tlsProvider;
+    }
+
+    /** "auto", "epoll" or "nio". */
+    public String transport() {
+        return transport;
+    }
+
+    /** Worker event loops; each session and its connections live on one. */
+    public int workerThreads() {
+        return workerThreads;
+    }
+
+    public SessionLimits limits() {
+        return limits;
+    }
+
+    public Duration connectTimeout() {
+        return connectTimeout;
+    }
+
+    public Duration handshakeTimeout() {
+        return handshakeTimeout;
+    }
+
+    public Duration helloTimeout() {
+        return helloTimeout;
+    }
+
+    public static final class Builder {
+        private Path socket = SocketPaths.client();
+        private Path caFile;
+        private List<String> tlsProtocols = List.of("TLSv1.3");
+        private String tlsProvider = "boringssl";
+        private String transport = "auto";
+        private int workerThreads = Runtime.getRuntime().availableProcessors();
+        private SessionLimits limits = SessionLimits.DEFAULTS;
+        private Duration connectTimeout = Duration.ofSeconds(10);
+        private Duration handshakeTimeout = Duration.ofSeconds(10);
+        private Duration helloTimeout = Duration.ofSeconds(10);
+
+        private Builder() {
+        }
+
+        private Builder(DaemonConfig c) {
+            socket = c.socket;
+            caFile = c.caFile;
+            tlsProtocols = c.tlsProtocols;
+            tlsProvider = c.tlsProvider;
+            transport = c.transport;
+            workerThreads = c.workerThreads;
+            limits = c.limits;
+            connectTimeout = c.connectTimeout;
+            handshakeTimeout = c.handshakeTimeout;
+            helloTimeout = c.helloTimeout;
+        }
+
+        public Builder socket(Path socket) {
+            this.socket = Objects.requireNonNull(socket, "socket == null");
+            return this;
+        }
+
+        public Builder caFile(Path caFile) {
+            this.caFile = caFile;
+            return this;
+        }
+
+        public Builder tlsProtocols(List<String> protocols) {
+            if (protocols.isEmpty()) {
+                throw new IllegalArgumentException("tlsProtocols is empty");
+            }
+            for (String p : protocols) {
+                if (!p.equals("TLSv1.3") && !p.equals("TLSv1.2")) {
+                    throw new IllegalArgumentException("unsupported TLS protocol '" + p + "' (TLSv1.3, TLSv1.2)");
+                }
+            }
+            this.tlsProtocols = List.copyOf(protocols);
+            return this;
+        }
+
+        public Builder tlsProvider(String provider) {
+            if (!provider.equals("boringssl") && !provider.equals("jdk")) {
+                throw new IllegalArgumentException("unknown TLS provider '" + provider + "' (boringssl, jdk)");
+            }
+            this.tlsProvider = provider;
+            return this;
+        }
+
+        public Builder transport(String transport) {
+            if (!List.of("auto", "epoll", "nio").contains(transport)) {
+                throw new IllegalArgumentException("unknown transport '" + transport + "' (auto, epoll, nio)");
+            }
+            this.transport = transport;
+            return this;
+        }
+
+        public Builder workerThreads(int threads) {
+            if (threads < 1) {
+                throw new IllegalArgumentException("workerThreads < 1");
+            }
+            this.workerThreads = threads;
+            return this;
+        }
+
+        public Builder limits(SessionLimits limits) {
+            this.limits = Objects.requireNonNull(limits, "limits == null");
+            return this;
+        }
+
+        public Builder connectTimeout(Duration timeout) {
+            this.connectTimeout = positive(timeout, "connectTimeout");
+            return this;
+        }
+
+        public Builder handshakeTimeout(Duration timeout) {
+            this.handshakeTimeout = positive(timeout, "handshakeTimeout");
+            return this;
+        }
+
+        public Builder helloTimeout(Duration timeout) {
+            this.helloTimeout = positive(timeout, "helloTimeout");
+            return this;
+        }
+
+        private static Duration positive(Duration d, String name) {
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException(name + " <= 0");
+            }
+            return d;
+        }
+
+        public DaemonConfig build() {
+            return new DaemonConfig(this);
+        }
+    }
+}

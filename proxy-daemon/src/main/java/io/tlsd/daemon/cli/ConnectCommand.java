@@ -1,0 +1,135 @@
+package io.tlsd.daemon.cli;
+
+import io.tlsd.sdk.OpenOptions;
+import io.tlsd.sdk.SocketPaths;
+import io.tlsd.sdk.TlsConnection;
+import io.tlsd.sdk.TlsdClient;
+import io.tlsd.sdk.TlsdException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicReference;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code tlsd connect}: netcat over the client daemon, built on the SDK only. Standard input goes
+ * to the connection (its end sends close_notify), the connection goes to standard output.
+ */
+@Command(name = "connect", mixinStandardHelpOptions = true,
+        description = {"Open a TLS connection through the client daemon and copy stdin to it and it to stdout.",
+                "Exits 0 after the peer closes cleanly; 1 with the reason (e.g. the certificate problem) "
+                        + "when the connection fails; 69 when the daemon is not running."})
+final class ConnectCommand implements Callable<Integer> {
+    @Option(names = "--socket", paramLabel = "PATH", description = "The client daemon's IPC socket")
+    Path socket;
+
+    @Option(names = "--servername", paramLabel = "NAME",
+            description = "Name sent as SNI and verified against the certificate (default: HOST)")
+    String serverName;
+
+    @Option(names = "--alpn", paramLabel = "LIST", split = ",", description = "ALPN protocols to offer, e.g. h2,http/1.1")
+    List<String> alpn;
+
+    @Option(names = {"-v", "--verbose"}, description = "Print the negotiated connection details to stderr")
+    boolean verbose;
+
+    @Parameters(paramLabel = "HOST:PORT", description = "The TLS server to connect to")
+    String target;
+
+    @Override
+    public Integer call() throws Exception {
+        int colon = target.lastIndexOf(':');
+        if (colon <= 0 || colon == target.length() - 1) {
+            throw new IllegalArgumentException("expected HOST:PORT, got '" + target + "'");
+        }
+        String host = target.substring(0, colon);
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        int port;
+        try {
+            port = Integer.parseInt(target.substring(colon + 1));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("port '" + target.substring(colon + 1) + "' is not a number");
+        }
+        OpenOptions.Builder options = OpenOptions.builder(host, port);
+        if (serverName != null) {
+            options.serverName(serverName);
+        }
+        if (alpn != null) {
+            options.alpn(alpn);
+        }
+
+        TlsdClient client;
+        try {
+            client = TlsdClient.builder()
+                    .socket(socket != null ? socket : SocketPaths.client())
+                    .appName("tlsd-connect")
+                    .build();
+        } catch (TlsdException e) {
+            System.err.println("tlsd connect: " + e.getMessage());
+            return TlsdCommand.EXIT_UNAVAILABLE;
+        }
+        try (client) {
+            TlsConnection conn;
+            try {
+                conn = client.open(options.build()).await();
+            } catch (TlsdException e) {
+                System.err.println("tlsd connect: " + target + ": " + e.getMessage());
+                return TlsdCommand.EXIT_FAILED;
+            }
+            if (verbose) {
+                System.err.println("tlsd connect: connected: " + conn.info());
+            }
+            return copy(conn);
+        }
+    }
+
+    /** Copies stdin → connection on a helper thread and connection → stdout here. */
+    private int copy(TlsConnection conn) throws InterruptedException {
+        AtomicReference<IOException> uploadFailure = new AtomicReference<>();
+        Thread upload = new Thread(() -> {
+            byte[] buf = new byte[64 * 1024];
+            try (InputStream in = System.in) {
+                int n;
+                while ((n = in.read(buf)) > 0) {
+                    conn.write(Arrays.copyOf(buf, n)).await();
+                }
+                conn.shutdownOutput().await();
+            } catch (IOException e) {
+                uploadFailure.set(e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "tlsd-connect-stdin");
+        upload.setDaemon(true);
+        upload.start();
+
+        OutputStream out = System.out;
+        try {
+            while (true) {
+                byte[] data = conn.read(64 * 1024).await();
+                if (data.length == 0) {
+                    break; // close_notify: a clean end
+                }
+                out.write(data);
+                out.flush();
+            }
+        } catch (IOException e) {
+            System.err.println("tlsd connect: " + e.getMessage());
+            return TlsdCommand.EXIT_FAILED;
+        }
+        IOException failed = uploadFailure.get();
+        if (failed != null && !(failed instanceof TlsdException)) {
+            System.err.println("tlsd connect: reading stdin: " + failed.getMessage());
+            return TlsdCommand.EXIT_FAILED;
+        }
+        return 0;
+    }
+}

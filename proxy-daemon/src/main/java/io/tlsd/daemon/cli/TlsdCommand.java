@@ -1,0 +1,61 @@
+package io.tlsd.daemon.cli;
+
+import io.tlsd.daemon.Version;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * {@code tlsd}: the one executable. Each role and tool is a subcommand with its own
+ * {@code --help}.
+ *
+ * <p>Exit codes: 0 success; 1 the operation failed (connection, TLS, certificate); 2 usage or
+ * configuration error; 69 the daemon is not reachable; 70 internal error.
+ */
+@Command(name = "tlsd",
+        mixinStandardHelpOptions = true,
+        versionProvider = TlsdCommand.VersionProvider.class,
+        description = "TLS 1.3 offload daemon: applications hand it their TLS connections over a Unix socket.",
+        subcommands = {ClientCommand.class, ConnectCommand.class, VersionCommand.class,
+                CommandLine.HelpCommand.class})
+public final class TlsdCommand implements Runnable {
+    static final int EXIT_FAILED = 1;
+    static final int EXIT_USAGE = 2;
+    static final int EXIT_UNAVAILABLE = 69;
+    static final int EXIT_INTERNAL = 70;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the command line and returns the exit code (tests call this instead of main). */
+    public static int run(String... args) {
+        CommandLine cli = new CommandLine(new TlsdCommand());
+        cli.setExitCodeExceptionMapper(e -> e instanceof IllegalArgumentException ? EXIT_USAGE : EXIT_INTERNAL);
+        cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            if (e instanceof IllegalArgumentException) {
+                cmd.getErr().println(cmd.getCommandName() + ": " + e.getMessage());
+                return EXIT_USAGE;
+            }
+            cmd.getErr().println(cmd.getCommandName() + ": internal error: " + e);
+            e.printStackTrace(cmd.getErr());
+            return EXIT_INTERNAL;
+        });
+        return cli.execute(args);
+    }
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getErr());
+        throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required");
+    }
+
+    static final class VersionProvider implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"tlsd " + Version.VERSION};
+        }
+    }
+}

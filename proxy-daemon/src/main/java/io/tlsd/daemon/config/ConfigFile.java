@@ -1,0 +1,213 @@
+package io.tlsd.daemon.config;
+
+import io.tlsd.daemon.DaemonConfig;
+import io.tlsd.daemon.engine.SessionLimits;
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+import org.yaml.snakeyaml.error.YAMLException;
+
+/**
+ * Reads a daemon's YAML configuration. Every problem names the file and the key path
+ * ({@code limits.max_ops_in_flight}), and unknown keys are errors, so a typo never silently
+ * falls back to a default. docs/configuration.md lists the keys.
+ *
+ * <pre>
+ * socket: /run/tlsd/client.sock
+ * tls:
+ *   ca_file: /etc/tlsd/ca.pem
+ *   protocols: [TLSv1.3]
+ * limits:
+ *   max_ops_in_flight: 1024
+ * </pre>
+ */
+public final class ConfigFile {
+    private static final Set<String> TOP = Set.of("socket", "transport", "worker_threads", "tls", "timeouts", "limits");
+    private static final Set<String> TLS = Set.of("ca_file", "protocols", "provider");
+    private static final Set<String> TIMEOUTS = Set.of("connect", "handshake", "hello");
+    private static final Set<String> LIMITS = Set.of("max_write_bytes", "max_read_bytes", "max_ops_in_flight",
+            "max_queued_write_bytes", "max_connections", "connection_buffer_bytes");
+    private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m)");
+    private static final Pattern SIZE = Pattern.compile("(\\d+)(|KiB|MiB|GiB)");
+
+    private final Path file;
+
+    private ConfigFile(Path file) {
+        this.file = file;
+    }
+
+    /** Parses and validates {@code file}; throws IllegalArgumentException naming what is wrong where. */
+    public static DaemonConfig load(Path file) {
+        return new ConfigFile(file).parse();
+    }
+
+    private DaemonConfig parse() {
+        Object root;
+        try (Reader in = Files.newBufferedReader(file)) {
+            root = new Yaml(new SafeConstructor(new LoaderOptions())).load(in);
+        } catch (IOException e) {
+            throw new IllegalArgumentException(file + ": cannot read: " + e.getMessage());
+        } catch (YAMLException e) {
+            throw new IllegalArgumentException(file + ": not valid YAML: " + e.getMessage());
+        }
+        DaemonConfig.Builder b = DaemonConfig.builder();
+        if (root == null) {
+            return b.build();
+        }
+        Map<String, Object> top = map(root, "(top level)", TOP);
+        try {
+            if (top.containsKey("socket")) {
+                b.socket(Path.of(string(top.get("socket"), "socket")));
+            }
+            if (top.containsKey("transport")) {
+                b.transport(string(top.get("transport"), "transport"));
+            }
+            if (top.containsKey("worker_threads")) {
+                b.workerThreads((int) number(top.get("worker_threads"), "worker_threads"));
+            }
+            if (top.containsKey("tls")) {
+                Map<String, Object> tls = map(top.get("tls"), "tls", TLS);
+                if (tls.containsKey("ca_file")) {
+                    b.caFile(Path.of(string(tls.get("ca_file"), "tls.ca_file")));
+                }
+                if (tls.containsKey("protocols")) {
+                    b.tlsProtocols(strings(tls.get("protocols"), "tls.protocols"));
+                }
+                if (tls.containsKey("provider")) {
+                    b.tlsProvider(string(tls.get("provider"), "tls.provider"));
+                }
+            }
+            if (top.containsKey("timeouts")) {
+                Map<String, Object> t = map(top.get("timeouts"), "timeouts", TIMEOUTS);
+                if (t.containsKey("connect")) {
+                    b.connectTimeout(duration(t.get("connect"), "timeouts.connect"));
+                }
+                if (t.containsKey("handshake")) {
+                    b.handshakeTimeout(duration(t.get("handshake"), "timeouts.handshake"));
+                }
+                if (t.containsKey("hello")) {
+                    b.helloTimeout(duration(t.get("hello"), "timeouts.hello"));
+                }
+            }
+            if (top.containsKey("limits")) {
+                b.limits(limits(map(top.get("limits"), "limits", LIMITS)));
+            }
+        } catch (IllegalArgumentException e) {
+            if (e.getMessage().startsWith(file.toString())) {
+                throw e;
+            }
+            throw new IllegalArgumentException(file + ": " + e.getMessage());
+        }
+        return b.build();
+    }
+
+    private SessionLimits limits(Map<String, Object> m) {
+        SessionLimits d = SessionLimits.DEFAULTS;
+        return new SessionLimits(
+                (int) sizeOr(m, "max_write_bytes", d.maxWriteBytes()),
+                (int) sizeOr(m, "max_read_bytes", d.maxReadBytes()),
+                (int) numberOr(m, "max_ops_in_flight", d.maxOpsInFlight()),
+                sizeOr(m, "max_queued_write_bytes", d.maxQueuedWriteBytes()),
+                (int) numberOr(m, "max_connections", d.maxConnections()),
+                (int) sizeOr(m, "connection_buffer_bytes", d.connectionBufferBytes()));
+    }
+
+    private long numberOr(Map<String, Object> m, String key, long fallback) {
+        return m.containsKey(key) ? number(m.get(key), "limits." + key) : fallback;
+    }
+
+    private long sizeOr(Map<String, Object> m, String key, long fallback) {
+        return m.containsKey(key) ? size(m.get(key), "limits." + key) : fallback;
+    }
+
+    @SuppressWarnings("unchecked")
+    private Map<String, Object> map(Object value, String where, Set<String> allowed) {
+        if (!(value instanceof Map)) {
+            throw new IllegalArgumentException(file + ": " + where + ": expected a mapping");
+        }
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (Map.Entry<Object, Object> e : ((Map<Object, Object>) value).entrySet()) {
+            String key = String.valueOf(e.getKey());
+            if (!allowed.contains(key)) {
+                String prefix = where.startsWith("(") ? "" : where + ".";
+                throw new IllegalArgumentException(file + ": unknown key '" + prefix + key + "' (known: "
+                        + String.join(", ", allowed.stream().sorted().toList()) + ")");
+            }
+            m.put(key, e.getValue());
+        }
+        return m;
+    }
+
+    private String string(Object value, String where) {
+        if (!(value instanceof String s) || s.isEmpty()) {
+            throw new IllegalArgumentException(where + ": expected a non-empty string, got " + describe(value));
+        }
+        return s;
+    }
+
+    private List<String> strings(Object value, String where) {
+        if (!(value instanceof List<?> list)) {
+            throw new IllegalArgumentException(where + ": expected a list, got " + describe(value));
+        }
+        List<String> out = new ArrayList<>();
+        for (Object o : list) {
+            out.add(string(o, where + "[]"));
+        }
+        return out;
+    }
+
+    private long number(Object value, String where) {
+        if (!(value instanceof Integer || value instanceof Long) || ((Number) value).longValue() <= 0) {
+            throw new IllegalArgumentException(where + ": expected a positive integer, got " + describe(value));
+        }
+        return ((Number) value).longValue();
+    }
+
+    private long size(Object value, String where) {
+        if (value instanceof Integer || value instanceof Long) {
+            return number(value, where);
+        }
+        Matcher m = value instanceof String s ? SIZE.matcher(s.replace(" ", "")) : null;
+        if (m == null || !m.matches()) {
+            throw new IllegalArgumentException(where + ": expected a size like 65536, 64KiB or 1MiB, got "
+                    + describe(value));
+        }
+        long n = Long.parseLong(m.group(1));
+        return switch (m.group(2)) {
+            case "KiB" -> n << 10;
+            case "MiB" -> n << 20;
+            case "GiB" -> n << 30;
+            default -> n;
+        };
+    }
+
+    private Duration duration(Object value, String where) {
+        Matcher m = value instanceof String s ? DURATION.matcher(s) : null;
+        if (m == null || !m.matches()) {
+            throw new IllegalArgumentException(where + ": expected a duration like 500ms, 10s or 2m, got "
+                    + describe(value));
+        }
+        long n = Long.parseLong(m.group(1));
+        return switch (m.group(2)) {
+            case "ms" -> Duration.ofMillis(n);
+            case "s" -> Duration.ofSeconds(n);
+            default -> Duration.ofMinutes(n);
+        };
+    }
+
+    private static String describe(Object value) {
+        return value == null ? "nothing" : "'" + value + "'";
+    }
+}

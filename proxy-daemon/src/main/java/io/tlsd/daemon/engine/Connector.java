@@ -1,0 +1,25 @@
+package io.tlsd.daemon.engine;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.Future;
+import io.tlsd.proto.v1.ConnectionInfo;
+import io.tlsd.proto.v1.Open;
+
+/**
+ * Makes outbound TLS connections for sessions. The engine only sees this seam, so the op
+ * engine can be tested on {@code EmbeddedChannel}s without sockets or TLS.
+ */
+public interface Connector {
+    /**
+     * Connects and handshakes on {@code loop} (the session's loop), with {@code handler} as the
+     * last handler of the new channel's pipeline. The future succeeds with the channel once the
+     * handshake is done and fails with a {@link Failure} otherwise. Cancelling the future
+     * abandons the attempt and closes the channel.
+     */
+    Future<Channel> connect(Open open, EventLoop loop, ChannelHandler handler);
+
+    /** What the application learns of an established connection. */
+    ConnectionInfo describe(Channel channel, long connectionId);
+}

@@ -1,0 +1,52 @@
+package io.tlsd.daemon.engine;
+
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Daemon-wide gauges and counters, updated from every loop. Sessions and connections are gauges
+ * so that tests and operators can see that a dead application left nothing behind.
+ */
+public final class DaemonCounters {
+    final AtomicLong sessions = new AtomicLong();
+    final AtomicLong connections = new AtomicLong();
+    final AtomicLong opsInFlight = new AtomicLong();
+    final AtomicLong bufferedBytes = new AtomicLong();
+    final LongAdder opsCompleted = new LongAdder();
+    final LongAdder handshakes = new LongAdder();
+    final LongAdder handshakeFailures = new LongAdder();
+    final LongAdder bytesRead = new LongAdder();
+    final LongAdder bytesWritten = new LongAdder();
+
+    public void sessionStarted() {
+        sessions.incrementAndGet();
+    }
+
+    public void sessionEnded() {
+        sessions.decrementAndGet();
+    }
+
+    public Snapshot snapshot() {
+        return new Snapshot(sessions.get(), connections.get(), opsInFlight.get(), bufferedBytes.get(),
+                opsCompleted.sum(), handshakes.sum(), handshakeFailures.sum(), bytesRead.sum(),
+                bytesWritten.sum());
+    }
+
+    /**
+     * A consistent-enough view for stats and tests.
+     *
+     * @param sessions IPC sessions open now
+     * @param connections TLS connections held now (opening, open or awaiting the app's CLOSE)
+     * @param opsInFlight operations not yet completed
+     * @param bufferedBytes decrypted bytes waiting for a READ
+     * @param opsCompleted operations completed since start
+     * @param handshakes TLS handshakes completed since start
+     * @param handshakeFailures TCP connects or TLS handshakes failed since start
+     * @param bytesRead plaintext bytes delivered to applications
+     * @param bytesWritten plaintext bytes written for applications
+     */
+    public record Snapshot(long sessions, long connections, long opsInFlight, long bufferedBytes,
+                           long opsCompleted, long handshakes, long handshakeFailures,
+                           long bytesRead, long bytesWritten) {
+    }
+}

@@ -1,0 +1,51 @@
+package io.tlsd.daemon.engine;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.util.concurrent.ScheduledFuture;
+
+/**
+ * One application request inside the engine. Lives on its session's loop only.
+ *
+ * <pre>QUEUED → RUNNING → DONE        QUEUED → DONE (cancelled, timed out, failed)</pre>
+ *
+ * A read stays QUEUED until it completes: it takes its bytes atomically, so until then it has
+ * consumed nothing and can still be cancelled.
+ */
+final class Op {
+    enum Kind { OPEN, READ, WRITE, CLOSE, BARRIER, CANCEL }
+
+    enum State { QUEUED, RUNNING, DONE }
+
+    final long id;
+    final Kind kind;
+    State state = State.QUEUED;
+
+    /** The connection a READ, WRITE, CLOSE or BARRIER targets; for OPEN, the one being opened. */
+    Connection connection;
+    /** The epoch of {@link #connection} the op is queued in (READ, WRITE, CLOSE, BARRIER). */
+    Connection.Epoch epoch;
+
+    int maxBytes;
+    /** WRITE payload until it is handed to the channel (which then owns it). */
+    ByteBuf data;
+    int dataLength;
+    boolean writeSideOnly;
+
+    ScheduledFuture<?> deadline;
+    /** OPEN: the connect and handshake under way. */
+    io.netty.util.concurrent.Future<io.netty.channel.Channel> pendingConnect;
+
+    Op(long id, Kind kind) {
+        this.id = id;
+        this.kind = kind;
+    }
+
+    boolean isDone() {
+        return state == State.DONE;
+    }
+
+    @Override
+    public String toString() {
+        return kind + "(op " + id + ", " + state + ")";
+    }
+}

@@ -1,0 +1,363 @@
+package io.tlsd.daemon.engine;
+
+import com.google.protobuf.ByteString;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.Future;
+import io.tlsd.proto.v1.Completion;
+import io.tlsd.proto.v1.ConnectionInfo;
+import io.tlsd.proto.v1.Request;
+import io.tlsd.proto.v1.Status;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One application's IPC session: its operations and its connections. All state lives on one
+ * event loop (the IPC channel's, which every connection of the session shares), so nothing here
+ * takes a lock.
+ *
+ * <p>Every request is answered exactly once through the {@link CompletionSink}, except when
+ * the session itself ends: then its operations are dropped, as there is nobody left to tell.
+ */
+public final class Session {
+    private final EventLoop loop;
+    private final SessionLimits limits;
+    private final Connector connector;
+    private final CompletionSink sink;
+    private final DaemonCounters counters;
+
+    private final Map<Long, Op> ops = new HashMap<>();
+    private final Map<Long, Connection> connections = new HashMap<>();
+    private long lastOpId;
+    private long nextConnectionId = 1;
+    private long queuedWriteBytes;
+    private boolean ended;
+
+    public Session(EventLoop loop, SessionLimits limits, Connector connector, CompletionSink sink,
+                   DaemonCounters counters) {
+        this.loop = loop;
+        this.limits = limits;
+        this.connector = connector;
+        this.sink = sink;
+        this.counters = counters;
+    }
+
+    DaemonCounters counters() {
+        return counters;
+    }
+
+    public int opsInFlight() {
+        return ops.size();
+    }
+
+    public int connectionCount() {
+        return connections.size();
+    }
+
+    // ---------------------------------------------------------------- requests
+
+    /** Takes one request from the application. Must be called on the session's loop. */
+    public void submit(Request request) {
+        long opId = request.getOpId();
+        if (opId <= lastOpId) {
+            sink.send(failure(opId, Status.BAD_REQUEST, opId == 0
+                    ? "op_id must not be 0"
+                    : "op_id " + opId + " is not greater than the previous op_id " + lastOpId));
+            return;
+        }
+        lastOpId = opId;
+        if (ops.size() >= limits.maxOpsInFlight()) {
+            sink.send(failure(opId, Status.LIMIT_EXCEEDED,
+                    "too many operations in flight (limit " + limits.maxOpsInFlight() + ")"));
+            return;
+        }
+        try {
+            dispatch(request);
+        } catch (Failure f) {
+            Op op = ops.get(opId);
+            if (op != null) {
+                finish(op, f);
+            } else {
+                sink.send(failure(opId, f.status(), f.detail()));
+            }
+        }
+    }
+
+    private void dispatch(Request request) throws Failure {
+        switch (request.getOpCase()) {
+            case OPEN -> open(request);
+            case READ -> read(request);
+            case WRITE -> write(request);
+            case CLOSE -> close(request);
+            case BARRIER -> barrier(request);
+            case CANCEL -> cancel(request);
+            case OP_NOT_SET -> throw new Failure(Status.BAD_REQUEST,
+                    "request carries no operation this daemon knows (protocol v1)");
+        }
+    }
+
+    private Op track(Request request, Op.Kind kind) {
+        Op op = new Op(request.getOpId(), kind);
+        ops.put(op.id, op);
+        counters.opsInFlight.incrementAndGet();
+        if (request.getTimeoutMs() > 0) {
+            op.deadline = loop.schedule(() -> deadlinePassed(op), request.getTimeoutMs(), TimeUnit.MILLISECONDS);
+        }
+        return op;
+    }
+
+    private void open(Request request) throws Failure {
+        var open = request.getOpen();
+        if (open.getHost().isEmpty()) {
+            throw new Failure(Status.BAD_REQUEST, "open: host is empty");
+        }
+        if (open.getPort() < 1 || open.getPort() > 65535) {
+            throw new Failure(Status.BAD_REQUEST, "open: port " + open.getPort() + " is not in 1..65535");
+        }
+        if (connections.size() >= limits.maxConnections()) {
+            throw new Failure(Status.LIMIT_EXCEEDED,
+                    "too many connections in this session (limit " + limits.maxConnections() + ")");
+        }
+        Op op = track(request, Op.Kind.OPEN);
+        op.state = Op.State.RUNNING;
+        Connection conn = new Connection(this, nextConnectionId++, limits.connectionBufferBytes());
+        op.connection = conn;
+        connections.put(conn.id, conn);
+        counters.connections.incrementAndGet();
+        Future<Channel> attempt = connector.connect(open, loop, conn);
+        op.pendingConnect = attempt;
+        attempt.addListener(f -> {
+            op.pendingConnect = null;
+            if (op.isDone()) {
+                return; // timed out or session ended; the attempt was cancelled
+            }
+            if (f.isSuccess()) {
+                Channel ch = attempt.getNow();
+                ConnectionInfo info = connector.describe(ch, conn.id);
+                counters.handshakes.increment();
+                send(op, Completion.newBuilder().setConnection(info));
+                conn.opened(ch);
+            } else {
+                counters.handshakeFailures.increment();
+                Failure why = f.cause() instanceof Failure failure ? failure
+                        : new Failure(Status.INTERNAL, "open failed: " + f.cause());
+                finish(op, why);
+                conn.release(null);
+            }
+        });
+    }
+
+    private void read(Request request) throws Failure {
+        var read = request.getRead();
+        Connection conn = openConnection(read.getConnId());
+        if (read.getMaxBytes() < 1 || read.getMaxBytes() > limits.maxReadBytes()) {
+            throw new Failure(Status.BAD_REQUEST,
+                    "read: max_bytes " + read.getMaxBytes() + " is not in 1.." + limits.maxReadBytes());
+        }
+        Op op = track(request, Op.Kind.READ);
+        op.maxBytes = read.getMaxBytes();
+        conn.enqueue(op);
+    }
+
+    private void write(Request request) throws Failure {
+        var write = request.getWrite();
+        Connection conn = openConnection(write.getConnId());
+        int length = write.getData().size();
+        if (length < 1 || length > limits.maxWriteBytes()) {
+            throw new Failure(Status.BAD_REQUEST,
+                    "write: " + length + " bytes is not in 1.." + limits.maxWriteBytes());
+        }
+        if (queuedWriteBytes + length > limits.maxQueuedWriteBytes()) {
+            throw new Failure(Status.LIMIT_EXCEEDED, "too many write bytes queued in this session (limit "
+                    + limits.maxQueuedWriteBytes() + ", queued " + queuedWriteBytes + ")");
+        }
+        Op op = track(request, Op.Kind.WRITE);
+        op.data = Unpooled.wrappedBuffer(write.getData().asReadOnlyByteBuffer());
+        op.dataLength = length;
+        queuedWriteBytes += length;
+        conn.enqueue(op);
+    }
+
+    private void close(Request request) throws Failure {
+        var close = request.getClose();
+        Connection conn = openConnection(close.getConnId());
+        Op op = track(request, Op.Kind.CLOSE);
+        op.writeSideOnly = close.getWriteSideOnly();
+        conn.enqueue(op);
+    }
+
+    private void barrier(Request request) throws Failure {
+        Connection conn = openConnection(request.getBarrier().getConnId());
+        conn.enqueue(track(request, Op.Kind.BARRIER));
+    }
+
+    private void cancel(Request request) {
+        long target = request.getCancel().getTargetOpId();
+        Op victim = ops.get(target);
+        Status outcome;
+        String detail;
+        if (victim == null) {
+            if (target > 0 && target < request.getOpId()) {
+                outcome = Status.TOO_LATE;
+                detail = "op " + target + " has already completed";
+            } else {
+                outcome = Status.NOT_FOUND;
+                detail = "no op " + target + " in this session";
+            }
+        } else if (victim.connection != null && victim.kind != Op.Kind.OPEN && victim.connection.remove(victim)) {
+            finish(victim, new Failure(Status.CANCELLED, "cancelled by op " + request.getOpId()));
+            victim.connection.pump();
+            outcome = Status.OK;
+            detail = "";
+        } else {
+            outcome = Status.TOO_LATE;
+            detail = "op " + target + " has already started";
+        }
+        sink.send(failure(request.getOpId(), outcome, detail));
+    }
+
+    private void deadlinePassed(Op op) {
+        op.deadline = null;
+        if (op.isDone()) {
+            return;
+        }
+        Failure timedOut = new Failure(Status.TIMED_OUT, op.kind.name().toLowerCase() + " (op " + op.id
+                + ") did not complete within its deadline");
+        switch (op.kind) {
+            case OPEN -> {
+                finish(op, timedOut);
+                if (op.pendingConnect != null) {
+                    op.pendingConnect.cancel(false);
+                }
+                op.connection.release(null);
+            }
+            case READ, WRITE, CLOSE, BARRIER -> {
+                Connection conn = op.connection;
+                boolean wasQueued = conn.remove(op);
+                finish(op, timedOut);
+                if (!wasQueued) {
+                    conn.abortForTimedOutWrite(op);
+                }
+                conn.pump();
+            }
+            default -> throw new AssertionError("unexpected op kind with a deadline: " + op.kind);
+        }
+    }
+
+    /** The connection an op on {@code connId} may use, or the precise reason it may not. */
+    private Connection openConnection(long connId) throws Failure {
+        Connection conn = connections.get(connId);
+        if (conn == null) {
+            if (connId > 0 && connId < nextConnectionId) {
+                throw new Failure(Status.CLOSED, "connection " + connId + " is closed");
+            }
+            throw new Failure(Status.NOT_FOUND, "no connection " + connId + " in this session");
+        }
+        if (conn.state() == Connection.State.CONNECTING || conn.state() == Connection.State.HANDSHAKING) {
+            throw new Failure(Status.BAD_REQUEST, "connection " + connId + " is still opening");
+        }
+        return conn;
+    }
+
+    // ---------------------------------------------------------------- completions
+
+    boolean canDeliverReads() {
+        return sink.isWritable();
+    }
+
+    /** The IPC channel drained: reads held back for it may go now. */
+    public void sinkWritable() {
+        for (Connection conn : new ArrayList<>(connections.values())) {
+            conn.pump();
+        }
+    }
+
+    void completeRead(Op op, ByteString data) {
+        counters.bytesRead.add(data.size());
+        send(op, Completion.newBuilder().setData(data));
+    }
+
+    void completeWrite(Op op) {
+        counters.bytesWritten.add(op.dataLength);
+        send(op, Completion.newBuilder().setBytesWritten(op.dataLength));
+    }
+
+    void completeBarrier(Op op) {
+        send(op, Completion.newBuilder());
+    }
+
+    void completeClose(Op op) {
+        send(op, Completion.newBuilder());
+    }
+
+    /** Completes {@code op} with a failure; a null failure (session gone) only drops it. */
+    void finish(Op op, Failure failure) {
+        if (failure == null) {
+            retire(op);
+        } else {
+            send(op, Completion.newBuilder().setStatus(failure.status()).setDetail(failure.detail()));
+        }
+    }
+
+    private void send(Op op, Completion.Builder completion) {
+        if (!retire(op)) {
+            return;
+        }
+        if (!ended) {
+            sink.send(completion.setOpId(op.id).build());
+        }
+    }
+
+    /** Marks the op done and gives back what it held. False if it was already done. */
+    private boolean retire(Op op) {
+        if (op.isDone()) {
+            return false;
+        }
+        op.state = Op.State.DONE;
+        if (op.deadline != null) {
+            op.deadline.cancel(false);
+            op.deadline = null;
+        }
+        if (op.data != null) {
+            op.data.release();
+            op.data = null;
+        }
+        if (op.kind == Op.Kind.WRITE) {
+            queuedWriteBytes -= op.dataLength;
+        }
+        ops.remove(op.id);
+        counters.opsInFlight.decrementAndGet();
+        counters.opsCompleted.increment();
+        return true;
+    }
+
+    void connectionReleased(Connection conn) {
+        if (connections.remove(conn.id) != null) {
+            counters.connections.decrementAndGet();
+        }
+    }
+
+    /** The application is gone: drop its operations and close its connections. */
+    public void end() {
+        if (ended) {
+            return;
+        }
+        ended = true;
+        for (Op op : new ArrayList<>(ops.values())) {
+            if (op.pendingConnect != null) {
+                op.pendingConnect.cancel(false);
+            }
+            retire(op);
+        }
+        for (Connection conn : new ArrayList<>(connections.values())) {
+            conn.release(null);
+        }
+    }
+
+    private static Completion failure(long opId, Status status, String detail) {
+        return Completion.newBuilder().setOpId(opId).setStatus(status).setDetail(detail).build();
+    }
+}

@@ -1,0 +1,64 @@
+package io.tlsd.daemon.engine;
+
+import io.tlsd.proto.v1.Limits;
+
+/**
+ * The bounds that keep one application from using more than its share of the daemon. Announced
+ * to the application in {@code Welcome.limits}, except the per-connection plaintext buffer,
+ * which only governs when the daemon stops reading a TLS socket.
+ *
+ * @param maxWriteBytes largest {@code Write.data}
+ * @param maxReadBytes largest {@code Read.max_bytes}
+ * @param maxOpsInFlight unfinished operations of one session
+ * @param maxQueuedWriteBytes write bytes of one session waiting or being written
+ * @param maxConnections connections one session may hold
+ * @param connectionBufferBytes decrypted bytes buffered per connection before reading pauses
+ */
+public record SessionLimits(
+        int maxWriteBytes,
+        int maxReadBytes,
+        int maxOpsInFlight,
+        long maxQueuedWriteBytes,
+        int maxConnections,
+        int connectionBufferBytes) {
+
+    /** Room for the protobuf envelope around the largest write. */
+    private static final int FRAME_OVERHEAD = 1024;
+
+    public static final SessionLimits DEFAULTS =
+            new SessionLimits(1 << 20, 1 << 20, 1024, 64L << 20, 1024, 256 << 10);
+
+    public SessionLimits {
+        requirePositive(maxWriteBytes, "maxWriteBytes");
+        requirePositive(maxReadBytes, "maxReadBytes");
+        requirePositive(maxOpsInFlight, "maxOpsInFlight");
+        requirePositive(maxQueuedWriteBytes, "maxQueuedWriteBytes");
+        requirePositive(maxConnections, "maxConnections");
+        requirePositive(connectionBufferBytes, "connectionBufferBytes");
+        if (maxWriteBytes > (64 << 20)) {
+            throw new IllegalArgumentException("maxWriteBytes > 64 MiB");
+        }
+    }
+
+    private static void requirePositive(long value, String name) {
+        if (value <= 0) {
+            throw new IllegalArgumentException(name + " <= 0");
+        }
+    }
+
+    /** Largest frame the daemon accepts, excluding its 4-byte length prefix. */
+    public int maxFrameBytes() {
+        return maxWriteBytes + FRAME_OVERHEAD;
+    }
+
+    public Limits toProto() {
+        return Limits.newBuilder()
+                .setMaxFrameBytes(maxFrameBytes())
+                .setMaxReadBytes(maxReadBytes)
+                .setMaxOpsInFlight(maxOpsInFlight)
+                .setMaxQueuedWriteBytes(maxQueuedWriteBytes)
+                .setMaxConnections(maxConnections)
+                .setMaxWriteBytes(maxWriteBytes)
+                .build();
+    }
+}

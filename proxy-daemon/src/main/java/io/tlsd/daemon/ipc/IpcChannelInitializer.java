@@ -1,0 +1,40 @@
+package io.tlsd.daemon.ipc;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.handler.flush.FlushConsolidationHandler;
+import io.tlsd.daemon.engine.Connector;
+import io.tlsd.daemon.engine.DaemonCounters;
+
+/** The pipeline of one application's IPC channel, in reading order. */
+final class IpcChannelInitializer extends ChannelInitializer<Channel> {
+    private final IpcServer.Settings settings;
+    private final Connector connector;
+    private final DaemonCounters counters;
+    private final ChannelGroup sessions;
+
+    IpcChannelInitializer(IpcServer.Settings settings, Connector connector, DaemonCounters counters,
+                          ChannelGroup sessions) {
+        this.settings = settings;
+        this.connector = connector;
+        this.counters = counters;
+        this.sessions = sessions;
+    }
+
+    @Override
+    protected void initChannel(Channel ch) {
+        sessions.add(ch); // so that shutdown can say Goodbye to each
+        ch.pipeline()
+                // one syscall for the completions produced while handling one read burst
+                .addLast("flush", new FlushConsolidationHandler(256, true))
+                // bytes → frames, refusing oversized lengths before buffering them
+                .addLast("frames", new IpcFrameDecoder(settings.limits().maxFrameBytes()))
+                // frames → ClientMessage
+                .addLast("decoder", new IpcMessageDecoder())
+                // DaemonMessage → length-prefixed frame
+                .addLast("encoder", IpcMessageEncoder.INSTANCE)
+                // Hello, requests into the op engine, completions out
+                .addLast("session", new IpcSessionHandler(settings, connector, counters));
+    }
+}

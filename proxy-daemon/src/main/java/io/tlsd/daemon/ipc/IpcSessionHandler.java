@@ -1,0 +1,182 @@
+package io.tlsd.daemon.ipc;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.DecoderException;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.tlsd.daemon.engine.CompletionSink;
+import io.tlsd.daemon.engine.Connector;
+import io.tlsd.daemon.engine.DaemonCounters;
+import io.tlsd.daemon.engine.Session;
+import io.tlsd.daemon.engine.SessionLimits;
+import io.tlsd.daemon.transport.Transport;
+import io.tlsd.proto.v1.ClientMessage;
+import io.tlsd.proto.v1.Completion;
+import io.tlsd.proto.v1.DaemonMessage;
+import io.tlsd.proto.v1.Goodbye;
+import io.tlsd.proto.v1.Hello;
+import io.tlsd.proto.v1.Status;
+import io.tlsd.proto.v1.Welcome;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One application's IPC channel: the Hello/Welcome exchange, then every request into its
+ * {@link Session}, every completion back out. A frame that cannot be trusted ends the session
+ * with a {@code Goodbye} that says why; other sessions do not notice.
+ */
+final class IpcSessionHandler extends SimpleChannelInboundHandler<ClientMessage> implements CompletionSink {
+    private static final Logger log = LoggerFactory.getLogger(IpcSessionHandler.class);
+
+    static final int PROTOCOL_VERSION = 1;
+
+    private enum State { AWAITING_HELLO, ACTIVE, ENDED }
+
+    private final IpcServer.Settings settings;
+    private final Connector connector;
+    private final DaemonCounters counters;
+    private State state = State.AWAITING_HELLO;
+    private ChannelHandlerContext ctx;
+    private Session session;
+    private ScheduledFuture<?> helloTimer;
+    private String peer = "?";
+
+    IpcSessionHandler(IpcServer.Settings settings, Connector connector, DaemonCounters counters) {
+        this.settings = settings;
+        this.connector = connector;
+        this.counters = counters;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+        String creds = Transport.peerCredentials(ctx.channel());
+        peer = creds != null ? creds : "peer credentials unavailable";
+        counters.sessionStarted();
+        Duration timeout = settings.helloTimeout();
+        helloTimer = ctx.executor().schedule(() -> goodbye(Status.BAD_REQUEST,
+                "no Hello within " + timeout.toMillis() + " ms"), timeout.toMillis(), TimeUnit.MILLISECONDS);
+        ctx.fireChannelActive();
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, ClientMessage msg) {
+        switch (state) {
+            case AWAITING_HELLO -> {
+                if (!msg.hasHello()) {
+                    goodbye(Status.BAD_REQUEST, "the first message of a session must be Hello");
+                    return;
+                }
+                hello(msg.getHello());
+            }
+            case ACTIVE -> {
+                if (!msg.hasRequest()) {
+                    goodbye(Status.BAD_REQUEST, msg.hasHello()
+                            ? "Hello may only be sent once" : "message carries neither Hello nor Request");
+                    return;
+                }
+                session.submit(msg.getRequest());
+            }
+            case ENDED -> {
+                // ignore what arrives after Goodbye
+            }
+        }
+    }
+
+    private void hello(Hello hello) {
+        helloTimer.cancel(false);
+        if (hello.getProtocolVersion() != PROTOCOL_VERSION) {
+            goodbye(Status.BAD_REQUEST, "protocol version " + hello.getProtocolVersion()
+                    + " is not supported; this daemon speaks " + PROTOCOL_VERSION);
+            return;
+        }
+        String app = hello.getAppName().isEmpty() ? "unnamed" : hello.getAppName();
+        if (app.length() > 128) {
+            app = app.substring(0, 128);
+        }
+        state = State.ACTIVE;
+        session = new Session(ctx.channel().eventLoop(), settings.limits(), connector, this, counters);
+        log.info("session {} started: app={} {}", ctx.channel().id(), app, peer);
+        ctx.writeAndFlush(DaemonMessage.newBuilder().setWelcome(Welcome.newBuilder()
+                .setProtocolVersion(PROTOCOL_VERSION)
+                .setDaemonVersion(settings.daemonVersion())
+                .setRole(settings.role())
+                .setLimits(settings.limits().toProto())).build());
+    }
+
+    @Override
+    public void send(Completion completion) {
+        ctx.writeAndFlush(DaemonMessage.newBuilder().setCompletion(completion).build(), ctx.voidPromise());
+    }
+
+    @Override
+    public boolean isWritable() {
+        return ctx.channel().isWritable();
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        // An application that does not read its completions stops being read from, which bounds
+        // what it can make the daemon hold on its behalf.
+        boolean writable = ctx.channel().isWritable();
+        ctx.channel().config().setAutoRead(writable);
+        if (writable && session != null) {
+            session.sinkWritable();
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (cause instanceof DecoderException && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        if (cause instanceof TooLongFrameException) {
+            goodbye(Status.LIMIT_EXCEEDED, "frame too large: " + cause.getMessage()
+                    + " (max_frame_bytes " + settings.limits().maxFrameBytes() + ")");
+        } else if (cause instanceof InvalidProtocolBufferException) {
+            goodbye(Status.BAD_REQUEST, "frame is not a valid ClientMessage: " + cause.getMessage());
+        } else if (cause instanceof IOException) {
+            log.debug("session {}: {}", ctx.channel().id(), cause.toString());
+            ctx.close();
+        } else {
+            log.warn("session {} failed", ctx.channel().id(), cause);
+            goodbye(Status.INTERNAL, "internal error: " + cause);
+        }
+    }
+
+    /** Ends the session after telling the application why. */
+    void goodbye(Status status, String detail) {
+        if (state == State.ENDED) {
+            return;
+        }
+        state = State.ENDED;
+        log.info("session {} ended by the daemon: {} {}", ctx.channel().id(), status, detail);
+        ctx.channel().config().setAutoRead(false);
+        ctx.writeAndFlush(DaemonMessage.newBuilder()
+                        .setGoodbye(Goodbye.newBuilder().setStatus(status).setDetail(detail)).build())
+                .addListener(ChannelFutureListener.CLOSE);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        state = State.ENDED;
+        if (helloTimer != null) {
+            helloTimer.cancel(false);
+        }
+        if (session != null) {
+            int ops = session.opsInFlight();
+            int conns = session.connectionCount();
+            session.end();
+            log.info("session {} closed: dropped {} ops, closed {} connections", ctx.channel().id(), ops, conns);
+        }
+        counters.sessionEnded();
+        ctx.fireChannelInactive();
+    }
+}

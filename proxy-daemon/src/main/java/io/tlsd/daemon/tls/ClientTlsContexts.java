@@ -1,0 +1,82 @@
+package io.tlsd.daemon.tls;
+
+import io.netty.handler.ssl.ApplicationProtocolConfig;
+import io.netty.handler.ssl.OpenSsl;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import javax.net.ssl.SSLException;
+
+/**
+ * The client role's TLS contexts. ALPN is a property of a Netty context, so there is one
+ * context per distinct ALPN list an application asks for (a handful in practice; the cache is
+ * bounded all the same). Every context verifies the peer's chain and its name.
+ */
+public final class ClientTlsContexts {
+    private static final int MAX_CACHED = 64;
+
+    private final SslProvider provider;
+    private final Path caFile;
+    private final List<String> protocols;
+    private final ConcurrentHashMap<List<String>, SslContext> byAlpn = new ConcurrentHashMap<>();
+
+    /**
+     * @param provider "boringssl" (netty-tcnative) or "jdk"
+     * @param caFile PEM trust anchors, or null for the JDK's trust store
+     * @param protocols e.g. ["TLSv1.3"]
+     */
+    public ClientTlsContexts(String provider, Path caFile, List<String> protocols) throws SSLException {
+        this.provider = providerNamed(provider);
+        this.caFile = caFile;
+        this.protocols = List.copyOf(protocols);
+        byAlpn.put(List.of(), build(List.of())); // fail at start, not at the first OPEN
+    }
+
+    public static SslProvider providerNamed(String name) {
+        switch (name) {
+            case "boringssl":
+                if (!OpenSsl.isAvailable()) {
+                    throw new IllegalArgumentException("TLS provider boringssl is not available: "
+                            + OpenSsl.unavailabilityCause());
+                }
+                return SslProvider.OPENSSL;
+            case "jdk":
+                return SslProvider.JDK;
+            default:
+                throw new IllegalArgumentException("unknown TLS provider '" + name + "' (boringssl, jdk)");
+        }
+    }
+
+    public SslContext forAlpn(List<String> alpn) throws SSLException {
+        SslContext ctx = byAlpn.get(alpn);
+        if (ctx != null) {
+            return ctx;
+        }
+        ctx = build(alpn);
+        if (byAlpn.size() < MAX_CACHED) {
+            byAlpn.putIfAbsent(List.copyOf(alpn), ctx);
+        }
+        return ctx;
+    }
+
+    private SslContext build(List<String> alpn) throws SSLException {
+        SslContextBuilder builder = SslContextBuilder.forClient()
+                .sslProvider(provider)
+                .protocols(protocols)
+                .endpointIdentificationAlgorithm("HTTPS");
+        if (caFile != null) {
+            builder.trustManager(caFile.toFile());
+        }
+        if (!alpn.isEmpty()) {
+            builder.applicationProtocolConfig(new ApplicationProtocolConfig(
+                    ApplicationProtocolConfig.Protocol.ALPN,
+                    ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+                    ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+                    alpn));
+        }
+        return builder.build();
+    }
+}

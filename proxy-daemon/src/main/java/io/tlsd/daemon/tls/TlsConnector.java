@@ -1,0 +1,184 @@
+package io.tlsd.daemon.tls;
+
+import com.google.protobuf.ByteString;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.handler.ssl.ReferenceCountedOpenSslEngine;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.internal.tcnative.SSL;
+import io.netty.util.NetUtil;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import io.tlsd.daemon.engine.Connector;
+import io.tlsd.daemon.engine.Failure;
+import io.tlsd.daemon.transport.Transport;
+import io.tlsd.proto.v1.ConnectionInfo;
+import io.tlsd.proto.v1.Open;
+import io.tlsd.proto.v1.Status;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.UnknownHostException;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateEncodingException;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.concurrent.Executor;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.SSLSession;
+
+/**
+ * Opens client TLS connections: resolve (off the loop, since the JDK resolver blocks), connect,
+ * handshake with chain and hostname verification, then hand the channel to the session.
+ */
+public final class TlsConnector implements Connector {
+    private final Transport transport;
+    private final ClientTlsContexts contexts;
+    private final Duration connectTimeout;
+    private final Duration handshakeTimeout;
+    private final Executor resolver;
+
+    public TlsConnector(Transport transport, ClientTlsContexts contexts, Duration connectTimeout,
+                        Duration handshakeTimeout, Executor resolver) {
+        this.transport = transport;
+        this.contexts = contexts;
+        this.connectTimeout = connectTimeout;
+        this.handshakeTimeout = handshakeTimeout;
+        this.resolver = resolver;
+    }
+
+    @Override
+    public Future<Channel> connect(Open open, EventLoop loop, ChannelHandler handler) {
+        Promise<Channel> promise = loop.newPromise();
+        String host = open.getHost();
+        String serverName = open.getServerName().isEmpty() ? host : open.getServerName();
+        SslContext context;
+        try {
+            context = contexts.forAlpn(open.getAlpnList());
+        } catch (SSLException | RuntimeException e) {
+            return promise.setFailure(new Failure(Status.BAD_REQUEST, "cannot offer ALPN "
+                    + open.getAlpnList() + ": " + e.getMessage()));
+        }
+        byte[] literal = NetUtil.createByteArrayFromIpAddressString(host);
+        if (literal != null) {
+            connect(loop, promise, addressOf(literal, host), open.getPort(), serverName, context, handler);
+        } else {
+            resolver.execute(() -> {
+                try {
+                    InetAddress address = InetAddress.getByName(host);
+                    loop.execute(() -> connect(loop, promise, address, open.getPort(), serverName, context, handler));
+                } catch (UnknownHostException e) {
+                    promise.tryFailure(new Failure(Status.CONNECT_FAILED, "cannot resolve host " + host));
+                }
+            });
+        }
+        return promise;
+    }
+
+    private static InetAddress addressOf(byte[] literal, String host) {
+        try {
+            return InetAddress.getByAddress(host, literal);
+        } catch (UnknownHostException e) {
+            throw new AssertionError("a parsed IP literal is always valid", e);
+        }
+    }
+
+    private void connect(EventLoop loop, Promise<Channel> promise, InetAddress address, int port,
+                         String serverName, SslContext context, ChannelHandler handler) {
+        if (promise.isDone()) {
+            return; // cancelled while resolving
+        }
+        String target = NetUtil.toSocketAddressString(new InetSocketAddress(address, port));
+        SslHandler[] tls = new SslHandler[1];
+        ChannelFuture connected = new Bootstrap()
+                .group(loop)
+                .channel(transport.socketChannel())
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeout.toMillis())
+                .handler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        tls[0] = context.newHandler(ch.alloc(), serverName, port);
+                        tls[0].setHandshakeTimeoutMillis(handshakeTimeout.toMillis());
+                        ch.pipeline()
+                                .addLast("tls", tls[0])            // encrypts, decrypts, verifies the peer
+                                .addLast("connection", handler);   // the session's op engine
+                    }
+                })
+                .connect(new InetSocketAddress(address, port));
+        Channel ch = connected.channel();
+        promise.addListener(f -> {
+            if (f.isCancelled()) {
+                ch.close();
+            }
+        });
+        connected.addListener(f -> {
+            if (!f.isSuccess()) {
+                promise.tryFailure(new Failure(Status.CONNECT_FAILED,
+                        "cannot connect to " + target + ": " + f.cause().getMessage()));
+                return;
+            }
+            tls[0].handshakeFuture().addListener(h -> {
+                if (h.isSuccess()) {
+                    if (!promise.trySuccess(ch)) {
+                        ch.close();
+                    }
+                } else {
+                    promise.tryFailure(TlsFailures.ofHandshake(h.cause(), serverName));
+                    ch.close();
+                }
+            });
+        });
+    }
+
+    @Override
+    public ConnectionInfo describe(Channel ch, long connectionId) {
+        SslHandler tls = ch.pipeline().get(SslHandler.class);
+        SSLEngine engine = tls.engine();
+        SSLSession session = engine.getSession();
+        ConnectionInfo.Builder info = ConnectionInfo.newBuilder()
+                .setConnId(connectionId)
+                .setProtocol(session.getProtocol())
+                .setCipherSuite(session.getCipherSuite())
+                .setAlpn(tls.applicationProtocol() == null ? "" : tls.applicationProtocol())
+                .setResumed(isResumed(engine))
+                .setPeerAddress(addressString(ch.remoteAddress()))
+                .setLocalAddress(addressString(ch.localAddress()))
+                .setServerName(engine.getPeerHost() == null ? "" : engine.getPeerHost());
+        try {
+            Certificate[] chain = session.getPeerCertificates();
+            if (chain.length > 0 && chain[0] instanceof X509Certificate leaf) {
+                info.setPeerSubject(leaf.getSubjectX500Principal().getName());
+            }
+            for (Certificate cert : chain) {
+                info.addPeerCertificates(ByteString.copyFrom(cert.getEncoded()));
+            }
+        } catch (SSLPeerUnverifiedException | CertificateEncodingException e) {
+            // no certificate to report
+        }
+        return info.build();
+    }
+
+    private static boolean isResumed(SSLEngine engine) {
+        if (engine instanceof ReferenceCountedOpenSslEngine openssl) {
+            return SSL.isSessionReused(openssl.sslPointer());
+        }
+        return false;
+    }
+
+    static String addressString(SocketAddress address) {
+        if (address instanceof InetSocketAddress inet) {
+            return NetUtil.toSocketAddressString(inet);
+        }
+        return String.valueOf(address);
+    }
+}

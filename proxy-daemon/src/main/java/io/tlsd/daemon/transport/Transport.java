@@ -1,0 +1,117 @@
+package io.tlsd.daemon.transport;
+
+import io.netty.channel.Channel;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioServerDomainSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.channel.unix.PeerCredentials;
+import java.io.IOException;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.ThreadFactory;
+
+/**
+ * The I/O transport: native epoll where it loads (Linux), NIO elsewhere. Both serve Unix-domain
+ * sockets; only epoll can tell the peer's uid and pid.
+ */
+public enum Transport {
+    EPOLL {
+        @Override
+        IoHandlerFactory ioHandlerFactory() {
+            return EpollIoHandler.newFactory();
+        }
+
+        @Override
+        public Class<? extends ServerChannel> domainServerChannel() {
+            return EpollServerDomainSocketChannel.class;
+        }
+
+        @Override
+        public Class<? extends Channel> socketChannel() {
+            return EpollSocketChannel.class;
+        }
+
+        @Override
+        public SocketAddress domainAddress(Path path) {
+            return new DomainSocketAddress(path.toFile());
+        }
+    },
+    NIO {
+        @Override
+        IoHandlerFactory ioHandlerFactory() {
+            return NioIoHandler.newFactory();
+        }
+
+        @Override
+        public Class<? extends ServerChannel> domainServerChannel() {
+            return NioServerDomainSocketChannel.class;
+        }
+
+        @Override
+        public Class<? extends Channel> socketChannel() {
+            return NioSocketChannel.class;
+        }
+
+        @Override
+        public SocketAddress domainAddress(Path path) {
+            return UnixDomainSocketAddress.of(path);
+        }
+    };
+
+    abstract IoHandlerFactory ioHandlerFactory();
+
+    public abstract Class<? extends ServerChannel> domainServerChannel();
+
+    public abstract Class<? extends Channel> socketChannel();
+
+    public abstract SocketAddress domainAddress(Path path);
+
+    public MultiThreadIoEventLoopGroup newGroup(int threads, ThreadFactory threadFactory) {
+        return new MultiThreadIoEventLoopGroup(threads, threadFactory, ioHandlerFactory());
+    }
+
+    /** "uid=1000 gid=1000 pid=4242" for an epoll domain-socket peer, else null. */
+    public static String peerCredentials(Channel channel) {
+        if (channel instanceof EpollDomainSocketChannel domain) {
+            try {
+                PeerCredentials creds = domain.peerCredentials();
+                return "uid=" + creds.uid() + " gid=" + creds.gids()[0] + " pid=" + creds.pid();
+            } catch (IOException | RuntimeException e) {
+                return null;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * {@code auto} picks epoll when its native library loads; naming {@code epoll} when it does
+     * not is an error that says why.
+     */
+    public static Transport select(String name) {
+        switch (name.toLowerCase(Locale.ROOT)) {
+            case "auto":
+                return Epoll.isAvailable() ? EPOLL : NIO;
+            case "epoll":
+                if (!Epoll.isAvailable()) {
+                    throw new IllegalArgumentException("transport epoll is not available: "
+                            + Epoll.unavailabilityCause());
+                }
+                return EPOLL;
+            case "nio":
+                return NIO;
+            default:
+                throw new IllegalArgumentException("unknown transport '" + name + "' (auto, epoll, nio)");
+        }
+    }
+}

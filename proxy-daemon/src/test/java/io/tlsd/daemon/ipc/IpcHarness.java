@@ -1,0 +1,153 @@
+package io.tlsd.daemon.ipc;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufInputStream;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.ImmediateEventExecutor;
+import io.tlsd.daemon.engine.DaemonCounters;
+import io.tlsd.daemon.engine.SessionLimits;
+import io.tlsd.proto.v1.Barrier;
+import io.tlsd.proto.v1.Cancel;
+import io.tlsd.proto.v1.ClientMessage;
+import io.tlsd.proto.v1.Close;
+import io.tlsd.proto.v1.Completion;
+import io.tlsd.proto.v1.DaemonMessage;
+import io.tlsd.proto.v1.Hello;
+import io.tlsd.proto.v1.Open;
+import io.tlsd.proto.v1.Read;
+import io.tlsd.proto.v1.Request;
+import io.tlsd.proto.v1.Write;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+
+/** An IPC session on an {@link EmbeddedChannel}, driven frame by frame. */
+final class IpcHarness implements AutoCloseable {
+    final FakeConnector connector = new FakeConnector();
+    final DaemonCounters counters = new DaemonCounters();
+    final EmbeddedChannel ipc;
+    private long nextOpId = 1;
+
+    IpcHarness(SessionLimits limits) {
+        IpcServer.Settings settings = new IpcServer.Settings("client", "tlsd test", limits, Duration.ofSeconds(10));
+        ipc = new EmbeddedChannel(new IpcChannelInitializer(settings, connector, counters,
+                new DefaultChannelGroup(ImmediateEventExecutor.INSTANCE)));
+    }
+
+    IpcHarness() {
+        this(SessionLimits.DEFAULTS);
+    }
+
+    DaemonMessage hello() {
+        send(ClientMessage.newBuilder().setHello(Hello.newBuilder().setProtocolVersion(1).setAppName("test")).build());
+        return next();
+    }
+
+    void send(ClientMessage msg) {
+        byte[] body = msg.toByteArray();
+        sendRaw(Unpooled.buffer().writeInt(body.length).writeBytes(body));
+    }
+
+    void sendRaw(ByteBuf bytes) {
+        ipc.writeInbound(bytes);
+        ipc.runPendingTasks();
+    }
+
+    long request(Request.Builder request) {
+        long id = nextOpId++;
+        send(ClientMessage.newBuilder().setRequest(request.setOpId(id)).build());
+        return id;
+    }
+
+    long open() {
+        return request(Request.newBuilder().setOpen(Open.newBuilder().setHost("example.test").setPort(443)));
+    }
+
+    /** Opens a connection whose handshake succeeds; returns its conn_id. */
+    long established() {
+        long op = open();
+        connector.last().succeed();
+        Completion c = completion();
+        assertEquals(op, c.getOpId());
+        assertTrue(c.hasConnection(), c.toString());
+        return c.getConnection().getConnId();
+    }
+
+    long read(long conn, int max) {
+        return request(Request.newBuilder().setRead(Read.newBuilder().setConnId(conn).setMaxBytes(max)));
+    }
+
+    long read(long conn, int max, int timeoutMs) {
+        return request(Request.newBuilder().setTimeoutMs(timeoutMs)
+                .setRead(Read.newBuilder().setConnId(conn).setMaxBytes(max)));
+    }
+
+    long write(long conn, String text) {
+        return request(Request.newBuilder().setWrite(Write.newBuilder().setConnId(conn)
+                .setData(ByteString.copyFromUtf8(text))));
+    }
+
+    long barrier(long conn) {
+        return request(Request.newBuilder().setBarrier(Barrier.newBuilder().setConnId(conn)));
+    }
+
+    long close(long conn) {
+        return request(Request.newBuilder().setClose(Close.newBuilder().setConnId(conn)));
+    }
+
+    long cancel(long target) {
+        return request(Request.newBuilder().setCancel(Cancel.newBuilder().setTargetOpId(target)));
+    }
+
+    /** Bytes from the TLS peer, as the SslHandler would pass them up. */
+    void peerSends(String text) {
+        connector.last().channel.writeInbound(Unpooled.copiedBuffer(text, StandardCharsets.UTF_8));
+        ipc.runPendingTasks();
+    }
+
+    /** The next message the daemon sent, or null. */
+    DaemonMessage next() {
+        ipc.runPendingTasks();
+        ByteBuf frame = ipc.readOutbound();
+        if (frame == null) {
+            return null;
+        }
+        try {
+            int length = frame.readInt();
+            assertEquals(length, frame.readableBytes(), "frame length prefix");
+            return DaemonMessage.parseFrom(new ByteBufInputStream(frame));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } finally {
+            frame.release();
+        }
+    }
+
+    Completion completion() {
+        DaemonMessage msg = next();
+        assertNotNull(msg, "expected a completion, the daemon sent nothing");
+        assertTrue(msg.hasCompletion(), "expected a completion, got " + msg);
+        return msg.getCompletion();
+    }
+
+    void assertNothingSent() {
+        DaemonMessage msg = next();
+        assertEquals(null, msg, "expected no message");
+    }
+
+    @Override
+    public void close() {
+        for (FakeConnector.Attempt a : connector.attempts) {
+            a.channel.finishAndReleaseAll();
+        }
+        ipc.finishAndReleaseAll();
+    }
+}
