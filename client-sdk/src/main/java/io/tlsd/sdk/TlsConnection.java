@@ -1,0 +1,237 @@
+package io.tlsd.sdk;
+
+import com.google.protobuf.ByteString;
+import io.tlsd.proto.v1.Barrier;
+import io.tlsd.proto.v1.Close;
+import io.tlsd.proto.v1.Completion;
+import io.tlsd.proto.v1.Read;
+import io.tlsd.proto.v1.Request;
+import io.tlsd.proto.v1.Write;
+import io.tlsd.sdk.internal.CompletionDecoder;
+import io.tlsd.sdk.internal.ConnectionInputStream;
+import io.tlsd.sdk.internal.ConnectionOutputStream;
+import io.tlsd.sdk.internal.Session;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * One established TLS connection, held by the daemon and driven by operations.
+ *
+ * <p>Reads are carried out in the order they were issued, and so are writes; reads and writes are
+ * independent of each other, so a read may wait for the peer while writes go on. A {@link
+ * #barrier()} makes later operations wait until every earlier one has completed.
+ *
+ * <pre>{@code
+ * TlsConnection conn = client.open("example.com", 443).await();
+ * Operation<Long> sent = conn.write(request);
+ * while (true) {
+ *   byte[] chunk = conn.read(16 * 1024).await();
+ *   if (chunk.length == 0) {
+ *     break;  // the peer closed cleanly
+ *   }
+ *   consume(chunk);
+ * }
+ * conn.close().await();
+ * }</pre>
+ *
+ * <p>For code written against streams, {@link #inputStream()} and {@link #outputStream()} offer
+ * blocking adapters. Thread-safe.
+ */
+public final class TlsConnection {
+  /** The outstanding writes {@link #outputStream()} keeps: enough to hide the IPC round trip. */
+  private static final int STREAM_WRITES_IN_FLIGHT = 8;
+
+  private static final byte[] END_OF_STREAM = new byte[0];
+
+  private final Session session;
+  private final Limits limits;
+  private final long id;
+  private final ConnectionInfo info;
+  private InputStream inputStream;
+  private OutputStream outputStream;
+
+  TlsConnection(Session session, Limits limits, long id, ConnectionInfo info) {
+    this.session = session;
+    this.limits = limits;
+    this.id = id;
+    this.info = info;
+  }
+
+  /** The daemon's id of this connection, as in its logs. */
+  public long id() {
+    return id;
+  }
+
+  /** What the handshake negotiated and who the peer is. */
+  public ConnectionInfo info() {
+    return info;
+  }
+
+  /** Reads without a deadline; see {@link #read(int, Duration)}. */
+  public Operation<byte[]> read(int maxBytes) {
+    return read(maxBytes, Duration.ZERO);
+  }
+
+  /**
+   * Reads up to {@code maxBytes} bytes of plaintext (the C API's {@code tls_read}). The operation
+   * completes as soon as any data is available, with 1 to {@code maxBytes} bytes. When the peer has
+   * closed cleanly (close_notify) after its last byte, it completes with an <em>empty</em> array
+   * and status {@link Status#EOF}; an empty array is never returned otherwise. A peer that drops
+   * the TCP connection without close_notify fails the read with {@link Status#CONNECTION_RESET}.
+   *
+   * @param maxBytes 1 to {@link Limits#maxReadBytes()}
+   * @param timeout the deadline, enforced by the daemon ({@link Status#TIMED_OUT}); zero for none
+   * @throws IllegalArgumentException if {@code maxBytes} or {@code timeout} is out of range
+   */
+  public Operation<byte[]> read(int maxBytes, Duration timeout) {
+    if (maxBytes < 1 || maxBytes > limits.maxReadBytes()) {
+      throw new IllegalArgumentException(
+          "maxBytes must be in 1.." + limits.maxReadBytes() + " but was " + maxBytes);
+    }
+    Request.Builder request =
+        Request.newBuilder()
+            .setTimeoutMs(RequestTimeout.toWireMillis(timeout, "timeout"))
+            .setRead(Read.newBuilder().setConnId(id).setMaxBytes(maxBytes));
+    return session.submit(request, TlsConnection::readResult);
+  }
+
+  private static byte[] readResult(Completion completion) throws TlsdException {
+    switch (completion.getStatus()) {
+      case EOF:
+        return END_OF_STREAM;
+      case OK:
+        // An empty array means end of stream, so an OK read without data must not look like one.
+        if (completion.getData().isEmpty()) {
+          throw new TlsdException(Status.INTERNAL, "tlsd completed a READ with no data");
+        }
+        return completion.getData().toByteArray();
+      default:
+        throw CompletionDecoder.failure(completion);
+    }
+  }
+
+  /** Writes all of {@code data} without a deadline; see {@link #write(byte[], int, int)}. */
+  public Operation<Long> write(byte[] data) {
+    Objects.requireNonNull(data, "data == null");
+    return write(data, 0, data.length, Duration.ZERO);
+  }
+
+  /** Writes all of {@code data} with a deadline; see {@link #write(byte[], int, int)}. */
+  public Operation<Long> write(byte[] data, Duration timeout) {
+    Objects.requireNonNull(data, "data == null");
+    return write(data, 0, data.length, timeout);
+  }
+
+  /**
+   * Writes {@code length} bytes of {@code data} from {@code offset} (the C API's {@code
+   * tls_write}). The bytes are copied before this method returns, so the array may be reused at
+   * once. The operation completes with the number of bytes written once all of them have been
+   * encrypted and handed to the TLS socket.
+   *
+   * @param length 1 to {@link Limits#maxWriteBytes()}; larger payloads take several writes, or
+   *     {@link #outputStream()}
+   * @throws IllegalArgumentException if {@code length} is out of range
+   * @throws IndexOutOfBoundsException if the range is not inside {@code data}
+   */
+  public Operation<Long> write(byte[] data, int offset, int length) {
+    return write(data, offset, length, Duration.ZERO);
+  }
+
+  private Operation<Long> write(byte[] data, int offset, int length, Duration timeout) {
+    Objects.requireNonNull(data, "data == null");
+    Objects.checkFromIndexSize(offset, length, data.length);
+    if (length < 1 || length > limits.maxWriteBytes()) {
+      throw new IllegalArgumentException(
+          "length must be in 1.." + limits.maxWriteBytes() + " but was " + length);
+    }
+    Request.Builder request =
+        Request.newBuilder()
+            .setTimeoutMs(RequestTimeout.toWireMillis(timeout, "timeout"))
+            .setWrite(
+                Write.newBuilder()
+                    .setConnId(id)
+                    .setData(ByteString.copyFrom(data, offset, length)));
+    return session.submit(
+        request,
+        completion -> {
+          CompletionDecoder.requireOk(completion);
+          return completion.getBytesWritten();
+        });
+  }
+
+  /**
+   * Makes every later operation on this connection wait until every earlier one has completed (the
+   * C API's {@code tls_barrier}). The barrier itself completes when the earlier operations have.
+   */
+  public Operation<Void> barrier() {
+    return submitVoid(Request.newBuilder().setBarrier(Barrier.newBuilder().setConnId(id)));
+  }
+
+  /**
+   * Closes the connection once the earlier writes have completed (the C API's {@code tls_close}):
+   * sends close_notify and closes the socket. Reads still pending end with {@link Status#CLOSED};
+   * the daemon forgets the connection.
+   */
+  public Operation<Void> close() {
+    return submitVoid(Request.newBuilder().setClose(Close.newBuilder().setConnId(id)));
+  }
+
+  /**
+   * Half-closes the connection once the earlier writes have completed: sends close_notify so the
+   * peer sees the end of the stream, while reads go on until the peer closes too. Close the
+   * connection with {@link #close()} afterwards to release it.
+   */
+  public Operation<Void> shutdownOutput() {
+    return submitVoid(
+        Request.newBuilder().setClose(Close.newBuilder().setConnId(id).setWriteSideOnly(true)));
+  }
+
+  private Operation<Void> submitVoid(Request.Builder request) {
+    return session.submit(
+        request,
+        completion -> {
+          CompletionDecoder.requireOk(completion);
+          return null;
+        });
+  }
+
+  /**
+   * Returns the blocking input stream of this connection; every call returns the same stream.
+   *
+   * <p>Each refill issues one read of {@link Limits#maxReadBytes()}; {@code read()} returns -1 once
+   * the peer closed cleanly, and failures surface as {@link TlsdException}. Closing the stream
+   * stops it from reading but leaves the connection open. Do not mix it with {@link #read(int)}
+   * calls: the two would split the data between them.
+   */
+  public synchronized InputStream inputStream() {
+    if (inputStream == null) {
+      inputStream = new ConnectionInputStream(this, limits.maxReadBytes());
+    }
+    return inputStream;
+  }
+
+  /**
+   * Returns the blocking output stream of this connection; every call returns the same stream.
+   *
+   * <p>Each {@code write} is sent at once as writes of at most {@link Limits#maxWriteBytes()}
+   * bytes; wrap the stream in a {@link java.io.BufferedOutputStream} when writing small pieces. Up
+   * to 8 writes stay in flight for throughput, so a failure may surface on a later {@code write},
+   * at the latest on {@code flush()} or {@code close()}, which wait for every pending write. {@code
+   * close()} then half-closes the connection ({@link #shutdownOutput()}), so the peer sees the end
+   * of the stream while reading can go on.
+   */
+  public synchronized OutputStream outputStream() {
+    if (outputStream == null) {
+      outputStream =
+          new ConnectionOutputStream(this, limits.maxWriteBytes(), STREAM_WRITES_IN_FLIGHT);
+    }
+    return outputStream;
+  }
+
+  @Override
+  public String toString() {
+    return "TlsConnection{" + info + "}";
+  }
+}

@@ -1,0 +1,211 @@
+package io.tlsd.sdk;
+
+import io.tlsd.proto.v1.Close;
+import io.tlsd.proto.v1.Completion;
+import io.tlsd.proto.v1.Open;
+import io.tlsd.proto.v1.Request;
+import io.tlsd.sdk.internal.CompletionDecoder;
+import io.tlsd.sdk.internal.Session;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.cert.CertificateException;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * A session with the local tlsd daemon, through which TLS connections are opened.
+ *
+ * <p>{@link Builder#build()} connects to the daemon's Unix-domain socket and completes the protocol
+ * handshake; {@link #close()} ends the session. One client can carry many connections and
+ * operations at once; it is thread-safe and meant to be shared.
+ *
+ * <pre>{@code
+ * try (TlsdClient client = TlsdClient.builder().appName("billing-api").build()) {
+ *   TlsConnection conn = client.open("api.example.com", 443).await();
+ *   conn.write("GET / HTTP/1.1\r\nHost: api.example.com\r\n\r\n".getBytes(UTF_8)).await();
+ *   byte[] response = conn.read(16 * 1024).await();
+ *   conn.close().await();
+ * }
+ * }</pre>
+ *
+ * <p>Every operation's completion is delivered by one reader thread per client, named {@code
+ * tlsd-sdk-reader-<socket>}; see {@link Operation} for what that means for callbacks.
+ */
+public final class TlsdClient implements AutoCloseable {
+  private final Session session;
+  private final Limits limits;
+
+  private TlsdClient(Session session) {
+    this.session = session;
+    this.limits = Limits.fromProto(session.welcome().getLimits());
+  }
+
+  /** Starts configuring a client; the defaults suit a daemon started with its defaults. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Opens a TLS connection to {@code host:port}, verifying the certificate against {@code host}.
+   */
+  public Operation<TlsConnection> open(String host, int port) {
+    return open(OpenOptions.builder(host, port).build());
+  }
+
+  /**
+   * Opens a TLS connection as described by {@code options} (the C API's {@code tls_open}). The
+   * operation completes once the TCP connection is made and the handshake verified, or fails with
+   * {@link Status#CONNECT_FAILED}, {@link Status#HANDSHAKE_FAILED}, {@link Status#CERT_INVALID},
+   * {@link Status#TIMED_OUT}, ….
+   */
+  public Operation<TlsConnection> open(OpenOptions options) {
+    Objects.requireNonNull(options, "options == null");
+    Open.Builder open =
+        Open.newBuilder()
+            .setHost(options.host())
+            .setPort(options.port())
+            .addAllAlpn(options.alpn());
+    if (options.serverName() != null) {
+      open.setServerName(options.serverName());
+    }
+    Request.Builder request =
+        Request.newBuilder().setTimeoutMs(options.timeoutMillis).setOpen(open);
+    return session.submit(request, this::connection);
+  }
+
+  private TlsConnection connection(Completion completion) throws TlsdException {
+    CompletionDecoder.requireOk(completion);
+    if (completion.getResultCase() != Completion.ResultCase.CONNECTION) {
+      throw new TlsdException(Status.INTERNAL, "tlsd completed an OPEN without connection info");
+    }
+    long connectionId = completion.getConnection().getConnId();
+    try {
+      return new TlsConnection(
+          session, limits, connectionId, new ConnectionInfo(completion.getConnection()));
+    } catch (CertificateException e) {
+      // Nobody gets a handle to this connection, so it is closed here or never.
+      session.submit(
+          Request.newBuilder().setClose(Close.newBuilder().setConnId(connectionId)),
+          ignored -> null);
+      throw new TlsdException(
+          Status.INTERNAL,
+          "tlsd reported a peer certificate that does not parse: " + e.getMessage(),
+          e);
+    }
+  }
+
+  /** The limits the daemon announced for this session. */
+  public Limits limits() {
+    return limits;
+  }
+
+  /** The daemon's version, e.g. {@code "tlsd 0.1.0"}. */
+  public String daemonVersion() {
+    return session.welcome().getDaemonVersion();
+  }
+
+  /** The daemon's role: {@code "client"} or {@code "server"}. */
+  public String role() {
+    return session.welcome().getRole();
+  }
+
+  /**
+   * Returns true once the session has ended: by {@link #close()}, by the daemon (Goodbye, shutdown,
+   * crash) or by a protocol error. Operations of a closed client fail with {@link
+   * Status#UNAVAILABLE} or the daemon's Goodbye status.
+   */
+  public boolean isClosed() {
+    return session.isClosed();
+  }
+
+  /**
+   * Ends the session (the C API's {@code tls_destroy}): every unfinished operation fails with
+   * {@link Status#UNAVAILABLE} ("client closed"), the socket is closed and the reader thread stops.
+   * The daemon then closes this session's TLS connections. Calling it again does nothing.
+   */
+  @Override
+  public void close() {
+    session.close(Status.UNAVAILABLE, "client closed");
+  }
+
+  @Override
+  public String toString() {
+    return "TlsdClient{socket="
+        + session.socket()
+        + ", daemon="
+        + daemonVersion()
+        + (isClosed() ? ", closed" : "")
+        + "}";
+  }
+
+  /**
+   * Configures and connects a {@link TlsdClient}. Setters check their argument at once.
+   *
+   * <pre>{@code
+   * TlsdClient client = TlsdClient.builder()
+   *     .socket(Path.of("/run/tlsd/client.sock"))
+   *     .appName("billing-api")
+   *     .connectTimeout(Duration.ofSeconds(2))
+   *     .build();
+   * }</pre>
+   */
+  public static final class Builder {
+    static final int MAX_APP_NAME_BYTES = 128;
+
+    private Path socket;
+    private String appName;
+    private Duration connectTimeout;
+
+    Builder() {
+      this.socket = SocketPaths.client();
+      this.appName = "java-app";
+      this.connectTimeout = Duration.ofSeconds(5);
+    }
+
+    /** The daemon's socket; defaults to {@link SocketPaths#client()}. */
+    public Builder socket(Path socket) {
+      this.socket = Objects.requireNonNull(socket, "socket == null");
+      return this;
+    }
+
+    /**
+     * A name for the daemon's logs and stats, at most 128 bytes of UTF-8; defaults to "java-app".
+     */
+    public Builder appName(String appName) {
+      Objects.requireNonNull(appName, "appName == null");
+      if (appName.isEmpty()) {
+        throw new IllegalArgumentException("appName is empty");
+      }
+      if (appName.getBytes(StandardCharsets.UTF_8).length > MAX_APP_NAME_BYTES) {
+        throw new IllegalArgumentException(
+            "appName is longer than " + MAX_APP_NAME_BYTES + " bytes");
+      }
+      this.appName = appName;
+      return this;
+    }
+
+    /**
+     * The time allowed to connect to the daemon and receive its Welcome; defaults to 5 seconds.
+     * {@link Duration#ZERO} waits forever.
+     */
+    public Builder connectTimeout(Duration connectTimeout) {
+      Objects.requireNonNull(connectTimeout, "connectTimeout == null");
+      if (connectTimeout.isNegative()) {
+        throw new IllegalArgumentException("connectTimeout < 0");
+      }
+      this.connectTimeout = connectTimeout;
+      return this;
+    }
+
+    /**
+     * Connects to the daemon and completes the handshake (the C API's {@code tls_init}).
+     *
+     * @throws TlsdException {@link Status#UNAVAILABLE} when no daemon listens on the socket, {@link
+     *     Status#TIMED_OUT} when it did not answer within the connect timeout, or the status of the
+     *     daemon's Goodbye when it refused the session
+     */
+    public TlsdClient build() throws TlsdException {
+      return new TlsdClient(Session.connect(socket, appName, connectTimeout));
+    }
+  }
+}

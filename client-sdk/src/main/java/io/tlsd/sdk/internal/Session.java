@@ -1,0 +1,385 @@
+package io.tlsd.sdk.internal;
+
+import io.tlsd.proto.v1.ClientMessage;
+import io.tlsd.proto.v1.Completion;
+import io.tlsd.proto.v1.DaemonMessage;
+import io.tlsd.proto.v1.Goodbye;
+import io.tlsd.proto.v1.Hello;
+import io.tlsd.proto.v1.Request;
+import io.tlsd.proto.v1.Welcome;
+import io.tlsd.sdk.Operation;
+import io.tlsd.sdk.Status;
+import io.tlsd.sdk.TlsdException;
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * One IPC session with the daemon: the socket, the reader thread that completes operations, and the
+ * table of operations waiting for their completion.
+ *
+ * <pre>{@code
+ * Session session = Session.connect(socket, "billing-api", Duration.ofSeconds(5));
+ * Operation<Void> barrier = session.submit(
+ *     Request.newBuilder().setBarrier(Barrier.newBuilder().setConnId(7)),
+ *     completion -> { CompletionDecoder.requireOk(completion); return null; });
+ * }</pre>
+ *
+ * <p>The session ends once, for the first of: {@link #close}, a Goodbye, the socket's end or
+ * failure, or a protocol violation. That first cause fails every pending operation and every later
+ * submission.
+ */
+public final class Session {
+  static final int PROTOCOL_VERSION = 1;
+
+  private static final System.Logger log = System.getLogger(Session.class.getName());
+
+  /** Bounds the Welcome; it is a few dozen bytes, so anything near this is not tlsd. */
+  private static final int MAX_HANDSHAKE_FRAME_BYTES = 64 * 1024;
+
+  /** Room for a completion's envelope (certificates, detail) on top of the announced limits. */
+  private static final int FRAME_SLACK_BYTES = 1 << 20;
+
+  private final Path socket;
+  private final SocketChannel channel;
+  private final FrameChannel frames;
+  private final Welcome welcome;
+  private final int maxIncomingFrameBytes;
+  private final ReentrantLock writeLock = new ReentrantLock();
+  private final AtomicLong nextOpId = new AtomicLong(1);
+  private final ConcurrentHashMap<Long, PendingOperation<?>> pending = new ConcurrentHashMap<>();
+  private final AtomicReference<TlsdException> closeCause = new AtomicReference<>();
+  private final Thread reader;
+
+  private Session(Path socket, SocketChannel channel, FrameChannel frames, Welcome welcome) {
+    this.socket = socket;
+    this.channel = channel;
+    this.frames = frames;
+    this.welcome = welcome;
+    long largestAnnounced =
+        Math.max(
+            Integer.toUnsignedLong(welcome.getLimits().getMaxFrameBytes()),
+            Integer.toUnsignedLong(welcome.getLimits().getMaxReadBytes()));
+    this.maxIncomingFrameBytes =
+        (int) Math.min(Integer.MAX_VALUE - 8, largestAnnounced + FRAME_SLACK_BYTES);
+    this.reader = new Thread(this::readLoop, "tlsd-sdk-reader-" + socket);
+    this.reader.setDaemon(true);
+  }
+
+  /**
+   * Connects to the daemon at {@code socket}, says Hello and waits for its Welcome.
+   *
+   * @param timeout the time allowed for connecting and receiving the Welcome; zero means no limit
+   * @throws TlsdException {@link Status#UNAVAILABLE} when the daemon cannot be reached, {@link
+   *     Status#TIMED_OUT} when it did not answer in time, or the status of its Goodbye
+   */
+  public static Session connect(Path socket, String appName, Duration timeout)
+      throws TlsdException {
+    SocketChannel channel;
+    try {
+      channel = SocketChannel.open(StandardProtocolFamily.UNIX);
+    } catch (IOException e) {
+      throw new TlsdException(
+          Status.UNAVAILABLE, "cannot open a Unix-domain socket: " + e.getMessage(), e);
+    }
+    // Blocking channels have no read timeout; closing the channel is what unblocks a stuck
+    // connect or read, and orTimeout cancels its timer as soon as the handshake completes.
+    CompletableFuture<Void> handshake = new CompletableFuture<>();
+    if (!timeout.isZero()) {
+      handshake
+          .orTimeout(saturatedMillis(timeout), TimeUnit.MILLISECONDS)
+          .whenComplete(
+              (ignored, failure) -> {
+                if (failure != null) {
+                  closeQuietly(channel);
+                }
+              });
+    }
+    boolean connected = false;
+    try {
+      try {
+        channel.connect(UnixDomainSocketAddress.of(socket));
+      } catch (IOException e) {
+        if (handshake.isCompletedExceptionally()) {
+          throw timedOut(socket, timeout, e);
+        }
+        throw new TlsdException(
+            Status.UNAVAILABLE,
+            "cannot reach tlsd at " + socket + ": " + describe(e) + " — is `tlsd client` running?",
+            e);
+      }
+      FrameChannel frames = new FrameChannel(channel);
+      frames.write(
+          ClientMessage.newBuilder()
+              .setHello(Hello.newBuilder().setProtocolVersion(PROTOCOL_VERSION).setAppName(appName))
+              .build());
+      Welcome welcome = awaitWelcome(socket, frames);
+      if (!handshake.complete(null)) {
+        throw timedOut(socket, timeout, null);
+      }
+      Session session = new Session(socket, channel, frames, welcome);
+      session.reader.start();
+      connected = true;
+      return session;
+    } catch (TlsdException e) {
+      throw e;
+    } catch (ProtocolViolationException e) {
+      throw new TlsdException(
+          Status.INTERNAL, e.getMessage() + " (is " + socket + " a tlsd socket?)", e);
+    } catch (IOException e) {
+      if (handshake.isCompletedExceptionally()) {
+        throw timedOut(socket, timeout, e);
+      }
+      throw new TlsdException(
+          Status.UNAVAILABLE,
+          "lost the session with tlsd at " + socket + " during the handshake: " + describe(e),
+          e);
+    } finally {
+      handshake.complete(null);
+      if (!connected) {
+        closeQuietly(channel);
+      }
+    }
+  }
+
+  private static Welcome awaitWelcome(Path socket, FrameChannel frames) throws IOException {
+    DaemonMessage reply = frames.read(MAX_HANDSHAKE_FRAME_BYTES);
+    if (reply == null) {
+      throw new TlsdException(
+          Status.UNAVAILABLE,
+          "tlsd daemon at " + socket + " closed the session before its Welcome");
+    }
+    switch (reply.getKindCase()) {
+      case WELCOME:
+        Welcome welcome = reply.getWelcome();
+        if (welcome.getProtocolVersion() != PROTOCOL_VERSION) {
+          throw new TlsdException(
+              Status.INTERNAL,
+              "tlsd at "
+                  + socket
+                  + " speaks protocol version "
+                  + welcome.getProtocolVersion()
+                  + ", this SDK speaks "
+                  + PROTOCOL_VERSION);
+        }
+        return welcome;
+      case GOODBYE:
+        throw goodbyeFailure(reply.getGoodbye());
+      default:
+        throw new ProtocolViolationException(
+            "expected a Welcome from tlsd, got " + reply.getKindCase());
+    }
+  }
+
+  /** The daemon's Welcome: its version, role and limits. */
+  public Welcome welcome() {
+    return welcome;
+  }
+
+  /** The path of the daemon's socket. */
+  public Path socket() {
+    return socket;
+  }
+
+  /**
+   * Sends {@code request} with the next op id and returns its operation; {@code decoder} runs on
+   * the reader thread when the completion arrives. Never throws for a closed session: the operation
+   * is then already failed with the session's end cause.
+   */
+  public <T> Operation<T> submit(Request.Builder request, CompletionDecoder<T> decoder) {
+    writeLock.lock();
+    try {
+      TlsdException cause = closeCause.get();
+      if (cause != null) {
+        return PendingOperation.failed(0, copy(cause));
+      }
+      // Ids are taken under the write lock so that they reach the daemon in increasing order.
+      long id = nextOpId.getAndIncrement();
+      ClientMessage message = ClientMessage.newBuilder().setRequest(request.setOpId(id)).build();
+      int maxFrameBytes = welcome.getLimits().getMaxFrameBytes();
+      if (maxFrameBytes != 0
+          && Integer.toUnsignedLong(message.getSerializedSize())
+              > Integer.toUnsignedLong(maxFrameBytes)) {
+        return PendingOperation.failed(
+            id,
+            new TlsdException(
+                Status.LIMIT_EXCEEDED,
+                "request of "
+                    + message.getSerializedSize()
+                    + " bytes exceeds the daemon's max_frame_bytes of "
+                    + Integer.toUnsignedLong(maxFrameBytes)));
+      }
+      PendingOperation<T> operation = new PendingOperation<>(this, id, decoder);
+      pending.put(id, operation);
+      // close() sets the cause before draining the table: re-checking after the put means that
+      // either the drain sees this op or this check sees the cause.
+      cause = closeCause.get();
+      if (cause != null) {
+        failPending(id, cause);
+        return operation;
+      }
+      try {
+        frames.write(message);
+      } catch (IOException e) {
+        // Fails this operation too: it is already in the table.
+        shutdown(
+            new TlsdException(
+                Status.UNAVAILABLE, "cannot send to tlsd at " + socket + ": " + describe(e), e));
+      }
+      return operation;
+    } finally {
+      writeLock.unlock();
+    }
+  }
+
+  /** True once the session has ended, for whatever reason. */
+  public boolean isClosed() {
+    return closeCause.get() != null;
+  }
+
+  /**
+   * Ends the session: fails every pending operation with {@code status} and {@code detail}, closes
+   * the socket and waits briefly for the reader thread to stop. Only the first end of the session
+   * counts; later calls change nothing.
+   */
+  public void close(Status status, String detail) {
+    shutdown(new TlsdException(status, detail));
+    if (Thread.currentThread() != reader) {
+      try {
+        reader.join(1000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  boolean isReaderThread() {
+    return Thread.currentThread() == reader;
+  }
+
+  private void shutdown(TlsdException cause) {
+    if (!closeCause.compareAndSet(null, cause)) {
+      return;
+    }
+    log.log(Level.DEBUG, "session with tlsd at {0} ended: {1}", socket, cause.getMessage());
+    closeQuietly(channel);
+    for (Long id : pending.keySet()) {
+      failPending(id, cause);
+    }
+  }
+
+  private void failPending(long id, TlsdException cause) {
+    PendingOperation<?> operation = pending.remove(id);
+    if (operation != null) {
+      operation.fail(copy(cause));
+    }
+  }
+
+  private void readLoop() {
+    try {
+      while (true) {
+        DaemonMessage message = frames.read(maxIncomingFrameBytes);
+        if (message == null) {
+          shutdown(new TlsdException(Status.UNAVAILABLE, "tlsd daemon closed the session"));
+          return;
+        }
+        switch (message.getKindCase()) {
+          case COMPLETION:
+            deliver(message.getCompletion());
+            break;
+          case GOODBYE:
+            shutdown(goodbyeFailure(message.getGoodbye()));
+            return;
+          case WELCOME:
+            throw new ProtocolViolationException("protocol violation: a second Welcome from tlsd");
+          case KIND_NOT_SET:
+            // A newer daemon may send kinds this SDK does not know; they are safe to skip.
+            log.log(Level.WARNING, "ignoring a message of unknown kind from tlsd at {0}", socket);
+            break;
+          default:
+            throw new AssertionError("unexpected kind: " + message.getKindCase());
+        }
+      }
+    } catch (ProtocolViolationException e) {
+      shutdown(new TlsdException(Status.INTERNAL, e.getMessage(), e));
+    } catch (IOException e) {
+      // After close() the channel's failure is expected and the cause is already recorded.
+      shutdown(
+          new TlsdException(
+              Status.UNAVAILABLE,
+              "lost the session with tlsd at " + socket + ": " + describe(e),
+              e));
+    } catch (RuntimeException | Error e) {
+      shutdown(new TlsdException(Status.INTERNAL, "tlsd SDK reader thread failed: " + e, e));
+      throw e;
+    }
+  }
+
+  private void deliver(Completion completion) {
+    PendingOperation<?> operation = pending.remove(completion.getOpId());
+    if (operation == null) {
+      log.log(
+          Level.WARNING,
+          "ignoring a completion for unknown op_id {0} from tlsd at {1}",
+          Long.toUnsignedString(completion.getOpId()),
+          socket);
+      return;
+    }
+    operation.complete(completion);
+  }
+
+  private static TlsdException goodbyeFailure(Goodbye goodbye) {
+    Status status = ProtoStatus.toSdk(goodbye.getStatus());
+    String detail =
+        goodbye.getDetail().isEmpty() ? "tlsd daemon ended the session" : goodbye.getDetail();
+    // A Goodbye always ends the session, so even an "OK" one leaves the daemon unavailable.
+    return new TlsdException(status == Status.OK ? Status.UNAVAILABLE : status, detail);
+  }
+
+  private static TlsdException timedOut(Path socket, Duration timeout, IOException cause) {
+    return new TlsdException(
+        Status.TIMED_OUT,
+        "no Welcome from tlsd at " + socket + " within " + saturatedMillis(timeout) + " ms",
+        cause);
+  }
+
+  /** Each operation gets its own exception: callers may add suppressed exceptions to it. */
+  private static TlsdException copy(TlsdException cause) {
+    return new TlsdException(cause.status(), cause.detail(), cause.getCause());
+  }
+
+  /** "Connection refused" → "connection refused", to sit inside a sentence. */
+  private static String describe(IOException e) {
+    String message = e.getMessage();
+    if (message == null || message.isEmpty()) {
+      return e.getClass().getSimpleName();
+    }
+    return Character.toLowerCase(message.charAt(0)) + message.substring(1);
+  }
+
+  private static long saturatedMillis(Duration duration) {
+    try {
+      return duration.toMillis();
+    } catch (ArithmeticException e) {
+      return Long.MAX_VALUE;
+    }
+  }
+
+  private static void closeQuietly(SocketChannel channel) {
+    try {
+      channel.close();
+    } catch (IOException e) {
+      log.log(Level.DEBUG, "closing the tlsd socket failed", e);
+    }
+  }
+}
