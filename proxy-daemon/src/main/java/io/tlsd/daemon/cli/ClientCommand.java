@@ -62,8 +62,7 @@ final class ClientCommand implements Callable<Integer> {
             System.err.println("tlsd client: cannot start: " + e.getMessage());
             return TlsdCommand.EXIT_FAILED;
         }
-        Thread hook = new Thread(daemon::close, "tlsd-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
+        StopSignals.onStop(daemon::close);
         daemon.awaitTermination();
         return 0;
     }

@@ -87,7 +87,13 @@ final class ConnectCommand implements Callable<Integer> {
             if (verbose) {
                 System.err.println("tlsd connect: connected: " + conn.info());
             }
-            return copy(conn);
+            int status = copy(conn);
+            try {
+                conn.close().await();
+            } catch (TlsdException e) {
+                // the connection already ended; nothing more to tell
+            }
+            return status;
         }
     }
 

@@ -41,7 +41,7 @@ public final class TlsFailures {
         }
         String top = String.valueOf(t.getMessage());
         String root = String.valueOf(deepest.getMessage());
-        if (deepest == t || top.contains(root)) {
+        if (deepest == t || top.contains(root.endsWith(".") ? root.substring(0, root.length() - 1) : root)) {
             return top;
         }
         return top + " (" + root + ")";

@@ -339,4 +339,76 @@ class OpEngineTest {
         assertEquals("0123456789", h.completion().getData().toStringUtf8());
         assertEquals(before + 1, a.reads.reads, "draining resumes reading");
     }
+
+    @Test
+    void opsBeyondTheInFlightLimitAreRefusedUntilEarlierOnesComplete() {
+        h.close();
+        h = new IpcHarness(new SessionLimits(1 << 20, 1 << 20, 3, 1 << 20, 8, 1 << 10));
+        h.hello();
+        long conn = h.established();
+        h.read(conn, 10);
+        h.read(conn, 10);
+        h.read(conn, 10);
+        long refused = h.read(conn, 10);
+        Completion c = h.completion();
+        assertEquals(refused, c.getOpId());
+        assertEquals(Status.LIMIT_EXCEEDED, c.getStatus());
+        assertTrue(c.getDetail().contains("limit 3"), c.getDetail());
+        h.peerSends("a");
+        h.completion();
+        long accepted = h.read(conn, 10);
+        h.peerSends("b");
+        h.completion();
+        h.peerSends("c");
+        h.completion();
+        h.peerSends("d");
+        assertEquals(accepted, h.completion().getOpId(), "room again once earlier ops completed");
+    }
+
+    @Test
+    void writeBytesBeyondTheSessionLimitAreRefused() {
+        h.close();
+        h = new IpcHarness(new SessionLimits(1 << 20, 1 << 20, 64, 10, 8, 1 << 10));
+        h.hello();
+        long conn = h.established();
+        h.connector.last().gate.open = false;
+        long w1 = h.write(conn, "12345678");
+        long w2 = h.write(conn, "abc");
+        Completion c = h.completion();
+        assertEquals(w2, c.getOpId());
+        assertEquals(Status.LIMIT_EXCEEDED, c.getStatus());
+        h.connector.last().gate.release();
+        assertEquals(w1, h.completion().getOpId());
+        long w3 = h.write(conn, "abc");
+        assertEquals(w3, h.completion().getOpId(), "the bytes are counted back when a write completes");
+    }
+
+    @Test
+    void connectionsBeyondTheSessionLimitAreRefused() {
+        h.close();
+        h = new IpcHarness(new SessionLimits(1 << 20, 1 << 20, 64, 1 << 20, 1, 1 << 10));
+        h.hello();
+        h.established();
+        h.open();
+        Completion c = h.completion();
+        assertEquals(Status.LIMIT_EXCEEDED, c.getStatus());
+        assertEquals(1, h.counters.snapshot().connections());
+    }
+
+    @Test
+    void readDataIsHeldBackWhileTheApplicationDoesNotReadCompletions() {
+        long conn = h.established();
+        h.ipc.config().setWriteBufferWaterMark(new io.netty.channel.WriteBufferWaterMark(1, 2));
+        h.ipc.unsafe().outboundBuffer().addMessage(io.netty.buffer.Unpooled.wrappedBuffer(new byte[16]), 16,
+                h.ipc.newPromise()); // an unflushed backlog makes the channel unwritable
+        assertFalse(h.ipc.isWritable());
+        h.read(conn, 10);
+        h.peerSends("held");
+        assertEquals(4, h.counters.snapshot().bufferedBytes(), "the bytes wait in the connection's buffer");
+        h.ipc.flush(); // the backlog drains, the channel becomes writable again
+        h.ipc.runPendingTasks();
+        io.netty.buffer.ByteBuf backlog = h.ipc.readOutbound();
+        backlog.release();
+        assertEquals("held", h.completion().getData().toStringUtf8());
+    }
 }

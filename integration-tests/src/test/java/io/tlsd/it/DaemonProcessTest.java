@@ -1,0 +1,126 @@
+package io.tlsd.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tlsd.daemon.cli.TlsdCommand;
+import io.tlsd.sdk.TlsdClient;
+import io.tlsd.sdk.TlsdException;
+import io.tlsd.sdk.Status;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code tlsd client} as a service manager runs it: a foreground process stopped by SIGTERM. */
+class DaemonProcessTest {
+    @TempDir
+    Path dir;
+
+    private Process startDaemon(Path socket, String... extra) throws Exception {
+        List<String> command = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"),
+                TlsdCommand.class.getName(), "client", "--socket", socket.toString()));
+        command.addAll(List.of(extra));
+        return new ProcessBuilder(command).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .redirectError(dir.resolve("daemon-" + System.nanoTime() + ".log").toFile()).start();
+    }
+
+    private static void awaitSocket(Path socket, Process daemon) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!Files.exists(socket)) {
+            assertTrue(daemon.isAlive(), "the daemon exited with " + (daemon.isAlive() ? 0 : daemon.exitValue()));
+            assertTrue(System.nanoTime() < deadline, "no socket after 20 s");
+            Thread.sleep(50);
+        }
+    }
+
+    @Test
+    void sigtermSaysGoodbyeRemovesTheSocketAndExitsZero() throws Exception {
+        Path socket = dir.resolve("run/tlsd.sock");
+        Process daemon = startDaemon(socket);
+        try {
+            awaitSocket(socket, daemon);
+            assertEquals("rw-rw----", PosixFilePermissions.toString(Files.getPosixFilePermissions(socket)));
+            // A TCP server that never answers the handshake keeps an OPEN pending.
+            try (ServerSocket silent = new ServerSocket(0, 5, InetAddress.getLoopbackAddress());
+                 TlsdClient client = TlsdClient.builder().socket(socket).build()) {
+                assertEquals("client", client.role());
+                var pending = client.open("127.0.0.1", silent.getLocalPort());
+                java.net.Socket accepted = silent.accept(); // and never answered
+                daemon.destroy(); // SIGTERM
+                assertTrue(daemon.waitFor(20, TimeUnit.SECONDS), "the daemon did not stop");
+                assertEquals(0, daemon.exitValue());
+                assertFalse(Files.exists(socket), "the socket file is removed");
+                TlsdException e = assertThrows(TlsdException.class, () -> pending.await(Duration.ofSeconds(5)));
+                assertEquals(Status.UNAVAILABLE, e.status(), e.toString());
+                accepted.close();
+            }
+        } finally {
+            daemon.destroyForcibly();
+        }
+    }
+
+    @Test
+    void secondDaemonOnALiveSocketRefusesToStart() throws Exception {
+        Path socket = dir.resolve("tlsd.sock");
+        Process first = startDaemon(socket);
+        try {
+            awaitSocket(socket, first);
+            Path log = dir.resolve("second.log");
+            Process second = new ProcessBuilder(
+                    Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-cp", System.getProperty("java.class.path"),
+                    TlsdCommand.class.getName(), "client", "--socket", socket.toString())
+                    .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            assertTrue(second.waitFor(30, TimeUnit.SECONDS));
+            assertEquals(1, second.exitValue());
+            String output = Files.readString(log, StandardCharsets.UTF_8);
+            assertTrue(output.contains("another daemon is listening on " + socket), output);
+            assertTrue(first.isAlive(), "the first daemon is untouched");
+        } finally {
+            first.destroy();
+            first.waitFor(20, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void staleSocketFileIsReplaced() throws Exception {
+        Path socket = dir.resolve("stale.sock");
+        Files.writeString(socket, "left over by a crash");
+        Process daemon = startDaemon(socket);
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (true) {
+                try (TlsdClient client = TlsdClient.builder().socket(socket).build()) {
+                    assertEquals("client", client.role());
+                    break;
+                } catch (TlsdException e) {
+                    assertTrue(System.nanoTime() < deadline, "daemon never answered: " + e);
+                    Thread.sleep(100);
+                }
+            }
+        } finally {
+            daemon.destroy();
+            daemon.waitFor(20, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void unreadableCaFileIsAUsageError() throws Exception {
+        Process daemon = startDaemon(dir.resolve("x.sock"), "--ca-file", dir.resolve("missing.pem").toString());
+        assertTrue(daemon.waitFor(30, TimeUnit.SECONDS));
+        assertEquals(2, daemon.exitValue());
+    }
+}
