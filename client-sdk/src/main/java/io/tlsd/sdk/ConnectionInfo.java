@@ -30,6 +30,7 @@ public final class ConnectionInfo {
   private final String peerSubject;
   private final List<X509Certificate> peerCertificates;
   private final String serverName;
+  private final String listener;
 
   /**
    * Parses the certificates at once so that a malformed chain fails the open, where the caller
@@ -45,6 +46,7 @@ public final class ConnectionInfo {
     this.localAddress = info.getLocalAddress();
     this.peerSubject = info.getPeerSubject();
     this.serverName = info.getServerName();
+    this.listener = info.getListener();
     List<X509Certificate> certificates = new ArrayList<>(info.getPeerCertificatesCount());
     if (info.getPeerCertificatesCount() > 0) {
       CertificateFactory factory = CertificateFactory.getInstance("X.509");
@@ -95,9 +97,17 @@ public final class ConnectionInfo {
     return peerCertificates;
   }
 
-  /** The server name sent as SNI. */
+  /**
+   * The SNI name: on a connection this client opened, the name sent (and verified); on an accepted
+   * one, the name the client asked for (empty when it sent none).
+   */
   public String serverName() {
     return serverName;
+  }
+
+  /** The listener that accepted the connection; empty on a connection this client opened. */
+  public String listener() {
+    return listener;
   }
 
   @Override
@@ -125,6 +135,9 @@ public final class ConnectionInfo {
         .append(localAddress);
     if (!peerSubject.isEmpty()) {
       result.append(" subject=\"").append(peerSubject).append('"');
+    }
+    if (!listener.isEmpty()) {
+      result.append(" listener=").append(listener);
     }
     return result.toString();
   }

@@ -1,5 +1,6 @@
 package io.tlsd.sdk;
 
+import io.tlsd.proto.v1.Accept;
 import io.tlsd.proto.v1.Close;
 import io.tlsd.proto.v1.Completion;
 import io.tlsd.proto.v1.Open;
@@ -73,10 +74,49 @@ public final class TlsdClient implements AutoCloseable {
     return session.submit(request, this::connection);
   }
 
+  /**
+   * Takes the next client of the server daemon's listener named {@code "default"}; see {@link
+   * #accept(String)}.
+   */
+  public Operation<TlsConnection> accept() {
+    return accept("default");
+  }
+
+  /**
+   * Takes the next TLS client of the server daemon's listener {@code listener} (server role only).
+   * The operation completes once a client has connected and finished its handshake; clients that
+   * arrived earlier are handed out first, and several applications may accept on one listener. The
+   * connection's {@link ConnectionInfo} tells the SNI name, the ALPN protocol, the client
+   * certificate if any and whether the session was resumed. Fails with {@link Status#NOT_FOUND}
+   * for an unknown listener and {@link Status#BAD_REQUEST} on a client-role daemon.
+   *
+   * <pre>{@code
+   * try (TlsdClient server = TlsdClient.builder().socket(SocketPaths.server()).build()) {
+   *   TlsConnection conn = server.accept("default").await();
+   *   System.out.println("client " + conn.info().peerAddress() + " asked for " + conn.info().serverName());
+   * }
+   * }</pre>
+   */
+  public Operation<TlsConnection> accept(String listener) {
+    Objects.requireNonNull(listener, "listener == null");
+    return session.submit(
+        Request.newBuilder().setAccept(Accept.newBuilder().setListener(listener)), this::connection);
+  }
+
+  /** Like {@link #accept(String)}, with a deadline: the operation fails with TIMED_OUT after it. */
+  public Operation<TlsConnection> accept(String listener, Duration timeout) {
+    Objects.requireNonNull(listener, "listener == null");
+    return session.submit(
+        Request.newBuilder()
+            .setTimeoutMs(RequestTimeout.toWireMillis(timeout, "timeout"))
+            .setAccept(Accept.newBuilder().setListener(listener)),
+        this::connection);
+  }
+
   private TlsConnection connection(Completion completion) throws TlsdException {
     CompletionDecoder.requireOk(completion);
     if (completion.getResultCase() != Completion.ResultCase.CONNECTION) {
-      throw new TlsdException(Status.INTERNAL, "tlsd completed an OPEN without connection info");
+      throw new TlsdException(Status.INTERNAL, "tlsd completed an OPEN or ACCEPT without connection info");
     }
     long connectionId = completion.getConnection().getConnId();
     try {

@@ -1,6 +1,7 @@
 package io.tlsd.daemon;
 
 import io.tlsd.daemon.engine.SessionLimits;
+import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.sdk.SocketPaths;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -19,7 +20,23 @@ import java.util.Objects;
  * }</pre>
  */
 public final class DaemonConfig {
+
+    /** Which half of tlsd a daemon is. */
+    public enum Role {
+        /** Outbound TLS: applications OPEN connections. */
+        CLIENT,
+        /** TLS termination: applications ACCEPT connections from listeners. */
+        SERVER;
+
+        public String wireName() {
+            return name().toLowerCase();
+        }
+    }
+
+    private final Role role;
     private final Path socket;
+    private final List<ListenerConfig> listeners;
+    private final Duration ticketKeyRotation;
     private final Path caFile;
     private final List<String> tlsProtocols;
     private final String tlsProvider;
@@ -31,7 +48,10 @@ public final class DaemonConfig {
     private final Duration helloTimeout;
 
     private DaemonConfig(Builder b) {
-        this.socket = b.socket;
+        this.role = b.role;
+        this.socket = b.socket; // null: the role's default, resolved in socket()
+        this.listeners = List.copyOf(b.listeners);
+        this.ticketKeyRotation = b.ticketKeyRotation;
         this.caFile = b.caFile;
         this.tlsProtocols = List.copyOf(b.tlsProtocols);
         this.tlsProvider = b.tlsProvider;
@@ -47,16 +67,33 @@ public final class DaemonConfig {
         return new Builder();
     }
 
+    public Role role() {
+        return role;
+    }
+
+    /** Server role: the listeners applications accept from. */
+    public List<ListenerConfig> listeners() {
+        return listeners;
+    }
+
+    /** Server role: how often session-ticket keys are replaced (the previous two still resume). */
+    public Duration ticketKeyRotation() {
+        return ticketKeyRotation;
+    }
+
     public Builder toBuilder() {
         return new Builder(this);
     }
 
     /** The IPC socket's path. */
     public Path socket() {
-        return socket;
+        if (socket != null) {
+            return socket;
+        }
+        return role == Role.SERVER ? SocketPaths.server() : SocketPaths.client();
     }
 
-    /** PEM trust anchors for verifying servers; null means the JDK's trust store. */
+    /** Client role: PEM trust anchors for verifying servers; null means the JDK's trust store. */
     public Path caFile() {
         return caFile;
     }
@@ -98,7 +135,10 @@ public final class DaemonConfig {
     }
 
     public static final class Builder {
-        private Path socket = SocketPaths.client();
+        private Role role = Role.CLIENT;
+        private Path socket;
+        private List<ListenerConfig> listeners = List.of();
+        private Duration ticketKeyRotation = Duration.ofHours(1);
         private Path caFile;
         private List<String> tlsProtocols = List.of("TLSv1.3");
         private String tlsProvider = "boringssl";
@@ -113,7 +153,10 @@ public final class DaemonConfig {
         }
 
         private Builder(DaemonConfig c) {
+            role = c.role;
             socket = c.socket;
+            listeners = c.listeners;
+            ticketKeyRotation = c.ticketKeyRotation;
             caFile = c.caFile;
             tlsProtocols = c.tlsProtocols;
             tlsProvider = c.tlsProvider;
@@ -123,6 +166,26 @@ public final class DaemonConfig {
             connectTimeout = c.connectTimeout;
             handshakeTimeout = c.handshakeTimeout;
             helloTimeout = c.helloTimeout;
+        }
+
+        public Builder role(Role role) {
+            this.role = Objects.requireNonNull(role, "role == null");
+            return this;
+        }
+
+        /** The listeners set so far (from a configuration file, say). */
+        public List<ListenerConfig> listeners() {
+            return listeners;
+        }
+
+        public Builder listeners(List<ListenerConfig> listeners) {
+            this.listeners = List.copyOf(listeners);
+            return this;
+        }
+
+        public Builder ticketKeyRotation(Duration rotation) {
+            this.ticketKeyRotation = positive(rotation, "ticketKeyRotation");
+            return this;
         }
 
         public Builder socket(Path socket) {
@@ -200,6 +263,9 @@ public final class DaemonConfig {
         }
 
         public DaemonConfig build() {
+            if (role == Role.SERVER && listeners.isEmpty()) {
+                throw new IllegalArgumentException("the server role needs at least one listener");
+            }
             return new DaemonConfig(this);
         }
     }

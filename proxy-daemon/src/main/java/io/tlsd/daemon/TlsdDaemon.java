@@ -4,7 +4,9 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.tlsd.daemon.engine.DaemonCounters;
 import io.tlsd.daemon.ipc.IpcServer;
+import io.tlsd.daemon.server.ListenerSet;
 import io.tlsd.daemon.tls.ClientTlsContexts;
+import io.tlsd.daemon.tls.TicketKeys;
 import io.tlsd.daemon.tls.TlsConnector;
 import io.tlsd.daemon.transport.Transport;
 import java.nio.file.Path;
@@ -15,8 +17,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A running client-role daemon: one control loop accepting IPC sessions, worker loops (one per
- * core by default) running sessions and their TLS connections.
+ * A running daemon of either role: one control loop accepting IPC sessions (and, for the server
+ * role, TLS clients), worker loops (one per core by default) running sessions and their TLS
+ * connections.
  *
  * <pre>{@code
  * try (TlsdDaemon daemon = TlsdDaemon.start(DaemonConfig.builder().socket(path).build())) {
@@ -33,30 +36,47 @@ public final class TlsdDaemon implements AutoCloseable {
     private final ExecutorService resolver;
     private final DaemonCounters counters = new DaemonCounters();
     private final IpcServer ipc;
+    private final ListenerSet listeners;
     private final Object closeLock = new Object();
     private boolean closed;
 
     private TlsdDaemon(DaemonConfig config) throws Exception {
         this.config = config;
         Transport transport = Transport.select(config.transport());
-        ClientTlsContexts contexts = new ClientTlsContexts(config.tlsProvider(), config.caFile(), config.tlsProtocols());
+        boolean server = config.role() == DaemonConfig.Role.SERVER;
+        ClientTlsContexts contexts = server ? null
+                : new ClientTlsContexts(config.tlsProvider(), config.caFile(), config.tlsProtocols());
         control = transport.newGroup(1, new DefaultThreadFactory("tlsd-control"));
         workers = transport.newGroup(config.workerThreads(), new DefaultThreadFactory("tlsd-worker"));
         resolver = Executors.newFixedThreadPool(2, new DefaultThreadFactory("tlsd-resolver", true));
+        ListenerSet bound = null;
         try {
-            TlsConnector connector = new TlsConnector(transport, contexts, config.connectTimeout(),
-                    config.handshakeTimeout(), resolver);
-            IpcServer.Settings settings = new IpcServer.Settings("client", "tlsd " + Version.VERSION,
+            IpcServer.Settings settings = new IpcServer.Settings(config.role().wireName(), "tlsd " + Version.VERSION,
                     config.limits(), config.helloTimeout());
-            ipc = IpcServer.bind(config.socket(), transport, control, workers, settings, connector, counters);
+            if (server) {
+                TicketKeys tickets = new TicketKeys(3);
+                bound = ListenerSet.bind(config.listeners(), config.tlsProtocols(), config.tlsProvider(), tickets,
+                        transport, control, workers);
+                long every = config.ticketKeyRotation().toMillis();
+                control.scheduleAtFixedRate(tickets::rotate, every, every, TimeUnit.MILLISECONDS);
+                ipc = IpcServer.bind(config.socket(), transport, control, workers, settings, null, bound, counters);
+            } else {
+                TlsConnector connector = new TlsConnector(transport, contexts, config.connectTimeout(),
+                        config.handshakeTimeout(), resolver);
+                ipc = IpcServer.bind(config.socket(), transport, control, workers, settings, connector, null, counters);
+            }
         } catch (Exception | Error e) {
+            if (bound != null) {
+                bound.close();
+            }
             shutdownLoops();
             throw e;
         }
-        log.info("tlsd {} client daemon listening on {} (transport {}, {} workers, TLS {} via {}, trust {})",
-                Version.VERSION, config.socket(), transport.name().toLowerCase(), config.workerThreads(),
-                config.tlsProtocols(), config.tlsProvider(),
-                config.caFile() == null ? "JDK trust store" : config.caFile());
+        listeners = bound;
+        log.info("tlsd {} {} daemon listening on {} (transport {}, {} workers, TLS {} via {}{})",
+                Version.VERSION, config.role().wireName(), config.socket(), transport.name().toLowerCase(),
+                config.workerThreads(), config.tlsProtocols(), config.tlsProvider(),
+                server ? "" : ", trust " + (config.caFile() == null ? "JDK trust store" : config.caFile()));
     }
 
     /** Binds the IPC socket and starts serving; fails if the socket is held by a live daemon. */
@@ -70,6 +90,14 @@ public final class TlsdDaemon implements AutoCloseable {
 
     public DaemonConfig config() {
         return config;
+    }
+
+    /** Server role: where a listener is bound (useful when configured with port 0). */
+    public java.net.InetSocketAddress listenerAddress(String name) {
+        if (listeners == null) {
+            throw new IllegalStateException("the client role has no listeners");
+        }
+        return listeners.localAddress(name);
     }
 
     public DaemonCounters.Snapshot stats() {
@@ -94,6 +122,9 @@ public final class TlsdDaemon implements AutoCloseable {
             }
             closed = true;
             closeLock.notifyAll();
+        }
+        if (listeners != null) {
+            listeners.close();
         }
         ipc.close();
         shutdownLoops();

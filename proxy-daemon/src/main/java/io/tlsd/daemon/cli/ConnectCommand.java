@@ -5,14 +5,9 @@ import io.tlsd.sdk.SocketPaths;
 import io.tlsd.sdk.TlsConnection;
 import io.tlsd.sdk.TlsdClient;
 import io.tlsd.sdk.TlsdException;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -87,55 +82,7 @@ final class ConnectCommand implements Callable<Integer> {
             if (verbose) {
                 System.err.println("tlsd connect: connected: " + conn.info());
             }
-            int status = copy(conn);
-            try {
-                conn.close().await();
-            } catch (TlsdException e) {
-                // the connection already ended; nothing more to tell
-            }
-            return status;
+            return StdioBridge.run(conn, "tlsd connect");
         }
-    }
-
-    /** Copies stdin → connection on a helper thread and connection → stdout here. */
-    private int copy(TlsConnection conn) throws InterruptedException {
-        AtomicReference<IOException> uploadFailure = new AtomicReference<>();
-        Thread upload = new Thread(() -> {
-            byte[] buf = new byte[64 * 1024];
-            try (InputStream in = System.in) {
-                int n;
-                while ((n = in.read(buf)) > 0) {
-                    conn.write(Arrays.copyOf(buf, n)).await();
-                }
-                conn.shutdownOutput().await();
-            } catch (IOException e) {
-                uploadFailure.set(e);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }, "tlsd-connect-stdin");
-        upload.setDaemon(true);
-        upload.start();
-
-        OutputStream out = System.out;
-        try {
-            while (true) {
-                byte[] data = conn.read(64 * 1024).await();
-                if (data.length == 0) {
-                    break; // close_notify: a clean end
-                }
-                out.write(data);
-                out.flush();
-            }
-        } catch (IOException e) {
-            System.err.println("tlsd connect: " + e.getMessage());
-            return TlsdCommand.EXIT_FAILED;
-        }
-        IOException failed = uploadFailure.get();
-        if (failed != null && !(failed instanceof TlsdException)) {
-            System.err.println("tlsd connect: reading stdin: " + failed.getMessage());
-            return TlsdCommand.EXIT_FAILED;
-        }
-        return 0;
     }
 }

@@ -2,8 +2,11 @@ package io.tlsd.daemon.config;
 
 import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.engine.SessionLimits;
+import io.tlsd.daemon.server.ListenerConfig;
+import io.tlsd.daemon.tls.ServerTlsContexts;
 import java.io.IOException;
 import java.io.Reader;
+import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -34,8 +37,12 @@ import org.yaml.snakeyaml.error.YAMLException;
  * </pre>
  */
 public final class ConfigFile {
-    private static final Set<String> TOP = Set.of("socket", "transport", "worker_threads", "tls", "timeouts", "limits");
-    private static final Set<String> TLS = Set.of("ca_file", "protocols", "provider");
+    private static final Set<String> TOP = Set.of("socket", "transport", "worker_threads", "tls", "timeouts", "limits",
+            "listeners");
+    private static final Set<String> TLS = Set.of("ca_file", "protocols", "provider", "ticket_key_rotation");
+    private static final Set<String> LISTENER = Set.of("name", "address", "certificates", "alpn", "client_auth",
+            "client_ca_file", "handshake_timeout", "backlog");
+    private static final Set<String> CERTIFICATE = Set.of("names", "cert", "key", "pkcs12", "passphrase_file");
     private static final Set<String> TIMEOUTS = Set.of("connect", "handshake", "hello");
     private static final Set<String> LIMITS = Set.of("max_write_bytes", "max_read_bytes", "max_ops_in_flight",
             "max_queued_write_bytes", "max_connections", "connection_buffer_bytes");
@@ -80,13 +87,16 @@ public final class ConfigFile {
             if (top.containsKey("tls")) {
                 Map<String, Object> tls = map(top.get("tls"), "tls", TLS);
                 if (tls.containsKey("ca_file")) {
-                    b.caFile(Path.of(string(tls.get("ca_file"), "tls.ca_file")));
+                    b.caFile(path(tls.get("ca_file"), "tls.ca_file"));
                 }
                 if (tls.containsKey("protocols")) {
                     b.tlsProtocols(strings(tls.get("protocols"), "tls.protocols"));
                 }
                 if (tls.containsKey("provider")) {
                     b.tlsProvider(string(tls.get("provider"), "tls.provider"));
+                }
+                if (tls.containsKey("ticket_key_rotation")) {
+                    b.ticketKeyRotation(duration(tls.get("ticket_key_rotation"), "tls.ticket_key_rotation"));
                 }
             }
             if (top.containsKey("timeouts")) {
@@ -104,6 +114,9 @@ public final class ConfigFile {
             if (top.containsKey("limits")) {
                 b.limits(limits(map(top.get("limits"), "limits", LIMITS)));
             }
+            if (top.containsKey("listeners")) {
+                b.listeners(listeners(top.get("listeners")));
+            }
         } catch (IllegalArgumentException e) {
             if (e.getMessage().startsWith(file.toString())) {
                 throw e;
@@ -111,6 +124,77 @@ public final class ConfigFile {
             throw new IllegalArgumentException(file + ": " + e.getMessage());
         }
         return b.build();
+    }
+
+    private List<ListenerConfig> listeners(Object value) {
+        if (!(value instanceof List<?> list)) {
+            throw new IllegalArgumentException("listeners: expected a list, got " + describe(value));
+        }
+        List<ListenerConfig> out = new ArrayList<>();
+        for (int i = 0; i < list.size(); i++) {
+            String where = "listeners[" + i + "]";
+            Map<String, Object> m = map(list.get(i), where, LISTENER);
+            String name = m.containsKey("name") ? string(m.get("name"), where + ".name") : "default";
+            where = "listeners[" + i + "] (" + name + ")";
+            if (!m.containsKey("address")) {
+                throw new IllegalArgumentException(where + ": address is missing");
+            }
+            if (!m.containsKey("certificates")) {
+                throw new IllegalArgumentException(where + ": certificates is missing");
+            }
+            InetSocketAddress address;
+            try {
+                address = Addresses.parse(string(m.get("address"), where + ".address"));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(where + ".address: " + e.getMessage());
+            }
+            List<ListenerConfig.CertificateSpec> certs = new ArrayList<>();
+            if (!(m.get("certificates") instanceof List<?> certList) || certList.isEmpty()) {
+                throw new IllegalArgumentException(where + ".certificates: expected a non-empty list");
+            }
+            for (int j = 0; j < certList.size(); j++) {
+                String cw = where + ".certificates[" + j + "]";
+                Map<String, Object> c = map(certList.get(j), cw, CERTIFICATE);
+                List<String> names = c.containsKey("names") ? strings(c.get("names"), cw + ".names") : List.of();
+                Path pass = c.containsKey("passphrase_file") ? path(c.get("passphrase_file"), cw + ".passphrase_file") : null;
+                if (c.containsKey("pkcs12")) {
+                    if (c.containsKey("cert") || c.containsKey("key")) {
+                        throw new IllegalArgumentException(cw + ": give either pkcs12, or cert and key");
+                    }
+                    certs.add(ListenerConfig.CertificateSpec.pkcs12(names, path(c.get("pkcs12"), cw + ".pkcs12"), pass));
+                } else if (c.containsKey("cert") && c.containsKey("key")) {
+                    certs.add(ListenerConfig.CertificateSpec.pem(names, path(c.get("cert"), cw + ".cert"),
+                            path(c.get("key"), cw + ".key"), pass));
+                } else {
+                    throw new IllegalArgumentException(cw + ": needs cert and key, or pkcs12");
+                }
+            }
+            ServerTlsContexts.ClientAuthPolicy auth = ServerTlsContexts.ClientAuthPolicy.NONE;
+            if (m.containsKey("client_auth")) {
+                String a = string(m.get("client_auth"), where + ".client_auth");
+                try {
+                    auth = ServerTlsContexts.ClientAuthPolicy.valueOf(a.toUpperCase(java.util.Locale.ROOT));
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException(where + ".client_auth: expected none, optional or required, got '"
+                            + a + "'");
+                }
+            }
+            out.add(new ListenerConfig(name, address, certs,
+                    m.containsKey("alpn") ? strings(m.get("alpn"), where + ".alpn") : List.of(),
+                    auth,
+                    m.containsKey("client_ca_file") ? path(m.get("client_ca_file"), where + ".client_ca_file") : null,
+                    m.containsKey("handshake_timeout")
+                            ? duration(m.get("handshake_timeout"), where + ".handshake_timeout") : Duration.ofSeconds(10),
+                    m.containsKey("backlog") ? (int) number(m.get("backlog"), where + ".backlog") : 64));
+        }
+        return out;
+    }
+
+    /** A path in the file, relative to the file's directory. */
+    private Path path(Object value, String where) {
+        Path p = Path.of(string(value, where));
+        Path dir = file.toAbsolutePath().getParent();
+        return p.isAbsolute() || dir == null ? p : dir.resolve(p);
     }
 
     private SessionLimits limits(Map<String, Object> m) {

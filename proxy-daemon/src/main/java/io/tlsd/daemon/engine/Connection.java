@@ -52,7 +52,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
     private final ArrayDeque<ByteBuf> inbound = new ArrayDeque<>();
     private int inboundBytes;
 
-    private State state = State.CONNECTING;
+    private State state;
     private Channel channel;
     /** The write or CLOSE handed to the channel and not completed yet. */
     private Op activeWrite;
@@ -68,10 +68,15 @@ final class Connection extends ChannelInboundHandlerAdapter {
     private boolean pumpAgain;
     private boolean released;
 
-    Connection(Session session, long id, int bufferCap) {
+    /**
+     * @param initial {@code CONNECTING} for a connection the daemon opens, {@code HANDSHAKING}
+     *     for one a listener accepted and handshook before handing it over
+     */
+    Connection(Session session, long id, int bufferCap, State initial) {
         this.session = session;
         this.id = id;
         this.bufferCap = bufferCap;
+        this.state = initial;
         epochs.add(new Epoch());
     }
 

@@ -12,7 +12,7 @@ import io.netty.util.concurrent.ScheduledFuture;
  * consumed nothing and can still be cancelled.
  */
 final class Op {
-    enum Kind { OPEN, READ, WRITE, CLOSE, BARRIER, CANCEL }
+    enum Kind { OPEN, ACCEPT, READ, WRITE, CLOSE, BARRIER, CANCEL }
 
     enum State { QUEUED, RUNNING, DONE }
 
@@ -32,7 +32,7 @@ final class Op {
     boolean writeSideOnly;
 
     ScheduledFuture<?> deadline;
-    /** OPEN: the connect and handshake under way. */
+    /** OPEN: the connect and handshake under way; ACCEPT: the wait for a client. */
     io.netty.util.concurrent.Future<io.netty.channel.Channel> pendingConnect;
 
     Op(long id, Kind kind) {

@@ -26,6 +26,7 @@ public final class Session {
     private final EventLoop loop;
     private final SessionLimits limits;
     private final Connector connector;
+    private final Acceptor acceptor;
     private final CompletionSink sink;
     private final DaemonCounters counters;
 
@@ -36,11 +37,16 @@ public final class Session {
     private long queuedWriteBytes;
     private boolean ended;
 
-    public Session(EventLoop loop, SessionLimits limits, Connector connector, CompletionSink sink,
-                   DaemonCounters counters) {
+    /**
+     * @param connector opens connections (client role), or null
+     * @param acceptor hands over accepted connections (server role), or null
+     */
+    public Session(EventLoop loop, SessionLimits limits, Connector connector, Acceptor acceptor,
+                   CompletionSink sink, DaemonCounters counters) {
         this.loop = loop;
         this.limits = limits;
         this.connector = connector;
+        this.acceptor = acceptor;
         this.sink = sink;
         this.counters = counters;
     }
@@ -89,6 +95,7 @@ public final class Session {
     private void dispatch(Request request) throws Failure {
         switch (request.getOpCase()) {
             case OPEN -> open(request);
+            case ACCEPT -> accept(request);
             case READ -> read(request);
             case WRITE -> write(request);
             case CLOSE -> close(request);
@@ -110,6 +117,10 @@ public final class Session {
     }
 
     private void open(Request request) throws Failure {
+        if (connector == null) {
+            throw new Failure(Status.BAD_REQUEST,
+                    "OPEN needs the client role (tlsd client); this daemon is the server role");
+        }
         var open = request.getOpen();
         if (open.getHost().isEmpty()) {
             throw new Failure(Status.BAD_REQUEST, "open: host is empty");
@@ -123,7 +134,8 @@ public final class Session {
         }
         Op op = track(request, Op.Kind.OPEN);
         op.state = Op.State.RUNNING;
-        Connection conn = new Connection(this, nextConnectionId++, limits.connectionBufferBytes());
+        Connection conn = new Connection(this, nextConnectionId++, limits.connectionBufferBytes(),
+                Connection.State.CONNECTING);
         op.connection = conn;
         connections.put(conn.id, conn);
         counters.connections.incrementAndGet();
@@ -147,6 +159,47 @@ public final class Session {
                 finish(op, why);
                 conn.release(null);
             }
+        });
+    }
+
+    private void accept(Request request) throws Failure {
+        if (acceptor == null) {
+            throw new Failure(Status.BAD_REQUEST,
+                    "ACCEPT needs the server role (tlsd server); this daemon is the client role");
+        }
+        String listener = request.getAccept().getListener().isEmpty() ? "default" : request.getAccept().getListener();
+        if (connections.size() >= limits.maxConnections()) {
+            throw new Failure(Status.LIMIT_EXCEEDED,
+                    "too many connections in this session (limit " + limits.maxConnections() + ")");
+        }
+        Op op = track(request, Op.Kind.ACCEPT);
+        Future<Channel> handover = acceptor.accept(listener, loop);
+        op.pendingConnect = handover;
+        handover.addListener(f -> {
+            op.pendingConnect = null;
+            if (f.isCancelled()) {
+                return; // whoever cancelled completes the op
+            }
+            if (!f.isSuccess()) {
+                finish(op, f.cause() instanceof Failure failure ? failure
+                        : new Failure(Status.INTERNAL, "accept failed: " + f.cause()));
+                return;
+            }
+            Channel ch = handover.getNow();
+            if (op.isDone() || connections.size() >= limits.maxConnections()) {
+                ch.close();
+                finish(op, new Failure(Status.LIMIT_EXCEEDED,
+                        "too many connections in this session (limit " + limits.maxConnections() + ")"));
+                return;
+            }
+            Connection conn = new Connection(this, nextConnectionId++, limits.connectionBufferBytes(),
+                    Connection.State.HANDSHAKING);
+            connections.put(conn.id, conn);
+            counters.connections.incrementAndGet();
+            counters.handshakes.increment();
+            send(op, Completion.newBuilder().setConnection(acceptor.describe(ch, conn.id)));
+            conn.opened(ch);
+            acceptor.attach(ch, conn);
         });
     }
 
@@ -207,6 +260,11 @@ public final class Session {
                 outcome = Status.NOT_FOUND;
                 detail = "no op " + target + " in this session";
             }
+        } else if (victim.kind == Op.Kind.ACCEPT && victim.pendingConnect != null
+                && victim.pendingConnect.cancel(false)) {
+            finish(victim, new Failure(Status.CANCELLED, "cancelled by op " + request.getOpId()));
+            outcome = Status.OK;
+            detail = "";
         } else if (victim.connection != null && victim.kind != Op.Kind.OPEN && victim.connection.remove(victim)) {
             finish(victim, new Failure(Status.CANCELLED, "cancelled by op " + request.getOpId()));
             victim.connection.pump();
@@ -233,6 +291,11 @@ public final class Session {
                     op.pendingConnect.cancel(false);
                 }
                 op.connection.release(null);
+            }
+            case ACCEPT -> {
+                if (op.pendingConnect == null || op.pendingConnect.cancel(false)) {
+                    finish(op, timedOut);
+                }
             }
             case READ, WRITE, CLOSE, BARRIER -> {
                 Connection conn = op.connection;

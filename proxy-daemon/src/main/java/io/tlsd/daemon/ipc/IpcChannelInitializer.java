@@ -4,6 +4,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.handler.flush.FlushConsolidationHandler;
+import io.tlsd.daemon.engine.Acceptor;
 import io.tlsd.daemon.engine.Connector;
 import io.tlsd.daemon.engine.DaemonCounters;
 
@@ -11,13 +12,15 @@ import io.tlsd.daemon.engine.DaemonCounters;
 final class IpcChannelInitializer extends ChannelInitializer<Channel> {
     private final IpcServer.Settings settings;
     private final Connector connector;
+    private final Acceptor acceptor;
     private final DaemonCounters counters;
     private final ChannelGroup sessions;
 
-    IpcChannelInitializer(IpcServer.Settings settings, Connector connector, DaemonCounters counters,
-                          ChannelGroup sessions) {
+    IpcChannelInitializer(IpcServer.Settings settings, Connector connector, Acceptor acceptor,
+                          DaemonCounters counters, ChannelGroup sessions) {
         this.settings = settings;
         this.connector = connector;
+        this.acceptor = acceptor;
         this.counters = counters;
         this.sessions = sessions;
     }
@@ -35,6 +38,6 @@ final class IpcChannelInitializer extends ChannelInitializer<Channel> {
                 // DaemonMessage → length-prefixed frame
                 .addLast("encoder", IpcMessageEncoder.INSTANCE)
                 // Hello, requests into the op engine, completions out
-                .addLast("session", new IpcSessionHandler(settings, connector, counters));
+                .addLast("session", new IpcSessionHandler(settings, connector, acceptor, counters));
     }
 }

@@ -8,6 +8,7 @@ import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import io.tlsd.daemon.engine.Acceptor;
 import io.tlsd.daemon.engine.Connector;
 import io.tlsd.daemon.engine.DaemonCounters;
 import io.tlsd.daemon.engine.SessionLimits;
@@ -29,7 +30,8 @@ import java.time.Duration;
 public final class IpcServer implements AutoCloseable {
 
     /**
-     * What a session needs to know of its daemon.
+     * What a session needs to know of its daemon. {@code connector} (client role) or
+     * {@code acceptor} (server role) may be null.
      *
      * @param role "client" or "server"
      * @param daemonVersion announced in Welcome
@@ -50,7 +52,8 @@ public final class IpcServer implements AutoCloseable {
     }
 
     public static IpcServer bind(Path path, Transport transport, EventLoopGroup boss, EventLoopGroup workers,
-                                 Settings settings, Connector connector, DaemonCounters counters)
+                                 Settings settings, Connector connector, Acceptor acceptor,
+                                 DaemonCounters counters)
             throws IOException, InterruptedException {
         prepareSocketPath(path);
         ChannelGroup sessions = new DefaultChannelGroup("ipc-sessions", GlobalEventExecutor.INSTANCE);
@@ -58,7 +61,7 @@ public final class IpcServer implements AutoCloseable {
                 .group(boss, workers)
                 .channel(transport.domainServerChannel())
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(1 << 20, 4 << 20))
-                .childHandler(new IpcChannelInitializer(settings, connector, counters, sessions))
+                .childHandler(new IpcChannelInitializer(settings, connector, acceptor, counters, sessions))
                 .bind(transport.domainAddress(path))
                 .sync()
                 .channel();

@@ -7,6 +7,7 @@ import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.tlsd.daemon.engine.Acceptor;
 import io.tlsd.daemon.engine.CompletionSink;
 import io.tlsd.daemon.engine.Connector;
 import io.tlsd.daemon.engine.DaemonCounters;
@@ -40,6 +41,7 @@ final class IpcSessionHandler extends SimpleChannelInboundHandler<ClientMessage>
 
     private final IpcServer.Settings settings;
     private final Connector connector;
+    private final Acceptor acceptor;
     private final DaemonCounters counters;
     private State state = State.AWAITING_HELLO;
     private ChannelHandlerContext ctx;
@@ -47,9 +49,10 @@ final class IpcSessionHandler extends SimpleChannelInboundHandler<ClientMessage>
     private ScheduledFuture<?> helloTimer;
     private String peer = "?";
 
-    IpcSessionHandler(IpcServer.Settings settings, Connector connector, DaemonCounters counters) {
+    IpcSessionHandler(IpcServer.Settings settings, Connector connector, Acceptor acceptor, DaemonCounters counters) {
         this.settings = settings;
         this.connector = connector;
+        this.acceptor = acceptor;
         this.counters = counters;
     }
 
@@ -101,7 +104,7 @@ final class IpcSessionHandler extends SimpleChannelInboundHandler<ClientMessage>
             app = app.substring(0, 128);
         }
         state = State.ACTIVE;
-        session = new Session(ctx.channel().eventLoop(), settings.limits(), connector, this, counters);
+        session = new Session(ctx.channel().eventLoop(), settings.limits(), connector, acceptor, this, counters);
         log.info("session {} started: app={} {}", ctx.channel().id(), app, peer);
         ctx.writeAndFlush(DaemonMessage.newBuilder().setWelcome(Welcome.newBuilder()
                 .setProtocolVersion(PROTOCOL_VERSION)

@@ -1,6 +1,5 @@
 package io.tlsd.daemon.tls;
 
-import com.google.protobuf.ByteString;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -8,10 +7,8 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
-import io.netty.handler.ssl.ReferenceCountedOpenSslEngine;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
-import io.netty.internal.tcnative.SSL;
 import io.netty.util.NetUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
@@ -23,17 +20,10 @@ import io.tlsd.proto.v1.Open;
 import io.tlsd.proto.v1.Status;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.net.UnknownHostException;
-import java.security.cert.Certificate;
-import java.security.cert.CertificateEncodingException;
-import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.concurrent.Executor;
-import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
-import javax.net.ssl.SSLPeerUnverifiedException;
-import javax.net.ssl.SSLSession;
 
 /**
  * Opens client TLS connections: resolve (off the loop, since the JDK resolver blocks), connect,
@@ -142,43 +132,7 @@ public final class TlsConnector implements Connector {
 
     @Override
     public ConnectionInfo describe(Channel ch, long connectionId) {
-        SslHandler tls = ch.pipeline().get(SslHandler.class);
-        SSLEngine engine = tls.engine();
-        SSLSession session = engine.getSession();
-        ConnectionInfo.Builder info = ConnectionInfo.newBuilder()
-                .setConnId(connectionId)
-                .setProtocol(session.getProtocol())
-                .setCipherSuite(session.getCipherSuite())
-                .setAlpn(tls.applicationProtocol() == null ? "" : tls.applicationProtocol())
-                .setResumed(isResumed(engine))
-                .setPeerAddress(addressString(ch.remoteAddress()))
-                .setLocalAddress(addressString(ch.localAddress()))
-                .setServerName(engine.getPeerHost() == null ? "" : engine.getPeerHost());
-        try {
-            Certificate[] chain = session.getPeerCertificates();
-            if (chain.length > 0 && chain[0] instanceof X509Certificate leaf) {
-                info.setPeerSubject(leaf.getSubjectX500Principal().getName());
-            }
-            for (Certificate cert : chain) {
-                info.addPeerCertificates(ByteString.copyFrom(cert.getEncoded()));
-            }
-        } catch (SSLPeerUnverifiedException | CertificateEncodingException e) {
-            // no certificate to report
-        }
-        return info.build();
-    }
-
-    private static boolean isResumed(SSLEngine engine) {
-        if (engine instanceof ReferenceCountedOpenSslEngine openssl) {
-            return SSL.isSessionReused(openssl.sslPointer());
-        }
-        return false;
-    }
-
-    static String addressString(SocketAddress address) {
-        if (address instanceof InetSocketAddress inet) {
-            return NetUtil.toSocketAddressString(inet);
-        }
-        return String.valueOf(address);
+        String peerHost = ch.pipeline().get(SslHandler.class).engine().getPeerHost();
+        return ConnectionInfos.of(ch, connectionId).setServerName(peerHost == null ? "" : peerHost).build();
     }
 }

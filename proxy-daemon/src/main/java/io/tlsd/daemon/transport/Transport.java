@@ -8,9 +8,11 @@ import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerDomainSocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.channel.unix.PeerCredentials;
@@ -43,6 +45,11 @@ public enum Transport {
         }
 
         @Override
+        public Class<? extends ServerChannel> serverSocketChannel() {
+            return EpollServerSocketChannel.class;
+        }
+
+        @Override
         public SocketAddress domainAddress(Path path) {
             return new DomainSocketAddress(path.toFile());
         }
@@ -64,6 +71,11 @@ public enum Transport {
         }
 
         @Override
+        public Class<? extends ServerChannel> serverSocketChannel() {
+            return NioServerSocketChannel.class;
+        }
+
+        @Override
         public SocketAddress domainAddress(Path path) {
             return UnixDomainSocketAddress.of(path);
         }
@@ -74,6 +86,8 @@ public enum Transport {
     public abstract Class<? extends ServerChannel> domainServerChannel();
 
     public abstract Class<? extends Channel> socketChannel();
+
+    public abstract Class<? extends ServerChannel> serverSocketChannel();
 
     public abstract SocketAddress domainAddress(Path path);
 

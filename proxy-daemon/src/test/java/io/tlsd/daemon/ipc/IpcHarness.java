@@ -38,7 +38,7 @@ final class IpcHarness implements AutoCloseable {
 
     IpcHarness(SessionLimits limits) {
         IpcServer.Settings settings = new IpcServer.Settings("client", "tlsd test", limits, Duration.ofSeconds(10));
-        ipc = new EmbeddedChannel(new IpcChannelInitializer(settings, connector, counters,
+        ipc = new EmbeddedChannel(new IpcChannelInitializer(settings, connector, null, counters,
                 new DefaultChannelGroup(ImmediateEventExecutor.INSTANCE)));
     }
 

@@ -1,0 +1,86 @@
+package io.tlsd.it;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/** A real TLS client (openssl s_client, gnutls-cli, curl) run as a child process. */
+final class TlsClientProcess implements AutoCloseable {
+    final Process process;
+    private final CompletableFuture<String> stdout;
+    private final CompletableFuture<String> stderr;
+
+    private TlsClientProcess(List<String> command) throws IOException {
+        process = new ProcessBuilder(command).start();
+        stdout = drain(process.getInputStream());
+        stderr = drain(process.getErrorStream());
+    }
+
+    static TlsClientProcess start(String... command) throws IOException {
+        return new TlsClientProcess(List.of(command));
+    }
+
+    /** {@code openssl s_client -connect 127.0.0.1:PORT -CAfile CA -verify_return_error} plus extra args. */
+    static TlsClientProcess opensslClient(int port, java.nio.file.Path ca, String... extra) throws IOException {
+        List<String> command = new ArrayList<>(List.of("openssl", "s_client", "-connect", "127.0.0.1:" + port,
+                "-CAfile", ca.toString(), "-verify_return_error"));
+        command.addAll(List.of(extra));
+        return new TlsClientProcess(command);
+    }
+
+    private static CompletableFuture<String> drain(InputStream in) {
+        return CompletableFuture.supplyAsync(() -> {
+            try (in) {
+                ByteArrayOutputStream out = new ByteArrayOutputStream();
+                in.transferTo(out);
+                return out.toString(StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                return "<" + e + ">";
+            }
+        });
+    }
+
+    void send(String text) throws IOException {
+        OutputStream in = process.getOutputStream();
+        in.write(text.getBytes(StandardCharsets.UTF_8));
+        in.flush();
+    }
+
+    void closeStdin() throws IOException {
+        process.getOutputStream().close();
+    }
+
+    /** Waits for the exit; returns the exit code. */
+    int await() throws InterruptedException {
+        assertTrue(process.waitFor(30, TimeUnit.SECONDS), "the client did not exit; stderr: " + stderrNow());
+        return process.exitValue();
+    }
+
+    String stdout() throws Exception {
+        return stdout.get(30, TimeUnit.SECONDS);
+    }
+
+    String stderr() throws Exception {
+        return stderr.get(30, TimeUnit.SECONDS);
+    }
+
+    private String stderrNow() {
+        return stderr.getNow("(still running)");
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(5, TimeUnit.SECONDS)) {
+            process.destroyForcibly().waitFor();
+        }
+    }
+}

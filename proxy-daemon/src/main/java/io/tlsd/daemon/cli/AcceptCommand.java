@@ -1,0 +1,57 @@
+package io.tlsd.daemon.cli;
+
+import io.tlsd.sdk.SocketPaths;
+import io.tlsd.sdk.TlsConnection;
+import io.tlsd.sdk.TlsdClient;
+import io.tlsd.sdk.TlsdException;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code tlsd accept}: {@code nc -l} over the server daemon, built on the SDK only. Takes one
+ * client of a listener, copies it to stdout and stdin to it.
+ */
+@Command(name = "accept", mixinStandardHelpOptions = true,
+        description = {"Accept one TLS client from a listener of the server daemon; copy it to stdout and stdin to it.",
+                "Exits 0 after the client closes cleanly; 1 when the connection fails; 69 when the daemon is not running."})
+final class AcceptCommand implements Callable<Integer> {
+    @Option(names = "--socket", paramLabel = "PATH", description = "The server daemon's IPC socket")
+    Path socket;
+
+    @Option(names = {"-v", "--verbose"}, description = "Print the client's connection details to stderr")
+    boolean verbose;
+
+    @Parameters(paramLabel = "LISTENER", arity = "0..1", defaultValue = "default",
+            description = "The listener to accept from (default: ${DEFAULT-VALUE})")
+    String listener;
+
+    @Override
+    public Integer call() throws Exception {
+        TlsdClient client;
+        try {
+            client = TlsdClient.builder()
+                    .socket(socket != null ? socket : SocketPaths.server())
+                    .appName("tlsd-accept")
+                    .build();
+        } catch (TlsdException e) {
+            System.err.println("tlsd accept: " + e.getMessage());
+            return TlsdCommand.EXIT_UNAVAILABLE;
+        }
+        try (client) {
+            TlsConnection conn;
+            try {
+                conn = client.accept(listener).await();
+            } catch (TlsdException e) {
+                System.err.println("tlsd accept: " + listener + ": " + e.getMessage());
+                return TlsdCommand.EXIT_FAILED;
+            }
+            if (verbose) {
+                System.err.println("tlsd accept: accepted: " + conn.info());
+            }
+            return StdioBridge.run(conn, "tlsd accept");
+        }
+    }
+}

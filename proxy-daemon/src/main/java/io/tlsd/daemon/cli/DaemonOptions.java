@@ -1,0 +1,66 @@
+package io.tlsd.daemon.cli;
+
+import io.tlsd.daemon.DaemonConfig;
+import io.tlsd.daemon.TlsdDaemon;
+import io.tlsd.daemon.config.ConfigFile;
+import java.io.IOException;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** The flags every daemon role shares, and running a daemon in the foreground. */
+final class DaemonOptions {
+    @Option(names = "--socket", paramLabel = "PATH",
+            description = "IPC socket (default: $XDG_RUNTIME_DIR/tlsd/ROLE.sock or /tmp/tlsd-$USER/ROLE.sock)")
+    Path socket;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "YAML configuration; flags override it")
+    Path config;
+
+    @Option(names = "--transport", paramLabel = "auto|epoll|nio", description = "I/O transport (default: auto)")
+    String transport;
+
+    @Option(names = "--workers", paramLabel = "N", description = "Worker event loops (default: number of cores)")
+    Integer workers;
+
+    @Option(names = "--tls-provider", paramLabel = "boringssl|jdk", description = "TLS implementation (default: boringssl)")
+    String tlsProvider;
+
+    /** The configuration file (if any) with these flags applied on top. */
+    DaemonConfig.Builder builder() {
+        DaemonConfig.Builder builder = config != null ? ConfigFile.load(config).toBuilder() : DaemonConfig.builder();
+        if (socket != null) {
+            builder.socket(socket);
+        }
+        if (transport != null) {
+            builder.transport(transport);
+        }
+        if (workers != null) {
+            builder.workerThreads(workers);
+        }
+        if (tlsProvider != null) {
+            builder.tlsProvider(tlsProvider);
+        }
+        return builder;
+    }
+
+    /** Starts the daemon and blocks until SIGTERM or SIGINT stopped it. */
+    static int runInForeground(DaemonConfig config) throws InterruptedException {
+        TlsdDaemon daemon;
+        try {
+            daemon = TlsdDaemon.start(config);
+        } catch (IOException e) {
+            System.err.println("tlsd " + config.role().wireName() + ": cannot start: " + e.getMessage());
+            return TlsdCommand.EXIT_FAILED;
+        } catch (InterruptedException e) {
+            throw e;
+        } catch (IllegalArgumentException e) {
+            throw e;
+        } catch (Exception e) {
+            System.err.println("tlsd " + config.role().wireName() + ": cannot start: " + e);
+            return TlsdCommand.EXIT_FAILED;
+        }
+        StopSignals.onStop(daemon::close);
+        daemon.awaitTermination();
+        return 0;
+    }
+}

@@ -1,0 +1,82 @@
+package io.tlsd.daemon.cli;
+
+import io.tlsd.daemon.DaemonConfig;
+import io.tlsd.daemon.config.Addresses;
+import io.tlsd.daemon.server.ListenerConfig;
+import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code tlsd server}: the server-role daemon. It holds the private keys; applications ACCEPT
+ * connections from its listeners over the IPC socket.
+ */
+@Command(name = "server", mixinStandardHelpOptions = true,
+        description = {"Run the server-side daemon: it terminates TLS on its listeners and hands the "
+                + "connections to applications that ACCEPT them. Private keys never leave it.",
+                "--listen/--cert/--key make one listener named 'default'; --config FILE can define several.",
+                "Runs in the foreground, logs to stderr, and exits cleanly on SIGTERM, removing its socket."})
+final class ServerCommand implements Callable<Integer> {
+    @Mixin
+    DaemonOptions daemon;
+
+    @Option(names = "--listen", paramLabel = "ADDR", description = "Listener address, e.g. 127.0.0.1:8443 or :8443")
+    String listen;
+
+    @Option(names = "--cert", paramLabel = "PEM", description = "Certificate chain, leaf first")
+    Path cert;
+
+    @Option(names = "--key", paramLabel = "PEM", description = "Private key (PKCS#1 or PKCS#8, maybe encrypted)")
+    Path key;
+
+    @Option(names = "--key-passphrase-file", paramLabel = "FILE", description = "Passphrase of an encrypted key")
+    Path passphraseFile;
+
+    @Option(names = "--alpn", paramLabel = "LIST", split = ",", description = "ALPN protocols, e.g. h2,http/1.1")
+    List<String> alpn = new ArrayList<>();
+
+    @Option(names = "--client-auth", paramLabel = "none|optional|required",
+            description = "Client certificates (default: none)")
+    String clientAuth = "none";
+
+    @Option(names = "--client-ca", paramLabel = "PEM", description = "Trust anchors for client certificates")
+    Path clientCa;
+
+    @Override
+    public Integer call() throws Exception {
+        DaemonConfig.Builder builder = daemon.builder().role(DaemonConfig.Role.SERVER);
+        if (listen != null || cert != null || key != null) {
+            if (listen == null || cert == null || key == null) {
+                throw new IllegalArgumentException("--listen, --cert and --key go together");
+            }
+            ClientAuthPolicy policy;
+            try {
+                policy = ClientAuthPolicy.valueOf(clientAuth.toUpperCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--client-auth must be none, optional or required, not '"
+                        + clientAuth + "'");
+            }
+            ListenerConfig listener = new ListenerConfig("default", Addresses.parse(listen),
+                    List.of(ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile)),
+                    alpn, policy, clientCa, Duration.ofSeconds(10), 64);
+            List<ListenerConfig> all = new ArrayList<>(builder.listeners());
+            all.removeIf(l -> l.name().equals("default"));
+            all.add(0, listener);
+            builder.listeners(all);
+        }
+        DaemonConfig cfg;
+        try {
+            cfg = builder.build();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(e.getMessage() + " (give --listen ADDR --cert PEM --key PEM, or --config FILE)");
+        }
+        return DaemonOptions.runInForeground(cfg);
+    }
+}

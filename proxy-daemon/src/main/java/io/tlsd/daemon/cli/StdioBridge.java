@@ -1,0 +1,68 @@
+package io.tlsd.daemon.cli;
+
+import io.tlsd.sdk.TlsConnection;
+import io.tlsd.sdk.TlsdException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The netcat part of {@code tlsd connect} and {@code tlsd accept}: stdin → the connection (its end
+ * sends close_notify), the connection → stdout until the peer closes.
+ */
+final class StdioBridge {
+    private static final int CHUNK = 64 * 1024;
+
+    private StdioBridge() {
+    }
+
+    /** Returns the exit code: 0 after a clean close, 1 with a message on stderr otherwise. */
+    static int run(TlsConnection conn, String command) throws InterruptedException {
+        AtomicReference<IOException> uploadFailure = new AtomicReference<>();
+        Thread upload = new Thread(() -> {
+            byte[] buf = new byte[CHUNK];
+            try (InputStream in = System.in) {
+                int n;
+                while ((n = in.read(buf)) > 0) {
+                    conn.write(Arrays.copyOf(buf, n)).await();
+                }
+                conn.shutdownOutput().await();
+            } catch (IOException e) {
+                uploadFailure.set(e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, command + "-stdin");
+        upload.setDaemon(true);
+        upload.start();
+
+        int status = 0;
+        OutputStream out = System.out;
+        try {
+            while (true) {
+                byte[] data = conn.read(CHUNK).await();
+                if (data.length == 0) {
+                    break; // close_notify: a clean end
+                }
+                out.write(data);
+                out.flush();
+            }
+        } catch (IOException e) {
+            System.err.println(command + ": " + e.getMessage());
+            status = TlsdCommand.EXIT_FAILED;
+        }
+        IOException failed = uploadFailure.get();
+        if (status == 0 && failed != null && !(failed instanceof TlsdException)) {
+            System.err.println(command + ": reading stdin: " + failed.getMessage());
+            status = TlsdCommand.EXIT_FAILED;
+        }
+        try {
+            conn.close().await();
+        } catch (TlsdException e) {
+            // the connection already ended; nothing more to tell
+        }
+        return status;
+    }
+}

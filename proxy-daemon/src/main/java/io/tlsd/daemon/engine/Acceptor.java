@@ -1,0 +1,27 @@
+package io.tlsd.daemon.engine;
+
+import io.netty.channel.Channel;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.Future;
+import io.tlsd.proto.v1.ConnectionInfo;
+
+/**
+ * Hands connections accepted by the server role's listeners to sessions. Like {@link Connector},
+ * a seam that keeps sockets and TLS out of the op engine.
+ */
+public interface Acceptor {
+    /**
+     * Waits for the next client of {@code listener} whose handshake is done. The future completes
+     * on {@code loop} with a channel already registered on {@code loop} (the session's loop), its
+     * pipeline ending in the listener's hand-over handler. Cancelling withdraws the wait unless a
+     * connection is already being handed over. Fails with a {@link Failure} (NOT_FOUND) for an
+     * unknown listener.
+     */
+    Future<Channel> accept(String listener, EventLoop loop);
+
+    /** Replaces the hand-over handler with {@code handler} and replays what it buffered. */
+    void attach(Channel channel, io.netty.channel.ChannelHandler handler);
+
+    /** What the application learns of an accepted connection. */
+    ConnectionInfo describe(Channel channel, long connectionId);
+}

@@ -1,0 +1,72 @@
+package io.tlsd.daemon.server;
+
+import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * One named listener of the server role: where it listens, which certificates it serves, and
+ * how it treats clients.
+ *
+ * @param name what applications name in ACCEPT, e.g. "default"
+ * @param address the bind address
+ * @param certificates at least one; see {@link CertificateSpec}
+ * @param alpn protocols offered, in order of preference; empty offers none
+ * @param clientAuth none, optional or required
+ * @param clientCaFile trust anchors for client certificates (required unless clientAuth is NONE)
+ * @param handshakeTimeout how long a client may take to finish its handshake
+ * @param backlog handshaked connections kept waiting for an ACCEPT; more are refused
+ */
+public record ListenerConfig(String name, InetSocketAddress address, List<CertificateSpec> certificates,
+                             List<String> alpn, ClientAuthPolicy clientAuth, Path clientCaFile,
+                             Duration handshakeTimeout, int backlog) {
+
+    public ListenerConfig {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(address, "address");
+        certificates = List.copyOf(certificates);
+        alpn = List.copyOf(alpn);
+        if (certificates.isEmpty()) {
+            throw new IllegalArgumentException("listener " + name + ": no certificate");
+        }
+        if (clientAuth != ClientAuthPolicy.NONE && clientCaFile == null) {
+            throw new IllegalArgumentException("listener " + name + ": client_auth "
+                    + clientAuth.name().toLowerCase() + " needs client_ca_file");
+        }
+        if (backlog < 1) {
+            throw new IllegalArgumentException("listener " + name + ": backlog < 1");
+        }
+    }
+
+    /** The simple case of {@code tlsd server --listen ADDR --cert PEM --key PEM}. */
+    public static ListenerConfig simple(String name, InetSocketAddress address, Path cert, Path key) {
+        return new ListenerConfig(name, address, List.of(CertificateSpec.pem(List.of(), cert, key, null)),
+                List.of(), ClientAuthPolicy.NONE, null, Duration.ofSeconds(10), 64);
+    }
+
+    /**
+     * Where one certificate and its key come from: a PEM chain and key (optionally encrypted, the
+     * passphrase in a file), or a PKCS#12 file.
+     *
+     * @param names SNI names (exact or "*.example.com"); empty for the default certificate
+     */
+    public record CertificateSpec(List<String> names, Path certChain, Path key, Path pkcs12, Path passphraseFile) {
+        public CertificateSpec {
+            names = List.copyOf(names);
+            if ((pkcs12 == null) == (certChain == null || key == null)) {
+                throw new IllegalArgumentException("a certificate needs either cert and key, or pkcs12");
+            }
+        }
+
+        public static CertificateSpec pem(List<String> names, Path certChain, Path key, Path passphraseFile) {
+            return new CertificateSpec(names, certChain, key, null, passphraseFile);
+        }
+
+        public static CertificateSpec pkcs12(List<String> names, Path file, Path passphraseFile) {
+            return new CertificateSpec(names, null, null, file, passphraseFile);
+        }
+    }
+}

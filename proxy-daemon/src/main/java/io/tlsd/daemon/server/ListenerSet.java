@@ -1,0 +1,109 @@
+package io.tlsd.daemon.server;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.util.concurrent.Future;
+import io.tlsd.daemon.engine.Acceptor;
+import io.tlsd.daemon.engine.Failure;
+import io.tlsd.daemon.tls.ConnectionInfos;
+import io.tlsd.daemon.tls.KeyMaterial;
+import io.tlsd.daemon.tls.ServerTlsContexts;
+import io.tlsd.daemon.tls.TicketKeys;
+import io.tlsd.daemon.transport.Transport;
+import io.tlsd.proto.v1.ConnectionInfo;
+import io.tlsd.proto.v1.Status;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import javax.net.ssl.SSLException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The server role's listeners, by name: what ACCEPT requests are served from. */
+public final class ListenerSet implements Acceptor, AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ListenerSet.class);
+
+    private final Map<String, TlsListener> listeners = new LinkedHashMap<>();
+
+    private ListenerSet() {
+    }
+
+    /**
+     * Loads every listener's keys, builds its contexts and binds it. Nothing is bound if any
+     * listener fails (the error names it).
+     */
+    public static ListenerSet bind(List<ListenerConfig> configs, List<String> protocols, String provider,
+                                   TicketKeys tickets, Transport transport, EventLoopGroup control,
+                                   EventLoopGroup workers) throws SSLException, InterruptedException {
+        ListenerSet set = new ListenerSet();
+        for (ListenerConfig config : configs) {
+            if (set.listeners.containsKey(config.name())) {
+                throw new IllegalArgumentException("two listeners are named '" + config.name() + "'");
+            }
+            List<ServerTlsContexts.Identity> identities = new ArrayList<>();
+            for (ListenerConfig.CertificateSpec spec : config.certificates()) {
+                KeyMaterial material = spec.pkcs12() != null
+                        ? KeyMaterial.fromPkcs12(spec.pkcs12(), spec.passphraseFile())
+                        : KeyMaterial.fromPem(spec.certChain(), spec.key(), spec.passphraseFile());
+                identities.add(new ServerTlsContexts.Identity(spec.names(), material));
+            }
+            ServerTlsContexts contexts = new ServerTlsContexts(identities, config.alpn(), config.clientAuth(),
+                    config.clientCaFile(), protocols, provider, tickets);
+            set.listeners.put(config.name(), new TlsListener(config, contexts));
+        }
+        try {
+            for (TlsListener listener : set.listeners.values()) {
+                listener.bind(transport, control, workers);
+                log.info("listener {} on {} (client auth {}, ALPN {})", listener.name(),
+                        ConnectionInfos.addressString(listener.localAddress()),
+                        listener.config().clientAuth().name().toLowerCase(), listener.config().alpn());
+            }
+        } catch (Exception | Error e) {
+            set.close();
+            throw e;
+        }
+        return set;
+    }
+
+    /** The bound address of a listener (its port when configured as 0). */
+    public InetSocketAddress localAddress(String name) {
+        return listeners.get(name).localAddress();
+    }
+
+    @Override
+    public Future<Channel> accept(String listener, EventLoop loop) {
+        TlsListener l = listeners.get(listener);
+        if (l == null) {
+            return loop.newFailedFuture(new Failure(Status.NOT_FOUND,
+                    "no listener '" + listener + "' (listeners: " + String.join(", ", listeners.keySet()) + ")"));
+        }
+        return l.accept(loop);
+    }
+
+    @Override
+    public void attach(Channel channel, ChannelHandler handler) {
+        HandshakeGate gate = channel.pipeline().get(HandshakeGate.class);
+        gate.handOverTo(channel.pipeline().context(gate), handler);
+    }
+
+    @Override
+    public ConnectionInfo describe(Channel channel, long connectionId) {
+        HandshakeGate gate = channel.pipeline().get(HandshakeGate.class);
+        TlsListener listener = gate.listener();
+        return ConnectionInfos.of(channel, connectionId)
+                .setServerName(gate.serverName())
+                .setListener(listener.name())
+                .build();
+    }
+
+    @Override
+    public void close() {
+        for (TlsListener listener : listeners.values()) {
+            listener.close();
+        }
+    }
+}

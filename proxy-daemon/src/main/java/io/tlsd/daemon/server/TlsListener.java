@@ -1,0 +1,225 @@
+package io.tlsd.daemon.server;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.handler.ssl.SniHandler;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import io.tlsd.daemon.tls.ConnectionInfos;
+import io.tlsd.daemon.tls.ServerTlsContexts;
+import io.tlsd.daemon.transport.Transport;
+import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
+import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One listener of the server role. Clients are accepted and handshaken on any worker loop; each
+ * handshaked connection then waits here until an ACCEPT takes it (several applications may
+ * wait on one listener: connections go to their ACCEPTs in arrival order), and moves to the
+ * accepting session's loop, so the op engine keeps its one-loop-per-session rule.
+ *
+ * <p>Waiting ACCEPTs and waiting connections are the only state shared across loops; both sit
+ * behind one lock, held only to move an entry between the two queues.
+ */
+final class TlsListener {
+    private static final Logger log = LoggerFactory.getLogger(TlsListener.class);
+
+    /** An ACCEPT waiting for a client: completes on {@code loop}. */
+    private record Waiter(Promise<Channel> promise, EventLoop loop) {
+    }
+
+    private final ListenerConfig config;
+    private final ServerTlsContexts contexts;
+    private final Object lock = new Object();
+    private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
+    private final ArrayDeque<Channel> ready = new ArrayDeque<>();
+    private final LongAdder refused = new LongAdder();
+    private final LongAdder handshakeFailures = new LongAdder();
+    private Channel serverChannel;
+
+    TlsListener(ListenerConfig config, ServerTlsContexts contexts) {
+        this.config = config;
+        this.contexts = contexts;
+    }
+
+    String name() {
+        return config.name();
+    }
+
+    ListenerConfig config() {
+        return config;
+    }
+
+    void bind(Transport transport, EventLoopGroup control, EventLoopGroup workers) throws InterruptedException {
+        long handshakeMillis = config.handshakeTimeout().toMillis();
+        serverChannel = new ServerBootstrap()
+                .group(control, workers)
+                .channel(transport.serverSocketChannel())
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .childOption(ChannelOption.AUTO_READ, false)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline()
+                                // picks the certificate by SNI, then handshakes (with a deadline)
+                                .addLast("tls", new SniHandler(contexts.mapping(), handshakeMillis))
+                                // holds the connection until an ACCEPT takes it
+                                .addLast("gate", new HandshakeGate(TlsListener.this));
+                    }
+                })
+                .bind(config.address())
+                .sync()
+                .channel();
+    }
+
+    InetSocketAddress localAddress() {
+        return (InetSocketAddress) serverChannel.localAddress();
+    }
+
+    long refusedCount() {
+        return refused.sum();
+    }
+
+    long handshakeFailureCount() {
+        return handshakeFailures.sum();
+    }
+
+    void handshakeFailed() {
+        handshakeFailures.increment();
+    }
+
+    /** An ACCEPT: the next waiting connection, or the next one to finish its handshake. */
+    Future<Channel> accept(EventLoop loop) {
+        Waiter waiter = new Waiter(loop.newPromise(), loop);
+        Channel ch;
+        synchronized (lock) {
+            ch = ready.poll();
+            if (ch == null) {
+                waiters.add(waiter);
+            }
+        }
+        if (ch != null) {
+            handOver(ch, waiter);
+        }
+        waiter.promise.addListener(f -> {
+            if (f.isCancelled()) {
+                synchronized (lock) {
+                    waiters.remove(waiter);
+                }
+            }
+        });
+        return waiter.promise;
+    }
+
+    /** Called on the channel's loop when its handshake is done (or it is offered again). */
+    void ready(Channel ch) {
+        Waiter waiter;
+        synchronized (lock) {
+            waiter = nextLiveWaiter();
+            if (waiter == null) {
+                if (ready.size() >= config.backlog()) {
+                    refused.increment();
+                    log.warn("listener {}: {} connections already wait for an ACCEPT; refusing {}",
+                            config.name(), ready.size(), ConnectionInfos.addressString(ch.remoteAddress()));
+                    ch.close();
+                    return;
+                }
+                ready.add(ch);
+                return;
+            }
+        }
+        handOver(ch, waiter);
+    }
+
+    private Waiter nextLiveWaiter() {
+        Waiter w;
+        while ((w = waiters.poll()) != null) {
+            if (!w.promise.isDone()) {
+                return w;
+            }
+        }
+        return null;
+    }
+
+    /** The client went away before an ACCEPT took it. */
+    void gone(Channel ch) {
+        synchronized (lock) {
+            ready.remove(ch);
+        }
+    }
+
+    /** Moves {@code ch} to the waiter's loop, then completes the waiter there. */
+    private void handOver(Channel ch, Waiter waiter) {
+        if (!ch.eventLoop().inEventLoop()) {
+            ch.eventLoop().execute(() -> handOver(ch, waiter));
+            return;
+        }
+        if (ch.eventLoop() == waiter.loop) {
+            complete(ch, waiter);
+            return;
+        }
+        ch.deregister().addListener(d -> {
+            if (!d.isSuccess()) {
+                ch.close();
+                requeue(waiter);
+                return;
+            }
+            waiter.loop.register(ch).addListener(r -> {
+                if (!r.isSuccess()) {
+                    ch.close();
+                    requeue(waiter);
+                    return;
+                }
+                complete(ch, waiter);
+            });
+        });
+    }
+
+    /** On the waiter's loop, which is now the channel's. */
+    private void complete(Channel ch, Waiter waiter) {
+        if (!ch.isActive()) {
+            requeue(waiter);
+            return;
+        }
+        if (!waiter.promise.trySuccess(ch)) {
+            ready(ch); // the ACCEPT was cancelled meanwhile: offer the client to the next one
+        }
+    }
+
+    private void requeue(Waiter waiter) {
+        if (waiter.promise.isDone()) {
+            return;
+        }
+        Channel ch;
+        synchronized (lock) {
+            ch = ready.poll();
+            if (ch == null) {
+                waiters.addFirst(waiter);
+            }
+        }
+        if (ch != null) {
+            handOver(ch, waiter);
+        }
+    }
+
+    void close() {
+        if (serverChannel != null) {
+            serverChannel.close().syncUninterruptibly();
+        }
+        Channel[] waiting;
+        synchronized (lock) {
+            waiting = ready.toArray(new Channel[0]);
+            ready.clear();
+        }
+        for (Channel ch : waiting) {
+            ch.close();
+        }
+    }
+}
