@@ -113,6 +113,20 @@ class ClientRoleTest {
     }
 
     @Test
+    void secondConnectionToTheSameTargetResumesItsSession() throws Exception {
+        TlsPeer server = closeLater(TlsPeer.opensslServer(localhost, "-rev"));
+        TlsdClient client = client();
+        TlsConnection first = client.open("localhost", server.port()).await(T);
+        assertFalse(first.info().resumed());
+        first.write(ascii("one\n")).await(T);
+        readExactly(first, 4); // by now the server's session ticket has been read too
+        first.close().await(T);
+        TlsConnection second = client.open("localhost", server.port()).await(T);
+        assertTrue(second.info().resumed(), "the daemon cached the ticket for localhost:" + server.port());
+        second.close().await(T);
+    }
+
+    @Test
     void barrierOrdersAWriteAfterARead() throws Exception {
         TlsPeer server = closeLater(TlsPeer.opensslServer(localhost, "-rev"));
         TlsConnection conn = client().open("localhost", server.port()).await(T);

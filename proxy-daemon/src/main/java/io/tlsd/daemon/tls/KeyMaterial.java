@@ -10,6 +10,7 @@ import java.security.GeneralSecurityException;
 import java.security.Key;
 import java.security.KeyStore;
 import java.security.PrivateKey;
+import java.security.Provider;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
@@ -17,6 +18,7 @@ import java.util.ArrayList;
 import java.util.Enumeration;
 import java.util.List;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.jce.provider.BouncyCastleProvider;
 import org.bouncycastle.openssl.PEMEncryptedKeyPair;
 import org.bouncycastle.openssl.PEMKeyPair;
 import org.bouncycastle.openssl.PEMParser;
@@ -36,6 +38,8 @@ import org.bouncycastle.pkcs.PKCS8EncryptedPrivateKeyInfo;
  * @param chain leaf first
  */
 public record KeyMaterial(PrivateKey key, List<X509Certificate> chain) {
+    /** For PBES2 key decryption (AES-CBC with PKCS#7 padding), which the JDK's providers lack; not installed globally. */
+    private static final Provider BOUNCY_CASTLE = new BouncyCastleProvider();
 
     public KeyMaterial {
         if (chain.isEmpty()) {
@@ -120,12 +124,12 @@ public record KeyMaterial(PrivateKey key, List<X509Certificate> chain) {
                 if (o instanceof PKCS8EncryptedPrivateKeyInfo encrypted) {
                     requirePassphrase(file, passphrase);
                     return converter.getPrivateKey(encrypted.decryptPrivateKeyInfo(
-                            new JceOpenSSLPKCS8DecryptorProviderBuilder().build(passphrase)));
+                            new JceOpenSSLPKCS8DecryptorProviderBuilder().setProvider(BOUNCY_CASTLE).build(passphrase)));
                 }
                 if (o instanceof PEMEncryptedKeyPair encrypted) {
                     requirePassphrase(file, passphrase);
                     return converter.getKeyPair(encrypted.decryptKeyPair(
-                            new JcePEMDecryptorProviderBuilder().build(passphrase))).getPrivate();
+                            new JcePEMDecryptorProviderBuilder().setProvider(BOUNCY_CASTLE).build(passphrase))).getPrivate();
                 }
             }
             throw new IllegalArgumentException(file + ": no private key found (expected PEM: PKCS#1 or PKCS#8)");
