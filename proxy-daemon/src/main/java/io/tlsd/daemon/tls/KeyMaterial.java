@@ -11,6 +11,7 @@ import java.security.Key;
 import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.Provider;
+import java.security.Signature;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
@@ -46,6 +47,38 @@ public record KeyMaterial(PrivateKey key, List<X509Certificate> chain) {
             throw new IllegalArgumentException("no certificate");
         }
         chain = List.copyOf(chain);
+        requireMatch(key, chain.get(0));
+    }
+
+    /** A key that is not the certificate's would only fail later, in every client's handshake. */
+    private static void requireMatch(PrivateKey key, X509Certificate leaf) {
+        String algorithm = switch (key.getAlgorithm()) {
+            case "EC" -> "SHA256withECDSA";
+            case "RSA" -> "SHA256withRSA";
+            case "RSASSA-PSS" -> "RSASSA-PSS";
+            case "Ed25519", "EdDSA" -> "Ed25519";
+            default -> null;
+        };
+        if (algorithm == null) {
+            return; // nothing to probe with; the handshake will tell
+        }
+        byte[] probe = "tlsd key check".getBytes(StandardCharsets.US_ASCII);
+        try {
+            Signature signer = Signature.getInstance(algorithm);
+            signer.initSign(key);
+            signer.update(probe);
+            byte[] signature = signer.sign();
+            Signature verifier = Signature.getInstance(algorithm);
+            verifier.initVerify(leaf.getPublicKey());
+            verifier.update(probe);
+            if (verifier.verify(signature)) {
+                return;
+            }
+        } catch (GeneralSecurityException | RuntimeException e) {
+            // a key of another type than the certificate's lands here too
+        }
+        throw new IllegalArgumentException("the private key does not belong to the certificate "
+                + leaf.getSubjectX500Principal().getName());
     }
 
     public X509Certificate leaf() {

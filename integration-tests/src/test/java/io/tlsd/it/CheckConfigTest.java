@@ -1,0 +1,69 @@
+package io.tlsd.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tlsd.testing.Issued;
+import io.tlsd.testing.TestPki;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code tlsd check-config} on good and broken files, as an operator runs it. */
+class CheckConfigTest {
+    @TempDir
+    static Path dir;
+    static Issued good;
+    static Issued other;
+
+    @BeforeAll
+    static void pki() throws Exception {
+        TestPki pki = TestPki.create(Files.createDirectories(dir.resolve("pki")));
+        good = pki.issueServer("localhost", "localhost");
+        other = pki.issueServer("other", "other");
+    }
+
+    private static Path file(String name, String yaml) throws Exception {
+        return Files.writeString(dir.resolve(name), yaml);
+    }
+
+    private static String listener(Path cert, Path key) {
+        return "listeners:\n  - name: web\n    address: 127.0.0.1:0\n    certificates:\n      - cert: " + cert
+                + "\n        key: " + key + "\n";
+    }
+
+    @Test
+    void goodFilePrintsASummaryAndExitsZero() throws Exception {
+        Path f = file("good.yaml", listener(good.chainPem(), good.keyPem()));
+        var run = ConnectCommandTest.tlsd("", "check-config", f.toString());
+        assertEquals(0, run.exitCode(), run.stderr());
+        assertTrue(run.stdout().contains(f + ": ok"), run.stdout());
+        assertTrue(run.stdout().contains("listener web: 127.0.0.1"), run.stdout());
+    }
+
+    @Test
+    void unknownKeyIsReportedWithItsPath() throws Exception {
+        Path f = file("typo.yaml", "limits:\n  max_op_in_flight: 5\n");
+        var run = ConnectCommandTest.tlsd("", "check-config", f.toString());
+        assertEquals(2, run.exitCode());
+        assertTrue(run.stderr().contains(f + ": unknown key 'limits.max_op_in_flight'"), run.stderr());
+    }
+
+    @Test
+    void missingKeyFileIsReported() throws Exception {
+        Path f = file("missing.yaml", listener(good.chainPem(), dir.resolve("nope.key")));
+        var run = ConnectCommandTest.tlsd("", "check-config", f.toString());
+        assertEquals(2, run.exitCode());
+        assertTrue(run.stderr().contains("listener web") && run.stderr().contains("nope.key"), run.stderr());
+    }
+
+    @Test
+    void keyThatDoesNotMatchItsCertificateIsReported() throws Exception {
+        Path f = file("mismatch.yaml", listener(good.chainPem(), other.keyPem()));
+        var run = ConnectCommandTest.tlsd("", "check-config", f.toString());
+        assertEquals(2, run.exitCode(), run.stdout());
+        assertTrue(run.stderr().contains("listener web"), run.stderr());
+    }
+}

@@ -1,0 +1,138 @@
+package io.tlsd.daemon.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tlsd.daemon.DaemonConfig;
+import io.tlsd.daemon.server.ListenerConfig;
+import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ConfigFileTest {
+    @TempDir
+    Path dir;
+
+    private Path write(String yaml) throws Exception {
+        return Files.writeString(dir.resolve("tlsd.yaml"), yaml);
+    }
+
+    private String error(String yaml) throws Exception {
+        Path file = write(yaml);
+        return assertThrows(IllegalArgumentException.class, () -> ConfigFile.load(file)).getMessage();
+    }
+
+    @Test
+    void fullFileIsRead() throws Exception {
+        DaemonConfig c = ConfigFile.load(write("""
+                socket: /run/tlsd/x.sock
+                transport: nio
+                worker_threads: 3
+                tls:
+                  ca_file: ca.pem
+                  protocols: [TLSv1.3, TLSv1.2]
+                  ticket_key_rotation: 30m
+                timeouts:
+                  connect: 500ms
+                  handshake: 2s
+                limits:
+                  max_ops_in_flight: 10
+                  max_write_bytes: 64KiB
+                  connection_buffer_bytes: 1MiB
+                listeners:
+                  - name: api
+                    address: 127.0.0.1:8443
+                    certificates:
+                      - cert: a.pem
+                        key: a.key
+                      - names: ["*.example.com"]
+                        pkcs12: b.p12
+                        passphrase_file: b.pass
+                    alpn: [h2]
+                    client_auth: required
+                    client_ca_file: clients.pem
+                    handshake_timeout: 3s
+                    backlog: 5
+                """));
+        assertEquals(Path.of("/run/tlsd/x.sock"), c.socket());
+        assertEquals("nio", c.transport());
+        assertEquals(3, c.workerThreads());
+        assertEquals(dir.resolve("ca.pem"), c.caFile(), "relative paths are relative to the file");
+        assertEquals(List.of("TLSv1.3", "TLSv1.2"), c.tlsProtocols());
+        assertEquals(Duration.ofMinutes(30), c.ticketKeyRotation());
+        assertEquals(Duration.ofMillis(500), c.connectTimeout());
+        assertEquals(10, c.limits().maxOpsInFlight());
+        assertEquals(64 << 10, c.limits().maxWriteBytes());
+        assertEquals(1 << 20, c.limits().connectionBufferBytes());
+        ListenerConfig l = c.listeners().get(0);
+        assertEquals("api", l.name());
+        assertEquals(8443, l.address().getPort());
+        assertEquals(2, l.certificates().size());
+        assertEquals(List.of("*.example.com"), l.certificates().get(1).names());
+        assertEquals(dir.resolve("b.p12"), l.certificates().get(1).pkcs12());
+        assertEquals(ClientAuthPolicy.REQUIRED, l.clientAuth());
+        assertEquals(Duration.ofSeconds(3), l.handshakeTimeout());
+        assertEquals(5, l.backlog());
+    }
+
+    @Test
+    void emptyFileMeansDefaults() throws Exception {
+        assertEquals(DaemonConfig.builder().build().limits(), ConfigFile.load(write("")).limits());
+    }
+
+    @Test
+    void unknownKeyIsNamedWithItsPath() throws Exception {
+        String msg = error("limits:\n  max_ops: 3\n");
+        assertTrue(msg.contains("unknown key 'limits.max_ops'"), msg);
+        assertTrue(msg.contains("max_ops_in_flight"), "lists the known keys: " + msg);
+    }
+
+    @Test
+    void wrongTypesSayWhatWasExpected() throws Exception {
+        assertTrue(error("worker_threads: many\n").contains("worker_threads: expected a positive integer, got 'many'"));
+        assertTrue(error("timeouts:\n  connect: 10\n").contains("timeouts.connect: expected a duration like 500ms"));
+        assertTrue(error("limits:\n  max_write_bytes: lots\n").contains("limits.max_write_bytes: expected a size"));
+        assertTrue(error("transport: carrier-pigeon\n").contains("unknown transport 'carrier-pigeon'"));
+    }
+
+    @Test
+    void listenerProblemsNameTheListener() throws Exception {
+        String msg = error("""
+                listeners:
+                  - name: web
+                    address: 127.0.0.1:notaport
+                    certificates:
+                      - cert: a.pem
+                        key: a.key
+                """);
+        assertTrue(msg.contains("listeners[0] (web).address"), msg);
+        String auth = error("""
+                listeners:
+                  - name: web
+                    address: :8443
+                    certificates:
+                      - cert: a.pem
+                        key: a.key
+                    client_auth: required
+                """);
+        assertTrue(auth.contains("listener web: client_auth required needs client_ca_file"), auth);
+        String half = error("""
+                listeners:
+                  - address: :8443
+                    certificates:
+                      - cert: a.pem
+                """);
+        assertTrue(half.contains("listeners[0] (default).certificates[0]: needs cert and key, or pkcs12"), half);
+    }
+
+    @Test
+    void brokenYamlIsReportedWithTheFile() throws Exception {
+        String msg = error("limits: [unclosed\n");
+        assertTrue(msg.startsWith(dir.resolve("tlsd.yaml") + ": not valid YAML"), msg);
+    }
+}
