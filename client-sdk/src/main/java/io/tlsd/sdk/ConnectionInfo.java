@@ -31,6 +31,7 @@ public final class ConnectionInfo {
   private final List<X509Certificate> peerCertificates;
   private final String serverName;
   private final String listener;
+  private final String keyExchangeGroup;
 
   /**
    * Parses the certificates at once so that a malformed chain fails the open, where the caller
@@ -47,6 +48,7 @@ public final class ConnectionInfo {
     this.peerSubject = info.getPeerSubject();
     this.serverName = info.getServerName();
     this.listener = info.getListener();
+    this.keyExchangeGroup = info.getKeyExchangeGroup();
     List<X509Certificate> certificates = new ArrayList<>(info.getPeerCertificatesCount());
     if (info.getPeerCertificatesCount() > 0) {
       CertificateFactory factory = CertificateFactory.getInstance("X.509");
@@ -105,6 +107,11 @@ public final class ConnectionInfo {
     return serverName;
   }
 
+  /** The key-exchange group agreed on, e.g. {@code "X25519"}; empty when the daemon cannot tell. */
+  public String keyExchangeGroup() {
+    return keyExchangeGroup;
+  }
+
   /** The listener that accepted the connection; empty on a connection this client opened. */
   public String listener() {
     return listener;
@@ -120,6 +127,9 @@ public final class ConnectionInfo {
             .append(protocol)
             .append(' ')
             .append(cipherSuite);
+    if (!keyExchangeGroup.isEmpty()) {
+      result.append(' ').append(keyExchangeGroup);
+    }
     if (!alpn.isEmpty()) {
       result.append(" alpn=").append(alpn);
     }

@@ -2,6 +2,7 @@ package io.tlsd.daemon.cli;
 
 import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.config.Addresses;
+import io.tlsd.daemon.localca.LocalCertificateAuthority;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
 import java.nio.file.Path;
@@ -22,8 +23,12 @@ import picocli.CommandLine.Option;
         description = {"Run the server-side daemon: it terminates TLS on its listeners and hands the "
                 + "connections to applications that ACCEPT them. Private keys never leave it.",
                 "--listen/--cert/--key make one listener named 'default'; --config FILE can define several.",
+                "With no certificate, it serves localhost on " + ServerCommand.EMBEDDED_LISTEN
+                        + " with a certificate from a local CA kept in --state-dir.",
                 "Runs in the foreground, logs to stderr, and exits cleanly on SIGTERM, removing its socket."})
 final class ServerCommand implements Callable<Integer> {
+    static final String EMBEDDED_LISTEN = "127.0.0.1:8443";
+
     @Mixin
     DaemonOptions daemon;
 
@@ -49,9 +54,23 @@ final class ServerCommand implements Callable<Integer> {
     @Option(names = "--client-ca", paramLabel = "PEM", description = "Trust anchors for client certificates")
     Path clientCa;
 
+    @Option(names = "--state-dir", paramLabel = "DIR",
+            description = "Where the embedded default keeps its local CA (default: $XDG_STATE_HOME/tlsd or ~/.local/state/tlsd)")
+    Path stateDir;
+
     @Override
     public Integer call() throws Exception {
         DaemonConfig.Builder builder = daemon.builder().role(DaemonConfig.Role.SERVER);
+        if (cert == null && key == null && builder.listeners().isEmpty()) {
+            // The embedded default: a certificate for localhost from a local CA in the state directory.
+            LocalCertificateAuthority ca = LocalCertificateAuthority.open(
+                    stateDir != null ? stateDir : LocalCertificateAuthority.defaultStateDir());
+            cert = ca.serverChain();
+            key = ca.serverKey();
+            listen = listen != null ? listen : EMBEDDED_LISTEN;
+            System.err.println("tlsd server: no certificate given, serving the embedded default for localhost on "
+                    + listen + "; clients trust the local CA " + ca.caCertificate());
+        }
         if (listen != null || cert != null || key != null) {
             if (listen == null || cert == null || key == null) {
                 throw new IllegalArgumentException("--listen, --cert and --key go together");

@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
         versionProvider = TlsdCommand.VersionProvider.class,
         description = "TLS 1.3 offload daemon: applications hand it their TLS connections over a Unix socket.",
         subcommands = {ClientCommand.class, ServerCommand.class, ConnectCommand.class, AcceptCommand.class,
-                CheckConfigCommand.class, VersionCommand.class,
+                DemoCommand.class, CheckConfigCommand.class, VersionCommand.class,
                 CommandLine.HelpCommand.class})
 public final class TlsdCommand implements Runnable {
     static final int EXIT_FAILED = 1;

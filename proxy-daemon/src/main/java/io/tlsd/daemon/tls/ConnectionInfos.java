@@ -32,6 +32,7 @@ public final class ConnectionInfos {
                 .setCipherSuite(session.getCipherSuite())
                 .setAlpn(tls.applicationProtocol() == null ? "" : tls.applicationProtocol())
                 .setResumed(isResumed(engine))
+                .setKeyExchangeGroup(groupOf(engine))
                 .setPeerAddress(addressString(ch.remoteAddress()))
                 .setLocalAddress(addressString(ch.localAddress()));
         try {
@@ -46,6 +47,18 @@ public final class ConnectionInfos {
             // the peer sent no certificate (a client under optional authentication)
         }
         return info;
+    }
+
+    private static String groupOf(SSLEngine engine) {
+        if (engine instanceof ReferenceCountedOpenSslEngine openssl) {
+            try {
+                String group = SSL.getGroupName(openssl.sslPointer());
+                return group == null ? "" : group;
+            } catch (Exception e) {
+                return "";
+            }
+        }
+        return "";
     }
 
     private static boolean isResumed(SSLEngine engine) {
