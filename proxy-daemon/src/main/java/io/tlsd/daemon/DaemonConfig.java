@@ -2,6 +2,7 @@ package io.tlsd.daemon;
 
 import io.tlsd.daemon.engine.SessionLimits;
 import io.tlsd.daemon.server.ListenerConfig;
+import io.tlsd.daemon.tunnel.TunnelConfig;
 import io.tlsd.sdk.SocketPaths;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -36,6 +37,8 @@ public final class DaemonConfig {
     private final Role role;
     private final Path socket;
     private final List<ListenerConfig> listeners;
+    private final List<TunnelConfig> tunnels;
+    private final boolean ipcEnabled;
     private final Duration ticketKeyRotation;
     private final Path caFile;
     private final List<String> tlsProtocols;
@@ -51,6 +54,8 @@ public final class DaemonConfig {
         this.role = b.role;
         this.socket = b.socket; // null: the role's default, resolved in socket()
         this.listeners = List.copyOf(b.listeners);
+        this.tunnels = List.copyOf(b.tunnels);
+        this.ipcEnabled = b.ipcEnabled;
         this.ticketKeyRotation = b.ticketKeyRotation;
         this.caFile = b.caFile;
         this.tlsProtocols = List.copyOf(b.tlsProtocols);
@@ -74,6 +79,16 @@ public final class DaemonConfig {
     /** Server role: the listeners applications accept from. */
     public List<ListenerConfig> listeners() {
         return listeners;
+    }
+
+    /** Plain↔TLS tunnels run by this daemon (client role: plain in, TLS out; server role: the reverse). */
+    public List<TunnelConfig> tunnels() {
+        return tunnels;
+    }
+
+    /** Whether applications get an IPC socket; false for a tunnel-only daemon. */
+    public boolean ipcEnabled() {
+        return ipcEnabled;
     }
 
     /** Server role: how often session-ticket keys are replaced (the previous two still resume). */
@@ -138,6 +153,8 @@ public final class DaemonConfig {
         private Role role = Role.CLIENT;
         private Path socket;
         private List<ListenerConfig> listeners = List.of();
+        private List<TunnelConfig> tunnels = List.of();
+        private boolean ipcEnabled = true;
         private Duration ticketKeyRotation = Duration.ofHours(1);
         private Path caFile;
         private List<String> tlsProtocols = List.of("TLSv1.3");
@@ -156,6 +173,8 @@ public final class DaemonConfig {
             role = c.role;
             socket = c.socket;
             listeners = c.listeners;
+            tunnels = c.tunnels;
+            ipcEnabled = c.ipcEnabled;
             ticketKeyRotation = c.ticketKeyRotation;
             caFile = c.caFile;
             tlsProtocols = c.tlsProtocols;
@@ -180,6 +199,21 @@ public final class DaemonConfig {
 
         public Builder listeners(List<ListenerConfig> listeners) {
             this.listeners = List.copyOf(listeners);
+            return this;
+        }
+
+        public List<TunnelConfig> tunnels() {
+            return tunnels;
+        }
+
+        public Builder tunnels(List<TunnelConfig> tunnels) {
+            this.tunnels = List.copyOf(tunnels);
+            return this;
+        }
+
+        /** Whether to serve the IPC socket; a tunnel-only daemon needs none. */
+        public Builder ipcEnabled(boolean enabled) {
+            this.ipcEnabled = enabled;
             return this;
         }
 
@@ -263,8 +297,17 @@ public final class DaemonConfig {
         }
 
         public DaemonConfig build() {
-            if (role == Role.SERVER && listeners.isEmpty()) {
+            if (role == Role.SERVER && ipcEnabled && listeners.isEmpty()) {
                 throw new IllegalArgumentException("the server role needs at least one listener");
+            }
+            for (TunnelConfig t : tunnels) {
+                if (role == Role.SERVER && t.certificate() == null) {
+                    throw new IllegalArgumentException("tunnel " + t.name()
+                            + ": a server-role tunnel needs cert and key (or pkcs12)");
+                }
+            }
+            if (!ipcEnabled && tunnels.isEmpty()) {
+                throw new IllegalArgumentException("without the IPC socket a daemon needs at least one tunnel");
             }
             return new DaemonConfig(this);
         }

@@ -1,15 +1,32 @@
 package io.tlsd.daemon;
 
 import io.netty.channel.EventLoopGroup;
+import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.tlsd.daemon.config.Addresses;
+import io.tlsd.daemon.engine.Acceptor;
+import io.tlsd.daemon.engine.Connector;
 import io.tlsd.daemon.engine.DaemonCounters;
 import io.tlsd.daemon.ipc.IpcServer;
 import io.tlsd.daemon.server.ListenerSet;
 import io.tlsd.daemon.tls.ClientTlsContexts;
+import io.tlsd.daemon.tls.KeyMaterial;
+import io.tlsd.daemon.tls.ServerTlsContexts;
 import io.tlsd.daemon.tls.TicketKeys;
 import io.tlsd.daemon.tls.TlsConnector;
 import io.tlsd.daemon.transport.Transport;
+import io.tlsd.daemon.tunnel.ClientTunnel;
+import io.tlsd.daemon.tunnel.ServerTunnel;
+import io.tlsd.daemon.tunnel.TunnelConfig;
+import io.tlsd.daemon.tunnel.TunnelSettings;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -18,8 +35,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A running daemon of either role: one control loop accepting IPC sessions (and, for the server
- * role, TLS clients), worker loops (one per core by default) running sessions and their TLS
- * connections.
+ * role, TLS clients), worker loops (one per core by default) running sessions, their TLS
+ * connections and the tunnels.
  *
  * <pre>{@code
  * try (TlsdDaemon daemon = TlsdDaemon.start(DaemonConfig.builder().socket(path).build())) {
@@ -35,56 +52,106 @@ public final class TlsdDaemon implements AutoCloseable {
     private final EventLoopGroup workers;
     private final ExecutorService resolver;
     private final DaemonCounters counters = new DaemonCounters();
-    private final IpcServer ipc;
-    private final ListenerSet listeners;
+    /** What to close, in reverse order of starting. */
+    private final Deque<AutoCloseable> started = new ArrayDeque<>();
+    private final Map<String, InetSocketAddress> tunnelAddresses = new LinkedHashMap<>();
+    private final Transport transport;
+    private IpcServer ipc;
+    private ListenerSet listeners;
     private final Object closeLock = new Object();
     private boolean closed;
 
     private TlsdDaemon(DaemonConfig config) throws Exception {
         this.config = config;
-        Transport transport = Transport.select(config.transport());
-        boolean server = config.role() == DaemonConfig.Role.SERVER;
-        ClientTlsContexts contexts = server ? null
-                : new ClientTlsContexts(config.tlsProvider(), config.caFile(), config.tlsProtocols());
+        transport = Transport.select(config.transport());
         control = transport.newGroup(1, new DefaultThreadFactory("tlsd-control"));
         workers = transport.newGroup(config.workerThreads(), new DefaultThreadFactory("tlsd-worker"));
         resolver = Executors.newFixedThreadPool(2, new DefaultThreadFactory("tlsd-resolver", true));
-        ListenerSet bound = null;
         try {
-            IpcServer.Settings settings = new IpcServer.Settings(config.role().wireName(), "tlsd " + Version.VERSION,
-                    config.limits(), config.helloTimeout());
-            if (server) {
-                TicketKeys tickets = new TicketKeys(3);
-                bound = ListenerSet.bind(config.listeners(), config.tlsProtocols(), config.tlsProvider(), tickets,
-                        transport, control, workers);
-                long every = config.ticketKeyRotation().toMillis();
-                control.scheduleAtFixedRate(tickets::rotate, every, every, TimeUnit.MILLISECONDS);
-                ipc = IpcServer.bind(config.socket(), transport, control, workers, settings, null, bound, counters);
+            if (config.role() == DaemonConfig.Role.SERVER) {
+                startServerRole();
             } else {
-                TlsConnector connector = new TlsConnector(transport, contexts, config.connectTimeout(),
-                        config.handshakeTimeout(), resolver);
-                ipc = IpcServer.bind(config.socket(), transport, control, workers, settings, connector, null, counters);
+                startClientRole();
             }
         } catch (Exception | Error e) {
-            if (bound != null) {
-                bound.close();
-            }
+            closeStarted();
             shutdownLoops();
             throw e;
         }
-        listeners = bound;
-        log.info("tlsd {} {} daemon listening on {} (transport {}, {} workers, TLS {} via {}{})",
-                Version.VERSION, config.role().wireName(), config.socket(), transport.name().toLowerCase(),
-                config.workerThreads(), config.tlsProtocols(), config.tlsProvider(),
-                server ? "" : ", trust " + (config.caFile() == null ? "JDK trust store" : config.caFile()));
+        log.info("tlsd {} {} daemon started: IPC {}, {} tunnel(s) (transport {}, {} workers, TLS {} via {}{})",
+                Version.VERSION, config.role().wireName(), ipc != null ? ipc.path() : "off", config.tunnels().size(),
+                transport.name().toLowerCase(), config.workerThreads(), config.tlsProtocols(), config.tlsProvider(),
+                config.role() == DaemonConfig.Role.SERVER ? ""
+                        : ", trust " + (config.caFile() == null ? "JDK trust store" : config.caFile()));
     }
 
-    /** Binds the IPC socket and starts serving; fails if the socket is held by a live daemon. */
+    private void startClientRole() throws Exception {
+        ClientTlsContexts contexts = new ClientTlsContexts(config.tlsProvider(), config.caFile(), config.tlsProtocols());
+        if (config.ipcEnabled()) {
+            startIpc(new TlsConnector(transport, contexts, config.connectTimeout(), config.handshakeTimeout(), resolver),
+                    null);
+        }
+        for (TunnelConfig t : config.tunnels()) {
+            InetSocketAddress target = Addresses.parse(t.target());
+            ClientTunnel tunnel = new ClientTunnel(transport, control, workers, contexts.forAlpn(List.of()), t.listen(),
+                    target.getHostString(), target.getPort(), t.serverName(), settings(t));
+            tunnel.start();
+            started.push(tunnel);
+            tunnelAddresses.put(t.name(), tunnel.localAddress());
+        }
+    }
+
+    private void startServerRole() throws Exception {
+        TicketKeys tickets = new TicketKeys(3);
+        long every = config.ticketKeyRotation().toMillis();
+        control.scheduleAtFixedRate(tickets::rotate, every, every, TimeUnit.MILLISECONDS);
+        if (config.ipcEnabled()) {
+            listeners = ListenerSet.bind(config.listeners(), config.tlsProtocols(), config.tlsProvider(), tickets,
+                    transport, control, workers);
+            started.push(listeners);
+            startIpc(null, listeners);
+        }
+        for (TunnelConfig t : config.tunnels()) {
+            KeyMaterial material = t.certificate().pkcs12() != null
+                    ? KeyMaterial.fromPkcs12(t.certificate().pkcs12(), t.certificate().passphraseFile())
+                    : KeyMaterial.fromPem(t.certificate().certChain(), t.certificate().key(),
+                            t.certificate().passphraseFile());
+            SslContext context = new ServerTlsContexts(
+                    List.of(new ServerTlsContexts.Identity(List.of(), material)), t.alpn(), t.clientAuth(),
+                    t.clientCaFile(), config.tlsProtocols(), config.tlsProvider(), tickets).defaultContext();
+            InetSocketAddress backend = Addresses.parse(t.target());
+            if (backend.isUnresolved()) {
+                throw new IllegalArgumentException("tunnel " + t.name() + ": cannot resolve backend " + t.target());
+            }
+            ServerTunnel tunnel = new ServerTunnel(transport, control, workers, context, t.listen(), backend,
+                    t.proxyProtocol(), settings(t));
+            tunnel.start();
+            started.push(tunnel);
+            tunnelAddresses.put(t.name(), tunnel.localAddress());
+        }
+    }
+
+    private TunnelSettings settings(TunnelConfig t) {
+        return new TunnelSettings(config.connectTimeout(), config.handshakeTimeout(), t.idleTimeout());
+    }
+
+    private void startIpc(Connector connector, Acceptor acceptor) throws Exception {
+        IpcServer.Settings settings = new IpcServer.Settings(config.role().wireName(), "tlsd " + Version.VERSION,
+                config.limits(), config.helloTimeout());
+        ipc = IpcServer.bind(config.socket(), transport, control, workers, settings, connector, acceptor, counters);
+        started.push(ipc);
+    }
+
+    /** Binds the IPC socket, the listeners and the tunnels, and starts serving. */
     public static TlsdDaemon start(DaemonConfig config) throws Exception {
         return new TlsdDaemon(config);
     }
 
+    /** The IPC socket; fails on a tunnel-only daemon. */
     public Path socketPath() {
+        if (ipc == null) {
+            throw new IllegalStateException("this daemon serves no IPC socket");
+        }
         return ipc.path();
     }
 
@@ -93,11 +160,20 @@ public final class TlsdDaemon implements AutoCloseable {
     }
 
     /** Server role: where a listener is bound (useful when configured with port 0). */
-    public java.net.InetSocketAddress listenerAddress(String name) {
+    public InetSocketAddress listenerAddress(String name) {
         if (listeners == null) {
-            throw new IllegalStateException("the client role has no listeners");
+            throw new IllegalStateException("this daemon has no listeners");
         }
         return listeners.localAddress(name);
+    }
+
+    /** Where a tunnel listens (useful when configured with port 0). */
+    public InetSocketAddress tunnelAddress(String name) {
+        InetSocketAddress address = tunnelAddresses.get(name);
+        if (address == null) {
+            throw new IllegalArgumentException("no tunnel '" + name + "' (tunnels: " + tunnelAddresses.keySet() + ")");
+        }
+        return address;
     }
 
     public DaemonCounters.Snapshot stats() {
@@ -113,7 +189,10 @@ public final class TlsdDaemon implements AutoCloseable {
         }
     }
 
-    /** Says Goodbye to every session, closes every connection, removes the socket. Idempotent. */
+    /**
+     * Stops listening, says Goodbye to every session, closes every connection and tunnel, removes
+     * the socket. Idempotent.
+     */
     @Override
     public void close() {
         synchronized (closeLock) {
@@ -123,12 +202,21 @@ public final class TlsdDaemon implements AutoCloseable {
             closed = true;
             closeLock.notifyAll();
         }
-        if (listeners != null) {
-            listeners.close();
-        }
-        ipc.close();
+        closeStarted();
         shutdownLoops();
         log.info("tlsd stopped");
+    }
+
+    private void closeStarted() {
+        List<Exception> failures = new ArrayList<>();
+        while (!started.isEmpty()) {
+            try {
+                started.pop().close();
+            } catch (Exception e) {
+                failures.add(e);
+            }
+        }
+        failures.forEach(e -> log.warn("while stopping: {}", e.toString()));
     }
 
     private void shutdownLoops() {

@@ -1,6 +1,10 @@
 package io.tlsd.daemon.cli;
 
 import io.tlsd.daemon.DaemonConfig;
+import io.tlsd.daemon.config.Addresses;
+import io.tlsd.daemon.tunnel.TunnelConfig;
+import java.util.ArrayList;
+import java.util.List;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -11,6 +15,7 @@ import picocli.CommandLine.Option;
 /** {@code tlsd client}: the client-role daemon, in the foreground until SIGTERM or SIGINT. */
 @Command(name = "client", mixinStandardHelpOptions = true,
         description = {"Run the client-side daemon: applications open outbound TLS connections through it.",
+                "With --listen and --target it is also (or, without --socket, only) a plain→TLS tunnel.",
                 "Runs in the foreground, logs to stderr, and exits cleanly on SIGTERM, removing its socket."})
 final class ClientCommand implements Callable<Integer> {
     @Mixin
@@ -20,11 +25,34 @@ final class ClientCommand implements Callable<Integer> {
             description = "Trust anchors for verifying servers (default: the JDK trust store)")
     Path caFile;
 
+    @Option(names = "--listen", paramLabel = "ADDR",
+            description = "Tunnel: accept plain TCP here (e.g. 127.0.0.1:8080) and carry it over TLS to --target")
+    String listen;
+
+    @Option(names = "--target", paramLabel = "HOST:PORT", description = "Tunnel: the TLS server to connect to")
+    String target;
+
+    @Option(names = "--servername", paramLabel = "NAME",
+            description = "Tunnel: the name verified and sent as SNI (default: the target host)")
+    String serverName;
+
     @Override
     public Integer call() throws Exception {
         DaemonConfig.Builder builder = daemon.builder().role(DaemonConfig.Role.CLIENT);
         if (caFile != null) {
             builder.caFile(caFile);
+        }
+        if (listen != null || target != null) {
+            if (listen == null || target == null) {
+                throw new IllegalArgumentException("--listen and --target go together");
+            }
+            Addresses.parse(target); // fail early on a malformed target
+            List<TunnelConfig> tunnels = new ArrayList<>(builder.tunnels());
+            tunnels.add(TunnelConfig.client("tunnel-" + (tunnels.size() + 1), Addresses.parse(listen), target, serverName));
+            builder.tunnels(tunnels);
+            if (daemon.socket == null) {
+                builder.ipcEnabled(false); // a tunnel on the command line runs alone unless --socket is given
+            }
         }
         DaemonConfig cfg = builder.build();
         if (cfg.caFile() != null && !Files.isReadable(cfg.caFile())) {

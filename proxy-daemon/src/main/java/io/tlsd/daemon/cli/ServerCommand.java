@@ -5,6 +5,7 @@ import io.tlsd.daemon.config.Addresses;
 import io.tlsd.daemon.localca.LocalCertificateAuthority;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
+import io.tlsd.daemon.tunnel.TunnelConfig;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,6 +24,7 @@ import picocli.CommandLine.Option;
         description = {"Run the server-side daemon: it terminates TLS on its listeners and hands the "
                 + "connections to applications that ACCEPT them. Private keys never leave it.",
                 "--listen/--cert/--key make one listener named 'default'; --config FILE can define several.",
+                "With --target it is a TLS→plain tunnel to that backend instead (stunnel style).",
                 "With no certificate, it serves localhost on " + ServerCommand.EMBEDDED_LISTEN
                         + " with a certificate from a local CA kept in --state-dir.",
                 "Runs in the foreground, logs to stderr, and exits cleanly on SIGTERM, removing its socket."})
@@ -54,6 +56,16 @@ final class ServerCommand implements Callable<Integer> {
     @Option(names = "--client-ca", paramLabel = "PEM", description = "Trust anchors for client certificates")
     Path clientCa;
 
+    @Option(names = "--target", paramLabel = "ADDR",
+            description = "Tunnel: instead of handing clients to applications, connect each to this plain backend")
+    String target;
+
+    @Option(names = "--proxy-protocol", description = "Tunnel: send a PROXY protocol v2 header to the backend first")
+    boolean proxyProtocol;
+
+    @Option(names = "--idle-timeout", paramLabel = "SECONDS", description = "Tunnel: close connections idle this long (default: 600)")
+    long idleSeconds = 600;
+
     @Option(names = "--state-dir", paramLabel = "DIR",
             description = "Where the embedded default keeps its local CA (default: $XDG_STATE_HOME/tlsd or ~/.local/state/tlsd)")
     Path stateDir;
@@ -61,6 +73,9 @@ final class ServerCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         DaemonConfig.Builder builder = daemon.builder().role(DaemonConfig.Role.SERVER);
+        if (target != null) {
+            return runTunnel(builder);
+        }
         if (cert == null && key == null && builder.listeners().isEmpty()) {
             // The embedded default: a certificate for localhost from a local CA in the state directory.
             LocalCertificateAuthority ca = LocalCertificateAuthority.open(
@@ -75,13 +90,7 @@ final class ServerCommand implements Callable<Integer> {
             if (listen == null || cert == null || key == null) {
                 throw new IllegalArgumentException("--listen, --cert and --key go together");
             }
-            ClientAuthPolicy policy;
-            try {
-                policy = ClientAuthPolicy.valueOf(clientAuth.toUpperCase(Locale.ROOT));
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("--client-auth must be none, optional or required, not '"
-                        + clientAuth + "'");
-            }
+            ClientAuthPolicy policy = clientAuthPolicy();
             ListenerConfig listener = new ListenerConfig("default", Addresses.parse(listen),
                     List.of(ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile)),
                     alpn, policy, clientCa, Duration.ofSeconds(10), 64);
@@ -97,5 +106,33 @@ final class ServerCommand implements Callable<Integer> {
             throw new IllegalArgumentException(e.getMessage() + " (give --listen ADDR --cert PEM --key PEM, or --config FILE)");
         }
         return DaemonOptions.runInForeground(cfg);
+    }
+
+    private ClientAuthPolicy clientAuthPolicy() {
+        try {
+            return ClientAuthPolicy.valueOf(clientAuth.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--client-auth must be none, optional or required, not '" + clientAuth + "'");
+        }
+    }
+
+    /** {@code --listen ADDR --target ADDR --cert PEM --key PEM}: TLS in, plain TCP out. */
+    private int runTunnel(DaemonConfig.Builder builder) throws InterruptedException {
+        if (listen == null || cert == null || key == null) {
+            throw new IllegalArgumentException("a tunnel needs --listen, --target, --cert and --key");
+        }
+        if (idleSeconds < 0) {
+            throw new IllegalArgumentException("--idle-timeout < 0");
+        }
+        Addresses.parse(target);
+        List<TunnelConfig> tunnels = new ArrayList<>(builder.tunnels());
+        tunnels.add(new TunnelConfig("tunnel-" + (tunnels.size() + 1), Addresses.parse(listen), target, null,
+                ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile), alpn, clientAuthPolicy(),
+                clientCa, proxyProtocol, Duration.ofSeconds(idleSeconds)));
+        builder.tunnels(tunnels);
+        if (daemon.socket == null) {
+            builder.ipcEnabled(false);
+        }
+        return DaemonOptions.runInForeground(builder.build());
     }
 }

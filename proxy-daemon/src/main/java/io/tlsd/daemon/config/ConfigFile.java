@@ -4,6 +4,7 @@ import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.engine.SessionLimits;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ServerTlsContexts;
+import io.tlsd.daemon.tunnel.TunnelConfig;
 import java.io.IOException;
 import java.io.Reader;
 import java.net.InetSocketAddress;
@@ -38,7 +39,9 @@ import org.yaml.snakeyaml.error.YAMLException;
  */
 public final class ConfigFile {
     private static final Set<String> TOP = Set.of("socket", "transport", "worker_threads", "tls", "timeouts", "limits",
-            "listeners");
+            "listeners", "tunnels");
+    private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
+            "passphrase_file", "alpn", "client_auth", "client_ca_file", "proxy_protocol", "idle_timeout");
     private static final Set<String> TLS = Set.of("ca_file", "protocols", "provider", "ticket_key_rotation");
     private static final Set<String> LISTENER = Set.of("name", "address", "certificates", "alpn", "client_auth",
             "client_ca_file", "handshake_timeout", "backlog");
@@ -76,7 +79,12 @@ public final class ConfigFile {
         Map<String, Object> top = map(root, "(top level)", TOP);
         try {
             if (top.containsKey("socket")) {
-                b.socket(Path.of(string(top.get("socket"), "socket")));
+                String socket = string(top.get("socket"), "socket");
+                if (socket.equals("none")) {
+                    b.ipcEnabled(false);
+                } else {
+                    b.socket(Path.of(socket));
+                }
             }
             if (top.containsKey("transport")) {
                 b.transport(string(top.get("transport"), "transport"));
@@ -117,6 +125,9 @@ public final class ConfigFile {
             if (top.containsKey("listeners")) {
                 b.listeners(listeners(top.get("listeners")));
             }
+            if (top.containsKey("tunnels")) {
+                b.tunnels(tunnels(top.get("tunnels")));
+            }
         } catch (IllegalArgumentException e) {
             if (e.getMessage().startsWith(file.toString())) {
                 throw e;
@@ -155,39 +166,85 @@ public final class ConfigFile {
             for (int j = 0; j < certList.size(); j++) {
                 String cw = where + ".certificates[" + j + "]";
                 Map<String, Object> c = map(certList.get(j), cw, CERTIFICATE);
-                List<String> names = c.containsKey("names") ? strings(c.get("names"), cw + ".names") : List.of();
-                Path pass = c.containsKey("passphrase_file") ? path(c.get("passphrase_file"), cw + ".passphrase_file") : null;
-                if (c.containsKey("pkcs12")) {
-                    if (c.containsKey("cert") || c.containsKey("key")) {
-                        throw new IllegalArgumentException(cw + ": give either pkcs12, or cert and key");
-                    }
-                    certs.add(ListenerConfig.CertificateSpec.pkcs12(names, path(c.get("pkcs12"), cw + ".pkcs12"), pass));
-                } else if (c.containsKey("cert") && c.containsKey("key")) {
-                    certs.add(ListenerConfig.CertificateSpec.pem(names, path(c.get("cert"), cw + ".cert"),
-                            path(c.get("key"), cw + ".key"), pass));
-                } else {
-                    throw new IllegalArgumentException(cw + ": needs cert and key, or pkcs12");
-                }
-            }
-            ServerTlsContexts.ClientAuthPolicy auth = ServerTlsContexts.ClientAuthPolicy.NONE;
-            if (m.containsKey("client_auth")) {
-                String a = string(m.get("client_auth"), where + ".client_auth");
-                try {
-                    auth = ServerTlsContexts.ClientAuthPolicy.valueOf(a.toUpperCase(java.util.Locale.ROOT));
-                } catch (IllegalArgumentException e) {
-                    throw new IllegalArgumentException(where + ".client_auth: expected none, optional or required, got '"
-                            + a + "'");
-                }
+                certs.add(certificate(c, cw, c.containsKey("names") ? strings(c.get("names"), cw + ".names") : List.of()));
             }
             out.add(new ListenerConfig(name, address, certs,
                     m.containsKey("alpn") ? strings(m.get("alpn"), where + ".alpn") : List.of(),
-                    auth,
+                    clientAuth(m, where),
                     m.containsKey("client_ca_file") ? path(m.get("client_ca_file"), where + ".client_ca_file") : null,
                     m.containsKey("handshake_timeout")
                             ? duration(m.get("handshake_timeout"), where + ".handshake_timeout") : Duration.ofSeconds(10),
                     m.containsKey("backlog") ? (int) number(m.get("backlog"), where + ".backlog") : 64));
         }
         return out;
+    }
+
+    private List<TunnelConfig> tunnels(Object value) {
+        if (!(value instanceof List<?> list)) {
+            throw new IllegalArgumentException("tunnels: expected a list, got " + describe(value));
+        }
+        List<TunnelConfig> out = new ArrayList<>();
+        for (int i = 0; i < list.size(); i++) {
+            Map<String, Object> m = map(list.get(i), "tunnels[" + i + "]", TUNNEL);
+            String name = m.containsKey("name") ? string(m.get("name"), "tunnels[" + i + "].name") : "tunnel-" + (i + 1);
+            String where = "tunnels[" + i + "] (" + name + ")";
+            for (String required : List.of("listen", "target")) {
+                if (!m.containsKey(required)) {
+                    throw new IllegalArgumentException(where + ": " + required + " is missing");
+                }
+            }
+            InetSocketAddress listen;
+            String target = string(m.get("target"), where + ".target");
+            try {
+                listen = Addresses.parse(string(m.get("listen"), where + ".listen"));
+                Addresses.parse(target);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(where + ": " + e.getMessage());
+            }
+            boolean hasCertificate = m.containsKey("cert") || m.containsKey("key") || m.containsKey("pkcs12");
+            Object proxy = m.getOrDefault("proxy_protocol", Boolean.FALSE);
+            if (!(proxy instanceof Boolean)) {
+                throw new IllegalArgumentException(where + ".proxy_protocol: expected true or false, got " + describe(proxy));
+            }
+            out.add(new TunnelConfig(name, listen, target,
+                    m.containsKey("servername") ? string(m.get("servername"), where + ".servername") : null,
+                    hasCertificate ? certificate(m, where, List.of()) : null,
+                    m.containsKey("alpn") ? strings(m.get("alpn"), where + ".alpn") : List.of(),
+                    clientAuth(m, where),
+                    m.containsKey("client_ca_file") ? path(m.get("client_ca_file"), where + ".client_ca_file") : null,
+                    (Boolean) proxy,
+                    m.containsKey("idle_timeout") ? duration(m.get("idle_timeout"), where + ".idle_timeout")
+                            : Duration.ofMinutes(10)));
+        }
+        return out;
+    }
+
+    private ListenerConfig.CertificateSpec certificate(Map<String, Object> c, String where, List<String> names) {
+        Path pass = c.containsKey("passphrase_file") ? path(c.get("passphrase_file"), where + ".passphrase_file") : null;
+        if (c.containsKey("pkcs12")) {
+            if (c.containsKey("cert") || c.containsKey("key")) {
+                throw new IllegalArgumentException(where + ": give either pkcs12, or cert and key");
+            }
+            return ListenerConfig.CertificateSpec.pkcs12(names, path(c.get("pkcs12"), where + ".pkcs12"), pass);
+        }
+        if (c.containsKey("cert") && c.containsKey("key")) {
+            return ListenerConfig.CertificateSpec.pem(names, path(c.get("cert"), where + ".cert"),
+                    path(c.get("key"), where + ".key"), pass);
+        }
+        throw new IllegalArgumentException(where + ": needs cert and key, or pkcs12");
+    }
+
+    private ServerTlsContexts.ClientAuthPolicy clientAuth(Map<String, Object> m, String where) {
+        if (!m.containsKey("client_auth")) {
+            return ServerTlsContexts.ClientAuthPolicy.NONE;
+        }
+        String a = string(m.get("client_auth"), where + ".client_auth");
+        try {
+            return ServerTlsContexts.ClientAuthPolicy.valueOf(a.toUpperCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(where + ".client_auth: expected none, optional or required, got '"
+                    + a + "'");
+        }
     }
 
     /** A path in the file, relative to the file's directory. */

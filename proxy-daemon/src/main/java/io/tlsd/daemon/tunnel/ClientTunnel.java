@@ -1,0 +1,280 @@
+package io.tlsd.daemon.tunnel;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.NetUtil;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import io.tlsd.daemon.tls.TlsFailures;
+import io.tlsd.daemon.transport.Transport;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.util.Objects;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Accepts plain TCP connections and carries each one over a new TLS connection to a fixed
+ * target, like {@code stunnel} in client mode: applications that cannot speak TLS talk plain TCP
+ * to the listen address.
+ *
+ * <pre>{@code
+ * SslContext tls = new ClientTlsContexts("boringssl", caFile, List.of("TLSv1.3")).forAlpn(List.of());
+ * ClientTunnel tunnel = new ClientTunnel(Transport.select("auto"), boss, workers, tls,
+ *         new InetSocketAddress("127.0.0.1", 8080), "example.com", 443, null, TunnelSettings.DEFAULTS);
+ * tunnel.start();
+ * // curl http://127.0.0.1:8080/ now reaches https://example.com/
+ * tunnel.close();
+ * }</pre>
+ *
+ * <p>The target's certificate chain and name are checked by {@code context}, which must verify
+ * (the contexts of {@code ClientTlsContexts} do); the name checked and sent as SNI is the server
+ * name, by default the target host. A host name is resolved for every connection, off the
+ * event loops; an IP literal is used as it is.
+ *
+ * <p>A connection is read only once its TLS connection is up. If the target cannot be resolved
+ * or reached, or the handshake fails, the client's connection is reset (RST), like stunnel does,
+ * so that the application sees a failure rather than an empty reply; the reason is logged.
+ * Half-closes, truncation and backpressure are handled as {@link Relay} describes.
+ */
+public final class ClientTunnel implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ClientTunnel.class);
+
+    private final Transport transport;
+    private final EventLoopGroup boss;
+    private final EventLoopGroup workers;
+    private final SslContext context;
+    private final InetSocketAddress listen;
+    private final String targetHost;
+    private final int targetPort;
+    private final String serverName;
+    private final TunnelSettings settings;
+    /** The target host when it is an IP literal, else null (resolved per connection). */
+    private final InetAddress targetLiteral;
+    /** Resolves a target host name off the event loops; null for a literal. */
+    private final ExecutorService resolver;
+    private final Listener listener = new Listener();
+    private volatile InetSocketAddress localAddress;
+
+    /**
+     * @param transport epoll or NIO; channels of the other transport cannot join these groups
+     * @param boss the loop that accepts connections
+     * @param workers the loops that carry them; each connection and its TLS connection share one
+     * @param context a client context that verifies the target's chain and name
+     * @param listen where to accept plain TCP; port 0 picks a free port ({@link #localAddress()})
+     * @param targetHost the TLS server's host name or IP literal
+     * @param targetPort the TLS server's port
+     * @param serverName the name to send as SNI and to verify, or null for {@code targetHost}
+     * @param settings connect, handshake and idle timeouts
+     */
+    public ClientTunnel(Transport transport, EventLoopGroup boss, EventLoopGroup workers, SslContext context,
+                        InetSocketAddress listen, String targetHost, int targetPort, String serverName,
+                        TunnelSettings settings) {
+        this.transport = Objects.requireNonNull(transport, "transport == null");
+        this.boss = Objects.requireNonNull(boss, "boss == null");
+        this.workers = Objects.requireNonNull(workers, "workers == null");
+        this.context = Objects.requireNonNull(context, "context == null");
+        this.listen = Objects.requireNonNull(listen, "listen == null");
+        this.targetHost = Objects.requireNonNull(targetHost, "targetHost == null");
+        this.settings = Objects.requireNonNull(settings, "settings == null");
+        if (!context.isClient()) {
+            throw new IllegalArgumentException("context is a server context");
+        }
+        if (targetHost.isEmpty()) {
+            throw new IllegalArgumentException("targetHost is empty");
+        }
+        if (targetPort < 1 || targetPort > 65535) {
+            throw new IllegalArgumentException("targetPort " + targetPort + " is not in 1..65535");
+        }
+        this.targetPort = targetPort;
+        this.serverName = serverName == null || serverName.isEmpty() ? targetHost : serverName;
+        byte[] literal = NetUtil.createByteArrayFromIpAddressString(targetHost);
+        if (literal != null) {
+            this.targetLiteral = addressOf(literal, targetHost);
+            this.resolver = null;
+        } else {
+            this.targetLiteral = null;
+            this.resolver = Executors.newFixedThreadPool(2, new DefaultThreadFactory("tlsd-tunnel-resolver", true));
+        }
+    }
+
+    private static InetAddress addressOf(byte[] literal, String host) {
+        try {
+            return InetAddress.getByAddress(host, literal);
+        } catch (UnknownHostException e) {
+            throw new AssertionError("a parsed IP literal is always valid", e);
+        }
+    }
+
+    /**
+     * Binds the listen address and starts accepting; returns once listening.
+     *
+     * @throws IOException if the address cannot be bound
+     * @throws IllegalStateException if started before or closed
+     */
+    public void start() throws IOException {
+        localAddress = listener.bind(transport, boss, workers, listen, new PlainClientInitializer());
+        log.info("tunnel {} → target {}: listening (TLS server name {}, connect timeout {} ms, handshake timeout {} ms, "
+                        + "idle timeout {})", Relay.addressString(localAddress), target(), serverName,
+                settings.connectTimeout().toMillis(), settings.handshakeTimeout().toMillis(), idleTimeout());
+    }
+
+    /**
+     * The bound address, with the port picked if {@code listen} had port 0.
+     *
+     * @throws IllegalStateException if not started
+     */
+    public InetSocketAddress localAddress() {
+        InetSocketAddress address = localAddress;
+        if (address == null) {
+            throw new IllegalStateException("not started");
+        }
+        return address;
+    }
+
+    /**
+     * Stops listening and closes every tunnelled connection: close_notify to the target, FIN to
+     * the client. Waits up to 5 s for them to close. Idempotent; close before shutting down the
+     * event loops.
+     */
+    @Override
+    public void close() {
+        listener.close();
+        if (resolver != null) {
+            resolver.shutdownNow();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "ClientTunnel " + (localAddress == null ? Relay.addressString(listen) : Relay.addressString(localAddress))
+                + " → " + target();
+    }
+
+    private String target() {
+        return NetUtil.toSocketAddressString(targetHost, targetPort);
+    }
+
+    private String idleTimeout() {
+        return settings.idleTimeout().isZero() ? "off" : settings.idleTimeout().toMillis() + " ms";
+    }
+
+    /** "tunnel 127.0.0.1:8080 → target example.com:443", from the address the client reached. */
+    private String name(Channel accepted) {
+        return "tunnel " + Relay.addressString(accepted.localAddress()) + " → target " + target();
+    }
+
+    /** The accepted plain connection from the client, in reading order. */
+    private final class PlainClientInitializer extends ChannelInitializer<Channel> {
+        @Override
+        protected void initChannel(Channel ch) {
+            Relay relay = new Relay(name(ch), End.plain(ch, "client"));
+            if (!settings.idleTimeout().isZero()) {
+                // no bytes either way for the idle timeout: the relay closes both connections
+                ch.pipeline().addLast("idle", new IdleStateHandler(
+                        0, 0, settings.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
+            }
+            // the client's bytes to the target, its FIN to a close_notify; reads only once the TLS connection is up
+            ch.pipeline().addLast("relay", new RelayHandler(relay, relay.accepted()));
+            listener.track(relay);
+            resolveTarget(ch.eventLoop()).addListener(resolved -> {
+                if (resolved.isSuccess()) {
+                    dial(relay, (InetSocketAddress) resolved.getNow());
+                } else if (!relay.isClosed()) {
+                    log.warn("{}: cannot resolve {} for client {}: {}", name(ch), targetHost,
+                            relay.accepted().peer(), Relay.describe(resolved.cause()));
+                    relay.abort();
+                }
+            });
+        }
+    }
+
+    /** The TLS connection to the target, in reading order. */
+    private final class TlsTargetInitializer extends ChannelInitializer<Channel> {
+        private final Relay relay;
+
+        TlsTargetInitializer(Relay relay) {
+            this.relay = relay;
+        }
+
+        @Override
+        protected void initChannel(Channel ch) {
+            SslHandler tls = context.newHandler(ch.alloc(), serverName, targetPort);
+            tls.setHandshakeTimeoutMillis(settings.handshakeTimeout().toMillis());
+            End target = End.tls(ch, tls, "target");
+            ch.pipeline()
+                    // encrypts, decrypts, verifies the target's chain and name, within the handshake timeout
+                    .addLast("tls", tls)
+                    // the target's decrypted bytes to the client, its close_notify to a FIN
+                    .addLast("relay", new RelayHandler(relay, target));
+            relay.attach(target);
+            tls.handshakeFuture().addListener(handshake -> {
+                if (handshake.isSuccess()) {
+                    relay.start(null);
+                } else if (!relay.isClosed()) {
+                    // SslHandler closes the channel after sending its alert; the relay then resets the client.
+                    log.warn("{}: TLS handshake failed for client {}: {}", name(relay.accepted().channel),
+                            relay.accepted().peer(), TlsFailures.ofHandshake(handshake.cause(), serverName).detail());
+                }
+            });
+        }
+    }
+
+    private Future<InetSocketAddress> resolveTarget(EventLoop loop) {
+        if (targetLiteral != null) {
+            return loop.newSucceededFuture(new InetSocketAddress(targetLiteral, targetPort));
+        }
+        Promise<InetSocketAddress> promise = loop.newPromise();
+        try {
+            resolver.execute(() -> {
+                try {
+                    promise.trySuccess(new InetSocketAddress(InetAddress.getByName(targetHost), targetPort));
+                } catch (UnknownHostException e) {
+                    promise.tryFailure(new UnknownHostException("unknown host " + targetHost));
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            promise.tryFailure(new IOException("the tunnel is closed"));
+        }
+        return promise;
+    }
+
+    private void dial(Relay relay, InetSocketAddress address) {
+        Channel client = relay.accepted().channel;
+        if (relay.isClosed()) {
+            return;
+        }
+        ChannelFuture connect = new Bootstrap()
+                .group(client.eventLoop()) // the same loop as the client: no locks, no hand-offs
+                .channel(transport.socketChannel())
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) settings.connectTimeout().toMillis())
+                .handler(new TlsTargetInitializer(relay))
+                .connect(address);
+        listener.trackDialed(connect.channel());
+        connect.addListener(connected -> {
+            if (!connected.isSuccess() && !relay.isClosed()) {
+                log.warn("{}: connect failed for client {}: {}", name(client), relay.accepted().peer(),
+                        Relay.describeConnectFailure(connected.cause(), settings.connectTimeout()));
+                relay.abort();
+            }
+        });
+    }
+}

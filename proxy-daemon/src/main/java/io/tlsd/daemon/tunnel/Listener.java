@@ -1,0 +1,100 @@
+package io.tlsd.daemon.tunnel;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import io.tlsd.daemon.transport.Transport;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A tunnel's listening socket and the connections it carries, so that closing the tunnel closes
+ * them all.
+ */
+final class Listener {
+    /** How long {@link #close()} waits for the connections to close (TLS sends close_notify first). */
+    private static final long CLOSE_WAIT_MILLIS = 5_000;
+
+    private final Set<Relay> relays = ConcurrentHashMap.newKeySet();
+    private final ChannelGroup channels = new DefaultChannelGroup("tunnel", GlobalEventExecutor.INSTANCE);
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile Channel server;
+
+    /**
+     * Binds {@code address} and serves every accepted connection with {@code childHandler}. The
+     * accepted channels read only when asked, may be half-closed, and send small writes at once.
+     *
+     * @throws IOException if the address cannot be bound, e.g. it is in use
+     * @throws IllegalStateException if already started or closed
+     */
+    InetSocketAddress bind(Transport transport, EventLoopGroup boss, EventLoopGroup workers,
+                           InetSocketAddress address, ChannelHandler childHandler) throws IOException {
+        if (server != null || closed.get()) {
+            throw new IllegalStateException(server != null ? "already started" : "closed");
+        }
+        ChannelFuture bound = new ServerBootstrap()
+                .group(boss, workers)
+                .channel(transport.serverSocketChannel())
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.AUTO_READ, false)
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(childHandler)
+                .bind(address)
+                .awaitUninterruptibly();
+        if (!bound.isSuccess()) {
+            Throwable cause = bound.cause();
+            throw new IOException("cannot listen on " + Relay.addressString(address) + ": " + cause.getMessage(), cause);
+        }
+        server = bound.channel();
+        return (InetSocketAddress) server.localAddress();
+    }
+
+    /** Tracks a new connection; one accepted while the tunnel closes is closed at once. */
+    void track(Relay relay) {
+        Channel accepted = relay.accepted().channel;
+        relays.add(relay);
+        channels.add(accepted);
+        accepted.closeFuture().addListener(f -> relays.remove(relay));
+        if (closed.get()) {
+            accepted.eventLoop().execute(relay::close);
+        }
+    }
+
+    /** Tracks the channel a connection dialed, so that {@link #close()} waits for it too. */
+    void trackDialed(Channel dialed) {
+        channels.add(dialed);
+    }
+
+    /**
+     * Stops listening, then closes every connection cleanly (close_notify, FIN) and waits up to
+     * 5 s for them to close. Idempotent.
+     */
+    void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        if (server != null) {
+            server.close().awaitUninterruptibly();
+        }
+        for (Relay relay : relays) {
+            try {
+                relay.accepted().channel.eventLoop().execute(relay::close);
+            } catch (RejectedExecutionException e) {
+                // the event loops were shut down first, and the channels with them
+            }
+        }
+        channels.newCloseFuture().awaitUninterruptibly(CLOSE_WAIT_MILLIS, TimeUnit.MILLISECONDS);
+    }
+}

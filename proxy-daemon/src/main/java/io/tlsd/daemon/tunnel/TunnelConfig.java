@@ -1,0 +1,49 @@
+package io.tlsd.daemon.tunnel;
+
+import io.tlsd.daemon.server.ListenerConfig.CertificateSpec;
+import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * One tunnel of a daemon. In the client role it accepts plain TCP on {@code listen} and connects
+ * with TLS to {@code target} (verified against {@code serverName}, default the target's host);
+ * in the server role it terminates TLS on {@code listen} with {@code certificate} and connects
+ * plain TCP to {@code target}, optionally sending a PROXY v2 header first.
+ *
+ * @param name for logs, e.g. "tunnel-1"
+ * @param target "HOST:PORT"
+ * @param serverName client role: the name verified and sent as SNI; null for the target's host
+ * @param certificate server role: the certificate served; null in the client role
+ * @param alpn server role: protocols offered
+ * @param clientAuth server role: client certificates none / optional / required
+ * @param clientCaFile server role: trust anchors for client certificates
+ * @param proxyProtocol server role: send a PROXY protocol v2 header to the backend
+ * @param idleTimeout close a connection idle this long in both directions; ZERO never
+ */
+public record TunnelConfig(String name, InetSocketAddress listen, String target, String serverName,
+                           CertificateSpec certificate, List<String> alpn, ClientAuthPolicy clientAuth,
+                           Path clientCaFile, boolean proxyProtocol, Duration idleTimeout) {
+
+    public TunnelConfig {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(listen, "listen");
+        Objects.requireNonNull(target, "target");
+        alpn = List.copyOf(alpn);
+        Objects.requireNonNull(clientAuth, "clientAuth");
+        Objects.requireNonNull(idleTimeout, "idleTimeout");
+        if (clientAuth != ClientAuthPolicy.NONE && clientCaFile == null) {
+            throw new IllegalArgumentException("tunnel " + name + ": client_auth " + clientAuth.name().toLowerCase()
+                    + " needs client_ca_file");
+        }
+    }
+
+    /** {@code tlsd client --listen ADDR --target HOST:PORT [--servername N]}. */
+    public static TunnelConfig client(String name, InetSocketAddress listen, String target, String serverName) {
+        return new TunnelConfig(name, listen, target, serverName, null, List.of(), ClientAuthPolicy.NONE, null,
+                false, Duration.ofMinutes(10));
+    }
+}
