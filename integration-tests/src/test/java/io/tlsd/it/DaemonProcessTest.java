@@ -98,7 +98,11 @@ class DaemonProcessTest {
     @Test
     void staleSocketFileIsReplaced() throws Exception {
         Path socket = dir.resolve("stale.sock");
-        Files.writeString(socket, "left over by a crash");
+        // what a crashed daemon leaves: a socket file nobody listens on
+        try (var dead = java.nio.channels.ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+            dead.bind(java.net.UnixDomainSocketAddress.of(socket));
+        }
+        assertTrue(Files.exists(socket));
         Process daemon = startDaemon(socket);
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
@@ -115,6 +119,16 @@ class DaemonProcessTest {
             daemon.destroy();
             daemon.waitFor(20, TimeUnit.SECONDS);
         }
+    }
+
+    @Test
+    void aRegularFileInTheSocketsPlaceIsNotDeleted() throws Exception {
+        Path socket = dir.resolve("precious.txt");
+        Files.writeString(socket, "not a socket");
+        Process daemon = startDaemon(socket);
+        assertTrue(daemon.waitFor(30, TimeUnit.SECONDS));
+        assertEquals(1, daemon.exitValue());
+        assertEquals("not a socket", Files.readString(socket));
     }
 
     @Test

@@ -49,6 +49,7 @@ public final class DaemonConfig {
     private final Duration connectTimeout;
     private final Duration handshakeTimeout;
     private final Duration helloTimeout;
+    private final Path debugSocket;
 
     private DaemonConfig(Builder b) {
         this.role = b.role;
@@ -66,6 +67,7 @@ public final class DaemonConfig {
         this.connectTimeout = b.connectTimeout;
         this.handshakeTimeout = b.handshakeTimeout;
         this.helloTimeout = b.helloTimeout;
+        this.debugSocket = b.debugSocket;
     }
 
     public static Builder builder() {
@@ -149,6 +151,11 @@ public final class DaemonConfig {
         return helloTimeout;
     }
 
+    /** Where the line-based debug socket listens (mode 0600), or null: off, the default. */
+    public Path debugSocket() {
+        return debugSocket;
+    }
+
     public static final class Builder {
         private Role role = Role.CLIENT;
         private Path socket;
@@ -165,6 +172,7 @@ public final class DaemonConfig {
         private Duration connectTimeout = Duration.ofSeconds(10);
         private Duration handshakeTimeout = Duration.ofSeconds(10);
         private Duration helloTimeout = Duration.ofSeconds(10);
+        private Path debugSocket;
 
         private Builder() {
         }
@@ -185,6 +193,7 @@ public final class DaemonConfig {
             connectTimeout = c.connectTimeout;
             handshakeTimeout = c.handshakeTimeout;
             helloTimeout = c.helloTimeout;
+            debugSocket = c.debugSocket;
         }
 
         public Builder role(Role role) {
@@ -281,6 +290,12 @@ public final class DaemonConfig {
 
         public Builder handshakeTimeout(Duration timeout) {
             this.handshakeTimeout = positive(timeout, "handshakeTimeout");
+            return this;
+        }
+
+        /** Also serves the debug socket at {@code path}; null turns it off again. */
+        public Builder debugSocket(Path path) {
+            this.debugSocket = path;
             return this;
         }
 

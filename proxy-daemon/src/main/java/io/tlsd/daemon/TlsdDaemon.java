@@ -4,6 +4,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.tlsd.daemon.config.Addresses;
+import io.tlsd.daemon.debug.DebugServer;
 import io.tlsd.daemon.engine.Acceptor;
 import io.tlsd.daemon.engine.Connector;
 import io.tlsd.daemon.engine.DaemonCounters;
@@ -87,10 +88,12 @@ public final class TlsdDaemon implements AutoCloseable {
 
     private void startClientRole() throws Exception {
         ClientTlsContexts contexts = new ClientTlsContexts(config.tlsProvider(), config.caFile(), config.tlsProtocols());
+        TlsConnector connector = new TlsConnector(transport, contexts, config.connectTimeout(),
+                config.handshakeTimeout(), resolver);
         if (config.ipcEnabled()) {
-            startIpc(new TlsConnector(transport, contexts, config.connectTimeout(), config.handshakeTimeout(), resolver),
-                    null);
+            startIpc(connector, null);
         }
+        startDebugSocket(connector, null);
         for (TunnelConfig t : config.tunnels()) {
             InetSocketAddress target = Addresses.parse(t.target());
             ClientTunnel tunnel = new ClientTunnel(transport, control, workers, contexts.forAlpn(List.of()), t.listen(),
@@ -110,6 +113,7 @@ public final class TlsdDaemon implements AutoCloseable {
                     transport, control, workers);
             started.push(listeners);
             startIpc(null, listeners);
+            startDebugSocket(null, listeners);
         }
         for (TunnelConfig t : config.tunnels()) {
             KeyMaterial material = t.certificate().pkcs12() != null
@@ -140,6 +144,14 @@ public final class TlsdDaemon implements AutoCloseable {
                 config.limits(), config.helloTimeout());
         ipc = IpcServer.bind(config.socket(), transport, control, workers, settings, connector, acceptor, counters);
         started.push(ipc);
+    }
+
+    /** The debug socket drives the same engine as IPC sessions; off unless configured. */
+    private void startDebugSocket(Connector connector, Acceptor acceptor) throws Exception {
+        if (config.debugSocket() != null) {
+            started.push(DebugServer.bind(config.debugSocket(), transport, control, workers,
+                    new DebugServer.Settings(config.role().wireName(), config.limits()), connector, acceptor, counters));
+        }
     }
 
     /** Binds the IPC socket, the listeners and the tunnels, and starts serving. */

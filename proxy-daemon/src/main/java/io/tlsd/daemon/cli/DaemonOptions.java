@@ -25,6 +25,10 @@ final class DaemonOptions {
     @Option(names = "--tls-provider", paramLabel = "boringssl|jdk", description = "TLS implementation (default: boringssl)")
     String tlsProvider;
 
+    @Option(names = "--debug-socket", paramLabel = "PATH",
+            description = "Also serve a text debug socket at PATH (mode 0600, off by default): nc -U PATH, then help")
+    Path debugSocket;
+
     /** The configuration file (if any) with these flags applied on top. */
     DaemonConfig.Builder builder() {
         DaemonConfig.Builder builder = config != null ? ConfigFile.load(config).toBuilder() : DaemonConfig.builder();
@@ -39,6 +43,9 @@ final class DaemonOptions {
         }
         if (tlsProvider != null) {
             builder.tlsProvider(tlsProvider);
+        }
+        if (debugSocket != null) {
+            builder.debugSocket(debugSocket);
         }
         return builder;
     }

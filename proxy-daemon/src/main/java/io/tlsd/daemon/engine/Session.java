@@ -10,7 +10,9 @@ import io.tlsd.proto.v1.ConnectionInfo;
 import io.tlsd.proto.v1.Request;
 import io.tlsd.proto.v1.Status;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
@@ -61,6 +63,25 @@ public final class Session {
 
     public int connectionCount() {
         return connections.size();
+    }
+
+    /**
+     * What an operator sees of one connection (the debug socket's {@code conns}).
+     *
+     * @param state the engine's state of it: {@code OPEN}, {@code READ_CLOSED}, ...
+     * @param bufferedBytes decrypted bytes that no READ has taken yet
+     */
+    public record ConnectionView(long connId, String state, int bufferedBytes) {
+    }
+
+    /** This session's connections, by id. Must be called on the session's loop. */
+    public List<ConnectionView> connectionViews() {
+        List<ConnectionView> views = new ArrayList<>();
+        for (Connection conn : connections.values()) {
+            views.add(new ConnectionView(conn.id, conn.state().name(), conn.bufferedBytes()));
+        }
+        views.sort(Comparator.comparingLong(ConnectionView::connId));
+        return views;
     }
 
     // ---------------------------------------------------------------- requests
@@ -150,8 +171,8 @@ public final class Session {
                 Channel ch = attempt.getNow();
                 ConnectionInfo info = connector.describe(ch, conn.id);
                 counters.handshakes.increment();
+                conn.opened(ch); // before the completion: the application may use the connection at once
                 send(op, Completion.newBuilder().setConnection(info));
-                conn.opened(ch);
             } else {
                 counters.handshakeFailures.increment();
                 Failure why = f.cause() instanceof Failure failure ? failure
@@ -197,9 +218,10 @@ public final class Session {
             connections.put(conn.id, conn);
             counters.connections.incrementAndGet();
             counters.handshakes.increment();
-            send(op, Completion.newBuilder().setConnection(acceptor.describe(ch, conn.id)));
-            conn.opened(ch);
+            ConnectionInfo info = acceptor.describe(ch, conn.id);
+            conn.opened(ch); // before the completion: the application may use the connection at once
             acceptor.attach(ch, conn);
+            send(op, Completion.newBuilder().setConnection(info));
         });
     }
 

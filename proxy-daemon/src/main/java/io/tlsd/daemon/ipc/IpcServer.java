@@ -19,6 +19,7 @@ import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
@@ -75,12 +76,20 @@ public final class IpcServer implements AutoCloseable {
             Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(
                     PosixFilePermissions.fromString("rwxr-x---")));
         }
-        if (Files.exists(path)) {
+        if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+            if (!isSocket(path)) {
+                throw new IOException(path + " exists and is not a socket; not replacing it");
+            }
             if (isLive(path)) {
                 throw new IOException("another daemon is listening on " + path);
             }
-            Files.delete(path);
+            Files.delete(path); // left by a daemon that crashed
         }
+    }
+
+    private static boolean isSocket(Path path) throws IOException {
+        int mode = (Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+        return (mode & 0170000) == 0140000; // S_IFSOCK
     }
 
     private static boolean isLive(Path path) {

@@ -1,0 +1,198 @@
+package io.tlsd.daemon.debug;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import io.tlsd.daemon.engine.Acceptor;
+import io.tlsd.daemon.engine.Connector;
+import io.tlsd.daemon.engine.DaemonCounters;
+import io.tlsd.daemon.engine.SessionLimits;
+import io.tlsd.daemon.transport.Transport;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.util.HexFormat;
+import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The debug socket: a line-oriented text protocol on its own Unix-domain socket, for a human with
+ * {@code nc -U PATH} or {@code socat - UNIX-CONNECT:PATH}. Each connection to it is one session of
+ * the same op engine the IPC socket serves, pinned to one worker loop; see the
+ * {@linkplain io.tlsd.daemon.debug package documentation} for the commands.
+ *
+ * <p><b>It is a backdoor into the daemon</b>: whoever connects can open (or accept) connections
+ * with the daemon's trust settings (or keys) and read the daemon-wide counters. So it is off
+ * unless asked for, and its socket file has mode {@code 0600}: only the daemon's user (and root)
+ * may connect. The file never exists with a wider mode, not even briefly: the socket is bound in
+ * a fresh private directory, restricted, then renamed into place. A stale file of a crashed
+ * daemon is replaced; a socket something answers on, or a path that is not a socket, is not.
+ *
+ * <pre>{@code
+ * try (DebugServer debug = DebugServer.bind(Path.of("/run/tlsd/debug.sock"), transport, control, workers,
+ *         new DebugServer.Settings("client", config.limits()), connector, null, counters)) {
+ *     ...
+ * }
+ * }</pre>
+ */
+public final class DebugServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(DebugServer.class);
+
+    /** sun_path of struct sockaddr_un is 108 bytes, including the terminating NUL. */
+    private static final int MAX_SOCKET_PATH_BYTES = 107;
+    private static final String STAGING_PREFIX = ".tlsd-debug-";
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    /**
+     * What a debug session needs to know of its daemon.
+     *
+     * @param role "client" or "server", for the log
+     * @param limits the per-session bounds, the same as IPC sessions get
+     * @param maxLineBytes longest command line; a longer one is discarded with an error line
+     */
+    public record Settings(String role, SessionLimits limits, int maxLineBytes) {
+        /** 64 KiB: room for a {@code write} of a typical chunk, small enough not to matter. */
+        public static final int DEFAULT_MAX_LINE_BYTES = 64 << 10;
+
+        public Settings {
+            Objects.requireNonNull(role, "role == null");
+            Objects.requireNonNull(limits, "limits == null");
+            if (maxLineBytes < 64) {
+                throw new IllegalArgumentException("maxLineBytes < 64");
+            }
+        }
+
+        public Settings(String role, SessionLimits limits) {
+            this(role, limits, DEFAULT_MAX_LINE_BYTES);
+        }
+    }
+
+    private final Path path;
+    private final Channel serverChannel;
+    private final ChannelGroup sessions;
+
+    private DebugServer(Path path, Channel serverChannel, ChannelGroup sessions) {
+        this.path = path;
+        this.serverChannel = serverChannel;
+        this.sessions = sessions;
+    }
+
+    /**
+     * Binds the debug socket at {@code path} (mode 0600) and starts serving it.
+     *
+     * @param control the loop that accepts debug connections (the daemon's control loop)
+     * @param workers the loops sessions run on; each debug session and its TLS connections use one
+     * @param connector opens connections for {@code open} (client role), or null
+     * @param acceptor hands over connections for {@code accept} (server role), or null
+     * @param counters the daemon's counters: debug sessions count as sessions, and {@code stats}
+     *     prints them
+     * @throws IOException if the path is taken by a live socket or by something else than a
+     *     socket, is too long, or cannot be bound
+     */
+    public static DebugServer bind(Path path, Transport transport, EventLoopGroup control, EventLoopGroup workers,
+                                   Settings settings, Connector connector, Acceptor acceptor,
+                                   DaemonCounters counters) throws IOException, InterruptedException {
+        Path target = path.toAbsolutePath();
+        Path dir = target.getParent();
+        prepare(target, dir);
+        byte[] nonce = new byte[4];
+        RANDOM.nextBytes(nonce);
+        Path staging = dir.resolve(STAGING_PREFIX + HexFormat.of().formatHex(nonce));
+        Path stagedSocket = staging.resolve("s");
+        if (stagedSocket.toString().getBytes(StandardCharsets.UTF_8).length > MAX_SOCKET_PATH_BYTES) {
+            throw new IOException("debug socket path " + path + " is too long: it is bound as " + stagedSocket
+                    + " first, longer than the " + MAX_SOCKET_PATH_BYTES + " bytes a Unix socket path may have");
+        }
+        Files.createDirectory(staging, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        ChannelGroup sessions = new DefaultChannelGroup("debug-sessions", GlobalEventExecutor.INSTANCE);
+        Channel channel = null;
+        try {
+            channel = new ServerBootstrap()
+                    .group(control, workers)
+                    .channel(transport.domainServerChannel())
+                    // "printf 'stats\n' | nc -N -U PATH": answer after the client's EOF
+                    .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                    .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(64 << 10, 256 << 10))
+                    .childHandler(new DebugChannelInitializer(settings, connector, acceptor, counters, sessions))
+                    .bind(transport.domainAddress(stagedSocket))
+                    .sync()
+                    .channel();
+            Files.setPosixFilePermissions(stagedSocket, PosixFilePermissions.fromString("rw-------"));
+            Files.move(stagedSocket, target, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            if (channel != null) {
+                channel.close().awaitUninterruptibly();
+            }
+            Files.deleteIfExists(stagedSocket);
+            throw e;
+        } finally {
+            Files.deleteIfExists(staging);
+        }
+        log.warn("debug socket for the {} role on {} (mode 0600): whoever can connect to it can use this daemon",
+                settings.role(), target);
+        return new DebugServer(target, channel, sessions);
+    }
+
+    private static void prepare(Path path, Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            // as IpcServer does: the IPC socket (0660) may share the directory
+            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-x---")));
+        }
+        if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        int mode = (Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+        if ((mode & 0170000) != 0140000) {
+            throw new IOException(path + " exists and is not a socket; not replacing it");
+        }
+        if (isLive(path)) {
+            throw new IOException("something is listening on " + path + " already");
+        }
+        Files.delete(path);
+    }
+
+    private static boolean isLive(Path path) {
+        try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            probe.connect(UnixDomainSocketAddress.of(path));
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    /**
+     * Stops accepting, tells every debug session the daemon is going away and closes it (which
+     * closes its connections), and removes the socket file. Call before the worker loops stop.
+     */
+    @Override
+    public void close() {
+        serverChannel.close().syncUninterruptibly();
+        for (Channel ch : sessions) {
+            ch.writeAndFlush("error UNAVAILABLE: tlsd is shutting down").addListener(f -> ch.close());
+        }
+        sessions.newCloseFuture().awaitUninterruptibly(5_000);
+        try {
+            Files.deleteIfExists(path);
+        } catch (IOException e) {
+            // nothing left to do about it; the next start replaces a stale file
+        }
+    }
+}
