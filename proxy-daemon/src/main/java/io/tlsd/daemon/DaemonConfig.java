@@ -50,6 +50,7 @@ public final class DaemonConfig {
     private final Duration handshakeTimeout;
     private final Duration helloTimeout;
     private final Path debugSocket;
+    private final String logLevel;
 
     private DaemonConfig(Builder b) {
         this.role = b.role;
@@ -68,6 +69,7 @@ public final class DaemonConfig {
         this.handshakeTimeout = b.handshakeTimeout;
         this.helloTimeout = b.helloTimeout;
         this.debugSocket = b.debugSocket;
+        this.logLevel = b.logLevel;
     }
 
     public static Builder builder() {
@@ -156,6 +158,11 @@ public final class DaemonConfig {
         return debugSocket;
     }
 
+    /** "error", "warn", "info" (the default) or "debug". */
+    public String logLevel() {
+        return logLevel;
+    }
+
     public static final class Builder {
         private Role role = Role.CLIENT;
         private Path socket;
@@ -173,6 +180,7 @@ public final class DaemonConfig {
         private Duration handshakeTimeout = Duration.ofSeconds(10);
         private Duration helloTimeout = Duration.ofSeconds(10);
         private Path debugSocket;
+        private String logLevel = "info";
 
         private Builder() {
         }
@@ -194,6 +202,7 @@ public final class DaemonConfig {
             handshakeTimeout = c.handshakeTimeout;
             helloTimeout = c.helloTimeout;
             debugSocket = c.debugSocket;
+            logLevel = c.logLevel;
         }
 
         public Builder role(Role role) {
@@ -290,6 +299,14 @@ public final class DaemonConfig {
 
         public Builder handshakeTimeout(Duration timeout) {
             this.handshakeTimeout = positive(timeout, "handshakeTimeout");
+            return this;
+        }
+
+        public Builder logLevel(String level) {
+            if (!List.of("error", "warn", "info", "debug").contains(level)) {
+                throw new IllegalArgumentException("unknown log level '" + level + "' (error, warn, info, debug)");
+            }
+            this.logLevel = level;
             return this;
         }
 

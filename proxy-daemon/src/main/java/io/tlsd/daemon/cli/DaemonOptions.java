@@ -25,6 +25,9 @@ final class DaemonOptions {
     @Option(names = "--tls-provider", paramLabel = "boringssl|jdk", description = "TLS implementation (default: boringssl)")
     String tlsProvider;
 
+    @Option(names = "--log-level", paramLabel = "error|warn|info|debug", description = "Log level (default: info)")
+    String logLevel;
+
     @Option(names = "--debug-socket", paramLabel = "PATH",
             description = "Also serve a text debug socket at PATH (mode 0600, off by default): nc -U PATH, then help")
     Path debugSocket;
@@ -47,11 +50,16 @@ final class DaemonOptions {
         if (debugSocket != null) {
             builder.debugSocket(debugSocket);
         }
+        if (logLevel != null) {
+            builder.logLevel(logLevel);
+        }
         return builder;
     }
 
     /** Starts the daemon and blocks until SIGTERM or SIGINT stopped it. */
     static int runInForeground(DaemonConfig config) throws InterruptedException {
+        // slf4j-simple reads its level once, when the first logger is made; nothing has logged yet
+        System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", config.logLevel());
         TlsdDaemon daemon;
         try {
             daemon = TlsdDaemon.start(config);

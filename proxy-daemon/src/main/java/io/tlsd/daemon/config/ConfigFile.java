@@ -39,7 +39,7 @@ import org.yaml.snakeyaml.error.YAMLException;
  */
 public final class ConfigFile {
     private static final Set<String> TOP = Set.of("socket", "transport", "worker_threads", "tls", "timeouts", "limits",
-            "listeners", "tunnels");
+            "listeners", "tunnels", "log_level");
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
             "passphrase_file", "alpn", "client_auth", "client_ca_file", "proxy_protocol", "idle_timeout");
     private static final Set<String> TLS = Set.of("ca_file", "protocols", "provider", "ticket_key_rotation");
@@ -85,6 +85,9 @@ public final class ConfigFile {
                 } else {
                     b.socket(Path.of(socket));
                 }
+            }
+            if (top.containsKey("log_level")) {
+                b.logLevel(string(top.get("log_level"), "log_level"));
             }
             if (top.containsKey("transport")) {
                 b.transport(string(top.get("transport"), "transport"));
