@@ -13,18 +13,10 @@ import io.tlsd.daemon.engine.Connector;
 import io.tlsd.daemon.engine.DaemonCounters;
 import io.tlsd.daemon.engine.SessionLimits;
 import io.tlsd.daemon.transport.Transport;
+import io.tlsd.daemon.transport.UnixSocketFile;
 import java.io.IOException;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.security.SecureRandom;
-import java.util.HexFormat;
 import java.util.Objects;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -38,9 +30,8 @@ import org.slf4j.LoggerFactory;
  * <p><b>It is a backdoor into the daemon</b>: whoever connects can open (or accept) connections
  * with the daemon's trust settings (or keys) and read the daemon-wide counters. So it is off
  * unless asked for, and its socket file has mode {@code 0600}: only the daemon's user (and root)
- * may connect. The file never exists with a wider mode, not even briefly: the socket is bound in
- * a fresh private directory, restricted, then renamed into place. A stale file of a crashed
- * daemon is replaced; a socket something answers on, or a path that is not a socket, is not.
+ * may connect. It is bound by {@link UnixSocketFile}, so the file never exists with a wider mode,
+ * not even briefly, and a live socket or a path that is not a socket is never replaced.
  *
  * <pre>{@code
  * try (DebugServer debug = DebugServer.bind(Path.of("/run/tlsd/debug.sock"), transport, control, workers,
@@ -52,10 +43,6 @@ import org.slf4j.LoggerFactory;
 public final class DebugServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(DebugServer.class);
 
-    /** sun_path of struct sockaddr_un is 108 bytes, including the terminating NUL. */
-    private static final int MAX_SOCKET_PATH_BYTES = 107;
-    private static final String STAGING_PREFIX = ".tlsd-debug-";
-    private static final SecureRandom RANDOM = new SecureRandom();
 
     /**
      * What a debug session needs to know of its daemon.
@@ -107,71 +94,17 @@ public final class DebugServer implements AutoCloseable {
                                    Settings settings, Connector connector, Acceptor acceptor,
                                    DaemonCounters counters) throws IOException, InterruptedException {
         Path target = path.toAbsolutePath();
-        Path dir = target.getParent();
-        prepare(target, dir);
-        byte[] nonce = new byte[4];
-        RANDOM.nextBytes(nonce);
-        Path staging = dir.resolve(STAGING_PREFIX + HexFormat.of().formatHex(nonce));
-        Path stagedSocket = staging.resolve("s");
-        if (stagedSocket.toString().getBytes(StandardCharsets.UTF_8).length > MAX_SOCKET_PATH_BYTES) {
-            throw new IOException("debug socket path " + path + " is too long: it is bound as " + stagedSocket
-                    + " first, longer than the " + MAX_SOCKET_PATH_BYTES + " bytes a Unix socket path may have");
-        }
-        Files.createDirectory(staging, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         ChannelGroup sessions = new DefaultChannelGroup("debug-sessions", GlobalEventExecutor.INSTANCE);
-        Channel channel = null;
-        try {
-            channel = new ServerBootstrap()
-                    .group(control, workers)
-                    .channel(transport.domainServerChannel())
-                    // "printf 'stats\n' | nc -N -U PATH": answer after the client's EOF
-                    .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                    .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(64 << 10, 256 << 10))
-                    .childHandler(new DebugChannelInitializer(settings, connector, acceptor, counters, sessions))
-                    .bind(transport.domainAddress(stagedSocket))
-                    .sync()
-                    .channel();
-            Files.setPosixFilePermissions(stagedSocket, PosixFilePermissions.fromString("rw-------"));
-            Files.move(stagedSocket, target, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException | InterruptedException | RuntimeException e) {
-            if (channel != null) {
-                channel.close().awaitUninterruptibly();
-            }
-            Files.deleteIfExists(stagedSocket);
-            throw e;
-        } finally {
-            Files.deleteIfExists(staging);
-        }
+        Channel channel = UnixSocketFile.bind(new ServerBootstrap()
+                        .group(control, workers)
+                        // "printf 'stats\n' | nc -N -U PATH": answer after the client's EOF
+                        .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                        .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(64 << 10, 256 << 10))
+                        .childHandler(new DebugChannelInitializer(settings, connector, acceptor, counters, sessions)),
+                transport, target, "rw-------");
         log.warn("debug socket for the {} role on {} (mode 0600): whoever can connect to it can use this daemon",
                 settings.role(), target);
         return new DebugServer(target, channel, sessions);
-    }
-
-    private static void prepare(Path path, Path dir) throws IOException {
-        if (!Files.isDirectory(dir)) {
-            // as IpcServer does: the IPC socket (0660) may share the directory
-            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-x---")));
-        }
-        if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        int mode = (Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-        if ((mode & 0170000) != 0140000) {
-            throw new IOException(path + " exists and is not a socket; not replacing it");
-        }
-        if (isLive(path)) {
-            throw new IOException("something is listening on " + path + " already");
-        }
-        Files.delete(path);
-    }
-
-    private static boolean isLive(Path path) {
-        try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-            probe.connect(UnixDomainSocketAddress.of(path));
-            return true;
-        } catch (IOException e) {
-            return false;
-        }
     }
 
     public Path path() {

@@ -13,20 +13,16 @@ import io.tlsd.daemon.engine.Connector;
 import io.tlsd.daemon.engine.DaemonCounters;
 import io.tlsd.daemon.engine.SessionLimits;
 import io.tlsd.daemon.transport.Transport;
+import io.tlsd.daemon.transport.UnixSocketFile;
 import io.tlsd.proto.v1.Status;
 import java.io.IOException;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 
 /**
- * The application-facing Unix-domain socket. The socket file is created with mode 0660 (owner
- * and group may connect); a stale file from a crashed daemon is replaced, a live daemon's is not.
+ * The application-facing Unix-domain socket. The socket file has mode 0660 (owner and group may
+ * connect); see {@link UnixSocketFile} for how it is bound and when an old file is replaced.
  */
 public final class IpcServer implements AutoCloseable {
 
@@ -56,49 +52,13 @@ public final class IpcServer implements AutoCloseable {
                                  Settings settings, Connector connector, Acceptor acceptor,
                                  DaemonCounters counters)
             throws IOException, InterruptedException {
-        prepareSocketPath(path);
         ChannelGroup sessions = new DefaultChannelGroup("ipc-sessions", GlobalEventExecutor.INSTANCE);
-        Channel channel = new ServerBootstrap()
-                .group(boss, workers)
-                .channel(transport.domainServerChannel())
-                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(1 << 20, 4 << 20))
-                .childHandler(new IpcChannelInitializer(settings, connector, acceptor, counters, sessions))
-                .bind(transport.domainAddress(path))
-                .sync()
-                .channel();
-        Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-rw----"));
+        Channel channel = UnixSocketFile.bind(new ServerBootstrap()
+                        .group(boss, workers)
+                        .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(1 << 20, 4 << 20))
+                        .childHandler(new IpcChannelInitializer(settings, connector, acceptor, counters, sessions)),
+                transport, path, "rw-rw----");
         return new IpcServer(path, channel, sessions);
-    }
-
-    private static void prepareSocketPath(Path path) throws IOException {
-        Path dir = path.toAbsolutePath().getParent();
-        if (dir != null && !Files.isDirectory(dir)) {
-            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(
-                    PosixFilePermissions.fromString("rwxr-x---")));
-        }
-        if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
-            if (!isSocket(path)) {
-                throw new IOException(path + " exists and is not a socket; not replacing it");
-            }
-            if (isLive(path)) {
-                throw new IOException("another daemon is listening on " + path);
-            }
-            Files.delete(path); // left by a daemon that crashed
-        }
-    }
-
-    private static boolean isSocket(Path path) throws IOException {
-        int mode = (Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-        return (mode & 0170000) == 0140000; // S_IFSOCK
-    }
-
-    private static boolean isLive(Path path) {
-        try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-            probe.connect(UnixDomainSocketAddress.of(path));
-            return true;
-        } catch (IOException e) {
-            return false;
-        }
     }
 
     public Path path() {

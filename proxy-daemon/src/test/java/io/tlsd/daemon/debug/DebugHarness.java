@@ -1,5 +1,6 @@
 package io.tlsd.daemon.debug;
 
+import io.tlsd.daemon.testing.FakeConnector;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.netty.buffer.ByteBuf;

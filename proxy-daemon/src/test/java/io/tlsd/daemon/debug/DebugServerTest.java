@@ -164,7 +164,7 @@ class DebugServerTest {
         Path path = dir.resolve("debug.sock");
         try (DebugServer first = bind(transport, path)) {
             IOException e = assertThrows(IOException.class, () -> bind(transport, path));
-            assertEquals("something is listening on " + path + " already", e.getMessage());
+            assertEquals("another daemon is listening on " + path, e.getMessage());
             assertEquals(List.of("ok 0 connections"), converse(first.path(), "conns\n"), "the first one still serves");
         }
     }

@@ -115,14 +115,14 @@ class DebugSessionTest {
     void writeSendsTheTextAndANewline() {
         h.established();
         assertEquals(List.of("ok wrote 14 bytes"), h.ask("write 1  hello, world"));
-        assertEquals(" hello, world\n", h.connector.last().written.bytes.toString(StandardCharsets.UTF_8));
+        assertEquals(" hello, world\n", h.connector.last().gate.bytes.toString(StandardCharsets.UTF_8));
     }
 
     @Test
     void writerawSendsExactlyTheEscapedBytes() {
         h.established();
         assertEquals(List.of("ok wrote 5 bytes"), h.ask("writeraw 1 a\\r\\n\\x00\\\\"));
-        assertArrayEquals(new byte[] {'a', '\r', '\n', 0, '\\'}, h.connector.last().written.bytes.toByteArray());
+        assertArrayEquals(new byte[] {'a', '\r', '\n', 0, '\\'}, h.connector.last().gate.bytes.toByteArray());
     }
 
     @Test
@@ -292,7 +292,7 @@ class DebugSessionTest {
         for (int i = 0; i < 5; i++) {
             assertEquals(List.of("ok wrote 2 bytes"), h.ask("write 1 " + i));
         }
-        assertEquals("0\n1\n2\n3\n4\n", h.connector.last().written.bytes.toString(StandardCharsets.UTF_8));
+        assertEquals("0\n1\n2\n3\n4\n", h.connector.last().gate.bytes.toString(StandardCharsets.UTF_8));
     }
 
     @Test

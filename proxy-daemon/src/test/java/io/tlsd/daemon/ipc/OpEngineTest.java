@@ -1,5 +1,6 @@
 package io.tlsd.daemon.ipc;
 
+import io.tlsd.daemon.testing.FakeConnector;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,4 +1,4 @@
-package io.tlsd.daemon.ipc;
+package io.tlsd.daemon.testing;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -15,6 +15,7 @@ import io.tlsd.daemon.engine.Connector;
 import io.tlsd.daemon.engine.Failure;
 import io.tlsd.proto.v1.ConnectionInfo;
 import io.tlsd.proto.v1.Open;
+import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -24,15 +25,15 @@ import java.util.List;
  * A connector whose "TLS connections" are {@link EmbeddedChannel}s: the test decides when the
  * handshake succeeds or fails, what the peer sends, and whether writes complete.
  */
-final class FakeConnector implements Connector {
+public final class FakeConnector implements Connector {
 
     /** One connection attempt and, once established, its channel. */
-    static final class Attempt {
-        final Open open;
-        final Promise<Channel> promise;
-        final EmbeddedChannel channel;
-        final WriteGate gate = new WriteGate();
-        final ReadCounter reads = new ReadCounter();
+    public static final class Attempt {
+        public final Open open;
+        public final Promise<Channel> promise;
+        public final EmbeddedChannel channel;
+        public final WriteGate gate = new WriteGate();
+        public final ReadCounter reads = new ReadCounter();
 
         Attempt(Open open, Promise<Channel> promise, ChannelHandler handler) {
             this.open = open;
@@ -41,25 +42,31 @@ final class FakeConnector implements Connector {
             channel.config().setAutoRead(false);
         }
 
-        void succeed() {
+        public void succeed() {
             promise.setSuccess(channel);
         }
 
-        void fail(Failure failure) {
+        public void fail(Failure failure) {
             promise.setFailure(failure);
         }
     }
 
     /** Holds write promises while closed, so a test can keep a write "in progress". */
-    static final class WriteGate extends ChannelOutboundHandlerAdapter {
-        boolean open = true;
+    public static final class WriteGate extends ChannelOutboundHandlerAdapter {
+        public boolean open = true;
         final ArrayDeque<ChannelPromise> held = new ArrayDeque<>();
-        /** What reached the socket, decoded as UTF-8. */
-        final List<String> written = new ArrayList<>();
+        /** What reached the socket, one string (UTF-8) per write. */
+        public final List<String> written = new ArrayList<>();
+        /** What reached the socket, byte for byte. */
+        public final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
 
         @Override
         public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
-            written.add(((ByteBuf) msg).toString(StandardCharsets.UTF_8));
+            ByteBuf buf = (ByteBuf) msg;
+            written.add(buf.toString(StandardCharsets.UTF_8));
+            byte[] copy = new byte[buf.readableBytes()];
+            buf.getBytes(buf.readerIndex(), copy);
+            bytes.writeBytes(copy);
             ReferenceCountUtil.release(msg);
             if (open) {
                 promise.setSuccess();
@@ -68,7 +75,7 @@ final class FakeConnector implements Connector {
             }
         }
 
-        void release() {
+        public void release() {
             open = true;
             ChannelPromise p;
             while ((p = held.poll()) != null) {
@@ -87,8 +94,8 @@ final class FakeConnector implements Connector {
     }
 
     /** Counts read() requests, to observe the engine pausing and resuming the socket. */
-    static final class ReadCounter extends ChannelOutboundHandlerAdapter {
-        int reads;
+    public static final class ReadCounter extends ChannelOutboundHandlerAdapter {
+        public int reads;
 
         @Override
         public void read(ChannelHandlerContext ctx) {
@@ -97,7 +104,7 @@ final class FakeConnector implements Connector {
         }
     }
 
-    final List<Attempt> attempts = new ArrayList<>();
+    public final List<Attempt> attempts = new ArrayList<>();
 
     @Override
     public Future<Channel> connect(Open open, EventLoop loop, ChannelHandler handler) {
@@ -112,10 +119,12 @@ final class FakeConnector implements Connector {
                 .setConnId(connectionId)
                 .setProtocol("TLSv1.3")
                 .setCipherSuite("TLS_AES_128_GCM_SHA256")
+                .setPeerAddress("127.0.0.1:4433")
+                .setPeerSubject("CN=localhost")
                 .build();
     }
 
-    Attempt last() {
+    public Attempt last() {
         return attempts.get(attempts.size() - 1);
     }
 }
