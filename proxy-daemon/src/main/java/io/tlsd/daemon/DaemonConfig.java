@@ -41,6 +41,7 @@ public final class DaemonConfig {
     private final boolean ipcEnabled;
     private final Duration ticketKeyRotation;
     private final Path caFile;
+    private final ListenerConfig.CertificateSpec clientCertificate;
     private final List<String> tlsProtocols;
     private final String tlsProvider;
     private final String transport;
@@ -60,6 +61,7 @@ public final class DaemonConfig {
         this.ipcEnabled = b.ipcEnabled;
         this.ticketKeyRotation = b.ticketKeyRotation;
         this.caFile = b.caFile;
+        this.clientCertificate = b.clientCertificate;
         this.tlsProtocols = List.copyOf(b.tlsProtocols);
         this.tlsProvider = b.tlsProvider;
         this.transport = b.transport;
@@ -117,6 +119,11 @@ public final class DaemonConfig {
         return caFile;
     }
 
+    /** Client role: the certificate presented to servers that ask for one (mTLS), or null. */
+    public ListenerConfig.CertificateSpec clientCertificate() {
+        return clientCertificate;
+    }
+
     /** TLS protocol versions enabled, e.g. {@code [TLSv1.3]}. */
     public List<String> tlsProtocols() {
         return tlsProtocols;
@@ -171,6 +178,7 @@ public final class DaemonConfig {
         private boolean ipcEnabled = true;
         private Duration ticketKeyRotation = Duration.ofHours(1);
         private Path caFile;
+        private ListenerConfig.CertificateSpec clientCertificate;
         private List<String> tlsProtocols = List.of("TLSv1.3");
         private String tlsProvider = "boringssl";
         private String transport = "auto";
@@ -193,6 +201,7 @@ public final class DaemonConfig {
             ipcEnabled = c.ipcEnabled;
             ticketKeyRotation = c.ticketKeyRotation;
             caFile = c.caFile;
+            clientCertificate = c.clientCertificate;
             tlsProtocols = c.tlsProtocols;
             tlsProvider = c.tlsProvider;
             transport = c.transport;
@@ -247,6 +256,12 @@ public final class DaemonConfig {
 
         public Builder caFile(Path caFile) {
             this.caFile = caFile;
+            return this;
+        }
+
+        /** Client role: present this certificate to servers that ask (mTLS); null for none. */
+        public Builder clientCertificate(ListenerConfig.CertificateSpec certificate) {
+            this.clientCertificate = certificate;
             return this;
         }
 

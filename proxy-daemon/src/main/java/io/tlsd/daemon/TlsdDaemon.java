@@ -9,6 +9,7 @@ import io.tlsd.daemon.engine.Acceptor;
 import io.tlsd.daemon.engine.Connector;
 import io.tlsd.daemon.engine.DaemonCounters;
 import io.tlsd.daemon.ipc.IpcServer;
+import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.server.ListenerSet;
 import io.tlsd.daemon.tls.ClientTlsContexts;
 import io.tlsd.daemon.tls.KeyMaterial;
@@ -87,7 +88,12 @@ public final class TlsdDaemon implements AutoCloseable {
     }
 
     private void startClientRole() throws Exception {
-        ClientTlsContexts contexts = new ClientTlsContexts(config.tlsProvider(), config.caFile(), config.tlsProtocols());
+        ListenerConfig.CertificateSpec id = config.clientCertificate();
+        KeyMaterial identity = id == null ? null : id.pkcs12() != null
+                ? KeyMaterial.fromPkcs12(id.pkcs12(), id.passphraseFile())
+                : KeyMaterial.fromPem(id.certChain(), id.key(), id.passphraseFile());
+        ClientTlsContexts contexts = new ClientTlsContexts(config.tlsProvider(), config.caFile(), config.tlsProtocols(),
+                identity);
         TlsConnector connector = new TlsConnector(transport, contexts, config.connectTimeout(),
                 config.handshakeTimeout(), resolver);
         if (config.ipcEnabled()) {

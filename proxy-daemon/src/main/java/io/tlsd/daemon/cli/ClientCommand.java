@@ -2,6 +2,7 @@ package io.tlsd.daemon.cli;
 
 import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.config.Addresses;
+import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,6 +26,15 @@ final class ClientCommand implements Callable<Integer> {
             description = "Trust anchors for verifying servers (default: the JDK trust store)")
     Path caFile;
 
+    @Option(names = "--cert", paramLabel = "PEM", description = "Client certificate chain for servers that ask (mTLS)")
+    Path cert;
+
+    @Option(names = "--key", paramLabel = "PEM", description = "Its private key (PKCS#1 or PKCS#8)")
+    Path key;
+
+    @Option(names = "--key-passphrase-file", paramLabel = "FILE", description = "Passphrase of an encrypted key")
+    Path passphraseFile;
+
     @Option(names = "--listen", paramLabel = "ADDR",
             description = "Tunnel: accept plain TCP here (e.g. 127.0.0.1:8080) and carry it over TLS to --target")
     String listen;
@@ -41,6 +51,12 @@ final class ClientCommand implements Callable<Integer> {
         DaemonConfig.Builder builder = daemon.builder().role(DaemonConfig.Role.CLIENT);
         if (caFile != null) {
             builder.caFile(caFile);
+        }
+        if (cert != null || key != null) {
+            if (cert == null || key == null) {
+                throw new IllegalArgumentException("--cert and --key go together");
+            }
+            builder.clientCertificate(ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile));
         }
         if (listen != null || target != null) {
             if (listen == null || target == null) {

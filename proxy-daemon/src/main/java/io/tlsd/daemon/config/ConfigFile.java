@@ -42,7 +42,8 @@ public final class ConfigFile {
             "listeners", "tunnels", "log_level");
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
             "passphrase_file", "alpn", "client_auth", "client_ca_file", "proxy_protocol", "idle_timeout");
-    private static final Set<String> TLS = Set.of("ca_file", "protocols", "provider", "ticket_key_rotation");
+    private static final Set<String> TLS = Set.of("ca_file", "protocols", "provider", "ticket_key_rotation",
+            "client_certificate");
     private static final Set<String> LISTENER = Set.of("name", "address", "certificates", "alpn", "client_auth",
             "client_ca_file", "handshake_timeout", "backlog");
     private static final Set<String> CERTIFICATE = Set.of("names", "cert", "key", "pkcs12", "passphrase_file");
@@ -105,6 +106,10 @@ public final class ConfigFile {
                 }
                 if (tls.containsKey("provider")) {
                     b.tlsProvider(string(tls.get("provider"), "tls.provider"));
+                }
+                if (tls.containsKey("client_certificate")) {
+                    b.clientCertificate(certificate(map(tls.get("client_certificate"), "tls.client_certificate",
+                            CERTIFICATE), "tls.client_certificate", List.of()));
                 }
                 if (tls.containsKey("ticket_key_rotation")) {
                     b.ticketKeyRotation(duration(tls.get("ticket_key_rotation"), "tls.ticket_key_rotation"));

@@ -11,7 +11,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import javax.net.ssl.SSLException;
 
 /**
- * The client role's TLS contexts. ALPN is a property of a Netty context, so there is one
+ * The client role's TLS contexts, with an optional client certificate for servers that ask. ALPN is a property of a Netty context, so there is one
  * context per distinct ALPN list an application asks for (a handful in practice; the cache is
  * bounded all the same). Every context verifies the peer's chain and its name.
  */
@@ -21,6 +21,7 @@ public final class ClientTlsContexts {
     private final SslProvider provider;
     private final Path caFile;
     private final List<String> protocols;
+    private final KeyMaterial identity;
     private final ConcurrentHashMap<List<String>, SslContext> byAlpn = new ConcurrentHashMap<>();
 
     /**
@@ -29,9 +30,19 @@ public final class ClientTlsContexts {
      * @param protocols e.g. ["TLSv1.3"]
      */
     public ClientTlsContexts(String provider, Path caFile, List<String> protocols) throws SSLException {
+        this(provider, caFile, protocols, null);
+    }
+
+    /**
+     * @param identity the certificate and key presented to servers that ask for one (mTLS), or
+     *     null for none
+     */
+    public ClientTlsContexts(String provider, Path caFile, List<String> protocols, KeyMaterial identity)
+            throws SSLException {
         this.provider = providerNamed(provider);
         this.caFile = caFile;
         this.protocols = List.copyOf(protocols);
+        this.identity = identity;
         byAlpn.put(List.of(), build(List.of())); // fail at start, not at the first OPEN
     }
 
@@ -69,6 +80,9 @@ public final class ClientTlsContexts {
                 .endpointIdentificationAlgorithm("HTTPS");
         if (caFile != null) {
             builder.trustManager(caFile.toFile());
+        }
+        if (identity != null) {
+            builder.keyManager(identity.key(), identity.chain().toArray(new java.security.cert.X509Certificate[0]));
         }
         if (!alpn.isEmpty()) {
             builder.applicationProtocolConfig(new ApplicationProtocolConfig(
