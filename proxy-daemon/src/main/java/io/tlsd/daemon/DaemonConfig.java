@@ -2,6 +2,7 @@ package io.tlsd.daemon;
 
 import io.tlsd.daemon.engine.SessionLimits;
 import io.tlsd.daemon.server.ListenerConfig;
+import io.tlsd.daemon.tls.signing.SigningPolicy;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import io.tlsd.sdk.SocketPaths;
 import java.nio.file.Path;
@@ -52,6 +53,7 @@ public final class DaemonConfig {
     private final Duration helloTimeout;
     private final Path debugSocket;
     private final String logLevel;
+    private final SigningPolicy signing;
 
     private DaemonConfig(Builder b) {
         this.role = b.role;
@@ -72,6 +74,7 @@ public final class DaemonConfig {
         this.helloTimeout = b.helloTimeout;
         this.debugSocket = b.debugSocket;
         this.logLevel = b.logLevel;
+        this.signing = b.signing;
     }
 
     public static Builder builder() {
@@ -165,6 +168,11 @@ public final class DaemonConfig {
         return debugSocket;
     }
 
+    /** Server role: whether private-key operations run on the event loops or on signer threads. */
+    public SigningPolicy signing() {
+        return signing;
+    }
+
     /** "error", "warn", "info" (the default) or "debug". */
     public String logLevel() {
         return logLevel;
@@ -189,6 +197,7 @@ public final class DaemonConfig {
         private Duration helloTimeout = Duration.ofSeconds(10);
         private Path debugSocket;
         private String logLevel = "info";
+        private SigningPolicy signing = SigningPolicy.auto();
 
         private Builder() {
         }
@@ -212,6 +221,7 @@ public final class DaemonConfig {
             helloTimeout = c.helloTimeout;
             debugSocket = c.debugSocket;
             logLevel = c.logLevel;
+            signing = c.signing;
         }
 
         public Builder role(Role role) {
@@ -314,6 +324,12 @@ public final class DaemonConfig {
 
         public Builder handshakeTimeout(Duration timeout) {
             this.handshakeTimeout = positive(timeout, "handshakeTimeout");
+            return this;
+        }
+
+        /** Server role: where private-key operations run (auto, on-loop, off-loop). */
+        public Builder signing(SigningPolicy signing) {
+            this.signing = Objects.requireNonNull(signing, "signing == null");
             return this;
         }
 

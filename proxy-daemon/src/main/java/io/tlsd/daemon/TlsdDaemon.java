@@ -61,7 +61,8 @@ public final class TlsdDaemon implements AutoCloseable {
     private IpcServer ipc;
     private ListenerSet listeners;
     private final Object closeLock = new Object();
-    private boolean closed;
+    private boolean closing;
+    private boolean terminated;
 
     private TlsdDaemon(DaemonConfig config) throws Exception {
         this.config = config;
@@ -116,7 +117,7 @@ public final class TlsdDaemon implements AutoCloseable {
         control.scheduleAtFixedRate(tickets::rotate, every, every, TimeUnit.MILLISECONDS);
         if (config.ipcEnabled()) {
             listeners = ListenerSet.bind(config.listeners(), config.tlsProtocols(), config.tlsProvider(), tickets,
-                    transport, control, workers);
+                    config.signing(), transport, control, workers);
             started.push(listeners);
             startIpc(null, listeners);
             startDebugSocket(null, listeners);
@@ -128,7 +129,8 @@ public final class TlsdDaemon implements AutoCloseable {
                             t.certificate().passphraseFile());
             SslContext context = new ServerTlsContexts(
                     List.of(new ServerTlsContexts.Identity(List.of(), material)), t.alpn(), t.clientAuth(),
-                    t.clientCaFile(), config.tlsProtocols(), config.tlsProvider(), tickets).defaultContext();
+                    t.clientCaFile(), config.tlsProtocols(), config.tlsProvider(), tickets, config.signing())
+                    .defaultContext();
             InetSocketAddress backend = Addresses.parse(t.target());
             if (backend.isUnresolved()) {
                 throw new IllegalArgumentException("tunnel " + t.name() + ": cannot resolve backend " + t.target());
@@ -198,10 +200,10 @@ public final class TlsdDaemon implements AutoCloseable {
         return counters.snapshot();
     }
 
-    /** Blocks until {@link #close()} ran (from another thread or a shutdown hook). */
+    /** Blocks until {@link #close()} (from another thread or a signal) has finished. */
     public void awaitTermination() throws InterruptedException {
         synchronized (closeLock) {
-            while (!closed) {
+            while (!terminated) {
                 closeLock.wait();
             }
         }
@@ -214,15 +216,21 @@ public final class TlsdDaemon implements AutoCloseable {
     @Override
     public void close() {
         synchronized (closeLock) {
-            if (closed) {
+            if (closing) {
                 return;
             }
-            closed = true;
-            closeLock.notifyAll();
+            closing = true;
         }
-        closeStarted();
-        shutdownLoops();
-        log.info("tlsd stopped");
+        try {
+            closeStarted();
+            shutdownLoops();
+            log.info("tlsd stopped");
+        } finally {
+            synchronized (closeLock) {
+                terminated = true; // only now: the socket file is gone and the loops are stopped
+                closeLock.notifyAll();
+            }
+        }
     }
 
     private void closeStarted() {

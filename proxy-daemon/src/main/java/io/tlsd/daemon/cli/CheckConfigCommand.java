@@ -57,7 +57,7 @@ final class CheckConfigCommand implements Callable<Integer> {
             if (identities.size() == listener.certificates().size() && problems.isEmpty()) {
                 try {
                     new ServerTlsContexts(identities, listener.alpn(), listener.clientAuth(), listener.clientCaFile(),
-                            config.tlsProtocols(), config.tlsProvider(), null);
+                            config.tlsProtocols(), config.tlsProvider(), null, config.signing());
                 } catch (Exception e) {
                     problems.add(file + ": listener " + listener.name() + ": " + e.getMessage());
                 }

@@ -3,6 +3,7 @@ package io.tlsd.daemon.cli;
 import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.TlsdDaemon;
 import io.tlsd.daemon.config.ConfigFile;
+import io.tlsd.daemon.tls.signing.SigningPolicy;
 import java.io.IOException;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
@@ -24,6 +25,10 @@ final class DaemonOptions {
 
     @Option(names = "--tls-provider", paramLabel = "boringssl|jdk", description = "TLS implementation (default: boringssl)")
     String tlsProvider;
+
+    @Option(names = "--signing", paramLabel = "auto|on-loop|off-loop",
+            description = "Server role: where private-key operations run (default: auto, see docs/key-operations.md)")
+    String signing;
 
     @Option(names = "--log-level", paramLabel = "error|warn|info|debug", description = "Log level (default: info)")
     String logLevel;
@@ -52,6 +57,9 @@ final class DaemonOptions {
         }
         if (logLevel != null) {
             builder.logLevel(logLevel);
+        }
+        if (signing != null) {
+            builder.signing(SigningPolicy.parse(signing));
         }
         return builder;
     }

@@ -4,6 +4,7 @@ import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.engine.SessionLimits;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ServerTlsContexts;
+import io.tlsd.daemon.tls.signing.SigningPolicy;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import java.io.IOException;
 import java.io.Reader;
@@ -43,7 +44,7 @@ public final class ConfigFile {
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
             "passphrase_file", "alpn", "client_auth", "client_ca_file", "proxy_protocol", "idle_timeout");
     private static final Set<String> TLS = Set.of("ca_file", "protocols", "provider", "ticket_key_rotation",
-            "client_certificate");
+            "client_certificate", "signing");
     private static final Set<String> LISTENER = Set.of("name", "address", "certificates", "alpn", "client_auth",
             "client_ca_file", "handshake_timeout", "backlog");
     private static final Set<String> CERTIFICATE = Set.of("names", "cert", "key", "pkcs12", "passphrase_file");
@@ -110,6 +111,9 @@ public final class ConfigFile {
                 if (tls.containsKey("client_certificate")) {
                     b.clientCertificate(certificate(map(tls.get("client_certificate"), "tls.client_certificate",
                             CERTIFICATE), "tls.client_certificate", List.of()));
+                }
+                if (tls.containsKey("signing")) {
+                    b.signing(SigningPolicy.parse(string(tls.get("signing"), "tls.signing")));
                 }
                 if (tls.containsKey("ticket_key_rotation")) {
                     b.ticketKeyRotation(duration(tls.get("ticket_key_rotation"), "tls.ticket_key_rotation"));

@@ -213,12 +213,13 @@ public final class Session {
                         "too many connections in this session (limit " + limits.maxConnections() + ")"));
                 return;
             }
-            Connection conn = new Connection(this, nextConnectionId++, limits.connectionBufferBytes(),
+            long connId = nextConnectionId++;
+            ConnectionInfo info = acceptor.describe(ch, connId); // before counting it: it may throw
+            Connection conn = new Connection(this, connId, limits.connectionBufferBytes(),
                     Connection.State.HANDSHAKING);
             connections.put(conn.id, conn);
             counters.connections.incrementAndGet();
             counters.handshakes.increment();
-            ConnectionInfo info = acceptor.describe(ch, conn.id);
             conn.opened(ch); // before the completion: the application may use the connection at once
             acceptor.attach(ch, conn);
             send(op, Completion.newBuilder().setConnection(info));

@@ -11,6 +11,7 @@ import io.tlsd.daemon.tls.ConnectionInfos;
 import io.tlsd.daemon.tls.KeyMaterial;
 import io.tlsd.daemon.tls.ServerTlsContexts;
 import io.tlsd.daemon.tls.TicketKeys;
+import io.tlsd.daemon.tls.signing.SigningPolicy;
 import io.tlsd.daemon.transport.Transport;
 import io.tlsd.proto.v1.ConnectionInfo;
 import io.tlsd.proto.v1.Status;
@@ -37,8 +38,9 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
      * listener fails (the error names it).
      */
     public static ListenerSet bind(List<ListenerConfig> configs, List<String> protocols, String provider,
-                                   TicketKeys tickets, Transport transport, EventLoopGroup control,
-                                   EventLoopGroup workers) throws SSLException, InterruptedException {
+                                   TicketKeys tickets, SigningPolicy signing, Transport transport,
+                                   EventLoopGroup control, EventLoopGroup workers)
+            throws SSLException, InterruptedException {
         ListenerSet set = new ListenerSet();
         for (ListenerConfig config : configs) {
             if (set.listeners.containsKey(config.name())) {
@@ -52,7 +54,7 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
                 identities.add(new ServerTlsContexts.Identity(spec.names(), material));
             }
             ServerTlsContexts contexts = new ServerTlsContexts(identities, config.alpn(), config.clientAuth(),
-                    config.clientCaFile(), protocols, provider, tickets);
+                    config.clientCaFile(), protocols, provider, tickets, signing);
             set.listeners.put(config.name(), new TlsListener(config, contexts));
         }
         try {

@@ -52,7 +52,8 @@ public final class ConnectionInfos {
     private static String groupOf(SSLEngine engine) {
         if (engine instanceof ReferenceCountedOpenSslEngine openssl) {
             try {
-                String group = SSL.getGroupName(openssl.sslPointer());
+                long ssl = openssl.sslPointer(); // 0 once BoringSSL freed the engine (peer already gone)
+                String group = ssl == 0 ? null : SSL.getGroupName(ssl);
                 return group == null ? "" : group;
             } catch (Exception e) {
                 return "";
@@ -63,7 +64,8 @@ public final class ConnectionInfos {
 
     private static boolean isResumed(SSLEngine engine) {
         if (engine instanceof ReferenceCountedOpenSslEngine openssl) {
-            return SSL.isSessionReused(openssl.sslPointer());
+            long ssl = openssl.sslPointer(); // 0 once BoringSSL freed the engine (peer already gone)
+            return ssl != 0 && SSL.isSessionReused(ssl);
         }
         return false;
     }

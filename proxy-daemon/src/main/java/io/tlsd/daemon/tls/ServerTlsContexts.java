@@ -2,21 +2,51 @@ package io.tlsd.daemon.tls;
 
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.OpenSslAsyncPrivateKeyMethod;
+import io.netty.handler.ssl.OpenSslContextOption;
+import io.netty.handler.ssl.OpenSslX509KeyManagerFactory;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
 import io.netty.util.DomainWildcardMappingBuilder;
 import io.netty.util.Mapping;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ImmediateEventExecutor;
+import io.netty.util.concurrent.Promise;
+import io.tlsd.daemon.tls.signing.KeyKind;
+import io.tlsd.daemon.tls.signing.KeySigner;
+import io.tlsd.daemon.tls.signing.SigningPolicy;
+import io.tlsd.daemon.tls.signing.SigningPolicy.Placement;
+import java.io.IOException;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
 import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The TLS contexts of one listener of the server role: one per certificate, chosen by the name
  * the client asks for (SNI, exact or {@code *.wildcard}), with a default for clients that ask for
  * none or for a name nobody serves.
+ *
+ * <p>Each certificate's private-key operations run where the {@link SigningPolicy} puts them: in
+ * BoringSSL on the event loop, or through a {@link KeySigner} off it (netty-tcnative's
+ * asynchronous private-key method: the handshake pauses, the loop serves other connections, and
+ * Netty's {@code SslHandler} resumes the handshake on the connection's own loop when the signature
+ * arrives). With the "jdk" TLS provider the JDK's engine signs on the loop whatever the policy.
  */
 public final class ServerTlsContexts {
+    private static final Logger log = LoggerFactory.getLogger(ServerTlsContexts.class);
 
     /** Whether and how clients must present a certificate. */
     public enum ClientAuthPolicy { NONE, OPTIONAL, REQUIRED }
@@ -33,15 +63,33 @@ public final class ServerTlsContexts {
         }
     }
 
+    /** Where one identity's key operations run, for logs and tests. */
+    public record KeyPlacement(Identity identity, KeyKind kind, Placement placement) {
+    }
+
     private final SslContext defaultContext;
     private final Mapping<String, SslContext> byName;
+    private final List<KeyPlacement> placements = new ArrayList<>();
+
+    /**
+     * Same as the full constructor with {@link SigningPolicy#fromSystemProperty()}: {@code auto}
+     * unless the {@value SigningPolicy#PROPERTY} system property says otherwise.
+     */
+    public ServerTlsContexts(List<Identity> identities, List<String> alpn, ClientAuthPolicy clientAuth,
+                             Path clientCaFile, List<String> protocols, String provider, TicketKeys tickets)
+            throws SSLException {
+        this(identities, alpn, clientAuth, clientCaFile, protocols, provider, tickets,
+                SigningPolicy.fromSystemProperty());
+    }
 
     /**
      * @param identities at least one; the first without names (else the first) is the default
      * @param clientCaFile trust anchors for client certificates; required unless policy is NONE
+     * @param signing where each certificate's private-key operations run
      */
     public ServerTlsContexts(List<Identity> identities, List<String> alpn, ClientAuthPolicy clientAuth,
-                             Path clientCaFile, List<String> protocols, String provider, TicketKeys tickets)
+                             Path clientCaFile, List<String> protocols, String provider, TicketKeys tickets,
+                             SigningPolicy signing)
             throws SSLException {
         if (identities.isEmpty()) {
             throw new IllegalArgumentException("a listener needs at least one certificate");
@@ -51,13 +99,13 @@ public final class ServerTlsContexts {
                     + " needs a client CA file");
         }
         Identity fallback = identities.stream().filter(i -> i.names().isEmpty()).findFirst().orElse(identities.get(0));
-        defaultContext = build(fallback.material(), alpn, clientAuth, clientCaFile, protocols, provider, tickets);
+        defaultContext = build(fallback, alpn, clientAuth, clientCaFile, protocols, provider, tickets, signing);
         DomainWildcardMappingBuilder<SslContext> mapping = new DomainWildcardMappingBuilder<>(defaultContext);
         for (Identity identity : identities) {
             if (identity.names().isEmpty()) {
                 continue;
             }
-            SslContext ctx = build(identity.material(), alpn, clientAuth, clientCaFile, protocols, provider, tickets);
+            SslContext ctx = build(identity, alpn, clientAuth, clientCaFile, protocols, provider, tickets, signing);
             for (String name : identity.names()) {
                 mapping.add(name, ctx);
             }
@@ -65,12 +113,34 @@ public final class ServerTlsContexts {
         byName = mapping.build();
     }
 
-    private static SslContext build(KeyMaterial material, List<String> alpn, ClientAuthPolicy clientAuth,
-                                    Path clientCaFile, List<String> protocols, String provider, TicketKeys tickets)
+    private SslContext build(Identity identity, List<String> alpn, ClientAuthPolicy clientAuth,
+                             Path clientCaFile, List<String> protocols, String provider, TicketKeys tickets,
+                             SigningPolicy signing)
             throws SSLException {
-        SslContextBuilder builder = SslContextBuilder
-                .forServer(material.key(), material.chain().toArray(new X509Certificate[0]))
-                .sslProvider(ClientTlsContexts.providerNamed(provider))
+        KeyMaterial material = identity.material();
+        X509Certificate[] chain = material.chain().toArray(new X509Certificate[0]);
+        SslProvider sslProvider = ClientTlsContexts.providerNamed(provider);
+        KeyKind kind = KeyKind.of(material.leaf().getPublicKey());
+        // Only BoringSSL can pause a handshake for a signature; the JDK's engine signs in place.
+        Placement placement = sslProvider == SslProvider.OPENSSL
+                ? signing.placementFor(kind, material.key())
+                : Placement.ON_LOOP;
+        if (sslProvider != SslProvider.OPENSSL && signing.mode() == SigningPolicy.Mode.OFF_LOOP) {
+            log.warn("{}: signing stays on the event loop: the {} TLS provider cannot sign off it", material, provider);
+        }
+        SslContextBuilder builder;
+        if (placement == Placement.OFF_LOOP) {
+            // Keyless: BoringSSL gets only the chain; every operation goes to the signer.
+            KeySigner signer = signing.signers().forKey(material.key(), material.leaf());
+            builder = SslContextBuilder.forServer(keylessKeyManagers(chain))
+                    .option(OpenSslContextOption.ASYNC_PRIVATE_KEY_METHOD, new AsyncKeyMethod(signer));
+        } else {
+            builder = SslContextBuilder.forServer(material.key(), chain);
+        }
+        placements.add(new KeyPlacement(identity, kind, placement));
+        log.info("{}: {} key, private-key operations {}", material, kind,
+                placement == Placement.ON_LOOP ? "on the event loop" : "on the signer threads");
+        builder.sslProvider(sslProvider)
                 .protocols(protocols)
                 .clientAuth(switch (clientAuth) {
                     case NONE -> ClientAuth.NONE;
@@ -94,6 +164,19 @@ public final class ServerTlsContexts {
         return ctx;
     }
 
+    private static OpenSslX509KeyManagerFactory keylessKeyManagers(X509Certificate[] chain) throws SSLException {
+        try {
+            return OpenSslX509KeyManagerFactory.newKeyless(chain);
+        } catch (IOException | GeneralSecurityException e) {
+            throw new SSLException("cannot use the certificate chain without its key: " + e.getMessage(), e);
+        }
+    }
+
+    /** Where each certificate's key operations run, in the order the contexts were built. */
+    public List<KeyPlacement> placements() {
+        return Collections.unmodifiableList(placements);
+    }
+
     /** For Netty's {@code SniHandler}: name → context, falling back to the default. */
     public Mapping<String, SslContext> mapping() {
         return byName;
@@ -101,5 +184,66 @@ public final class ServerTlsContexts {
 
     public SslContext defaultContext() {
         return defaultContext;
+    }
+
+    /**
+     * netty-tcnative's asynchronous private-key method over a {@link KeySigner}. The returned
+     * future completes on whichever thread the signer finishes on; netty-tcnative then hands the
+     * result to BoringSSL and {@code SslHandler} resumes the handshake on the channel's event loop
+     * (its task runner re-enters through {@code ctx.executor().execute}).
+     */
+    private static final class AsyncKeyMethod implements OpenSslAsyncPrivateKeyMethod {
+        private static final long LOG_EVERY_NANOS = TimeUnit.SECONDS.toNanos(10);
+
+        private final KeySigner signer;
+        private final AtomicLong lastLogged = new AtomicLong(System.nanoTime() - LOG_EVERY_NANOS);
+
+        AsyncKeyMethod(KeySigner signer) {
+            this.signer = signer;
+        }
+
+        @Override
+        public Future<byte[]> sign(SSLEngine engine, int signatureAlgorithm, byte[] input) {
+            return bridge(() -> signer.sign(signatureAlgorithm, input), "signing");
+        }
+
+        @Override
+        public Future<byte[]> decrypt(SSLEngine engine, byte[] input) {
+            return bridge(() -> signer.decrypt(input), "decryption");
+        }
+
+        private Future<byte[]> bridge(Supplier<CompletableFuture<byte[]>> operation, String what) {
+            Promise<byte[]> promise = ImmediateEventExecutor.INSTANCE.newPromise();
+            CompletableFuture<byte[]> result;
+            try {
+                result = operation.get();
+                if (result == null) {
+                    result = CompletableFuture.failedFuture(new NullPointerException(signer + " returned no future"));
+                }
+            } catch (RuntimeException e) {
+                result = CompletableFuture.failedFuture(e);
+            }
+            result.whenComplete((bytes, failure) -> {
+                if (failure == null) {
+                    promise.trySuccess(bytes);
+                    return;
+                }
+                Throwable cause = failure instanceof CompletionException && failure.getCause() != null
+                        ? failure.getCause() : failure;
+                logFailure(what, cause);
+                promise.tryFailure(cause);
+            });
+            return promise;
+        }
+
+        /** The handshake failure is logged without the cause; say it here, but not for every one of a flood. */
+        private void logFailure(String what, Throwable cause) {
+            long now = System.nanoTime();
+            long last = lastLogged.get();
+            if (now - last >= LOG_EVERY_NANOS && lastLogged.compareAndSet(last, now)) {
+                log.warn("{} with {} failed (handshake aborted; logged at most every 10 s): {}",
+                        what, signer, cause.toString());
+            }
+        }
     }
 }

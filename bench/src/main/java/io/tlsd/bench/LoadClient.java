@@ -1,0 +1,358 @@
+package io.tlsd.bench;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import java.net.InetSocketAddress;
+import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The load generator: Netty (epoll) clients for the four kinds of load the suite applies —
+ * new connections with a short echo, bulk upload into a sink, ping-pong round trips, and TLS
+ * handshakes. Every method runs for a fixed time and returns what it measured.
+ */
+final class LoadClient {
+    private final EventLoopGroup group;
+    private final Class<? extends Channel> channelClass;
+
+    LoadClient(EventLoopGroup group, Class<? extends Channel> channelClass) {
+        this.group = group;
+        this.channelClass = channelClass;
+    }
+
+    /** What a TLS client does when the target speaks TLS itself; null for plain targets. */
+    record Tls(SslContext context, boolean resume) {
+        SslHandler handler(Channel ch, int port) {
+            return resume ? context.newHandler(ch.alloc(), "localhost", port) : context.newHandler(ch.alloc());
+        }
+    }
+
+    private Bootstrap bootstrap() {
+        return new Bootstrap().group(group).channel(channelClass)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000);
+    }
+
+    record Rate(double perSecond, long errors, double resumedFraction) { }
+
+    /**
+     * {@code concurrency} loops of: connect (and handshake when {@code tls} is set), send
+     * {@code messageBytes} to the echo, read them back, close. Counts completed loops per second.
+     */
+    Rate connections(int port, Tls tls, int concurrency, int messageBytes, long millis) throws Exception {
+        AtomicBoolean running = new AtomicBoolean(true);
+        AtomicLong done = new AtomicLong();
+        AtomicLong errors = new AtomicLong();
+        AtomicLong resumed = new AtomicLong();
+        AtomicLong counting = new AtomicLong(); // 0 = warm-up, 1 = measuring
+        long warmup = Math.min(1000, millis / 4);
+        CompletableFuture<?>[] slots = new CompletableFuture<?>[concurrency];
+        for (int i = 0; i < concurrency; i++) {
+            CompletableFuture<Void> slot = new CompletableFuture<>();
+            slots[i] = slot;
+            connectOnce(port, tls, messageBytes, running, done, errors, resumed, counting, slot);
+        }
+        Thread.sleep(warmup);
+        counting.set(1);
+        long start = System.nanoTime();
+        long before = done.get();
+        long resumedBefore = resumed.get();
+        long errorsBefore = errors.get();
+        Thread.sleep(millis - warmup);
+        long n = done.get() - before;
+        long r = resumed.get() - resumedBefore;
+        double seconds = (System.nanoTime() - start) / 1e9;
+        running.set(false);
+        CompletableFuture.allOf(slots).get(30, TimeUnit.SECONDS);
+        return new Rate(n / seconds, errors.get() - errorsBefore, n == 0 ? 0 : (double) r / n);
+    }
+
+    private void connectOnce(int port, Tls tls, int messageBytes, AtomicBoolean running, AtomicLong done,
+                             AtomicLong errors, AtomicLong resumed, AtomicLong counting, CompletableFuture<Void> slot) {
+        if (!running.get()) {
+            slot.complete(null);
+            return;
+        }
+        boolean[] ok = new boolean[1];
+        boolean[] reused = new boolean[1];
+        ChannelFuture connect = bootstrap().handler(new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                SslHandler ssl = tls == null ? null : tls.handler(ch, port);
+                if (ssl != null) {
+                    ch.pipeline().addLast(ssl);
+                }
+                ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                    private int received;
+
+                    @Override
+                    public void channelActive(ChannelHandlerContext ctx) {
+                        if (ssl == null) {
+                            send(ctx);
+                        } else {
+                            ssl.handshakeFuture().addListener(f -> {
+                                if (f.isSuccess()) {
+                                    reused[0] = ssl.engine() instanceof io.netty.handler.ssl.ReferenceCountedOpenSslEngine e
+                                            && io.netty.internal.tcnative.SSL.isSessionReused(e.sslPointer());
+                                    send(ctx);
+                                }
+                            });
+                        }
+                        ctx.fireChannelActive();
+                    }
+
+                    private void send(ChannelHandlerContext ctx) {
+                        ByteBuf msg = ctx.alloc().buffer(messageBytes);
+                        msg.writeByte('e');
+                        msg.writeZero(messageBytes - 1);
+                        ctx.writeAndFlush(msg);
+                    }
+
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        received += ((ByteBuf) msg).readableBytes();
+                        ((ByteBuf) msg).release();
+                        if (received >= messageBytes && !ok[0]) {
+                            ok[0] = true;
+                            ctx.close();
+                        }
+                    }
+
+                    @Override
+                    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                        ctx.close();
+                    }
+                });
+            }
+        }).connect(new InetSocketAddress("127.0.0.1", port));
+        connect.channel().closeFuture().addListener(f -> {
+            if (ok[0]) {
+                done.incrementAndGet();
+                if (reused[0]) {
+                    resumed.incrementAndGet();
+                }
+            } else if (running.get()) {
+                errors.incrementAndGet();
+            }
+            connectOnce(port, tls, messageBytes, running, done, errors, resumed, counting, slot);
+        });
+    }
+
+    /**
+     * {@code streams} connections each writing {@code chunk}-byte buffers as fast as the
+     * connection takes them into the backend's sink; MiB/s as counted by the sink.
+     */
+    double bulk(int port, Tls tls, EchoBackend sink, int streams, int chunk, long millis) throws Exception {
+        AtomicBoolean running = new AtomicBoolean(true);
+        ByteBuf data = PooledByteBufAllocator.DEFAULT.directBuffer(chunk);
+        data.writeByte('s');
+        data.writeZero(chunk - 1);
+        Channel[] channels = new Channel[streams];
+        for (int i = 0; i < streams; i++) {
+            channels[i] = bootstrap().option(ChannelOption.SO_SNDBUF, 1 << 20).handler(new ChannelInitializer<>() {
+                @Override
+                protected void initChannel(Channel ch) {
+                    if (tls != null) {
+                        ch.pipeline().addLast(tls.handler(ch, port));
+                    }
+                    ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                        @Override
+                        public void channelActive(ChannelHandlerContext ctx) {
+                            pump(ctx);
+                            ctx.fireChannelActive();
+                        }
+
+                        @Override
+                        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+                            pump(ctx);
+                        }
+
+                        private void pump(ChannelHandlerContext ctx) {
+                            while (running.get() && ctx.channel().isWritable()) {
+                                ctx.write(data.retainedDuplicate());
+                            }
+                            ctx.flush();
+                        }
+
+                        @Override
+                        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                            ctx.close();
+                        }
+                    });
+                }
+            }).connect(new InetSocketAddress("127.0.0.1", port)).sync().channel();
+        }
+        long warmup = Math.min(1000, millis / 4);
+        Thread.sleep(warmup);
+        long before = sink.sunk.sum();
+        long start = System.nanoTime();
+        Thread.sleep(millis - warmup);
+        long bytes = sink.sunk.sum() - before;
+        double seconds = (System.nanoTime() - start) / 1e9;
+        running.set(false);
+        for (Channel ch : channels) {
+            ch.close().await(5, TimeUnit.SECONDS);
+        }
+        data.release();
+        return bytes / seconds / (1 << 20);
+    }
+
+    /**
+     * One connection writing {@code bytes}-byte messages into the sink, each flushed on its own,
+     * at most {@code window} unacknowledged (written to the socket); completed writes per second.
+     */
+    double writeOps(int port, Tls tls, int bytes, int window, long millis) throws Exception {
+        AtomicBoolean running = new AtomicBoolean(true);
+        AtomicLong done = new AtomicLong();
+        ByteBuf data = PooledByteBufAllocator.DEFAULT.directBuffer(bytes);
+        data.writeByte('s');
+        data.writeZero(bytes - 1);
+        Channel ch = bootstrap().handler(new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                SslHandler ssl = tls == null ? null : tls.handler(ch, port);
+                if (ssl != null) {
+                    ch.pipeline().addLast(ssl);
+                }
+                ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                    private int inFlight;
+
+                    @Override
+                    public void channelActive(ChannelHandlerContext ctx) {
+                        if (ssl == null) {
+                            fill(ctx);
+                        } else {
+                            ssl.handshakeFuture().addListener(f -> fill(ctx));
+                        }
+                        ctx.fireChannelActive();
+                    }
+
+                    private void fill(ChannelHandlerContext ctx) {
+                        while (running.get() && inFlight < window) {
+                            inFlight++;
+                            ctx.writeAndFlush(data.retainedDuplicate()).addListener(f -> {
+                                inFlight--;
+                                done.incrementAndGet();
+                                if (f.isSuccess()) {
+                                    fill(ctx);
+                                }
+                            });
+                        }
+                    }
+                });
+            }
+        }).connect(new InetSocketAddress("127.0.0.1", port)).sync().channel();
+        long warmup = Math.min(1000, millis / 4);
+        Thread.sleep(warmup);
+        long before = done.get();
+        long start = System.nanoTime();
+        Thread.sleep(millis - warmup);
+        long n = done.get() - before;
+        double seconds = (System.nanoTime() - start) / 1e9;
+        running.set(false);
+        ch.close().await(5, TimeUnit.SECONDS);
+        data.release();
+        return n / seconds;
+    }
+
+    /**
+     * One connection sending {@code messageBytes} to the echo and waiting for them before the
+     * next; every round trip is recorded (microseconds).
+     */
+    Latency pingPong(int port, Tls tls, int messageBytes, long millis) throws Exception {
+        long[] samples = new long[1 << 22];
+        int[] count = new int[1];
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+        long warmupEnd = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.min(500, millis / 5));
+        CompletableFuture<Void> finished = new CompletableFuture<>();
+        Channel ch = bootstrap().handler(new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                SslHandler ssl = tls == null ? null : tls.handler(ch, port);
+                if (ssl != null) {
+                    ch.pipeline().addLast(ssl);
+                }
+                ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                    private int received;
+                    private long sent;
+
+                    @Override
+                    public void channelActive(ChannelHandlerContext ctx) {
+                        if (ssl == null) {
+                            send(ctx);
+                        } else {
+                            ssl.handshakeFuture().addListener(f -> send(ctx));
+                        }
+                        ctx.fireChannelActive();
+                    }
+
+                    private void send(ChannelHandlerContext ctx) {
+                        ByteBuf msg = ctx.alloc().directBuffer(messageBytes);
+                        msg.writeByte('e');
+                        msg.writeZero(messageBytes - 1);
+                        sent = System.nanoTime();
+                        ctx.writeAndFlush(msg);
+                    }
+
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        received += ((ByteBuf) msg).readableBytes();
+                        ((ByteBuf) msg).release();
+                        if (received >= messageBytes) {
+                            received -= messageBytes;
+                            long now = System.nanoTime();
+                            if (now > warmupEnd && count[0] < samples.length) {
+                                samples[count[0]++] = now - sent;
+                            }
+                            if (now < end) {
+                                send(ctx);
+                            } else {
+                                finished.complete(null);
+                                ctx.close();
+                            }
+                        }
+                    }
+
+                    @Override
+                    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                        finished.completeExceptionally(cause);
+                        ctx.close();
+                    }
+                });
+            }
+        }).connect(new InetSocketAddress("127.0.0.1", port)).sync().channel();
+        finished.get(millis + 30_000, TimeUnit.MILLISECONDS);
+        ch.closeFuture().await(5, TimeUnit.SECONDS);
+        return Latency.of(Arrays.copyOf(samples, count[0]));
+    }
+
+    /** Percentiles of round trips, in microseconds. */
+    record Latency(int samples, double p50, double p99, double max) {
+        static Latency of(long[] nanos) {
+            if (nanos.length == 0) {
+                return new Latency(0, Double.NaN, Double.NaN, Double.NaN);
+            }
+            Arrays.sort(nanos);
+            return new Latency(nanos.length, pct(nanos, 0.50) / 1e3, pct(nanos, 0.99) / 1e3,
+                    nanos[nanos.length - 1] / 1e3);
+        }
+
+        private static double pct(long[] sorted, double q) {
+            return sorted[Math.min(sorted.length - 1, (int) Math.ceil(q * sorted.length) - 1)];
+        }
+    }
+}

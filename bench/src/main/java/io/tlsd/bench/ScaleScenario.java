@@ -1,0 +1,177 @@
+package io.tlsd.bench;
+
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.tlsd.sdk.OpenOptions;
+import io.tlsd.sdk.TlsConnection;
+import io.tlsd.sdk.TlsdClient;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * Scale: N idle TLS connections held through the client daemon (one SDK session; the daemon's
+ * connection limit raised in its config), the daemon's heap after a full GC and its RSS per
+ * connection; then the op latency on a few of those established connections, first quiet, then
+ * while another session storms the daemon with new connections (open, handshake, close).
+ */
+final class ScaleScenario {
+    private static final int PINGERS = 4;
+    private static final int STORM_IN_FLIGHT = 32;
+
+    private final Suite.Options options;
+    private final BenchPki pki;
+    private final Path dir;
+    private final EventLoopGroup serverGroup;
+    private final Class<? extends ServerChannel> serverChannel;
+
+    ScaleScenario(Suite.Options options, BenchPki pki, Path dir, EventLoopGroup serverGroup,
+                  Class<? extends ServerChannel> serverChannel) {
+        this.options = options;
+        this.pki = pki;
+        this.dir = dir;
+        this.serverGroup = serverGroup;
+        this.serverChannel = serverChannel;
+    }
+
+    void run(Results results) throws Exception {
+        int n = options.connections;
+        String limits = "limits:\n  max_connections: " + (n + 1000) + "\n  max_ops_in_flight: 4096\n";
+        try (EchoBackend server = new EchoBackend(serverGroup, serverChannel, SdkScenario.serverContext(pki));
+             PeerProcess daemon = SdkScenario.startClientDaemon(options, pki, dir, "tlsd-scale-client", limits);
+             TlsdClient app = TlsdClient.builder().socket(SdkScenario.socketOf(dir, "tlsd-scale-client"))
+                     .appName("bench-idle").build();
+             TlsdClient storm = TlsdClient.builder().socket(SdkScenario.socketOf(dir, "tlsd-scale-client"))
+                     .appName("bench-storm").build()) {
+            int port = server.port();
+            OpenOptions open = OpenOptions.builder("127.0.0.1", port).serverName("localhost").build();
+            // warm up: classes loaded, pools created, JIT under way
+            List<TlsConnection> warm = openMany(app, open, Math.min(200, n));
+            for (TlsConnection c : warm) {
+                c.close().await(Duration.ofSeconds(10));
+            }
+            Thread.sleep(500);
+            long heap0 = daemon.heapUsedAfterGcKib();
+            long rss0 = daemon.rssKib();
+            long t0 = System.nanoTime();
+            List<TlsConnection> idle = openMany(app, open, n);
+            double openSeconds = (System.nanoTime() - t0) / 1e9;
+            Thread.sleep(1000);
+            long heap1 = daemon.heapUsedAfterGcKib();
+            long rss1 = daemon.rssKib();
+            double heapPer = (heap1 - heap0) * 1024.0 / n / 1024;
+            double rssPer = (rss1 - rss0) * 1024.0 / n / 1024;
+            Suite.progress("scale: %d connections opened in %.1f s; heap %d → %d KiB, RSS %d → %d KiB", n, openSeconds,
+                    heap0, heap1, rss0, rss1);
+            results.absolute("scale", "daemon heap per idle conn (" + n + ")", "KiB", heapPer, 20, "≤ 20 KiB");
+            results.absolute("scale", "daemon RSS per idle conn (" + n + ")", "KiB", rssPer, Double.NaN, "");
+
+            List<TlsConnection> pingers = idle.subList(0, PINGERS);
+            LoadClient.Latency quiet = pingAll(pingers, options.millis, null);
+            AtomicBoolean storming = new AtomicBoolean(true);
+            AtomicLong handshakes = new AtomicLong();
+            AtomicReference<Throwable> stormFailure = new AtomicReference<>();
+            Thread stormer = new Thread(() -> storm(storm, open, storming, handshakes, stormFailure), "bench-storm");
+            stormer.start();
+            Thread.sleep(300);
+            long h0 = handshakes.get();
+            long s0 = System.nanoTime();
+            LoadClient.Latency stormed = pingAll(pingers, options.millis, null);
+            double rate = (handshakes.get() - h0) / ((System.nanoTime() - s0) / 1e9);
+            storming.set(false);
+            stormer.join(30_000);
+            Suite.progress("scale: op round trips quiet %s; during a storm of %.0f handshakes/s %s (storm errors: %s)",
+                    quiet, rate, stormed, stormFailure.get());
+            results.absolute("scale", "1 KiB op p99, quiet", "µs", quiet.p99(), Double.NaN, "");
+            results.absolute("scale", String.format("1 KiB op p99, storm %.0f hs/s", rate), "µs", stormed.p99(), 2000,
+                    "≤ 2000 µs");
+            for (TlsConnection c : idle) {
+                c.close();
+            }
+        }
+    }
+
+    private static List<TlsConnection> openMany(TlsdClient app, OpenOptions open, int n) throws Exception {
+        Semaphore window = new Semaphore(256);
+        ConcurrentLinkedQueue<TlsConnection> opened = new ConcurrentLinkedQueue<>();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        for (int i = 0; i < n && failure.get() == null; i++) {
+            window.acquire();
+            app.open(open).toCompletableFuture().whenComplete((c, e) -> {
+                if (e != null) {
+                    failure.compareAndSet(null, e);
+                } else {
+                    opened.add(c);
+                }
+                window.release();
+            });
+        }
+        window.acquire(256);
+        if (failure.get() != null) {
+            throw new IllegalStateException("open failed after " + opened.size() + " connections", failure.get());
+        }
+        return new ArrayList<>(opened);
+    }
+
+    /** Round trips on each connection in parallel (one thread each); all samples together. */
+    private static LoadClient.Latency pingAll(List<TlsConnection> conns, long millis, CompletableFuture<?> stop)
+            throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(conns.size());
+        try {
+            List<Future<LoadClient.Latency>> parts = new ArrayList<>();
+            for (TlsConnection c : conns) {
+                parts.add(pool.submit(() -> SdkScenario.roundTrips(c, millis, stop)));
+            }
+            // percentiles do not merge: report the mean p50 and the worst p99 of the connections
+            double p50 = 0;
+            double p99 = 0;
+            double max = 0;
+            int samples = 0;
+            for (Future<LoadClient.Latency> f : parts) {
+                LoadClient.Latency l = f.get(millis + 60_000, TimeUnit.MILLISECONDS);
+                p50 += l.p50() / parts.size();
+                p99 = Math.max(p99, l.p99());
+                max = Math.max(max, l.max());
+                samples += l.samples();
+            }
+            return new LoadClient.Latency(samples, p50, p99, max);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    private static void storm(TlsdClient storm, OpenOptions open, AtomicBoolean running, AtomicLong handshakes,
+                              AtomicReference<Throwable> failure) {
+        Semaphore window = new Semaphore(STORM_IN_FLIGHT);
+        try {
+            while (running.get()) {
+                if (!window.tryAcquire(10, TimeUnit.MILLISECONDS)) {
+                    continue;
+                }
+                storm.open(open).toCompletableFuture().whenComplete((c, e) -> {
+                    if (e != null) {
+                        failure.compareAndSet(null, e);
+                        window.release();
+                    } else {
+                        handshakes.incrementAndGet();
+                        c.close().toCompletableFuture().whenComplete((x, y) -> window.release());
+                    }
+                });
+            }
+            window.tryAcquire(STORM_IN_FLIGHT, 30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

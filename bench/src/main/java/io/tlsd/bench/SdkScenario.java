@@ -1,0 +1,244 @@
+package io.tlsd.bench;
+
+import io.netty.channel.Channel;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
+import io.tlsd.sdk.OpenOptions;
+import io.tlsd.sdk.TlsConnection;
+import io.tlsd.sdk.TlsdClient;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * SDK path: an application using the SDK → client daemon (its own process) → TLS server, against
+ * the same application doing TLS in-process with Netty + BoringSSL to the same server. Both
+ * variants alternate within each round.
+ */
+final class SdkScenario {
+    static final int BULK_CHUNK = 64 << 10;
+    static final int OP_BYTES = 1024;
+
+    private final Suite.Options options;
+    private final BenchPki pki;
+    private final Path dir;
+    private final LoadClient load;
+    private final EventLoopGroup serverGroup;
+    private final Class<? extends ServerChannel> serverChannel;
+
+    SdkScenario(Suite.Options options, BenchPki pki, Path dir, EventLoopGroup loadGroup, EventLoopGroup serverGroup,
+                Class<? extends Channel> socket, Class<? extends ServerChannel> serverChannel) {
+        this.options = options;
+        this.pki = pki;
+        this.dir = dir;
+        this.load = new LoadClient(loadGroup, socket);
+        this.serverGroup = serverGroup;
+        this.serverChannel = serverChannel;
+    }
+
+    static SslContext serverContext(BenchPki pki) throws Exception {
+        return SslContextBuilder.forServer(pki.cert.toFile(), pki.key.toFile()).sslProvider(SslProvider.OPENSSL)
+                .protocols("TLSv1.3").build();
+    }
+
+    static SslContext clientContext(BenchPki pki) throws Exception {
+        return SslContextBuilder.forClient().sslProvider(SslProvider.OPENSSL).protocols("TLSv1.3")
+                .trustManager(pki.caCert.toFile()).endpointIdentificationAlgorithm("HTTPS").build();
+    }
+
+    /** The client daemon serving {@code socket}, from this JVM's class path. */
+    static PeerProcess startClientDaemon(Suite.Options options, BenchPki pki, Path dir, String name, String extraConfig)
+            throws Exception {
+        Path socket = dir.resolve(name + ".sock");
+        Path config = java.nio.file.Files.writeString(dir.resolve(name + ".yaml"), "socket: " + socket
+                + "\nlog_level: warn\n" + (options.workers > 0 ? "worker_threads: " + options.workers + "\n" : "")
+                + "tls:\n  ca_file: " + pki.caCert + "\n" + extraConfig);
+        return PeerProcess.startWithSocket(name, dir,
+                TunnelPair.tlsdCommand(options.daemonJvm, "client", "--config", config.toString()), socket);
+    }
+
+    static Path socketOf(Path dir, String name) {
+        return dir.resolve(name + ".sock");
+    }
+
+    void run(Results results) throws Exception {
+        try (EchoBackend server = new EchoBackend(serverGroup, serverChannel, serverContext(pki));
+             PeerProcess daemon = startClientDaemon(options, pki, dir, "tlsd-sdk-client", "");
+             TlsdClient tlsd = TlsdClient.builder().socket(socketOf(dir, "tlsd-sdk-client")).appName("bench-sdk").build()) {
+            SslContext inProcess = clientContext(pki);
+            LoadClient.Tls tls = new LoadClient.Tls(inProcess, true);
+            int port = server.port();
+            long ms = options.millis;
+            List<Double> sdkBulk = new ArrayList<>();
+            List<Double> nettyBulk = new ArrayList<>();
+            List<Double> sdkOps = new ArrayList<>();
+            List<Double> nettyOps = new ArrayList<>();
+            List<Double> sdkP50 = new ArrayList<>();
+            List<Double> sdkP99 = new ArrayList<>();
+            List<Double> nettyP50 = new ArrayList<>();
+            List<Double> nettyP99 = new ArrayList<>();
+            for (int round = 0; round < options.rounds; round++) {
+                boolean sdkFirst = round % 2 == 0;
+                for (int k = 0; k < 2; k++) {
+                    if ((k == 0) == sdkFirst) {
+                        sdkBulk.add(sdkBulk(tlsd, server, port, ms));
+                        sdkOps.add(sdkWriteOps(tlsd, port, ms));
+                        LoadClient.Latency l = sdkRoundTrips(tlsd, port, ms);
+                        sdkP50.add(l.p50());
+                        sdkP99.add(l.p99());
+                        Suite.progress("sdk round %d SDK: bulk %.0f MiB/s, %.0f ops/s, rtt %s", round + 1,
+                                last(sdkBulk), last(sdkOps), l);
+                    } else {
+                        nettyBulk.add(load.bulk(port, tls, server, 1, BULK_CHUNK, ms));
+                        nettyOps.add(load.writeOps(port, tls, OP_BYTES, 64, ms));
+                        LoadClient.Latency l = load.pingPong(port, tls, OP_BYTES, ms);
+                        nettyP50.add(l.p50());
+                        nettyP99.add(l.p99());
+                        Suite.progress("sdk round %d in-process: bulk %.0f MiB/s, %.0f ops/s, rtt %s", round + 1,
+                                last(nettyBulk), last(nettyOps), l);
+                    }
+                }
+            }
+            results.higherIsBetter("SDK path", "bulk, 1 connection", "MiB/s", TunnelScenario.median(sdkBulk),
+                    "in-process", TunnelScenario.median(nettyBulk), 0.7);
+            results.higherIsBetter("SDK path", "1 KiB writes (64 in flight)", "ops/s", TunnelScenario.median(sdkOps),
+                    "in-process", TunnelScenario.median(nettyOps), Double.NaN);
+            results.lowerIsBetter("SDK path", "1 KiB op round trip p50", "µs", TunnelScenario.median(sdkP50),
+                    "in-process", TunnelScenario.median(nettyP50), Double.NaN);
+            results.lowerIsBetter("SDK path", "1 KiB op round trip p99", "µs", TunnelScenario.median(sdkP99),
+                    "in-process", TunnelScenario.median(nettyP99), Double.NaN);
+            results.absolute("SDK path", "1 KiB op round trip p50 (goal)", "µs", TunnelScenario.median(sdkP50), 100,
+                    "≤ 100 µs");
+        }
+    }
+
+    private static double last(List<Double> v) {
+        return v.get(v.size() - 1);
+    }
+
+    static TlsConnection open(TlsdClient tlsd, int port) throws Exception {
+        return tlsd.open(OpenOptions.builder("127.0.0.1", port).serverName("localhost").build())
+                .await(Duration.ofSeconds(10));
+    }
+
+    /** Pipelined 64 KiB writes into the sink, at most 32 in flight; MiB/s counted by the sink. */
+    static double sdkBulk(TlsdClient tlsd, EchoBackend sink, int port, long millis) throws Exception {
+        TlsConnection conn = open(tlsd, port);
+        byte[] chunk = new byte[BULK_CHUNK];
+        chunk[0] = 's';
+        Semaphore window = new Semaphore(32);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+        long warmupEnd = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.min(1000, millis / 4));
+        long before = -1;
+        long start = 0;
+        while (System.nanoTime() < end && failure.get() == null) {
+            if (before < 0 && System.nanoTime() > warmupEnd) {
+                before = sink.sunk.sum();
+                start = System.nanoTime();
+            }
+            if (!window.tryAcquire(10, TimeUnit.MILLISECONDS)) {
+                continue;
+            }
+            conn.write(chunk).toCompletableFuture().whenComplete((n, e) -> {
+                if (e != null) {
+                    failure.compareAndSet(null, e);
+                }
+                window.release();
+            });
+        }
+        long bytes = sink.sunk.sum() - before;
+        double seconds = (System.nanoTime() - start) / 1e9;
+        window.acquire(32);
+        conn.close().await(Duration.ofSeconds(10));
+        if (failure.get() != null) {
+            throw new IllegalStateException("SDK bulk write failed", failure.get());
+        }
+        return bytes / seconds / (1 << 20);
+    }
+
+    /** Pipelined 1 KiB writes, at most 64 in flight; completed writes per second. */
+    static double sdkWriteOps(TlsdClient tlsd, int port, long millis) throws Exception {
+        TlsConnection conn = open(tlsd, port);
+        byte[] data = new byte[OP_BYTES];
+        data[0] = 's';
+        Semaphore window = new Semaphore(64);
+        AtomicLong done = new AtomicLong();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+        long warmupEnd = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.min(1000, millis / 4));
+        long before = -1;
+        long start = 0;
+        while (System.nanoTime() < end && failure.get() == null) {
+            if (before < 0 && System.nanoTime() > warmupEnd) {
+                before = done.get();
+                start = System.nanoTime();
+            }
+            if (!window.tryAcquire(10, TimeUnit.MILLISECONDS)) {
+                continue;
+            }
+            conn.write(data).toCompletableFuture().whenComplete((n, e) -> {
+                if (e != null) {
+                    failure.compareAndSet(null, e);
+                }
+                done.incrementAndGet();
+                window.release();
+            });
+        }
+        long n = done.get() - before;
+        double seconds = (System.nanoTime() - start) / 1e9;
+        window.acquire(64);
+        conn.close().await(Duration.ofSeconds(10));
+        if (failure.get() != null) {
+            throw new IllegalStateException("SDK write failed", failure.get());
+        }
+        return n / seconds;
+    }
+
+    /** One connection: write 1 KiB to the echo, read until it is all back; each round trip timed. */
+    static LoadClient.Latency sdkRoundTrips(TlsdClient tlsd, int port, long millis) throws Exception {
+        TlsConnection conn = open(tlsd, port);
+        try {
+            return roundTrips(conn, millis, null);
+        } finally {
+            conn.close().await(Duration.ofSeconds(10));
+        }
+    }
+
+    /** Sequential 1 KiB echo round trips on {@code conn} until {@code millis} pass or {@code stop} completes. */
+    static LoadClient.Latency roundTrips(TlsConnection conn, long millis, CompletableFuture<?> stop) throws Exception {
+        byte[] data = new byte[OP_BYTES];
+        data[0] = 'e';
+        long[] samples = new long[1 << 20];
+        int n = 0;
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+        long warmupEnd = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.min(500, millis / 5));
+        while (System.nanoTime() < end && (stop == null || !stop.isDone())) {
+            long t0 = System.nanoTime();
+            conn.write(data);
+            int got = 0;
+            while (got < OP_BYTES) {
+                byte[] r = conn.read(OP_BYTES - got).await(Duration.ofSeconds(10));
+                if (r.length == 0) {
+                    throw new IllegalStateException("echo closed");
+                }
+                got += r.length;
+            }
+            long t1 = System.nanoTime();
+            if (t1 > warmupEnd && n < samples.length) {
+                samples[n++] = t1 - t0;
+            }
+        }
+        return LoadClient.Latency.of(Arrays.copyOf(samples, n));
+    }
+}

@@ -1,0 +1,178 @@
+package io.tlsd.bench;
+
+import io.netty.channel.Channel;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The performance suite: tlsd against stunnel4, HAProxy and in-process Netty TLS on loopback,
+ * one table at the end. {@code bench/run --help} lists the flags.
+ *
+ * <pre>{@code
+ * bench/run                          # everything, ~8 minutes on 2 cores
+ * bench/run --quick                  # a few seconds per scenario, one round (the smoke test's settings)
+ * bench/run --scenarios tunnel,sdk --seconds 5 --rounds 5
+ * }</pre>
+ */
+public final class Suite {
+    /** Settings of one run. */
+    static final class Options {
+        long millis = 3000;
+        int rounds = 3;
+        List<String> scenarios = List.of("tunnel", "sdk", "handshake", "scale");
+        List<String> peers = List.of("stunnel", "haproxy");
+        int connections = 10_000;
+        int workers = 0;
+        List<String> daemonJvm = List.of("-XX:+UseG1GC", "-Xms64m");
+        Path out = Path.of("bench-results");
+        boolean quick;
+
+        static Options parse(String[] args) {
+            Options o = new Options();
+            for (int i = 0; i < args.length; i++) {
+                String a = args[i];
+                switch (a) {
+                    case "--quick" -> {
+                        o.quick = true;
+                        o.millis = 1000;
+                        o.rounds = 1;
+                        o.connections = 500;
+                    }
+                    case "--seconds" -> o.millis = (long) (Double.parseDouble(args[++i]) * 1000);
+                    case "--rounds" -> o.rounds = Integer.parseInt(args[++i]);
+                    case "--scenarios" -> o.scenarios = Arrays.asList(args[++i].split(","));
+                    case "--peers" -> {
+                        String peers = args[++i];
+                        o.peers = peers.isEmpty() ? List.of() : Arrays.asList(peers.split(","));
+                    }
+                    case "--connections" -> o.connections = Integer.parseInt(args[++i]);
+                    case "--workers" -> o.workers = Integer.parseInt(args[++i]);
+                    case "--daemon-jvm" -> o.daemonJvm = Arrays.asList(args[++i].trim().split("\\s+"));
+                    case "--out" -> o.out = Path.of(args[++i]);
+                    case "--help", "-h" -> {
+                        System.out.println("""
+                                usage: bench/run [--quick] [--seconds S] [--rounds N] [--scenarios tunnel,sdk,handshake,scale]
+                                                 [--peers stunnel,haproxy] [--connections N] [--workers N]
+                                                 [--daemon-jvm "OPTS"] [--out DIR]
+                                  --seconds    length of each measurement (default 3)
+                                  --rounds     alternating rounds per comparison; medians are compared (default 3)
+                                  --connections idle connections of the scale scenario (default 10000)
+                                  --workers    tlsd worker loops (default: cores)
+                                  --out        where results.md, results.txt and ratios.png go (default bench-results)""");
+                        System.exit(0);
+                    }
+                    default -> throw new IllegalArgumentException("unknown flag " + a + " (see --help)");
+                }
+            }
+            return o;
+        }
+    }
+
+    private static final long START = System.nanoTime();
+
+    static void progress(String format, Object... args) {
+        System.err.printf(Locale.ROOT, "[%6.1fs] " + format + "%n",
+                prepend((System.nanoTime() - START) / 1e9, args));
+    }
+
+    private static Object[] prepend(Object first, Object[] rest) {
+        Object[] all = new Object[rest.length + 1];
+        all[0] = first;
+        System.arraycopy(rest, 0, all, 1, rest.length);
+        return all;
+    }
+
+    public static void main(String[] args) throws Exception {
+        Options options = Options.parse(args);
+        Results results = run(options);
+        System.out.println();
+        System.out.println(results.text());
+        Files.createDirectories(options.out);
+        Files.writeString(options.out.resolve("results.md"), results.markdown());
+        Files.writeString(options.out.resolve("results.txt"), results.text());
+        results.chart(options.out.resolve("ratios.png"), "tlsd bench " + Instant.now().toString().substring(0, 16)
+                + " — " + Runtime.getRuntime().availableProcessors() + " cores");
+        System.out.println("written: " + options.out.resolve("results.md") + ", " + options.out.resolve("ratios.png"));
+        System.exit(results.rows.isEmpty() ? 1 : 0);
+    }
+
+    /** Runs the chosen scenarios; also the smoke test's entry. */
+    static Results run(Options options) throws Exception {
+        System.setProperty("java.awt.headless", "true");
+        Results results = new Results();
+        boolean epoll = Epoll.isAvailable();
+        Class<? extends Channel> socket = epoll ? EpollSocketChannel.class : NioSocketChannel.class;
+        Class<? extends ServerChannel> server = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+        MultiThreadIoEventLoopGroup loadGroup = new MultiThreadIoEventLoopGroup(2, new DefaultThreadFactory("bench-load"),
+                epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+        MultiThreadIoEventLoopGroup backendGroup = new MultiThreadIoEventLoopGroup(2,
+                new DefaultThreadFactory("bench-backend"), epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+        Path dir = Files.createTempDirectory("tlsd-bench");
+        List<AutoCloseable> open = new ArrayList<>();
+        try {
+            BenchPki pki = BenchPki.create(dir.resolve("pki"));
+            LoadClient load = new LoadClient(loadGroup, socket);
+            EchoBackend backend = new EchoBackend(backendGroup, server, null);
+            open.add(backend);
+            progress("machine: %s", MachineInfo.describe());
+            if (options.scenarios.contains("tunnel")) {
+                List<TunnelPair> pairs = new ArrayList<>();
+                pairs.add(TunnelPair.tlsd(pki, dir, backend.port(), options.daemonJvm, options.workers));
+                if (options.peers.contains("stunnel")) {
+                    pairs.add(TunnelPair.stunnel(pki, dir, backend.port()));
+                }
+                if (options.peers.contains("haproxy")) {
+                    pairs.add(TunnelPair.haproxy(pki, dir, backend.port(), Runtime.getRuntime().availableProcessors()));
+                }
+                open.addAll(pairs);
+                progress("tunnel pairs up: %s", pairs.stream().map(p -> p.name).toList());
+                // warm-up, mostly for the JIT of the JVM daemons: every pair gets the same
+                long warm = Math.min(3000, Math.max(600, options.millis));
+                for (TunnelPair p : pairs) {
+                    load.connections(p.entryPort, null, 16, 100, warm / 3);
+                    load.bulk(p.entryPort, null, backend, 8, 64 << 10, warm / 3);
+                    load.pingPong(p.entryPort, null, 64, warm / 3);
+                }
+                new TunnelScenario(options, load, backend, pairs).run(results);
+                for (TunnelPair p : pairs) {
+                    p.close();
+                }
+            }
+            if (options.scenarios.contains("sdk")) {
+                new SdkScenario(options, pki, dir, loadGroup, backendGroup, socket, server).run(results);
+            }
+            if (options.scenarios.contains("handshake")) {
+                new HandshakeScenario(options, pki, dir, load, backend).run(results);
+            }
+            if (options.scenarios.contains("scale")) {
+                new ScaleScenario(options, pki, dir, backendGroup, server).run(results);
+            }
+        } finally {
+            for (AutoCloseable c : open) {
+                try {
+                    c.close();
+                } catch (Exception e) {
+                    progress("closing %s: %s", c, e);
+                }
+            }
+            loadGroup.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
+            backendGroup.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
+        }
+        return results;
+    }
+}

@@ -1,0 +1,57 @@
+package io.tlsd.bench;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A few seconds of every scenario of {@link Suite}, so that the benchmark cannot rot: the real
+ * daemon processes, stunnel4 and HAProxy when installed (CI installs stunnel4), every figure a
+ * positive finite number, the table and the chart written.
+ */
+class SuiteSmokeTest {
+    @Test
+    void everyScenarioProducesFigures(@TempDir Path out) throws Exception {
+        Suite.Options options = new Suite.Options();
+        options.millis = 400;
+        options.rounds = 1;
+        options.connections = 100;
+        options.out = out;
+        List<String> peers = new ArrayList<>();
+        for (String peer : List.of("stunnel", "haproxy")) {
+            if (onPath(peer.equals("stunnel") ? "stunnel4" : "haproxy")) {
+                peers.add(peer);
+            }
+        }
+        options.peers = peers;
+
+        Results results = Suite.run(options);
+        results.chart(out.resolve("ratios.png"), "smoke");
+
+        assertFalse(results.rows.isEmpty());
+        for (Results.Row row : results.rows) {
+            assertTrue(Double.isFinite(row.ours()) && row.ours() > 0, "tlsd figure of " + row);
+            if (!row.peer().isEmpty()) {
+                assertTrue(Double.isFinite(row.theirs()) && row.theirs() > 0, "peer figure of " + row);
+            }
+        }
+        assertTrue(results.rows.stream().anyMatch(r -> r.scenario().equals("scale")), results.text());
+        assertTrue(results.markdown().contains("| tunnel pair |"), results.markdown());
+        assertTrue(Files.size(out.resolve("ratios.png")) > 1000);
+    }
+
+    private static boolean onPath(String tool) {
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
+            if (Files.isExecutable(Path.of(dir, tool))) {
+                return true;
+            }
+        }
+        return false;
+    }
+}
