@@ -71,15 +71,12 @@ public final class ServerTlsContexts {
     private final Mapping<String, SslContext> byName;
     private final List<KeyPlacement> placements = new ArrayList<>();
 
-    /**
-     * Same as the full constructor with {@link SigningPolicy#fromSystemProperty()}: {@code auto}
-     * unless the {@value SigningPolicy#PROPERTY} system property says otherwise.
-     */
+    /** Same as the full constructor with the {@code auto} signing policy. */
     public ServerTlsContexts(List<Identity> identities, List<String> alpn, ClientAuthPolicy clientAuth,
                              Path clientCaFile, List<String> protocols, String provider, TicketKeys tickets)
             throws SSLException {
         this(identities, alpn, clientAuth, clientCaFile, protocols, provider, tickets,
-                SigningPolicy.fromSystemProperty());
+                SigningPolicy.auto());
     }
 
     /**

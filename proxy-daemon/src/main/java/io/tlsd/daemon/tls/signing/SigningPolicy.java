@@ -30,12 +30,6 @@ import java.util.Objects;
  */
 public final class SigningPolicy {
     /**
-     * The system property read by {@link #fromSystemProperty()}: "on-loop", "off-loop" or "auto".
-     * Interim: lets tools and the benchmark pick a mode until the daemon configuration has a key.
-     */
-    public static final String PROPERTY = "tlsd.signing";
-
-    /**
      * RSA keys of at least this many bits are signed off the loop in {@link Mode#AUTO}. Measured:
      * during a handshake burst, RSA-2048 on the loop took established connections' p99 from 8 to
      * about 40 ms (docs/key-operations.md).
@@ -90,12 +84,6 @@ public final class SigningPolicy {
             }
         }
         throw new IllegalArgumentException("unknown signing mode '" + name + "' (on-loop, off-loop, auto)");
-    }
-
-    /** The mode named by the {@value #PROPERTY} system property, {@link #auto()} when unset. */
-    public static SigningPolicy fromSystemProperty() {
-        String name = System.getProperty(PROPERTY);
-        return name == null || name.isBlank() ? auto() : parse(name.strip());
     }
 
     /** The same mode, with off-loop keys signed by what {@code signers} makes (an HSM, say). */

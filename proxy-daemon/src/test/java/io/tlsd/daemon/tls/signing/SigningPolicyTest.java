@@ -79,23 +79,6 @@ class SigningPolicyTest {
     }
 
     @Test
-    void theSystemPropertyOverridesTheDefault() {
-        String before = System.getProperty(SigningPolicy.PROPERTY);
-        try {
-            System.clearProperty(SigningPolicy.PROPERTY);
-            assertSame(SigningPolicy.auto(), SigningPolicy.fromSystemProperty());
-            System.setProperty(SigningPolicy.PROPERTY, "off-loop");
-            assertEquals(Mode.OFF_LOOP, SigningPolicy.fromSystemProperty().mode());
-        } finally {
-            if (before == null) {
-                System.clearProperty(SigningPolicy.PROPERTY);
-            } else {
-                System.setProperty(SigningPolicy.PROPERTY, before);
-            }
-        }
-    }
-
-    @Test
     void customSignersKeepTheMode() {
         KeySigner.Factory hsm = (key, leaf) -> {
             throw new UnsupportedOperationException();
