@@ -90,9 +90,7 @@ public final class TlsdDaemon implements AutoCloseable {
 
     private void startClientRole() throws Exception {
         ListenerConfig.CertificateSpec id = config.clientCertificate();
-        KeyMaterial identity = id == null ? null : id.pkcs12() != null
-                ? KeyMaterial.fromPkcs12(id.pkcs12(), id.passphraseFile())
-                : KeyMaterial.fromPem(id.certChain(), id.key(), id.passphraseFile());
+        KeyMaterial identity = id == null ? null : id.load();
         ClientTlsContexts contexts = new ClientTlsContexts(config.tlsProvider(), config.caFile(), config.tlsProtocols(),
                 identity);
         TlsConnector connector = new TlsConnector(transport, contexts, config.connectTimeout(),
@@ -123,10 +121,7 @@ public final class TlsdDaemon implements AutoCloseable {
             startDebugSocket(null, listeners);
         }
         for (TunnelConfig t : config.tunnels()) {
-            KeyMaterial material = t.certificate().pkcs12() != null
-                    ? KeyMaterial.fromPkcs12(t.certificate().pkcs12(), t.certificate().passphraseFile())
-                    : KeyMaterial.fromPem(t.certificate().certChain(), t.certificate().key(),
-                            t.certificate().passphraseFile());
+            KeyMaterial material = t.certificate().load();
             SslContext context = new ServerTlsContexts(
                     List.of(new ServerTlsContexts.Identity(List.of(), material)), t.alpn(), t.clientAuth(),
                     t.clientCaFile(), config.tlsProtocols(), config.tlsProvider(), tickets, config.signing())

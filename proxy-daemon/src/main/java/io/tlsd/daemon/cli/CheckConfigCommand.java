@@ -42,9 +42,7 @@ final class CheckConfigCommand implements Callable<Integer> {
             List<ServerTlsContexts.Identity> identities = new ArrayList<>();
             for (ListenerConfig.CertificateSpec spec : listener.certificates()) {
                 try {
-                    KeyMaterial material = spec.pkcs12() != null
-                            ? KeyMaterial.fromPkcs12(spec.pkcs12(), spec.passphraseFile())
-                            : KeyMaterial.fromPem(spec.certChain(), spec.key(), spec.passphraseFile());
+                    KeyMaterial material = spec.load();
                     identities.add(new ServerTlsContexts.Identity(spec.names(), material));
                 } catch (IllegalArgumentException e) {
                     problems.add(file + ": listener " + listener.name() + ": " + e.getMessage());

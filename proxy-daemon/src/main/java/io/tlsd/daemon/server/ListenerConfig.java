@@ -1,5 +1,6 @@
 package io.tlsd.daemon.server;
 
+import io.tlsd.daemon.tls.KeyMaterial;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -67,6 +68,12 @@ public record ListenerConfig(String name, InetSocketAddress address, List<Certif
 
         public static CertificateSpec pkcs12(List<String> names, Path file, Path passphraseFile) {
             return new CertificateSpec(names, null, null, file, passphraseFile);
+        }
+
+        /** Reads the key and chain; fails naming the file and what is wrong with it. */
+        public KeyMaterial load() {
+            return pkcs12 != null ? KeyMaterial.fromPkcs12(pkcs12, passphraseFile)
+                    : KeyMaterial.fromPem(certChain, key, passphraseFile);
         }
     }
 }

@@ -48,9 +48,7 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
             }
             List<ServerTlsContexts.Identity> identities = new ArrayList<>();
             for (ListenerConfig.CertificateSpec spec : config.certificates()) {
-                KeyMaterial material = spec.pkcs12() != null
-                        ? KeyMaterial.fromPkcs12(spec.pkcs12(), spec.passphraseFile())
-                        : KeyMaterial.fromPem(spec.certChain(), spec.key(), spec.passphraseFile());
+                KeyMaterial material = spec.load();
                 identities.add(new ServerTlsContexts.Identity(spec.names(), material));
             }
             ServerTlsContexts contexts = new ServerTlsContexts(identities, config.alpn(), config.clientAuth(),

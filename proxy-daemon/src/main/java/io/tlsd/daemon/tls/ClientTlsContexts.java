@@ -73,6 +73,15 @@ public final class ClientTlsContexts {
         return ctx;
     }
 
+    /** Offer (or accept) these protocols; without a match, go on without ALPN. */
+    static ApplicationProtocolConfig alpnConfig(List<String> alpn) {
+        return new ApplicationProtocolConfig(
+                ApplicationProtocolConfig.Protocol.ALPN,
+                ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+                ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+                alpn);
+    }
+
     private SslContext build(List<String> alpn) throws SSLException {
         SslContextBuilder builder = SslContextBuilder.forClient()
                 .sslProvider(provider)
@@ -85,11 +94,7 @@ public final class ClientTlsContexts {
             builder.keyManager(identity.key(), identity.chain().toArray(new java.security.cert.X509Certificate[0]));
         }
         if (!alpn.isEmpty()) {
-            builder.applicationProtocolConfig(new ApplicationProtocolConfig(
-                    ApplicationProtocolConfig.Protocol.ALPN,
-                    ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
-                    ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
-                    alpn));
+            builder.applicationProtocolConfig(alpnConfig(alpn));
         }
         return builder.build();
     }

@@ -1,6 +1,5 @@
 package io.tlsd.daemon.tls;
 
-import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.OpenSslAsyncPrivateKeyMethod;
 import io.netty.handler.ssl.OpenSslContextOption;
@@ -148,11 +147,7 @@ public final class ServerTlsContexts {
             builder.trustManager(clientCaFile.toFile());
         }
         if (!alpn.isEmpty()) {
-            builder.applicationProtocolConfig(new ApplicationProtocolConfig(
-                    ApplicationProtocolConfig.Protocol.ALPN,
-                    ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
-                    ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
-                    alpn));
+            builder.applicationProtocolConfig(ClientTlsContexts.alpnConfig(alpn));
         }
         SslContext ctx = builder.build();
         if (tickets != null) {
