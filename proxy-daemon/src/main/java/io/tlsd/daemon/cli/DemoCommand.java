@@ -60,8 +60,8 @@ final class DemoCommand implements Callable<Integer> {
             Operation<TlsConnection> accepting = serverApp.accept("default");
             TlsConnection outbound = clientApp.open("localhost", port).await(T);
             TlsConnection inbound = accepting.await(T);
-            describe("client opened ", outbound.info());
-            describe("server accepted", inbound.info());
+            describe("client opened ", outbound.info(), "verified as ");
+            describe("server accepted", inbound.info(), "SNI ");
 
             String hello = "hello through tlsd\n";
             outbound.write(hello.getBytes(StandardCharsets.UTF_8)).await(T);
@@ -85,10 +85,10 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    private static void describe(String who, ConnectionInfo info) {
+    private static void describe(String who, ConnectionInfo info, String nameLabel) {
         System.out.println("  " + who + " " + info.protocol() + ", " + info.cipherSuite()
                 + (info.keyExchangeGroup().isEmpty() ? "" : ", group " + info.keyExchangeGroup())
-                + ", SNI " + (info.serverName().isEmpty() ? "-" : info.serverName())
+                + ", " + nameLabel + (info.serverName().isEmpty() ? "-" : info.serverName())
                 + (info.resumed() ? ", resumed" : "") + ", peer " + info.peerAddress()
                 + (info.peerSubject().isEmpty() ? "" : ", peer certificate " + info.peerSubject()));
     }
