@@ -27,8 +27,7 @@ import java.time.Duration;
 public final class IpcServer implements AutoCloseable {
 
     /**
-     * What a session needs to know of its daemon. {@code connector} (client role) or
-     * {@code acceptor} (server role) may be null.
+     * What a session needs to know of its daemon.
      *
      * @param role "client" or "server"
      * @param daemonVersion announced in Welcome
@@ -48,6 +47,12 @@ public final class IpcServer implements AutoCloseable {
         this.sessions = sessions;
     }
 
+    /**
+     * Binds the socket (mode 0660) and starts serving sessions.
+     *
+     * @param connector opens connections for OPEN (client role), or null
+     * @param acceptor hands over clients for ACCEPT (server role), or null
+     */
     public static IpcServer bind(Path path, Transport transport, EventLoopGroup boss, EventLoopGroup workers,
                                  Settings settings, Connector connector, Acceptor acceptor,
                                  DaemonCounters counters)
