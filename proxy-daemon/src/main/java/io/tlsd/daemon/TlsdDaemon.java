@@ -16,6 +16,7 @@ import io.tlsd.daemon.tls.KeyMaterial;
 import io.tlsd.daemon.tls.ServerTlsContexts;
 import io.tlsd.daemon.tls.TicketKeys;
 import io.tlsd.daemon.tls.TlsConnector;
+import io.tlsd.daemon.transport.HostResolver;
 import io.tlsd.daemon.transport.Transport;
 import io.tlsd.daemon.tunnel.ClientTunnel;
 import io.tlsd.daemon.tunnel.ServerTunnel;
@@ -29,8 +30,6 @@ import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -52,7 +51,7 @@ public final class TlsdDaemon implements AutoCloseable {
     private final DaemonConfig config;
     private final EventLoopGroup control;
     private final EventLoopGroup workers;
-    private final ExecutorService resolver;
+    private final HostResolver resolver = new HostResolver("tlsd-resolver");
     private final DaemonCounters counters = new DaemonCounters();
     /** What to close, in reverse order of starting. */
     private final Deque<AutoCloseable> started = new ArrayDeque<>();
@@ -69,7 +68,6 @@ public final class TlsdDaemon implements AutoCloseable {
         transport = Transport.select(config.transport());
         control = transport.newGroup(1, new DefaultThreadFactory("tlsd-control"));
         workers = transport.newGroup(config.workerThreads(), new DefaultThreadFactory("tlsd-worker"));
-        resolver = Executors.newFixedThreadPool(2, new DefaultThreadFactory("tlsd-resolver", true));
         try {
             if (config.role() == DaemonConfig.Role.SERVER) {
                 startServerRole();
@@ -243,6 +241,6 @@ public final class TlsdDaemon implements AutoCloseable {
     private void shutdownLoops() {
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         control.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
-        resolver.shutdownNow();
+        resolver.close();
     }
 }

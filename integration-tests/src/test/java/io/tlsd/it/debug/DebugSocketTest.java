@@ -12,6 +12,7 @@ import io.tlsd.daemon.engine.DaemonCounters;
 import io.tlsd.daemon.engine.SessionLimits;
 import io.tlsd.daemon.tls.ClientTlsContexts;
 import io.tlsd.daemon.tls.TlsConnector;
+import io.tlsd.daemon.transport.HostResolver;
 import io.tlsd.daemon.transport.Transport;
 import io.tlsd.testing.Issued;
 import io.tlsd.testing.TestPki;
@@ -35,8 +36,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
@@ -60,7 +59,7 @@ class DebugSocketTest {
     static Issued localhost;
     static EventLoopGroup control;
     static EventLoopGroup workers;
-    static ExecutorService resolver;
+    static HostResolver resolver;
     static DaemonCounters counters;
     static DebugServer debug;
     static TlsPeer peer;
@@ -73,7 +72,7 @@ class DebugSocketTest {
         Transport transport = Transport.select("auto");
         control = transport.newGroup(1, new DefaultThreadFactory("it-control"));
         workers = transport.newGroup(2, new DefaultThreadFactory("it-worker"));
-        resolver = Executors.newFixedThreadPool(2, new DefaultThreadFactory("it-resolver", true));
+        resolver = new HostResolver("it-resolver");
         ClientTlsContexts contexts = new ClientTlsContexts("boringssl", pki.caPem(), List.of("TLSv1.3"));
         TlsConnector connector = new TlsConnector(transport, contexts, Duration.ofSeconds(10),
                 Duration.ofSeconds(10), resolver);
@@ -91,7 +90,7 @@ class DebugSocketTest {
         if (workers != null) {
             workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
             control.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
-            resolver.shutdownNow();
+            resolver.close();
         }
         if (peer != null) {
             peer.close();

@@ -14,15 +14,14 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.tlsd.daemon.engine.Connector;
 import io.tlsd.daemon.engine.Failure;
+import io.tlsd.daemon.transport.HostResolver;
 import io.tlsd.daemon.transport.Transport;
 import io.tlsd.proto.v1.ConnectionInfo;
 import io.tlsd.proto.v1.Open;
 import io.tlsd.proto.v1.Status;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.time.Duration;
-import java.util.concurrent.Executor;
 import javax.net.ssl.SSLException;
 
 /**
@@ -34,10 +33,10 @@ public final class TlsConnector implements Connector {
     private final ClientTlsContexts contexts;
     private final Duration connectTimeout;
     private final Duration handshakeTimeout;
-    private final Executor resolver;
+    private final HostResolver resolver;
 
     public TlsConnector(Transport transport, ClientTlsContexts contexts, Duration connectTimeout,
-                        Duration handshakeTimeout, Executor resolver) {
+                        Duration handshakeTimeout, HostResolver resolver) {
         this.transport = transport;
         this.contexts = contexts;
         this.connectTimeout = connectTimeout;
@@ -57,28 +56,14 @@ public final class TlsConnector implements Connector {
             return promise.setFailure(new Failure(Status.BAD_REQUEST, "cannot offer ALPN "
                     + open.getAlpnList() + ": " + e.getMessage()));
         }
-        byte[] literal = NetUtil.createByteArrayFromIpAddressString(host);
-        if (literal != null) {
-            connect(loop, promise, addressOf(literal, host), open.getPort(), serverName, context, handler);
-        } else {
-            resolver.execute(() -> {
-                try {
-                    InetAddress address = InetAddress.getByName(host);
-                    loop.execute(() -> connect(loop, promise, address, open.getPort(), serverName, context, handler));
-                } catch (UnknownHostException e) {
-                    promise.tryFailure(new Failure(Status.CONNECT_FAILED, "cannot resolve host " + host));
-                }
-            });
-        }
+        resolver.resolve(host, loop).addListener(f -> {
+            if (f.isSuccess()) {
+                connect(loop, promise, (InetAddress) f.getNow(), open.getPort(), serverName, context, handler);
+            } else {
+                promise.tryFailure(new Failure(Status.CONNECT_FAILED, f.cause().getMessage()));
+            }
+        });
         return promise;
-    }
-
-    private static InetAddress addressOf(byte[] literal, String host) {
-        try {
-            return InetAddress.getByAddress(host, literal);
-        } catch (UnknownHostException e) {
-            throw new AssertionError("a parsed IP literal is always valid", e);
-        }
     }
 
     private void connect(EventLoop loop, Promise<Channel> promise, InetAddress address, int port,

@@ -11,19 +11,15 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.NetUtil;
-import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.tlsd.daemon.tls.TlsFailures;
+import io.tlsd.daemon.transport.HostResolver;
 import io.tlsd.daemon.transport.Transport;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.util.Objects;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -64,10 +60,8 @@ public final class ClientTunnel implements AutoCloseable {
     private final int targetPort;
     private final String serverName;
     private final TunnelSettings settings;
-    /** The target host when it is an IP literal, else null (resolved per connection). */
-    private final InetAddress targetLiteral;
-    /** Resolves a target host name off the event loops; null for a literal. */
-    private final ExecutorService resolver;
+    /** Resolves the target for every connection (a name may change), off the event loops. */
+    private final HostResolver resolver = new HostResolver("tlsd-tunnel-resolver");
     private final Listener listener = new Listener();
     private volatile InetSocketAddress localAddress;
 
@@ -103,22 +97,6 @@ public final class ClientTunnel implements AutoCloseable {
         }
         this.targetPort = targetPort;
         this.serverName = serverName == null || serverName.isEmpty() ? targetHost : serverName;
-        byte[] literal = NetUtil.createByteArrayFromIpAddressString(targetHost);
-        if (literal != null) {
-            this.targetLiteral = addressOf(literal, targetHost);
-            this.resolver = null;
-        } else {
-            this.targetLiteral = null;
-            this.resolver = Executors.newFixedThreadPool(2, new DefaultThreadFactory("tlsd-tunnel-resolver", true));
-        }
-    }
-
-    private static InetAddress addressOf(byte[] literal, String host) {
-        try {
-            return InetAddress.getByAddress(host, literal);
-        } catch (UnknownHostException e) {
-            throw new AssertionError("a parsed IP literal is always valid", e);
-        }
     }
 
     /**
@@ -155,9 +133,7 @@ public final class ClientTunnel implements AutoCloseable {
     @Override
     public void close() {
         listener.close();
-        if (resolver != null) {
-            resolver.shutdownNow();
-        }
+        resolver.close();
     }
 
     @Override
@@ -236,21 +212,14 @@ public final class ClientTunnel implements AutoCloseable {
     }
 
     private Future<InetSocketAddress> resolveTarget(EventLoop loop) {
-        if (targetLiteral != null) {
-            return loop.newSucceededFuture(new InetSocketAddress(targetLiteral, targetPort));
-        }
         Promise<InetSocketAddress> promise = loop.newPromise();
-        try {
-            resolver.execute(() -> {
-                try {
-                    promise.trySuccess(new InetSocketAddress(InetAddress.getByName(targetHost), targetPort));
-                } catch (UnknownHostException e) {
-                    promise.tryFailure(new UnknownHostException("unknown host " + targetHost));
-                }
-            });
-        } catch (RejectedExecutionException e) {
-            promise.tryFailure(new IOException("the tunnel is closed"));
-        }
+        resolver.resolve(targetHost, loop).addListener(f -> {
+            if (f.isSuccess()) {
+                promise.trySuccess(new InetSocketAddress((InetAddress) f.getNow(), targetPort));
+            } else {
+                promise.tryFailure(f.cause());
+            }
+        });
         return promise;
     }
 
