@@ -5,6 +5,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
@@ -12,12 +13,14 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.util.concurrent.Future;
 import java.net.InetSocketAddress;
 import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 
 /**
  * The load generator: Netty (epoll) clients for the four kinds of load the suite applies —
@@ -89,33 +92,20 @@ final class LoadClient {
         }
         boolean[] ok = new boolean[1];
         boolean[] reused = new boolean[1];
-        ChannelFuture connect = bootstrap().handler(new ChannelInitializer<>() {
-            @Override
-            protected void initChannel(Channel ch) {
-                SslHandler ssl = tls == null ? null : tls.handler(ch, port);
-                if (ssl != null) {
-                    ch.pipeline().addLast(ssl);
-                }
-                ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+        ChannelFuture connect = bootstrap().handler(tlsThen(tls, port, ssl -> new StartsWhenReady(ssl) {
                     private int received;
 
                     @Override
-                    public void channelActive(ChannelHandlerContext ctx) {
-                        if (ssl == null) {
-                            send(ctx);
-                        } else {
-                            ssl.handshakeFuture().addListener(f -> {
-                                if (f.isSuccess()) {
-                                    reused[0] = ssl.engine() instanceof io.netty.handler.ssl.ReferenceCountedOpenSslEngine e
-                                            && io.netty.internal.tcnative.SSL.isSessionReused(e.sslPointer());
-                                    send(ctx);
-                                }
-                            });
+                    void handshakeDone(ChannelHandlerContext ctx, Future<?> handshake) {
+                        if (handshake.isSuccess()) {
+                            reused[0] = ssl.engine() instanceof io.netty.handler.ssl.ReferenceCountedOpenSslEngine e
+                                    && io.netty.internal.tcnative.SSL.isSessionReused(e.sslPointer());
+                            start(ctx);
                         }
-                        ctx.fireChannelActive();
                     }
 
-                    private void send(ChannelHandlerContext ctx) {
+                    @Override
+                    void start(ChannelHandlerContext ctx) {
                         ByteBuf msg = ctx.alloc().buffer(messageBytes);
                         msg.writeByte('e');
                         msg.writeZero(messageBytes - 1);
@@ -136,9 +126,7 @@ final class LoadClient {
                     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
                         ctx.close();
                     }
-                });
-            }
-        }).connect(new InetSocketAddress("127.0.0.1", port));
+                })).connect(new InetSocketAddress("127.0.0.1", port));
         connect.channel().closeFuture().addListener(f -> {
             if (ok[0]) {
                 done.incrementAndGet();
@@ -221,24 +209,12 @@ final class LoadClient {
         ByteBuf data = PooledByteBufAllocator.DEFAULT.directBuffer(bytes);
         data.writeByte('s');
         data.writeZero(bytes - 1);
-        Channel ch = bootstrap().handler(new ChannelInitializer<>() {
-            @Override
-            protected void initChannel(Channel ch) {
-                SslHandler ssl = tls == null ? null : tls.handler(ch, port);
-                if (ssl != null) {
-                    ch.pipeline().addLast(ssl);
-                }
-                ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+        Channel ch = bootstrap().handler(tlsThen(tls, port, ssl -> new StartsWhenReady(ssl) {
                     private int inFlight;
 
                     @Override
-                    public void channelActive(ChannelHandlerContext ctx) {
-                        if (ssl == null) {
-                            fill(ctx);
-                        } else {
-                            ssl.handshakeFuture().addListener(f -> fill(ctx));
-                        }
-                        ctx.fireChannelActive();
+                    void start(ChannelHandlerContext ctx) {
+                        fill(ctx);
                     }
 
                     private void fill(ChannelHandlerContext ctx) {
@@ -253,9 +229,7 @@ final class LoadClient {
                             });
                         }
                     }
-                });
-            }
-        }).connect(new InetSocketAddress("127.0.0.1", port)).sync().channel();
+                })).connect(new InetSocketAddress("127.0.0.1", port)).sync().channel();
         long warmup = Math.min(1000, millis / 4);
         Thread.sleep(warmup);
         long before = done.get();
@@ -279,25 +253,13 @@ final class LoadClient {
         long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
         long warmupEnd = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.min(500, millis / 5));
         CompletableFuture<Void> finished = new CompletableFuture<>();
-        Channel ch = bootstrap().handler(new ChannelInitializer<>() {
-            @Override
-            protected void initChannel(Channel ch) {
-                SslHandler ssl = tls == null ? null : tls.handler(ch, port);
-                if (ssl != null) {
-                    ch.pipeline().addLast(ssl);
-                }
-                ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+        Channel ch = bootstrap().handler(tlsThen(tls, port, ssl -> new StartsWhenReady(ssl) {
                     private int received;
                     private long sent;
 
                     @Override
-                    public void channelActive(ChannelHandlerContext ctx) {
-                        if (ssl == null) {
-                            send(ctx);
-                        } else {
-                            ssl.handshakeFuture().addListener(f -> send(ctx));
-                        }
-                        ctx.fireChannelActive();
+                    void start(ChannelHandlerContext ctx) {
+                        send(ctx);
                     }
 
                     private void send(ChannelHandlerContext ctx) {
@@ -332,9 +294,7 @@ final class LoadClient {
                         finished.completeExceptionally(cause);
                         ctx.close();
                     }
-                });
-            }
-        }).connect(new InetSocketAddress("127.0.0.1", port)).sync().channel();
+                })).connect(new InetSocketAddress("127.0.0.1", port)).sync().channel();
         finished.get(millis + 30_000, TimeUnit.MILLISECONDS);
         ch.closeFuture().await(5, TimeUnit.SECONDS);
         return Latency.of(Arrays.copyOf(samples, count[0]));
@@ -353,6 +313,46 @@ final class LoadClient {
 
         private static double pct(long[] sorted, double q) {
             return sorted[Math.min(sorted.length - 1, (int) Math.ceil(q * sorted.length) - 1)];
+        }
+    }
+
+    /** The pipeline of every load connection: TLS first when {@code tls} is set, then {@code app}. */
+    private static ChannelInitializer<Channel> tlsThen(Tls tls, int port, Function<SslHandler, ChannelHandler> app) {
+        return new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                SslHandler ssl = tls == null ? null : tls.handler(ch, port);
+                if (ssl != null) {
+                    ch.pipeline().addLast(ssl);
+                }
+                ch.pipeline().addLast(app.apply(ssl));
+            }
+        };
+    }
+
+    /** A load handler that starts once the connection is usable: at once, or after its handshake. */
+    private abstract static class StartsWhenReady extends ChannelInboundHandlerAdapter {
+        private final SslHandler ssl;
+
+        StartsWhenReady(SslHandler ssl) {
+            this.ssl = ssl;
+        }
+
+        abstract void start(ChannelHandlerContext ctx);
+
+        /** Called when the handshake ended; starts regardless of its outcome unless overridden. */
+        void handshakeDone(ChannelHandlerContext ctx, Future<?> handshake) {
+            start(ctx);
+        }
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            if (ssl == null) {
+                start(ctx);
+            } else {
+                ssl.handshakeFuture().addListener(f -> handshakeDone(ctx, f));
+            }
+            ctx.fireChannelActive();
         }
     }
 }
