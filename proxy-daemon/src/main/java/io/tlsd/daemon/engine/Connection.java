@@ -358,7 +358,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
             }
             channel.closeFuture().addListener(f -> {
                 activeWrite = null;
-                session.completeClose(op);
+                session.completeOk(op);
                 release(reason);
             });
         }
@@ -368,7 +368,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
     private void advanceEpochs() {
         while (epochs.size() > 1 && activeWrite == null && epochs.peekFirst().isEmpty()) {
             Op barrier = epochs.pollFirst().barrier;
-            session.completeBarrier(barrier);
+            session.completeOk(barrier);
             pumpAgain = true;
         }
     }

@@ -371,11 +371,8 @@ public final class Session {
         send(op, Completion.newBuilder().setBytesWritten(op.dataLength));
     }
 
-    void completeBarrier(Op op) {
-        send(op, Completion.newBuilder());
-    }
-
-    void completeClose(Op op) {
+    /** A BARRIER or CLOSE: nothing to report but OK. */
+    void completeOk(Op op) {
         send(op, Completion.newBuilder());
     }
 
