@@ -1,9 +1,6 @@
 package io.tlsd.daemon.cli;
 
 import io.tlsd.sdk.SocketPaths;
-import io.tlsd.sdk.TlsConnection;
-import io.tlsd.sdk.TlsdClient;
-import io.tlsd.sdk.TlsdException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -30,28 +27,7 @@ final class AcceptCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        TlsdClient client;
-        try {
-            client = TlsdClient.builder()
-                    .socket(socket != null ? socket : SocketPaths.server())
-                    .appName("tlsd-accept")
-                    .build();
-        } catch (TlsdException e) {
-            System.err.println("tlsd accept: " + e.getMessage());
-            return TlsdCommand.EXIT_UNAVAILABLE;
-        }
-        try (client) {
-            TlsConnection conn;
-            try {
-                conn = client.accept(listener).await();
-            } catch (TlsdException e) {
-                System.err.println("tlsd accept: " + listener + ": " + e.getMessage());
-                return TlsdCommand.EXIT_FAILED;
-            }
-            if (verbose) {
-                System.err.println("tlsd accept: accepted: " + conn.info());
-            }
-            return StdioBridge.run(conn, "tlsd accept");
-        }
+        return StdioBridge.run(socket != null ? socket : SocketPaths.server(), "tlsd accept", listener, verbose,
+                client -> client.accept(listener));
     }
 }

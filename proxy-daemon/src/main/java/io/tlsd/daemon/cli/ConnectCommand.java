@@ -2,9 +2,6 @@ package io.tlsd.daemon.cli;
 
 import io.tlsd.sdk.OpenOptions;
 import io.tlsd.sdk.SocketPaths;
-import io.tlsd.sdk.TlsConnection;
-import io.tlsd.sdk.TlsdClient;
-import io.tlsd.sdk.TlsdException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -61,28 +58,8 @@ final class ConnectCommand implements Callable<Integer> {
             options.alpn(alpn);
         }
 
-        TlsdClient client;
-        try {
-            client = TlsdClient.builder()
-                    .socket(socket != null ? socket : SocketPaths.client())
-                    .appName("tlsd-connect")
-                    .build();
-        } catch (TlsdException e) {
-            System.err.println("tlsd connect: " + e.getMessage());
-            return TlsdCommand.EXIT_UNAVAILABLE;
-        }
-        try (client) {
-            TlsConnection conn;
-            try {
-                conn = client.open(options.build()).await();
-            } catch (TlsdException e) {
-                System.err.println("tlsd connect: " + target + ": " + e.getMessage());
-                return TlsdCommand.EXIT_FAILED;
-            }
-            if (verbose) {
-                System.err.println("tlsd connect: connected: " + conn.info());
-            }
-            return StdioBridge.run(conn, "tlsd connect");
-        }
+        OpenOptions open = options.build();
+        return StdioBridge.run(socket != null ? socket : SocketPaths.client(), "tlsd connect", target, verbose,
+                client -> client.open(open));
     }
 }

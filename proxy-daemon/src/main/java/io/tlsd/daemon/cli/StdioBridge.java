@@ -1,12 +1,16 @@
 package io.tlsd.daemon.cli;
 
+import io.tlsd.sdk.Operation;
 import io.tlsd.sdk.TlsConnection;
+import io.tlsd.sdk.TlsdClient;
 import io.tlsd.sdk.TlsdException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 
 /**
  * The netcat part of {@code tlsd connect} and {@code tlsd accept}: stdin → the connection (its end
@@ -18,8 +22,38 @@ final class StdioBridge {
     private StdioBridge() {
     }
 
+    /**
+     * The whole of both commands: reach the daemon at {@code socket} (exit 69 if it is not
+     * there), get one connection from it with {@code take} (exit 1 with the reason), then bridge.
+     *
+     * @param what names the connection in messages, e.g. the target or the listener
+     */
+    static int run(Path socket, String command, String what, boolean verbose,
+                   Function<TlsdClient, Operation<TlsConnection>> take) throws InterruptedException {
+        TlsdClient client;
+        try {
+            client = TlsdClient.builder().socket(socket).appName(command.replace(' ', '-')).build();
+        } catch (TlsdException e) {
+            System.err.println(command + ": " + e.getMessage());
+            return TlsdCommand.EXIT_UNAVAILABLE;
+        }
+        try (client) {
+            TlsConnection conn;
+            try {
+                conn = take.apply(client).await();
+            } catch (TlsdException e) {
+                System.err.println(command + ": " + what + ": " + e.getMessage());
+                return TlsdCommand.EXIT_FAILED;
+            }
+            if (verbose) {
+                System.err.println(command + ": " + what + ": " + conn.info());
+            }
+            return bridge(conn, command);
+        }
+    }
+
     /** Returns the exit code: 0 after a clean close, 1 with a message on stderr otherwise. */
-    static int run(TlsConnection conn, String command) throws InterruptedException {
+    private static int bridge(TlsConnection conn, String command) throws InterruptedException {
         AtomicReference<IOException> uploadFailure = new AtomicReference<>();
         Thread upload = new Thread(() -> {
             byte[] buf = new byte[CHUNK];
