@@ -1,7 +1,6 @@
 package io.tlsd.sdk;
 
 import java.time.Duration;
-import java.util.Objects;
 
 /** Converts a per-operation deadline to {@code Request.timeout_ms}, an unsigned 32-bit count. */
 final class RequestTimeout {
@@ -14,7 +13,13 @@ final class RequestTimeout {
    * Duration#ZERO} means no deadline.
    */
   static int toWireMillis(Duration timeout, String name) {
-    Objects.requireNonNull(timeout, name + " == null");
+    // Not requireNonNull(timeout, name + ...): that would build the message on every operation.
+    if (timeout == null) {
+      throw new NullPointerException(name + " == null");
+    }
+    if (timeout.isZero()) {
+      return 0; // the common case, on every operation: nothing to check or convert
+    }
     if (timeout.isNegative()) {
       throw new IllegalArgumentException(name + " < 0");
     }

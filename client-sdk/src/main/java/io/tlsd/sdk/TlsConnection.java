@@ -1,6 +1,6 @@
 package io.tlsd.sdk;
 
-import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import io.tlsd.proto.v1.Barrier;
 import io.tlsd.proto.v1.Close;
 import io.tlsd.proto.v1.Completion;
@@ -106,7 +106,7 @@ public final class TlsConnection {
         if (completion.getData().isEmpty()) {
           throw new TlsdException(Status.INTERNAL, "tlsd completed a READ with no data");
         }
-        return completion.getData().toByteArray();
+        return ByteStrings.detach(completion.getData());
       default:
         throw CompletionDecoder.failure(completion);
     }
@@ -127,8 +127,8 @@ public final class TlsConnection {
   /**
    * Writes {@code length} bytes of {@code data} from {@code offset} (the C API's {@code
    * tls_write}). The bytes are copied before this method returns, so the array may be reused at
-   * once. The operation completes with the number of bytes written once all of them have been
-   * encrypted and handed to the TLS socket.
+   * once; it must not change while this method runs. The operation completes with the number of
+   * bytes written once all of them have been encrypted and handed to the TLS socket.
    *
    * @param length 1 to {@link Limits#maxWriteBytes()}; larger payloads take several writes, or
    *     {@link #outputStream()}
@@ -146,19 +146,23 @@ public final class TlsConnection {
       throw new IllegalArgumentException(
           "length must be in 1.." + limits.maxWriteBytes() + " but was " + length);
     }
+    // No copy here: submit() serialises the request, copying the bytes straight from the caller's
+    // array into the session's write buffer, before it returns, and keeps no reference to the
+    // request. That is what makes the wrap safe and keeps the promise that the array may be reused
+    // as soon as write() returns. Neither the request nor the decoder may outlive this call.
     Request.Builder request =
         Request.newBuilder()
             .setTimeoutMs(RequestTimeout.toWireMillis(timeout, "timeout"))
             .setWrite(
                 Write.newBuilder()
                     .setConnId(id)
-                    .setData(ByteString.copyFrom(data, offset, length)));
-    return session.submit(
-        request,
-        completion -> {
-          CompletionDecoder.requireOk(completion);
-          return completion.getBytesWritten();
-        });
+                    .setData(UnsafeByteOperations.unsafeWrap(data, offset, length)));
+    return session.submit(request, TlsConnection::writeResult);
+  }
+
+  private static Long writeResult(Completion completion) throws TlsdException {
+    CompletionDecoder.requireOk(completion);
+    return completion.getBytesWritten();
   }
 
   /**

@@ -16,12 +16,16 @@ import io.tlsd.proto.v1.DaemonMessage;
 import io.tlsd.proto.v1.Goodbye;
 import io.tlsd.proto.v1.Hello;
 import io.tlsd.proto.v1.Request;
+import java.io.ByteArrayOutputStream;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -310,6 +314,64 @@ class TlsdClientTest {
     assertEquals("hello", request.getWrite().getData().toStringUtf8());
     assertEquals(0, request.getTimeoutMs());
     assertThrows(IndexOutOfBoundsException.class, () -> conn.write(new byte[4], 2, 3));
+  }
+
+  @Test
+  void readCompletionsArrivingTogetherEachGetTheirOwnData() throws Exception {
+    connect();
+    TlsConnection conn = openConnection(7);
+    List<Operation<byte[]>> reads = List.of(conn.read(100), conn.read(100), conn.read(100));
+    ByteArrayOutputStream frames = new ByteArrayOutputStream();
+    for (int i = 0; i < reads.size(); i++) {
+      byte[] body =
+          DaemonMessage.newBuilder()
+              .setCompletion(
+                  Completion.newBuilder()
+                      .setOpId(daemon.nextRequest().getOpId())
+                      .setData(ByteString.copyFromUtf8("chunk " + i)))
+              .build()
+              .toByteArray();
+      frames.write(ByteBuffer.allocate(4).putInt(body.length).array());
+      frames.write(body);
+    }
+    daemon.sendRaw(frames.toByteArray()); // one write: usually one read() of the SDK
+
+    byte[] first = reads.get(0).await(Duration.ofSeconds(5));
+    Arrays.fill(first, (byte) 'x');
+    assertEquals("chunk 1", new String(reads.get(1).await(Duration.ofSeconds(5)), UTF_8));
+    assertEquals("chunk 2", new String(reads.get(2).await(Duration.ofSeconds(5)), UTF_8));
+  }
+
+  @Test
+  void writeLargerThanTheSdkWriteBufferArrivesWholeAndTheArrayMayBeReused() throws Exception {
+    Path bigDir = Files.createDirectory(dir.resolve("big"));
+    try (FakeDaemon big =
+        new FakeDaemon(
+            bigDir,
+            FakeDaemon.DEFAULT_LIMITS.toBuilder()
+                .setMaxWriteBytes(2 << 20)
+                .setMaxFrameBytes((2 << 20) + 1024)
+                .build())) {
+      try (TlsdClient bigClient = TlsdClient.builder().socket(big.socket).build()) {
+        Operation<TlsConnection> open = bigClient.open("example.test", 443);
+        big.complete(
+            Completion.newBuilder()
+                .setOpId(big.nextRequest().getOpId())
+                .setConnection(io.tlsd.proto.v1.ConnectionInfo.newBuilder().setConnId(3))
+                .build());
+        TlsConnection conn = open.await(Duration.ofSeconds(5));
+        byte[] data = new byte[2 << 20];
+        for (int i = 0; i < data.length; i++) {
+          data[i] = (byte) (i * 7);
+        }
+        byte[] expected = data.clone();
+        conn.write(data);
+        Arrays.fill(data, (byte) 0); // allowed as soon as write() returned
+        conn.write(data, 5, 100);
+        assertEquals(ByteString.copyFrom(expected), big.nextRequest().getWrite().getData());
+        assertEquals(ByteString.copyFrom(new byte[100]), big.nextRequest().getWrite().getData());
+      }
+    }
   }
 
   @Test

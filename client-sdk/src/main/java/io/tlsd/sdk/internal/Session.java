@@ -55,6 +55,10 @@ public final class Session {
   private final FrameChannel frames;
   private final Welcome welcome;
   private final int maxIncomingFrameBytes;
+
+  /** The daemon's max_frame_bytes as an unsigned value; 0 when it announced none. */
+  private final long maxOutgoingFrameBytes;
+
   private final ReentrantLock writeLock = new ReentrantLock();
   private final AtomicLong nextOpId = new AtomicLong(1);
   private final ConcurrentHashMap<Long, PendingOperation<?>> pending = new ConcurrentHashMap<>();
@@ -72,6 +76,7 @@ public final class Session {
             Integer.toUnsignedLong(welcome.getLimits().getMaxReadBytes()));
     this.maxIncomingFrameBytes =
         (int) Math.min(Integer.MAX_VALUE - 8, largestAnnounced + FRAME_SLACK_BYTES);
+    this.maxOutgoingFrameBytes = Integer.toUnsignedLong(welcome.getLimits().getMaxFrameBytes());
     this.reader = new Thread(this::readLoop, "tlsd-sdk-reader-" + socket);
     this.reader.setDaemon(true);
   }
@@ -195,6 +200,12 @@ public final class Session {
    * Sends {@code request} with the next op id and returns its operation; {@code decoder} runs on
    * the reader thread when the completion arrives. Never throws for a closed session: the operation
    * is then already failed with the session's end cause.
+   *
+   * <p>The request has been serialised and every byte of it copied out of its fields (into the
+   * socket or the session's own write buffer) when this method returns, and the session keeps no
+   * reference to it or to the message built from it. So {@code request} may carry a {@code bytes}
+   * field that wraps the caller's array without a copy ({@code UnsafeByteOperations.unsafeWrap}),
+   * as long as the array does not change during the call; the caller may reuse it afterwards.
    */
   public <T> Operation<T> submit(Request.Builder request, CompletionDecoder<T> decoder) {
     writeLock.lock();
@@ -205,11 +216,9 @@ public final class Session {
       }
       // Ids are taken under the write lock so that they reach the daemon in increasing order.
       long id = nextOpId.getAndIncrement();
+      // Lives only until this method returns: see the zero-copy contract above.
       ClientMessage message = ClientMessage.newBuilder().setRequest(request.setOpId(id)).build();
-      int maxFrameBytes = welcome.getLimits().getMaxFrameBytes();
-      if (maxFrameBytes != 0
-          && Integer.toUnsignedLong(message.getSerializedSize())
-              > Integer.toUnsignedLong(maxFrameBytes)) {
+      if (maxOutgoingFrameBytes != 0 && message.getSerializedSize() > maxOutgoingFrameBytes) {
         return PendingOperation.failed(
             id,
             new TlsdException(
@@ -217,7 +226,7 @@ public final class Session {
                 "request of "
                     + message.getSerializedSize()
                     + " bytes exceeds the daemon's max_frame_bytes of "
-                    + Integer.toUnsignedLong(maxFrameBytes)));
+                    + maxOutgoingFrameBytes));
       }
       PendingOperation<T> operation = new PendingOperation<>(this, id, decoder);
       pending.put(id, operation);
@@ -229,12 +238,18 @@ public final class Session {
         return operation;
       }
       try {
+        // Synchronous: the whole frame is on the socket, or in the frame channel's own buffer,
+        // before this returns, which is what lets callers wrap their arrays without a copy.
         frames.write(message);
       } catch (IOException e) {
         // Fails this operation too: it is already in the table.
         shutdown(
             new TlsdException(
                 Status.UNAVAILABLE, "cannot send to tlsd at " + socket + ": " + describe(e), e));
+      } catch (RuntimeException e) {
+        // Part of the frame may be on the wire already: the stream cannot be trusted any more.
+        shutdown(
+            new TlsdException(Status.INTERNAL, "cannot serialise a request for tlsd: " + e, e));
       }
       return operation;
     } finally {
