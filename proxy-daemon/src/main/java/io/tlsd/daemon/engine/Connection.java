@@ -318,7 +318,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
         activeWrite = op;
         op.state = Op.State.RUNNING;
         ByteBuf data = op.data;
-        op.data = null;
+        op.data = null; // the channel owns it now (SslHandler releases it, or the failed write does)
         channel.writeAndFlush(data).addListener((ChannelFuture f) -> writeDone(op, f));
     }
 

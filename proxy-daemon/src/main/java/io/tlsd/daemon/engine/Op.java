@@ -26,7 +26,11 @@ final class Op {
     Connection.Epoch epoch;
 
     int maxBytes;
-    /** WRITE payload until it is handed to the channel (which then owns it). */
+    /**
+     * WRITE payload (often a slice of the IPC frame it arrived in) until it is handed to the
+     * channel, which then owns it and releases it once written or failed; null after that. An op
+     * that ends while it still holds it releases it in {@code Session.retire}.
+     */
     ByteBuf data;
     int dataLength;
     boolean writeSideOnly;

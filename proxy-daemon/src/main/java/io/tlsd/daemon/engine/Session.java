@@ -1,6 +1,7 @@
 package io.tlsd.daemon.engine;
 
 import com.google.protobuf.ByteString;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
@@ -86,10 +87,46 @@ public final class Session {
 
     // ---------------------------------------------------------------- requests
 
-    /** Takes one request from the application. Must be called on the session's loop. */
+    /**
+     * Takes one request from the application. Must be called on the session's loop. A WRITE's
+     * data is taken from the request (wrapped, not copied).
+     */
     public void submit(Request request) {
+        ByteBuf writeData = request.hasWrite()
+                ? Unpooled.wrappedBuffer(request.getWrite().getData().asReadOnlyByteBuffer()) : null;
+        submit(request, writeData);
+    }
+
+    /**
+     * Takes one WRITE request whose plaintext travels beside it, e.g. still in the buffer the IPC
+     * frame arrived in. Must be called on the session's loop.
+     *
+     * <p>The session takes over the caller's reference to {@code data}, whatever happens: a
+     * refused request releases it at once; an accepted one keeps it in its {@link Op} until it is
+     * handed to the connection's channel (whose {@code SslHandler} releases it once encrypted)
+     * or, if the op ends before that (cancel, deadline, connection or session gone), until
+     * {@link #retire} releases it.
+     *
+     * @param request a WRITE; its {@code write.data} is not read
+     * @param data the plaintext, at least as long-lived as the call
+     */
+    public void submitWrite(Request request, ByteBuf data) {
+        if (!request.hasWrite()) {
+            data.release();
+            throw new IllegalArgumentException("not a WRITE request: op " + request.getOpId());
+        }
+        submit(request, data);
+    }
+
+    /** Both of the above; {@code writeData} (a WRITE's, else null) is owned by this method. */
+    private void submit(Request request, ByteBuf writeData) {
+        if (ended) {
+            release(writeData); // nobody is left to answer
+            return;
+        }
         long opId = request.getOpId();
         if (opId <= lastOpId) {
+            release(writeData);
             sink.send(failure(opId, Status.BAD_REQUEST, opId == 0
                     ? "op_id must not be 0"
                     : "op_id " + opId + " is not greater than the previous op_id " + lastOpId));
@@ -97,12 +134,14 @@ public final class Session {
         }
         lastOpId = opId;
         if (ops.size() >= limits.maxOpsInFlight()) {
+            release(writeData);
             sink.send(failure(opId, Status.LIMIT_EXCEEDED,
                     "too many operations in flight (limit " + limits.maxOpsInFlight() + ")"));
             return;
         }
         try {
-            dispatch(request);
+            // from here on write() owns writeData: it releases it when it refuses the request
+            dispatch(request, writeData);
         } catch (Failure f) {
             Op op = ops.get(opId);
             if (op != null) {
@@ -113,12 +152,18 @@ public final class Session {
         }
     }
 
-    private void dispatch(Request request) throws Failure {
+    private static void release(ByteBuf data) {
+        if (data != null) {
+            data.release();
+        }
+    }
+
+    private void dispatch(Request request, ByteBuf writeData) throws Failure {
         switch (request.getOpCase()) {
             case OPEN -> open(request);
             case ACCEPT -> accept(request);
             case READ -> read(request);
-            case WRITE -> write(request);
+            case WRITE -> write(request, writeData);
             case CLOSE -> close(request);
             case BARRIER -> barrier(request);
             case CANCEL -> cancel(request);
@@ -238,20 +283,29 @@ public final class Session {
         conn.enqueue(op);
     }
 
-    private void write(Request request) throws Failure {
-        var write = request.getWrite();
-        Connection conn = openConnection(write.getConnId());
-        int length = write.getData().size();
-        if (length < 1 || length > limits.maxWriteBytes()) {
-            throw new Failure(Status.BAD_REQUEST,
-                    "write: " + length + " bytes is not in 1.." + limits.maxWriteBytes());
+    /** Owns {@code data}: releases it when refusing the request, else gives it to the op. */
+    private void write(Request request, ByteBuf data) throws Failure {
+        Connection conn;
+        int length = data.readableBytes();
+        Op op;
+        try {
+            conn = openConnection(request.getWrite().getConnId());
+            if (length < 1 || length > limits.maxWriteBytes()) {
+                throw new Failure(Status.BAD_REQUEST,
+                        "write: " + length + " bytes is not in 1.." + limits.maxWriteBytes());
+            }
+            if (queuedWriteBytes + length > limits.maxQueuedWriteBytes()) {
+                throw new Failure(Status.LIMIT_EXCEEDED, "too many write bytes queued in this session (limit "
+                        + limits.maxQueuedWriteBytes() + ", queued " + queuedWriteBytes + ")");
+            }
+            op = track(request, Op.Kind.WRITE);
+        } catch (Failure | RuntimeException e) {
+            data.release(); // refused: no op ever held it
+            throw e;
         }
-        if (queuedWriteBytes + length > limits.maxQueuedWriteBytes()) {
-            throw new Failure(Status.LIMIT_EXCEEDED, "too many write bytes queued in this session (limit "
-                    + limits.maxQueuedWriteBytes() + ", queued " + queuedWriteBytes + ")");
-        }
-        Op op = track(request, Op.Kind.WRITE);
-        op.data = Unpooled.wrappedBuffer(write.getData().asReadOnlyByteBuffer());
+        // The op owns the data now: Connection.startWrite passes it to the channel, or retire()
+        // releases it when the op ends first.
+        op.data = data;
         op.dataLength = length;
         queuedWriteBytes += length;
         conn.enqueue(op);
@@ -394,7 +448,11 @@ public final class Session {
         }
     }
 
-    /** Marks the op done and gives back what it held. False if it was already done. */
+    /**
+     * Marks the op done and gives back what it held, including a WRITE's data not yet handed to
+     * the channel (cancelled, timed out, failed while queued, session or connection gone). False
+     * if it was already done.
+     */
     private boolean retire(Op op) {
         if (op.isDone()) {
             return false;

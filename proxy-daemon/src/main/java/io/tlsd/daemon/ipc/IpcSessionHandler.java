@@ -3,7 +3,7 @@ package io.tlsd.daemon.ipc;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -31,8 +31,12 @@ import org.slf4j.LoggerFactory;
  * One application's IPC channel: the Hello/Welcome exchange, then every request into its
  * {@link Session}, every completion back out. A frame that cannot be trusted ends the session
  * with a {@code Goodbye} that says why; other sessions do not notice.
+ *
+ * <p>It receives {@link ClientMessage}s and {@link WriteFrame}s. A WriteFrame's plaintext is
+ * handed to the session, which owns it from then on; a WriteFrame that is not (before Hello,
+ * after Goodbye) is released here.
  */
-final class IpcSessionHandler extends SimpleChannelInboundHandler<ClientMessage> implements CompletionSink {
+final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements CompletionSink {
     private static final Logger log = LoggerFactory.getLogger(IpcSessionHandler.class);
 
     static final int PROTOCOL_VERSION = 1;
@@ -69,7 +73,17 @@ final class IpcSessionHandler extends SimpleChannelInboundHandler<ClientMessage>
     }
 
     @Override
-    protected void channelRead0(ChannelHandlerContext ctx, ClientMessage msg) {
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (msg instanceof WriteFrame write) {
+            received(write);
+        } else if (msg instanceof ClientMessage message) {
+            received(message);
+        } else {
+            ctx.fireChannelRead(msg);
+        }
+    }
+
+    private void received(ClientMessage msg) {
         switch (state) {
             case AWAITING_HELLO -> {
                 if (!msg.hasHello()) {
@@ -89,6 +103,18 @@ final class IpcSessionHandler extends SimpleChannelInboundHandler<ClientMessage>
             case ENDED -> {
                 // ignore what arrives after Goodbye
             }
+        }
+    }
+
+    /** A WRITE request whose data travels beside it; this method owns the frame's reference. */
+    private void received(WriteFrame write) {
+        if (state == State.ACTIVE) {
+            session.submitWrite(write.request(), write.content()); // the session owns the data now
+            return;
+        }
+        write.release(); // nobody takes it: before Hello (refused below) or after Goodbye (ignored)
+        if (state == State.AWAITING_HELLO) {
+            goodbye(Status.BAD_REQUEST, "the first message of a session must be Hello");
         }
     }
 

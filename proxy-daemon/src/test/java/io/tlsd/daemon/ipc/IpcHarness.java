@@ -96,6 +96,40 @@ final class IpcHarness implements AutoCloseable {
                 .setData(ByteString.copyFromUtf8(text))));
     }
 
+    /**
+     * A WRITE the test framed itself, in a buffer of its own, as a socket read would deliver it.
+     *
+     * @param buffer the buffer it arrived in; the pipeline owns it, a test only looks at its
+     *     reference count (0 once the daemon released every reference)
+     * @param dataAddress the address of the data in {@code buffer}, or -1 (no Unsafe)
+     */
+    record SentWrite(long opId, ByteBuf buffer, long dataAddress) {
+    }
+
+    /**
+     * Sends a WRITE of {@code size} bytes in a direct buffer exactly as big as the frame, so that
+     * the daemon keeps the data where it is (a slice of the frame).
+     */
+    SentWrite writeInOwnBuffer(long conn, int size, int timeoutMs) {
+        return writeInOwnBuffer(conn, size, timeoutMs, 0);
+    }
+
+    /** As above, with {@code spare} unused bytes of capacity after the frame. */
+    SentWrite writeInOwnBuffer(long conn, int size, int timeoutMs, int spare) {
+        byte[] data = new byte[size];
+        for (int i = 0; i < size; i++) {
+            data[i] = (byte) ('a' + i % 26);
+        }
+        long id = nextOpId++;
+        byte[] body = ClientMessage.newBuilder().setRequest(Request.newBuilder().setOpId(id).setTimeoutMs(timeoutMs)
+                .setWrite(Write.newBuilder().setConnId(conn).setData(ByteString.copyFrom(data)))).build().toByteArray();
+        ByteBuf buffer = Unpooled.directBuffer(4 + body.length + spare).writeInt(body.length).writeBytes(body);
+        long dataAddress = buffer.hasMemoryAddress()
+                ? buffer.memoryAddress() + 4 + body.length - size : -1; // data is the last field
+        sendRaw(buffer);
+        return new SentWrite(id, buffer, dataAddress);
+    }
+
     long barrier(long conn) {
         return request(Request.newBuilder().setBarrier(Barrier.newBuilder().setConnId(conn)));
     }

@@ -59,6 +59,8 @@ public final class FakeConnector implements Connector {
         public final List<String> written = new ArrayList<>();
         /** What reached the socket, byte for byte. */
         public final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        /** Sees each written buffer before the gate releases it (as SslHandler would). */
+        public java.util.function.Consumer<ByteBuf> inspect = buf -> { };
 
         @Override
         public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
@@ -67,6 +69,7 @@ public final class FakeConnector implements Connector {
             byte[] copy = new byte[buf.readableBytes()];
             buf.getBytes(buf.readerIndex(), copy);
             bytes.writeBytes(copy);
+            inspect.accept(buf);
             ReferenceCountUtil.release(msg);
             if (open) {
                 promise.setSuccess();
