@@ -2,6 +2,7 @@ package io.tlsd.daemon;
 
 import io.tlsd.daemon.engine.SessionLimits;
 import io.tlsd.daemon.server.ListenerConfig;
+import io.tlsd.daemon.tls.TlsParameters;
 import io.tlsd.daemon.tls.signing.SigningPolicy;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import io.tlsd.sdk.SocketPaths;
@@ -43,10 +44,10 @@ public final class DaemonConfig {
     private final Duration ticketKeyRotation;
     private final Path caFile;
     private final ListenerConfig.CertificateSpec clientCertificate;
-    private final List<String> tlsProtocols;
-    private final String tlsProvider;
+    private final TlsParameters tls;
     private final String transport;
     private final int workerThreads;
+    private final int handshakeThreads;
     private final SessionLimits limits;
     private final Duration connectTimeout;
     private final Duration handshakeTimeout;
@@ -64,10 +65,10 @@ public final class DaemonConfig {
         this.ticketKeyRotation = b.ticketKeyRotation;
         this.caFile = b.caFile;
         this.clientCertificate = b.clientCertificate;
-        this.tlsProtocols = List.copyOf(b.tlsProtocols);
-        this.tlsProvider = b.tlsProvider;
+        this.tls = new TlsParameters(b.tlsProvider, b.tlsProtocols, b.tlsGroups);
         this.transport = b.transport;
         this.workerThreads = b.workerThreads;
+        this.handshakeThreads = b.handshakeThreads;
         this.limits = b.limits;
         this.connectTimeout = b.connectTimeout;
         this.handshakeTimeout = b.handshakeTimeout;
@@ -129,12 +130,22 @@ public final class DaemonConfig {
 
     /** TLS protocol versions enabled, e.g. {@code [TLSv1.3]}. */
     public List<String> tlsProtocols() {
-        return tlsProtocols;
+        return tls.protocols();
     }
 
     /** "boringssl" (netty-tcnative) or "jdk". */
     public String tlsProvider() {
-        return tlsProvider;
+        return tls.provider();
+    }
+
+    /** Key-exchange groups in order of preference; empty for the TLS library's defaults. */
+    public List<String> tlsGroups() {
+        return tls.groups();
+    }
+
+    /** Provider, protocol versions and groups together, as the TLS contexts take them. */
+    public TlsParameters tlsParameters() {
+        return tls;
     }
 
     /** "auto", "epoll" or "nio". */
@@ -145,6 +156,14 @@ public final class DaemonConfig {
     /** Worker event loops; each session and its connections live on one. */
     public int workerThreads() {
         return workerThreads;
+    }
+
+    /**
+     * Event loops that connect (client role), accept (server role listeners) and handshake before
+     * a connection moves to its session's worker loop; 0 for handshakes on the worker loops.
+     */
+    public int handshakeThreads() {
+        return handshakeThreads;
     }
 
     public SessionLimits limits() {
@@ -189,8 +208,10 @@ public final class DaemonConfig {
         private ListenerConfig.CertificateSpec clientCertificate;
         private List<String> tlsProtocols = List.of("TLSv1.3");
         private String tlsProvider = "boringssl";
+        private List<String> tlsGroups = List.of();
         private String transport = "auto";
         private int workerThreads = Runtime.getRuntime().availableProcessors();
+        private int handshakeThreads = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
         private SessionLimits limits = SessionLimits.DEFAULTS;
         private Duration connectTimeout = Duration.ofSeconds(10);
         private Duration handshakeTimeout = Duration.ofSeconds(10);
@@ -211,10 +232,12 @@ public final class DaemonConfig {
             ticketKeyRotation = c.ticketKeyRotation;
             caFile = c.caFile;
             clientCertificate = c.clientCertificate;
-            tlsProtocols = c.tlsProtocols;
-            tlsProvider = c.tlsProvider;
+            tlsProtocols = c.tls.protocols();
+            tlsProvider = c.tls.provider();
+            tlsGroups = c.tls.groups();
             transport = c.transport;
             workerThreads = c.workerThreads;
+            handshakeThreads = c.handshakeThreads;
             limits = c.limits;
             connectTimeout = c.connectTimeout;
             handshakeTimeout = c.handshakeTimeout;
@@ -288,6 +311,21 @@ public final class DaemonConfig {
             return this;
         }
 
+        /**
+         * Key-exchange groups offered (client) or accepted (server), in order of preference, by
+         * BoringSSL's names: X25519MLKEM768, X25519, P-256, P-384, P-521. Empty (the default)
+         * keeps the library's list. Needs the boringssl provider.
+         */
+        public Builder tlsGroups(List<String> groups) {
+            for (String g : groups) {
+                if (g.isBlank() || g.contains(":")) {
+                    throw new IllegalArgumentException("invalid key-exchange group name '" + g + "'");
+                }
+            }
+            this.tlsGroups = List.copyOf(groups);
+            return this;
+        }
+
         public Builder tlsProvider(String provider) {
             if (!provider.equals("boringssl") && !provider.equals("jdk")) {
                 throw new IllegalArgumentException("unknown TLS provider '" + provider + "' (boringssl, jdk)");
@@ -301,6 +339,19 @@ public final class DaemonConfig {
                 throw new IllegalArgumentException("unknown transport '" + transport + "' (auto, epoll, nio)");
             }
             this.transport = transport;
+            return this;
+        }
+
+        /**
+         * Handshake event loops (default: half the cores, at least one, so that a burst of new
+         * connections cannot take every core from established ones); 0 handshakes on the worker
+         * loops.
+         */
+        public Builder handshakeThreads(int threads) {
+            if (threads < 0) {
+                throw new IllegalArgumentException("handshakeThreads < 0");
+            }
+            this.handshakeThreads = threads;
             return this;
         }
 

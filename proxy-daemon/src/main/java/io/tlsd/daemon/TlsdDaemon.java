@@ -51,6 +51,8 @@ public final class TlsdDaemon implements AutoCloseable {
     private final DaemonConfig config;
     private final EventLoopGroup control;
     private final EventLoopGroup workers;
+    /** Where new connections handshake before they move to a worker loop; null: on the workers. */
+    private final EventLoopGroup handshakes;
     private final HostResolver resolver = new HostResolver("tlsd-resolver");
     private final DaemonCounters counters = new DaemonCounters();
     /** What to close, in reverse order of starting. */
@@ -68,6 +70,8 @@ public final class TlsdDaemon implements AutoCloseable {
         transport = Transport.select(config.transport());
         control = transport.newGroup(1, new DefaultThreadFactory("tlsd-control"));
         workers = transport.newGroup(config.workerThreads(), new DefaultThreadFactory("tlsd-worker"));
+        handshakes = config.handshakeThreads() == 0 ? null
+                : transport.newGroup(config.handshakeThreads(), new DefaultThreadFactory("tlsd-handshake"));
         try {
             if (config.role() == DaemonConfig.Role.SERVER) {
                 startServerRole();
@@ -79,20 +83,24 @@ public final class TlsdDaemon implements AutoCloseable {
             shutdownLoops();
             throw e;
         }
-        log.info("tlsd {} {} daemon started: IPC {}, {} tunnel(s) (transport {}, {} workers, TLS {} via {}{})",
+        log.info("tlsd {} {} daemon started: IPC {}, {} tunnel(s) (transport {}, {} workers, {} handshake loops, TLS {} via {}{})",
                 Version.VERSION, config.role().wireName(), ipc != null ? ipc.path() : "off", config.tunnels().size(),
-                transport.name().toLowerCase(), config.workerThreads(), config.tlsProtocols(), config.tlsProvider(),
+                transport.name().toLowerCase(), config.workerThreads(), config.handshakeThreads(), config.tlsProtocols(),
+                config.tlsProvider() + groupsNote(),
                 config.role() == DaemonConfig.Role.SERVER ? ""
                         : ", trust " + (config.caFile() == null ? "JDK trust store" : config.caFile()));
+    }
+
+    private String groupsNote() {
+        return config.tlsGroups().isEmpty() ? "" : ", groups " + String.join(",", config.tlsGroups());
     }
 
     private void startClientRole() throws Exception {
         ListenerConfig.CertificateSpec id = config.clientCertificate();
         KeyMaterial identity = id == null ? null : id.load();
-        ClientTlsContexts contexts = new ClientTlsContexts(config.tlsProvider(), config.caFile(), config.tlsProtocols(),
-                identity);
+        ClientTlsContexts contexts = new ClientTlsContexts(config.tlsParameters(), config.caFile(), identity);
         TlsConnector connector = new TlsConnector(transport, contexts, config.connectTimeout(),
-                config.handshakeTimeout(), resolver);
+                config.handshakeTimeout(), resolver, handshakes);
         if (config.ipcEnabled()) {
             startIpc(connector, null);
         }
@@ -112,8 +120,8 @@ public final class TlsdDaemon implements AutoCloseable {
         long every = config.ticketKeyRotation().toMillis();
         control.scheduleAtFixedRate(tickets::rotate, every, every, TimeUnit.MILLISECONDS);
         if (config.ipcEnabled()) {
-            listeners = ListenerSet.bind(config.listeners(), config.tlsProtocols(), config.tlsProvider(), tickets,
-                    config.signing(), transport, control, workers);
+            listeners = ListenerSet.bind(config.listeners(), config.tlsParameters(), tickets,
+                    config.signing(), transport, control, handshakes != null ? handshakes : workers);
             started.push(listeners);
             startIpc(null, listeners);
             startDebugSocket(null, listeners);
@@ -122,7 +130,7 @@ public final class TlsdDaemon implements AutoCloseable {
             KeyMaterial material = t.certificate().load();
             SslContext context = new ServerTlsContexts(
                     List.of(new ServerTlsContexts.Identity(List.of(), material)), t.alpn(), t.clientAuth(),
-                    t.clientCaFile(), config.tlsProtocols(), config.tlsProvider(), tickets, config.signing())
+                    t.clientCaFile(), config.tlsParameters(), tickets, config.signing())
                     .defaultContext();
             InetSocketAddress backend = Addresses.parse(t.target());
             if (backend.isUnresolved()) {
@@ -240,6 +248,9 @@ public final class TlsdDaemon implements AutoCloseable {
 
     private void shutdownLoops() {
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        if (handshakes != null) {
+            handshakes.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        }
         control.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         resolver.close();
     }

@@ -11,6 +11,7 @@ import io.tlsd.daemon.debug.DebugServer;
 import io.tlsd.daemon.engine.DaemonCounters;
 import io.tlsd.daemon.engine.SessionLimits;
 import io.tlsd.daemon.tls.ClientTlsContexts;
+import io.tlsd.daemon.tls.TlsParameters;
 import io.tlsd.daemon.tls.TlsConnector;
 import io.tlsd.daemon.transport.HostResolver;
 import io.tlsd.daemon.transport.Transport;
@@ -73,7 +74,7 @@ class DebugSocketTest {
         control = transport.newGroup(1, new DefaultThreadFactory("it-control"));
         workers = transport.newGroup(2, new DefaultThreadFactory("it-worker"));
         resolver = new HostResolver("it-resolver");
-        ClientTlsContexts contexts = new ClientTlsContexts("boringssl", pki.caPem(), List.of("TLSv1.3"));
+        ClientTlsContexts contexts = new ClientTlsContexts(TlsParameters.DEFAULTS, pki.caPem());
         TlsConnector connector = new TlsConnector(transport, contexts, Duration.ofSeconds(10),
                 Duration.ofSeconds(10), resolver);
         counters = new DaemonCounters();

@@ -6,6 +6,7 @@ import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.tlsd.daemon.tls.ClientTlsContexts;
+import io.tlsd.daemon.tls.TlsParameters;
 import io.tlsd.daemon.transport.Transport;
 import io.tlsd.daemon.tunnel.ClientTunnel;
 import io.tlsd.daemon.tunnel.ServerTunnel;
@@ -46,7 +47,7 @@ final class TunnelFixture implements AutoCloseable {
         this.dir = dir;
         this.pki = TestPki.create(Files.createDirectories(dir.resolve("pki")));
         this.server = pki.issueServer("localhost", "localhost", SERVER_NAME, "127.0.0.1", "::1");
-        this.clientContexts = new ClientTlsContexts("boringssl", pki.caPem(), List.of("TLSv1.3"));
+        this.clientContexts = new ClientTlsContexts(TlsParameters.DEFAULTS, pki.caPem());
     }
 
     /** The client context {@code tlsd client} would use: BoringSSL, TLS 1.3, the test CA, no ALPN. */

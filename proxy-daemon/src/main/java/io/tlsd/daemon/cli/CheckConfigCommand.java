@@ -5,6 +5,7 @@ import io.tlsd.daemon.config.ConfigFile;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ConnectionInfos;
 import io.tlsd.daemon.tls.KeyMaterial;
+import io.tlsd.daemon.tls.ClientTlsContexts;
 import io.tlsd.daemon.tls.ServerTlsContexts;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,6 +39,13 @@ final class CheckConfigCommand implements Callable<Integer> {
         if (config.caFile() != null && !Files.isReadable(config.caFile())) {
             problems.add(file + ": tls.ca_file: " + config.caFile() + " is not a readable file");
         }
+        if (!config.tlsGroups().isEmpty()) {
+            try {
+                new ClientTlsContexts(config.tlsParameters(), null); // BoringSSL checks each group name
+            } catch (Exception e) {
+                problems.add(file + ": tls.groups: " + config.tlsGroups() + ": " + e.getMessage());
+            }
+        }
         for (ListenerConfig listener : config.listeners()) {
             List<ServerTlsContexts.Identity> identities = new ArrayList<>();
             for (ListenerConfig.CertificateSpec spec : listener.certificates()) {
@@ -55,7 +63,7 @@ final class CheckConfigCommand implements Callable<Integer> {
             if (identities.size() == listener.certificates().size() && problems.isEmpty()) {
                 try {
                     new ServerTlsContexts(identities, listener.alpn(), listener.clientAuth(), listener.clientCaFile(),
-                            config.tlsProtocols(), config.tlsProvider(), null, config.signing());
+                            config.tlsParameters(), null, config.signing());
                 } catch (Exception e) {
                     problems.add(file + ": listener " + listener.name() + ": " + e.getMessage());
                 }
@@ -67,7 +75,8 @@ final class CheckConfigCommand implements Callable<Integer> {
         }
         System.out.println(file + ": ok");
         System.out.println("  socket: " + config.socket() + (config.listeners().isEmpty() ? " (client role default)" : ""));
-        System.out.println("  tls: " + config.tlsProtocols() + " via " + config.tlsProvider());
+        System.out.println("  tls: " + config.tlsProtocols() + " via " + config.tlsProvider()
+                + (config.tlsGroups().isEmpty() ? "" : ", groups " + config.tlsGroups()));
         for (ListenerConfig l : config.listeners()) {
             System.out.println("  listener " + l.name() + ": " + ConnectionInfos.addressString(l.address()) + ", " + l.certificates().size()
                     + " certificate(s), client auth " + l.clientAuth().name().toLowerCase() + ", ALPN " + l.alpn());

@@ -23,8 +23,18 @@ final class DaemonOptions {
     @Option(names = "--workers", paramLabel = "N", description = "Worker event loops (default: number of cores)")
     Integer workers;
 
+    @Option(names = "--handshake-threads", paramLabel = "N",
+            description = "Event loops for new connections' handshakes, apart from established traffic"
+                    + " (default: half the cores, at least 1; 0: on the worker loops)")
+    Integer handshakeThreads;
+
     @Option(names = "--tls-provider", paramLabel = "boringssl|jdk", description = "TLS implementation (default: boringssl)")
     String tlsProvider;
+
+    @Option(names = "--tls-groups", paramLabel = "LIST", split = ",",
+            description = "Key-exchange groups in order of preference, e.g. X25519,P-256 (default: BoringSSL's,"
+                    + " X25519MLKEM768 first)")
+    java.util.List<String> tlsGroups;
 
     @Option(names = "--signing", paramLabel = "auto|on-loop|off-loop",
             description = "Server role: where private-key operations run (default: auto, see docs/key-operations.md)")
@@ -49,8 +59,14 @@ final class DaemonOptions {
         if (workers != null) {
             builder.workerThreads(workers);
         }
+        if (handshakeThreads != null) {
+            builder.handshakeThreads(handshakeThreads);
+        }
         if (tlsProvider != null) {
             builder.tlsProvider(tlsProvider);
+        }
+        if (tlsGroups != null) {
+            builder.tlsGroups(tlsGroups);
         }
         if (debugSocket != null) {
             builder.debugSocket(debugSocket);

@@ -39,11 +39,11 @@ import org.yaml.snakeyaml.error.YAMLException;
  * </pre>
  */
 public final class ConfigFile {
-    private static final Set<String> TOP = Set.of("socket", "transport", "worker_threads", "tls", "timeouts", "limits",
+    private static final Set<String> TOP = Set.of("socket", "transport", "worker_threads", "handshake_threads", "tls", "timeouts", "limits",
             "listeners", "tunnels", "log_level");
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
             "passphrase_file", "alpn", "client_auth", "client_ca_file", "proxy_protocol", "idle_timeout");
-    private static final Set<String> TLS = Set.of("ca_file", "protocols", "provider", "ticket_key_rotation",
+    private static final Set<String> TLS = Set.of("ca_file", "protocols", "groups", "provider", "ticket_key_rotation",
             "client_certificate", "signing");
     private static final Set<String> LISTENER = Set.of("name", "address", "certificates", "alpn", "client_auth",
             "client_ca_file", "handshake_timeout", "backlog");
@@ -94,6 +94,9 @@ public final class ConfigFile {
             if (top.containsKey("transport")) {
                 b.transport(string(top.get("transport"), "transport"));
             }
+            if (top.containsKey("handshake_threads")) {
+                b.handshakeThreads((int) number(top.get("handshake_threads"), "handshake_threads"));
+            }
             if (top.containsKey("worker_threads")) {
                 b.workerThreads((int) number(top.get("worker_threads"), "worker_threads"));
             }
@@ -104,6 +107,9 @@ public final class ConfigFile {
                 }
                 if (tls.containsKey("protocols")) {
                     b.tlsProtocols(strings(tls.get("protocols"), "tls.protocols"));
+                }
+                if (tls.containsKey("groups")) {
+                    b.tlsGroups(strings(tls.get("groups"), "tls.groups"));
                 }
                 if (tls.containsKey("provider")) {
                     b.tlsProvider(string(tls.get("provider"), "tls.provider"));

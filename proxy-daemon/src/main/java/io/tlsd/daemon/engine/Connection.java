@@ -386,8 +386,18 @@ final class Connection extends ChannelInboundHandlerAdapter {
     // ---------------------------------------------------------------- channel events
 
     @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        // The TLS connector adds this handler once the handshake is done: no channelActive then.
+        if (state == State.CONNECTING && ctx.channel().isActive()) {
+            transition(State.HANDSHAKING);
+        }
+    }
+
+    @Override
     public void channelActive(ChannelHandlerContext ctx) {
-        transition(State.HANDSHAKING);
+        if (state == State.CONNECTING) { // else handlerAdded saw the channel active already
+            transition(State.HANDSHAKING);
+        }
         ctx.fireChannelActive();
     }
 

@@ -13,10 +13,11 @@ import io.tlsd.proto.v1.Open;
  */
 public interface Connector {
     /**
-     * Connects and handshakes on {@code loop} (the session's loop), with {@code handler} as the
-     * last handler of the new channel's pipeline. The future succeeds with the channel once the
-     * handshake is done and fails with a {@link Failure} otherwise. Cancelling the future
-     * abandons the attempt and closes the channel.
+     * Connects and handshakes (on {@code loop}, the session's loop, or on a loop of its own and
+     * then moves the channel to {@code loop}), then puts {@code handler} last in the channel's
+     * pipeline, with the channel already active. The future succeeds on {@code loop} with the
+     * channel once the handshake is done and fails with a {@link Failure} otherwise. Cancelling
+     * the future abandons the attempt and closes the channel.
      */
     Future<Channel> connect(Open open, EventLoop loop, ChannelHandler handler);
 

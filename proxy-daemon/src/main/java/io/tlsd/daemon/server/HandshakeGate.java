@@ -1,28 +1,22 @@
 package io.tlsd.daemon.server;
 
-import io.netty.buffer.ByteBuf;
-import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.ssl.SniCompletionEvent;
-import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.tlsd.daemon.tls.ConnectionInfos;
-import java.util.ArrayList;
-import java.util.List;
+import io.tlsd.daemon.tls.HandOverGate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The last handler of an accepted connection until an application takes it: it tells the
  * listener when the handshake is done, keeps the bytes the client sent with its last handshake
- * flight (nothing more is read until the hand-over), and makes way for the op engine.
+ * flight, and makes way for the op engine ({@link HandOverGate}).
  */
-final class HandshakeGate extends ChannelInboundHandlerAdapter {
+final class HandshakeGate extends HandOverGate {
     private static final Logger log = LoggerFactory.getLogger(HandshakeGate.class);
 
     private final TlsListener listener;
-    private final List<ByteBuf> early = new ArrayList<>();
     private String serverName = "";
     private boolean handshakeDone;
 
@@ -71,11 +65,6 @@ final class HandshakeGate extends ChannelInboundHandlerAdapter {
     }
 
     @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        early.add((ByteBuf) msg);
-    }
-
-    @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         log.debug("listener {}: {}: {}", listener.name(), ctx.channel(), cause.toString());
         ctx.close();
@@ -86,24 +75,6 @@ final class HandshakeGate extends ChannelInboundHandlerAdapter {
         if (handshakeDone) {
             listener.gone(ctx.channel());
         }
-        releaseEarly();
-        ctx.fireChannelInactive();
-    }
-
-    /** Puts {@code next} in this handler's place and passes it what arrived early. */
-    void handOverTo(ChannelHandlerContext ctx, ChannelHandler next) {
-        ctx.pipeline().replace(this, "connection", next);
-        ChannelHandlerContext tls = ctx.pipeline().context(SslHandler.class);
-        for (ByteBuf buf : early) {
-            tls.fireChannelRead(buf);
-        }
-        early.clear();
-    }
-
-    private void releaseEarly() {
-        for (ByteBuf buf : early) {
-            buf.release();
-        }
-        early.clear();
+        super.channelInactive(ctx);
     }
 }

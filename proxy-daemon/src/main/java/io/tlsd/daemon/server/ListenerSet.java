@@ -10,6 +10,7 @@ import io.tlsd.daemon.engine.Failure;
 import io.tlsd.daemon.tls.ConnectionInfos;
 import io.tlsd.daemon.tls.KeyMaterial;
 import io.tlsd.daemon.tls.ServerTlsContexts;
+import io.tlsd.daemon.tls.TlsParameters;
 import io.tlsd.daemon.tls.TicketKeys;
 import io.tlsd.daemon.tls.signing.SigningPolicy;
 import io.tlsd.daemon.transport.Transport;
@@ -36,10 +37,12 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
     /**
      * Loads every listener's keys, builds its contexts and binds it. Nothing is bound if any
      * listener fails (the error names it).
+     *
+     * @param handshakes the loops that accepted clients handshake on until an ACCEPT moves them
      */
-    public static ListenerSet bind(List<ListenerConfig> configs, List<String> protocols, String provider,
+    public static ListenerSet bind(List<ListenerConfig> configs, TlsParameters tls,
                                    TicketKeys tickets, SigningPolicy signing, Transport transport,
-                                   EventLoopGroup control, EventLoopGroup workers)
+                                   EventLoopGroup control, EventLoopGroup handshakes)
             throws SSLException, InterruptedException {
         ListenerSet set = new ListenerSet();
         for (ListenerConfig config : configs) {
@@ -52,12 +55,12 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
                 identities.add(new ServerTlsContexts.Identity(spec.names(), material));
             }
             ServerTlsContexts contexts = new ServerTlsContexts(identities, config.alpn(), config.clientAuth(),
-                    config.clientCaFile(), protocols, provider, tickets, signing);
+                    config.clientCaFile(), tls, tickets, signing);
             set.listeners.put(config.name(), new TlsListener(config, contexts));
         }
         try {
             for (TlsListener listener : set.listeners.values()) {
-                listener.bind(transport, control, workers);
+                listener.bind(transport, control, handshakes);
                 log.info("listener {} on {} (client auth {}, ALPN {})", listener.name(),
                         ConnectionInfos.addressString(listener.localAddress()),
                         listener.config().clientAuth().name().toLowerCase(), listener.config().alpn());

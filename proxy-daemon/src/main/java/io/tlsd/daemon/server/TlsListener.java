@@ -19,7 +19,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One listener of the server role. Clients are accepted and handshaken on any worker loop; each
+ * One listener of the server role. Clients are accepted and handshaken on the handshake loops; each
  * handshaked connection then waits here until an ACCEPT takes it (several applications may
  * wait on one listener: connections go to their ACCEPTs in arrival order), and moves to the
  * accepting session's loop, so the op engine keeps its one-loop-per-session rule.
@@ -56,10 +56,11 @@ final class TlsListener {
         return config;
     }
 
-    void bind(Transport transport, EventLoopGroup control, EventLoopGroup workers) throws InterruptedException {
+    /** Accepts on {@code control}; clients handshake on {@code handshakes} until an ACCEPT moves them. */
+    void bind(Transport transport, EventLoopGroup control, EventLoopGroup handshakes) throws InterruptedException {
         long handshakeMillis = config.handshakeTimeout().toMillis();
         serverChannel = new ServerBootstrap()
-                .group(control, workers)
+                .group(control, handshakes)
                 .channel(transport.serverSocketChannel())
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .childOption(ChannelOption.AUTO_READ, false)

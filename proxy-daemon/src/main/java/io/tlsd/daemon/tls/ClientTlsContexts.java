@@ -18,30 +18,26 @@ import javax.net.ssl.SSLException;
 public final class ClientTlsContexts {
     private static final int MAX_CACHED = 64;
 
-    private final SslProvider provider;
+    private final TlsParameters parameters;
     private final Path caFile;
-    private final List<String> protocols;
     private final KeyMaterial identity;
     private final ConcurrentHashMap<List<String>, SslContext> byAlpn = new ConcurrentHashMap<>();
 
     /**
-     * @param provider "boringssl" (netty-tcnative) or "jdk"
+     * @param parameters provider, protocol versions, groups
      * @param caFile PEM trust anchors, or null for the JDK's trust store
-     * @param protocols e.g. ["TLSv1.3"]
      */
-    public ClientTlsContexts(String provider, Path caFile, List<String> protocols) throws SSLException {
-        this(provider, caFile, protocols, null);
+    public ClientTlsContexts(TlsParameters parameters, Path caFile) throws SSLException {
+        this(parameters, caFile, null);
     }
 
     /**
      * @param identity the certificate and key presented to servers that ask for one (mTLS), or
      *     null for none
      */
-    public ClientTlsContexts(String provider, Path caFile, List<String> protocols, KeyMaterial identity)
-            throws SSLException {
-        this.provider = providerNamed(provider);
+    public ClientTlsContexts(TlsParameters parameters, Path caFile, KeyMaterial identity) throws SSLException {
+        this.parameters = parameters;
         this.caFile = caFile;
-        this.protocols = List.copyOf(protocols);
         this.identity = identity;
         byAlpn.put(List.of(), build(List.of())); // fail at start, not at the first OPEN
     }
@@ -83,9 +79,7 @@ public final class ClientTlsContexts {
     }
 
     private SslContext build(List<String> alpn) throws SSLException {
-        SslContextBuilder builder = SslContextBuilder.forClient()
-                .sslProvider(provider)
-                .protocols(protocols)
+        SslContextBuilder builder = parameters.applyTo(SslContextBuilder.forClient())
                 .endpointIdentificationAlgorithm("HTTPS");
         if (caFile != null) {
             builder.trustManager(caFile.toFile());

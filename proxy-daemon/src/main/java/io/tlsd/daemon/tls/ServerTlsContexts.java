@@ -72,9 +72,9 @@ public final class ServerTlsContexts {
 
     /** Same as the full constructor with the {@code auto} signing policy. */
     public ServerTlsContexts(List<Identity> identities, List<String> alpn, ClientAuthPolicy clientAuth,
-                             Path clientCaFile, List<String> protocols, String provider, TicketKeys tickets)
+                             Path clientCaFile, TlsParameters tls, TicketKeys tickets)
             throws SSLException {
-        this(identities, alpn, clientAuth, clientCaFile, protocols, provider, tickets,
+        this(identities, alpn, clientAuth, clientCaFile, tls, tickets,
                 SigningPolicy.auto());
     }
 
@@ -84,7 +84,7 @@ public final class ServerTlsContexts {
      * @param signing where each certificate's private-key operations run
      */
     public ServerTlsContexts(List<Identity> identities, List<String> alpn, ClientAuthPolicy clientAuth,
-                             Path clientCaFile, List<String> protocols, String provider, TicketKeys tickets,
+                             Path clientCaFile, TlsParameters tls, TicketKeys tickets,
                              SigningPolicy signing)
             throws SSLException {
         if (identities.isEmpty()) {
@@ -95,13 +95,13 @@ public final class ServerTlsContexts {
                     + " needs a client CA file");
         }
         Identity fallback = identities.stream().filter(i -> i.names().isEmpty()).findFirst().orElse(identities.get(0));
-        defaultContext = build(fallback, alpn, clientAuth, clientCaFile, protocols, provider, tickets, signing);
+        defaultContext = build(fallback, alpn, clientAuth, clientCaFile, tls, tickets, signing);
         DomainWildcardMappingBuilder<SslContext> mapping = new DomainWildcardMappingBuilder<>(defaultContext);
         for (Identity identity : identities) {
             if (identity.names().isEmpty()) {
                 continue;
             }
-            SslContext ctx = build(identity, alpn, clientAuth, clientCaFile, protocols, provider, tickets, signing);
+            SslContext ctx = build(identity, alpn, clientAuth, clientCaFile, tls, tickets, signing);
             for (String name : identity.names()) {
                 mapping.add(name, ctx);
             }
@@ -110,19 +110,19 @@ public final class ServerTlsContexts {
     }
 
     private SslContext build(Identity identity, List<String> alpn, ClientAuthPolicy clientAuth,
-                             Path clientCaFile, List<String> protocols, String provider, TicketKeys tickets,
+                             Path clientCaFile, TlsParameters tls, TicketKeys tickets,
                              SigningPolicy signing)
             throws SSLException {
         KeyMaterial material = identity.material();
         X509Certificate[] chain = material.chain().toArray(new X509Certificate[0]);
-        SslProvider sslProvider = ClientTlsContexts.providerNamed(provider);
+        SslProvider sslProvider = tls.sslProvider();
         KeyKind kind = KeyKind.of(material.leaf().getPublicKey());
         // Only BoringSSL can pause a handshake for a signature; the JDK's engine signs in place.
         Placement placement = sslProvider == SslProvider.OPENSSL
                 ? signing.placementFor(kind, material.key())
                 : Placement.ON_LOOP;
         if (sslProvider != SslProvider.OPENSSL && signing.mode() == SigningPolicy.Mode.OFF_LOOP) {
-            log.warn("{}: signing stays on the event loop: the {} TLS provider cannot sign off it", material, provider);
+            log.warn("{}: signing stays on the event loop: the {} TLS provider cannot sign off it", material, tls.provider());
         }
         SslContextBuilder builder;
         if (placement == Placement.OFF_LOOP) {
@@ -136,8 +136,7 @@ public final class ServerTlsContexts {
         placements.add(new KeyPlacement(identity, kind, placement));
         log.info("{}: {} key, private-key operations {}", material, kind,
                 placement == Placement.ON_LOOP ? "on the event loop" : "on the signer threads");
-        builder.sslProvider(sslProvider)
-                .protocols(protocols)
+        tls.applyTo(builder)
                 .clientAuth(switch (clientAuth) {
                     case NONE -> ClientAuth.NONE;
                     case OPTIONAL -> ClientAuth.OPTIONAL;

@@ -4,9 +4,11 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.NetUtil;
@@ -27,6 +29,11 @@ import javax.net.ssl.SSLException;
 /**
  * Opens client TLS connections: resolve (off the loop, since the JDK resolver blocks), connect,
  * handshake with chain and hostname verification, then hand the channel to the session.
+ *
+ * <p>With a handshake group, the connect and the handshake run on one of its loops and the
+ * channel then moves (deregister, register) to the session's loop: the key exchange and the
+ * certificate checks of a burst of new connections never queue in front of the traffic of
+ * established ones. Without one, everything happens on the session's loop.
  */
 public final class TlsConnector implements Connector {
     private final Transport transport;
@@ -34,9 +41,21 @@ public final class TlsConnector implements Connector {
     private final Duration connectTimeout;
     private final Duration handshakeTimeout;
     private final HostResolver resolver;
+    private final EventLoopGroup handshakes;
 
+    /** Handshakes on the session's loop. */
     public TlsConnector(Transport transport, ClientTlsContexts contexts, Duration connectTimeout,
                         Duration handshakeTimeout, HostResolver resolver) {
+        this(transport, contexts, connectTimeout, handshakeTimeout, resolver, null);
+    }
+
+    /**
+     * @param handshakes loops to connect and handshake on (same transport as the sessions'
+     *     loops), or null to do it on the session's loop
+     */
+    public TlsConnector(Transport transport, ClientTlsContexts contexts, Duration connectTimeout,
+                        Duration handshakeTimeout, HostResolver resolver, EventLoopGroup handshakes) {
+        this.handshakes = handshakes;
         this.transport = transport;
         this.contexts = contexts;
         this.connectTimeout = connectTimeout;
@@ -73,8 +92,9 @@ public final class TlsConnector implements Connector {
         }
         String target = NetUtil.toSocketAddressString(new InetSocketAddress(address, port));
         SslHandler[] tls = new SslHandler[1];
+        ClientGate gate = new ClientGate();
         ChannelFuture connected = new Bootstrap()
-                .group(loop)
+                .group(handshakes == null ? loop : handshakes.next())
                 .channel(transport.socketChannel())
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.TCP_NODELAY, true)
@@ -85,8 +105,8 @@ public final class TlsConnector implements Connector {
                         tls[0] = context.newHandler(ch.alloc(), serverName, port);
                         tls[0].setHandshakeTimeoutMillis(handshakeTimeout.toMillis());
                         ch.pipeline()
-                                .addLast("tls", tls[0])            // encrypts, decrypts, verifies the peer
-                                .addLast("connection", handler);   // the session's op engine
+                                .addLast("tls", tls[0])    // encrypts, decrypts, verifies the peer
+                                .addLast("gate", gate);    // until the hand-over to the op engine
                     }
                 })
                 .connect(new InetSocketAddress(address, port));
@@ -104,15 +124,64 @@ public final class TlsConnector implements Connector {
             }
             tls[0].handshakeFuture().addListener(h -> {
                 if (h.isSuccess()) {
-                    if (!promise.trySuccess(ch)) {
-                        ch.close();
-                    }
+                    handOver(ch, gate, loop, handler, promise);
                 } else {
                     promise.tryFailure(TlsFailures.ofHandshake(h.cause(), serverName));
                     ch.close();
                 }
             });
         });
+    }
+
+    /** Moves {@code ch} to {@code loop} if it is not there yet, then puts the op engine in the gate's place. */
+    private static void handOver(Channel ch, ClientGate gate, EventLoop loop, ChannelHandler handler,
+                                 Promise<Channel> promise) {
+        if (ch.eventLoop() == loop) {
+            complete(ch, gate, handler, promise);
+            return;
+        }
+        ch.deregister().addListener(d -> {
+            if (!d.isSuccess()) {
+                promise.tryFailure(new Failure(Status.INTERNAL, "cannot move the connection to its session's loop: "
+                        + d.cause()));
+                ch.close();
+                return;
+            }
+            loop.register(ch).addListener(r -> {
+                if (!r.isSuccess()) {
+                    promise.tryFailure(new Failure(Status.INTERNAL, "cannot move the connection to its session's loop: "
+                            + r.cause()));
+                    ch.close();
+                    return;
+                }
+                complete(ch, gate, handler, promise);
+            });
+        });
+    }
+
+    /** On the session's loop, which is now the channel's. */
+    private static void complete(Channel ch, ClientGate gate, ChannelHandler handler, Promise<Channel> promise) {
+        if (promise.isDone()) {
+            ch.close(); // cancelled (deadline, session gone) during the handshake or the move
+            return;
+        }
+        if (!ch.isActive()) {
+            promise.tryFailure(new Failure(Status.CONNECTION_RESET, "the server closed the connection right after the handshake"));
+            ch.close();
+            return;
+        }
+        gate.handOverTo(ch.pipeline().context(gate), handler);
+        if (!promise.trySuccess(ch)) {
+            ch.close();
+        }
+    }
+
+    /** Holds what arrives after the handshake until the channel is on the session's loop. */
+    private static final class ClientGate extends HandOverGate {
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close(); // the handshake future reports the failure
+        }
     }
 
     @Override

@@ -30,7 +30,7 @@ import org.slf4j.LoggerFactory;
  * to the listen address.
  *
  * <pre>{@code
- * SslContext tls = new ClientTlsContexts("boringssl", caFile, List.of("TLSv1.3")).forAlpn(List.of());
+ * SslContext tls = new ClientTlsContexts(TlsParameters.DEFAULTS, caFile).forAlpn(List.of());
  * ClientTunnel tunnel = new ClientTunnel(Transport.select("auto"), boss, workers, tls,
  *         new InetSocketAddress("127.0.0.1", 8080), "example.com", 443, null, TunnelSettings.DEFAULTS);
  * tunnel.start();

@@ -115,7 +115,7 @@ class OffLoopHandshakeTest {
         EchoServer(Issued issued, List<String> protocols, SigningPolicy policy) throws Exception {
             KeyMaterial material = KeyMaterial.fromPem(issued.chainPem(), issued.keyPem(), null);
             contexts = new ServerTlsContexts(List.of(new ServerTlsContexts.Identity(List.of(), material)),
-                    List.of(), ClientAuthPolicy.NONE, null, protocols, "boringssl", null, policy);
+                    List.of(), ClientAuthPolicy.NONE, null, TlsParameters.DEFAULTS.withProtocols(protocols), null, policy);
             channel = new ServerBootstrap()
                     .group(group)
                     .channel(Transport.NIO.serverSocketChannel())
@@ -324,7 +324,7 @@ class OffLoopHandshakeTest {
         ServerTlsContexts contexts = new ServerTlsContexts(
                 List.of(new ServerTlsContexts.Identity(List.of(), ecKey),
                         new ServerTlsContexts.Identity(List.of("rsa.test"), rsaKey)),
-                List.of(), ClientAuthPolicy.NONE, null, List.of("TLSv1.3"), "boringssl", null, SigningPolicy.auto());
+                List.of(), ClientAuthPolicy.NONE, null, TlsParameters.DEFAULTS, null, SigningPolicy.auto());
         assertEquals(List.of(KeyKind.ec(256), KeyKind.rsa(2048)),
                 contexts.placements().stream().map(ServerTlsContexts.KeyPlacement::kind).toList());
         assertEquals(List.of(SigningPolicy.autoPlacement(KeyKind.ec(256)), SigningPolicy.autoPlacement(KeyKind.rsa(2048))),

@@ -1,0 +1,160 @@
+package io.tlsd.daemon.tls;
+
+import static java.nio.charset.StandardCharsets.US_ASCII;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import io.netty.handler.ssl.SslProvider;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.Future;
+import io.tlsd.daemon.transport.HostResolver;
+import io.tlsd.daemon.transport.Transport;
+import io.tlsd.proto.v1.Open;
+import io.tlsd.testing.Issued;
+import io.tlsd.testing.TestPki;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The client role's connector with its own handshake loops: the handshake happens there, and the
+ * channel reaches the session's loop with its pipeline ending in the session's handler, nothing
+ * the server sent with its last handshake flight lost.
+ */
+class TlsConnectorTest {
+    @TempDir
+    static Path dir;
+    static TestPki pki;
+    static Transport transport = Transport.select("auto");
+    static EventLoopGroup server;
+    static EventLoopGroup sessions;
+    static EventLoopGroup handshakes;
+    static HostResolver resolver;
+    static Channel greeter;
+
+    @BeforeAll
+    static void start() throws Exception {
+        pki = TestPki.create(dir);
+        Issued localhost = pki.issueServer("localhost", "localhost", "127.0.0.1");
+        SslContext serverContext = SslContextBuilder.forServer(localhost.certPem().toFile(), localhost.keyPem().toFile())
+                .sslProvider(SslProvider.OPENSSL).protocols("TLSv1.3").build();
+        server = transport.newGroup(1, new DefaultThreadFactory("test-server"));
+        sessions = transport.newGroup(1, new DefaultThreadFactory("test-session"));
+        handshakes = transport.newGroup(1, new DefaultThreadFactory("test-handshake"));
+        resolver = new HostResolver("test-resolver");
+        // greets every client the moment its own handshake is done: the greeting may arrive with
+        // the client's handshake, before the channel moves
+        greeter = new ServerBootstrap().group(server).channel(transport.serverSocketChannel())
+                .childHandler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast(serverContext.newHandler(ch.alloc()), new ChannelInboundHandlerAdapter() {
+                            @Override
+                            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+                                if (evt instanceof SslHandshakeCompletionEvent done && done.isSuccess()) {
+                                    ctx.writeAndFlush(Unpooled.copiedBuffer("hello\n", US_ASCII));
+                                }
+                            }
+                        });
+                    }
+                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+    }
+
+    @AfterAll
+    static void stop() {
+        greeter.close().syncUninterruptibly();
+        for (EventLoopGroup g : new EventLoopGroup[] {server, sessions, handshakes}) {
+            g.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+        resolver.close();
+    }
+
+    /** Collects what reaches the session's handler, and on which thread. */
+    static final class Recorder extends ChannelInboundHandlerAdapter {
+        final StringBuilder received = new StringBuilder();
+        final CompletableFuture<String> line = new CompletableFuture<>();
+        volatile Thread readOn;
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            readOn = Thread.currentThread();
+            received.append(((ByteBuf) msg).toString(US_ASCII));
+            ((ByteBuf) msg).release();
+            if (received.indexOf("\n") >= 0) {
+                line.complete(received.toString());
+            } else {
+                ctx.read();
+            }
+        }
+    }
+
+    private static TlsConnector connector(EventLoopGroup handshakeLoops) throws Exception {
+        return new TlsConnector(transport, new ClientTlsContexts(TlsParameters.DEFAULTS, pki.caPem()),
+                Duration.ofSeconds(5), Duration.ofSeconds(5), resolver, handshakeLoops);
+    }
+
+    private static Open open() {
+        return Open.newBuilder().setHost("127.0.0.1").setPort(((InetSocketAddress) greeter.localAddress()).getPort())
+                .setServerName("localhost").build();
+    }
+
+    @Test
+    void handshakesOnItsOwnLoopThenMovesToTheSessionsLoop() throws Exception {
+        EventLoop loop = sessions.next();
+        Recorder recorder = new Recorder();
+        Future<Channel> attempt = connector(handshakes).connect(open(), loop, recorder);
+        Channel ch = attempt.get(10, TimeUnit.SECONDS);
+        assertEquals(loop, ch.eventLoop(), "the channel now lives on the session's loop");
+        assertNotEquals(handshakes.next(), ch.eventLoop());
+        assertEquals(recorder, ch.pipeline().last(), "the session's handler ends the pipeline");
+        assertTrue(ch.isActive());
+        ch.eventLoop().execute(ch::read);
+        assertEquals("hello\n", recorder.line.get(10, TimeUnit.SECONDS));
+        assertTrue(recorder.readOn.getName().startsWith("test-session"), recorder.readOn.getName());
+        ch.close().sync();
+    }
+
+    @Test
+    void withoutHandshakeLoopsEverythingHappensOnTheSessionsLoop() throws Exception {
+        EventLoop loop = sessions.next();
+        Recorder recorder = new Recorder();
+        Channel ch = connector(null).connect(open(), loop, recorder).get(10, TimeUnit.SECONDS);
+        assertEquals(loop, ch.eventLoop());
+        ch.eventLoop().execute(ch::read);
+        assertEquals("hello\n", recorder.line.get(10, TimeUnit.SECONDS));
+        ch.close().sync();
+    }
+
+    @Test
+    void cancellingTheAttemptClosesTheChannel() throws Exception {
+        EventLoop loop = sessions.next();
+        Recorder recorder = new Recorder();
+        Future<Channel> attempt = connector(handshakes).connect(open(), loop, recorder);
+        loop.submit(() -> attempt.cancel(false)).sync();
+        assertTrue(attempt.isCancelled());
+        // whatever the attempt had reached, nothing stays open and the handler never joins a pipeline
+        Thread.sleep(300);
+        assertFalse(recorder.line.isDone());
+        assertEquals(0, recorder.received.length());
+    }
+}
