@@ -32,7 +32,7 @@ final class HandshakeScenario {
     static PeerProcess tlsdServer(Suite.Options options, BenchPki pki, Path dir, int port, int backendPort)
             throws Exception {
         Path config = Files.writeString(dir.resolve("tlsd-hs-server.yaml"), "socket: none\nlog_level: warn\n"
-                + (options.workers > 0 ? "worker_threads: " + options.workers + "\n" : "")
+                + options.tlsdYaml()
                 + "tunnels:\n  - name: bench\n    listen: 127.0.0.1:" + port + "\n    target: 127.0.0.1:" + backendPort
                 + "\n    cert: " + pki.cert + "\n    key: " + pki.key + "\n    idle_timeout: 0s\n");
         return PeerProcess.start("tlsd-hs-server", dir,

@@ -38,9 +38,28 @@ public final class Suite {
         List<String> peers = List.of("stunnel", "haproxy");
         int connections = 10_000;
         int workers = 0;
+        int handshakeThreads = -1;
+        /** tlsd's tls.groups where it is compared with OpenSSL 3.0 peers, which have no ML-KEM; empty: BoringSSL's. */
+        List<String> groups = List.of("X25519");
         List<String> daemonJvm = List.of("-XX:+UseG1GC", "-Xms64m");
         Path out = Path.of("bench-results");
         boolean quick;
+
+        /** tlsd's config lines for its event loops (when set by flags). */
+        String loopsYaml() {
+            return (workers > 0 ? "worker_threads: " + workers + "\n" : "")
+                    + (handshakeThreads >= 0 ? "handshake_threads: " + handshakeThreads + "\n" : "");
+        }
+
+        /** The line under {@code tls:} with the groups for the comparisons with stunnel and HAProxy, or "". */
+        String groupsYaml() {
+            return groups.isEmpty() ? "" : "  groups: [" + String.join(", ", groups) + "]\n";
+        }
+
+        /** {@link #loopsYaml()} and, if there are groups, a {@code tls:} section with them. */
+        String tlsdYaml() {
+            return loopsYaml() + (groups.isEmpty() ? "" : "tls:\n" + groupsYaml());
+        }
 
         static Options parse(String[] args) {
             Options o = new Options();
@@ -62,17 +81,26 @@ public final class Suite {
                     }
                     case "--connections" -> o.connections = Integer.parseInt(args[++i]);
                     case "--workers" -> o.workers = Integer.parseInt(args[++i]);
+                    case "--handshake-threads" -> o.handshakeThreads = Integer.parseInt(args[++i]);
+                    case "--groups" -> {
+                        String list = args[++i];
+                        o.groups = list.equals("default") ? List.of() : Arrays.asList(list.split(","));
+                    }
                     case "--daemon-jvm" -> o.daemonJvm = Arrays.asList(args[++i].trim().split("\\s+"));
                     case "--out" -> o.out = Path.of(args[++i]);
                     case "--help", "-h" -> {
                         System.out.println("""
                                 usage: bench/run [--quick] [--seconds S] [--rounds N] [--scenarios tunnel,sdk,handshake,scale]
-                                                 [--peers stunnel,haproxy] [--connections N] [--workers N]
+                                                 [--peers stunnel,haproxy] [--connections N] [--workers N] [--handshake-threads N]
+                                                 [--groups LIST|default]
                                                  [--daemon-jvm "OPTS"] [--out DIR]
                                   --seconds    length of each measurement (default 3)
                                   --rounds     alternating rounds per comparison; medians are compared (default 3)
                                   --connections idle connections of the scale scenario (default 10000)
                                   --workers    tlsd worker loops (default: cores)
+                                  --handshake-threads tlsd handshake loops (default: tlsd's, cores; 0: on the workers)
+                                  --groups     tlsd's key-exchange groups against stunnel and HAProxy (default: X25519,
+                                               as their OpenSSL 3.0 negotiates; "default": BoringSSL's, ML-KEM hybrid first)
                                   --out        where results.md, results.txt and ratios.png go (default bench-results)""");
                         System.exit(0);
                     }
@@ -132,7 +160,7 @@ public final class Suite {
             progress("machine: %s", MachineInfo.describe());
             if (options.scenarios.contains("tunnel")) {
                 List<TunnelPair> pairs = new ArrayList<>();
-                pairs.add(TunnelPair.tlsd(pki, dir, backend.port(), options.daemonJvm, options.workers));
+                pairs.add(TunnelPair.tlsd(pki, dir, backend.port(), options));
                 if (options.peers.contains("stunnel")) {
                     pairs.add(TunnelPair.stunnel(pki, dir, backend.port()));
                 }
@@ -141,10 +169,11 @@ public final class Suite {
                 }
                 open.addAll(pairs);
                 progress("tunnel pairs up: %s", pairs.stream().map(p -> p.name).toList());
-                // warm-up, mostly for the JIT of the JVM daemons: every pair gets the same
+                // warm-up, mostly for the JIT of the JVM daemons: every pair gets the same; the
+                // handshake path is the longest to compile, so connections get the most
                 long warm = Math.min(3000, Math.max(600, options.millis));
                 for (TunnelPair p : pairs) {
-                    load.connections(p.entryPort, null, 16, 100, warm / 3);
+                    load.connections(p.entryPort, null, 16, 100, warm);
                     load.bulk(p.entryPort, null, backend, 8, 64 << 10, warm / 3);
                     load.pingPong(p.entryPort, null, 64, warm / 3);
                 }
@@ -160,7 +189,7 @@ public final class Suite {
                 new HandshakeScenario(options, pki, dir, load, backend).run(results);
             }
             if (options.scenarios.contains("scale")) {
-                new ScaleScenario(options, pki, dir, backendGroup, server).run(results);
+                new ScaleScenario(options, pki, dir, backendGroup, loadGroup, server).run(results);
             }
         } finally {
             for (AutoCloseable c : open) {

@@ -47,22 +47,21 @@ final class TunnelPair implements AutoCloseable {
         return command;
     }
 
-    static TunnelPair tlsd(BenchPki pki, Path dir, int backendPort, List<String> jvmOptions, int workers)
+    static TunnelPair tlsd(BenchPki pki, Path dir, int backendPort, Suite.Options options)
             throws IOException, InterruptedException {
         int tls = freePort();
         int entry = freePort();
-        String workerLine = workers > 0 ? "worker_threads: " + workers + "\n" : "";
         Path serverConfig = Files.writeString(dir.resolve("tlsd-server.yaml"), "socket: none\nlog_level: warn\n"
-                + workerLine + "tunnels:\n  - name: bench\n    listen: 127.0.0.1:" + tls
+                + options.tlsdYaml() + "tunnels:\n  - name: bench\n    listen: 127.0.0.1:" + tls
                 + "\n    target: 127.0.0.1:" + backendPort + "\n    cert: " + pki.cert + "\n    key: " + pki.key
                 + "\n    idle_timeout: 0s\n");
         Path clientConfig = Files.writeString(dir.resolve("tlsd-client.yaml"), "socket: none\nlog_level: warn\n"
-                + workerLine + "tls:\n  ca_file: " + pki.caCert + "\ntunnels:\n  - name: bench\n    listen: 127.0.0.1:"
+                + options.loopsYaml() + "tls:\n  ca_file: " + pki.caCert + "\n" + options.groupsYaml() + "tunnels:\n  - name: bench\n    listen: 127.0.0.1:"
                 + entry + "\n    target: 127.0.0.1:" + tls + "\n    servername: localhost\n    idle_timeout: 0s\n");
         PeerProcess server = PeerProcess.start("tlsd-server-tunnel", dir,
-                tlsdCommand(jvmOptions, "server", "--config", serverConfig.toString()), tls);
+                tlsdCommand(options.daemonJvm, "server", "--config", serverConfig.toString()), tls);
         PeerProcess client = PeerProcess.start("tlsd-client-tunnel", dir,
-                tlsdCommand(jvmOptions, "client", "--config", clientConfig.toString()), entry);
+                tlsdCommand(options.daemonJvm, "client", "--config", clientConfig.toString()), entry);
         return new TunnelPair("tlsd", entry, tls, client, server);
     }
 
