@@ -55,6 +55,12 @@ final class HandshakeScenario {
             List<Double> hf = new ArrayList<>();
             List<Double> tr = new ArrayList<>();
             List<Double> hr = new ArrayList<>();
+            // the same warm-up for both (the JIT of tlsd's handshake path)
+            long warm = options.quick ? 300 : Math.min(3000, Math.max(600, options.millis));
+            for (int port : withHaproxy ? new int[] {tlsdPort, haproxyPort} : new int[] {tlsdPort}) {
+                load.connections(port, fullTls, 16, 1, warm);
+                load.connections(port, resumeTls, 16, 1, warm);
+            }
             for (int round = 0; round < options.rounds; round++) {
                 for (int k = 0; k < (withHaproxy ? 2 : 1); k++) {
                     boolean ours = (k + round) % 2 == 0 || !withHaproxy;

@@ -66,4 +66,16 @@ class CheckConfigTest {
         assertEquals(2, run.exitCode(), run.stdout());
         assertTrue(run.stderr().contains("listener web"), run.stderr());
     }
+
+    @Test
+    void groupsArePrintedAndAnUnknownOneIsReported() throws Exception {
+        Path ok = file("groups.yaml", "tls:\n  groups: [X25519, P-256]\n");
+        var good = ConnectCommandTest.tlsd("", "check-config", ok.toString());
+        assertEquals(0, good.exitCode(), good.stderr());
+        assertTrue(good.stdout().contains("groups [X25519, P-256]"), good.stdout());
+        Path bad = file("bad-groups.yaml", "tls:\n  groups: [X25519, P-999]\n");
+        var run = ConnectCommandTest.tlsd("", "check-config", bad.toString());
+        assertEquals(2, run.exitCode(), run.stdout());
+        assertTrue(run.stderr().contains("tls.groups") && run.stderr().contains("P-999"), run.stderr());
+    }
 }
