@@ -53,7 +53,7 @@ final class HandshakeGate extends HandOverGate {
                 ctx.close();
             }
         }
-        ctx.fireUserEventTriggered(evt);
+        super.userEventTriggered(ctx, evt);
     }
 
     private static String reason(Throwable cause) {

@@ -9,6 +9,7 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.NetUtil;
@@ -97,6 +98,9 @@ public final class TlsConnector implements Connector {
                 .group(handshakes == null ? loop : handshakes.next())
                 .channel(transport.socketChannel())
                 .option(ChannelOption.AUTO_READ, false)
+                // until the hand-over: a server that closes right after the handshake must not
+                // close the channel while it moves (see complete)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeout.toMillis())
                 .handler(new ChannelInitializer<>() {
@@ -166,18 +170,34 @@ public final class TlsConnector implements Connector {
             return;
         }
         if (!ch.isActive()) {
-            promise.tryFailure(new Failure(Status.CONNECTION_RESET, "the server closed the connection right after the handshake"));
+            promise.tryFailure(new Failure(Status.CONNECTION_RESET, "the connection was reset right after the handshake"));
             ch.close();
             return;
         }
         gate.handOverTo(ch.pipeline().context(gate), handler);
+        ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false); // the op engine's rule: a FIN closes
         if (!promise.trySuccess(ch)) {
+            ch.close();
+            return;
+        }
+        if (gate.inputShutdown()) {
+            // The server's FIN came before the move (its bytes and close_notify were replayed
+            // above): now that the connection is the session's, it ends as any other would.
             ch.close();
         }
     }
 
     /** Holds what arrives after the handshake until the channel is on the session's loop. */
     private static final class ClientGate extends HandOverGate {
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            super.userEventTriggered(ctx, evt);
+            if (evt == ChannelInputShutdownEvent.INSTANCE
+                    && !ctx.pipeline().get(SslHandler.class).handshakeFuture().isDone()) {
+                ctx.close(); // a FIN during the handshake fails it at once, as without half-closure
+            }
+        }
+
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             ctx.close(); // the handshake future reports the failure

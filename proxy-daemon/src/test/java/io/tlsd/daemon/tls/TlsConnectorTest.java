@@ -10,11 +10,13 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
+import io.netty.handler.ssl.SslCloseCompletionEvent;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
@@ -51,6 +53,10 @@ class TlsConnectorTest {
     static EventLoopGroup handshakes;
     static HostResolver resolver;
     static Channel greeter;
+    static Channel farewell;
+    static Channel slammer;
+    static Channel silent;
+    static final CompletableFuture<Void> silentClientLeft = new CompletableFuture<>();
 
     @BeforeAll
     static void start() throws Exception {
@@ -78,11 +84,52 @@ class TlsConnectorTest {
                         });
                     }
                 }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        // says goodbye and closes (close_notify, FIN) the moment the handshake is done: all of it
+        // can arrive while the client's channel moves to its session's loop
+        farewell = new ServerBootstrap().group(server).channel(transport.serverSocketChannel())
+                .childHandler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast(serverContext.newHandler(ch.alloc()), new ChannelInboundHandlerAdapter() {
+                            @Override
+                            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+                                if (evt instanceof SslHandshakeCompletionEvent done && done.isSuccess()) {
+                                    ctx.writeAndFlush(Unpooled.copiedBuffer("bye\n", US_ASCII))
+                                            .addListener(ChannelFutureListener.CLOSE);
+                                }
+                            }
+                        });
+                    }
+                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        // accepts and never answers: the client's handshake stays in progress
+        silent = new ServerBootstrap().group(server).channel(transport.serverSocketChannel())
+                .childHandler(new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelInactive(ChannelHandlerContext ctx) {
+                        silentClientLeft.complete(null);
+                    }
+
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        ((ByteBuf) msg).release();
+                    }
+                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        // accepts and closes at once, in the middle of the client's handshake
+        slammer = new ServerBootstrap().group(server).channel(transport.serverSocketChannel())
+                .childHandler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.close();
+                    }
+                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
     }
 
     @AfterAll
     static void stop() {
         greeter.close().syncUninterruptibly();
+        farewell.close().syncUninterruptibly();
+        slammer.close().syncUninterruptibly();
+        silent.close().syncUninterruptibly();
         for (EventLoopGroup g : new EventLoopGroup[] {server, sessions, handshakes}) {
             g.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         }
@@ -93,7 +140,23 @@ class TlsConnectorTest {
     static final class Recorder extends ChannelInboundHandlerAdapter {
         final StringBuilder received = new StringBuilder();
         final CompletableFuture<String> line = new CompletableFuture<>();
+        /** What the handler saw, in order, once the channel is gone. */
+        final CompletableFuture<String> events = new CompletableFuture<>();
+        final StringBuilder seen = new StringBuilder();
         volatile Thread readOn;
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof SslCloseCompletionEvent close && close.isSuccess()) {
+                seen.append("close_notify;");
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            seen.append("inactive;");
+            events.complete("data=" + received + ";" + seen);
+        }
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -114,8 +177,34 @@ class TlsConnectorTest {
     }
 
     private static Open open() {
-        return Open.newBuilder().setHost("127.0.0.1").setPort(((InetSocketAddress) greeter.localAddress()).getPort())
+        return open(greeter);
+    }
+
+    private static Open open(Channel server) {
+        return Open.newBuilder().setHost("127.0.0.1").setPort(((InetSocketAddress) server.localAddress()).getPort())
                 .setServerName("localhost").build();
+    }
+
+    @Test
+    void aServerThatClosesRightAfterTheHandshakeIsSeenClosingAfterItsLastWords() throws Exception {
+        TlsConnector connector = connector(handshakes);
+        for (int i = 0; i < 40; i++) { // whether the close comes before, during or after the move
+            Recorder recorder = new Recorder();
+            EventLoop loop = sessions.next();
+            Channel ch = connector.connect(open(farewell), loop, recorder).get(10, TimeUnit.SECONDS);
+            assertEquals(loop, ch.eventLoop());
+            loop.execute(ch::read);
+            assertEquals("data=bye\n;close_notify;inactive;", recorder.events.get(10, TimeUnit.SECONDS), "attempt " + i);
+        }
+    }
+
+    @Test
+    void aServerThatClosesDuringTheHandshakeFailsItAtOnce() throws Exception {
+        long start = System.nanoTime();
+        Future<Channel> attempt = connector(handshakes).connect(open(slammer), sessions.next(), new Recorder());
+        assertTrue(attempt.await(5, TimeUnit.SECONDS), "the handshake should fail at once, not at its timeout");
+        assertFalse(attempt.isSuccess());
+        assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(3));
     }
 
     @Test
@@ -149,12 +238,11 @@ class TlsConnectorTest {
     void cancellingTheAttemptClosesTheChannel() throws Exception {
         EventLoop loop = sessions.next();
         Recorder recorder = new Recorder();
-        Future<Channel> attempt = connector(handshakes).connect(open(), loop, recorder);
+        Future<Channel> attempt = connector(handshakes).connect(open(silent), loop, recorder);
+        Thread.sleep(200); // connected, ClientHello sent, no answer: the handshake is in progress
         loop.submit(() -> attempt.cancel(false)).sync();
         assertTrue(attempt.isCancelled());
-        // whatever the attempt had reached, nothing stays open and the handler never joins a pipeline
-        Thread.sleep(300);
-        assertFalse(recorder.line.isDone());
-        assertEquals(0, recorder.received.length());
+        silentClientLeft.get(5, TimeUnit.SECONDS); // the server saw the connection go
+        assertFalse(recorder.events.isDone(), "the session's handler never joined the pipeline");
     }
 }
