@@ -15,10 +15,12 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 
 /**
  * SDK path: an application using the SDK → client daemon (its own process) → TLS server, against
@@ -86,6 +88,9 @@ final class SdkScenario {
             List<Double> sdkP50 = new ArrayList<>();
             List<Double> sdkP99 = new ArrayList<>();
             List<Double> sdkBlockingP50 = new ArrayList<>();
+            List<Double> sdkBarrierP50 = new ArrayList<>();
+            List<Double> sdkWriteHalfP50 = new ArrayList<>();
+            List<Double> sdkWriteAloneP50 = new ArrayList<>();
             List<Double> nettyP50 = new ArrayList<>();
             List<Double> nettyP99 = new ArrayList<>();
             // warm-up, as for the tunnel pairs: the daemon's JIT (and this JVM's) for both variants
@@ -101,13 +106,25 @@ final class SdkScenario {
                     if ((k == 0) == sdkFirst) {
                         sdkBulk.add(sdkBulk(tlsd, server, port, ms));
                         sdkOps.add(sdkWriteOps(tlsd, port, ms));
-                        LoadClient.Latency l = sdkRoundTrips(tlsd, port, ms, false);
+                        EchoTimes echo = sdkCallbackRoundTrips(tlsd, port, ms);
+                        LoadClient.Latency l = echo.roundTrip();
+                        sdkWriteHalfP50.add(echo.writeHalf().p50());
                         sdkP50.add(l.p50());
                         sdkP99.add(l.p99());
                         LoadClient.Latency blocking = sdkRoundTrips(tlsd, port, ms, true);
                         sdkBlockingP50.add(blocking.p50());
-                        Suite.progress("sdk round %d SDK: bulk %.0f MiB/s, %.0f ops/s, rtt %s, rtt with await() %s",
-                                round + 1, last(sdkBulk), last(sdkOps), l, blocking);
+                        // the parts: a BARRIER (daemon and back, no TLS socket), a WRITE into the sink alone
+                        LoadClient.Latency barrier = sequentialOps(tlsd, port, Math.max(500, ms / 3),
+                                c -> c.barrier().toCompletableFuture());
+                        sdkBarrierP50.add(barrier.p50());
+                        byte[] sunk = new byte[OP_BYTES];
+                        sunk[0] = 's';
+                        LoadClient.Latency write = sequentialOps(tlsd, port, Math.max(500, ms / 3),
+                                c -> c.write(sunk).toCompletableFuture());
+                        sdkWriteAloneP50.add(write.p50());
+                        Suite.progress("sdk round %d SDK: bulk %.0f MiB/s, %.0f ops/s, rtt %s, rtt with await() %s,"
+                                + " barrier %s, write alone %s, write in the round trip %s", round + 1, last(sdkBulk),
+                                last(sdkOps), l, blocking, barrier, write, echo.writeHalf());
                     } else {
                         nettyBulk.add(load.bulk(port, tls, server, 1, BULK_CHUNK, ms));
                         nettyOps.add(load.writeOps(port, tls, OP_BYTES, 64, ms));
@@ -131,6 +148,12 @@ final class SdkScenario {
                     "≤ 100 µs");
             results.absolute("SDK path", "1 KiB op round trip p50, thread in await()", "µs",
                     TunnelScenario.median(sdkBlockingP50), Double.NaN, "");
+            results.absolute("SDK path", "BARRIER round trip p50 (IPC only)", "µs",
+                    TunnelScenario.median(sdkBarrierP50), Double.NaN, "");
+            results.absolute("SDK path", "1 KiB WRITE alone, completion p50", "µs",
+                    TunnelScenario.median(sdkWriteAloneP50), Double.NaN, "");
+            results.absolute("SDK path", "1 KiB round trip: its WRITE's completion p50", "µs",
+                    TunnelScenario.median(sdkWriteHalfP50), Double.NaN, "");
         }
     }
 
@@ -219,10 +242,28 @@ final class SdkScenario {
 
     /** One connection: write 1 KiB to the echo, read until it is all back; each round trip timed. */
     static LoadClient.Latency sdkRoundTrips(TlsdClient tlsd, int port, long millis, boolean blocking) throws Exception {
+        return blocking ? sdkBlockingRoundTrips(tlsd, port, millis) : sdkCallbackRoundTrips(tlsd, port, millis).roundTrip();
+    }
+
+    /** A round trip's time, and the time its WRITE took to complete (a part of it). */
+    record EchoTimes(LoadClient.Latency roundTrip, LoadClient.Latency writeHalf) {
+    }
+
+    static EchoTimes sdkCallbackRoundTrips(TlsdClient tlsd, int port, long millis) throws Exception {
         TlsConnection conn = open(tlsd, port);
         try {
-            return blocking ? blockingRoundTrips(conn, millis)
-                    : callbackRoundTrips(conn, millis).get(millis + 30_000, TimeUnit.MILLISECONDS);
+            CallbackRoundTrips trips = new CallbackRoundTrips(conn, millis);
+            LoadClient.Latency roundTrip = trips.start().get(millis + 30_000, TimeUnit.MILLISECONDS);
+            return new EchoTimes(roundTrip, trips.writeLatency);
+        } finally {
+            conn.close().await(Duration.ofSeconds(10));
+        }
+    }
+
+    private static LoadClient.Latency sdkBlockingRoundTrips(TlsdClient tlsd, int port, long millis) throws Exception {
+        TlsConnection conn = open(tlsd, port);
+        try {
+            return blockingRoundTrips(conn, millis);
         } finally {
             conn.close().await(Duration.ofSeconds(10));
         }
@@ -241,9 +282,14 @@ final class SdkScenario {
         private final TlsConnection conn;
         private final byte[] data = new byte[OP_BYTES];
         private final long[] samples = new long[1 << 20];
+        /** When each round trip's WRITE completed, after its start: the write half alone. */
+        private final long[] writeSamples = new long[1 << 20];
+        private int writes;
         private final long end;
         private final long warmupEnd;
         private final CompletableFuture<LoadClient.Latency> done = new CompletableFuture<>();
+        /** The write halves, once {@link #done} completes. */
+        volatile LoadClient.Latency writeLatency;
         private int n;
         private long t0;
 
@@ -261,10 +307,14 @@ final class SdkScenario {
         }
 
         private void next() {
-            t0 = System.nanoTime();
+            long start = System.nanoTime();
+            t0 = start;
             conn.write(data).toCompletableFuture().whenComplete((w, e) -> {
+                long t1 = System.nanoTime();
                 if (e != null) {
                     done.completeExceptionally(e);
+                } else if (t1 > warmupEnd && writes < writeSamples.length) {
+                    writeSamples[writes++] = t1 - start;
                 }
             });
             read(OP_BYTES);
@@ -284,10 +334,50 @@ final class SdkScenario {
                     if (t1 < end) {
                         next();
                     } else {
+                        writeLatency = LoadClient.Latency.of(Arrays.copyOf(writeSamples, writes));
                         done.complete(LoadClient.Latency.of(Arrays.copyOf(samples, n)));
                     }
                 }
             });
+        }
+    }
+
+    /**
+     * One kind of operation on its own connection, each started from the previous one's
+     * completion (on the SDK's reader thread); each timed from submit to completion.
+     */
+    static LoadClient.Latency sequentialOps(TlsdClient tlsd, int port, long millis,
+                                            Function<TlsConnection, CompletionStage<?>> op) throws Exception {
+        TlsConnection conn = open(tlsd, port);
+        try {
+            long[] samples = new long[1 << 20];
+            int[] n = {0};
+            long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+            long warmupEnd = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.min(500, millis / 5));
+            CompletableFuture<LoadClient.Latency> done = new CompletableFuture<>();
+            Runnable[] next = new Runnable[1];
+            next[0] = () -> {
+                long t0 = System.nanoTime();
+                op.apply(conn).whenComplete((v, e) -> {
+                    long t1 = System.nanoTime();
+                    if (e != null) {
+                        done.completeExceptionally(e);
+                        return;
+                    }
+                    if (t1 > warmupEnd && n[0] < samples.length) {
+                        samples[n[0]++] = t1 - t0;
+                    }
+                    if (t1 < end) {
+                        next[0].run();
+                    } else {
+                        done.complete(LoadClient.Latency.of(Arrays.copyOf(samples, n[0])));
+                    }
+                });
+            };
+            next[0].run();
+            return done.get(millis + 30_000, TimeUnit.MILLISECONDS);
+        } finally {
+            conn.close().await(Duration.ofSeconds(10));
         }
     }
 
