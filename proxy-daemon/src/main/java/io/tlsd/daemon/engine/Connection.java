@@ -387,18 +387,11 @@ final class Connection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
-        // The TLS connector adds this handler once the handshake is done: no channelActive then.
+        // Connectors add this handler to an active channel (the TLS connector once the handshake
+        // is done), so there is no channelActive to wait for.
         if (state == State.CONNECTING && ctx.channel().isActive()) {
             transition(State.HANDSHAKING);
         }
-    }
-
-    @Override
-    public void channelActive(ChannelHandlerContext ctx) {
-        if (state == State.CONNECTING) { // else handlerAdded saw the channel active already
-            transition(State.HANDSHAKING);
-        }
-        ctx.fireChannelActive();
     }
 
     @Override

@@ -11,6 +11,7 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.tlsd.daemon.tls.ConnectionInfos;
 import io.tlsd.daemon.tls.ServerTlsContexts;
+import io.tlsd.daemon.transport.LoopHandOver;
 import io.tlsd.daemon.transport.Transport;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
@@ -162,24 +163,13 @@ final class TlsListener {
             ch.eventLoop().execute(() -> handOver(ch, waiter));
             return;
         }
-        if (ch.eventLoop() == waiter.loop) {
-            complete(ch, waiter);
-            return;
-        }
-        ch.deregister().addListener(d -> {
-            if (!d.isSuccess()) {
+        LoopHandOver.moveTo(ch, waiter.loop).addListener(moved -> {
+            if (moved.isSuccess()) {
+                complete(ch, waiter);
+            } else {
                 ch.close();
                 requeue(waiter);
-                return;
             }
-            waiter.loop.register(ch).addListener(r -> {
-                if (!r.isSuccess()) {
-                    ch.close();
-                    requeue(waiter);
-                    return;
-                }
-                complete(ch, waiter);
-            });
         });
     }
 

@@ -18,6 +18,7 @@ import io.netty.util.concurrent.Promise;
 import io.tlsd.daemon.engine.Connector;
 import io.tlsd.daemon.engine.Failure;
 import io.tlsd.daemon.transport.HostResolver;
+import io.tlsd.daemon.transport.LoopHandOver;
 import io.tlsd.daemon.transport.Transport;
 import io.tlsd.proto.v1.ConnectionInfo;
 import io.tlsd.proto.v1.Open;
@@ -140,26 +141,14 @@ public final class TlsConnector implements Connector {
     /** Moves {@code ch} to {@code loop} if it is not there yet, then puts the op engine in the gate's place. */
     private static void handOver(Channel ch, ClientGate gate, EventLoop loop, ChannelHandler handler,
                                  Promise<Channel> promise) {
-        if (ch.eventLoop() == loop) {
-            complete(ch, gate, handler, promise);
-            return;
-        }
-        ch.deregister().addListener(d -> {
-            if (!d.isSuccess()) {
-                promise.tryFailure(new Failure(Status.INTERNAL, "cannot move the connection to its session's loop: "
-                        + d.cause()));
-                ch.close();
-                return;
-            }
-            loop.register(ch).addListener(r -> {
-                if (!r.isSuccess()) {
-                    promise.tryFailure(new Failure(Status.INTERNAL, "cannot move the connection to its session's loop: "
-                            + r.cause()));
-                    ch.close();
-                    return;
-                }
+        LoopHandOver.moveTo(ch, loop).addListener(moved -> {
+            if (moved.isSuccess()) {
                 complete(ch, gate, handler, promise);
-            });
+            } else {
+                promise.tryFailure(new Failure(Status.INTERNAL, "cannot move the connection to its session's loop: "
+                        + moved.cause()));
+                ch.close();
+            }
         });
     }
 
