@@ -248,10 +248,7 @@ final class LoadClient {
      * next; every round trip is recorded (microseconds).
      */
     Latency pingPong(int port, Tls tls, int messageBytes, long millis) throws Exception {
-        long[] samples = new long[1 << 22];
-        int[] count = new int[1];
-        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
-        long warmupEnd = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.min(500, millis / 5));
+        Samples samples = new Samples(millis, 1 << 22);
         CompletableFuture<Void> finished = new CompletableFuture<>();
         Channel ch = bootstrap().handler(tlsThen(tls, port, ssl -> new StartsWhenReady(ssl) {
                     private int received;
@@ -276,11 +273,7 @@ final class LoadClient {
                         ((ByteBuf) msg).release();
                         if (received >= messageBytes) {
                             received -= messageBytes;
-                            long now = System.nanoTime();
-                            if (now > warmupEnd && count[0] < samples.length) {
-                                samples[count[0]++] = now - sent;
-                            }
-                            if (now < end) {
+                            if (samples.record(sent)) {
                                 send(ctx);
                             } else {
                                 finished.complete(null);
@@ -297,7 +290,7 @@ final class LoadClient {
                 })).connect(new InetSocketAddress("127.0.0.1", port)).sync().channel();
         finished.get(millis + 30_000, TimeUnit.MILLISECONDS);
         ch.closeFuture().await(5, TimeUnit.SECONDS);
-        return Latency.of(Arrays.copyOf(samples, count[0]));
+        return samples.latency();
     }
 
     /** Percentiles of round trips, in microseconds. */

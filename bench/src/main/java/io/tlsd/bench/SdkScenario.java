@@ -12,7 +12,6 @@ import io.tlsd.sdk.TlsdClient;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -97,7 +96,7 @@ final class SdkScenario {
             long warm = Math.min(3000, Math.max(600, ms));
             sdkBulk(tlsd, server, port, warm);
             sdkWriteOps(tlsd, port, warm / 2);
-            sdkRoundTrips(tlsd, port, warm / 2, false);
+            sdkCallbackRoundTrips(tlsd, port, warm / 2);
             load.bulk(port, tls, server, 1, BULK_CHUNK, warm / 2);
             load.pingPong(port, tls, OP_BYTES, warm / 2);
             for (int round = 0; round < options.rounds; round++) {
@@ -111,7 +110,7 @@ final class SdkScenario {
                         sdkWriteHalfP50.add(echo.writeHalf().p50());
                         sdkP50.add(l.p50());
                         sdkP99.add(l.p99());
-                        LoadClient.Latency blocking = sdkRoundTrips(tlsd, port, ms, true);
+                        LoadClient.Latency blocking = sdkBlockingRoundTrips(tlsd, port, ms);
                         sdkBlockingP50.add(blocking.p50());
                         // the parts: a BARRIER (daemon and back, no TLS socket), a WRITE into the sink alone
                         LoadClient.Latency barrier = sequentialOps(tlsd, port, Math.max(500, ms / 3),
@@ -240,30 +239,17 @@ final class SdkScenario {
         return n / seconds;
     }
 
-    /** One connection: write 1 KiB to the echo, read until it is all back; each round trip timed. */
-    static LoadClient.Latency sdkRoundTrips(TlsdClient tlsd, int port, long millis, boolean blocking) throws Exception {
-        return blocking ? sdkBlockingRoundTrips(tlsd, port, millis) : sdkCallbackRoundTrips(tlsd, port, millis).roundTrip();
-    }
-
     /** A round trip's time, and the time its WRITE took to complete (a part of it). */
     record EchoTimes(LoadClient.Latency roundTrip, LoadClient.Latency writeHalf) {
     }
 
+    /** One connection: write 1 KiB to the echo, read until it is all back; each round trip timed. */
     static EchoTimes sdkCallbackRoundTrips(TlsdClient tlsd, int port, long millis) throws Exception {
         TlsConnection conn = open(tlsd, port);
         try {
             CallbackRoundTrips trips = new CallbackRoundTrips(conn, millis);
             LoadClient.Latency roundTrip = trips.start().get(millis + 30_000, TimeUnit.MILLISECONDS);
-            return new EchoTimes(roundTrip, trips.writeLatency);
-        } finally {
-            conn.close().await(Duration.ofSeconds(10));
-        }
-    }
-
-    private static LoadClient.Latency sdkBlockingRoundTrips(TlsdClient tlsd, int port, long millis) throws Exception {
-        TlsConnection conn = open(tlsd, port);
-        try {
-            return blockingRoundTrips(conn, millis);
+            return new EchoTimes(roundTrip, trips.writeHalves.latency());
         } finally {
             conn.close().await(Duration.ofSeconds(10));
         }
@@ -281,24 +267,17 @@ final class SdkScenario {
     private static final class CallbackRoundTrips {
         private final TlsConnection conn;
         private final byte[] data = new byte[OP_BYTES];
-        private final long[] samples = new long[1 << 20];
+        private final Samples roundTrips;
         /** When each round trip's WRITE completed, after its start: the write half alone. */
-        private final long[] writeSamples = new long[1 << 20];
-        private int writes;
-        private final long end;
-        private final long warmupEnd;
+        final Samples writeHalves;
         private final CompletableFuture<LoadClient.Latency> done = new CompletableFuture<>();
-        /** The write halves, once {@link #done} completes. */
-        volatile LoadClient.Latency writeLatency;
-        private int n;
         private long t0;
 
         CallbackRoundTrips(TlsConnection conn, long millis) {
             this.conn = conn;
             data[0] = 'e';
-            long now = System.nanoTime();
-            this.end = now + TimeUnit.MILLISECONDS.toNanos(millis);
-            this.warmupEnd = now + TimeUnit.MILLISECONDS.toNanos(Math.min(500, millis / 5));
+            roundTrips = new Samples(millis);
+            writeHalves = new Samples(millis);
         }
 
         CompletableFuture<LoadClient.Latency> start() {
@@ -310,11 +289,10 @@ final class SdkScenario {
             long start = System.nanoTime();
             t0 = start;
             conn.write(data).toCompletableFuture().whenComplete((w, e) -> {
-                long t1 = System.nanoTime();
                 if (e != null) {
                     done.completeExceptionally(e);
-                } else if (t1 > warmupEnd && writes < writeSamples.length) {
-                    writeSamples[writes++] = t1 - start;
+                } else {
+                    writeHalves.record(start);
                 }
             });
             read(OP_BYTES);
@@ -326,17 +304,10 @@ final class SdkScenario {
                     done.completeExceptionally(e != null ? e : new IllegalStateException("echo closed"));
                 } else if (r.length < missing) {
                     read(missing - r.length);
+                } else if (roundTrips.record(t0)) {
+                    next();
                 } else {
-                    long t1 = System.nanoTime();
-                    if (t1 > warmupEnd && n < samples.length) {
-                        samples[n++] = t1 - t0;
-                    }
-                    if (t1 < end) {
-                        next();
-                    } else {
-                        writeLatency = LoadClient.Latency.of(Arrays.copyOf(writeSamples, writes));
-                        done.complete(LoadClient.Latency.of(Arrays.copyOf(samples, n)));
-                    }
+                    done.complete(roundTrips.latency());
                 }
             });
         }
@@ -350,27 +321,18 @@ final class SdkScenario {
                                             Function<TlsConnection, CompletionStage<?>> op) throws Exception {
         TlsConnection conn = open(tlsd, port);
         try {
-            long[] samples = new long[1 << 20];
-            int[] n = {0};
-            long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
-            long warmupEnd = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.min(500, millis / 5));
+            Samples samples = new Samples(millis);
             CompletableFuture<LoadClient.Latency> done = new CompletableFuture<>();
             Runnable[] next = new Runnable[1];
             next[0] = () -> {
                 long t0 = System.nanoTime();
                 op.apply(conn).whenComplete((v, e) -> {
-                    long t1 = System.nanoTime();
                     if (e != null) {
                         done.completeExceptionally(e);
-                        return;
-                    }
-                    if (t1 > warmupEnd && n[0] < samples.length) {
-                        samples[n[0]++] = t1 - t0;
-                    }
-                    if (t1 < end) {
+                    } else if (samples.record(t0)) {
                         next[0].run();
                     } else {
-                        done.complete(LoadClient.Latency.of(Arrays.copyOf(samples, n[0])));
+                        done.complete(samples.latency());
                     }
                 });
             };
@@ -382,29 +344,29 @@ final class SdkScenario {
     }
 
     /** The same round trips from one thread that waits for each read with {@code await()}. */
-    static LoadClient.Latency blockingRoundTrips(TlsConnection conn, long millis) throws Exception {
-        byte[] data = new byte[OP_BYTES];
-        data[0] = 'e';
-        long[] samples = new long[1 << 20];
-        int n = 0;
-        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
-        long warmupEnd = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.min(500, millis / 5));
-        while (System.nanoTime() < end) {
-            long t0 = System.nanoTime();
-            conn.write(data);
-            int got = 0;
-            while (got < OP_BYTES) {
-                byte[] r = conn.read(OP_BYTES - got).await(Duration.ofSeconds(10));
-                if (r.length == 0) {
-                    throw new IllegalStateException("echo closed");
+    private static LoadClient.Latency sdkBlockingRoundTrips(TlsdClient tlsd, int port, long millis) throws Exception {
+        TlsConnection conn = open(tlsd, port);
+        try {
+            byte[] data = new byte[OP_BYTES];
+            data[0] = 'e';
+            Samples samples = new Samples(millis);
+            boolean going = true;
+            while (going) {
+                long t0 = System.nanoTime();
+                conn.write(data);
+                int got = 0;
+                while (got < OP_BYTES) {
+                    byte[] r = conn.read(OP_BYTES - got).await(Duration.ofSeconds(10));
+                    if (r.length == 0) {
+                        throw new IllegalStateException("echo closed");
+                    }
+                    got += r.length;
                 }
-                got += r.length;
+                going = samples.record(t0);
             }
-            long t1 = System.nanoTime();
-            if (t1 > warmupEnd && n < samples.length) {
-                samples[n++] = t1 - t0;
-            }
+            return samples.latency();
+        } finally {
+            conn.close().await(Duration.ofSeconds(10));
         }
-        return LoadClient.Latency.of(Arrays.copyOf(samples, n));
     }
 }
