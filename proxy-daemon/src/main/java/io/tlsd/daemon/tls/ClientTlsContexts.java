@@ -1,10 +1,8 @@
 package io.tlsd.daemon.tls;
 
 import io.netty.handler.ssl.ApplicationProtocolConfig;
-import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
-import io.netty.handler.ssl.SslProvider;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
@@ -40,21 +38,6 @@ public final class ClientTlsContexts {
         this.caFile = caFile;
         this.identity = identity;
         byAlpn.put(List.of(), build(List.of())); // fail at start, not at the first OPEN
-    }
-
-    public static SslProvider providerNamed(String name) {
-        switch (name) {
-            case "boringssl":
-                if (!OpenSsl.isAvailable()) {
-                    throw new IllegalArgumentException("TLS provider boringssl is not available: "
-                            + OpenSsl.unavailabilityCause());
-                }
-                return SslProvider.OPENSSL;
-            case "jdk":
-                return SslProvider.JDK;
-            default:
-                throw new IllegalArgumentException("unknown TLS provider '" + name + "' (boringssl, jdk)");
-        }
     }
 
     public SslContext forAlpn(List<String> alpn) throws SSLException {

@@ -1,5 +1,6 @@
 package io.tlsd.daemon.tls;
 
+import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.OpenSslContextOption;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
@@ -38,7 +39,18 @@ public record TlsParameters(String provider, List<String> protocols, List<String
 
     /** Netty's provider for {@link #provider}; fails if BoringSSL is asked for and not loadable. */
     public SslProvider sslProvider() {
-        return ClientTlsContexts.providerNamed(provider);
+        switch (provider) {
+            case "boringssl":
+                if (!OpenSsl.isAvailable()) {
+                    throw new IllegalArgumentException("TLS provider boringssl is not available: "
+                            + OpenSsl.unavailabilityCause());
+                }
+                return SslProvider.OPENSSL;
+            case "jdk":
+                return SslProvider.JDK;
+            default:
+                throw new IllegalArgumentException("unknown TLS provider '" + provider + "' (boringssl, jdk)");
+        }
     }
 
     /** Sets the provider, the protocol versions and (when configured) the groups on {@code builder}. */
