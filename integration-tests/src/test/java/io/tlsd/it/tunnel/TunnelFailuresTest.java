@@ -75,7 +75,11 @@ class TunnelFailuresTest {
                 TunnelSettings.DEFAULTS);
         try (Socket socket = connect(client.localAddress())) {
             long start = System.nanoTime();
-            socket.getOutputStream().write("anyone there?\n".getBytes(StandardCharsets.UTF_8));
+            try {
+                socket.getOutputStream().write("anyone there?\n".getBytes(StandardCharsets.UTF_8));
+            } catch (SocketException e) {
+                // the tunnel's reset can arrive before this write on a slow machine: already an end
+            }
             assertClosed(socket);
             assertElapsedBelow(start, PROMPTLY);
         }
