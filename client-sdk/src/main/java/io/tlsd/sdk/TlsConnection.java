@@ -1,6 +1,5 @@
 package io.tlsd.sdk;
 
-import com.google.protobuf.UnsafeByteOperations;
 import io.tlsd.proto.v1.Barrier;
 import io.tlsd.proto.v1.Close;
 import io.tlsd.proto.v1.Completion;
@@ -146,18 +145,14 @@ public final class TlsConnection {
       throw new IllegalArgumentException(
           "length must be in 1.." + limits.maxWriteBytes() + " but was " + length);
     }
-    // No copy here: submit() serialises the request, copying the bytes straight from the caller's
-    // array into the session's write buffer, before it returns, and keeps no reference to the
-    // request. That is what makes the wrap safe and keeps the promise that the array may be reused
-    // as soon as write() returns. Neither the request nor the decoder may outlive this call.
+    // No copy here: submitWrite() copies the bytes straight from the caller's array into the write
+    // ring or the frame before it returns, which keeps the promise that the array may be reused
+    // as soon as write() returns.
     Request.Builder request =
         Request.newBuilder()
             .setTimeoutMs(RequestTimeout.toWireMillis(timeout, "timeout"))
-            .setWrite(
-                Write.newBuilder()
-                    .setConnId(id)
-                    .setData(UnsafeByteOperations.unsafeWrap(data, offset, length)));
-    return session.submit(request, TlsConnection::writeResult);
+            .setWrite(Write.newBuilder().setConnId(id));
+    return session.submitWrite(request, data, offset, length, TlsConnection::writeResult);
   }
 
   private static Long writeResult(Completion completion) throws TlsdException {

@@ -41,6 +41,14 @@ public final class TlsdClient implements AutoCloseable {
     this.limits = Limits.fromProto(session.welcome().getLimits());
   }
 
+  /**
+   * The size of the shared-memory write ring this client uses, 0 when it has none (see {@link
+   * Builder#writeRingBytes}).
+   */
+  public int writeRingBytes() {
+    return session.writeRingBytes();
+  }
+
   /** Starts configuring a client; the defaults suit a daemon started with its defaults. */
   public static Builder builder() {
     return new Builder();
@@ -191,15 +199,18 @@ public final class TlsdClient implements AutoCloseable {
    */
   public static final class Builder {
     static final int MAX_APP_NAME_BYTES = 128;
+    static final int DEFAULT_WRITE_RING_BYTES = 4 << 20;
 
     private Path socket;
     private String appName;
     private Duration connectTimeout;
+    private int writeRingBytes;
 
     Builder() {
       this.socket = SocketPaths.client();
       this.appName = "java-app";
       this.connectTimeout = Duration.ofSeconds(5);
+      this.writeRingBytes = DEFAULT_WRITE_RING_BYTES;
     }
 
     /** The daemon's socket; defaults to {@link SocketPaths#client()}. */
@@ -238,6 +249,24 @@ public final class TlsdClient implements AutoCloseable {
     }
 
     /**
+     * The shared-memory write ring to ask the daemon for; defaults to 4 MiB, 0 turns it off.
+     *
+     * <p>With a ring, the plaintext of writes of 8 KiB and more is copied into memory shared with
+     * the daemon instead of being sent through the socket, which saves the socket's two copies
+     * and most of its system calls (about the bulk throughput gained, see docs/benchmarks.md). The
+     * daemon grants at most its {@code shared_memory.write_ring_bytes}; when it grants none, or
+     * this process cannot map the file (a daemon in another container, say), writes simply go
+     * through the socket. {@link #build()} never fails for want of a ring.
+     */
+    public Builder writeRingBytes(int writeRingBytes) {
+      if (writeRingBytes < 0) {
+        throw new IllegalArgumentException("writeRingBytes < 0");
+      }
+      this.writeRingBytes = writeRingBytes;
+      return this;
+    }
+
+    /**
      * Connects to the daemon and completes the handshake (the C API's {@code tls_init}).
      *
      * @throws TlsdException {@link Status#UNAVAILABLE} when no daemon listens on the socket, {@link
@@ -245,7 +274,7 @@ public final class TlsdClient implements AutoCloseable {
      *     daemon's Goodbye when it refused the session
      */
     public TlsdClient build() throws TlsdException {
-      return new TlsdClient(Session.connect(socket, appName, connectTimeout));
+      return new TlsdClient(Session.connect(socket, appName, connectTimeout, writeRingBytes));
     }
   }
 }

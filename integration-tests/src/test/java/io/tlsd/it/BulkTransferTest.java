@@ -2,6 +2,7 @@ package io.tlsd.it;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tlsd.sdk.Operation;
 import io.tlsd.sdk.TlsConnection;
@@ -21,6 +22,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** 16 MiB each way through the daemon, checked by SHA-256 against what the real peer saw. */
 class BulkTransferTest {
@@ -88,10 +91,17 @@ class BulkTransferTest {
         return digest.digest();
     }
 
-    @Test
-    void uploadToOpenssl() throws Exception {
+    /**
+     * Uploads through the shared-memory write ring (the default: every write fits), through a
+     * ring too small for the writes in flight (those that find no room go through the socket,
+     * mixed in order with the others), and with no ring at all.
+     */
+    @ParameterizedTest(name = "write ring of {0} bytes")
+    @ValueSource(ints = {4 << 20, 600 << 10, 0})
+    void uploadToOpenssl(int ringBytes) throws Exception {
         try (TlsPeer server = TlsPeer.openssl(localhost).args("-quiet", "-naccept", "1").drainStdout(false).start();
-             TlsdClient client = fixture.client()) {
+             TlsdClient client = fixture.client(ringBytes)) {
+            assertEquals(ringBytes, client.writeRingBytes(), "the daemon grants up to 4 MiB");
             CompletableFuture<byte[]> received = CompletableFuture.supplyAsync(() -> {
                 try (InputStream in = server.stdout()) {
                     return sha256(in.readAllBytes());
@@ -99,10 +109,19 @@ class BulkTransferTest {
                     throw new IllegalStateException(e);
                 }
             });
+            long ringBefore = fixture.daemon.stats().ringBytes();
             TlsConnection conn = client.open("localhost", server.port()).await(T);
             writeAll(conn, payload);
             conn.shutdownOutput().await(T);
             assertArrayEquals(sha256(payload), received.get(60, java.util.concurrent.TimeUnit.SECONDS));
+            long viaRing = fixture.daemon.stats().ringBytes() - ringBefore;
+            if (ringBytes >= 8 * CHUNK) {
+                assertEquals(SIZE, viaRing, "every write fits in the ring");
+            } else if (ringBytes > 0) {
+                assertTrue(viaRing > 0 && viaRing < SIZE, "some writes through the ring, some not: " + viaRing);
+            } else {
+                assertEquals(0, viaRing);
+            }
             conn.close().await(T);
         }
         fixture.awaitIdle();

@@ -39,6 +39,11 @@ final class ClientDaemonFixture implements AutoCloseable {
         return TlsdClient.builder().socket(socket()).appName("it").build();
     }
 
+    /** A client asking for a shared-memory write ring of {@code writeRingBytes} (0: none). */
+    TlsdClient client(int writeRingBytes) throws Exception {
+        return TlsdClient.builder().socket(socket()).appName("it").writeRingBytes(writeRingBytes).build();
+    }
+
     /** Waits until the daemon's counters satisfy {@code condition}; fails with the last snapshot. */
     DaemonCounters.Snapshot awaitStats(Predicate<DaemonCounters.Snapshot> condition, Duration timeout)
             throws InterruptedException {

@@ -53,6 +53,8 @@ public final class DaemonConfig {
     private final Duration handshakeTimeout;
     private final Duration helloTimeout;
     private final Path debugSocket;
+    private final Path sharedMemoryDir;
+    private final int writeRingBytes;
     private final String logLevel;
     private final SigningPolicy signing;
 
@@ -74,6 +76,8 @@ public final class DaemonConfig {
         this.handshakeTimeout = b.handshakeTimeout;
         this.helloTimeout = b.helloTimeout;
         this.debugSocket = b.debugSocket;
+        this.sharedMemoryDir = b.sharedMemoryDir;
+        this.writeRingBytes = b.writeRingBytes;
         this.logLevel = b.logLevel;
         this.signing = b.signing;
     }
@@ -187,6 +191,16 @@ public final class DaemonConfig {
         return debugSocket;
     }
 
+    /** Where the daemon makes its directory of write rings (default /dev/shm). */
+    public Path sharedMemoryDir() {
+        return sharedMemoryDir;
+    }
+
+    /** The largest shared-memory write ring a session may ask for; 0: none (writes travel in frames). */
+    public int writeRingBytes() {
+        return writeRingBytes;
+    }
+
     /** Server role: whether private-key operations run on the event loops or on signer threads. */
     public SigningPolicy signing() {
         return signing;
@@ -217,6 +231,8 @@ public final class DaemonConfig {
         private Duration handshakeTimeout = Duration.ofSeconds(10);
         private Duration helloTimeout = Duration.ofSeconds(10);
         private Path debugSocket;
+        private Path sharedMemoryDir = Path.of("/dev/shm");
+        private int writeRingBytes = 4 << 20;
         private String logLevel = "info";
         private SigningPolicy signing = SigningPolicy.auto();
 
@@ -243,6 +259,8 @@ public final class DaemonConfig {
             handshakeTimeout = c.handshakeTimeout;
             helloTimeout = c.helloTimeout;
             debugSocket = c.debugSocket;
+            sharedMemoryDir = c.sharedMemoryDir;
+            writeRingBytes = c.writeRingBytes;
             logLevel = c.logLevel;
             signing = c.signing;
         }
@@ -395,6 +413,21 @@ public final class DaemonConfig {
         /** Also serves the debug socket at {@code path}; null turns it off again. */
         public Builder debugSocket(Path path) {
             this.debugSocket = path;
+            return this;
+        }
+
+        /** Where the ring directory is made; it must be a tmpfs (a disk would write the rings back). */
+        public Builder sharedMemoryDir(Path dir) {
+            this.sharedMemoryDir = Objects.requireNonNull(dir, "sharedMemoryDir == null");
+            return this;
+        }
+
+        /** The largest write ring per session, 0 to 1 GiB; 0 turns write rings off. */
+        public Builder writeRingBytes(long bytes) {
+            if (bytes < 0 || bytes > (1 << 30)) {
+                throw new IllegalArgumentException("writeRingBytes " + bytes + " is not in 0..1GiB");
+            }
+            this.writeRingBytes = (int) bytes;
             return this;
         }
 

@@ -8,6 +8,7 @@ import io.tlsd.daemon.debug.DebugServer;
 import io.tlsd.daemon.engine.Acceptor;
 import io.tlsd.daemon.engine.Connector;
 import io.tlsd.daemon.engine.DaemonCounters;
+import io.tlsd.daemon.engine.WriteRing;
 import io.tlsd.daemon.ipc.IpcServer;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.server.ListenerSet;
@@ -22,7 +23,9 @@ import io.tlsd.daemon.tunnel.ClientTunnel;
 import io.tlsd.daemon.tunnel.ServerTunnel;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import io.tlsd.daemon.tunnel.TunnelSettings;
+import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -149,10 +152,35 @@ public final class TlsdDaemon implements AutoCloseable {
     }
 
     private void startIpc(Connector connector, Acceptor acceptor) throws Exception {
+        Path rings = ringDirectory();
         IpcServer.Settings settings = new IpcServer.Settings(config.role().wireName(), "tlsd " + Version.VERSION,
-                config.limits(), config.helloTimeout());
+                config.limits(), config.helloTimeout(), rings, rings == null ? 0 : config.writeRingBytes());
         ipc = IpcServer.bind(config.socket(), transport, control, workers, settings, connector, acceptor, counters);
         started.push(ipc);
+    }
+
+    /**
+     * The private directory for sessions' write rings, removed (with any ring left) when the
+     * daemon stops; null when rings are off or the shared-memory directory is unusable, in which
+     * case every write travels in its frame.
+     */
+    private Path ringDirectory() {
+        if (config.writeRingBytes() == 0) {
+            return null;
+        }
+        Path parent = config.sharedMemoryDir();
+        try {
+            if (!Files.isDirectory(parent)) {
+                throw new IOException(parent + " is not a directory");
+            }
+            Path dir = WriteRing.createDirectory(parent);
+            started.push(() -> WriteRing.deleteDirectory(dir));
+            return dir;
+        } catch (IOException | RuntimeException e) {
+            log.warn("write rings are off, writes travel through the IPC socket: cannot use {}: {}", parent,
+                    e.toString());
+            return null;
+        }
     }
 
     /** The debug socket drives the same engine as IPC sessions; off unless configured. */

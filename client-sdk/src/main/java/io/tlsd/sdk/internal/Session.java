@@ -5,8 +5,11 @@ import io.tlsd.proto.v1.Completion;
 import io.tlsd.proto.v1.DaemonMessage;
 import io.tlsd.proto.v1.Goodbye;
 import io.tlsd.proto.v1.Hello;
+import com.google.protobuf.UnsafeByteOperations;
 import io.tlsd.proto.v1.Request;
+import io.tlsd.proto.v1.RingSlice;
 import io.tlsd.proto.v1.Welcome;
+import io.tlsd.proto.v1.WriteRing;
 import io.tlsd.sdk.Operation;
 import io.tlsd.sdk.Status;
 import io.tlsd.sdk.TlsdException;
@@ -50,11 +53,19 @@ public final class Session {
   /** Room for a completion's envelope (certificates, detail) on top of the announced limits. */
   private static final int FRAME_SLACK_BYTES = 1 << 20;
 
+  /**
+   * Writes smaller than this travel in their frame even when the session has a write ring: for
+   * them the socket's copies cost less than the ring's bookkeeping.
+   */
+  static final int RING_MIN_WRITE_BYTES = 8 << 10;
+
   private final Path socket;
   private final SocketChannel channel;
   private final FrameChannel frames;
   private final Welcome welcome;
   private final int maxIncomingFrameBytes;
+  /** The shared-memory write ring, or null when the session has none. */
+  private final SharedWriteRing ring;
 
   /** The daemon's max_frame_bytes as an unsigned value; 0 when it announced none. */
   private final long maxOutgoingFrameBytes;
@@ -65,11 +76,13 @@ public final class Session {
   private final AtomicReference<TlsdException> closeCause = new AtomicReference<>();
   private final Thread reader;
 
-  private Session(Path socket, SocketChannel channel, FrameChannel frames, Welcome welcome) {
+  private Session(
+      Path socket, SocketChannel channel, FrameChannel frames, Welcome welcome, SharedWriteRing ring) {
     this.socket = socket;
     this.channel = channel;
     this.frames = frames;
     this.welcome = welcome;
+    this.ring = ring;
     long largestAnnounced =
         Math.max(
             Integer.toUnsignedLong(welcome.getLimits().getMaxFrameBytes()),
@@ -81,15 +94,26 @@ public final class Session {
     this.reader.setDaemon(true);
   }
 
+  /** {@link #connect(Path, String, Duration, int)} without a write ring. */
+  public static Session connect(Path socket, String appName, Duration timeout)
+      throws TlsdException {
+    return connect(socket, appName, timeout, 0);
+  }
+
   /**
    * Connects to the daemon at {@code socket}, says Hello and waits for its Welcome.
    *
    * @param timeout the time allowed for connecting and receiving the Welcome; zero means no limit
+   * @param writeRingBytes the shared-memory write ring to ask for (0: none); the session goes on
+   *     without one when the daemon makes none or this process cannot map it
    * @throws TlsdException {@link Status#UNAVAILABLE} when the daemon cannot be reached, {@link
    *     Status#TIMED_OUT} when it did not answer in time, or the status of its Goodbye
    */
-  public static Session connect(Path socket, String appName, Duration timeout)
+  public static Session connect(Path socket, String appName, Duration timeout, int writeRingBytes)
       throws TlsdException {
+    if (writeRingBytes < 0) {
+      throw new IllegalArgumentException("writeRingBytes < 0");
+    }
     SocketChannel channel;
     try {
       channel = SocketChannel.open(StandardProtocolFamily.UNIX);
@@ -126,13 +150,19 @@ public final class Session {
       FrameChannel frames = new FrameChannel(channel);
       frames.write(
           ClientMessage.newBuilder()
-              .setHello(Hello.newBuilder().setProtocolVersion(PROTOCOL_VERSION).setAppName(appName))
+              .setHello(
+                  Hello.newBuilder()
+                      .setProtocolVersion(PROTOCOL_VERSION)
+                      .setAppName(appName)
+                      .setWriteRingBytes(writeRingBytes))
               .build());
       Welcome welcome = awaitWelcome(socket, frames);
       if (!handshake.complete(null)) {
         throw timedOut(socket, timeout, null);
       }
-      Session session = new Session(socket, channel, frames, welcome);
+      // Mapped before any request: the daemon removes the file's name at the first one.
+      SharedWriteRing ring = welcome.hasWriteRing() ? mapRing(socket, welcome.getWriteRing()) : null;
+      Session session = new Session(socket, channel, frames, welcome, ring);
       session.reader.start();
       connected = true;
       return session;
@@ -184,6 +214,26 @@ public final class Session {
         throw new ProtocolViolationException(
             "expected a Welcome from tlsd, got " + reply.getKindCase());
     }
+  }
+
+  private static SharedWriteRing mapRing(Path socket, WriteRing announced) {
+    try {
+      return SharedWriteRing.map(Path.of(announced.getPath()), announced.getSize());
+    } catch (IOException | RuntimeException e) {
+      // Another mount namespace, other permissions: the socket carries the writes instead.
+      log.log(
+          Level.INFO,
+          "tlsd at {0} offered a write ring this process cannot map, writes go through the"
+              + " socket: {1}",
+          socket,
+          e.toString());
+      return null;
+    }
+  }
+
+  /** The size of the shared-memory write ring in use, 0 when there is none. */
+  public int writeRingBytes() {
+    return ring == null ? 0 : ring.size();
   }
 
   /** The daemon's Welcome: its version, role and limits. */
@@ -255,6 +305,35 @@ public final class Session {
     } finally {
       writeLock.unlock();
     }
+  }
+
+  /**
+   * Sends a WRITE of {@code data[offset, offset + length)}: {@code request} names the connection
+   * (its {@code write.data} is left empty), the bytes go through the write ring when the session
+   * has one with room, else in the frame. Either way they have been copied when this returns, so
+   * the caller may reuse the array. Never throws for a closed session (see {@link #submit}).
+   */
+  public <T> Operation<T> submitWrite(
+      Request.Builder request, byte[] data, int offset, int length, CompletionDecoder<T> decoder) {
+    SharedWriteRing.Region region =
+        ring != null && length >= RING_MIN_WRITE_BYTES ? ring.allocate(length) : null;
+    if (region == null) {
+      // submit() copies the wrapped bytes into the frame before it returns
+      request.getWriteBuilder().setData(UnsafeByteOperations.unsafeWrap(data, offset, length));
+      return submit(request, decoder);
+    }
+    ring.put(region, data, offset, length);
+    request
+        .getWriteBuilder()
+        .setRing(RingSlice.newBuilder().setOffset(region.offset()).setLength(length));
+    // Every completion, whatever its status, means the daemon is done with the region. (A
+    // session that ends without one takes the ring with it.)
+    return submit(
+        request,
+        completion -> {
+          ring.free(region);
+          return decoder.decode(completion);
+        });
   }
 
   /** True once the session has ended, for whatever reason. */

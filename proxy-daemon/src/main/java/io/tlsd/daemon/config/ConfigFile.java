@@ -40,7 +40,8 @@ import org.yaml.snakeyaml.error.YAMLException;
  */
 public final class ConfigFile {
     private static final Set<String> TOP = Set.of("socket", "transport", "worker_threads", "handshake_threads", "tls", "timeouts", "limits",
-            "listeners", "tunnels", "log_level");
+            "listeners", "tunnels", "log_level", "shared_memory");
+    private static final Set<String> SHARED_MEMORY = Set.of("dir", "write_ring_bytes");
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
             "passphrase_file", "alpn", "client_auth", "client_ca_file", "proxy_protocol", "idle_timeout");
     private static final Set<String> TLS = Set.of("ca_file", "protocols", "groups", "provider", "ticket_key_rotation",
@@ -95,7 +96,7 @@ public final class ConfigFile {
                 b.transport(string(top.get("transport"), "transport"));
             }
             if (top.containsKey("handshake_threads")) {
-                b.handshakeThreads((int) number(top.get("handshake_threads"), "handshake_threads"));
+                b.handshakeThreads((int) numberOrZero(top.get("handshake_threads"), "handshake_threads"));
             }
             if (top.containsKey("worker_threads")) {
                 b.workerThreads((int) number(top.get("worker_threads"), "worker_threads"));
@@ -139,6 +140,16 @@ public final class ConfigFile {
             }
             if (top.containsKey("limits")) {
                 b.limits(limits(map(top.get("limits"), "limits", LIMITS)));
+            }
+            if (top.containsKey("shared_memory")) {
+                Map<String, Object> shm = map(top.get("shared_memory"), "shared_memory", SHARED_MEMORY);
+                if (shm.containsKey("dir")) {
+                    b.sharedMemoryDir(path(shm.get("dir"), "shared_memory.dir"));
+                }
+                if (shm.containsKey("write_ring_bytes")) {
+                    Object bytes = shm.get("write_ring_bytes");
+                    b.writeRingBytes(Integer.valueOf(0).equals(bytes) ? 0 : size(bytes, "shared_memory.write_ring_bytes"));
+                }
             }
             if (top.containsKey("listeners")) {
                 b.listeners(listeners(top.get("listeners")));
@@ -330,6 +341,17 @@ public final class ConfigFile {
     private long number(Object value, String where) {
         if (!(value instanceof Integer || value instanceof Long) || ((Number) value).longValue() <= 0) {
             throw new IllegalArgumentException(where + ": expected a positive integer, got " + describe(value));
+        }
+        return ((Number) value).longValue();
+    }
+
+    /** A positive integer, or 0 where 0 means "none". */
+    private long numberOrZero(Object value, String where) {
+        if (Integer.valueOf(0).equals(value)) {
+            return 0;
+        }
+        if (!(value instanceof Integer || value instanceof Long) || ((Number) value).longValue() < 0) {
+            throw new IllegalArgumentException(where + ": expected 0 or a positive integer, got " + describe(value));
         }
         return ((Number) value).longValue();
     }

@@ -17,6 +17,7 @@ public final class DaemonCounters {
     final LongAdder handshakeFailures = new LongAdder();
     final LongAdder bytesRead = new LongAdder();
     final LongAdder bytesWritten = new LongAdder();
+    final LongAdder ringBytes = new LongAdder();
 
     public void sessionStarted() {
         sessions.incrementAndGet();
@@ -29,7 +30,7 @@ public final class DaemonCounters {
     public Snapshot snapshot() {
         return new Snapshot(sessions.get(), connections.get(), opsInFlight.get(), bufferedBytes.get(),
                 opsCompleted.sum(), handshakes.sum(), handshakeFailures.sum(), bytesRead.sum(),
-                bytesWritten.sum());
+                bytesWritten.sum(), ringBytes.sum());
     }
 
     /**
@@ -44,9 +45,11 @@ public final class DaemonCounters {
      * @param handshakeFailures TCP connects or TLS handshakes failed since start
      * @param bytesRead plaintext bytes delivered to applications
      * @param bytesWritten plaintext bytes written for applications
+     * @param ringBytes plaintext bytes applications handed over through write rings (shared
+     *     memory) rather than in frames, written or not
      */
     public record Snapshot(long sessions, long connections, long opsInFlight, long bufferedBytes,
                            long opsCompleted, long handshakes, long handshakeFailures,
-                           long bytesRead, long bytesWritten) {
+                           long bytesRead, long bytesWritten, long ringBytes) {
     }
 }

@@ -2,6 +2,7 @@ package io.tlsd.daemon.engine;
 
 import com.google.protobuf.ByteString;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
@@ -10,6 +11,7 @@ import io.tlsd.proto.v1.Completion;
 import io.tlsd.proto.v1.ConnectionInfo;
 import io.tlsd.proto.v1.Request;
 import io.tlsd.proto.v1.Status;
+import io.tlsd.proto.v1.Write;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -32,6 +34,8 @@ public final class Session {
     private final Acceptor acceptor;
     private final CompletionSink sink;
     private final DaemonCounters counters;
+    /** Where WRITEs with {@code ring} find their plaintext; null when the session has none. */
+    private final WriteRing ring;
 
     private final Map<Long, Op> ops = new HashMap<>();
     private final Map<Long, Connection> connections = new HashMap<>();
@@ -46,12 +50,21 @@ public final class Session {
      */
     public Session(EventLoop loop, SessionLimits limits, Connector connector, Acceptor acceptor,
                    CompletionSink sink, DaemonCounters counters) {
+        this(loop, limits, connector, acceptor, sink, counters, null);
+    }
+
+    /**
+     * @param ring the session's write ring, or null; the session closes it when it ends
+     */
+    public Session(EventLoop loop, SessionLimits limits, Connector connector, Acceptor acceptor,
+                   CompletionSink sink, DaemonCounters counters, WriteRing ring) {
         this.loop = loop;
         this.limits = limits;
         this.connector = connector;
         this.acceptor = acceptor;
         this.sink = sink;
         this.counters = counters;
+        this.ring = ring;
     }
 
     DaemonCounters counters() {
@@ -89,10 +102,11 @@ public final class Session {
 
     /**
      * Takes one request from the application. Must be called on the session's loop. A WRITE's
-     * data is taken from the request (wrapped, not copied).
+     * data is taken from the request (wrapped, not copied), or copied out of the write ring once
+     * the request has passed its checks.
      */
     public void submit(Request request) {
-        ByteBuf writeData = request.hasWrite()
+        ByteBuf writeData = request.hasWrite() && !request.getWrite().hasRing()
                 ? Unpooled.wrappedBuffer(request.getWrite().getData().asReadOnlyByteBuffer()) : null;
         submit(request, writeData);
     }
@@ -283,13 +297,24 @@ public final class Session {
         conn.enqueue(op);
     }
 
-    /** Owns {@code data}: releases it when refusing the request, else gives it to the op. */
+    /**
+     * Owns {@code data}: releases it when refusing the request, else gives it to the op. A null
+     * {@code data} means the plaintext is in the write ring; it is copied out last, after every
+     * check, so that a refused write costs no copy.
+     */
     private void write(Request request, ByteBuf data) throws Failure {
+        Write write = request.getWrite();
         Connection conn;
-        int length = data.readableBytes();
+        long length = data != null ? data.readableBytes() : Integer.toUnsignedLong(write.getRing().getLength());
         Op op;
         try {
-            conn = openConnection(request.getWrite().getConnId());
+            conn = openConnection(write.getConnId());
+            if (data == null && !write.getData().isEmpty()) {
+                throw new Failure(Status.BAD_REQUEST, "write: data and ring are exclusive");
+            }
+            if (data == null && ring == null) {
+                throw new Failure(Status.BAD_REQUEST, "write: this session has no write ring");
+            }
             if (length < 1 || length > limits.maxWriteBytes()) {
                 throw new Failure(Status.BAD_REQUEST,
                         "write: " + length + " bytes is not in 1.." + limits.maxWriteBytes());
@@ -298,15 +323,20 @@ public final class Session {
                 throw new Failure(Status.LIMIT_EXCEEDED, "too many write bytes queued in this session (limit "
                         + limits.maxQueuedWriteBytes() + ", queued " + queuedWriteBytes + ")");
             }
+            if (data == null) {
+                data = ring.copy(ByteBufAllocator.DEFAULT,
+                        Integer.toUnsignedLong(write.getRing().getOffset()), length);
+                counters.ringBytes.add(length);
+            }
             op = track(request, Op.Kind.WRITE);
         } catch (Failure | RuntimeException e) {
-            data.release(); // refused: no op ever held it
+            release(data); // refused: no op ever held it
             throw e;
         }
         // The op owns the data now: Connection.startWrite passes it to the channel, or retire()
         // releases it when the op ends first.
         op.data = data;
-        op.dataLength = length;
+        op.dataLength = (int) length;
         queuedWriteBytes += length;
         conn.enqueue(op);
     }
@@ -495,6 +525,9 @@ public final class Session {
         }
         for (Connection conn : new ArrayList<>(connections.values())) {
             conn.release(null);
+        }
+        if (ring != null) {
+            ring.close(); // no request reads it any more: submit() ignores everything after end()
         }
     }
 

@@ -34,7 +34,21 @@ public final class IpcServer implements AutoCloseable {
      * @param limits the per-session bounds
      * @param helloTimeout how long a new connection may stay silent before its Hello
      */
-    public record Settings(String role, String daemonVersion, SessionLimits limits, Duration helloTimeout) {
+    /**
+     * @param ringDirectory where sessions' write rings are made (see {@code WriteRing.createDirectory}),
+     *     or null for none
+     * @param writeRingBytes the largest write ring a session gets; 0 for none
+     */
+    public record Settings(String role, String daemonVersion, SessionLimits limits, Duration helloTimeout,
+                           Path ringDirectory, int writeRingBytes) {
+        /** Settings without write rings. */
+        public Settings(String role, String daemonVersion, SessionLimits limits, Duration helloTimeout) {
+            this(role, daemonVersion, limits, helloTimeout, null, 0);
+        }
+
+        boolean offersWriteRings() {
+            return ringDirectory != null && writeRingBytes > 0;
+        }
     }
 
     private final Path path;

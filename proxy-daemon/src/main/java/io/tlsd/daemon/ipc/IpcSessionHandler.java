@@ -13,6 +13,7 @@ import io.tlsd.daemon.engine.Connector;
 import io.tlsd.daemon.engine.DaemonCounters;
 import io.tlsd.daemon.engine.Session;
 import io.tlsd.daemon.engine.SessionLimits;
+import io.tlsd.daemon.engine.WriteRing;
 import io.tlsd.daemon.transport.Transport;
 import io.tlsd.proto.v1.ClientMessage;
 import io.tlsd.proto.v1.Completion;
@@ -50,6 +51,8 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
     private State state = State.AWAITING_HELLO;
     private ChannelHandlerContext ctx;
     private Session session;
+    /** The session's write ring while its file still has a name (until the first request). */
+    private WriteRing linkedRing;
     private ScheduledFuture<?> helloTimer;
     private String peer = "?";
 
@@ -98,6 +101,7 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
                             ? "Hello may only be sent once" : "message carries neither Hello nor Request");
                     return;
                 }
+                requestArrived();
                 session.submit(msg.getRequest());
             }
             case ENDED -> {
@@ -109,6 +113,7 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
     /** A WRITE request whose data travels beside it; this method owns the frame's reference. */
     private void received(WriteFrame write) {
         if (state == State.ACTIVE) {
+            requestArrived();
             session.submitWrite(write.request(), write.content()); // the session owns the data now
             return;
         }
@@ -130,13 +135,47 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
             app = app.substring(0, 128);
         }
         state = State.ACTIVE;
-        session = new Session(ctx.channel().eventLoop(), settings.limits(), connector, acceptor, this, counters);
-        log.info("session {} started: app={} {}", ctx.channel().id(), app, peer);
-        ctx.writeAndFlush(DaemonMessage.newBuilder().setWelcome(Welcome.newBuilder()
+        WriteRing ring = writeRing(hello.getWriteRingBytes());
+        session = new Session(ctx.channel().eventLoop(), settings.limits(), connector, acceptor, this, counters, ring);
+        linkedRing = ring;
+        log.info("session {} started: app={} {}{}", ctx.channel().id(), app, peer,
+                ring == null ? "" : " write_ring=" + ring.size());
+        Welcome.Builder welcome = Welcome.newBuilder()
                 .setProtocolVersion(PROTOCOL_VERSION)
                 .setDaemonVersion(settings.daemonVersion())
                 .setRole(settings.role())
-                .setLimits(settings.limits().toProto())).build());
+                .setLimits(settings.limits().toProto().toBuilder()
+                        .setWriteRingBytes(settings.offersWriteRings() ? settings.writeRingBytes() : 0));
+        if (ring != null) {
+            welcome.setWriteRing(io.tlsd.proto.v1.WriteRing.newBuilder()
+                    .setPath(ring.path().toString())
+                    .setSize(ring.size()));
+        }
+        ctx.writeAndFlush(DaemonMessage.newBuilder().setWelcome(welcome).build());
+    }
+
+    /** The ring the Hello asked for, at most the configured size; null when none is asked or offered. */
+    private WriteRing writeRing(int asked) {
+        if (asked == 0 || !settings.offersWriteRings()) {
+            return null;
+        }
+        // uint32 on the wire: a "negative" ask is a huge one
+        int size = asked < 0 ? settings.writeRingBytes() : Math.min(asked, settings.writeRingBytes());
+        try {
+            return WriteRing.create(settings.ringDirectory(), size);
+        } catch (IOException | RuntimeException e) {
+            log.warn("session {}: no write ring, its writes go through the socket: {}", ctx.channel().id(),
+                    e.toString());
+            return null;
+        }
+    }
+
+    /** The application maps its ring before its first request, so from then on no name is needed. */
+    private void requestArrived() {
+        if (linkedRing != null) {
+            linkedRing.unlink();
+            linkedRing = null;
+        }
     }
 
     @Override

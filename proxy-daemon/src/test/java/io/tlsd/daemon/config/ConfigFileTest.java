@@ -131,6 +131,34 @@ class ConfigFileTest {
     }
 
     @Test
+    void zeroMeansNoneWhereTheReferenceSaysSo() throws Exception {
+        DaemonConfig c = ConfigFile.load(write("""
+                handshake_threads: 0
+                shared_memory:
+                  write_ring_bytes: 0
+                """));
+        assertEquals(0, c.handshakeThreads());
+        assertEquals(0, c.writeRingBytes());
+        assertTrue(error("handshake_threads: -1\n").contains("handshake_threads: expected 0 or a positive integer"));
+    }
+
+    @Test
+    void sharedMemoryIsRead() throws Exception {
+        DaemonConfig c = ConfigFile.load(write("""
+                shared_memory:
+                  dir: /run/shm
+                  write_ring_bytes: 1MiB
+                """));
+        assertEquals(java.nio.file.Path.of("/run/shm"), c.sharedMemoryDir());
+        assertEquals(1 << 20, c.writeRingBytes());
+        DaemonConfig defaults = ConfigFile.load(write(""));
+        assertEquals(java.nio.file.Path.of("/dev/shm"), defaults.sharedMemoryDir());
+        assertEquals(4 << 20, defaults.writeRingBytes());
+        assertTrue(error("shared_memory:\n  size: 1\n").contains("unknown key 'shared_memory.size'"));
+        assertTrue(error("shared_memory:\n  write_ring_bytes: 2GiB\n").contains("is not in 0..1GiB"));
+    }
+
+    @Test
     void brokenYamlIsReportedWithTheFile() throws Exception {
         String msg = error("limits: [unclosed\n");
         assertTrue(msg.startsWith(dir.resolve("tlsd.yaml") + ": not valid YAML"), msg);

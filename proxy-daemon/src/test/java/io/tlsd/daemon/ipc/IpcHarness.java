@@ -38,7 +38,10 @@ final class IpcHarness implements AutoCloseable {
     private long nextOpId = 1;
 
     IpcHarness(SessionLimits limits) {
-        IpcServer.Settings settings = new IpcServer.Settings("client", "tlsd test", limits, Duration.ofSeconds(10));
+        this(new IpcServer.Settings("client", "tlsd test", limits, Duration.ofSeconds(10)));
+    }
+
+    IpcHarness(IpcServer.Settings settings) {
         ipc = new EmbeddedChannel(new IpcChannelInitializer(settings, connector, null, counters,
                 new DefaultChannelGroup(ImmediateEventExecutor.INSTANCE)));
     }
@@ -171,6 +174,13 @@ final class IpcHarness implements AutoCloseable {
         assertNotNull(msg, "expected a completion, the daemon sent nothing");
         assertTrue(msg.hasCompletion(), "expected a completion, got " + msg);
         return msg.getCompletion();
+    }
+
+    /** The next completion, which must be {@code opId}'s. */
+    Completion completion(long opId) {
+        Completion c = completion();
+        assertEquals(opId, c.getOpId(), c.toString());
+        return c;
     }
 
     void assertNothingSent() {

@@ -1,0 +1,113 @@
+package io.tlsd.sdk.internal;
+
+import java.io.IOException;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayDeque;
+
+/**
+ * The application's side of a session's shared-memory write ring ({@code Welcome.write_ring}): a
+ * file the daemon made, mapped read-write here, into which a write's plaintext is copied instead
+ * of into the IPC frame.
+ *
+ * <p>Space is taken in order around the ring and given back when the write's completion arrives,
+ * in whatever order completions come: the oldest region still in use holds back the space after
+ * it. A region never wraps around the end; the unused tail it skips belongs to it. When there is
+ * no room, {@link #allocate} says so and the write goes through the socket instead, so a ring
+ * never makes a write wait.
+ *
+ * <p>Thread safety: {@link #allocate} and {@link #free} may be called from any thread; each
+ * region is written by the one thread that allocated it.
+ */
+final class SharedWriteRing {
+  /** A region of the ring in use by one write. */
+  static final class Region {
+    private final int offset;
+    private final long end;
+    private boolean freed;
+
+    private Region(int offset, long end) {
+      this.offset = offset;
+      this.end = end;
+    }
+
+    int offset() {
+      return offset;
+    }
+  }
+
+  private final MappedByteBuffer map;
+  private final int size;
+  private final ArrayDeque<Region> inUse = new ArrayDeque<>();
+  /** Bytes ever allocated, and ever given back (both counting skipped tails). */
+  private long head;
+
+  private long tail;
+
+  SharedWriteRing(MappedByteBuffer map) {
+    this.map = map;
+    this.size = map.capacity();
+  }
+
+  /** Maps the ring file at {@code path}, which must be exactly {@code size} bytes long. */
+  static SharedWriteRing map(Path path, int size) throws IOException {
+    try (FileChannel file =
+        FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+      long actual = file.size();
+      if (actual != size) {
+        throw new IOException(
+            "write ring " + path + " has " + actual + " bytes, the daemon announced " + size);
+      }
+      // The mapping outlives the channel.
+      return new SharedWriteRing(file.map(FileChannel.MapMode.READ_WRITE, 0, size));
+    }
+  }
+
+  int size() {
+    return size;
+  }
+
+  /** A region of {@code length} bytes, or null when the ring has no room for it now. */
+  synchronized Region allocate(int length) {
+    if (length < 1 || length > size) {
+      return null;
+    }
+    if (inUse.isEmpty()) {
+      head = 0; // nothing in use: start again at the beginning rather than skip a tail
+      tail = 0;
+    }
+    int position = (int) (head % size);
+    int skip = size - position < length ? size - position : 0;
+    if (head + skip + length - tail > size) {
+      return null;
+    }
+    head += skip;
+    Region region = new Region((int) (head % size), head + length);
+    head += length;
+    inUse.addLast(region);
+    return region;
+  }
+
+  /** Copies {@code data[offset, offset + length)} into {@code region}, which has that length. */
+  void put(Region region, byte[] data, int offset, int length) {
+    map.put(region.offset, data, offset, length);
+  }
+
+  /** Gives {@code region} back; the space returns once every region before it is back too. */
+  synchronized void free(Region region) {
+    if (region.freed) {
+      return;
+    }
+    region.freed = true;
+    while (!inUse.isEmpty() && inUse.peekFirst().freed) {
+      tail = inUse.pollFirst().end;
+    }
+  }
+
+  /** Bytes in use, skipped tails included; for tests. */
+  synchronized long usedBytes() {
+    return head - tail;
+  }
+}

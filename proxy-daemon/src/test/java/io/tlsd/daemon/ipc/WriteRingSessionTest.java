@@ -1,0 +1,227 @@
+package io.tlsd.daemon.ipc;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import io.tlsd.daemon.engine.SessionLimits;
+import io.tlsd.daemon.engine.WriteRing;
+import io.tlsd.proto.v1.ClientMessage;
+import io.tlsd.proto.v1.Completion;
+import io.tlsd.proto.v1.DaemonMessage;
+import io.tlsd.proto.v1.Hello;
+import io.tlsd.proto.v1.Request;
+import io.tlsd.proto.v1.RingSlice;
+import io.tlsd.proto.v1.Status;
+import io.tlsd.proto.v1.Welcome;
+import io.tlsd.proto.v1.Write;
+import java.io.IOException;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A session's shared-memory write ring, from the Hello that asks for it to the session's end. */
+class WriteRingSessionTest {
+    private static final int CAP = 256 << 10;
+
+    @TempDir
+    Path shm;
+
+    Path rings;
+    IpcHarness h;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        rings = WriteRing.createDirectory(shm);
+        h = new IpcHarness(new IpcServer.Settings("client", "tlsd test", SessionLimits.DEFAULTS,
+                Duration.ofSeconds(10), rings, CAP));
+    }
+
+    @AfterEach
+    void tearDown() {
+        h.close();
+    }
+
+    private Welcome hello(int ringBytes) {
+        h.send(ClientMessage.newBuilder().setHello(Hello.newBuilder().setProtocolVersion(1).setAppName("test")
+                .setWriteRingBytes(ringBytes)).build());
+        DaemonMessage reply = h.next();
+        assertTrue(reply.hasWelcome(), reply.toString());
+        return reply.getWelcome();
+    }
+
+    private static MappedByteBuffer map(Welcome welcome) throws IOException {
+        try (FileChannel file = FileChannel.open(Path.of(welcome.getWriteRing().getPath()),
+                StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            return file.map(FileChannel.MapMode.READ_WRITE, 0, welcome.getWriteRing().getSize());
+        }
+    }
+
+    private long ringWrite(long conn, int offset, int length) {
+        return h.request(Request.newBuilder().setWrite(Write.newBuilder().setConnId(conn)
+                .setRing(RingSlice.newBuilder().setOffset(offset).setLength(length))));
+    }
+
+    @Test
+    void theRingIsMadeAsAskedAtMostTheCapAndItsNameGoesAtTheFirstRequest() throws IOException {
+        Welcome welcome = hello(64 << 10);
+        assertEquals(CAP, welcome.getLimits().getWriteRingBytes());
+        assertEquals(64 << 10, welcome.getWriteRing().getSize());
+        Path file = Path.of(welcome.getWriteRing().getPath());
+        assertEquals(rings, file.getParent());
+        assertEquals("rw-rw----", PosixFilePermissions.toString(Files.getPosixFilePermissions(file)));
+        assertEquals(64 << 10, Files.size(file));
+        assertEquals("rwx--x---", PosixFilePermissions.toString(Files.getPosixFilePermissions(rings)));
+
+        h.established(); // the OPEN is the first request
+        assertFalse(Files.exists(file), "the ring's name is removed once the application has mapped it");
+    }
+
+    @Test
+    void aBiggerAskGetsTheCap() {
+        assertEquals(CAP, hello(CAP * 4).getWriteRing().getSize());
+        h.close();
+        h = new IpcHarness(new IpcServer.Settings("client", "tlsd test", SessionLimits.DEFAULTS,
+                Duration.ofSeconds(10), rings, CAP));
+        assertEquals(CAP, hello(-1).getWriteRing().getSize(), "uint32 max");
+    }
+
+    @Test
+    void noAskNoRing() throws IOException {
+        Welcome welcome = hello(0);
+        assertFalse(welcome.hasWriteRing());
+        assertEquals(CAP, welcome.getLimits().getWriteRingBytes());
+        try (var files = Files.list(rings)) {
+            assertEquals(0, files.count());
+        }
+    }
+
+    @Test
+    void aDaemonWithoutRingsSaysSo() {
+        h.close();
+        h = new IpcHarness(SessionLimits.DEFAULTS);
+        Welcome welcome = hello(1 << 20);
+        assertFalse(welcome.hasWriteRing());
+        assertEquals(0, welcome.getLimits().getWriteRingBytes());
+    }
+
+    @Test
+    void ringWritesCarryTheBytesThatWereInTheRingWhenTheRequestArrived() throws IOException {
+        MappedByteBuffer ring = map(hello(CAP));
+        long conn = h.established();
+        byte[] first = new byte[40_000];
+        byte[] second = new byte[1000];
+        new Random(1).nextBytes(first);
+        new Random(2).nextBytes(second);
+        ring.put(0, first);
+        ring.put(CAP - second.length, second);
+        h.connector.last().gate.open = false; // both writes stay queued for now
+        long w1 = ringWrite(conn, 0, first.length);
+        long w2 = ringWrite(conn, CAP - second.length, second.length);
+        // The daemon copied at arrival: changing the ring now changes nothing already submitted.
+        ring.put(0, new byte[first.length]);
+        ring.put(CAP - second.length, new byte[second.length]);
+        h.connector.last().gate.release();
+        h.ipc.runPendingTasks();
+        Completion c1 = h.completion();
+        Completion c2 = h.completion();
+        assertEquals(w1, c1.getOpId());
+        assertEquals(Status.OK, c1.getStatus(), c1.toString());
+        assertEquals(first.length, c1.getBytesWritten());
+        assertEquals(w2, c2.getOpId());
+        assertEquals(second.length, c2.getBytesWritten());
+        byte[] expected = new byte[first.length + second.length];
+        System.arraycopy(first, 0, expected, 0, first.length);
+        System.arraycopy(second, 0, expected, first.length, second.length);
+        assertArrayEquals(expected, h.connector.last().gate.bytes.toByteArray());
+    }
+
+    @Test
+    void badRingWritesGetBadRequestAndTheSessionGoesOn() throws IOException {
+        map(hello(64 << 10));
+        long conn = h.established();
+        assertBadRequest(ringWrite(conn, 60 << 10, 8 << 10), "is not inside the write ring of 65536 bytes");
+        assertBadRequest(ringWrite(conn, -1, 10), "is not inside the write ring"); // uint32 4294967295
+        assertBadRequest(ringWrite(conn, 0, 0), "0 bytes is not in 1..");
+        assertBadRequest(h.request(Request.newBuilder().setWrite(Write.newBuilder().setConnId(conn)
+                        .setData(ByteString.copyFromUtf8("both"))
+                        .setRing(RingSlice.newBuilder().setOffset(0).setLength(4)))),
+                "data and ring are exclusive");
+        Completion notFound = h.completion(ringWrite(99, 0, 10));
+        assertEquals(Status.NOT_FOUND, notFound.getStatus(), notFound.toString());
+        assertTrue(h.connector.last().gate.bytes.size() == 0, "nothing was written");
+
+        h.write(conn, "still fine");
+        Completion ok = h.completion();
+        assertEquals(Status.OK, ok.getStatus(), ok.toString());
+    }
+
+    @Test
+    void aRingWriteInASessionWithoutARingIsRefused() {
+        hello(0);
+        long conn = h.established();
+        assertBadRequest(ringWrite(conn, 0, 10), "this session has no write ring");
+    }
+
+    @Test
+    void aRingTheApplicationTruncatedFailsItsWritesNotTheDaemon() throws IOException {
+        Welcome welcome = hello(64 << 10);
+        Path file = Path.of(welcome.getWriteRing().getPath());
+        try (FileChannel app = FileChannel.open(file, StandardOpenOption.WRITE)) {
+            long conn = h.established();
+            app.truncate(4096);
+            assertBadRequest(ringWrite(conn, 8192, 4096), "the application truncated it");
+            h.write(conn, "the session goes on");
+            assertEquals(Status.OK, h.completion().getStatus());
+        }
+    }
+
+    @Test
+    void queuedRingWritesThatNeverRunAreReleased() throws IOException {
+        map(hello(CAP));
+        long conn = h.established();
+        h.connector.last().gate.open = false;
+        ringWrite(conn, 0, 20_000); // in progress, held by the gate
+        long queued = ringWrite(conn, 20_000, 20_000);
+        long cancel = h.cancel(queued);
+        assertEquals(Status.CANCELLED, h.completion(queued).getStatus());
+        assertEquals(Status.OK, h.completion(cancel).getStatus());
+        ringWrite(conn, 40_000, 20_000); // dropped with the session (LeakCheck watches the copies)
+        h.ipc.close();
+        h.ipc.runPendingTasks();
+    }
+
+    @Test
+    void theSessionsEndRemovesAnUnusedRing() throws IOException {
+        Path file = Path.of(hello(CAP).getWriteRing().getPath());
+        assertTrue(Files.exists(file));
+        h.ipc.close();
+        h.ipc.runPendingTasks();
+        assertFalse(Files.exists(file), "no request ever came: the end of the session removes the file");
+    }
+
+    @Test
+    void theRingDirectoryGoesWithWhateverIsLeftInIt() throws IOException {
+        Path file = Path.of(hello(CAP).getWriteRing().getPath());
+        WriteRing.deleteDirectory(rings);
+        assertFalse(Files.exists(file));
+        assertFalse(Files.exists(rings));
+    }
+
+    private void assertBadRequest(long op, String detail) {
+        Completion c = h.completion(op);
+        assertEquals(Status.BAD_REQUEST, c.getStatus(), c.toString());
+        assertTrue(c.getDetail().contains(detail), c.getDetail());
+    }
+}
