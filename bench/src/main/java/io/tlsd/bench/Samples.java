@@ -39,6 +39,11 @@ final class Samples {
     }
 
     LoadClient.Latency latency() {
-        return LoadClient.Latency.of(Arrays.copyOf(nanos, n));
+        return LoadClient.Latency.of(values());
+    }
+
+    /** The samples kept, in nanoseconds, in the order recorded (a copy). */
+    long[] values() {
+        return Arrays.copyOf(nanos, n);
     }
 }

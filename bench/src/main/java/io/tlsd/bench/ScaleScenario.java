@@ -88,7 +88,7 @@ final class ScaleScenario {
             // the op path's JIT warm-up (the opens above compiled the handshake path only); a JIT
             // compiling on one of the 2 cores during the measurement would be in its tail
             pingAll(pingers, Math.max(1000, options.millis));
-            LoadClient.Latency quiet = pingAll(pingers, options.millis);
+            Pings quiet = pingAll(pingers, options.millis);
             AtomicBoolean storming = new AtomicBoolean(true);
             AtomicLong handshakes = new AtomicLong();
             AtomicReference<Throwable> stormFailure = new AtomicReference<>();
@@ -98,15 +98,18 @@ final class ScaleScenario {
             Thread.sleep(300);
             long h0 = handshakes.get();
             long s0 = System.nanoTime();
-            LoadClient.Latency stormed = pingAll(pingers, options.millis);
+            Pings stormed = pingAll(pingers, options.millis);
             double rate = (handshakes.get() - h0) / ((System.nanoTime() - s0) / 1e9);
             storming.set(false);
             stormer.join(30_000);
             Suite.progress("scale: op round trips quiet %s; during a storm of %.0f handshakes/s %s (storm errors: %s)",
                     quiet, rate, stormed, stormFailure.get());
-            results.absolute("scale", "1 KiB op p99, quiet", "µs", quiet.p99(), Double.NaN, "");
-            results.absolute("scale", String.format("1 KiB op p99, storm %.0f hs/s", rate), "µs", stormed.p99(), 2000,
-                    "≤ 2000 µs");
+            results.absolute("scale", "1 KiB op p99, quiet", "µs", quiet.all().p99(), Double.NaN, "");
+            results.absolute("scale", String.format("1 KiB op p99, storm %.0f hs/s", rate), "µs", stormed.all().p99(),
+                    2000, "≤ 2000 µs");
+            // the figure this table showed before: stricter than the p99 of all ops
+            results.absolute("scale", "1 KiB op p99 of the worst connection, storm", "µs",
+                    stormed.worstConnectionP99(), Double.NaN, "");
             for (TlsConnection c : idle) {
                 c.close();
             }
@@ -135,25 +138,37 @@ final class ScaleScenario {
         return new ArrayList<>(opened);
     }
 
-    /** Callback-driven round trips on each connection at once; all samples together. */
-    private static LoadClient.Latency pingAll(List<TlsConnection> conns, long millis) throws Exception {
-        List<CompletableFuture<LoadClient.Latency>> parts = new ArrayList<>();
+    /**
+     * What the pingers measured: every op of every connection together, and the worst
+     * connection's p99 on its own.
+     */
+    record Pings(LoadClient.Latency all, double worstConnectionP99) {
+        @Override
+        public String toString() {
+            return all + String.format(", worst connection's p99=%.0f", worstConnectionP99);
+        }
+    }
+
+    /** Callback-driven round trips on each connection at once. */
+    private static Pings pingAll(List<TlsConnection> conns, long millis) throws Exception {
+        List<CompletableFuture<Samples>> parts = new ArrayList<>();
         for (TlsConnection c : conns) {
             parts.add(SdkScenario.callbackRoundTrips(c, millis));
         }
-        // percentiles do not merge: report the mean p50 and the worst p99 of the connections
-        double p50 = 0;
-        double p99 = 0;
-        double max = 0;
-        int samples = 0;
-        for (CompletableFuture<LoadClient.Latency> f : parts) {
-            LoadClient.Latency l = f.get(millis + 60_000, TimeUnit.MILLISECONDS);
-            p50 += l.p50() / parts.size();
-            p99 = Math.max(p99, l.p99());
-            max = Math.max(max, l.max());
-            samples += l.samples();
+        List<long[]> perConnection = new ArrayList<>();
+        double worstP99 = 0;
+        for (CompletableFuture<Samples> f : parts) {
+            long[] values = f.get(millis + 60_000, TimeUnit.MILLISECONDS).values();
+            perConnection.add(values);
+            worstP99 = Math.max(worstP99, LoadClient.Latency.of(values.clone()).p99());
         }
-        return new LoadClient.Latency(samples, p50, p99, max);
+        long[] all = new long[perConnection.stream().mapToInt(v -> v.length).sum()];
+        int at = 0;
+        for (long[] values : perConnection) {
+            System.arraycopy(values, 0, all, at, values.length);
+            at += values.length;
+        }
+        return new Pings(LoadClient.Latency.of(all), worstP99);
     }
 
     private static void storm(TlsdClient storm, OpenOptions open, AtomicBoolean running, AtomicLong handshakes,

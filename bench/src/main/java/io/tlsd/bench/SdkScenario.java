@@ -9,6 +9,13 @@ import io.netty.handler.ssl.SslProvider;
 import io.tlsd.sdk.OpenOptions;
 import io.tlsd.sdk.TlsConnection;
 import io.tlsd.sdk.TlsdClient;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -90,6 +97,7 @@ final class SdkScenario {
             List<Double> sdkBarrierP50 = new ArrayList<>();
             List<Double> sdkWriteHalfP50 = new ArrayList<>();
             List<Double> sdkWriteAloneP50 = new ArrayList<>();
+            List<Double> floorP50 = new ArrayList<>();
             List<Double> nettyP50 = new ArrayList<>();
             List<Double> nettyP99 = new ArrayList<>();
             // warm-up, as for the tunnel pairs: the daemon's JIT (and this JVM's) for both variants
@@ -121,9 +129,12 @@ final class SdkScenario {
                         LoadClient.Latency write = sequentialOps(tlsd, port, Math.max(500, ms / 3),
                                 c -> c.write(sunk).toCompletableFuture());
                         sdkWriteAloneP50.add(write.p50());
+                        LoadClient.Latency floor = unixSocketPingPong(dir, Math.max(500, ms / 3));
+                        floorP50.add(floor.p50());
                         Suite.progress("sdk round %d SDK: bulk %.0f MiB/s, %.0f ops/s, rtt %s, rtt with await() %s,"
-                                + " barrier %s, write alone %s, write in the round trip %s", round + 1, last(sdkBulk),
-                                last(sdkOps), l, blocking, barrier, write, echo.writeHalf());
+                                + " barrier %s, write alone %s, write in the round trip %s, unix-socket ping-pong %s",
+                                round + 1, last(sdkBulk), last(sdkOps), l, blocking, barrier, write, echo.writeHalf(),
+                                floor);
                     } else {
                         nettyBulk.add(load.bulk(port, tls, server, 1, BULK_CHUNK, ms));
                         nettyOps.add(load.writeOps(port, tls, OP_BYTES, 64, ms));
@@ -153,6 +164,67 @@ final class SdkScenario {
                     TunnelScenario.median(sdkWriteAloneP50), Double.NaN, "");
             results.absolute("SDK path", "1 KiB round trip: its WRITE's completion p50", "µs",
                     TunnelScenario.median(sdkWriteHalfP50), Double.NaN, "");
+            results.absolute("SDK path", "Unix-socket ping-pong p50, 2 plain threads", "µs",
+                    TunnelScenario.median(floorP50), Double.NaN, "");
+            results.absolute("SDK path", "1 KiB op round trip p50 floor: in-process + ping-pong", "µs",
+                    TunnelScenario.median(nettyP50) + TunnelScenario.median(floorP50), Double.NaN, "");
+        }
+    }
+
+    /**
+     * The floor of any round trip through a second process: 32 bytes there and back over a
+     * Unix-domain socket between two threads that block in read, as the SDK's reader and an
+     * event loop do. Each such hop costs two thread wake-ups, which no daemon can go below.
+     */
+    static LoadClient.Latency unixSocketPingPong(Path dir, long millis) throws Exception {
+        Path path = dir.resolve("ping-pong.sock");
+        Files.deleteIfExists(path);
+        UnixDomainSocketAddress address = UnixDomainSocketAddress.of(path);
+        try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            server.bind(address);
+            try (SocketChannel client = SocketChannel.open(address);
+                 SocketChannel echo = server.accept()) {
+                Thread echoer = new Thread(() -> {
+                    ByteBuffer b = ByteBuffer.allocateDirect(32);
+                    try {
+                        while (true) {
+                            b.clear();
+                            while (b.hasRemaining()) {
+                                if (echo.read(b) < 0) {
+                                    return;
+                                }
+                            }
+                            b.flip();
+                            while (b.hasRemaining()) {
+                                echo.write(b);
+                            }
+                        }
+                    } catch (IOException e) {
+                        // closed at the end
+                    }
+                }, "bench-ping-pong");
+                echoer.start();
+                ByteBuffer b = ByteBuffer.allocateDirect(32);
+                Samples samples = new Samples(millis);
+                boolean going = true;
+                while (going) {
+                    long t0 = System.nanoTime();
+                    b.clear();
+                    while (b.hasRemaining()) {
+                        client.write(b);
+                    }
+                    b.clear();
+                    while (b.hasRemaining()) {
+                        client.read(b);
+                    }
+                    going = samples.record(t0);
+                }
+                client.shutdownOutput();
+                echoer.join(5000);
+                return samples.latency();
+            }
+        } finally {
+            Files.deleteIfExists(path);
         }
     }
 
@@ -248,8 +320,8 @@ final class SdkScenario {
         TlsConnection conn = open(tlsd, port);
         try {
             CallbackRoundTrips trips = new CallbackRoundTrips(conn, millis);
-            LoadClient.Latency roundTrip = trips.start().get(millis + 30_000, TimeUnit.MILLISECONDS);
-            return new EchoTimes(roundTrip, trips.writeHalves.latency());
+            Samples roundTrips = trips.start().get(millis + 30_000, TimeUnit.MILLISECONDS);
+            return new EchoTimes(roundTrips.latency(), trips.writeHalves.latency());
         } finally {
             conn.close().await(Duration.ofSeconds(10));
         }
@@ -260,7 +332,7 @@ final class SdkScenario {
      * application (and the in-process variant, on its event loop) runs them: each read's completion
      * (on the SDK's reader thread) submits the next write and read; no thread waits.
      */
-    static CompletableFuture<LoadClient.Latency> callbackRoundTrips(TlsConnection conn, long millis) {
+    static CompletableFuture<Samples> callbackRoundTrips(TlsConnection conn, long millis) {
         return new CallbackRoundTrips(conn, millis).start();
     }
 
@@ -270,7 +342,7 @@ final class SdkScenario {
         private final Samples roundTrips;
         /** When each round trip's WRITE completed, after its start: the write half alone. */
         final Samples writeHalves;
-        private final CompletableFuture<LoadClient.Latency> done = new CompletableFuture<>();
+        private final CompletableFuture<Samples> done = new CompletableFuture<>();
         private long t0;
 
         CallbackRoundTrips(TlsConnection conn, long millis) {
@@ -280,7 +352,7 @@ final class SdkScenario {
             writeHalves = new Samples(millis);
         }
 
-        CompletableFuture<LoadClient.Latency> start() {
+        CompletableFuture<Samples> start() {
             next();
             return done;
         }
@@ -307,7 +379,7 @@ final class SdkScenario {
                 } else if (roundTrips.record(t0)) {
                     next();
                 } else {
-                    done.complete(roundTrips.latency());
+                    done.complete(roundTrips);
                 }
             });
         }
