@@ -78,4 +78,20 @@ class CheckConfigTest {
         assertEquals(2, run.exitCode(), run.stdout());
         assertTrue(run.stderr().contains("tls.groups") && run.stderr().contains("P-999"), run.stderr());
     }
+
+    @Test
+    void writeRingsSayWhereOrWhyNot() throws Exception {
+        Path shm = Files.createDirectory(dir.resolve("shm"));
+        Path on = file("rings.yaml", "shared_memory:\n  dir: " + shm + "\n  write_ring_bytes: 1MiB\n");
+        var good = ConnectCommandTest.tlsd("", "check-config", on.toString());
+        assertEquals(0, good.exitCode(), good.stderr());
+        assertTrue(good.stdout().contains("write rings: up to 1048576 bytes per session, in " + shm), good.stdout());
+        Path missing = file("no-shm.yaml", "shared_memory:\n  dir: " + dir.resolve("nowhere") + "\n");
+        var off = ConnectCommandTest.tlsd("", "check-config", missing.toString());
+        assertEquals(0, off.exitCode(), "the daemon starts without rings: " + off.stderr());
+        assertTrue(off.stdout().contains("write rings: off: " + dir.resolve("nowhere") + " is not a writable directory"),
+                off.stdout());
+        Path zero = file("zero.yaml", "shared_memory:\n  write_ring_bytes: 0\n");
+        assertTrue(ConnectCommandTest.tlsd("", "check-config", zero.toString()).stdout().contains("write rings: off\n"));
+    }
 }

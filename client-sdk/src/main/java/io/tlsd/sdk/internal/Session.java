@@ -32,7 +32,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * table of operations waiting for their completion.
  *
  * <pre>{@code
- * Session session = Session.connect(socket, "billing-api", Duration.ofSeconds(5));
+ * Session session = Session.connect(socket, "billing-api", Duration.ofSeconds(5), 0);
  * Operation<Void> barrier = session.submit(
  *     Request.newBuilder().setBarrier(Barrier.newBuilder().setConnId(7)),
  *     completion -> { CompletionDecoder.requireOk(completion); return null; });
@@ -92,12 +92,6 @@ public final class Session {
     this.maxOutgoingFrameBytes = Integer.toUnsignedLong(welcome.getLimits().getMaxFrameBytes());
     this.reader = new Thread(this::readLoop, "tlsd-sdk-reader-" + socket);
     this.reader.setDaemon(true);
-  }
-
-  /** {@link #connect(Path, String, Duration, int)} without a write ring. */
-  public static Session connect(Path socket, String appName, Duration timeout)
-      throws TlsdException {
-    return connect(socket, appName, timeout, 0);
   }
 
   /**

@@ -77,10 +77,23 @@ final class CheckConfigCommand implements Callable<Integer> {
         System.out.println("  socket: " + config.socket() + (config.listeners().isEmpty() ? " (client role default)" : ""));
         System.out.println("  tls: " + config.tlsProtocols() + " via " + config.tlsProvider()
                 + (config.tlsGroups().isEmpty() ? "" : ", groups " + config.tlsGroups()));
+        System.out.println("  write rings: " + writeRings(config));
         for (ListenerConfig l : config.listeners()) {
             System.out.println("  listener " + l.name() + ": " + ConnectionInfos.addressString(l.address()) + ", " + l.certificates().size()
                     + " certificate(s), client auth " + l.clientAuth().name().toLowerCase() + ", ALPN " + l.alpn());
         }
         return 0;
+    }
+
+    /** Not a problem when unusable: the daemon then runs without rings, as this line says. */
+    private static String writeRings(DaemonConfig config) {
+        if (config.writeRingBytes() == 0) {
+            return "off";
+        }
+        Path dir = config.sharedMemoryDir();
+        if (!Files.isDirectory(dir) || !Files.isWritable(dir)) {
+            return "off: " + dir + " is not a writable directory (writes travel through the socket)";
+        }
+        return "up to " + config.writeRingBytes() + " bytes per session, in " + dir;
     }
 }

@@ -1,0 +1,140 @@
+package io.tlsd.it;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tlsd.daemon.DaemonConfig;
+import io.tlsd.daemon.TlsdDaemon;
+import io.tlsd.sdk.Operation;
+import io.tlsd.sdk.TlsConnection;
+import io.tlsd.sdk.TlsdClient;
+import io.tlsd.testing.Issued;
+import io.tlsd.testing.TestPki;
+import io.tlsd.testing.TlsPeer;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The daemon's shared-memory directory as an operator sees it: made, cleaned, or missing. */
+class WriteRingDaemonTest {
+    private static final Duration T = Duration.ofSeconds(30);
+    private static final int SIZE = 2 << 20;
+
+    @TempDir
+    static Path dir;
+    static TestPki pki;
+    static Issued localhost;
+    static byte[] payload;
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        pki = TestPki.create(Files.createDirectories(dir.resolve("pki")));
+        localhost = pki.issueServer("localhost", "localhost");
+        payload = new byte[SIZE];
+        new Random(5).nextBytes(payload);
+    }
+
+    private static TlsdDaemon daemon(String name, UnaryOperator<DaemonConfig.Builder> settings) throws Exception {
+        return TlsdDaemon.start(settings.apply(DaemonConfig.builder()
+                .socket(dir.resolve(name + "/client.sock"))
+                .caFile(pki.caPem())
+                .workerThreads(1))
+                .build());
+    }
+
+    /** Uploads the payload in 64 KiB writes, 8 in flight, and checks what s_server printed. */
+    private static void upload(TlsdClient client) throws Exception {
+        try (TlsPeer server = TlsPeer.openssl(localhost).args("-quiet", "-naccept", "1").drainStdout(false).start()) {
+            CompletableFuture<byte[]> received = CompletableFuture.supplyAsync(() -> {
+                try (InputStream in = server.stdout()) {
+                    return MessageDigest.getInstance("SHA-256").digest(in.readAllBytes());
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            TlsConnection conn = client.open("localhost", server.port()).await(T);
+            List<Operation<Long>> writes = new ArrayList<>();
+            for (int off = 0; off < SIZE; off += 64 << 10) {
+                if (writes.size() >= 8) {
+                    writes.remove(0).await(T);
+                }
+                writes.add(conn.write(payload, off, 64 << 10));
+            }
+            for (Operation<Long> w : writes) {
+                w.await(T);
+            }
+            conn.shutdownOutput().await(T);
+            assertArrayEquals(MessageDigest.getInstance("SHA-256").digest(payload),
+                    received.get(30, TimeUnit.SECONDS));
+            conn.close().await(T);
+        }
+    }
+
+    private static List<Path> list(Path directory) throws Exception {
+        try (Stream<Path> files = Files.list(directory)) {
+            return files.toList();
+        }
+    }
+
+    @Test
+    void ringsLiveInAPrivateDirectoryThatGoesWithTheDaemon() throws Exception {
+        Path shm = Files.createDirectory(dir.resolve("shm"));
+        TlsdDaemon daemon = daemon("private", b -> b.sharedMemoryDir(shm));
+        try {
+            List<Path> made = list(shm);
+            assertEquals(1, made.size(), made.toString());
+            Path rings = made.get(0);
+            assertTrue(rings.getFileName().toString().startsWith("tlsd-"), rings.toString());
+            assertEquals("rwx--x---", PosixFilePermissions.toString(Files.getPosixFilePermissions(rings)));
+            try (TlsdClient client = TlsdClient.builder().socket(daemon.socketPath()).appName("it").build()) {
+                assertEquals(4 << 20, client.writeRingBytes());
+                assertEquals(1, list(rings).size(), "the session's ring, until its first request");
+                long before = daemon.stats().ringBytes();
+                upload(client);
+                assertEquals(SIZE, daemon.stats().ringBytes() - before);
+                assertEquals(0, list(rings).size(), "its name went at the first request");
+            }
+        } finally {
+            daemon.close();
+        }
+        assertEquals(List.of(), list(shm), "the daemon removed its directory");
+    }
+
+    @Test
+    void withoutAUsableDirectoryWritesGoThroughTheSocket() throws Exception {
+        Path nowhere = dir.resolve("no-such-shm");
+        try (TlsdDaemon daemon = daemon("missing", b -> b.sharedMemoryDir(nowhere));
+             TlsdClient client = TlsdClient.builder().socket(daemon.socketPath()).appName("it").build()) {
+            assertEquals(0, client.writeRingBytes());
+            upload(client);
+            assertEquals(0, daemon.stats().ringBytes());
+            assertFalse(Files.exists(nowhere));
+        }
+    }
+
+    @Test
+    void ringsTurnedOffAreNotOffered() throws Exception {
+        Path shm = Files.createDirectory(dir.resolve("shm-off"));
+        try (TlsdDaemon daemon = daemon("off", b -> b.sharedMemoryDir(shm).writeRingBytes(0));
+             TlsdClient client = TlsdClient.builder().socket(daemon.socketPath()).appName("it").build()) {
+            assertEquals(0, client.writeRingBytes());
+            assertEquals(List.of(), list(shm), "no directory made at all");
+            upload(client);
+        }
+    }
+}
