@@ -85,6 +85,13 @@ class WriteRingDaemonTest {
         }
     }
 
+    /** Mappings of files in {@code directory} in this process (the ring files are unlinked early). */
+    private static long mappingsOf(Path directory) throws Exception {
+        try (Stream<String> maps = Files.lines(Path.of("/proc/self/maps"))) {
+            return maps.filter(line -> line.contains(directory + "/")).count();
+        }
+    }
+
     private static List<Path> list(Path directory) throws Exception {
         try (Stream<Path> files = Files.list(directory)) {
             return files.toList();
@@ -108,7 +115,14 @@ class WriteRingDaemonTest {
                 upload(client);
                 assertEquals(SIZE, daemon.stats().ringBytes() - before);
                 assertEquals(0, list(rings).size(), "its name went at the first request");
+                assertTrue(mappingsOf(rings) >= 2, "mapped by the client and by the daemon (one process here)");
             }
+            // The SDK unmaps at close, the daemon when it sees the session end.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2); // a GC would unmap it too, later
+            while ((daemon.stats().sessions() > 0 || mappingsOf(rings) > 0) && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertEquals(0, mappingsOf(rings), "the ring's memory is released, not left to a GC");
         } finally {
             daemon.close();
         }

@@ -309,25 +309,39 @@ public final class Session {
    */
   public <T> Operation<T> submitWrite(
       Request.Builder request, byte[] data, int offset, int length, CompletionDecoder<T> decoder) {
-    SharedWriteRing.Region region =
-        ring != null && length >= RING_MIN_WRITE_BYTES ? ring.allocate(length) : null;
-    if (region == null) {
-      // submit() copies the wrapped bytes into the frame before it returns
-      request.getWriteBuilder().setData(UnsafeByteOperations.unsafeWrap(data, offset, length));
-      return submit(request, decoder);
+    if (ring == null || length < RING_MIN_WRITE_BYTES) {
+      return submitInFrame(request, data, offset, length, decoder);
     }
-    ring.put(region, data, offset, length);
-    request
-        .getWriteBuilder()
-        .setRing(RingSlice.newBuilder().setOffset(region.offset()).setLength(length));
-    // Every completion, whatever its status, means the daemon is done with the region. (A
-    // session that ends without one takes the ring with it.)
-    return submit(
-        request,
-        completion -> {
-          ring.free(region);
-          return decoder.decode(completion);
-        });
+    // Under the write lock, which shutdown() takes to unmap the ring: no copy into an unmapped
+    // ring, and the ring's order of regions is the order of the requests on the socket.
+    writeLock.lock();
+    try {
+      SharedWriteRing.Region region = closeCause.get() == null ? ring.allocate(length) : null;
+      if (region == null) {
+        return submitInFrame(request, data, offset, length, decoder);
+      }
+      ring.put(region, data, offset, length);
+      request
+          .getWriteBuilder()
+          .setRing(RingSlice.newBuilder().setOffset(region.offset()).setLength(length));
+      // Every completion, whatever its status, means the daemon is done with the region. (A
+      // session that ends without one takes the ring with it.)
+      return submit(
+          request,
+          completion -> {
+            ring.free(region);
+            return decoder.decode(completion);
+          });
+    } finally {
+      writeLock.unlock();
+    }
+  }
+
+  private <T> Operation<T> submitInFrame(
+      Request.Builder request, byte[] data, int offset, int length, CompletionDecoder<T> decoder) {
+    // submit() copies the wrapped bytes into the frame before it returns
+    request.getWriteBuilder().setData(UnsafeByteOperations.unsafeWrap(data, offset, length));
+    return submit(request, decoder);
   }
 
   /** True once the session has ended, for whatever reason. */
@@ -363,6 +377,16 @@ public final class Session {
     closeQuietly(channel);
     for (Long id : pending.keySet()) {
       failPending(id, cause);
+    }
+    if (ring != null) {
+      // Its memory now, not when a GC finds the mapping unreachable; writers check the cause
+      // (already set) under the same lock before they touch the ring.
+      writeLock.lock();
+      try {
+        ring.unmap();
+      } finally {
+        writeLock.unlock();
+      }
     }
   }
 

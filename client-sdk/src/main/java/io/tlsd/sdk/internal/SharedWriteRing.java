@@ -1,6 +1,11 @@
 package io.tlsd.sdk.internal;
 
 import java.io.IOException;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.lang.reflect.Field;
+import java.nio.ByteBuffer;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
@@ -22,6 +27,9 @@ import java.util.ArrayDeque;
  * region is written by the one thread that allocated it.
  */
 final class SharedWriteRing {
+  /** {@code sun.misc.Unsafe.invokeCleaner}, bound; null where it is not available. */
+  private static final MethodHandle UNMAP = unmapper();
+
   /** A region of the ring in use by one write. */
   static final class Region {
     private final int offset;
@@ -45,6 +53,8 @@ final class SharedWriteRing {
   private long head;
 
   private long tail;
+
+  private boolean unmapped;
 
   SharedWriteRing(MappedByteBuffer map) {
     this.map = map;
@@ -90,9 +100,47 @@ final class SharedWriteRing {
     return region;
   }
 
-  /** Copies {@code data[offset, offset + length)} into {@code region}, which has that length. */
+  /**
+   * Copies {@code data[offset, offset + length)} into {@code region}, which has that length. The
+   * caller makes sure this never runs with or after {@link #unmap}.
+   */
   void put(Region region, byte[] data, int offset, int length) {
+    if (unmapped) {
+      throw new IllegalStateException("write ring unmapped");
+    }
     map.put(region.offset, data, offset, length);
+  }
+
+  /**
+   * Releases the mapping now (when the JDK lets this class do so, else at the next GC). Nothing
+   * may touch the ring afterwards; {@link #free} still may.
+   */
+  void unmap() {
+    if (unmapped) {
+      return;
+    }
+    unmapped = true;
+    if (UNMAP != null) {
+      try {
+        UNMAP.invokeExact((ByteBuffer) map);
+      } catch (Throwable e) {
+        // left to the GC
+      }
+    }
+  }
+
+  private static MethodHandle unmapper() {
+    try {
+      Class<?> unsafeClass = Class.forName("sun.misc.Unsafe");
+      Field field = unsafeClass.getDeclaredField("theUnsafe");
+      field.setAccessible(true);
+      return MethodHandles.lookup()
+          .findVirtual(
+              unsafeClass, "invokeCleaner", MethodType.methodType(void.class, ByteBuffer.class))
+          .bindTo(field.get(null));
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      return null;
+    }
   }
 
   /** Gives {@code region} back; the space returns once every region before it is back too. */

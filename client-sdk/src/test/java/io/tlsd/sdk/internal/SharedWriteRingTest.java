@@ -112,6 +112,19 @@ class SharedWriteRingTest {
   }
 
   @Test
+  void afterUnmapNothingTouchesTheMemoryButRegionsMayStillBeFreed() throws IOException {
+    SharedWriteRing ring = ring(4096);
+    SharedWriteRing.Region region = ring.allocate(100);
+    ring.unmap();
+    ring.unmap();
+    IllegalStateException e =
+        assertThrows(IllegalStateException.class, () -> ring.put(region, new byte[100], 0, 100));
+    assertEquals("write ring unmapped", e.getMessage());
+    ring.free(region);
+    assertEquals(0, ring.usedBytes());
+  }
+
+  @Test
   void aFileOfAnotherSizeIsRefused() throws IOException {
     Path file = dir.resolve("short");
     Files.write(file, new byte[100]);
