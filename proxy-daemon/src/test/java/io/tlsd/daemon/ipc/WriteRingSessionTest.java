@@ -108,6 +108,16 @@ class WriteRingSessionTest {
     }
 
     @Test
+    void aRingThatCannotBeMadeLeavesTheSessionWithoutOne() throws IOException {
+        WriteRing.deleteDirectory(rings); // as if /dev/shm had been emptied under the daemon
+        Welcome welcome = hello(CAP);
+        assertFalse(welcome.hasWriteRing(), welcome.toString());
+        long conn = h.established();
+        h.write(conn, "through the socket");
+        assertEquals(Status.OK, h.completion().getStatus());
+    }
+
+    @Test
     void aDaemonWithoutRingsSaysSo() {
         h.close();
         h = new IpcHarness(SessionLimits.DEFAULTS);
