@@ -26,6 +26,9 @@ final class DebugHarness implements AutoCloseable {
         this.acceptor = acceptor;
         debug = new EmbeddedChannel(new DebugChannelInitializer(settings, connector, acceptor, counters,
                 new DefaultChannelGroup(ImmediateEventExecutor.INSTANCE)));
+        // Only advanceTimeBy moves the clock: a test that stops 1 ms short of a deadline must not
+        // see it pass because the machine was slow.
+        debug.freezeTime();
     }
 
     /** The client role, with the given line limit. */
