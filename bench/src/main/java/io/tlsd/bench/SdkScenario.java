@@ -35,6 +35,13 @@ import java.util.function.Function;
  */
 final class SdkScenario {
     static final int BULK_CHUNK = 64 << 10;
+
+    /** The daemon's worker_busy_poll for the latency rows that have it (unless --busy-poll sets all). */
+    static final String BUSY_POLL = "50us";
+
+    private String busyPoll() {
+        return options.busyPoll.isEmpty() ? BUSY_POLL : options.busyPoll;
+    }
     static final int OP_BYTES = 1024;
 
     private final Suite.Options options;
@@ -82,7 +89,12 @@ final class SdkScenario {
     void run(Results results) throws Exception {
         try (EchoBackend server = new EchoBackend(serverGroup, serverChannel, serverContext(pki));
              PeerProcess daemon = startClientDaemon(options, pki, dir, "tlsd-sdk-client", "");
-             TlsdClient tlsd = TlsdClient.builder().socket(socketOf(dir, "tlsd-sdk-client")).appName("bench-sdk").build()) {
+             TlsdClient tlsd = TlsdClient.builder().socket(socketOf(dir, "tlsd-sdk-client")).appName("bench-sdk").build();
+             // the same daemon with its latency option on: worker loops poll before they sleep
+             PeerProcess polling = startClientDaemon(options, pki, dir, "tlsd-sdk-busy-poll",
+                     options.busyPoll.isEmpty() ? "worker_busy_poll: " + busyPoll() + "\n" : "");
+             TlsdClient tlsdPolling = TlsdClient.builder().socket(socketOf(dir, "tlsd-sdk-busy-poll"))
+                     .appName("bench-sdk").build()) {
             SslContext inProcess = clientContext(pki);
             LoadClient.Tls tls = new LoadClient.Tls(inProcess, true);
             int port = server.port();
@@ -98,6 +110,9 @@ final class SdkScenario {
             List<Double> sdkWriteHalfP50 = new ArrayList<>();
             List<Double> sdkWriteAloneP50 = new ArrayList<>();
             List<Double> floorP50 = new ArrayList<>();
+            List<Double> pollingP50 = new ArrayList<>();
+            List<Double> pollingP99 = new ArrayList<>();
+            List<Double> pollingBarrierP50 = new ArrayList<>();
             List<Double> nettyP50 = new ArrayList<>();
             List<Double> nettyP99 = new ArrayList<>();
             // warm-up, as for the tunnel pairs: the daemon's JIT (and this JVM's) for both variants
@@ -105,6 +120,7 @@ final class SdkScenario {
             sdkBulk(tlsd, server, port, warm);
             sdkWriteOps(tlsd, port, warm / 2);
             sdkCallbackRoundTrips(tlsd, port, warm / 2);
+            sdkCallbackRoundTrips(tlsdPolling, port, warm / 2);
             load.bulk(port, tls, server, 1, BULK_CHUNK, warm / 2);
             load.pingPong(port, tls, OP_BYTES, warm / 2);
             for (int round = 0; round < options.rounds; round++) {
@@ -131,6 +147,14 @@ final class SdkScenario {
                         sdkWriteAloneP50.add(write.p50());
                         LoadClient.Latency floor = unixSocketPingPong(dir, Math.max(500, ms / 3));
                         floorP50.add(floor.p50());
+                        LoadClient.Latency polled = sdkCallbackRoundTrips(tlsdPolling, port, ms).roundTrip();
+                        pollingP50.add(polled.p50());
+                        pollingP99.add(polled.p99());
+                        LoadClient.Latency polledBarrier = sequentialOps(tlsdPolling, port, Math.max(500, ms / 3),
+                                c -> c.barrier().toCompletableFuture());
+                        pollingBarrierP50.add(polledBarrier.p50());
+                        Suite.progress("sdk round %d SDK, worker_busy_poll %s: rtt %s, barrier %s", round + 1,
+                                busyPoll(), polled, polledBarrier);
                         Suite.progress("sdk round %d SDK: bulk %.0f MiB/s, %.0f ops/s, rtt %s, rtt with await() %s,"
                                 + " barrier %s, write alone %s, write in the round trip %s, unix-socket ping-pong %s",
                                 round + 1, last(sdkBulk), last(sdkOps), l, blocking, barrier, write, echo.writeHalf(),
@@ -156,6 +180,14 @@ final class SdkScenario {
                     "in-process", TunnelScenario.median(nettyP99), Double.NaN);
             results.absolute("SDK path", "1 KiB op round trip p50 (goal)", "µs", TunnelScenario.median(sdkP50), 100,
                     "≤ 100 µs");
+            results.lowerIsBetter("SDK path", "1 KiB op round trip p50, worker_busy_poll " + busyPoll(), "µs",
+                    TunnelScenario.median(pollingP50), "in-process", TunnelScenario.median(nettyP50), Double.NaN);
+            results.lowerIsBetter("SDK path", "1 KiB op round trip p99, worker_busy_poll " + busyPoll(), "µs",
+                    TunnelScenario.median(pollingP99), "in-process", TunnelScenario.median(nettyP99), Double.NaN);
+            results.absolute("SDK path", "1 KiB op round trip p50 (goal), worker_busy_poll " + busyPoll(), "µs",
+                    TunnelScenario.median(pollingP50), 100, "≤ 100 µs");
+            results.absolute("SDK path", "BARRIER round trip p50, worker_busy_poll " + busyPoll(), "µs",
+                    TunnelScenario.median(pollingBarrierP50), Double.NaN, "");
             results.absolute("SDK path", "1 KiB op round trip p50, thread in await()", "µs",
                     TunnelScenario.median(sdkBlockingP50), Double.NaN, "");
             results.absolute("SDK path", "BARRIER round trip p50 (IPC only)", "µs",

@@ -39,6 +39,8 @@ public final class Suite {
         int connections = 10_000;
         int workers = 0;
         int handshakeThreads = -1;
+        /** tlsd's worker_busy_poll for every daemon, e.g. "50us"; empty: tlsd's default (off). */
+        String busyPoll = "";
         /** tlsd's tls.groups where it is compared with OpenSSL 3.0 peers, which have no ML-KEM; empty: BoringSSL's. */
         List<String> groups = List.of("X25519");
         List<String> daemonJvm = List.of("-XX:+UseG1GC", "-Xms64m");
@@ -48,7 +50,8 @@ public final class Suite {
         /** tlsd's config lines for its event loops (when set by flags). */
         String loopsYaml() {
             return (workers > 0 ? "worker_threads: " + workers + "\n" : "")
-                    + (handshakeThreads >= 0 ? "handshake_threads: " + handshakeThreads + "\n" : "");
+                    + (handshakeThreads >= 0 ? "handshake_threads: " + handshakeThreads + "\n" : "")
+                    + (busyPoll.isEmpty() ? "" : "worker_busy_poll: " + busyPoll + "\n");
         }
 
         /** The line under {@code tls:} with the groups for the comparisons with stunnel and HAProxy, or "". */
@@ -82,6 +85,7 @@ public final class Suite {
                     case "--connections" -> o.connections = Integer.parseInt(args[++i]);
                     case "--workers" -> o.workers = Integer.parseInt(args[++i]);
                     case "--handshake-threads" -> o.handshakeThreads = Integer.parseInt(args[++i]);
+                    case "--busy-poll" -> o.busyPoll = args[++i];
                     case "--groups" -> {
                         String list = args[++i];
                         o.groups = list.equals("default") ? List.of() : Arrays.asList(list.split(","));
@@ -92,13 +96,15 @@ public final class Suite {
                         System.out.println("""
                                 usage: bench/run [--quick] [--seconds S] [--rounds N] [--scenarios tunnel,sdk,handshake,scale]
                                                  [--peers stunnel,haproxy] [--connections N] [--workers N] [--handshake-threads N]
-                                                 [--groups LIST|default]
+                                                 [--groups LIST|default] [--busy-poll DURATION]
                                                  [--daemon-jvm "OPTS"] [--out DIR]
                                   --seconds    length of each measurement (default 3)
                                   --rounds     alternating rounds per comparison; medians are compared (default 3)
                                   --connections idle connections of the scale scenario (default 10000)
                                   --workers    tlsd worker loops (default: cores)
                                   --handshake-threads tlsd handshake loops (default: tlsd's, cores; 0: on the workers)
+                                  --busy-poll  worker_busy_poll for every tlsd daemon, e.g. 50us (default: tlsd's, off;
+                                               the SDK scenario measures round trips with 50us apart anyway)
                                   --groups     tlsd's key-exchange groups against stunnel and HAProxy (default: X25519,
                                                as their OpenSSL 3.0 negotiates; "default": BoringSSL's, ML-KEM hybrid first)
                                   --out        where results.md, results.txt and ratios.png go (default bench-results)""");

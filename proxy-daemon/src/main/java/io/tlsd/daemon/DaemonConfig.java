@@ -23,6 +23,9 @@ import java.util.Objects;
  * }</pre>
  */
 public final class DaemonConfig {
+    /** Off: see {@link #workerBusyPoll()}; its gains and costs are in docs/benchmarks.md. */
+    public static final Duration DEFAULT_WORKER_BUSY_POLL = Duration.ZERO;
+
 
     /** Which half of tlsd a daemon is. */
     public enum Role {
@@ -48,6 +51,7 @@ public final class DaemonConfig {
     private final String transport;
     private final int workerThreads;
     private final int handshakeThreads;
+    private final Duration workerBusyPoll;
     private final SessionLimits limits;
     private final Duration connectTimeout;
     private final Duration handshakeTimeout;
@@ -71,6 +75,7 @@ public final class DaemonConfig {
         this.transport = b.transport;
         this.workerThreads = b.workerThreads;
         this.handshakeThreads = b.handshakeThreads;
+        this.workerBusyPoll = b.workerBusyPoll;
         this.limits = b.limits;
         this.connectTimeout = b.connectTimeout;
         this.handshakeTimeout = b.handshakeTimeout;
@@ -170,6 +175,14 @@ public final class DaemonConfig {
         return handshakeThreads;
     }
 
+    /**
+     * The longest a worker loop polls for more I/O before it blocks (adaptive: it polls only
+     * while that catches work); zero: it always blocks.
+     */
+    public Duration workerBusyPoll() {
+        return workerBusyPoll;
+    }
+
     public SessionLimits limits() {
         return limits;
     }
@@ -226,6 +239,7 @@ public final class DaemonConfig {
         private String transport = "auto";
         private int workerThreads = Runtime.getRuntime().availableProcessors();
         private int handshakeThreads = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
+        private Duration workerBusyPoll = DEFAULT_WORKER_BUSY_POLL;
         private SessionLimits limits = SessionLimits.DEFAULTS;
         private Duration connectTimeout = Duration.ofSeconds(10);
         private Duration handshakeTimeout = Duration.ofSeconds(10);
@@ -254,6 +268,7 @@ public final class DaemonConfig {
             transport = c.transport;
             workerThreads = c.workerThreads;
             handshakeThreads = c.handshakeThreads;
+            workerBusyPoll = c.workerBusyPoll;
             limits = c.limits;
             connectTimeout = c.connectTimeout;
             handshakeTimeout = c.handshakeTimeout;
@@ -370,6 +385,23 @@ public final class DaemonConfig {
                 throw new IllegalArgumentException("handshakeThreads < 0");
             }
             this.handshakeThreads = threads;
+            return this;
+        }
+
+        /**
+         * How long a worker loop may poll for I/O before it blocks, 0 to 1 ms (default 0: off,
+         * it always blocks); e.g. 50 µs. The window adapts: see {@link #workerBusyPoll()}.
+         */
+        public Builder workerBusyPoll(Duration window) {
+            if (window.isNegative() || window.compareTo(Duration.ofMillis(1)) > 0) {
+                throw new IllegalArgumentException("worker busy poll " + window.toNanos() / 1000
+                        + "us is not in 0..1ms");
+            }
+            if (!window.isZero() && window.toNanos() < 2_000) {
+                throw new IllegalArgumentException("worker busy poll " + window.toNanos() + "ns is below 2us"
+                        + " (0 turns it off)");
+            }
+            this.workerBusyPoll = window;
             return this;
         }
 

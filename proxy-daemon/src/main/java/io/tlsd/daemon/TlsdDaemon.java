@@ -72,7 +72,8 @@ public final class TlsdDaemon implements AutoCloseable {
         this.config = config;
         transport = Transport.select(config.transport());
         control = transport.newGroup(1, new DefaultThreadFactory("tlsd-control"));
-        workers = transport.newGroup(config.workerThreads(), new DefaultThreadFactory("tlsd-worker"));
+        workers = transport.newGroup(config.workerThreads(), new DefaultThreadFactory("tlsd-worker"),
+                config.workerBusyPoll());
         handshakes = config.handshakeThreads() == 0 ? null
                 : transport.newGroup(config.handshakeThreads(), new DefaultThreadFactory("tlsd-handshake"));
         try {
@@ -86,9 +87,12 @@ public final class TlsdDaemon implements AutoCloseable {
             shutdownLoops();
             throw e;
         }
-        log.info("tlsd {} {} daemon started: IPC {}, {} tunnel(s) (transport {}, {} workers, {} handshake loops, TLS {} via {}{})",
+        log.info("tlsd {} {} daemon started: IPC {}, {} tunnel(s) (transport {}, {} workers{}, {} handshake loops, TLS {} via {}{})",
                 Version.VERSION, config.role().wireName(), ipc != null ? ipc.path() : "off", config.tunnels().size(),
-                transport.name().toLowerCase(), config.workerThreads(), config.handshakeThreads(), config.tlsProtocols(),
+                transport.name().toLowerCase(), config.workerThreads(),
+                config.workerBusyPoll().isZero() || transport != Transport.EPOLL ? ""
+                        : " busy-polling up to " + config.workerBusyPoll().toNanos() / 1000 + "us",
+                config.handshakeThreads(), config.tlsProtocols(),
                 config.tlsProvider() + groupsNote(),
                 config.role() == DaemonConfig.Role.SERVER ? ""
                         : ", trust " + (config.caFile() == null ? "JDK trust store" : config.caFile()));

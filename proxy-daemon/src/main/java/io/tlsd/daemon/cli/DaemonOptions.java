@@ -28,6 +28,11 @@ final class DaemonOptions {
                     + " (default: half the cores, at least 1; 0: on the worker loops)")
     Integer handshakeThreads;
 
+    @Option(names = "--worker-busy-poll", paramLabel = "DURATION",
+            description = "Longest a worker loop polls for I/O before it sleeps, adaptive, e.g. 50us"
+                    + " (default: 0, always sleep)")
+    String workerBusyPoll;
+
     @Option(names = "--tls-provider", paramLabel = "boringssl|jdk", description = "TLS implementation (default: boringssl)")
     String tlsProvider;
 
@@ -61,6 +66,10 @@ final class DaemonOptions {
         }
         if (handshakeThreads != null) {
             builder.handshakeThreads(handshakeThreads);
+        }
+        if (workerBusyPoll != null) {
+            builder.workerBusyPoll("0".equals(workerBusyPoll) ? java.time.Duration.ZERO
+                    : ConfigFile.parseDuration(workerBusyPoll, "--worker-busy-poll"));
         }
         if (tlsProvider != null) {
             builder.tlsProvider(tlsProvider);

@@ -39,7 +39,7 @@ import org.yaml.snakeyaml.error.YAMLException;
  * </pre>
  */
 public final class ConfigFile {
-    private static final Set<String> TOP = Set.of("socket", "transport", "worker_threads", "handshake_threads", "tls", "timeouts", "limits",
+    private static final Set<String> TOP = Set.of("socket", "transport", "worker_threads", "handshake_threads", "worker_busy_poll", "tls", "timeouts", "limits",
             "listeners", "tunnels", "log_level", "shared_memory");
     private static final Set<String> SHARED_MEMORY = Set.of("dir", "write_ring_bytes");
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
@@ -52,7 +52,7 @@ public final class ConfigFile {
     private static final Set<String> TIMEOUTS = Set.of("connect", "handshake", "hello");
     private static final Set<String> LIMITS = Set.of("max_write_bytes", "max_read_bytes", "max_ops_in_flight",
             "max_queued_write_bytes", "max_connections", "connection_buffer_bytes");
-    private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m)");
+    private static final Pattern DURATION = Pattern.compile("(\\d+)(us|ms|s|m)");
     private static final Pattern SIZE = Pattern.compile("(\\d+)(|KiB|MiB|GiB)");
 
     private final Path file;
@@ -97,6 +97,11 @@ public final class ConfigFile {
             }
             if (top.containsKey("handshake_threads")) {
                 b.handshakeThreads((int) numberOrZero(top.get("handshake_threads"), "handshake_threads"));
+            }
+            if (top.containsKey("worker_busy_poll")) {
+                Object window = top.get("worker_busy_poll");
+                b.workerBusyPoll(Integer.valueOf(0).equals(window) ? Duration.ZERO
+                        : parseDuration(window, "worker_busy_poll"));
             }
             if (top.containsKey("worker_threads")) {
                 b.workerThreads((int) number(top.get("worker_threads"), "worker_threads"));
@@ -375,13 +380,19 @@ public final class ConfigFile {
     }
 
     private Duration duration(Object value, String where) {
+        return parseDuration(value, where);
+    }
+
+    /** "50us", "500ms", "10s", "2m"; throws IllegalArgumentException naming {@code where}. */
+    public static Duration parseDuration(Object value, String where) {
         Matcher m = value instanceof String s ? DURATION.matcher(s) : null;
         if (m == null || !m.matches()) {
-            throw new IllegalArgumentException(where + ": expected a duration like 500ms, 10s or 2m, got "
+            throw new IllegalArgumentException(where + ": expected a duration like 500ms, 10s, 2m or 50us, got "
                     + describe(value));
         }
         long n = Long.parseLong(m.group(1));
         return switch (m.group(2)) {
+            case "us" -> Duration.ofNanos(n * 1000);
             case "ms" -> Duration.ofMillis(n);
             case "s" -> Duration.ofSeconds(n);
             default -> Duration.ofMinutes(n);

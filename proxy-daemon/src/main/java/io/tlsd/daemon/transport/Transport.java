@@ -20,6 +20,7 @@ import java.io.IOException;
 import java.net.SocketAddress;
 import java.net.UnixDomainSocketAddress;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.ThreadFactory;
 
@@ -93,6 +94,20 @@ public enum Transport {
 
     public MultiThreadIoEventLoopGroup newGroup(int threads, ThreadFactory threadFactory) {
         return new MultiThreadIoEventLoopGroup(threads, threadFactory, ioHandlerFactory());
+    }
+
+    /**
+     * Loops that poll for I/O for up to {@code busyPoll} (adaptively, see {@link BusyPollStrategy})
+     * before they block; with epoll only, NIO loops always block. Zero: {@link #newGroup}.
+     */
+    public MultiThreadIoEventLoopGroup newGroup(int threads, ThreadFactory threadFactory, Duration busyPoll) {
+        if (this != EPOLL || busyPoll.isZero()) {
+            return newGroup(threads, threadFactory);
+        }
+        long window = busyPoll.toNanos();
+        // one strategy per loop: each adapts its own window
+        return new MultiThreadIoEventLoopGroup(threads, threadFactory,
+                EpollIoHandler.newFactory(0, () -> new BusyPollStrategy(window)));
     }
 
     /** "uid=1000 gid=1000 pid=4242" for an epoll domain-socket peer, else null. */

@@ -143,6 +143,18 @@ class ConfigFileTest {
     }
 
     @Test
+    void workerBusyPollIsADurationInMicroseconds() throws Exception {
+        assertEquals(java.time.Duration.ZERO, ConfigFile.load(write("")).workerBusyPoll());
+        assertEquals(java.time.Duration.ofNanos(200_000),
+                ConfigFile.load(write("worker_busy_poll: 200us\n")).workerBusyPoll());
+        assertEquals(java.time.Duration.ZERO, ConfigFile.load(write("worker_busy_poll: 0\n")).workerBusyPoll());
+        assertEquals(java.time.Duration.ZERO, ConfigFile.load(write("worker_busy_poll: 0us\n")).workerBusyPoll());
+        assertTrue(error("worker_busy_poll: 2ms\n").contains("is not in 0..1ms"));
+        assertTrue(error("worker_busy_poll: 1us\n").contains("below 2us"));
+        assertTrue(error("worker_busy_poll: fast\n").contains("worker_busy_poll: expected a duration like 500ms"));
+    }
+
+    @Test
     void sharedMemoryIsRead() throws Exception {
         DaemonConfig c = ConfigFile.load(write("""
                 shared_memory:
