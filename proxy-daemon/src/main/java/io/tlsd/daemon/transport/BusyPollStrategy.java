@@ -17,8 +17,10 @@ import java.util.function.LongSupplier;
  * loop whose work comes seldom therefore stops polling after a few waits and costs nothing; one
  * that serves a steady exchange polls and answers without a wake-up, at the price of up to the
  * window's CPU per wait. (The handling is in the measured wait because Netty does not tell the
- * strategy when its block ended; hence a threshold well above the window.) Instances are
- * confined to their loop.
+ * strategy when its block ended; hence a threshold well above the window.) A task another thread
+ * hands to the loop while it polls (a connection moved here after its handshake, a resolved
+ * address) runs when the window ends, at most that much later: the loop does not look at its task
+ * queue while it polls, and such tasks do not wake it. Instances are confined to their loop.
  */
 final class BusyPollStrategy implements SelectStrategy {
     /** The smallest window worth polling for: below it the window drops to zero. */
