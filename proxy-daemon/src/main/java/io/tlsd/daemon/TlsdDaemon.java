@@ -3,6 +3,7 @@ package io.tlsd.daemon;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import io.tlsd.daemon.config.Addresses;
 import io.tlsd.daemon.debug.DebugServer;
 import io.tlsd.daemon.engine.Acceptor;
@@ -158,7 +159,8 @@ public final class TlsdDaemon implements AutoCloseable {
     private void startIpc(Connector connector, Acceptor acceptor) throws Exception {
         Path rings = ringDirectory();
         IpcServer.Settings settings = new IpcServer.Settings(config.role().wireName(), "tlsd " + Version.VERSION,
-                config.limits(), config.helloTimeout(), rings, rings == null ? 0 : config.writeRingBytes());
+                config.limits(), config.helloTimeout(), rings, rings == null ? 0 : config.writeRingBytes(),
+                GlobalEventExecutor.INSTANCE); // one thread, started on demand, for the few ms a ring takes
         ipc = IpcServer.bind(config.socket(), transport, control, workers, settings, connector, acceptor, counters);
         started.push(ipc);
     }

@@ -19,6 +19,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.Executor;
 
 /**
  * The application-facing Unix-domain socket. The socket file has mode 0660 (owner and group may
@@ -33,17 +34,17 @@ public final class IpcServer implements AutoCloseable {
      * @param daemonVersion announced in Welcome
      * @param limits the per-session bounds
      * @param helloTimeout how long a new connection may stay silent before its Hello
-     */
-    /**
      * @param ringDirectory where sessions' write rings are made (see {@code WriteRing.createDirectory}),
      *     or null for none
      * @param writeRingBytes the largest write ring a session gets; 0 for none
+     * @param ringMaker where a write ring is made (it writes the whole file: off the event loops);
+     *     its task hands the session back to the session's loop
      */
     public record Settings(String role, String daemonVersion, SessionLimits limits, Duration helloTimeout,
-                           Path ringDirectory, int writeRingBytes) {
+                           Path ringDirectory, int writeRingBytes, Executor ringMaker) {
         /** Settings without write rings. */
         public Settings(String role, String daemonVersion, SessionLimits limits, Duration helloTimeout) {
-            this(role, daemonVersion, limits, helloTimeout, null, 0);
+            this(role, daemonVersion, limits, helloTimeout, null, 0, Runnable::run);
         }
 
         boolean offersWriteRings() {

@@ -6,6 +6,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.TooLongFrameException;
+import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.tlsd.daemon.engine.Acceptor;
 import io.tlsd.daemon.engine.CompletionSink;
@@ -24,6 +25,8 @@ import io.tlsd.proto.v1.Status;
 import io.tlsd.proto.v1.Welcome;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,7 +45,7 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
 
     static final int PROTOCOL_VERSION = 1;
 
-    private enum State { AWAITING_HELLO, ACTIVE, ENDED }
+    private enum State { AWAITING_HELLO, MAKING_RING, ACTIVE, ENDED }
 
     private final IpcServer.Settings settings;
     private final Connector connector;
@@ -53,6 +56,12 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
     private Session session;
     /** The session's write ring while its file still has a name (until the first request). */
     private WriteRing linkedRing;
+    /**
+     * What arrived while the ring was being made (an application should wait for the Welcome, but
+     * may not): handled in order once the session starts, released if it never does. Reading
+     * stops meanwhile, so this holds at most the rest of one socket read.
+     */
+    private final ArrayDeque<Object> early = new ArrayDeque<>();
     private ScheduledFuture<?> helloTimer;
     private String peer = "?";
 
@@ -88,6 +97,7 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
 
     private void received(ClientMessage msg) {
         switch (state) {
+            case MAKING_RING -> early.add(msg);
             case AWAITING_HELLO -> {
                 if (!msg.hasHello()) {
                     goodbye(Status.BAD_REQUEST, "the first message of a session must be Hello");
@@ -112,6 +122,10 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
 
     /** A WRITE request whose data travels beside it; this method owns the frame's reference. */
     private void received(WriteFrame write) {
+        if (state == State.MAKING_RING) {
+            early.add(write); // still owned: started() hands it on, or dropEarly() releases it
+            return;
+        }
         if (state == State.ACTIVE) {
             requestArrived();
             session.submitWrite(write.request(), write.content()); // the session owns the data now
@@ -131,11 +145,52 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
             return;
         }
         String app = hello.getAppName().isEmpty() ? "unnamed" : hello.getAppName();
-        if (app.length() > 128) {
-            app = app.substring(0, 128);
+        String appName = app.length() > 128 ? app.substring(0, 128) : app;
+        int asked = hello.getWriteRingBytes();
+        if (asked == 0 || !settings.offersWriteRings()) {
+            start(appName, null);
+            return;
         }
+        // Making a ring writes all of its pages (milliseconds for megabytes): not on this loop,
+        // which carries other sessions' traffic. Nothing is read until the session starts.
+        state = State.MAKING_RING;
+        ctx.channel().config().setAutoRead(false);
+        settings.ringMaker().execute(() -> {
+            WriteRing ring = writeRing(asked);
+            try {
+                ctx.executor().execute(() -> ringMade(appName, ring));
+            } catch (RejectedExecutionException e) { // the daemon stopped meanwhile
+                if (ring != null) {
+                    ring.close();
+                }
+            }
+        });
+    }
+
+    /** On the session's loop, once the ring is made (or could not be). */
+    private void ringMade(String app, WriteRing ring) {
+        if (state != State.MAKING_RING) { // the session ended meanwhile
+            if (ring != null) {
+                ring.close();
+            }
+            return;
+        }
+        start(app, ring);
+        while (!early.isEmpty() && state == State.ACTIVE) {
+            channelRead(ctx, early.poll());
+        }
+        dropEarly();
+        ctx.channel().config().setAutoRead(state == State.ACTIVE && ctx.channel().isWritable());
+    }
+
+    private void dropEarly() {
+        for (Object msg; (msg = early.poll()) != null; ) {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    private void start(String app, WriteRing ring) {
         state = State.ACTIVE;
-        WriteRing ring = writeRing(hello.getWriteRingBytes());
         session = new Session(ctx.channel().eventLoop(), settings.limits(), connector, acceptor, this, counters, ring);
         linkedRing = ring;
         log.info("session {} started: app={} {}{}", ctx.channel().id(), app, peer,
@@ -154,11 +209,8 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
         ctx.writeAndFlush(DaemonMessage.newBuilder().setWelcome(welcome).build());
     }
 
-    /** The ring the Hello asked for, at most the configured size; null when none is asked or offered. */
+    /** The ring the Hello asked for, at most the configured size, or null when it cannot be made. */
     private WriteRing writeRing(int asked) {
-        if (asked == 0 || !settings.offersWriteRings()) {
-            return null;
-        }
         // uint32 on the wire: a "negative" ask is a huge one
         int size = asked < 0 ? settings.writeRingBytes() : Math.min(asked, settings.writeRingBytes());
         try {
@@ -193,7 +245,7 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
         // An application that does not read its completions stops being read from, which bounds
         // what it can make the daemon hold on its behalf.
         boolean writable = ctx.channel().isWritable();
-        ctx.channel().config().setAutoRead(writable);
+        ctx.channel().config().setAutoRead(writable && state != State.MAKING_RING);
         if (writable && session != null) {
             session.sinkWritable();
         }
@@ -225,6 +277,7 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
             return;
         }
         state = State.ENDED;
+        dropEarly();
         log.info("session {} ended by the daemon: {} {}", ctx.channel().id(), status, detail);
         ctx.channel().config().setAutoRead(false);
         ctx.writeAndFlush(DaemonMessage.newBuilder()
@@ -235,6 +288,7 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         state = State.ENDED;
+        dropEarly();
         if (helloTimer != null) {
             helloTimer.cancel(false);
         }

@@ -45,7 +45,7 @@ class WriteRingSessionTest {
     void setUp() throws IOException {
         rings = WriteRing.createDirectory(shm);
         h = new IpcHarness(new IpcServer.Settings("client", "tlsd test", SessionLimits.DEFAULTS,
-                Duration.ofSeconds(10), rings, CAP));
+                Duration.ofSeconds(10), rings, CAP, Runnable::run));
     }
 
     @AfterEach
@@ -93,7 +93,7 @@ class WriteRingSessionTest {
         assertEquals(CAP, hello(CAP * 4).getWriteRing().getSize());
         h.close();
         h = new IpcHarness(new IpcServer.Settings("client", "tlsd test", SessionLimits.DEFAULTS,
-                Duration.ofSeconds(10), rings, CAP));
+                Duration.ofSeconds(10), rings, CAP, Runnable::run));
         assertEquals(CAP, hello(-1).getWriteRing().getSize(), "uint32 max");
     }
 
@@ -115,6 +115,49 @@ class WriteRingSessionTest {
         long conn = h.established();
         h.write(conn, "through the socket");
         assertEquals(Status.OK, h.completion().getStatus());
+    }
+
+    /** A harness whose rings are made when the test says so, as another thread would. */
+    private java.util.ArrayDeque<Runnable> deferRingMaking() {
+        java.util.ArrayDeque<Runnable> jobs = new java.util.ArrayDeque<>();
+        h.close();
+        h = new IpcHarness(new IpcServer.Settings("client", "tlsd test", SessionLimits.DEFAULTS,
+                Duration.ofSeconds(10), rings, CAP, jobs::add));
+        return jobs;
+    }
+
+    @Test
+    void theRingIsMadeOffTheLoopAndRequestsSentBeforeTheWelcomeWaitForIt() throws IOException {
+        java.util.ArrayDeque<Runnable> jobs = deferRingMaking();
+        h.send(ClientMessage.newBuilder().setHello(Hello.newBuilder().setProtocolVersion(1).setAppName("test")
+                .setWriteRingBytes(CAP)).build());
+        long open = h.open(); // pipelined: the application did not wait for the Welcome
+        h.assertNothingSent();
+        assertFalse(h.ipc.config().isAutoRead(), "nothing more is read while the ring is made");
+        assertEquals(1, jobs.size());
+        jobs.poll().run();
+        DaemonMessage welcome = h.next();
+        assertTrue(welcome.hasWelcome() && welcome.getWelcome().hasWriteRing(), welcome.toString());
+        h.connector.last().succeed();
+        Completion opened = h.completion(open);
+        assertTrue(opened.hasConnection(), opened.toString());
+        assertTrue(h.ipc.config().isAutoRead());
+    }
+
+    @Test
+    void aSessionThatEndsWhileItsRingIsMadeLeavesNothing() throws IOException {
+        java.util.ArrayDeque<Runnable> jobs = deferRingMaking();
+        h.send(ClientMessage.newBuilder().setHello(Hello.newBuilder().setProtocolVersion(1).setAppName("test")
+                .setWriteRingBytes(CAP)).build());
+        IpcHarness.SentWrite early = h.writeInOwnBuffer(1, 100_000, 0);
+        h.ipc.close();
+        h.ipc.runPendingTasks();
+        assertEquals(0, early.buffer().refCnt(), "the write that came too early was released");
+        jobs.poll().run(); // the ring is made after all, for nobody
+        h.ipc.runPendingTasks();
+        try (var files = Files.list(rings)) {
+            assertEquals(0, files.count(), "and removed at once");
+        }
     }
 
     @Test
