@@ -304,15 +304,16 @@ public final class Session {
      */
     private void write(Request request, ByteBuf data) throws Failure {
         Write write = request.getWrite();
+        boolean fromRing = data == null;
         Connection conn;
         long length = data != null ? data.readableBytes() : Integer.toUnsignedLong(write.getRing().getLength());
         Op op;
         try {
             conn = openConnection(write.getConnId());
-            if (data == null && !write.getData().isEmpty()) {
+            if (fromRing && !write.getData().isEmpty()) {
                 throw new Failure(Status.BAD_REQUEST, "write: data and ring are exclusive");
             }
-            if (data == null && ring == null) {
+            if (fromRing && ring == null) {
                 throw new Failure(Status.BAD_REQUEST, "write: this session has no write ring");
             }
             if (length < 1 || length > limits.maxWriteBytes()) {
@@ -323,10 +324,9 @@ public final class Session {
                 throw new Failure(Status.LIMIT_EXCEEDED, "too many write bytes queued in this session (limit "
                         + limits.maxQueuedWriteBytes() + ", queued " + queuedWriteBytes + ")");
             }
-            if (data == null) {
+            if (fromRing) {
                 data = ring.copy(ByteBufAllocator.DEFAULT,
                         Integer.toUnsignedLong(write.getRing().getOffset()), length);
-                counters.ringBytes.add(length);
             }
             op = track(request, Op.Kind.WRITE);
         } catch (Failure | RuntimeException e) {
@@ -338,6 +338,9 @@ public final class Session {
         op.data = data;
         op.dataLength = (int) length;
         queuedWriteBytes += length;
+        if (fromRing) {
+            counters.ringBytes.add(length);
+        }
         conn.enqueue(op);
     }
 

@@ -123,7 +123,7 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
     /** A WRITE request whose data travels beside it; this method owns the frame's reference. */
     private void received(WriteFrame write) {
         if (state == State.MAKING_RING) {
-            early.add(write); // still owned: started() hands it on, or dropEarly() releases it
+            early.add(write); // still owned: ringMade() hands it on, or dropEarly() releases it
             return;
         }
         if (state == State.ACTIVE) {
