@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.function.Predicate;
+import java.util.function.UnaryOperator;
 
 /**
  * A real client daemon in this JVM (so tests can read its counters), trusting a fresh test CA,
@@ -22,12 +23,17 @@ final class ClientDaemonFixture implements AutoCloseable {
     final TlsdDaemon daemon;
 
     ClientDaemonFixture(Path dir) throws Exception {
+        this(dir, UnaryOperator.identity());
+    }
+
+    /** With {@code settings} applied to the fixture's configuration before the daemon starts. */
+    ClientDaemonFixture(Path dir, UnaryOperator<DaemonConfig.Builder> settings) throws Exception {
         this.dir = dir;
         this.pki = TestPki.create(Files.createDirectories(dir.resolve("pki")));
-        this.daemon = TlsdDaemon.start(DaemonConfig.builder()
+        this.daemon = TlsdDaemon.start(settings.apply(DaemonConfig.builder()
                 .socket(dir.resolve("run/client.sock"))
                 .caFile(pki.caPem())
-                .workerThreads(2)
+                .workerThreads(2))
                 .build());
     }
 

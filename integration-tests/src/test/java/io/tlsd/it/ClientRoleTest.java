@@ -77,7 +77,7 @@ class ClientRoleTest {
     }
 
     /** Reads until {@code n} bytes arrived. */
-    private static byte[] readExactly(TlsConnection conn, int n) throws Exception {
+    static byte[] readExactly(TlsConnection conn, int n) throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         while (out.size() < n) {
             byte[] chunk = conn.read(n - out.size()).await(T);

@@ -11,7 +11,6 @@ import io.tlsd.sdk.Operation;
 import io.tlsd.sdk.TlsConnection;
 import io.tlsd.sdk.TlsdClient;
 import io.tlsd.testing.Issued;
-import io.tlsd.testing.TestPki;
 import io.tlsd.testing.TlsPeer;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -37,28 +36,22 @@ class WriteRingDaemonTest {
 
     @TempDir
     static Path dir;
-    static TestPki pki;
-    static Issued localhost;
     static byte[] payload;
 
     @BeforeAll
-    static void setUp() throws Exception {
-        pki = TestPki.create(Files.createDirectories(dir.resolve("pki")));
-        localhost = pki.issueServer("localhost", "localhost");
+    static void setUp() {
         payload = new byte[SIZE];
         new Random(5).nextBytes(payload);
     }
 
-    private static TlsdDaemon daemon(String name, UnaryOperator<DaemonConfig.Builder> settings) throws Exception {
-        return TlsdDaemon.start(settings.apply(DaemonConfig.builder()
-                .socket(dir.resolve(name + "/client.sock"))
-                .caFile(pki.caPem())
-                .workerThreads(1))
-                .build());
+    private static ClientDaemonFixture daemon(String name, UnaryOperator<DaemonConfig.Builder> settings)
+            throws Exception {
+        return new ClientDaemonFixture(dir.resolve(name), settings);
     }
 
     /** Uploads the payload in 64 KiB writes, 8 in flight, and checks what s_server printed. */
-    private static void upload(TlsdClient client) throws Exception {
+    private static void upload(ClientDaemonFixture fixture, TlsdClient client) throws Exception {
+        Issued localhost = fixture.pki.issueServer("localhost", "localhost");
         try (TlsPeer server = TlsPeer.openssl(localhost).args("-quiet", "-naccept", "1").drainStdout(false).start()) {
             CompletableFuture<byte[]> received = CompletableFuture.supplyAsync(() -> {
                 try (InputStream in = server.stdout()) {
@@ -101,18 +94,19 @@ class WriteRingDaemonTest {
     @Test
     void ringsLiveInAPrivateDirectoryThatGoesWithTheDaemon() throws Exception {
         Path shm = Files.createDirectory(dir.resolve("shm"));
-        TlsdDaemon daemon = daemon("private", b -> b.sharedMemoryDir(shm));
+        ClientDaemonFixture fixture = daemon("private", b -> b.sharedMemoryDir(shm));
+        TlsdDaemon daemon = fixture.daemon;
         try {
             List<Path> made = list(shm);
             assertEquals(1, made.size(), made.toString());
             Path rings = made.get(0);
             assertTrue(rings.getFileName().toString().startsWith("tlsd-"), rings.toString());
             assertEquals("rwx--x---", PosixFilePermissions.toString(Files.getPosixFilePermissions(rings)));
-            try (TlsdClient client = TlsdClient.builder().socket(daemon.socketPath()).appName("it").build()) {
+            try (TlsdClient client = fixture.client()) {
                 assertEquals(4 << 20, client.writeRingBytes());
                 assertEquals(1, list(rings).size(), "the session's ring, until its first request");
                 long before = daemon.stats().ringBytes();
-                upload(client);
+                upload(fixture, client);
                 assertEquals(SIZE, daemon.stats().ringBytes() - before);
                 assertEquals(0, list(rings).size(), "its name went at the first request");
                 assertTrue(mappingsOf(rings) >= 2, "mapped by the client and by the daemon (one process here)");
@@ -124,7 +118,7 @@ class WriteRingDaemonTest {
             }
             assertEquals(0, mappingsOf(rings), "the ring's memory is released, not left to a GC");
         } finally {
-            daemon.close();
+            fixture.close();
         }
         assertEquals(List.of(), list(shm), "the daemon removed its directory");
     }
@@ -132,11 +126,11 @@ class WriteRingDaemonTest {
     @Test
     void withoutAUsableDirectoryWritesGoThroughTheSocket() throws Exception {
         Path nowhere = dir.resolve("no-such-shm");
-        try (TlsdDaemon daemon = daemon("missing", b -> b.sharedMemoryDir(nowhere));
-             TlsdClient client = TlsdClient.builder().socket(daemon.socketPath()).appName("it").build()) {
+        try (ClientDaemonFixture fixture = daemon("missing", b -> b.sharedMemoryDir(nowhere));
+             TlsdClient client = fixture.client()) {
             assertEquals(0, client.writeRingBytes());
-            upload(client);
-            assertEquals(0, daemon.stats().ringBytes());
+            upload(fixture, client);
+            assertEquals(0, fixture.daemon.stats().ringBytes());
             assertFalse(Files.exists(nowhere));
         }
     }
@@ -144,11 +138,11 @@ class WriteRingDaemonTest {
     @Test
     void ringsTurnedOffAreNotOffered() throws Exception {
         Path shm = Files.createDirectory(dir.resolve("shm-off"));
-        try (TlsdDaemon daemon = daemon("off", b -> b.sharedMemoryDir(shm).writeRingBytes(0));
-             TlsdClient client = TlsdClient.builder().socket(daemon.socketPath()).appName("it").build()) {
+        try (ClientDaemonFixture fixture = daemon("off", b -> b.sharedMemoryDir(shm).writeRingBytes(0));
+             TlsdClient client = fixture.client()) {
             assertEquals(0, client.writeRingBytes());
             assertEquals(List.of(), list(shm), "no directory made at all");
-            upload(client);
+            upload(fixture, client);
         }
     }
 }

@@ -68,8 +68,7 @@ final class DaemonOptions {
             builder.handshakeThreads(handshakeThreads);
         }
         if (workerBusyPoll != null) {
-            builder.workerBusyPoll("0".equals(workerBusyPoll) ? java.time.Duration.ZERO
-                    : ConfigFile.parseDuration(workerBusyPoll, "--worker-busy-poll"));
+            builder.workerBusyPoll(ConfigFile.parseDurationOrZero(workerBusyPoll, "--worker-busy-poll"));
         }
         if (tlsProvider != null) {
             builder.tlsProvider(tlsProvider);

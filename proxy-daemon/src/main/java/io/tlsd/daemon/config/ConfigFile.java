@@ -99,9 +99,7 @@ public final class ConfigFile {
                 b.handshakeThreads((int) numberOrZero(top.get("handshake_threads"), "handshake_threads"));
             }
             if (top.containsKey("worker_busy_poll")) {
-                Object window = top.get("worker_busy_poll");
-                b.workerBusyPoll(Integer.valueOf(0).equals(window) ? Duration.ZERO
-                        : parseDuration(window, "worker_busy_poll"));
+                b.workerBusyPoll(parseDurationOrZero(top.get("worker_busy_poll"), "worker_busy_poll"));
             }
             if (top.containsKey("worker_threads")) {
                 b.workerThreads((int) number(top.get("worker_threads"), "worker_threads"));
@@ -381,6 +379,11 @@ public final class ConfigFile {
 
     private Duration duration(Object value, String where) {
         return parseDuration(value, where);
+    }
+
+    /** {@link #parseDuration}, or a bare 0 (number or text) for "none". */
+    public static Duration parseDurationOrZero(Object value, String where) {
+        return Integer.valueOf(0).equals(value) || "0".equals(value) ? Duration.ZERO : parseDuration(value, where);
     }
 
     /** "50us", "500ms", "10s", "2m"; throws IllegalArgumentException naming {@code where}. */
