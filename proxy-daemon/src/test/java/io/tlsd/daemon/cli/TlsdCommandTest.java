@@ -2,6 +2,9 @@ package io.tlsd.daemon.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.netty.util.ResourceLeakDetector;
+import io.netty.util.ResourceLeakDetector.Level;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -18,5 +21,29 @@ class TlsdCommandTest {
             "client --transport carrier-pigeon --socket /tmp/x.sock", "server --cert only.pem"})
     void usageErrorsExitTwo(String line) {
         assertEquals(2, TlsdCommand.run(line.split(" ")));
+    }
+
+    @Test
+    void theLeakDetectorIsOffUnlessTheJvmWasToldOtherwise() {
+        String property = "io.netty.leakDetection.level";
+        String given = System.getProperty(property);
+        Level before = ResourceLeakDetector.getLevel();
+        try {
+            System.setProperty(property, "paranoid");
+            ResourceLeakDetector.setLevel(Level.PARANOID);
+            TlsdCommand.quietLeakDetector();
+            assertEquals(Level.PARANOID, ResourceLeakDetector.getLevel(), "an operator's choice stays");
+
+            System.clearProperty(property);
+            TlsdCommand.quietLeakDetector();
+            assertEquals(Level.DISABLED, ResourceLeakDetector.getLevel());
+        } finally {
+            if (given == null) {
+                System.clearProperty(property);
+            } else {
+                System.setProperty(property, given);
+            }
+            ResourceLeakDetector.setLevel(before);
+        }
     }
 }
