@@ -60,6 +60,11 @@ final class HandshakeScenario {
             for (int port : withHaproxy ? new int[] {tlsdPort, haproxyPort} : new int[] {tlsdPort}) {
                 load.connections(port, fullTls, 16, 1, warm);
                 load.connections(port, resumeTls, 16, 1, warm);
+                PeerProcess server = port == tlsdPort ? tlsd : haproxy;
+                JitWarmup.untilQuiet("handshake " + server.name, List.of(server.pid()), () -> {
+                    load.connections(port, fullTls, 16, 1, 1000);
+                    load.connections(port, resumeTls, 16, 1, 1000);
+                }, options.jitWarmupMillis);
             }
             for (int round = 0; round < options.rounds; round++) {
                 for (int k = 0; k < (withHaproxy ? 2 : 1); k++) {

@@ -123,6 +123,14 @@ final class SdkScenario {
             sdkCallbackRoundTrips(tlsdPolling, port, warm / 2);
             load.bulk(port, tls, server, 1, BULK_CHUNK, warm / 2);
             load.pingPong(port, tls, OP_BYTES, warm / 2);
+            JitWarmup.untilQuiet("sdk", List.of(daemon.pid(), polling.pid()), () -> {
+                sdkBulk(tlsd, server, port, 500);
+                sdkWriteOps(tlsd, port, 250);
+                sdkCallbackRoundTrips(tlsd, port, 250);
+                sdkCallbackRoundTrips(tlsdPolling, port, 250);
+                load.bulk(port, tls, server, 1, BULK_CHUNK, 250);
+                load.pingPong(port, tls, OP_BYTES, 250);
+            }, options.jitWarmupMillis);
             for (int round = 0; round < options.rounds; round++) {
                 boolean sdkFirst = round % 2 == 0;
                 for (int k = 0; k < 2; k++) {

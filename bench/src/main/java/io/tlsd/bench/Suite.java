@@ -46,6 +46,8 @@ public final class Suite {
         List<String> daemonJvm = List.of("-XX:+UseG1GC", "-Xms64m");
         Path out = Path.of("bench-results");
         boolean quick;
+        /** Warm-up beyond the fixed one, until the JIT compilers are nearly idle, at most this long; 0: none. */
+        long jitWarmupMillis = 60_000;
 
         /** tlsd's config lines for its event loops (when set by flags). */
         String loopsYaml() {
@@ -74,9 +76,11 @@ public final class Suite {
                         o.millis = 1000;
                         o.rounds = 1;
                         o.connections = 500;
+                        o.jitWarmupMillis = 0;
                     }
                     case "--seconds" -> o.millis = (long) (Double.parseDouble(args[++i]) * 1000);
                     case "--rounds" -> o.rounds = Integer.parseInt(args[++i]);
+                    case "--jit-warmup" -> o.jitWarmupMillis = (long) (Double.parseDouble(args[++i]) * 1000);
                     case "--scenarios" -> o.scenarios = Arrays.asList(args[++i].split(","));
                     case "--peers" -> {
                         String peers = args[++i];
@@ -97,9 +101,11 @@ public final class Suite {
                                 usage: bench/run [--quick] [--seconds S] [--rounds N] [--scenarios tunnel,sdk,handshake,scale]
                                                  [--peers stunnel,haproxy] [--connections N] [--workers N] [--handshake-threads N]
                                                  [--groups LIST|default] [--busy-poll DURATION]
-                                                 [--daemon-jvm "OPTS"] [--out DIR]
+                                                 [--daemon-jvm "OPTS"] [--jit-warmup S] [--out DIR]
                                   --seconds    length of each measurement (default 3)
                                   --rounds     alternating rounds per comparison; medians are compared (default 3)
+                                  --jit-warmup after the fixed warm-up, go on until the JIT compilers of tlsd's JVMs
+                                               and of this one are nearly idle, at most S seconds (default 60; 0: no)
                                   --connections idle connections of the scale scenario (default 10000)
                                   --workers    tlsd worker loops (default: cores)
                                   --handshake-threads tlsd handshake loops (default: tlsd's, cores; 0: on the workers)
@@ -183,6 +189,12 @@ public final class Suite {
                     load.connections(p.entryPort, null, 16, 100, options.quick ? warm : 3 * warm);
                     load.bulk(p.entryPort, null, backend, 8, 64 << 10, warm / 3);
                     load.pingPong(p.entryPort, null, 64, warm / 3);
+                    // then on until the compilers are done (tlsd's two JVMs and this one)
+                    JitWarmup.untilQuiet("tunnel " + p.name, List.of(p.client.pid(), p.server.pid()), () -> {
+                        load.connections(p.entryPort, null, 16, 100, 1500);
+                        load.bulk(p.entryPort, null, backend, 8, 64 << 10, 250);
+                        load.pingPong(p.entryPort, null, 64, 250);
+                    }, options.jitWarmupMillis);
                 }
                 new TunnelScenario(options, load, backend, pairs).run(results);
                 for (TunnelPair p : pairs) {
