@@ -88,6 +88,8 @@ final class ScaleScenario {
             // the op path's JIT warm-up (the opens above compiled the handshake path only); a JIT
             // compiling on one of the 2 cores during the measurement would be in its tail
             pingAll(pingers, Math.max(1000, options.millis));
+            JitWarmup.untilQuiet("scale pings", List.of(daemon.pid()), () -> pingAll(pingers, 1000),
+                    options.jitWarmupMillis);
             Pings quiet = pingAll(pingers, options.millis);
             AtomicBoolean storming = new AtomicBoolean(true);
             AtomicLong handshakes = new AtomicLong();
@@ -96,6 +98,10 @@ final class ScaleScenario {
             Thread stormer = new Thread(() -> storm(storm, stormOpen, storming, handshakes, stormFailure), "bench-storm");
             stormer.start();
             Thread.sleep(300);
+            // the storm's own paths (open, close, the storm server's handshakes) compiled before
+            // the measurement: what is measured is a storm in a warm daemon, not the JIT
+            JitWarmup.untilQuiet("scale storm", List.of(daemon.pid()), () -> pingAll(pingers, 1000),
+                    options.jitWarmupMillis);
             long h0 = handshakes.get();
             long s0 = System.nanoTime();
             Pings stormed = pingAll(pingers, options.millis);
