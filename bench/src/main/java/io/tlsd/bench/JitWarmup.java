@@ -79,15 +79,11 @@ final class JitWarmup {
     private static long compilerTicksOf(Path thread) {
         try {
             String stat = Files.readString(thread.resolve("stat"));
-            int open = stat.indexOf('(');
-            int close = stat.lastIndexOf(')');
-            String comm = stat.substring(open + 1, close);
+            String comm = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
             if (!comm.startsWith("C1 Compiler") && !comm.startsWith("C2 Compiler")) {
                 return 0;
             }
-            // after "(comm) ": state is field 3; utime and stime are fields 14 and 15
-            String[] fields = stat.substring(close + 2).split(" ");
-            return Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
+            return PeerProcess.statTicks(stat);
         } catch (IOException | RuntimeException e) {
             return 0; // the thread ended meanwhile
         }

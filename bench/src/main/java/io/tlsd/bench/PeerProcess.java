@@ -109,12 +109,17 @@ final class PeerProcess implements AutoCloseable {
     /** CPU time (user + system) in clock ticks, from /proc/PID/stat, including all threads. */
     long cpuTicks() {
         try {
-            String stat = Files.readString(Path.of("/proc", Long.toString(pid()), "stat"));
-            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-            return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+            return statTicks(Files.readString(Path.of("/proc", Long.toString(pid()), "stat")));
         } catch (IOException | RuntimeException e) {
             return 0;
         }
+    }
+
+    /** utime + stime, in clock ticks, from the text of a process's or a thread's /proc stat file. */
+    static long statTicks(String stat) {
+        // after "(comm) ": state is field 3; utime and stime are fields 14 and 15
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return Long.parseLong(f[11]) + Long.parseLong(f[12]);
     }
 
     @Override
