@@ -17,7 +17,7 @@ import java.util.List;
  */
 final class JitWarmup {
     /** Compilers at most this share of one core over a chunk: warm. */
-    static final double QUIET_SHARE = 0.05;
+    private static final double QUIET_SHARE = 0.05;
 
     private static final CompilationMXBean OWN_JIT = ManagementFactory.getCompilationMXBean();
     /** USER_HZ, the unit of utime and stime in /proc (100 on Linux). */
@@ -34,11 +34,11 @@ final class JitWarmup {
     /**
      * Runs {@code chunk} until, over one run of it, the compilers of this JVM and of {@code pids}
      * together were busy less than {@link #QUIET_SHARE} of a core, or {@code maxMillis} passed
-     * (not at all if it is 0). Returns the compilers' share of a core during the last chunk.
+     * (not at all if it is 0), and says how long that took.
      */
-    static double untilQuiet(String name, List<Long> pids, Chunk chunk, long maxMillis) throws Exception {
+    static void untilQuiet(String name, List<Long> pids, Chunk chunk, long maxMillis) throws Exception {
         if (maxMillis <= 0) {
-            return Double.NaN;
+            return;
         }
         long start = System.nanoTime();
         double share;
@@ -56,11 +56,10 @@ final class JitWarmup {
         } while (share > QUIET_SHARE && System.nanoTime() - start < maxMillis * 1_000_000);
         Suite.progress("%s: JIT warm-up, %d more chunks (%.1f s); compilers busy %.0f%% of a core in the last",
                 name, chunks, (System.nanoTime() - start) / 1e9, 100 * share);
-        return share;
     }
 
     /** CPU clock ticks of the JIT compiler threads ("C1 CompilerThre", "C2 CompilerThre") of {@code pids}. */
-    static long compilerTicks(List<Long> pids) throws IOException {
+    private static long compilerTicks(List<Long> pids) throws IOException {
         long ticks = 0;
         for (long pid : pids) {
             Path tasks = Path.of("/proc", Long.toString(pid), "task");
