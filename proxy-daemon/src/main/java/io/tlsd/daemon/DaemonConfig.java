@@ -51,6 +51,7 @@ public final class DaemonConfig {
     private final String transport;
     private final int workerThreads;
     private final int handshakeThreads;
+    private final int maxHandshakesInFlight;
     private final Duration workerBusyPoll;
     private final SessionLimits limits;
     private final Duration connectTimeout;
@@ -75,6 +76,7 @@ public final class DaemonConfig {
         this.transport = b.transport;
         this.workerThreads = b.workerThreads;
         this.handshakeThreads = b.handshakeThreads;
+        this.maxHandshakesInFlight = b.maxHandshakesInFlight;
         this.workerBusyPoll = b.workerBusyPoll;
         this.limits = b.limits;
         this.connectTimeout = b.connectTimeout;
@@ -176,6 +178,17 @@ public final class DaemonConfig {
     }
 
     /**
+     * Client role: the most outbound connection attempts (TCP connect and TLS handshake) under way
+     * at once, the others waiting their turn; 0 (the default) for no cap. A few per handshake loop
+     * keep established connections' latency low during a storm of new connections to targets
+     * nearby, where an attempt's time is mostly CPU; targets far away need more in flight for the
+     * same rate (in flight = rate × attempt time).
+     */
+    public int maxHandshakesInFlight() {
+        return maxHandshakesInFlight;
+    }
+
+    /**
      * The longest a worker loop polls for more I/O before it blocks (adaptive: it polls only
      * while that catches work); zero: it always blocks.
      */
@@ -239,6 +252,7 @@ public final class DaemonConfig {
         private String transport = "auto";
         private int workerThreads = Runtime.getRuntime().availableProcessors();
         private int handshakeThreads = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
+        private int maxHandshakesInFlight;
         private Duration workerBusyPoll = DEFAULT_WORKER_BUSY_POLL;
         private SessionLimits limits = SessionLimits.DEFAULTS;
         private Duration connectTimeout = Duration.ofSeconds(10);
@@ -268,6 +282,7 @@ public final class DaemonConfig {
             transport = c.transport;
             workerThreads = c.workerThreads;
             handshakeThreads = c.handshakeThreads;
+            maxHandshakesInFlight = c.maxHandshakesInFlight;
             workerBusyPoll = c.workerBusyPoll;
             limits = c.limits;
             connectTimeout = c.connectTimeout;
@@ -385,6 +400,18 @@ public final class DaemonConfig {
                 throw new IllegalArgumentException("handshakeThreads < 0");
             }
             this.handshakeThreads = threads;
+            return this;
+        }
+
+        /**
+         * Client role: outbound connection attempts under way at once (see
+         * {@link DaemonConfig#maxHandshakesInFlight()}); 0: no cap.
+         */
+        public Builder maxHandshakesInFlight(int max) {
+            if (max < 0) {
+                throw new IllegalArgumentException("max_handshakes_in_flight " + max + " < 0");
+            }
+            this.maxHandshakesInFlight = max;
             return this;
         }
 

@@ -88,15 +88,23 @@ public final class TlsdDaemon implements AutoCloseable {
             shutdownLoops();
             throw e;
         }
-        log.info("tlsd {} {} daemon started: IPC {}, {} tunnel(s) (transport {}, {} workers{}, {} handshake loops, TLS {} via {}{})",
+        log.info("tlsd {} {} daemon started: IPC {}, {} tunnel(s) (transport {}, {} workers{}, {} handshake loops{}, TLS {} via {}{})",
                 Version.VERSION, config.role().wireName(), ipc != null ? ipc.path() : "off", config.tunnels().size(),
                 transport.name().toLowerCase(), config.workerThreads(),
                 config.workerBusyPoll().isZero() || transport != Transport.EPOLL ? ""
                         : " busy-polling up to " + config.workerBusyPoll().toNanos() / 1000 + "us",
-                config.handshakeThreads(), config.tlsProtocols(),
+                config.handshakeThreads(), handshakesInFlightNote(), config.tlsProtocols(),
                 config.tlsProvider() + groupsNote(),
                 config.role() == DaemonConfig.Role.SERVER ? ""
                         : ", trust " + (config.caFile() == null ? "JDK trust store" : config.caFile()));
+    }
+
+    private String handshakesInFlightNote() {
+        if (config.role() == DaemonConfig.Role.SERVER) {
+            return "";
+        }
+        int max = config.maxHandshakesInFlight();
+        return max == 0 ? ", no cap on handshakes in flight" : ", at most " + max + " handshakes in flight";
     }
 
     private String groupsNote() {
@@ -108,7 +116,7 @@ public final class TlsdDaemon implements AutoCloseable {
         KeyMaterial identity = id == null ? null : id.load();
         ClientTlsContexts contexts = new ClientTlsContexts(config.tlsParameters(), config.caFile(), identity);
         TlsConnector connector = new TlsConnector(transport, contexts, config.connectTimeout(),
-                config.handshakeTimeout(), resolver, handshakes);
+                config.handshakeTimeout(), resolver, handshakes, config.maxHandshakesInFlight());
         if (config.ipcEnabled()) {
             startIpc(connector, null);
         }

@@ -28,6 +28,11 @@ final class DaemonOptions {
                     + " (default: half the cores, at least 1; 0: on the worker loops)")
     Integer handshakeThreads;
 
+    @Option(names = "--max-handshakes-in-flight", paramLabel = "N",
+            description = "Client role: outbound connects and handshakes under way at once, the others wait"
+                    + " (default: 0, no cap)")
+    Integer maxHandshakesInFlight;
+
     @Option(names = "--worker-busy-poll", paramLabel = "DURATION",
             description = "Longest a worker loop polls for I/O before it sleeps, adaptive, e.g. 50us"
                     + " (default: 0, always sleep)")
@@ -66,6 +71,9 @@ final class DaemonOptions {
         }
         if (handshakeThreads != null) {
             builder.handshakeThreads(handshakeThreads);
+        }
+        if (maxHandshakesInFlight != null) {
+            builder.maxHandshakesInFlight(maxHandshakesInFlight);
         }
         if (workerBusyPoll != null) {
             builder.workerBusyPoll(ConfigFile.parseDurationOrZero(workerBusyPoll, "--worker-busy-poll"));

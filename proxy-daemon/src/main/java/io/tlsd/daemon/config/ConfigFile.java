@@ -39,7 +39,7 @@ import org.yaml.snakeyaml.error.YAMLException;
  * </pre>
  */
 public final class ConfigFile {
-    private static final Set<String> TOP = Set.of("socket", "transport", "worker_threads", "handshake_threads", "worker_busy_poll", "tls", "timeouts", "limits",
+    private static final Set<String> TOP = Set.of("socket", "transport", "worker_threads", "handshake_threads", "max_handshakes_in_flight", "worker_busy_poll", "tls", "timeouts", "limits",
             "listeners", "tunnels", "log_level", "shared_memory");
     private static final Set<String> SHARED_MEMORY = Set.of("dir", "write_ring_bytes");
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
@@ -97,6 +97,9 @@ public final class ConfigFile {
             }
             if (top.containsKey("handshake_threads")) {
                 b.handshakeThreads((int) numberOrZero(top.get("handshake_threads"), "handshake_threads"));
+            }
+            if (top.containsKey("max_handshakes_in_flight")) {
+                b.maxHandshakesInFlight((int) numberOrZero(top.get("max_handshakes_in_flight"), "max_handshakes_in_flight"));
             }
             if (top.containsKey("worker_busy_poll")) {
                 b.workerBusyPoll(parseDurationOrZero(top.get("worker_busy_poll"), "worker_busy_poll"));

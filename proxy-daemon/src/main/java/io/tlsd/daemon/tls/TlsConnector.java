@@ -26,6 +26,7 @@ import io.tlsd.proto.v1.Status;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
 import javax.net.ssl.SSLException;
 
 /**
@@ -36,6 +37,10 @@ import javax.net.ssl.SSLException;
  * channel then moves (deregister, register) to the session's loop: the key exchange and the
  * certificate checks of a burst of new connections never queue in front of the traffic of
  * established ones. Without one, everything happens on the session's loop.
+ *
+ * <p>With a cap on attempts in flight ({@link HandshakeSlots}), an attempt beyond it waits, before
+ * its TCP connect, for one under way to end; its connect and handshake timeouts start when it
+ * starts, and a cancelled waiting attempt (deadline, session gone) never starts.
  */
 public final class TlsConnector implements Connector {
     private final Transport transport;
@@ -44,6 +49,8 @@ public final class TlsConnector implements Connector {
     private final Duration handshakeTimeout;
     private final HostResolver resolver;
     private final EventLoopGroup handshakes;
+    /** Null: no cap. */
+    private final HandshakeSlots slots;
 
     /** Handshakes on the session's loop. */
     public TlsConnector(Transport transport, ClientTlsContexts contexts, Duration connectTimeout,
@@ -57,6 +64,22 @@ public final class TlsConnector implements Connector {
      */
     public TlsConnector(Transport transport, ClientTlsContexts contexts, Duration connectTimeout,
                         Duration handshakeTimeout, HostResolver resolver, EventLoopGroup handshakes) {
+        this(transport, contexts, connectTimeout, handshakeTimeout, resolver, handshakes, 0);
+    }
+
+    /**
+     * @param handshakes loops to connect and handshake on (same transport as the sessions'
+     *     loops), or null to do it on the session's loop
+     * @param maxInFlight the most connection attempts (connect and handshake) under way at once,
+     *     the others waiting their turn; 0: no cap
+     */
+    public TlsConnector(Transport transport, ClientTlsContexts contexts, Duration connectTimeout,
+                        Duration handshakeTimeout, HostResolver resolver, EventLoopGroup handshakes,
+                        int maxInFlight) {
+        if (maxInFlight < 0) {
+            throw new IllegalArgumentException("maxInFlight " + maxInFlight + " < 0");
+        }
+        this.slots = maxInFlight == 0 ? null : new HandshakeSlots(maxInFlight);
         this.handshakes = handshakes;
         this.transport = transport;
         this.contexts = contexts;
@@ -89,8 +112,35 @@ public final class TlsConnector implements Connector {
 
     private void connect(EventLoop loop, Promise<Channel> promise, InetAddress address, int port,
                          String serverName, SslContext context, ChannelHandler handler) {
+        if (slots == null) {
+            attempt(loop, promise, address, port, serverName, context, handler, () -> { });
+            return;
+        }
+        slots.submit(() -> {
+            AtomicBoolean released = new AtomicBoolean();
+            Runnable release = () -> {
+                if (released.compareAndSet(false, true)) {
+                    slots.release();
+                }
+            };
+            try {
+                attempt(loop, promise, address, port, serverName, context, handler, release);
+            } catch (RuntimeException | Error e) {
+                release.run();
+                promise.tryFailure(new Failure(Status.INTERNAL, "cannot start a connection attempt: " + e));
+            }
+        });
+    }
+
+    /**
+     * Connects and handshakes; {@code ended} runs (once or more) when the attempt no longer
+     * handshakes: it failed, it succeeded, or it never started.
+     */
+    private void attempt(EventLoop loop, Promise<Channel> promise, InetAddress address, int port,
+                         String serverName, SslContext context, ChannelHandler handler, Runnable ended) {
         if (promise.isDone()) {
-            return; // cancelled while resolving
+            ended.run();
+            return; // cancelled while resolving or waiting for a slot
         }
         String target = NetUtil.toSocketAddressString(new InetSocketAddress(address, port));
         SslHandler[] tls = new SslHandler[1];
@@ -116,6 +166,7 @@ public final class TlsConnector implements Connector {
                 })
                 .connect(new InetSocketAddress(address, port));
         Channel ch = connected.channel();
+        ch.closeFuture().addListener(f -> ended.run());
         promise.addListener(f -> {
             if (f.isCancelled()) {
                 ch.close();
@@ -123,11 +174,13 @@ public final class TlsConnector implements Connector {
         });
         connected.addListener(f -> {
             if (!f.isSuccess()) {
+                ended.run();
                 promise.tryFailure(new Failure(Status.CONNECT_FAILED,
                         "cannot connect to " + target + ": " + f.cause().getMessage()));
                 return;
             }
             tls[0].handshakeFuture().addListener(h -> {
+                ended.run();
                 if (h.isSuccess()) {
                     handOver(ch, gate, loop, handler, promise);
                 } else {

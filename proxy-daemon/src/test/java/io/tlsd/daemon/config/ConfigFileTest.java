@@ -143,6 +143,14 @@ class ConfigFileTest {
     }
 
     @Test
+    void handshakesInFlightAreUncappedUnlessConfigured() throws Exception {
+        assertEquals(0, ConfigFile.load(write("")).maxHandshakesInFlight());
+        assertEquals(2, ConfigFile.load(write("max_handshakes_in_flight: 2\n")).maxHandshakesInFlight());
+        assertTrue(error("max_handshakes_in_flight: -2\n")
+                .contains("max_handshakes_in_flight: expected 0 or a positive integer"));
+    }
+
+    @Test
     void workerBusyPollIsADurationInMicroseconds() throws Exception {
         assertEquals(java.time.Duration.ZERO, ConfigFile.load(write("")).workerBusyPoll());
         assertEquals(java.time.Duration.ofNanos(200_000),

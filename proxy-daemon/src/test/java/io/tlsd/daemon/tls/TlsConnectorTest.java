@@ -33,6 +33,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -176,6 +177,11 @@ class TlsConnectorTest {
                 Duration.ofSeconds(5), Duration.ofSeconds(5), resolver, handshakeLoops);
     }
 
+    private static TlsConnector connector(EventLoopGroup handshakeLoops, int maxInFlight) throws Exception {
+        return new TlsConnector(transport, new ClientTlsContexts(TlsParameters.DEFAULTS, pki.caPem()),
+                Duration.ofSeconds(5), Duration.ofSeconds(5), resolver, handshakeLoops, maxInFlight);
+    }
+
     private static Open open() {
         return open(greeter);
     }
@@ -231,6 +237,58 @@ class TlsConnectorTest {
         assertEquals(loop, ch.eventLoop());
         ch.eventLoop().execute(ch::read);
         assertEquals("hello\n", recorder.line.get(10, TimeUnit.SECONDS));
+        ch.close().sync();
+    }
+
+    @Test
+    void beyondTheCapAnAttemptWaitsForOneUnderWayToEnd() throws Exception {
+        AtomicInteger silentAccepted = new AtomicInteger();
+        Channel stuck = new ServerBootstrap().group(server).channel(transport.serverSocketChannel())
+                .childHandler(new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelActive(ChannelHandlerContext ctx) {
+                        silentAccepted.incrementAndGet();
+                    }
+
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        ((ByteBuf) msg).release();
+                    }
+                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        try {
+            TlsConnector connector = connector(handshakes, 1);
+            EventLoop loop = sessions.next();
+            // holds the only slot: its handshake never ends
+            Future<Channel> first = connector.connect(open(stuck), loop, new Recorder());
+            Recorder recorder = new Recorder();
+            Future<Channel> second = connector.connect(open(), loop, recorder);
+            Future<Channel> third = connector.connect(open(stuck), loop, new Recorder());
+            assertFalse(second.await(500, TimeUnit.MILLISECONDS), "the second attempt waits for the first");
+            assertEquals(1, silentAccepted.get());
+            loop.submit(() -> third.cancel(false)).sync(); // gives up while it waits
+            loop.submit(() -> first.cancel(false)).sync(); // frees the slot
+            Channel ch = second.get(10, TimeUnit.SECONDS);
+            ch.eventLoop().execute(ch::read);
+            assertEquals("hello\n", recorder.line.get(10, TimeUnit.SECONDS));
+            // the second's handshake is over: its slot is free, the cancelled third never connects
+            Channel fourth = connector.connect(open(), loop, new Recorder()).get(10, TimeUnit.SECONDS);
+            assertEquals(1, silentAccepted.get(), "the cancelled attempt never connected");
+            ch.close().sync();
+            fourth.close().sync();
+        } finally {
+            stuck.close().sync();
+        }
+    }
+
+    @Test
+    void aFailedAttemptFreesItsSlot() throws Exception {
+        TlsConnector connector = connector(handshakes, 1);
+        for (int i = 0; i < 3; i++) {
+            Future<Channel> refused = connector.connect(open(slammer), sessions.next(), new Recorder());
+            assertTrue(refused.await(5, TimeUnit.SECONDS));
+            assertFalse(refused.isSuccess());
+        }
+        Channel ch = connector.connect(open(), sessions.next(), new Recorder()).get(10, TimeUnit.SECONDS);
         ch.close().sync();
     }
 
