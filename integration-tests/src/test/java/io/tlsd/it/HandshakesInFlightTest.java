@@ -27,7 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * max_handshakes_in_flight: with a cap of 1, an OPEN waits while another one's handshake is under
  * way (here with a server that accepts and never answers), starts when that one ends (its
- * timeout), and the OPEN's own timeout counts the wait.
+ * timeout), and the OPEN's own timeout counts the wait; the daemon's stats count the waiting.
  */
 class HandshakesInFlightTest {
     private static final Duration T = Duration.ofSeconds(30);
@@ -62,8 +62,11 @@ class HandshakesInFlightTest {
                     .timeout(Duration.ofMillis(300)).build());
             Operation<TlsConnection> patient = client.open("localhost", server.port());
 
+            fixture.awaitStats(s -> s.handshakesWaiting() == 2, T);
             TlsdException late = failure(tooLate);
             assertEquals(Status.TIMED_OUT, late.status(), late.toString());
+            // the one that gave up has left the queue: the stats show the one still waiting
+            fixture.awaitStats(s -> s.handshakesWaiting() == 1, T);
             assertFalse(patient.isDone(), "the second open waits for the first handshake to end");
 
             TlsdException timedOut = failure(stuck);
@@ -82,6 +85,7 @@ class HandshakesInFlightTest {
             }
             client.close();
             fixture.awaitIdle(); // no connection, op or session left behind
+            assertEquals(0, fixture.awaitStats(s -> true, T).handshakesWaiting());
         }
     }
 

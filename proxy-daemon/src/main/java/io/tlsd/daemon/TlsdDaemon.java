@@ -117,6 +117,7 @@ public final class TlsdDaemon implements AutoCloseable {
         ClientTlsContexts contexts = new ClientTlsContexts(config.tlsParameters(), config.caFile(), identity);
         TlsConnector connector = new TlsConnector(transport, contexts, config.connectTimeout(),
                 config.handshakeTimeout(), resolver, handshakes, config.maxHandshakesInFlight());
+        counters.handshakesWaitingFrom(connector::handshakesWaiting);
         if (config.ipcEnabled()) {
             startIpc(connector, null);
         }

@@ -2,6 +2,7 @@ package io.tlsd.daemon.engine;
 
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
 
 /**
  * Daemon-wide gauges and counters, updated from every loop. Sessions and connections are gauges
@@ -18,6 +19,7 @@ public final class DaemonCounters {
     final LongAdder bytesRead = new LongAdder();
     final LongAdder bytesWritten = new LongAdder();
     final LongAdder ringBytes = new LongAdder();
+    private volatile LongSupplier handshakesWaiting = () -> 0;
 
     public void sessionStarted() {
         sessions.incrementAndGet();
@@ -27,10 +29,15 @@ public final class DaemonCounters {
         sessions.decrementAndGet();
     }
 
+    /** Where the gauge of OPENs waiting for a handshake slot comes from (max_handshakes_in_flight). */
+    public void handshakesWaitingFrom(LongSupplier gauge) {
+        handshakesWaiting = gauge;
+    }
+
     public Snapshot snapshot() {
         return new Snapshot(sessions.get(), connections.get(), opsInFlight.get(), bufferedBytes.get(),
                 opsCompleted.sum(), handshakes.sum(), handshakeFailures.sum(), bytesRead.sum(),
-                bytesWritten.sum(), ringBytes.sum());
+                bytesWritten.sum(), ringBytes.sum(), handshakesWaiting.getAsLong());
     }
 
     /**
@@ -47,9 +54,10 @@ public final class DaemonCounters {
      * @param bytesWritten plaintext bytes written for applications
      * @param ringBytes plaintext bytes applications handed over through write rings (shared
      *     memory) rather than in frames, written or not
+     * @param handshakesWaiting OPENs waiting now for a slot under {@code max_handshakes_in_flight}
      */
     public record Snapshot(long sessions, long connections, long opsInFlight, long bufferedBytes,
                            long opsCompleted, long handshakes, long handshakeFailures,
-                           long bytesRead, long bytesWritten, long ringBytes) {
+                           long bytesRead, long bytesWritten, long ringBytes, long handshakesWaiting) {
     }
 }

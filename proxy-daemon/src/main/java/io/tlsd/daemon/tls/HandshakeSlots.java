@@ -41,6 +41,14 @@ final class HandshakeSlots {
         drain();
     }
 
+    /**
+     * Takes {@code attempt} out of the queue if it is still waiting (it was given up); true if it
+     * was, and then it never runs.
+     */
+    boolean withdraw(Runnable attempt) {
+        return waiting.remove(attempt);
+    }
+
     /** Gives back the slot of an attempt that ended, and starts the next waiting one, if any. */
     void release() {
         if (busy.decrementAndGet() < 0) {

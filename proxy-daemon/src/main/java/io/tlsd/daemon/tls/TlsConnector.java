@@ -40,7 +40,8 @@ import javax.net.ssl.SSLException;
  *
  * <p>With a cap on attempts in flight ({@link HandshakeSlots}), an attempt beyond it waits, before
  * its TCP connect, for one under way to end; its connect and handshake timeouts start when it
- * starts, and a cancelled waiting attempt (deadline, session gone) never starts.
+ * starts, and an attempt given up while it waits (deadline, session gone) leaves the queue and
+ * never starts.
  */
 public final class TlsConnector implements Connector {
     private final Transport transport;
@@ -116,7 +117,7 @@ public final class TlsConnector implements Connector {
             attempt(loop, promise, address, port, serverName, context, handler, () -> { });
             return;
         }
-        slots.submit(() -> {
+        Runnable waiting = () -> {
             AtomicBoolean released = new AtomicBoolean();
             Runnable release = () -> {
                 if (released.compareAndSet(false, true)) {
@@ -129,7 +130,15 @@ public final class TlsConnector implements Connector {
                 release.run();
                 promise.tryFailure(new Failure(Status.INTERNAL, "cannot start a connection attempt: " + e));
             }
-        });
+        };
+        slots.submit(waiting);
+        // given up while waiting (deadline, session gone): out of the queue at once
+        promise.addListener(f -> slots.withdraw(waiting));
+    }
+
+    /** OPENs waiting for a slot under the cap on attempts in flight (0 without a cap). */
+    public int handshakesWaiting() {
+        return slots == null ? 0 : slots.waiting();
     }
 
     /**

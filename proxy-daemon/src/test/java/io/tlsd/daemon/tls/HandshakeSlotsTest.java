@@ -1,6 +1,7 @@
 package io.tlsd.daemon.tls;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -36,6 +37,21 @@ class HandshakeSlotsTest {
         slots.release();
         assertEquals(0, slots.busy());
         assertThrows(IllegalStateException.class, slots::release);
+    }
+
+    @Test
+    void aWithdrawnAttemptNeverRuns() {
+        HandshakeSlots slots = new HandshakeSlots(1);
+        List<String> started = new ArrayList<>();
+        slots.submit(() -> started.add("first"));
+        Runnable givenUp = () -> started.add("given up");
+        slots.submit(givenUp);
+        slots.submit(() -> started.add("third"));
+        assertTrue(slots.withdraw(givenUp));
+        assertEquals(1, slots.waiting());
+        slots.release();
+        assertEquals(List.of("first", "third"), started);
+        assertFalse(slots.withdraw(givenUp), "gone already");
     }
 
     @Test

@@ -265,7 +265,9 @@ class TlsConnectorTest {
             Future<Channel> third = connector.connect(open(stuck), loop, new Recorder());
             assertFalse(second.await(500, TimeUnit.MILLISECONDS), "the second attempt waits for the first");
             assertEquals(1, silentAccepted.get());
-            loop.submit(() -> third.cancel(false)).sync(); // gives up while it waits
+            assertEquals(2, connector.handshakesWaiting());
+            loop.submit(() -> third.cancel(false)).sync(); // gives up while it waits: leaves the queue
+            assertEquals(1, connector.handshakesWaiting());
             loop.submit(() -> first.cancel(false)).sync(); // frees the slot
             Channel ch = second.get(10, TimeUnit.SECONDS);
             ch.eventLoop().execute(ch::read);
