@@ -132,8 +132,11 @@ public final class TlsConnector implements Connector {
             }
         };
         slots.submit(waiting);
-        // given up while waiting (deadline, session gone): out of the queue at once
-        promise.addListener(f -> slots.withdraw(waiting));
+        promise.addListener(f -> {
+            if (f.isCancelled()) {
+                slots.withdraw(waiting); // given up (deadline, session gone): out of the queue, if still in it
+            }
+        });
     }
 
     /** OPENs waiting for a slot under the cap on attempts in flight (0 without a cap). */
