@@ -173,10 +173,10 @@ class TlsConnectorTest {
     }
 
     private static TlsConnector connector(EventLoopGroup handshakeLoops) throws Exception {
-        return new TlsConnector(transport, new ClientTlsContexts(TlsParameters.DEFAULTS, pki.caPem()),
-                Duration.ofSeconds(5), Duration.ofSeconds(5), resolver, handshakeLoops);
+        return connector(handshakeLoops, 0);
     }
 
+    /** {@code maxInFlight} 0: no cap. */
     private static TlsConnector connector(EventLoopGroup handshakeLoops, int maxInFlight) throws Exception {
         return new TlsConnector(transport, new ClientTlsContexts(TlsParameters.DEFAULTS, pki.caPem()),
                 Duration.ofSeconds(5), Duration.ofSeconds(5), resolver, handshakeLoops, maxInFlight);
