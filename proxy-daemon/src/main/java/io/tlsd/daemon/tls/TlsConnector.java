@@ -56,16 +56,7 @@ public final class TlsConnector implements Connector {
     /** Handshakes on the session's loop. */
     public TlsConnector(Transport transport, ClientTlsContexts contexts, Duration connectTimeout,
                         Duration handshakeTimeout, HostResolver resolver) {
-        this(transport, contexts, connectTimeout, handshakeTimeout, resolver, null);
-    }
-
-    /**
-     * @param handshakes loops to connect and handshake on (same transport as the sessions'
-     *     loops), or null to do it on the session's loop
-     */
-    public TlsConnector(Transport transport, ClientTlsContexts contexts, Duration connectTimeout,
-                        Duration handshakeTimeout, HostResolver resolver, EventLoopGroup handshakes) {
-        this(transport, contexts, connectTimeout, handshakeTimeout, resolver, handshakes, 0);
+        this(transport, contexts, connectTimeout, handshakeTimeout, resolver, null, 0);
     }
 
     /**
