@@ -13,7 +13,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A few seconds of every scenario of {@link Suite}, so that the benchmark cannot rot: the real
  * daemon processes, stunnel4 and HAProxy when installed (CI installs stunnel4), every figure a
- * positive finite number, the table and the chart written.
+ * finite number (positive but for a whole-process RSS difference), the table and the chart written.
  */
 class SuiteSmokeTest {
     @Test
@@ -37,7 +37,13 @@ class SuiteSmokeTest {
 
         assertFalse(results.rows.isEmpty());
         for (Results.Row row : results.rows) {
-            assertTrue(Double.isFinite(row.ours()) && row.ours() > 0, "tlsd figure of " + row);
+            assertTrue(Double.isFinite(row.ours()), "tlsd figure of " + row);
+            // The RSS per connection is the difference of two whole-process readings. At the
+            // smoke run's 100 connections it is within what a full GC gives back to the OS, so
+            // it may be negative; every other figure must be positive.
+            if (!row.figure().startsWith("daemon RSS")) {
+                assertTrue(row.ours() > 0, "tlsd figure of " + row);
+            }
             if (!row.peer().isEmpty()) {
                 assertTrue(Double.isFinite(row.theirs()) && row.theirs() > 0, "peer figure of " + row);
             }
