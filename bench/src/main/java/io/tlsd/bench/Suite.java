@@ -41,8 +41,8 @@ public final class Suite {
         int handshakeThreads = -1;
         /** tlsd's worker_busy_poll for every daemon, e.g. "50us"; empty: tlsd's default (off). */
         String busyPoll = "";
-        /** tlsd's max_handshakes_in_flight for every daemon; -1: tlsd's default (no cap). */
-        int maxHandshakesInFlight = -1;
+        /** tlsd's max_handshakes_in_flight for every daemon (adaptive, 0 or N); empty: tlsd's default (adaptive). */
+        String maxHandshakesInFlight = "";
         /** tlsd's tls.groups where it is compared with OpenSSL 3.0 peers, which have no ML-KEM; empty: BoringSSL's. */
         List<String> groups = List.of("X25519");
         List<String> daemonJvm = List.of("-XX:+UseG1GC", "-Xms64m");
@@ -56,7 +56,7 @@ public final class Suite {
             return (workers > 0 ? "worker_threads: " + workers + "\n" : "")
                     + (handshakeThreads >= 0 ? "handshake_threads: " + handshakeThreads + "\n" : "")
                     + (busyPoll.isEmpty() ? "" : "worker_busy_poll: " + busyPoll + "\n")
-                    + (maxHandshakesInFlight >= 0 ? "max_handshakes_in_flight: " + maxHandshakesInFlight + "\n" : "");
+                    + (maxHandshakesInFlight.isEmpty() ? "" : "max_handshakes_in_flight: " + maxHandshakesInFlight + "\n");
         }
 
         /** The line under {@code tls:} with the groups for the comparisons with stunnel and HAProxy, or "". */
@@ -93,7 +93,7 @@ public final class Suite {
                     case "--workers" -> o.workers = Integer.parseInt(args[++i]);
                     case "--handshake-threads" -> o.handshakeThreads = Integer.parseInt(args[++i]);
                     case "--busy-poll" -> o.busyPoll = args[++i];
-                    case "--max-handshakes-in-flight" -> o.maxHandshakesInFlight = Integer.parseInt(args[++i]);
+                    case "--max-handshakes-in-flight" -> o.maxHandshakesInFlight = args[++i];
                     case "--groups" -> {
                         String list = args[++i];
                         o.groups = list.equals("default") ? List.of() : Arrays.asList(list.split(","));
@@ -104,7 +104,7 @@ public final class Suite {
                         System.out.println("""
                                 usage: bench/run [--quick] [--seconds S] [--rounds N] [--scenarios tunnel,sdk,handshake,scale]
                                                  [--peers stunnel,haproxy] [--connections N] [--workers N] [--handshake-threads N]
-                                                 [--groups LIST|default] [--busy-poll DURATION] [--max-handshakes-in-flight N]
+                                                 [--groups LIST|default] [--busy-poll DURATION] [--max-handshakes-in-flight adaptive|N]
                                                  [--daemon-jvm "OPTS"] [--jit-warmup S] [--out DIR]
                                   --seconds    length of each measurement (default 3)
                                   --rounds     alternating rounds per comparison; medians are compared (default 3)
@@ -116,7 +116,8 @@ public final class Suite {
                                   --busy-poll  worker_busy_poll for every tlsd daemon, e.g. 50us (default: tlsd's, off;
                                                the SDK scenario measures round trips with 50us apart anyway)
                                   --max-handshakes-in-flight max_handshakes_in_flight for every tlsd daemon
-                                               (default: tlsd's, no cap; it applies to the client role's OPENs)
+                                               (default: tlsd's, adaptive; 0: no limit; it applies to the client
+                                               role's OPENs)
                                   --groups     tlsd's key-exchange groups against stunnel and HAProxy (default: X25519,
                                                as their OpenSSL 3.0 negotiates; "default": BoringSSL's, ML-KEM hybrid first)
                                   --out        where results.md, results.txt and ratios.png go (default bench-results)""");

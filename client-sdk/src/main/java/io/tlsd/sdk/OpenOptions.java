@@ -141,8 +141,9 @@ public final class OpenOptions {
 
     /**
      * Fails the open with {@link Status#TIMED_OUT} if the TCP connect and the handshake take longer
-     * than {@code timeout}, counting any wait in the daemon for a handshake slot (its {@code
-     * max_handshakes_in_flight}); {@link Duration#ZERO} (the default) means no deadline.
+     * than {@code timeout}, counting any wait in the daemon for its turn to connect (the daemon
+     * limits the attempts in flight per target: its {@code max_handshakes_in_flight});
+     * {@link Duration#ZERO} (the default) means no deadline.
      */
     public Builder timeout(Duration timeout) {
       RequestTimeout.toWireMillis(timeout, "timeout");

@@ -2,6 +2,7 @@ package io.tlsd.daemon;
 
 import io.tlsd.daemon.engine.SessionLimits;
 import io.tlsd.daemon.server.ListenerConfig;
+import io.tlsd.daemon.tls.TlsConnector;
 import io.tlsd.daemon.tls.TlsParameters;
 import io.tlsd.daemon.tls.signing.SigningPolicy;
 import io.tlsd.daemon.tunnel.TunnelConfig;
@@ -25,6 +26,8 @@ import java.util.Objects;
 public final class DaemonConfig {
     /** Off: see {@link #workerBusyPoll()}; its gains and costs are in docs/benchmarks.md. */
     public static final Duration DEFAULT_WORKER_BUSY_POLL = Duration.ZERO;
+    /** {@link #maxHandshakesInFlight()}: a limit per target, learned (the default). */
+    public static final int ADAPTIVE_HANDSHAKES = TlsConnector.ADAPTIVE;
 
 
     /** Which half of tlsd a daemon is. */
@@ -179,10 +182,12 @@ public final class DaemonConfig {
 
     /**
      * Client role: the most outbound connection attempts (TCP connect and TLS handshake) under way
-     * at once, the others waiting their turn; 0 (the default) for no cap. A few per handshake loop
-     * keep established connections' latency low during a storm of new connections to targets
-     * nearby, where an attempt's time is mostly CPU; targets far away need more in flight for the
-     * same rate (in flight = rate × attempt time).
+     * at once, the others waiting their turn. {@link #ADAPTIVE_HANDSHAKES} (the default): a limit
+     * per target (address and port), learned from how long its attempts take, so that a storm of
+     * new connections to a target nearby, where an attempt's time is mostly CPU, runs a few at once
+     * and leaves established connections' latency low, while a target far away, where it is mostly
+     * round trips, gets as many at once as its rate needs (in flight = rate × attempt time). A
+     * positive number: that many at once, over all targets. 0: no limit.
      */
     public int maxHandshakesInFlight() {
         return maxHandshakesInFlight;
@@ -252,7 +257,7 @@ public final class DaemonConfig {
         private String transport = "auto";
         private int workerThreads = Runtime.getRuntime().availableProcessors();
         private int handshakeThreads = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
-        private int maxHandshakesInFlight;
+        private int maxHandshakesInFlight = ADAPTIVE_HANDSHAKES;
         private Duration workerBusyPoll = DEFAULT_WORKER_BUSY_POLL;
         private SessionLimits limits = SessionLimits.DEFAULTS;
         private Duration connectTimeout = Duration.ofSeconds(10);
@@ -405,10 +410,11 @@ public final class DaemonConfig {
 
         /**
          * Client role: outbound connection attempts under way at once (see
-         * {@link DaemonConfig#maxHandshakesInFlight()}); 0: no cap.
+         * {@link DaemonConfig#maxHandshakesInFlight()}); {@link #ADAPTIVE_HANDSHAKES}: learned per
+         * target; 0: no limit.
          */
         public Builder maxHandshakesInFlight(int max) {
-            if (max < 0) {
+            if (max < ADAPTIVE_HANDSHAKES) {
                 throw new IllegalArgumentException("max_handshakes_in_flight " + max + " < 0");
             }
             this.maxHandshakesInFlight = max;

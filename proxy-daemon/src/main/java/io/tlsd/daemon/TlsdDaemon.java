@@ -104,7 +104,8 @@ public final class TlsdDaemon implements AutoCloseable {
             return "";
         }
         int max = config.maxHandshakesInFlight();
-        return max == 0 ? ", no cap on handshakes in flight" : ", at most " + max + " handshakes in flight";
+        return max == DaemonConfig.ADAPTIVE_HANDSHAKES ? ", handshakes in flight limited per target (adaptive)"
+                : max == 0 ? ", no limit on handshakes in flight" : ", at most " + max + " handshakes in flight";
     }
 
     private String groupsNote() {

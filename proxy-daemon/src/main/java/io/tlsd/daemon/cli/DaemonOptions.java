@@ -28,10 +28,10 @@ final class DaemonOptions {
                     + " (default: half the cores, at least 1; 0: on the worker loops)")
     Integer handshakeThreads;
 
-    @Option(names = "--max-handshakes-in-flight", paramLabel = "N",
-            description = "Client role: outbound connects and handshakes under way at once, the others wait"
-                    + " (default: 0, no cap)")
-    Integer maxHandshakesInFlight;
+    @Option(names = "--max-handshakes-in-flight", paramLabel = "adaptive|N",
+            description = "Client role: outbound connects and handshakes under way at once, the others wait:"
+                    + " adaptive (the default) learns a limit per target, N is a limit over all, 0 none")
+    String maxHandshakesInFlight;
 
     @Option(names = "--worker-busy-poll", paramLabel = "DURATION",
             description = "Longest a worker loop polls for I/O before it sleeps, adaptive, e.g. 50us"
@@ -73,7 +73,8 @@ final class DaemonOptions {
             builder.handshakeThreads(handshakeThreads);
         }
         if (maxHandshakesInFlight != null) {
-            builder.maxHandshakesInFlight(maxHandshakesInFlight);
+            builder.maxHandshakesInFlight(ConfigFile.parseHandshakesInFlight(maxHandshakesInFlight,
+                    "--max-handshakes-in-flight"));
         }
         if (workerBusyPoll != null) {
             builder.workerBusyPoll(ConfigFile.parseDurationOrZero(workerBusyPoll, "--worker-busy-poll"));

@@ -99,7 +99,7 @@ public final class ConfigFile {
                 b.handshakeThreads((int) numberOrZero(top.get("handshake_threads"), "handshake_threads"));
             }
             if (top.containsKey("max_handshakes_in_flight")) {
-                b.maxHandshakesInFlight((int) numberOrZero(top.get("max_handshakes_in_flight"), "max_handshakes_in_flight"));
+                b.maxHandshakesInFlight(parseHandshakesInFlight(top.get("max_handshakes_in_flight"), "max_handshakes_in_flight"));
             }
             if (top.containsKey("worker_busy_poll")) {
                 b.workerBusyPoll(parseDurationOrZero(top.get("worker_busy_poll"), "worker_busy_poll"));
@@ -352,6 +352,22 @@ public final class ConfigFile {
     }
 
     /** A positive integer, or 0 where 0 means "none". */
+    /**
+     * {@code adaptive} ({@link DaemonConfig#ADAPTIVE_HANDSHAKES}), 0 (no limit) or a positive
+     * integer; a string of digits too, as on the command line.
+     */
+    public static int parseHandshakesInFlight(Object value, String where) {
+        if ("adaptive".equals(value)) {
+            return DaemonConfig.ADAPTIVE_HANDSHAKES;
+        }
+        Object v = value instanceof String s && s.matches("[0-9]{1,9}") ? Integer.valueOf(s) : value;
+        if (!(v instanceof Integer i) || i < 0) {
+            throw new IllegalArgumentException(where + ": expected adaptive, 0 (no limit) or a positive integer, got "
+                    + describe(value));
+        }
+        return i;
+    }
+
     private long numberOrZero(Object value, String where) {
         if (Integer.valueOf(0).equals(value)) {
             return 0;

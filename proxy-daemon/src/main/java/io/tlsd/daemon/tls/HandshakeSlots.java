@@ -5,7 +5,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * At most a fixed number of connection attempts (TCP connect and TLS handshake) under way at
+ * At most a number of connection attempts (TCP connect and TLS handshake) under way at
  * once; the others wait their turn, first come first served, holding no socket and no CPU.
  *
  * <p>Why: with dozens of attempts in flight, a storm of new connections to a server nearby keeps
@@ -17,7 +17,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Thread safety: {@link #submit} and {@link #release} may be called from any thread.
  */
 final class HandshakeSlots {
-    private final int max;
+    private volatile int max;
     private final AtomicInteger busy = new AtomicInteger();
     private final Queue<Runnable> waiting = new ConcurrentLinkedQueue<>();
     /** Set while this thread drains: an attempt that ends at once does not drain again within. */
@@ -29,6 +29,22 @@ final class HandshakeSlots {
             throw new IllegalArgumentException("max " + max + " < 1");
         }
         this.max = max;
+    }
+
+    /**
+     * Changes the number of attempts at once. A larger number lets waiting attempts start at the
+     * next {@link #submit} or {@link #release}.
+     */
+    void max(int max) {
+        if (max < 1) {
+            throw new IllegalArgumentException("max " + max + " < 1");
+        }
+        this.max = max;
+    }
+
+    /** The number of attempts at once. */
+    int max() {
+        return max;
     }
 
     /**

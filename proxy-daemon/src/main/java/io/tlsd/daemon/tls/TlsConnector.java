@@ -27,6 +27,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.LongConsumer;
 import javax.net.ssl.SSLException;
 
 /**
@@ -38,20 +39,23 @@ import javax.net.ssl.SSLException;
  * certificate checks of a burst of new connections never queue in front of the traffic of
  * established ones. Without one, everything happens on the session's loop.
  *
- * <p>With a cap on attempts in flight ({@link HandshakeSlots}), an attempt beyond it waits, before
- * its TCP connect, for one under way to end; its connect and handshake timeouts start when it
+ * <p>With a limit on attempts in flight ({@link HandshakeLimits}: fixed, or learned per target),
+ * an attempt beyond it waits, before its TCP connect, for one under way to end; its connect and handshake timeouts start when it
  * starts, and an attempt given up while it waits (deadline, session gone) leaves the queue and
  * never starts.
  */
 public final class TlsConnector implements Connector {
+    /** {@code maxInFlight}: a limit per target, learned ({@link AdaptiveLimit}). */
+    public static final int ADAPTIVE = -1;
+
     private final Transport transport;
     private final ClientTlsContexts contexts;
     private final Duration connectTimeout;
     private final Duration handshakeTimeout;
     private final HostResolver resolver;
     private final EventLoopGroup handshakes;
-    /** Null: no cap. */
-    private final HandshakeSlots slots;
+    /** Null: no limit. */
+    private final HandshakeLimits limits;
 
     /** Handshakes on the session's loop. */
     public TlsConnector(Transport transport, ClientTlsContexts contexts, Duration connectTimeout,
@@ -63,15 +67,17 @@ public final class TlsConnector implements Connector {
      * @param handshakes loops to connect and handshake on (same transport as the sessions'
      *     loops), or null to do it on the session's loop
      * @param maxInFlight the most connection attempts (connect and handshake) under way at once,
-     *     the others waiting their turn; 0: no cap
+     *     the others waiting their turn; 0: no limit; {@link #ADAPTIVE}: a limit per target,
+     *     learned from how long its attempts take
      */
     public TlsConnector(Transport transport, ClientTlsContexts contexts, Duration connectTimeout,
                         Duration handshakeTimeout, HostResolver resolver, EventLoopGroup handshakes,
                         int maxInFlight) {
-        if (maxInFlight < 0) {
-            throw new IllegalArgumentException("maxInFlight " + maxInFlight + " < 0");
+        if (maxInFlight < ADAPTIVE) {
+            throw new IllegalArgumentException("maxInFlight " + maxInFlight + " < " + ADAPTIVE);
         }
-        this.slots = maxInFlight == 0 ? null : new HandshakeSlots(maxInFlight);
+        this.limits = maxInFlight == 0 ? null
+                : maxInFlight == ADAPTIVE ? HandshakeLimits.adaptive() : HandshakeLimits.fixed(maxInFlight);
         this.handshakes = handshakes;
         this.transport = transport;
         this.contexts = contexts;
@@ -104,47 +110,55 @@ public final class TlsConnector implements Connector {
 
     private void connect(EventLoop loop, Promise<Channel> promise, InetAddress address, int port,
                          String serverName, SslContext context, ChannelHandler handler) {
-        if (slots == null) {
-            attempt(loop, promise, address, port, serverName, context, handler, () -> { });
+        if (limits == null) {
+            attempt(loop, promise, address, port, serverName, context, handler, nanos -> { });
             return;
         }
+        HandshakeLimits.Lane lane = limits.lane(new InetSocketAddress(address, port));
         Runnable waiting = () -> {
-            AtomicBoolean released = new AtomicBoolean();
-            Runnable release = () -> {
-                if (released.compareAndSet(false, true)) {
-                    slots.release();
+            AtomicBoolean ended = new AtomicBoolean();
+            LongConsumer end = nanos -> {
+                if (ended.compareAndSet(false, true)) {
+                    lane.end(nanos);
                 }
             };
             try {
-                attempt(loop, promise, address, port, serverName, context, handler, release);
+                attempt(loop, promise, address, port, serverName, context, handler, end);
             } catch (RuntimeException | Error e) {
-                release.run();
+                end.accept(-1);
                 promise.tryFailure(new Failure(Status.INTERNAL, "cannot start a connection attempt: " + e));
             }
         };
-        slots.submit(waiting);
+        lane.submit(waiting);
         promise.addListener(f -> {
             if (f.isCancelled()) {
-                slots.withdraw(waiting); // given up (deadline, session gone): out of the queue, if still in it
+                lane.withdraw(waiting); // given up (deadline, session gone): out of the queue, if still in it
             }
         });
     }
 
-    /** OPENs waiting for a slot under the cap on attempts in flight (0 without a cap). */
+    /** OPENs waiting for their turn under the limit on attempts in flight (0 without a limit). */
     public int handshakesWaiting() {
-        return slots == null ? 0 : slots.waiting();
+        return limits == null ? 0 : limits.waiting();
+    }
+
+    /** The limit on attempts in flight to {@code target} now; -1 without a limit. */
+    int handshakeLimit(InetSocketAddress target) {
+        return limits == null ? -1 : limits.limit(target);
     }
 
     /**
-     * Connects and handshakes; {@code ended} runs (once or more) when the attempt no longer
-     * handshakes: it failed, it succeeded, or it never started.
+     * Connects and handshakes; {@code ended} is told (once or more; the first counts) when the
+     * attempt no longer handshakes: how long its connect and handshake took if it succeeded, -1
+     * if it failed or never started.
      */
     private void attempt(EventLoop loop, Promise<Channel> promise, InetAddress address, int port,
-                         String serverName, SslContext context, ChannelHandler handler, Runnable ended) {
+                         String serverName, SslContext context, ChannelHandler handler, LongConsumer ended) {
         if (promise.isDone()) {
-            ended.run();
+            ended.accept(-1);
             return; // cancelled while resolving or waiting for a slot
         }
+        long start = System.nanoTime();
         String target = NetUtil.toSocketAddressString(new InetSocketAddress(address, port));
         SslHandler[] tls = new SslHandler[1];
         ClientGate gate = new ClientGate();
@@ -169,7 +183,7 @@ public final class TlsConnector implements Connector {
                 })
                 .connect(new InetSocketAddress(address, port));
         Channel ch = connected.channel();
-        ch.closeFuture().addListener(f -> ended.run());
+        ch.closeFuture().addListener(f -> ended.accept(-1));
         promise.addListener(f -> {
             if (f.isCancelled()) {
                 ch.close();
@@ -177,13 +191,13 @@ public final class TlsConnector implements Connector {
         });
         connected.addListener(f -> {
             if (!f.isSuccess()) {
-                ended.run();
+                ended.accept(-1);
                 promise.tryFailure(new Failure(Status.CONNECT_FAILED,
                         "cannot connect to " + target + ": " + f.cause().getMessage()));
                 return;
             }
             tls[0].handshakeFuture().addListener(h -> {
-                ended.run();
+                ended.accept(h.isSuccess() ? System.nanoTime() - start : -1);
                 if (h.isSuccess()) {
                     handOver(ch, gate, loop, handler, promise);
                 } else {

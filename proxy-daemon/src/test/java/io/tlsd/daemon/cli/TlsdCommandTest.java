@@ -1,9 +1,13 @@
 package io.tlsd.daemon.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.util.ResourceLeakDetector;
 import io.netty.util.ResourceLeakDetector.Level;
+import io.tlsd.daemon.DaemonConfig;
+import picocli.CommandLine;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -16,9 +20,27 @@ class TlsdCommandTest {
         assertEquals(0, TlsdCommand.run(subcommand, "--help"));
     }
 
+    @Test
+    void handshakesInFlightAreAdaptiveANumberOrNone() {
+        assertEquals(DaemonConfig.ADAPTIVE_HANDSHAKES, handshakesInFlight());
+        assertEquals(DaemonConfig.ADAPTIVE_HANDSHAKES, handshakesInFlight("--max-handshakes-in-flight", "adaptive"));
+        assertEquals(3, handshakesInFlight("--max-handshakes-in-flight", "3"));
+        assertEquals(0, handshakesInFlight("--max-handshakes-in-flight", "0"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> handshakesInFlight("--max-handshakes-in-flight", "many"));
+        assertTrue(e.getMessage().startsWith("--max-handshakes-in-flight: expected adaptive"), e.getMessage());
+    }
+
+    private static int handshakesInFlight(String... args) {
+        DaemonOptions options = new DaemonOptions();
+        new CommandLine(options).parseArgs(args);
+        return options.builder().build().maxHandshakesInFlight();
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"client --no-such-flag", "connect", "check-config", "frobnicate",
-            "client --transport carrier-pigeon --socket /tmp/x.sock", "server --cert only.pem"})
+            "client --transport carrier-pigeon --socket /tmp/x.sock", "server --cert only.pem",
+            "client --max-handshakes-in-flight -1"})
     void usageErrorsExitTwo(String line) {
         assertEquals(2, TlsdCommand.run(line.split(" ")));
     }

@@ -143,11 +143,16 @@ class ConfigFileTest {
     }
 
     @Test
-    void handshakesInFlightAreUncappedUnlessConfigured() throws Exception {
-        assertEquals(0, ConfigFile.load(write("")).maxHandshakesInFlight());
+    void handshakesInFlightAreLearnedPerTargetUnlessConfigured() throws Exception {
+        assertEquals(DaemonConfig.ADAPTIVE_HANDSHAKES, ConfigFile.load(write("")).maxHandshakesInFlight());
+        assertEquals(DaemonConfig.ADAPTIVE_HANDSHAKES,
+                ConfigFile.load(write("max_handshakes_in_flight: adaptive\n")).maxHandshakesInFlight());
+        assertEquals(0, ConfigFile.load(write("max_handshakes_in_flight: 0\n")).maxHandshakesInFlight());
         assertEquals(2, ConfigFile.load(write("max_handshakes_in_flight: 2\n")).maxHandshakesInFlight());
-        assertTrue(error("max_handshakes_in_flight: -2\n")
-                .contains("max_handshakes_in_flight: expected 0 or a positive integer"));
+        for (String bad : List.of("-2", "fast", "1.5")) {
+            assertTrue(error("max_handshakes_in_flight: " + bad + "\n")
+                    .contains("max_handshakes_in_flight: expected adaptive, 0 (no limit) or a positive integer"), bad);
+        }
     }
 
     @Test

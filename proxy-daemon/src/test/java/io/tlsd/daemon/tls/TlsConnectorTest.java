@@ -31,6 +31,8 @@ import io.tlsd.testing.TestPki;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -48,6 +50,7 @@ class TlsConnectorTest {
     @TempDir
     static Path dir;
     static TestPki pki;
+    static SslContext serverContext;
     static Transport transport = Transport.select("auto");
     static EventLoopGroup server;
     static EventLoopGroup sessions;
@@ -63,7 +66,7 @@ class TlsConnectorTest {
     static void start() throws Exception {
         pki = TestPki.create(dir);
         Issued localhost = pki.issueServer("localhost", "localhost", "127.0.0.1");
-        SslContext serverContext = SslContextBuilder.forServer(localhost.certPem().toFile(), localhost.keyPem().toFile())
+        serverContext = SslContextBuilder.forServer(localhost.certPem().toFile(), localhost.keyPem().toFile())
                 .sslProvider(SslProvider.OPENSSL).protocols("TLSv1.3").build();
         server = transport.newGroup(1, new DefaultThreadFactory("test-server"));
         sessions = transport.newGroup(1, new DefaultThreadFactory("test-session"));
@@ -176,7 +179,7 @@ class TlsConnectorTest {
         return connector(handshakeLoops, 0);
     }
 
-    /** {@code maxInFlight} 0: no cap. */
+    /** {@code maxInFlight} 0: no limit; {@link TlsConnector#ADAPTIVE}: learned per target. */
     private static TlsConnector connector(EventLoopGroup handshakeLoops, int maxInFlight) throws Exception {
         return new TlsConnector(transport, new ClientTlsContexts(TlsParameters.DEFAULTS, pki.caPem()),
                 Duration.ofSeconds(5), Duration.ofSeconds(5), resolver, handshakeLoops, maxInFlight);
@@ -279,6 +282,48 @@ class TlsConnectorTest {
             fourth.close().sync();
         } finally {
             stuck.close().sync();
+        }
+    }
+
+    @Test
+    void aTargetWhoseAttemptsWaitForTheNetworkGetsMoreAtOnce() throws Exception {
+        // every flight from the client reaches this server's TLS 20 ms late, as across a network
+        Channel distant = new ServerBootstrap().group(server).channel(transport.serverSocketChannel())
+                .childHandler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                            @Override
+                            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                ctx.executor().schedule(() -> {
+                                    ctx.fireChannelRead(msg);
+                                    ctx.fireChannelReadComplete(); // where TLS flushes its answer
+                                }, 20, TimeUnit.MILLISECONDS);
+                            }
+
+                            @Override
+                            public void channelReadComplete(ChannelHandlerContext ctx) {
+                                // passed on with the delayed read
+                            }
+                        }, serverContext.newHandler(ch.alloc()));
+                    }
+                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        try {
+            TlsConnector connector = connector(handshakes, TlsConnector.ADAPTIVE);
+            InetSocketAddress target = new InetSocketAddress("127.0.0.1", ((InetSocketAddress) distant.localAddress()).getPort());
+            assertEquals(AdaptiveLimit.INITIAL, connector.handshakeLimit(target));
+            List<Future<Channel>> attempts = new ArrayList<>();
+            for (int i = 0; i < 64; i++) {
+                attempts.add(connector.connect(open(distant), sessions.next(), new Recorder()));
+            }
+            for (Future<Channel> attempt : attempts) {
+                attempt.get(20, TimeUnit.SECONDS).close().sync();
+            }
+            assertTrue(connector.handshakeLimit(target) > AdaptiveLimit.INITIAL,
+                    "limit " + connector.handshakeLimit(target));
+            assertEquals(0, connector.handshakesWaiting());
+        } finally {
+            distant.close().sync();
         }
     }
 
