@@ -415,7 +415,8 @@ public final class DaemonConfig {
          */
         public Builder maxHandshakesInFlight(int max) {
             if (max < ADAPTIVE_HANDSHAKES) {
-                throw new IllegalArgumentException("max_handshakes_in_flight " + max + " < 0");
+                throw new IllegalArgumentException("max_handshakes_in_flight " + max
+                        + ": expected ADAPTIVE_HANDSHAKES, 0 (no limit) or a positive number");
             }
             this.maxHandshakesInFlight = max;
             return this;

@@ -351,7 +351,6 @@ public final class ConfigFile {
         return ((Number) value).longValue();
     }
 
-    /** A positive integer, or 0 where 0 means "none". */
     /**
      * {@code adaptive} ({@link DaemonConfig#ADAPTIVE_HANDSHAKES}), 0 (no limit) or a positive
      * integer; a string of digits too, as on the command line.
@@ -368,6 +367,7 @@ public final class ConfigFile {
         return i;
     }
 
+    /** A positive integer, or 0 where 0 means "none". */
     private long numberOrZero(Object value, String where) {
         if (Integer.valueOf(0).equals(value)) {
             return 0;

@@ -10,9 +10,10 @@ package io.tlsd.daemon.tls;
  * attempts take longer than {@link #TOLERANCE} times the baseline, they queue somewhere (for a
  * core on this machine or the server's, in the server's accept queue), and the limit shrinks in
  * proportion, by half at most; and it grows by its square root, which is what keeps it growing
- * while they do not queue. Each sample moves the limit by {@link #SMOOTHING} of that. A target nearby, whose handshakes are all CPU, settles at a few
- * attempts at once; a target across a network, whose attempts mostly wait for round trips, grows
- * the limit until its attempts start to queue.
+ * while they do not queue. Each sample moves the limit by {@link #SMOOTHING} of that. A target
+ * nearby, whose handshakes are all CPU, settles at a few attempts at once; a target across a
+ * network, whose attempts mostly wait for round trips, grows the limit until its attempts start
+ * to queue.
  *
  * <p>The baseline is the minimum of the current window of {@link #WINDOW} samples and the one
  * before it, so that it follows a target that becomes slower for good within two windows.

@@ -40,9 +40,9 @@ import javax.net.ssl.SSLException;
  * established ones. Without one, everything happens on the session's loop.
  *
  * <p>With a limit on attempts in flight ({@link HandshakeLimits}: fixed, or learned per target),
- * an attempt beyond it waits, before its TCP connect, for one under way to end; its connect and handshake timeouts start when it
- * starts, and an attempt given up while it waits (deadline, session gone) leaves the queue and
- * never starts.
+ * an attempt beyond it waits, before its TCP connect, for one under way to end; its connect and
+ * handshake timeouts start when it starts, and an attempt given up while it waits (deadline,
+ * session gone) leaves the queue and never starts.
  */
 public final class TlsConnector implements Connector {
     /** {@code maxInFlight}: a limit per target, learned ({@link AdaptiveLimit}). */
