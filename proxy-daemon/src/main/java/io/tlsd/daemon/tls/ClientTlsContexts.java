@@ -11,14 +11,16 @@ import javax.net.ssl.SSLException;
 /**
  * The client role's TLS contexts, with an optional client certificate for servers that ask. ALPN is a property of a Netty context, so there is one
  * context per distinct ALPN list an application asks for (a handful in practice; the cache is
- * bounded all the same). Every context verifies the peer's chain and its name.
+ * bounded all the same). Every context verifies the peer's chain and its name, with the JDK's
+ * trust manager, whose verdicts are reused for a while ({@link VerifiedChains}).
  */
 public final class ClientTlsContexts {
     private static final int MAX_CACHED = 64;
 
     private final TlsParameters parameters;
-    private final Path caFile;
     private final KeyMaterial identity;
+    /** Shared by every context: the chains a server presents do not depend on ALPN. */
+    private final VerifiedChains trust;
     private final ConcurrentHashMap<List<String>, SslContext> byAlpn = new ConcurrentHashMap<>();
 
     /**
@@ -35,8 +37,12 @@ public final class ClientTlsContexts {
      */
     public ClientTlsContexts(TlsParameters parameters, Path caFile, KeyMaterial identity) throws SSLException {
         this.parameters = parameters;
-        this.caFile = caFile;
         this.identity = identity;
+        try {
+            this.trust = VerifiedChains.over(caFile == null ? null : KeyMaterial.readCertificates(caFile));
+        } catch (java.security.GeneralSecurityException | java.io.IOException e) {
+            throw new SSLException("cannot load the trust anchors" + (caFile == null ? "" : " of " + caFile) + ": " + e, e);
+        }
         byAlpn.put(List.of(), build(List.of())); // fail at start, not at the first OPEN
     }
 
@@ -63,10 +69,8 @@ public final class ClientTlsContexts {
 
     private SslContext build(List<String> alpn) throws SSLException {
         SslContextBuilder builder = parameters.applyTo(SslContextBuilder.forClient())
-                .endpointIdentificationAlgorithm("HTTPS");
-        if (caFile != null) {
-            builder.trustManager(caFile.toFile());
-        }
+                .endpointIdentificationAlgorithm("HTTPS")
+                .trustManager(trust);
         if (identity != null) {
             builder.keyManager(identity.key(), identity.chain().toArray(new java.security.cert.X509Certificate[0]));
         }

@@ -328,6 +328,19 @@ class TlsConnectorTest {
     }
 
     @Test
+    void aChainVerifiedForOneNameIsNotTakenForAnother() throws Exception {
+        TlsConnector connector = connector(handshakes);
+        for (int i = 0; i < 2; i++) { // the second time from the cache of verified chains
+            connector.connect(open(), sessions.next(), new Recorder()).get(10, TimeUnit.SECONDS).close().sync();
+        }
+        Open otherName = open().toBuilder().setServerName("other.example").build();
+        Future<Channel> attempt = connector.connect(otherName, sessions.next(), new Recorder());
+        assertTrue(attempt.await(10, TimeUnit.SECONDS));
+        assertFalse(attempt.isSuccess(), "the greeter's certificate does not name other.example");
+        assertTrue(attempt.cause().getMessage().contains("other.example"), attempt.cause().getMessage());
+    }
+
+    @Test
     void aFailedAttemptFreesItsSlot() throws Exception {
         TlsConnector connector = connector(handshakes, 1);
         for (int i = 0; i < 3; i++) {
