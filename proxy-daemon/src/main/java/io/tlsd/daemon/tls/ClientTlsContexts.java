@@ -3,16 +3,19 @@ package io.tlsd.daemon.tls;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
+import java.io.IOException;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import javax.net.ssl.SSLException;
 
 /**
- * The client role's TLS contexts, with an optional client certificate for servers that ask. ALPN is a property of a Netty context, so there is one
- * context per distinct ALPN list an application asks for (a handful in practice; the cache is
- * bounded all the same). Every context verifies the peer's chain and its name, with the JDK's
- * trust manager, whose verdicts are reused for a while ({@link VerifiedChains}).
+ * The client role's TLS contexts, with an optional client certificate for servers that ask.
+ * ALPN is a property of a Netty context, so there is one context per distinct ALPN list an
+ * application asks for (a handful in practice; the cache is bounded all the same). Every context
+ * verifies the peer's chain and its name, with the JDK's trust manager, whose verdicts are reused
+ * for a while ({@link VerifiedChains}).
  */
 public final class ClientTlsContexts {
     private static final int MAX_CACHED = 64;
@@ -40,7 +43,7 @@ public final class ClientTlsContexts {
         this.identity = identity;
         try {
             this.trust = VerifiedChains.over(caFile == null ? null : KeyMaterial.readCertificates(caFile));
-        } catch (java.security.GeneralSecurityException | java.io.IOException e) {
+        } catch (GeneralSecurityException | IOException e) {
             throw new SSLException("cannot load the trust anchors" + (caFile == null ? "" : " of " + caFile) + ": " + e, e);
         }
         byAlpn.put(List.of(), build(List.of())); // fail at start, not at the first OPEN
