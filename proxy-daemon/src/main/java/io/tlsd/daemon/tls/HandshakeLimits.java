@@ -1,6 +1,7 @@
 package io.tlsd.daemon.tls;
 
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -18,6 +19,12 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class HandshakeLimits {
     static final int IDLE_LANES = 1024;
+    /**
+     * Under an adaptive limit, an attempt still under way after this long gives its slot back
+     * (and goes on): it is waiting for a server that is slow to answer, or silent, not for a
+     * CPU, and the attempts behind it should not wait for its timeout.
+     */
+    static final Duration STALE_AFTER = Duration.ofSeconds(1);
 
     /** Null: adaptive, one lane per target. */
     private final Lane fixed;
@@ -100,6 +107,14 @@ final class HandshakeLimits {
             this.target = target;
             this.slots = slots;
             this.limit = limit;
+        }
+
+        /**
+         * How long an attempt may hold its slot before it should {@link #end} (with -1) and go on
+         * without it; 0: until it ends.
+         */
+        long holdNanos() {
+            return limit == null ? 0 : STALE_AFTER.toNanos();
         }
 
         /** Runs {@code attempt} when a slot of this lane is free (see {@link HandshakeSlots#submit}). */

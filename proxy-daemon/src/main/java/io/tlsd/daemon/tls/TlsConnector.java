@@ -15,6 +15,7 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.util.NetUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
 import io.tlsd.daemon.engine.Connector;
 import io.tlsd.daemon.engine.Failure;
 import io.tlsd.daemon.transport.HostResolver;
@@ -26,6 +27,7 @@ import io.tlsd.proto.v1.Status;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongConsumer;
 import javax.net.ssl.SSLException;
@@ -40,7 +42,8 @@ import javax.net.ssl.SSLException;
  * established ones. Without one, everything happens on the session's loop.
  *
  * <p>With a limit on attempts in flight ({@link HandshakeLimits}: fixed, or learned per target),
- * an attempt beyond it waits, before its TCP connect, for one under way to end; its connect and
+ * an attempt beyond it waits, before its TCP connect, for one under way to end (under an
+ * adaptive limit, or to be under way for {@link HandshakeLimits#STALE_AFTER}); its connect and
  * handshake timeouts start when it starts, and an attempt given up while it waits (deadline,
  * session gone) leaves the queue and never starts.
  */
@@ -117,11 +120,19 @@ public final class TlsConnector implements Connector {
         HandshakeLimits.Lane lane = limits.lane(new InetSocketAddress(address, port));
         Runnable waiting = () -> {
             AtomicBoolean ended = new AtomicBoolean();
+            ScheduledFuture<?>[] stale = new ScheduledFuture<?>[1];
             LongConsumer end = nanos -> {
                 if (ended.compareAndSet(false, true)) {
+                    if (stale[0] != null) {
+                        stale[0].cancel(false);
+                    }
                     lane.end(nanos);
                 }
             };
+            long hold = lane.holdNanos();
+            if (hold > 0) {
+                stale[0] = loop.schedule(() -> end.accept(-1), hold, TimeUnit.NANOSECONDS);
+            }
             try {
                 attempt(loop, promise, address, port, serverName, context, handler, end);
             } catch (RuntimeException | Error e) {

@@ -328,6 +328,43 @@ class TlsConnectorTest {
     }
 
     @Test
+    void underTheAdaptiveLimitAttemptsToASilentServerDoNotQueueForItsTimeout() throws Exception {
+        AtomicInteger accepted = new AtomicInteger();
+        Channel stuck = new ServerBootstrap().group(server).channel(transport.serverSocketChannel())
+                .childHandler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        accepted.incrementAndGet();
+                        ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                            @Override
+                            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                ((ByteBuf) msg).release(); // never answers
+                            }
+                        });
+                    }
+                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        try {
+            TlsConnector connector = connector(handshakes, TlsConnector.ADAPTIVE); // 5 s handshake timeout
+            int n = AdaptiveLimit.INITIAL + 2;
+            List<Future<Channel>> attempts = new ArrayList<>();
+            long start = System.nanoTime();
+            for (int i = 0; i < n; i++) {
+                attempts.add(connector.connect(open(stuck), sessions.next(), new Recorder()));
+            }
+            while (accepted.get() < n && System.nanoTime() - start < TimeUnit.SECONDS.toNanos(4)) {
+                Thread.sleep(20);
+            }
+            assertEquals(n, accepted.get(), "beyond the limit, attempts start once those under way are stale");
+            assertEquals(0, connector.handshakesWaiting());
+            for (Future<Channel> attempt : attempts) {
+                sessions.next().submit(() -> attempt.cancel(false)).sync();
+            }
+        } finally {
+            stuck.close().sync();
+        }
+    }
+
+    @Test
     void aChainVerifiedForOneNameIsNotTakenForAnother() throws Exception {
         TlsConnector connector = connector(handshakes);
         for (int i = 0; i < 2; i++) { // the second time from the cache of verified chains
