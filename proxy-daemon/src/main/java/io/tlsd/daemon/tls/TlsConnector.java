@@ -114,27 +114,19 @@ public final class TlsConnector implements Connector {
     private void connect(EventLoop loop, Promise<Channel> promise, InetAddress address, int port,
                          String serverName, SslContext context, ChannelHandler handler) {
         if (limits == null) {
-            attempt(loop, promise, address, port, serverName, context, handler, nanos -> { });
+            attempt(loop, promise, address, port, serverName, context, handler, 0, nanos -> { });
             return;
         }
         HandshakeLimits.Lane lane = limits.lane(new InetSocketAddress(address, port));
         Runnable waiting = () -> {
             AtomicBoolean ended = new AtomicBoolean();
-            ScheduledFuture<?>[] stale = new ScheduledFuture<?>[1];
             LongConsumer end = nanos -> {
                 if (ended.compareAndSet(false, true)) {
-                    if (stale[0] != null) {
-                        stale[0].cancel(false);
-                    }
                     lane.end(nanos);
                 }
             };
-            long hold = lane.holdNanos();
-            if (hold > 0) {
-                stale[0] = loop.schedule(() -> end.accept(-1), hold, TimeUnit.NANOSECONDS);
-            }
             try {
-                attempt(loop, promise, address, port, serverName, context, handler, end);
+                attempt(loop, promise, address, port, serverName, context, handler, lane.holdNanos(), end);
             } catch (RuntimeException | Error e) {
                 end.accept(-1);
                 promise.tryFailure(new Failure(Status.INTERNAL, "cannot start a connection attempt: " + e));
@@ -161,20 +153,33 @@ public final class TlsConnector implements Connector {
     /**
      * Connects and handshakes; {@code ended} is told (once or more; the first counts) when the
      * attempt no longer handshakes: how long its connect and handshake took if it succeeded, -1
-     * if it failed or never started.
+     * if it failed or never started; or -1 after {@code staleNanos} (if positive) while it goes on.
      */
     private void attempt(EventLoop loop, Promise<Channel> promise, InetAddress address, int port,
-                         String serverName, SslContext context, ChannelHandler handler, LongConsumer ended) {
+                         String serverName, SslContext context, ChannelHandler handler, long staleNanos,
+                         LongConsumer ended) {
         if (promise.isDone()) {
             ended.accept(-1);
             return; // cancelled while resolving or waiting for a slot
         }
         long start = System.nanoTime();
+        EventLoop attemptLoop = handshakes == null ? loop : handshakes.next();
+        LongConsumer attemptEnded;
+        if (staleNanos > 0) {
+            // on the attempt's own loop, where it ends: no wake-up of another loop to set or cancel it
+            ScheduledFuture<?> stale = attemptLoop.schedule(() -> ended.accept(-1), staleNanos, TimeUnit.NANOSECONDS);
+            attemptEnded = nanos -> {
+                stale.cancel(false);
+                ended.accept(nanos);
+            };
+        } else {
+            attemptEnded = ended;
+        }
         String target = NetUtil.toSocketAddressString(new InetSocketAddress(address, port));
         SslHandler[] tls = new SslHandler[1];
         ClientGate gate = new ClientGate();
         ChannelFuture connected = new Bootstrap()
-                .group(handshakes == null ? loop : handshakes.next())
+                .group(attemptLoop)
                 .channel(transport.socketChannel())
                 .option(ChannelOption.AUTO_READ, false)
                 // until the hand-over: a server that closes right after the handshake must not
@@ -194,7 +199,7 @@ public final class TlsConnector implements Connector {
                 })
                 .connect(new InetSocketAddress(address, port));
         Channel ch = connected.channel();
-        ch.closeFuture().addListener(f -> ended.accept(-1));
+        ch.closeFuture().addListener(f -> attemptEnded.accept(-1));
         promise.addListener(f -> {
             if (f.isCancelled()) {
                 ch.close();
@@ -202,13 +207,13 @@ public final class TlsConnector implements Connector {
         });
         connected.addListener(f -> {
             if (!f.isSuccess()) {
-                ended.accept(-1);
+                attemptEnded.accept(-1);
                 promise.tryFailure(new Failure(Status.CONNECT_FAILED,
                         "cannot connect to " + target + ": " + f.cause().getMessage()));
                 return;
             }
             tls[0].handshakeFuture().addListener(h -> {
-                ended.accept(h.isSuccess() ? System.nanoTime() - start : -1);
+                attemptEnded.accept(h.isSuccess() ? System.nanoTime() - start : -1);
                 if (h.isSuccess()) {
                     handOver(ch, gate, loop, handler, promise);
                 } else {
