@@ -5,8 +5,9 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * At most a number of connection attempts (TCP connect and TLS handshake) under way at
- * once; the others wait their turn, first come first served, holding no socket and no CPU.
+ * At most {@link #max} connection attempts (TCP connect and TLS handshake) under way at once;
+ * the others wait their turn, first come first served, holding no socket and no CPU. The number
+ * may change while attempts are under way ({@link HandshakeLimits} learns it per target).
  *
  * <p>Why: with dozens of attempts in flight, a storm of new connections to a server nearby keeps
  * the handshake loop (and the server) busy without a pause, and the threads of established

@@ -136,13 +136,18 @@ final class VerifiedChains extends X509ExtendedTrustManager {
 
     /** A SHA-256 of the chain's bytes, the key exchange's authentication type and the host name. */
     private record Key(byte[] digest) {
-        static Key of(X509Certificate[] chain, String authType, String host) throws CertificateException {
-            MessageDigest sha256;
+        /** One per handshake thread: no provider lookup per handshake; {@code digest()} resets it. */
+        private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
             try {
-                sha256 = MessageDigest.getInstance("SHA-256");
+                return MessageDigest.getInstance("SHA-256");
             } catch (NoSuchAlgorithmException e) {
                 throw new IllegalStateException(e);
             }
+        });
+
+        static Key of(X509Certificate[] chain, String authType, String host) throws CertificateException {
+            MessageDigest sha256 = SHA256.get();
+            sha256.reset(); // in case an earlier key stopped half-way (an encoding failure)
             try {
                 for (X509Certificate cert : chain) {
                     byte[] der = cert.getEncoded();
