@@ -53,6 +53,25 @@ final class MachineLoad {
         return Math.max(0, 100 * (busyShare - ownShare));
     }
 
+    /**
+     * Core-seconds the whole machine was busy since {@code earlier} (every process and the
+     * kernel's own work, from /proc/stat's clock ticks of 1/100 s); -1 if unknown.
+     */
+    double busyCoreSecondsSince(MachineLoad earlier) {
+        if (busyTicks < 0 || earlier.busyTicks < 0) {
+            return -1;
+        }
+        return (busyTicks - earlier.busyTicks) / 100.0;
+    }
+
+    /** Percent of all cores busy since {@code earlier}, whoever was busy; -1 if unknown. */
+    double busyPercentSince(MachineLoad earlier) {
+        if (busyTicks < 0 || earlier.busyTicks < 0 || totalTicks == earlier.totalTicks) {
+            return -1;
+        }
+        return 100.0 * (busyTicks - earlier.busyTicks) / (totalTicks - earlier.totalTicks);
+    }
+
     /** Percent of all cores this JVM used since {@code earlier}. */
     double ownPercentSince(MachineLoad earlier, int cores) {
         return 100.0 * (processNanos - earlier.processNanos) / ((wallNanos - earlier.wallNanos) * (double) cores);

@@ -17,12 +17,13 @@ import javax.imageio.ImageIO;
 /** The suite's one table: figures, the compared values, their ratio and the goal it is held to. */
 final class Results {
     /**
-     * One line. {@code ratio} is tlsd/peer oriented so that higher is better (for latencies:
-     * peer/tlsd); NaN when there is nothing to compare with. {@code goal} is the ratio (or, when
-     * {@code absoluteGoal}, the value) that must be reached; NaN for none.
+     * One line. {@code ratio} is tlsd/peer, NaN when there is nothing to compare with;
+     * {@code lowerIsBetter} for latencies and costs, whose ratio the chart turns round (peer/tlsd).
+     * {@code goal} is the ratio (or, for an absolute row, the value) that must be reached; NaN for
+     * none.
      */
     record Row(String scenario, String figure, String unit, double ours, String peer, double theirs,
-               double ratio, double goal, String goalText, Boolean met) { }
+               double ratio, double goal, String goalText, Boolean met, boolean lowerIsBetter) { }
 
     final List<Row> rows = new ArrayList<>();
 
@@ -32,24 +33,24 @@ final class Results {
         double ratio = ours / theirs;
         rows.add(new Row(scenario, figure, unit, ours, peer, theirs, ratio, goal,
                 Double.isNaN(goal) ? "" : String.format(Locale.ROOT, "≥ %.1f×", goal),
-                Double.isNaN(goal) ? null : ratio >= goal));
+                Double.isNaN(goal) ? null : ratio >= goal, false));
         print(rows.get(rows.size() - 1));
     }
 
-    /** A latency compared with a peer: shown as ours/theirs, goal "no worse" (≤ 1.0×). */
+    /** A latency or a cost compared with a peer: shown as ours/theirs, goal a maximum ratio. */
     void lowerIsBetter(String scenario, String figure, String unit, double ours, String peer, double theirs,
                        double maxRatio) {
         double ratio = ours / theirs;
         rows.add(new Row(scenario, figure, unit, ours, peer, theirs, ratio, maxRatio,
                 Double.isNaN(maxRatio) ? "" : String.format(Locale.ROOT, "≤ %.1f×", maxRatio),
-                Double.isNaN(maxRatio) ? null : ratio <= maxRatio));
+                Double.isNaN(maxRatio) ? null : ratio <= maxRatio, true));
         print(rows.get(rows.size() - 1));
     }
 
     /** A value held to an absolute bound (or to none). */
     void absolute(String scenario, String figure, String unit, double ours, double max, String goalText) {
         rows.add(new Row(scenario, figure, unit, ours, "", Double.NaN, Double.NaN, max, goalText,
-                Double.isNaN(max) ? null : ours <= max));
+                Double.isNaN(max) ? null : ours <= max, true));
         print(rows.get(rows.size() - 1));
     }
 
@@ -96,7 +97,7 @@ final class Results {
 
     /**
      * A bar chart of the ratios, oriented so that right of the 1.0 line is better for tlsd
-     * (latency ratios are inverted: peer/tlsd), with each goal as a tick.
+     * (the ratios of latencies and costs are turned round: peer/tlsd), with each goal as a tick.
      */
     void chart(Path png, String title) throws IOException {
         List<Row> bars = rows.stream().filter(r -> !Double.isNaN(r.ratio)).toList();
@@ -119,7 +120,7 @@ final class Results {
         g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 15));
         g.drawString(title, 10, 22);
         g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
-        g.drawString("ratio, higher = better for tlsd (latency: peer / tlsd); black tick = goal", 10, 42);
+        g.drawString("ratio, higher = better for tlsd (latency, cost: peer / tlsd); black tick = goal", 10, 42);
         int plot = width - left - 60;
         int top = 55;
         for (int i = 0; i < bars.size(); i++) {
@@ -134,7 +135,7 @@ final class Results {
             g.setColor(Color.BLACK);
             g.drawString(String.format(Locale.ROOT, "%.2f×", v), left + w + 4, y + 16);
             if (!Double.isNaN(r.goal)) {
-                double goal = r.figure.contains("p50") || r.figure.contains("p99") ? 1 / r.goal : r.goal;
+                double goal = r.lowerIsBetter ? 1 / r.goal : r.goal;
                 int gx = left + (int) (plot * goal / max);
                 g.setStroke(new BasicStroke(2));
                 g.drawLine(gx, y + 1, gx, y + rowHeight - 1);
@@ -151,7 +152,6 @@ final class Results {
     }
 
     private static double better(Row r) {
-        boolean latency = r.figure.contains("p50") || r.figure.contains("p99");
-        return latency ? 1 / r.ratio : r.ratio;
+        return r.lowerIsBetter ? 1 / r.ratio : r.ratio;
     }
 }

@@ -20,6 +20,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Semaphore;
@@ -101,6 +102,10 @@ final class SdkScenario {
             long ms = options.millis;
             List<Double> sdkBulk = new ArrayList<>();
             List<Double> nettyBulk = new ArrayList<>();
+            List<Double> sdkBulkCpu = new ArrayList<>();
+            List<Double> nettyBulkCpu = new ArrayList<>();
+            List<Double> sdkBulkBusy = new ArrayList<>();
+            List<Double> nettyBulkBusy = new ArrayList<>();
             List<Double> sdkOps = new ArrayList<>();
             List<Double> nettyOps = new ArrayList<>();
             List<Double> sdkP50 = new ArrayList<>();
@@ -135,7 +140,10 @@ final class SdkScenario {
                 boolean sdkFirst = round % 2 == 0;
                 for (int k = 0; k < 2; k++) {
                     if ((k == 0) == sdkFirst) {
-                        sdkBulk.add(sdkBulk(tlsd, server, port, ms));
+                        Bulk bulk = measured(server, () -> sdkBulk(tlsd, server, port, ms));
+                        sdkBulk.add(bulk.mibPerSecond());
+                        sdkBulkCpu.add(bulk.coreSecondsPerGiB());
+                        sdkBulkBusy.add(bulk.busyPercent());
                         sdkOps.add(sdkWriteOps(tlsd, port, ms));
                         EchoTimes echo = sdkCallbackRoundTrips(tlsd, port, ms);
                         LoadClient.Latency l = echo.roundTrip();
@@ -163,23 +171,35 @@ final class SdkScenario {
                         pollingBarrierP50.add(polledBarrier.p50());
                         Suite.progress("sdk round %d SDK, worker_busy_poll %s: rtt %s, barrier %s", round + 1,
                                 busyPoll(), polled, polledBarrier);
-                        Suite.progress("sdk round %d SDK: bulk %.0f MiB/s, %.0f ops/s, rtt %s, rtt with await() %s,"
-                                + " barrier %s, write alone %s, write in the round trip %s, unix-socket ping-pong %s",
-                                round + 1, last(sdkBulk), last(sdkOps), l, blocking, barrier, write, echo.writeHalf(),
-                                floor);
+                        Suite.progress("sdk round %d SDK: bulk %.0f MiB/s (%.2f core-s/GiB, machine %.0f%% busy),"
+                                + " %.0f ops/s, rtt %s, rtt with await() %s, barrier %s, write alone %s,"
+                                + " write in the round trip %s, unix-socket ping-pong %s",
+                                round + 1, last(sdkBulk), last(sdkBulkCpu), last(sdkBulkBusy), last(sdkOps), l,
+                                blocking, barrier, write, echo.writeHalf(), floor);
                     } else {
-                        nettyBulk.add(load.bulk(port, tls, server, 1, BULK_CHUNK, ms));
+                        Bulk bulk = measured(server, () -> load.bulk(port, tls, server, 1, BULK_CHUNK, ms));
+                        nettyBulk.add(bulk.mibPerSecond());
+                        nettyBulkCpu.add(bulk.coreSecondsPerGiB());
+                        nettyBulkBusy.add(bulk.busyPercent());
                         nettyOps.add(load.writeOps(port, tls, OP_BYTES, 64, ms));
                         LoadClient.Latency l = load.pingPong(port, tls, OP_BYTES, ms);
                         nettyP50.add(l.p50());
                         nettyP99.add(l.p99());
-                        Suite.progress("sdk round %d in-process: bulk %.0f MiB/s, %.0f ops/s, rtt %s", round + 1,
-                                last(nettyBulk), last(nettyOps), l);
+                        Suite.progress("sdk round %d in-process: bulk %.0f MiB/s (%.2f core-s/GiB, machine %.0f%% busy),"
+                                + " %.0f ops/s, rtt %s", round + 1, last(nettyBulk), last(nettyBulkCpu),
+                                last(nettyBulkBusy), last(nettyOps), l);
                     }
                 }
             }
             results.higherIsBetter("SDK path", "bulk, 1 connection", "MiB/s", TunnelScenario.median(sdkBulk),
                     "in-process", TunnelScenario.median(nettyBulk), 0.7);
+            // What stands between the two: the CPU each spends per byte, while both keep the cores busy.
+            results.lowerIsBetter("SDK path", "bulk: machine CPU per GiB moved", "core-s",
+                    TunnelScenario.median(sdkBulkCpu), "in-process", TunnelScenario.median(nettyBulkCpu), Double.NaN);
+            results.absolute("SDK path", "bulk: machine busy, SDK", "%", TunnelScenario.median(sdkBulkBusy),
+                    Double.NaN, "");
+            results.absolute("SDK path", "bulk: machine busy, in-process", "%",
+                    TunnelScenario.median(nettyBulkBusy), Double.NaN, "");
             results.higherIsBetter("SDK path", "1 KiB writes (64 in flight)", "ops/s", TunnelScenario.median(sdkOps),
                     "in-process", TunnelScenario.median(nettyOps), Double.NaN);
             results.lowerIsBetter("SDK path", "1 KiB op round trip p50", "µs", TunnelScenario.median(sdkP50),
@@ -266,6 +286,25 @@ final class SdkScenario {
         } finally {
             Files.deleteIfExists(path);
         }
+    }
+
+    /** A bulk run's rate, and what the whole machine spent during it per GiB the sink received. */
+    record Bulk(double mibPerSecond, double coreSecondsPerGiB, double busyPercent) { }
+
+    /**
+     * Runs {@code bulk} (which returns MiB/s) and measures the machine around it: every process's
+     * CPU and the kernel's, over the whole run (connection set-up and warm-up included, for both
+     * variants alike), per GiB the sink received in that time.
+     */
+    static Bulk measured(EchoBackend sink, Callable<Double> bulk) throws Exception {
+        MachineLoad before = MachineLoad.snapshot();
+        long bytesBefore = sink.sunk.sum();
+        double rate = bulk.call();
+        MachineLoad after = MachineLoad.snapshot();
+        double gib = (sink.sunk.sum() - bytesBefore) / (double) (1L << 30);
+        double coreSeconds = after.busyCoreSecondsSince(before);
+        return new Bulk(rate, coreSeconds < 0 || gib == 0 ? Double.NaN : coreSeconds / gib,
+                after.busyPercentSince(before));
     }
 
     private static double last(List<Double> v) {
