@@ -67,6 +67,8 @@ final class Connection extends ChannelInboundHandlerAdapter {
     private boolean pumping;
     private boolean pumpAgain;
     private boolean released;
+    /** The next write, from the ring, waits for the end of the session's batch of requests. */
+    private boolean waitingForBatch;
 
     /**
      * @param initial {@code CONNECTING} for a connection the daemon opens, {@code HANDSHAKING}
@@ -295,7 +297,11 @@ final class Connection extends ChannelInboundHandlerAdapter {
 
     private void startWrites() {
         Op op;
-        while (activeWrite == null && !released && (op = peekWrite()) != null) {
+        while (activeWrite == null && !released && !waitingForBatch && (op = peekWrite()) != null) {
+            if (op.kind == Op.Kind.WRITE && op.data == null && op.ringOffset >= 0 && session.waitForBatch(this)) {
+                waitingForBatch = true; // Session.endBatch calls batchEnded
+                return;
+            }
             epochs.peekFirst().writes.poll();
             if (op.kind == Op.Kind.WRITE) {
                 startWrite(op);
@@ -303,6 +309,12 @@ final class Connection extends ChannelInboundHandlerAdapter {
                 startClose(op);
             }
         }
+    }
+
+    /** The session's batch of requests has ended: the write that waited for it may start. */
+    void batchEnded() {
+        waitingForBatch = false;
+        pump();
     }
 
     private Op peekWrite() {
@@ -314,6 +326,14 @@ final class Connection extends ChannelInboundHandlerAdapter {
         if (endOfOutput != null) {
             session.finish(op, endOfOutput);
             return;
+        }
+        if (op.data == null && op.ringOffset >= 0) {
+            try {
+                session.readFromRing(op, epochs.peekFirst().writes);
+            } catch (Failure f) {
+                session.finish(op, f);
+                return;
+            }
         }
         activeWrite = op;
         op.state = Op.State.RUNNING;

@@ -33,6 +33,11 @@ final class Op {
      */
     ByteBuf data;
     int dataLength;
+    /**
+     * WRITE from the write ring: where its bytes start there, until they are read into
+     * {@link #data} when the write starts (or with a write queued ahead of it); -1 otherwise.
+     */
+    long ringOffset = -1;
     boolean writeSideOnly;
 
     ScheduledFuture<?> deadline;

@@ -34,6 +34,9 @@ public final class Session {
     private final Acceptor acceptor;
     private final CompletionSink sink;
     private final DaemonCounters counters;
+    /** The most {@link #readFromRing} reads at once. */
+    static final int RING_READ_MAX_BYTES = 1 << 20;
+
     /** Where WRITEs with {@code ring} find their plaintext; null when the session has none. */
     private final WriteRing ring;
 
@@ -43,6 +46,10 @@ public final class Session {
     private long nextConnectionId = 1;
     private long queuedWriteBytes;
     private boolean ended;
+    /** Between {@link #beginBatch} and {@link #endBatch}: ring writes wait for the batch's end. */
+    private boolean batching;
+    /** Connections whose next write waits for the end of the batch. */
+    private final List<Connection> waitingForBatch = new ArrayList<>();
 
     /**
      * @param connector opens connections (client role), or null
@@ -102,8 +109,8 @@ public final class Session {
 
     /**
      * Takes one request from the application. Must be called on the session's loop. A WRITE's
-     * data is taken from the request (wrapped, not copied), or copied out of the write ring once
-     * the request has passed its checks.
+     * data is taken from the request (wrapped, not copied), or read out of the write ring when the
+     * write starts.
      */
     public void submit(Request request) {
         ByteBuf writeData = request.hasWrite() && !request.getWrite().hasRing()
@@ -299,8 +306,8 @@ public final class Session {
 
     /**
      * Owns {@code data}: releases it when refusing the request, else gives it to the op. A null
-     * {@code data} means the plaintext is in the write ring; it is copied out last, after every
-     * check, so that a refused write costs no copy.
+     * {@code data} means the plaintext is in the write ring: the op only notes where, and
+     * {@link #readFromRing} reads it when the write starts.
      */
     private void write(Request request, ByteBuf data) throws Failure {
         Write write = request.getWrite();
@@ -325,8 +332,7 @@ public final class Session {
                         + limits.maxQueuedWriteBytes() + ", queued " + queuedWriteBytes + ")");
             }
             if (fromRing) {
-                data = ring.copy(ByteBufAllocator.DEFAULT,
-                        Integer.toUnsignedLong(write.getRing().getOffset()), length);
+                ring.checkSlice(Integer.toUnsignedLong(write.getRing().getOffset()), length);
             }
             op = track(request, Op.Kind.WRITE);
         } catch (Failure | RuntimeException e) {
@@ -337,11 +343,78 @@ public final class Session {
         // releases it when the op ends first.
         op.data = data;
         op.dataLength = (int) length;
+        if (fromRing) {
+            op.ringOffset = Integer.toUnsignedLong(write.getRing().getOffset());
+        }
         queuedWriteBytes += length;
         if (fromRing) {
             counters.ringBytes.add(length);
         }
         conn.enqueue(op);
+    }
+
+    /**
+     * The requests that follow, up to {@link #endBatch}, arrived together (one read of the IPC
+     * socket): a WRITE from the write ring that could start now waits for the batch's end, so
+     * that the ring WRITEs of the batch queued behind it are read with it ({@link #readFromRing}).
+     * Nothing else waits. Idempotent; must be called on the session's loop.
+     */
+    public void beginBatch() {
+        batching = true;
+    }
+
+    /** The end of a batch of requests: starts the writes that waited for it. */
+    public void endBatch() {
+        batching = false;
+        for (int i = 0; i < waitingForBatch.size(); i++) {
+            waitingForBatch.get(i).batchEnded();
+        }
+        waitingForBatch.clear();
+    }
+
+    /** True if {@code conn}'s next write, from the ring, is to wait for the end of the batch. */
+    boolean waitForBatch(Connection conn) {
+        if (!batching) {
+            return false;
+        }
+        waitingForBatch.add(conn);
+        return true;
+    }
+
+    /**
+     * Reads the plaintext of {@code first}, a WRITE from the write ring that is about to start,
+     * and in the same read that of the WRITEs queued right behind it ({@code behind}, in order)
+     * whose slices follow on in the ring, up to {@link #RING_READ_MAX_BYTES} in all: one system
+     * call for a run of pipelined writes instead of one each. Each op gets its own slice of the
+     * buffer read. If the read fails (a ring the application shrank), only {@code first} is
+     * affected; the others read their own bytes when their turn comes.
+     *
+     * @throws Failure BAD_REQUEST when the ring cannot be read
+     */
+    void readFromRing(Op first, Iterable<Op> behind) throws Failure {
+        int total = first.dataLength;
+        long end = first.ringOffset + first.dataLength;
+        int following = 0;
+        for (Op op : behind) {
+            if (op.kind != Op.Kind.WRITE || op.data != null || op.ringOffset != end
+                    || (long) total + op.dataLength > RING_READ_MAX_BYTES) {
+                break;
+            }
+            total += op.dataLength;
+            end += op.dataLength;
+            following++;
+        }
+        ByteBuf all = ring.read(ByteBufAllocator.DEFAULT, first.ringOffset, total);
+        first.data = all.retainedSlice(0, first.dataLength);
+        int at = first.dataLength;
+        for (Op op : behind) {
+            if (following-- == 0) {
+                break;
+            }
+            op.data = all.retainedSlice(at, op.dataLength);
+            at += op.dataLength;
+        }
+        all.release();
     }
 
     private void close(Request request) throws Failure {

@@ -2,11 +2,9 @@ package io.tlsd.daemon.engine;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
-import io.netty.util.internal.PlatformDependent;
 import io.tlsd.proto.v1.Status;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,16 +19,18 @@ import java.util.stream.Stream;
 /**
  * One session's shared-memory write ring, the daemon's side: a file the application maps
  * read-write and puts WRITE plaintext in ({@code Write.ring}), so the bytes do not cross the Unix
- * socket. The daemon maps it read-only and copies a write's bytes out when the request arrives.
+ * socket. The daemon does not map it: it reads a write's bytes out of the file ({@code pread}),
+ * when the write starts, together with those of the writes queued right behind it whose slices
+ * follow on (see {@link #read}).
  *
- * <p>Why a copy and not a view handed to the TLS engine: the application can shrink the file
- * under the daemon's mapping, and touching a page past the end then raises SIGBUS. The JVM turns
- * that into an {@link InternalError} for the copy made here (checked against the file's size
- * first), but inside BoringSSL it would end the whole daemon.
+ * <p>Why a read and not a mapping: the application can shrink the file at any time, and touching
+ * a mapped page past the new end raises SIGBUS, which the JVM reports late and inside BoringSSL
+ * would end the whole daemon. A read of a shrunk file only comes back short, which fails the
+ * write ({@code BAD_REQUEST}) and nothing else.
  *
  * <p>Lifecycle, all on the session's loop: {@link #create} makes the file (mode 0660, a random name,
  * in the daemon's private ring directory); {@link #unlink} removes its name once the application
- * has mapped it (at the session's first request); {@link #close} also unmaps it, once no request
+ * has mapped it (at the session's first request); {@link #close} also closes it, once no request
  * can reach it any more.
  */
 public final class WriteRing implements AutoCloseable {
@@ -38,15 +38,13 @@ public final class WriteRing implements AutoCloseable {
 
     private final Path path;
     private final FileChannel file;
-    private final MappedByteBuffer map;
     private final int size;
     private boolean linked = true;
     private boolean closed;
 
-    private WriteRing(Path path, FileChannel file, MappedByteBuffer map, int size) {
+    private WriteRing(Path path, FileChannel file, int size) {
         this.path = path;
         this.file = file;
-        this.map = map;
         this.size = size;
     }
 
@@ -92,8 +90,7 @@ public final class WriteRing implements AutoCloseable {
                 zeros.clear().limit((int) Math.min(zeros.capacity(), size - position));
                 position += file.write(zeros, position);
             }
-            MappedByteBuffer map = file.map(FileChannel.MapMode.READ_ONLY, 0, size);
-            return new WriteRing(path, file, map, size);
+            return new WriteRing(path, file, size);
         } catch (IOException | RuntimeException e) {
             file.close();
             Files.deleteIfExists(path);
@@ -109,7 +106,7 @@ public final class WriteRing implements AutoCloseable {
         return size;
     }
 
-    /** Removes the file's name; the mappings stay. Idempotent. */
+    /** Removes the file's name; the application's mapping and the daemon's file stay. Idempotent. */
     public void unlink() {
         if (linked) {
             linked = false;
@@ -122,46 +119,51 @@ public final class WriteRing implements AutoCloseable {
     }
 
     /**
-     * Bytes {@code [offset, offset + length)} of the ring, copied into a new buffer of
-     * {@code alloc}'s that the caller owns.
+     * Checks that {@code [offset, offset + length)} lies inside the ring.
      *
-     * @throws Failure BAD_REQUEST for a slice outside the ring or a file the application shrank
+     * @throws Failure BAD_REQUEST if it does not
      */
-    ByteBuf copy(ByteBufAllocator alloc, long offset, long length) throws Failure {
-        if (closed) {
-            throw new IllegalStateException("ring closed");
-        }
+    void checkSlice(long offset, long length) throws Failure {
         if (offset < 0 || length < 1 || offset + length > size) {
             throw new Failure(Status.BAD_REQUEST, "write: ring slice [" + offset + ", " + (offset + length)
                     + ") is not inside the write ring of " + size + " bytes");
         }
-        try {
-            if (file.size() < offset + length) {
-                throw shrunk();
-            }
-        } catch (IOException e) {
-            throw new Failure(Status.BAD_REQUEST, "write: cannot read the write ring: " + e.getMessage());
+    }
+
+    /**
+     * Bytes {@code [offset, offset + length)} of the ring (a slice {@link #checkSlice} accepted),
+     * read into a new direct buffer of {@code alloc}'s that the caller owns.
+     *
+     * @throws Failure BAD_REQUEST for a file the application shrank or that cannot be read
+     */
+    ByteBuf read(ByteBufAllocator alloc, long offset, int length) throws Failure {
+        if (closed) {
+            throw new IllegalStateException("ring closed");
         }
-        ByteBuf data = alloc.directBuffer((int) length);
+        checkSlice(offset, length);
+        ByteBuf data = alloc.directBuffer(length);
         try {
-            data.writeBytes(map.slice((int) offset, (int) length));
+            ByteBuffer into = data.nioBuffer(0, length);
+            long position = offset;
+            while (into.hasRemaining()) {
+                if (file.read(into, position) <= 0) {
+                    throw new Failure(Status.BAD_REQUEST, "write: the write ring is shorter than " + size
+                            + " bytes: the application truncated it");
+                }
+                position = offset + into.position();
+            }
+            data.writerIndex(length);
             return data;
-        } catch (InternalError e) {
-            // SIGBUS: the file was shrunk between the size check and the copy
+        } catch (IOException e) {
             data.release();
-            throw shrunk();
-        } catch (RuntimeException e) {
+            throw new Failure(Status.BAD_REQUEST, "write: cannot read the write ring: " + e);
+        } catch (Failure | RuntimeException e) {
             data.release();
             throw e;
         }
     }
 
-    private Failure shrunk() {
-        return new Failure(Status.BAD_REQUEST, "write: the write ring is shorter than " + size
-                + " bytes: the application truncated it");
-    }
-
-    /** Unlinks and unmaps the ring; later {@link #copy} calls fail. Idempotent. */
+    /** Unlinks and closes the ring; later {@link #read} calls fail. Idempotent. */
     @Override
     public void close() {
         if (closed) {
@@ -172,9 +174,7 @@ public final class WriteRing implements AutoCloseable {
         try {
             file.close();
         } catch (IOException e) {
-            // closing a file we only read and mapped; nothing to recover
+            // closing a file we only read; nothing to recover
         }
-        // Returns the shared memory now rather than when a GC finds the buffer unreachable.
-        PlatformDependent.freeDirectBuffer(map);
     }
 }

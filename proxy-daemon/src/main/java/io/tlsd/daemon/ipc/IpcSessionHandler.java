@@ -112,6 +112,7 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
                     return;
                 }
                 requestArrived();
+                session.beginBatch();
                 session.submit(msg.getRequest());
             }
             case ENDED -> {
@@ -128,6 +129,7 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
         }
         if (state == State.ACTIVE) {
             requestArrived();
+            session.beginBatch();
             session.submitWrite(write.request(), write.content()); // the session owns the data now
             return;
         }
@@ -178,6 +180,9 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
         start(app, ring);
         while (!early.isEmpty() && state == State.ACTIVE) {
             channelRead(ctx, early.poll());
+        }
+        if (session != null) {
+            session.endBatch(); // the early requests were one batch; no read of the socket ends it
         }
         dropEarly();
         ctx.channel().config().setAutoRead(state == State.ACTIVE && ctx.channel().isWritable());
@@ -250,6 +255,15 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
             session.sinkWritable();
         }
         ctx.fireChannelWritabilityChanged();
+    }
+
+    /** The end of one read of the socket: the requests it brought are the session's batch. */
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (session != null) {
+            session.endBatch();
+        }
+        ctx.fireChannelReadComplete();
     }
 
     @Override

@@ -71,6 +71,19 @@ final class IpcHarness implements AutoCloseable {
         return id;
     }
 
+    /** Sends the requests in one read of the socket; returns their op ids. */
+    long[] requestsInOneRead(Request.Builder... requests) {
+        ByteBuf frames = Unpooled.buffer();
+        long[] ids = new long[requests.length];
+        for (int i = 0; i < requests.length; i++) {
+            ids[i] = nextOpId++;
+            byte[] body = ClientMessage.newBuilder().setRequest(requests[i].setOpId(ids[i])).build().toByteArray();
+            frames.writeInt(body.length).writeBytes(body);
+        }
+        sendRaw(frames);
+        return ids;
+    }
+
     long open() {
         return request(Request.newBuilder().setOpen(Open.newBuilder().setHost("example.test").setPort(443)));
     }

@@ -17,6 +17,7 @@ import io.tlsd.proto.v1.RingSlice;
 import io.tlsd.proto.v1.Status;
 import io.tlsd.proto.v1.Welcome;
 import io.tlsd.proto.v1.Write;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
@@ -69,8 +70,12 @@ class WriteRingSessionTest {
     }
 
     private long ringWrite(long conn, int offset, int length) {
-        return h.request(Request.newBuilder().setWrite(Write.newBuilder().setConnId(conn)
-                .setRing(RingSlice.newBuilder().setOffset(offset).setLength(length))));
+        return h.request(ringSlice(conn, offset, length));
+    }
+
+    private static Request.Builder ringSlice(long conn, int offset, int length) {
+        return Request.newBuilder().setWrite(Write.newBuilder().setConnId(conn)
+                .setRing(RingSlice.newBuilder().setOffset(offset).setLength(length)));
     }
 
     @Test
@@ -170,34 +175,89 @@ class WriteRingSessionTest {
     }
 
     @Test
-    void ringWritesCarryTheBytesThatWereInTheRingWhenTheRequestArrived() throws IOException {
+    void ringWritesCarryTheBytesInTheRingWhenTheyStartAndAQueuedRunIsReadAtOnce() throws IOException {
         MappedByteBuffer ring = map(hello(CAP));
         long conn = h.established();
-        byte[] first = new byte[40_000];
-        byte[] second = new byte[1000];
-        new Random(1).nextBytes(first);
-        new Random(2).nextBytes(second);
-        ring.put(0, first);
-        ring.put(CAP - second.length, second);
-        h.connector.last().gate.open = false; // both writes stay queued for now
-        long w1 = ringWrite(conn, 0, first.length);
-        long w2 = ringWrite(conn, CAP - second.length, second.length);
-        // The daemon copied at arrival: changing the ring now changes nothing already submitted.
-        ring.put(0, new byte[first.length]);
-        ring.put(CAP - second.length, new byte[second.length]);
+        byte[][] parts = new byte[5][];
+        int[] sizes = {40_000, 1000, 9000, 1000, 1000};
+        for (int i = 0; i < parts.length; i++) {
+            parts[i] = new byte[sizes[i]];
+            new Random(i).nextBytes(parts[i]);
+        }
+        ring.put(0, parts[0]);                 // w1 [0, 40000)
+        ring.put(40_000, parts[1]);            // w2 right behind it
+        ring.put(41_000, parts[2]);            // w3 right behind w2: read with w2
+        ring.put(CAP - 1000, parts[3]);        // w4 elsewhere: read on its own
+        h.connector.last().gate.open = false;  // w1 starts and stays in progress, the rest queue
+        long[] ops = {
+            ringWrite(conn, 0, 40_000),
+            ringWrite(conn, 40_000, 1000),
+            ringWrite(conn, 41_000, 9000),
+            ringWrite(conn, CAP - 1000, 1000)};
+        // A queued write has not been read yet: it carries what is in the ring when it starts.
+        ring.put(40_000, parts[4]);
+        // Once w2 has started, w3's bytes were read with it; changing them no longer counts.
+        h.connector.last().gate.inspect = buf -> ring.put(41_000, new byte[9000]);
         h.connector.last().gate.release();
         h.ipc.runPendingTasks();
-        Completion c1 = h.completion();
-        Completion c2 = h.completion();
-        assertEquals(w1, c1.getOpId());
-        assertEquals(Status.OK, c1.getStatus(), c1.toString());
-        assertEquals(first.length, c1.getBytesWritten());
-        assertEquals(w2, c2.getOpId());
-        assertEquals(second.length, c2.getBytesWritten());
-        byte[] expected = new byte[first.length + second.length];
-        System.arraycopy(first, 0, expected, 0, first.length);
-        System.arraycopy(second, 0, expected, first.length, second.length);
-        assertArrayEquals(expected, h.connector.last().gate.bytes.toByteArray());
+        for (int i = 0; i < ops.length; i++) {
+            Completion c = h.completion();
+            assertEquals(ops[i], c.getOpId());
+            assertEquals(Status.OK, c.getStatus(), c.toString());
+            assertEquals(sizes[i], c.getBytesWritten());
+        }
+        ByteArrayOutputStream expected = new ByteArrayOutputStream();
+        expected.writeBytes(parts[0]);
+        expected.writeBytes(parts[4]);
+        expected.writeBytes(parts[2]);
+        expected.writeBytes(parts[3]);
+        assertArrayEquals(expected.toByteArray(), h.connector.last().gate.bytes.toByteArray());
+    }
+
+    @Test
+    void ringWritesThatArriveInOneReadOfTheSocketAreReadFromTheRingTogether() throws IOException {
+        MappedByteBuffer ring = map(hello(CAP));
+        long conn = h.established();
+        byte[] first = new byte[1000];
+        byte[] second = new byte[3000];
+        new Random(3).nextBytes(first);
+        new Random(4).nextBytes(second);
+        ring.put(0, first);
+        ring.put(1000, second);
+        // Had the first write started alone, as soon as its frame was decoded, the second would
+        // read what this puts in the ring when the first is handed to the socket.
+        h.connector.last().gate.inspect = buf -> ring.put(1000, new byte[3000]);
+        long[] ops = h.requestsInOneRead(ringSlice(conn, 0, 1000), ringSlice(conn, 1000, 3000));
+        for (long op : ops) {
+            Completion c = h.completion();
+            assertEquals(op, c.getOpId());
+            assertEquals(Status.OK, c.getStatus(), c.toString());
+        }
+        ByteArrayOutputStream expected = new ByteArrayOutputStream();
+        expected.writeBytes(first);
+        expected.writeBytes(second);
+        assertArrayEquals(expected.toByteArray(), h.connector.last().gate.bytes.toByteArray());
+    }
+
+    @Test
+    void aRingShrunkUnderAQueuedRunFailsEachOfItsWritesAlone() throws IOException {
+        Welcome welcome = hello(CAP);
+        Path file = Path.of(welcome.getWriteRing().getPath());
+        try (FileChannel app = FileChannel.open(file, StandardOpenOption.WRITE)) {
+            long conn = h.established();
+            h.connector.last().gate.open = false;
+            long w1 = ringWrite(conn, 0, 4096);       // read before the ring shrinks
+            long w2 = ringWrite(conn, 4096, 4096);    // half of it is gone
+            long w3 = ringWrite(conn, 8192, 4096);    // all of it is gone
+            app.truncate(6000);
+            h.connector.last().gate.release();
+            h.ipc.runPendingTasks();
+            assertEquals(Status.OK, h.completion(w1).getStatus());
+            assertBadRequest(w2, "the application truncated it");
+            assertBadRequest(w3, "the application truncated it");
+            h.write(conn, "the session goes on");
+            assertEquals(Status.OK, h.completion().getStatus());
+        }
     }
 
     @Test
@@ -250,7 +310,7 @@ class WriteRingSessionTest {
         long cancel = h.cancel(queued);
         assertEquals(Status.CANCELLED, h.completion(queued).getStatus());
         assertEquals(Status.OK, h.completion(cancel).getStatus());
-        ringWrite(conn, 40_000, 20_000); // dropped with the session (LeakCheck watches the copies)
+        ringWrite(conn, 40_000, 20_000); // dropped with the session, never read (LeakCheck watches the reads)
         h.ipc.close();
         h.ipc.runPendingTasks();
     }
