@@ -85,6 +85,23 @@ class WriteRingDaemonTest {
         }
     }
 
+    /** This process's open files in {@code directory} (the daemon's ring files, deleted or not). */
+    private static long openFilesIn(Path directory) throws Exception {
+        long n = 0;
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            for (Path fd : fds.toList()) {
+                try {
+                    if (Files.readSymbolicLink(fd).toString().startsWith(directory + "/")) {
+                        n++;
+                    }
+                } catch (java.io.IOException e) {
+                    // closed meanwhile
+                }
+            }
+        }
+        return n;
+    }
+
     private static List<Path> list(Path directory) throws Exception {
         try (Stream<Path> files = Files.list(directory)) {
             return files.toList();
@@ -109,14 +126,17 @@ class WriteRingDaemonTest {
                 upload(fixture, client);
                 assertEquals(SIZE, daemon.stats().ringBytes() - before);
                 assertEquals(0, list(rings).size(), "its name went at the first request");
-                assertTrue(mappingsOf(rings) >= 2, "mapped by the client and by the daemon (one process here)");
+                assertEquals(1, mappingsOf(rings), "mapped by the client; the daemon reads the file, it does not map it");
+                assertEquals(1, openFilesIn(rings), "the daemon's file (one process here; the SDK closed its own)");
             }
-            // The SDK unmaps at close, the daemon when it sees the session end.
+            // The SDK unmaps at close, the daemon closes its file when it sees the session end.
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2); // a GC would unmap it too, later
-            while ((daemon.stats().sessions() > 0 || mappingsOf(rings) > 0) && System.nanoTime() < deadline) {
+            while ((daemon.stats().sessions() > 0 || mappingsOf(rings) > 0 || openFilesIn(rings) > 0)
+                    && System.nanoTime() < deadline) {
                 Thread.sleep(20);
             }
             assertEquals(0, mappingsOf(rings), "the ring's memory is released, not left to a GC");
+            assertEquals(0, openFilesIn(rings), "the daemon closed the ring's file");
         } finally {
             fixture.close();
         }
