@@ -28,15 +28,15 @@ import java.util.concurrent.TimeUnit;
  * the session itself ends: then its operations are dropped, as there is nobody left to tell.
  */
 public final class Session {
+    /** The most {@link #readFromRing} reads at once. */
+    static final int RING_READ_MAX_BYTES = 1 << 20;
+
     private final EventLoop loop;
     private final SessionLimits limits;
     private final Connector connector;
     private final Acceptor acceptor;
     private final CompletionSink sink;
     private final DaemonCounters counters;
-    /** The most {@link #readFromRing} reads at once. */
-    static final int RING_READ_MAX_BYTES = 1 << 20;
-
     /** Where WRITEs with {@code ring} find their plaintext; null when the session has none. */
     private final WriteRing ring;
 
@@ -314,6 +314,7 @@ public final class Session {
         boolean fromRing = data == null;
         Connection conn;
         long length = data != null ? data.readableBytes() : Integer.toUnsignedLong(write.getRing().getLength());
+        long ringOffset = fromRing ? Integer.toUnsignedLong(write.getRing().getOffset()) : -1;
         Op op;
         try {
             conn = openConnection(write.getConnId());
@@ -332,7 +333,7 @@ public final class Session {
                         + limits.maxQueuedWriteBytes() + ", queued " + queuedWriteBytes + ")");
             }
             if (fromRing) {
-                ring.checkSlice(Integer.toUnsignedLong(write.getRing().getOffset()), length);
+                ring.checkSlice(ringOffset, length);
             }
             op = track(request, Op.Kind.WRITE);
         } catch (Failure | RuntimeException e) {
@@ -343,9 +344,7 @@ public final class Session {
         // releases it when the op ends first.
         op.data = data;
         op.dataLength = (int) length;
-        if (fromRing) {
-            op.ringOffset = Integer.toUnsignedLong(write.getRing().getOffset());
-        }
+        op.ringOffset = ringOffset;
         queuedWriteBytes += length;
         if (fromRing) {
             counters.ringBytes.add(length);

@@ -112,7 +112,6 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
                     return;
                 }
                 requestArrived();
-                session.beginBatch();
                 session.submit(msg.getRequest());
             }
             case ENDED -> {
@@ -129,7 +128,6 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
         }
         if (state == State.ACTIVE) {
             requestArrived();
-            session.beginBatch();
             session.submitWrite(write.request(), write.content()); // the session owns the data now
             return;
         }
@@ -227,8 +225,13 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
         }
     }
 
-    /** The application maps its ring before its first request, so from then on no name is needed. */
+    /**
+     * A request goes to the session: it is part of the batch this read of the socket brings (which
+     * {@link #channelReadComplete} ends). And the application maps its ring before its first
+     * request, so from then on no name is needed.
+     */
     private void requestArrived() {
+        session.beginBatch();
         if (linkedRing != null) {
             linkedRing.unlink();
             linkedRing = null;
