@@ -298,7 +298,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
     private void startWrites() {
         Op op;
         while (activeWrite == null && !released && !waitingForBatch && (op = peekWrite()) != null) {
-            if (op.kind == Op.Kind.WRITE && op.data == null && op.ringOffset >= 0 && session.waitForBatch(this)) {
+            if (op.kind == Op.Kind.WRITE && op.awaitsRingRead() && session.waitForBatch(this)) {
                 waitingForBatch = true; // Session.endBatch calls batchEnded
                 return;
             }
@@ -327,7 +327,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
             session.finish(op, endOfOutput);
             return;
         }
-        if (op.data == null && op.ringOffset >= 0) {
+        if (op.awaitsRingRead()) {
             try {
                 session.readFromRing(op, epochs.peekFirst().writes);
             } catch (Failure f) {

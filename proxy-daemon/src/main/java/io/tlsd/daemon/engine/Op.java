@@ -49,6 +49,11 @@ final class Op {
         this.kind = kind;
     }
 
+    /** A WRITE whose bytes are still in the write ring, to be read when it starts. */
+    boolean awaitsRingRead() {
+        return data == null && ringOffset >= 0;
+    }
+
     boolean isDone() {
         return state == State.DONE;
     }

@@ -56,8 +56,13 @@ final class IpcHarness implements AutoCloseable {
     }
 
     void send(ClientMessage msg) {
+        sendRaw(appendFrame(Unpooled.buffer(), msg));
+    }
+
+    /** {@code msg} framed as the SDK frames it (4-byte length, then the message), after what {@code out} holds. */
+    private static ByteBuf appendFrame(ByteBuf out, ClientMessage msg) {
         byte[] body = msg.toByteArray();
-        sendRaw(Unpooled.buffer().writeInt(body.length).writeBytes(body));
+        return out.writeInt(body.length).writeBytes(body);
     }
 
     void sendRaw(ByteBuf bytes) {
@@ -77,8 +82,7 @@ final class IpcHarness implements AutoCloseable {
         long[] ids = new long[requests.length];
         for (int i = 0; i < requests.length; i++) {
             ids[i] = nextOpId++;
-            byte[] body = ClientMessage.newBuilder().setRequest(requests[i].setOpId(ids[i])).build().toByteArray();
-            frames.writeInt(body.length).writeBytes(body);
+            appendFrame(frames, ClientMessage.newBuilder().setRequest(requests[i].setOpId(ids[i])).build());
         }
         sendRaw(frames);
         return ids;
