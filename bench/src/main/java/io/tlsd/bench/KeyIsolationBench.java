@@ -276,7 +276,7 @@ public final class KeyIsolationBench {
         Path socket = dir.resolve("s" + System.nanoTime() % 1_000_000 + ".sock");
         ListenerConfig listener = new ListenerConfig(LISTENER, new InetSocketAddress("127.0.0.1", 0),
                 List.of(ListenerConfig.CertificateSpec.pem(List.of(), pem.certificate(), pem.key(), null)),
-                List.of(), ClientAuthPolicy.NONE, null, Duration.ofSeconds(10), 4096);
+                List.of(), ClientAuthPolicy.NONE, null, Duration.ofSeconds(10), 4096, 0);
         DaemonConfig.Builder config = DaemonConfig.builder()
                 .role(DaemonConfig.Role.SERVER)
                 .socket(socket)

@@ -41,7 +41,7 @@ class ServerAppsTest {
         fixture = new ServerDaemonFixture(dir, List.of(new ListenerConfig("default",
                 ServerDaemonFixture.anyLoopbackPort(), List.of(ServerDaemonFixture.pem(localhost)),
                 List.of("http/1.1"), io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy.NONE, null,
-                Duration.ofSeconds(10), 64)));
+                Duration.ofSeconds(10), 64, ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS)));
     }
 
     @AfterAll

@@ -30,7 +30,7 @@ final class ServerDaemonFixture implements AutoCloseable {
 
     static ListenerConfig listener(String name, ListenerConfig.CertificateSpec... certs) {
         return new ListenerConfig(name, anyLoopbackPort(), List.of(certs), List.of(),
-                io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy.NONE, null, Duration.ofSeconds(10), 64);
+                io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy.NONE, null, Duration.ofSeconds(10), 64, ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS);
     }
 
     static ListenerConfig.CertificateSpec pem(io.tlsd.testing.Issued issued, String... names) {

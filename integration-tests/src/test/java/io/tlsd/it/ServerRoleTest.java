@@ -52,16 +52,23 @@ class ServerRoleTest {
         fixture = new ServerDaemonFixture(dir, List.of(
                 new ListenerConfig("default", ServerDaemonFixture.anyLoopbackPort(),
                         List.of(ServerDaemonFixture.pem(localhost), ServerDaemonFixture.pem(api, "api.test", "*.api.test")),
-                        List.of("h2", "http/1.1"), ClientAuthPolicy.NONE, null, Duration.ofSeconds(10), 64),
+                        List.of("h2", "http/1.1"), ClientAuthPolicy.NONE, null, Duration.ofSeconds(10), 64,
+                        ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS),
                 new ListenerConfig("mtls", ServerDaemonFixture.anyLoopbackPort(),
                         List.of(ServerDaemonFixture.pem(localhost)), List.of(),
-                        ClientAuthPolicy.REQUIRED, pki.caPem(), Duration.ofSeconds(10), 64),
+                        ClientAuthPolicy.REQUIRED, pki.caPem(), Duration.ofSeconds(10), 64,
+                        ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS),
                 new ListenerConfig("optional", ServerDaemonFixture.anyLoopbackPort(),
                         List.of(ServerDaemonFixture.pem(localhost)), List.of(),
-                        ClientAuthPolicy.OPTIONAL, pki.caPem(), Duration.ofSeconds(10), 64),
+                        ClientAuthPolicy.OPTIONAL, pki.caPem(), Duration.ofSeconds(10), 64,
+                        ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS),
                 new ListenerConfig("impatient", ServerDaemonFixture.anyLoopbackPort(),
                         List.of(ServerDaemonFixture.pem(localhost)), List.of(),
-                        ClientAuthPolicy.NONE, null, Duration.ofMillis(500), 64)));
+                        ClientAuthPolicy.NONE, null, Duration.ofMillis(500), 64,
+                        ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS),
+                new ListenerConfig("guarded", ServerDaemonFixture.anyLoopbackPort(),
+                        List.of(ServerDaemonFixture.pem(localhost)), List.of(),
+                        ClientAuthPolicy.NONE, null, Duration.ofSeconds(10), 1, 2)));
     }
 
     @AfterAll
@@ -223,6 +230,46 @@ class ServerRoleTest {
             long ms = (System.nanoTime() - start) / 1_000_000;
             assertEquals(-1, b, "the daemon closes the connection");
             assertTrue(ms >= 400 && ms < 4_000, "closed after " + ms + " ms");
+        }
+    }
+
+    @Test
+    void aListenerClosesClientsBeyondMaxPendingConnectionsAndFreesThePlaceOfOneTaken() throws Exception {
+        int port = fixture.port("guarded"); // max_pending_connections 2
+        try (TlsdClient app = fixture.app();
+             Socket silent = new Socket(InetAddress.getLoopbackAddress(), port);
+             TlsClientProcess client = TlsClientProcess.opensslClient(port, pki.caPem(),
+                     "-servername", "localhost", "-quiet")) {
+            // the silent client and openssl's hold both places until an application takes openssl's
+            TlsConnection conn = app.accept("guarded").await(T);
+            client.send("taken\n");
+            assertEquals("taken\n", readLine(conn));
+
+            // one place is left: of two more clients, exactly one is closed at once
+            try (Socket second = new Socket(InetAddress.getLoopbackAddress(), port);
+                 Socket third = new Socket(InetAddress.getLoopbackAddress(), port)) {
+                boolean secondClosed = closedWithin(second, Duration.ofSeconds(1));
+                boolean thirdClosed = closedWithin(third, Duration.ofSeconds(1));
+                assertTrue(secondClosed != thirdClosed,
+                        "closed at once: second " + secondClosed + ", third " + thirdClosed);
+            }
+            assertFalse(closedWithin(silent, Duration.ofMillis(200)), "the silent client keeps its place");
+            conn.write(ascii("still here\n")).await(T);
+            conn.close().await(T);
+            assertEquals(0, client.await(), client.stderr());
+            assertEquals("still here\n", client.stdout());
+        }
+    }
+
+    /** Whether the daemon ends the connection (EOF or reset) within {@code wait}; false if it stays open. */
+    private static boolean closedWithin(Socket socket, Duration wait) throws Exception {
+        socket.setSoTimeout((int) wait.toMillis());
+        try {
+            return socket.getInputStream().read() == -1;
+        } catch (java.net.SocketTimeoutException e) {
+            return false;
+        } catch (java.net.SocketException e) {
+            return true; // reset
         }
     }
 

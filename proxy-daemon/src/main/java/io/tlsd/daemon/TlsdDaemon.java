@@ -163,7 +163,7 @@ public final class TlsdDaemon implements AutoCloseable {
     }
 
     private TunnelSettings settings(TunnelConfig t) {
-        return new TunnelSettings(config.connectTimeout(), config.handshakeTimeout(), t.idleTimeout());
+        return new TunnelSettings(config.connectTimeout(), config.handshakeTimeout(), t.idleTimeout(), t.maxConnections());
     }
 
     private void startIpc(Connector connector, Acceptor acceptor) throws Exception {

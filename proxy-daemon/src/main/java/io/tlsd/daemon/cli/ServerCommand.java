@@ -6,6 +6,7 @@ import io.tlsd.daemon.localca.LocalCertificateAuthority;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
 import io.tlsd.daemon.tunnel.TunnelConfig;
+import io.tlsd.daemon.tunnel.TunnelSettings;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -93,7 +94,7 @@ final class ServerCommand implements Callable<Integer> {
             ClientAuthPolicy policy = clientAuthPolicy();
             ListenerConfig listener = new ListenerConfig("default", Addresses.parse(listen),
                     List.of(ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile)),
-                    alpn, policy, clientCa, Duration.ofSeconds(10), 64);
+                    alpn, policy, clientCa, Duration.ofSeconds(10), 64, ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS);
             List<ListenerConfig> all = new ArrayList<>(builder.listeners());
             all.removeIf(l -> l.name().equals("default"));
             all.add(0, listener);
@@ -128,7 +129,7 @@ final class ServerCommand implements Callable<Integer> {
         List<TunnelConfig> tunnels = new ArrayList<>(builder.tunnels());
         tunnels.add(new TunnelConfig("tunnel-" + (tunnels.size() + 1), Addresses.parse(listen), target, null,
                 ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile), alpn, clientAuthPolicy(),
-                clientCa, proxyProtocol, Duration.ofSeconds(idleSeconds)));
+                clientCa, proxyProtocol, Duration.ofSeconds(idleSeconds), TunnelSettings.DEFAULT_MAX_CONNECTIONS));
         builder.tunnels(tunnels);
         if (daemon.socket == null) {
             builder.ipcEnabled(false);

@@ -6,6 +6,7 @@ import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ServerTlsContexts;
 import io.tlsd.daemon.tls.signing.SigningPolicy;
 import io.tlsd.daemon.tunnel.TunnelConfig;
+import io.tlsd.daemon.tunnel.TunnelSettings;
 import java.io.IOException;
 import java.io.Reader;
 import java.net.InetSocketAddress;
@@ -43,11 +44,12 @@ public final class ConfigFile {
             "listeners", "tunnels", "log_level", "shared_memory");
     private static final Set<String> SHARED_MEMORY = Set.of("dir", "write_ring_bytes");
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
-            "passphrase_file", "alpn", "client_auth", "client_ca_file", "proxy_protocol", "idle_timeout");
+            "passphrase_file", "alpn", "client_auth", "client_ca_file", "proxy_protocol", "idle_timeout",
+            "max_connections");
     private static final Set<String> TLS = Set.of("ca_file", "protocols", "groups", "provider", "ticket_key_rotation",
             "client_certificate", "signing");
     private static final Set<String> LISTENER = Set.of("name", "address", "certificates", "alpn", "client_auth",
-            "client_ca_file", "handshake_timeout", "backlog");
+            "client_ca_file", "handshake_timeout", "backlog", "max_pending_connections");
     private static final Set<String> CERTIFICATE = Set.of("names", "cert", "key", "pkcs12", "passphrase_file");
     private static final Set<String> TIMEOUTS = Set.of("connect", "handshake", "hello");
     private static final Set<String> LIMITS = Set.of("max_write_bytes", "max_read_bytes", "max_ops_in_flight",
@@ -209,7 +211,8 @@ public final class ConfigFile {
                     m.containsKey("client_ca_file") ? path(m.get("client_ca_file"), where + ".client_ca_file") : null,
                     m.containsKey("handshake_timeout")
                             ? duration(m.get("handshake_timeout"), where + ".handshake_timeout") : Duration.ofSeconds(10),
-                    m.containsKey("backlog") ? (int) number(m.get("backlog"), where + ".backlog") : 64));
+                    m.containsKey("backlog") ? (int) number(m.get("backlog"), where + ".backlog") : 64,
+                    connectionCount(m, "max_pending_connections", where, ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS)));
         }
         return out;
     }
@@ -249,7 +252,8 @@ public final class ConfigFile {
                     m.containsKey("client_ca_file") ? path(m.get("client_ca_file"), where + ".client_ca_file") : null,
                     (Boolean) proxy,
                     m.containsKey("idle_timeout") ? duration(m.get("idle_timeout"), where + ".idle_timeout")
-                            : Duration.ofMinutes(10)));
+                            : Duration.ofMinutes(10),
+                    connectionCount(m, "max_connections", where, TunnelSettings.DEFAULT_MAX_CONNECTIONS)));
         }
         return out;
     }
@@ -376,6 +380,18 @@ public final class ConfigFile {
             throw new IllegalArgumentException(where + ": expected 0 or a positive integer, got " + describe(value));
         }
         return ((Number) value).longValue();
+    }
+
+    /** A listener's or tunnel's connection limit: 0 (none) or a positive int; {@code fallback} when absent. */
+    private int connectionCount(Map<String, Object> m, String key, String where, int fallback) {
+        if (!m.containsKey(key)) {
+            return fallback;
+        }
+        long n = numberOrZero(m.get(key), where + "." + key);
+        if (n > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(where + "." + key + ": " + n + " is more than " + Integer.MAX_VALUE);
+        }
+        return (int) n;
     }
 
     private long size(Object value, String where) {

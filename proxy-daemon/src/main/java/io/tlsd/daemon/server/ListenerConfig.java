@@ -20,10 +20,18 @@ import java.util.Objects;
  * @param clientCaFile trust anchors for client certificates (required unless clientAuth is NONE)
  * @param handshakeTimeout how long a client may take to finish its handshake
  * @param backlog handshaked connections kept waiting for an ACCEPT; more are refused
+ * @param maxPendingConnections the most connections accepted and not yet taken by an ACCEPT
+ *     (handshaking, or waiting in the backlog); more are closed as soon as accepted. 0 for no limit
  */
 public record ListenerConfig(String name, InetSocketAddress address, List<CertificateSpec> certificates,
                              List<String> alpn, ClientAuthPolicy clientAuth, Path clientCaFile,
-                             Duration handshakeTimeout, int backlog) {
+                             Duration handshakeTimeout, int backlog, int maxPendingConnections) {
+
+    /**
+     * The default of {@code max_pending_connections}: far more handshakes at once than the daemon
+     * completes in their timeout, and a bound on what silent clients can hold.
+     */
+    public static final int DEFAULT_MAX_PENDING_CONNECTIONS = 1024;
 
     public ListenerConfig {
         Objects.requireNonNull(name, "name");
@@ -40,12 +48,19 @@ public record ListenerConfig(String name, InetSocketAddress address, List<Certif
         if (backlog < 1) {
             throw new IllegalArgumentException("listener " + name + ": backlog < 1");
         }
+        if (maxPendingConnections < 0) {
+            throw new IllegalArgumentException("listener " + name + ": max_pending_connections < 0");
+        }
+        if (maxPendingConnections > 0 && backlog > maxPendingConnections) {
+            throw new IllegalArgumentException("listener " + name + ": backlog " + backlog
+                    + " is more than max_pending_connections " + maxPendingConnections + ", which counts it too");
+        }
     }
 
     /** The simple case of {@code tlsd server --listen ADDR --cert PEM --key PEM}. */
     public static ListenerConfig simple(String name, InetSocketAddress address, Path cert, Path key) {
         return new ListenerConfig(name, address, List.of(CertificateSpec.pem(List.of(), cert, key, null)),
-                List.of(), ClientAuthPolicy.NONE, null, Duration.ofSeconds(10), 64);
+                List.of(), ClientAuthPolicy.NONE, null, Duration.ofSeconds(10), 64, DEFAULT_MAX_PENDING_CONNECTIONS);
     }
 
     /**

@@ -61,9 +61,11 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
         try {
             for (TlsListener listener : set.listeners.values()) {
                 listener.bind(transport, control, handshakes);
-                log.info("listener {} on {} (client auth {}, ALPN {})", listener.name(),
-                        ConnectionInfos.addressString(listener.localAddress()),
-                        listener.config().clientAuth().name().toLowerCase(), listener.config().alpn());
+                ListenerConfig config = listener.config();
+                log.info("listener {} on {} (client auth {}, ALPN {}, backlog {}, max pending connections {})",
+                        listener.name(), ConnectionInfos.addressString(listener.localAddress()),
+                        config.clientAuth().name().toLowerCase(), config.alpn(), config.backlog(),
+                        config.maxPendingConnections() == 0 ? "none" : config.maxPendingConnections());
             }
         } catch (Exception | Error e) {
             set.close();

@@ -11,6 +11,7 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.tlsd.daemon.tls.ConnectionInfos;
 import io.tlsd.daemon.tls.ServerTlsContexts;
+import io.tlsd.daemon.transport.ConnectionLimit;
 import io.tlsd.daemon.transport.LoopHandOver;
 import io.tlsd.daemon.transport.Transport;
 import java.net.InetSocketAddress;
@@ -42,11 +43,15 @@ final class TlsListener {
     private final ArrayDeque<Channel> ready = new ArrayDeque<>();
     private final LongAdder refused = new LongAdder();
     private final LongAdder handshakeFailures = new LongAdder();
+    /** Connections accepted and not yet taken by an ACCEPT: max_pending_connections. */
+    private final ConnectionLimit pending;
     private Channel serverChannel;
 
     TlsListener(ListenerConfig config, ServerTlsContexts contexts) {
         this.config = config;
         this.contexts = contexts;
+        this.pending = new ConnectionLimit(ch -> "listener " + config.name(), "max_pending_connections",
+                config.maxPendingConnections());
     }
 
     String name() {
@@ -69,6 +74,9 @@ final class TlsListener {
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
+                        if (!pending.admit(ch)) {
+                            return; // closed: max_pending_connections clients handshake or wait already
+                        }
                         ch.pipeline()
                                 // picks the certificate by SNI, then handshakes (with a deadline)
                                 .addLast("tls", new SniHandler(contexts.mapping(), handshakeMillis))
@@ -179,6 +187,10 @@ final class TlsListener {
             requeue(waiter);
             return;
         }
+        // the application's now, counted in its session's max_connections: its place here is free
+        // before the application learns of it (a client that an ACCEPT cancelled at this moment
+        // goes back to the backlog without a place, which the backlog still bounds)
+        pending.release(ch);
         if (!waiter.promise.trySuccess(ch)) {
             ready(ch); // the ACCEPT was cancelled meanwhile: offer the client to the next one
         }

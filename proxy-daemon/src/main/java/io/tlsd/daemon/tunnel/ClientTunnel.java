@@ -14,6 +14,7 @@ import io.netty.util.NetUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.tlsd.daemon.tls.TlsFailures;
+import io.tlsd.daemon.transport.ConnectionLimit;
 import io.tlsd.daemon.transport.HostResolver;
 import io.tlsd.daemon.transport.Transport;
 import java.io.IOException;
@@ -46,7 +47,9 @@ import org.slf4j.LoggerFactory;
  * <p>A connection is read only once its TLS connection is up. If the target cannot be resolved
  * or reached, or the handshake fails, the client's connection is reset (RST), like stunnel does,
  * so that the application sees a failure rather than an empty reply; the reason is logged.
- * Half-closes, truncation and backpressure are handled as {@link Relay} describes.
+ * Half-closes, truncation and backpressure are handled as {@link Relay} describes. Beyond
+ * {@link TunnelSettings#maxConnections()} connections at once, a new one is closed as soon as it
+ * is accepted, before the target is dialed, and a warning is logged at most every 10 s.
  */
 public final class ClientTunnel implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ClientTunnel.class);
@@ -62,7 +65,7 @@ public final class ClientTunnel implements AutoCloseable {
     private final TunnelSettings settings;
     /** Resolves the target for every connection (a name may change), off the event loops. */
     private final HostResolver resolver = new HostResolver("tlsd-tunnel-resolver");
-    private final Listener listener = new Listener();
+    private final Listener listener;
     private volatile InetSocketAddress localAddress;
 
     /**
@@ -74,7 +77,7 @@ public final class ClientTunnel implements AutoCloseable {
      * @param targetHost the TLS server's host name or IP literal
      * @param targetPort the TLS server's port
      * @param serverName the name to send as SNI and to verify, or null for {@code targetHost}
-     * @param settings connect, handshake and idle timeouts
+     * @param settings connect, handshake and idle timeouts, and the connection limit
      */
     public ClientTunnel(Transport transport, EventLoopGroup boss, EventLoopGroup workers, SslContext context,
                         InetSocketAddress listen, String targetHost, int targetPort, String serverName,
@@ -97,6 +100,7 @@ public final class ClientTunnel implements AutoCloseable {
         }
         this.targetPort = targetPort;
         this.serverName = serverName == null || serverName.isEmpty() ? targetHost : serverName;
+        this.listener = new Listener(new ConnectionLimit(this::name, "max_connections", settings.maxConnections()));
     }
 
     /**
@@ -108,8 +112,9 @@ public final class ClientTunnel implements AutoCloseable {
     public void start() throws IOException {
         localAddress = listener.bind(transport, boss, workers, listen, new PlainClientInitializer());
         log.info("tunnel {} → target {}: listening (TLS server name {}, connect timeout {} ms, handshake timeout {} ms, "
-                        + "idle timeout {})", Relay.addressString(localAddress), target(), serverName,
-                settings.connectTimeout().toMillis(), settings.handshakeTimeout().toMillis(), idleTimeout());
+                        + "idle timeout {}, max connections {})", Relay.addressString(localAddress), target(), serverName,
+                settings.connectTimeout().toMillis(), settings.handshakeTimeout().toMillis(), idleTimeout(),
+                Listener.describeLimit(settings.maxConnections()));
     }
 
     /**
@@ -159,6 +164,9 @@ public final class ClientTunnel implements AutoCloseable {
     private final class PlainClientInitializer extends ChannelInitializer<Channel> {
         @Override
         protected void initChannel(Channel ch) {
+            if (!listener.admit(ch)) {
+                return; // closed: the tunnel carries max_connections already
+            }
             Relay relay = new Relay(name(ch), End.plain(ch, "client"));
             if (!settings.idleTimeout().isZero()) {
                 // no bytes either way for the idle timeout: the relay closes both connections

@@ -9,6 +9,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import io.tlsd.daemon.transport.ConnectionLimit;
 import io.tlsd.daemon.transport.Transport;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -20,7 +21,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A tunnel's listening socket and the connections it carries, so that closing the tunnel closes
- * them all.
+ * them all, and so that there are never more of them than its limit.
  */
 final class Listener {
     /** How long {@link #close()} waits for the connections to close (TLS sends close_notify first). */
@@ -30,6 +31,12 @@ final class Listener {
     private final ChannelGroup channels = new DefaultChannelGroup("tunnel", GlobalEventExecutor.INSTANCE);
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile Channel server;
+    private final ConnectionLimit limit;
+
+    /** @param limit the tunnel's {@code max_connections} */
+    Listener(ConnectionLimit limit) {
+        this.limit = limit;
+    }
 
     /**
      * Binds {@code address} and serves every accepted connection with {@code childHandler}. The
@@ -59,6 +66,19 @@ final class Listener {
         }
         server = bound.channel();
         return (InetSocketAddress) server.localAddress();
+    }
+
+    /**
+     * Whether a newly accepted connection may go on; if not, it has been closed. Called first in the
+     * child channel's initializer, before any TLS or backend work is spent on the connection.
+     */
+    boolean admit(Channel accepted) {
+        return limit.admit(accepted);
+    }
+
+    /** "4096", or "none" for 0: a connection limit in a start-up log line. */
+    static String describeLimit(int max) {
+        return max == 0 ? "none" : Integer.toString(max);
     }
 
     /** Tracks a new connection; one accepted while the tunnel closes is closed at once. */

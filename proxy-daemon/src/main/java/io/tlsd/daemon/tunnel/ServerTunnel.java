@@ -9,6 +9,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.tlsd.daemon.transport.ConnectionLimit;
 import io.tlsd.daemon.transport.Transport;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -38,6 +39,10 @@ import org.slf4j.LoggerFactory;
  * succeeds and a connection that then says nothing. Bytes flow only once both the handshake
  * and the backend connect succeeded.
  *
+ * <p><b>Too many clients.</b> Beyond {@link TunnelSettings#maxConnections()} connections at once,
+ * a new one is closed as soon as it is accepted, before its handshake or backend connect, and a
+ * warning is logged at most every 10 s ({@link io.tlsd.daemon.transport.ConnectionLimit}).
+ *
  * <p><b>PROXY protocol.</b> With {@code proxyProtocol}, the first bytes the backend receives are
  * a PROXY protocol v2 header with the client's address, the address it connected to, the ALPN
  * protocol, the SNI name and the TLS version, cipher and client certificate CN
@@ -63,7 +68,7 @@ public final class ServerTunnel implements AutoCloseable {
     private final InetSocketAddress backend;
     private final boolean proxyProtocol;
     private final TunnelSettings settings;
-    private final Listener listener = new Listener();
+    private final Listener listener;
     private volatile InetSocketAddress localAddress;
 
     /**
@@ -74,7 +79,7 @@ public final class ServerTunnel implements AutoCloseable {
      * @param listen where to accept TLS; port 0 picks a free port ({@link #localAddress()})
      * @param backend the plain TCP server, resolved
      * @param proxyProtocol whether to send the backend a PROXY protocol v2 header first
-     * @param settings connect, handshake and idle timeouts
+     * @param settings connect, handshake and idle timeouts, and the connection limit
      */
     public ServerTunnel(Transport transport, EventLoopGroup boss, EventLoopGroup workers, SslContext context,
                         InetSocketAddress listen, InetSocketAddress backend, boolean proxyProtocol,
@@ -94,6 +99,7 @@ public final class ServerTunnel implements AutoCloseable {
             // Netty would resolve it on an event loop with the blocking JDK resolver, for every connection.
             throw new IllegalArgumentException("backend address " + backend + " is not resolved");
         }
+        this.listener = new Listener(new ConnectionLimit(this::name, "max_connections", settings.maxConnections()));
     }
 
     /**
@@ -104,11 +110,13 @@ public final class ServerTunnel implements AutoCloseable {
      */
     public void start() throws IOException {
         localAddress = listener.bind(transport, boss, workers, listen, new TlsClientInitializer());
-        log.info("tunnel {} → backend {}: listening ({}connect timeout {} ms, handshake timeout {} ms, idle timeout {})",
+        log.info("tunnel {} → backend {}: listening ({}connect timeout {} ms, handshake timeout {} ms, idle timeout {}, "
+                        + "max connections {})",
                 Relay.addressString(localAddress), Relay.addressString(backend),
                 proxyProtocol ? "PROXY protocol v2, " : "", settings.connectTimeout().toMillis(),
                 settings.handshakeTimeout().toMillis(),
-                settings.idleTimeout().isZero() ? "off" : settings.idleTimeout().toMillis() + " ms");
+                settings.idleTimeout().isZero() ? "off" : settings.idleTimeout().toMillis() + " ms",
+                Listener.describeLimit(settings.maxConnections()));
     }
 
     /**
@@ -149,6 +157,9 @@ public final class ServerTunnel implements AutoCloseable {
     private final class TlsClientInitializer extends ChannelInitializer<Channel> {
         @Override
         protected void initChannel(Channel ch) {
+            if (!listener.admit(ch)) {
+                return; // closed: the tunnel carries max_connections already
+            }
             SslHandler tls = context.newHandler(ch.alloc());
             tls.setHandshakeTimeoutMillis(settings.handshakeTimeout().toMillis());
             Relay relay = new Relay(name(ch), End.tls(ch, tls, "client"));

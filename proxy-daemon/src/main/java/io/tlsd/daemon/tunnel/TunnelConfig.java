@@ -23,10 +23,12 @@ import java.util.Objects;
  * @param clientCaFile server role: trust anchors for client certificates
  * @param proxyProtocol server role: send a PROXY protocol v2 header to the backend
  * @param idleTimeout close a connection idle this long in both directions; ZERO never
+ * @param maxConnections the most connections carried at once, more are closed as soon as
+ *     accepted; 0 for no limit
  */
 public record TunnelConfig(String name, InetSocketAddress listen, String target, String serverName,
                            CertificateSpec certificate, List<String> alpn, ClientAuthPolicy clientAuth,
-                           Path clientCaFile, boolean proxyProtocol, Duration idleTimeout) {
+                           Path clientCaFile, boolean proxyProtocol, Duration idleTimeout, int maxConnections) {
 
     public TunnelConfig {
         Objects.requireNonNull(name, "name");
@@ -39,11 +41,14 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
             throw new IllegalArgumentException("tunnel " + name + ": client_auth " + clientAuth.name().toLowerCase()
                     + " needs client_ca_file");
         }
+        if (maxConnections < 0) {
+            throw new IllegalArgumentException("tunnel " + name + ": max_connections < 0");
+        }
     }
 
     /** {@code tlsd client --listen ADDR --target HOST:PORT [--servername N]}. */
     public static TunnelConfig client(String name, InetSocketAddress listen, String target, String serverName) {
         return new TunnelConfig(name, listen, target, serverName, null, List.of(), ClientAuthPolicy.NONE, null,
-                false, Duration.ofMinutes(10));
+                false, Duration.ofMinutes(10), TunnelSettings.DEFAULT_MAX_CONNECTIONS);
     }
 }

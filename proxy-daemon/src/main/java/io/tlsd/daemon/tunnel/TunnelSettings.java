@@ -4,7 +4,7 @@ import java.time.Duration;
 import java.util.Objects;
 
 /**
- * The timeouts of a {@link ClientTunnel} or {@link ServerTunnel}.
+ * The timeouts and the connection limit of a {@link ClientTunnel} or {@link ServerTunnel}.
  *
  * <pre>{@code
  * TunnelSettings settings = new TunnelSettings(Duration.ofSeconds(10), Duration.ofSeconds(10), Duration.ofMinutes(10));
@@ -15,11 +15,22 @@ import java.util.Objects;
  *     on the accepting side this is what keeps a silent client from holding a connection
  * @param idleTimeout a tunnelled connection with no bytes in either direction for this long is
  *     closed; {@link Duration#ZERO} never closes idle connections
+ * @param maxConnections the most connections the tunnel carries at once; one accepted beyond
+ *     that is closed at once (see {@link io.tlsd.daemon.transport.ConnectionLimit}); 0 for no limit
  */
-public record TunnelSettings(Duration connectTimeout, Duration handshakeTimeout, Duration idleTimeout) {
-    /** 10 s to connect, 10 s to handshake, 10 min idle. */
+public record TunnelSettings(Duration connectTimeout, Duration handshakeTimeout, Duration idleTimeout,
+                             int maxConnections) {
+    /** The default of {@code max_connections}: 8192 file descriptors, and well within the heap. */
+    public static final int DEFAULT_MAX_CONNECTIONS = 4096;
+
+    /** 10 s to connect, 10 s to handshake, 10 min idle, 4096 connections. */
     public static final TunnelSettings DEFAULTS =
             new TunnelSettings(Duration.ofSeconds(10), Duration.ofSeconds(10), Duration.ofMinutes(10));
+
+    /** With the default connection limit. */
+    public TunnelSettings(Duration connectTimeout, Duration handshakeTimeout, Duration idleTimeout) {
+        this(connectTimeout, handshakeTimeout, idleTimeout, DEFAULT_MAX_CONNECTIONS);
+    }
 
     public TunnelSettings {
         Objects.requireNonNull(connectTimeout, "connectTimeout == null");
@@ -36,6 +47,9 @@ public record TunnelSettings(Duration connectTimeout, Duration handshakeTimeout,
         }
         if (idleTimeout.isNegative()) {
             throw new IllegalArgumentException("idleTimeout < 0");
+        }
+        if (maxConnections < 0) {
+            throw new IllegalArgumentException("maxConnections < 0");
         }
     }
 }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
+import io.tlsd.daemon.tunnel.TunnelSettings;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -128,6 +129,56 @@ class ConfigFileTest {
                       - cert: a.pem
                 """);
         assertTrue(half.contains("listeners[0] (default).certificates[0]: needs cert and key, or pkcs12"), half);
+    }
+
+    @Test
+    void connectionLimitsOfListenersAndTunnels() throws Exception {
+        DaemonConfig c = ConfigFile.load(write("""
+                listeners:
+                  - name: small
+                    address: :8443
+                    certificates:
+                      - cert: a.pem
+                        key: a.key
+                    backlog: 5
+                    max_pending_connections: 10
+                  - name: unlimited
+                    address: :8444
+                    certificates:
+                      - cert: a.pem
+                        key: a.key
+                    max_pending_connections: 0
+                  - name: default
+                    address: :8445
+                    certificates:
+                      - cert: a.pem
+                        key: a.key
+                tunnels:
+                  - listen: 127.0.0.1:8080
+                    target: example.com:443
+                    max_connections: 7
+                  - listen: 127.0.0.1:8081
+                    target: example.com:443
+                """));
+        assertEquals(10, c.listeners().get(0).maxPendingConnections());
+        assertEquals(0, c.listeners().get(1).maxPendingConnections());
+        assertEquals(ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS, c.listeners().get(2).maxPendingConnections());
+        assertEquals(7, c.tunnels().get(0).maxConnections());
+        assertEquals(TunnelSettings.DEFAULT_MAX_CONNECTIONS, c.tunnels().get(1).maxConnections());
+
+        String negative = error("tunnels:\n  - listen: :8080\n    target: example.com:443\n    max_connections: -1\n");
+        assertTrue(negative.contains("tunnels[0] (tunnel-1).max_connections: expected 0 or a positive integer, got '-1'"),
+                negative);
+        String backlog = error("""
+                listeners:
+                  - address: :8443
+                    certificates:
+                      - cert: a.pem
+                        key: a.key
+                    backlog: 64
+                    max_pending_connections: 16
+                """);
+        assertTrue(backlog.contains("listener default: backlog 64 is more than max_pending_connections 16"), backlog);
     }
 
     @Test
