@@ -187,11 +187,11 @@ final class TlsListener {
             requeue(waiter);
             return;
         }
-        // the application's now, counted in its session's max_connections: its place here is free
-        // before the application learns of it (a client that an ACCEPT cancelled at this moment
-        // goes back to the backlog without a place, which the backlog still bounds)
-        pending.release(ch);
-        if (!waiter.promise.trySuccess(ch)) {
+        if (waiter.promise.trySuccess(ch)) {
+            // the application's now, counted in its session's max_connections; the place is free
+            // before this loop handles anything else
+            pending.release(ch);
+        } else {
             ready(ch); // the ACCEPT was cancelled meanwhile: offer the client to the next one
         }
     }

@@ -74,13 +74,16 @@ public final class ConnectionLimit {
         if (max == 0) {
             return true;
         }
-        if (admitted.incrementAndGet() > max) {
-            admitted.decrementAndGet();
-            refused.increment();
-            warn(ch);
-            ch.close();
-            return false;
-        }
+        int n;
+        do {
+            n = admitted.get();
+            if (n >= max) {
+                refused.increment();
+                warn(ch);
+                ch.close();
+                return false;
+            }
+        } while (!admitted.compareAndSet(n, n + 1));
         Place place = new Place();
         ch.attr(PLACE).set(place);
         ch.closeFuture().addListener(f -> place.giveBack());
