@@ -35,6 +35,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -65,6 +66,10 @@ public final class TlsdDaemon implements AutoCloseable {
     private final Transport transport;
     private IpcServer ipc;
     private ListenerSet listeners;
+    /** The server role's tunnels by their configuration, for {@link #reload()}. */
+    private final Map<TunnelConfig, ServerTunnel> serverTunnels = new LinkedHashMap<>();
+    /** The server role's session-ticket keys, kept by {@link #reload()}. */
+    private TicketKeys tickets;
     private final Object closeLock = new Object();
     private boolean closing;
     private boolean terminated;
@@ -144,12 +149,9 @@ public final class TlsdDaemon implements AutoCloseable {
             startIpc(null, listeners);
             startDebugSocket(null, listeners);
         }
+        this.tickets = tickets;
         for (TunnelConfig t : config.tunnels()) {
-            KeyMaterial material = t.certificate().load();
-            SslContext context = new ServerTlsContexts(
-                    List.of(new ServerTlsContexts.Identity(List.of(), material)), t.alpn(), t.clientAuth(),
-                    t.clientCaFile(), config.tlsParameters(), tickets, config.signing())
-                    .defaultContext();
+            SslContext context = serverTunnelContexts(t).defaultContext();
             InetSocketAddress backend = Addresses.parse(t.target());
             if (backend.isUnresolved()) {
                 throw new IllegalArgumentException("tunnel " + t.name() + ": cannot resolve backend " + t.target());
@@ -158,8 +160,46 @@ public final class TlsdDaemon implements AutoCloseable {
                     t.proxyProtocol(), settings(t));
             tunnel.start();
             started.push(tunnel);
+            serverTunnels.put(t, tunnel);
             tunnelAddresses.put(t.name(), tunnel.localAddress());
         }
+    }
+
+    /** Reads a server tunnel's certificate, key and client-CA files and builds its context. */
+    private ServerTlsContexts serverTunnelContexts(TunnelConfig t) throws SSLException {
+        KeyMaterial material = t.certificate().load();
+        return new ServerTlsContexts(List.of(new ServerTlsContexts.Identity(List.of(), material)), t.alpn(),
+                t.clientAuth(), t.clientCaFile(), config.tlsParameters(), tickets, config.signing());
+    }
+
+    /**
+     * Reads the certificate, key, passphrase and client-CA files of the server role's listeners and
+     * tunnels again, and serves them to the clients that connect from then on; connections already
+     * up keep theirs. All or nothing: if any file cannot be used, the daemon goes on serving what it
+     * served before. Other settings, and the client role's trust anchors and client certificate,
+     * take a restart. The foreground daemon does this on SIGHUP.
+     *
+     * @return what is served now, one entry per listener and tunnel (empty in the client role)
+     * @throws IllegalArgumentException naming the listener or tunnel and the file that cannot be used
+     */
+    public synchronized List<String> reload() {
+        if (config.role() != DaemonConfig.Role.SERVER) {
+            return List.of();
+        }
+        Map<TunnelConfig, ServerTlsContexts> tunnels = new LinkedHashMap<>();
+        for (TunnelConfig t : serverTunnels.keySet()) {
+            try {
+                tunnels.put(t, serverTunnelContexts(t));
+            } catch (SSLException | RuntimeException e) {
+                throw new IllegalArgumentException("tunnel " + t.name() + ": " + e.getMessage(), e);
+            }
+        }
+        List<String> served = new ArrayList<>(listeners == null ? List.of() : listeners.reload());
+        tunnels.forEach((t, contexts) -> {
+            serverTunnels.get(t).context(contexts.defaultContext());
+            served.add("tunnel " + t.name() + " (" + contexts.describe() + ")");
+        });
+        return served;
     }
 
     private TunnelSettings settings(TunnelConfig t) {

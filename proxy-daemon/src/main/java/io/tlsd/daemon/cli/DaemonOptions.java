@@ -116,6 +116,7 @@ final class DaemonOptions {
             return TlsdCommand.EXIT_FAILED;
         }
         StopSignals.onStop(daemon::close);
+        ReloadSignal.onReload(daemon);
         daemon.awaitTermination();
         return 0;
     }

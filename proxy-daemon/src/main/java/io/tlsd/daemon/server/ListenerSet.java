@@ -30,8 +30,14 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ListenerSet.class);
 
     private final Map<String, TlsListener> listeners = new LinkedHashMap<>();
+    private final TlsParameters tls;
+    private final TicketKeys tickets;
+    private final SigningPolicy signing;
 
-    private ListenerSet() {
+    private ListenerSet(TlsParameters tls, TicketKeys tickets, SigningPolicy signing) {
+        this.tls = tls;
+        this.tickets = tickets;
+        this.signing = signing;
     }
 
     /**
@@ -44,19 +50,12 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
                                    TicketKeys tickets, SigningPolicy signing, Transport transport,
                                    EventLoopGroup control, EventLoopGroup handshakes)
             throws SSLException, InterruptedException {
-        ListenerSet set = new ListenerSet();
+        ListenerSet set = new ListenerSet(tls, tickets, signing);
         for (ListenerConfig config : configs) {
             if (set.listeners.containsKey(config.name())) {
                 throw new IllegalArgumentException("two listeners are named '" + config.name() + "'");
             }
-            List<ServerTlsContexts.Identity> identities = new ArrayList<>();
-            for (ListenerConfig.CertificateSpec spec : config.certificates()) {
-                KeyMaterial material = spec.load();
-                identities.add(new ServerTlsContexts.Identity(spec.names(), material));
-            }
-            ServerTlsContexts contexts = new ServerTlsContexts(identities, config.alpn(), config.clientAuth(),
-                    config.clientCaFile(), tls, tickets, signing);
-            set.listeners.put(config.name(), new TlsListener(config, contexts));
+            set.listeners.put(config.name(), new TlsListener(config, set.contextsOf(config)));
         }
         try {
             for (TlsListener listener : set.listeners.values()) {
@@ -72,6 +71,43 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
             throw e;
         }
         return set;
+    }
+
+    /** Reads the listener's certificate, key and client-CA files and builds its contexts. */
+    private ServerTlsContexts contextsOf(ListenerConfig config) throws SSLException {
+        List<ServerTlsContexts.Identity> identities = new ArrayList<>();
+        for (ListenerConfig.CertificateSpec spec : config.certificates()) {
+            KeyMaterial material = spec.load();
+            identities.add(new ServerTlsContexts.Identity(spec.names(), material));
+        }
+        return new ServerTlsContexts(identities, config.alpn(), config.clientAuth(), config.clientCaFile(), tls,
+                tickets, signing);
+    }
+
+    /**
+     * Reads every listener's certificate, key, passphrase and client-CA files again, and serves them
+     * to the clients accepted from then on; connections already up keep what they have. All or
+     * nothing: when one listener's files cannot be used, no listener changes. Session tickets stay
+     * valid, the ticket keys are not renewed.
+     *
+     * @return the reloaded listeners with their certificates' subjects, for the log
+     * @throws IllegalArgumentException naming the listener and the file, if one cannot be used
+     */
+    public List<String> reload() {
+        Map<TlsListener, ServerTlsContexts> next = new LinkedHashMap<>();
+        for (TlsListener listener : listeners.values()) {
+            try {
+                next.put(listener, contextsOf(listener.config()));
+            } catch (SSLException | RuntimeException e) {
+                throw new IllegalArgumentException("listener " + listener.name() + ": " + e.getMessage(), e);
+            }
+        }
+        List<String> reloaded = new ArrayList<>();
+        next.forEach((listener, contexts) -> {
+            listener.contexts(contexts);
+            reloaded.add("listener " + listener.name() + " (" + contexts.describe() + ")");
+        });
+        return reloaded;
     }
 
     /** The bound address of a listener (its port when configured as 0). */

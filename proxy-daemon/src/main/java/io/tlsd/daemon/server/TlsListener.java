@@ -37,7 +37,8 @@ final class TlsListener {
     }
 
     private final ListenerConfig config;
-    private final ServerTlsContexts contexts;
+    /** Replaced by a reload; a client gets the contexts of the moment it is accepted. */
+    private volatile ServerTlsContexts contexts;
     private final Object lock = new Object();
     private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
     private final ArrayDeque<Channel> ready = new ArrayDeque<>();
@@ -52,6 +53,11 @@ final class TlsListener {
         this.contexts = contexts;
         this.pending = new ConnectionLimit(ch -> "listener " + config.name(), "max_pending_connections",
                 config.maxPendingConnections());
+    }
+
+    /** Serves {@code next} to the clients accepted from now on; connections up already keep theirs. */
+    void contexts(ServerTlsContexts next) {
+        contexts = next;
     }
 
     String name() {

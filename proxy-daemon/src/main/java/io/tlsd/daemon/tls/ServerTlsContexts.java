@@ -28,6 +28,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
+import java.util.stream.Collectors;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
@@ -166,6 +167,14 @@ public final class ServerTlsContexts {
     /** Where each certificate's key operations run, in the order the contexts were built. */
     public List<KeyPlacement> placements() {
         return Collections.unmodifiableList(placements);
+    }
+
+    /** The certificates served, e.g. "CN=api.test until 2027-11-30T12:00:00Z": for logs. */
+    public String describe() {
+        return placements.stream()
+                .map(p -> p.identity().material().leaf())
+                .map(leaf -> leaf.getSubjectX500Principal().getName() + " until " + leaf.getNotAfter().toInstant())
+                .collect(Collectors.joining(", "));
     }
 
     /** For Netty's {@code SniHandler}: name → context, falling back to the default. */

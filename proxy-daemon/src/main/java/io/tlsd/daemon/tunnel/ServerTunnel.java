@@ -63,7 +63,8 @@ public final class ServerTunnel implements AutoCloseable {
     private final Transport transport;
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
-    private final SslContext context;
+    /** Replaced by {@link #context(SslContext)}; a client gets the context of the moment it is accepted. */
+    private volatile SslContext context;
     private final InetSocketAddress listen;
     private final InetSocketAddress backend;
     private final boolean proxyProtocol;
@@ -100,6 +101,19 @@ public final class ServerTunnel implements AutoCloseable {
             throw new IllegalArgumentException("backend address " + backend + " is not resolved");
         }
         this.listener = new Listener(new ConnectionLimit(this::name, "max_connections", settings.maxConnections()));
+    }
+
+    /**
+     * Serves {@code next} (new certificate, key or client CAs) to the clients accepted from now on;
+     * connections up already keep theirs.
+     *
+     * @throws IllegalArgumentException if {@code next} is a client context
+     */
+    public void context(SslContext next) {
+        if (!next.isServer()) {
+            throw new IllegalArgumentException("context is a client context");
+        }
+        context = next;
     }
 
     /**
