@@ -7,6 +7,7 @@ import io.tlsd.daemon.tls.TlsParameters;
 import io.tlsd.daemon.tls.signing.SigningPolicy;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import io.tlsd.sdk.SocketPaths;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -61,6 +62,7 @@ public final class DaemonConfig {
     private final Duration handshakeTimeout;
     private final Duration helloTimeout;
     private final Path debugSocket;
+    private final InetSocketAddress metrics;
     private final Path sharedMemoryDir;
     private final int writeRingBytes;
     private final String logLevel;
@@ -86,6 +88,7 @@ public final class DaemonConfig {
         this.handshakeTimeout = b.handshakeTimeout;
         this.helloTimeout = b.helloTimeout;
         this.debugSocket = b.debugSocket;
+        this.metrics = b.metrics;
         this.sharedMemoryDir = b.sharedMemoryDir;
         this.writeRingBytes = b.writeRingBytes;
         this.logLevel = b.logLevel;
@@ -222,6 +225,11 @@ public final class DaemonConfig {
         return debugSocket;
     }
 
+    /** Where Prometheus metrics are served ({@code GET /metrics}), or null for nowhere. */
+    public InetSocketAddress metrics() {
+        return metrics;
+    }
+
     /** Where the daemon makes its directory of write rings (default /dev/shm). */
     public Path sharedMemoryDir() {
         return sharedMemoryDir;
@@ -264,6 +272,7 @@ public final class DaemonConfig {
         private Duration handshakeTimeout = Duration.ofSeconds(10);
         private Duration helloTimeout = Duration.ofSeconds(10);
         private Path debugSocket;
+        private InetSocketAddress metrics;
         private Path sharedMemoryDir = Path.of("/dev/shm");
         private int writeRingBytes = 4 << 20;
         private String logLevel = "info";
@@ -294,6 +303,7 @@ public final class DaemonConfig {
             handshakeTimeout = c.handshakeTimeout;
             helloTimeout = c.helloTimeout;
             debugSocket = c.debugSocket;
+            metrics = c.metrics;
             sharedMemoryDir = c.sharedMemoryDir;
             writeRingBytes = c.writeRingBytes;
             logLevel = c.logLevel;
@@ -473,6 +483,12 @@ public final class DaemonConfig {
                 throw new IllegalArgumentException("unknown log level '" + level + "' (error, warn, info, debug)");
             }
             this.logLevel = level;
+            return this;
+        }
+
+        /** Also serves Prometheus metrics on {@code address} (port 0 picks one); null turns them off again. */
+        public Builder metrics(InetSocketAddress address) {
+            this.metrics = address;
             return this;
         }
 

@@ -11,9 +11,13 @@ import io.tlsd.daemon.engine.Connector;
 import io.tlsd.daemon.engine.DaemonCounters;
 import io.tlsd.daemon.engine.WriteRing;
 import io.tlsd.daemon.ipc.IpcServer;
+import io.tlsd.daemon.metrics.DaemonMetrics;
+import io.tlsd.daemon.metrics.MetricsServer;
+import io.tlsd.daemon.metrics.Sample;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.server.ListenerSet;
 import io.tlsd.daemon.tls.ClientTlsContexts;
+import io.tlsd.daemon.tls.ConnectionInfos;
 import io.tlsd.daemon.tls.KeyMaterial;
 import io.tlsd.daemon.tls.ServerTlsContexts;
 import io.tlsd.daemon.tls.TicketKeys;
@@ -68,6 +72,9 @@ public final class TlsdDaemon implements AutoCloseable {
     private ListenerSet listeners;
     /** The server role's tunnels by their configuration, for {@link #reload()}. */
     private final Map<TunnelConfig, ServerTunnel> serverTunnels = new LinkedHashMap<>();
+    /** The client role's tunnels by name, for their metrics. */
+    private final Map<String, ClientTunnel> clientTunnels = new LinkedHashMap<>();
+    private MetricsServer metrics;
     /** The server role's session-ticket keys, kept by {@link #reload()}. */
     private TicketKeys tickets;
     private final Object closeLock = new Object();
@@ -88,6 +95,7 @@ public final class TlsdDaemon implements AutoCloseable {
             } else {
                 startClientRole();
             }
+            startMetrics();
         } catch (Exception | Error e) {
             closeStarted();
             shutdownLoops();
@@ -134,6 +142,7 @@ public final class TlsdDaemon implements AutoCloseable {
                     target.getHostString(), target.getPort(), t.serverName(), settings(t));
             tunnel.start();
             started.push(tunnel);
+            clientTunnels.put(t.name(), tunnel);
             tunnelAddresses.put(t.name(), tunnel.localAddress());
         }
     }
@@ -240,6 +249,41 @@ public final class TlsdDaemon implements AutoCloseable {
     }
 
     /** The debug socket drives the same engine as IPC sessions; off unless configured. */
+    private void startMetrics() throws IOException {
+        if (config.metrics() != null) {
+            metrics = MetricsServer.start(config.metrics(), this::metricSamples);
+            started.push(metrics);
+            log.info("metrics on http://{}/metrics", ConnectionInfos.addressString(metrics.address()));
+        }
+    }
+
+    /**
+     * The samples {@code GET /metrics} answers: the daemon-wide counters, then each listener's and
+     * each tunnel's.
+     */
+    public List<Sample> metricSamples() {
+        List<Sample> samples = new ArrayList<>(DaemonMetrics.of(counters.snapshot()));
+        if (listeners != null) {
+            samples.addAll(listeners.metricSamples());
+        }
+        clientTunnels.forEach((name, t) -> addTunnelSamples(samples, name, t.connections(), t.refusedConnections()));
+        serverTunnels.forEach((c, t) -> addTunnelSamples(samples, c.name(), t.connections(), t.refusedConnections()));
+        return samples;
+    }
+
+    private static void addTunnelSamples(List<Sample> samples, String name, int connections, long refused) {
+        samples.add(DaemonMetrics.labelled("tlsd_tunnel_connections", Sample.GAUGE, "connections the tunnel carries",
+                "tunnel", name, connections));
+        samples.add(DaemonMetrics.labelled("tlsd_tunnel_closed_at_limit_total", Sample.COUNTER,
+                "connections closed as soon as accepted because the tunnel carried max_connections",
+                "tunnel", name, refused));
+    }
+
+    /** Where the metrics are served, with the port picked if it was 0; null when they are off. */
+    public InetSocketAddress metricsAddress() {
+        return metrics == null ? null : metrics.address();
+    }
+
     private void startDebugSocket(Connector connector, Acceptor acceptor) throws Exception {
         if (config.debugSocket() != null) {
             started.push(DebugServer.bind(config.debugSocket(), transport, control, workers,

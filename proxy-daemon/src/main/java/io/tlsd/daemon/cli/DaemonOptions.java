@@ -2,6 +2,7 @@ package io.tlsd.daemon.cli;
 
 import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.TlsdDaemon;
+import io.tlsd.daemon.config.Addresses;
 import io.tlsd.daemon.config.ConfigFile;
 import io.tlsd.daemon.tls.signing.SigningPolicy;
 import java.io.IOException;
@@ -53,6 +54,10 @@ final class DaemonOptions {
     @Option(names = "--log-level", paramLabel = "error|warn|info|debug", description = "Log level (default: info)")
     String logLevel;
 
+    @Option(names = "--metrics", paramLabel = "ADDR",
+            description = "Serve Prometheus metrics on http://ADDR/metrics, e.g. 127.0.0.1:9464 (default: off)")
+    String metrics;
+
     @Option(names = "--debug-socket", paramLabel = "PATH",
             description = "Also serve a text debug socket at PATH (mode 0600, off by default): nc -U PATH, then help")
     Path debugSocket;
@@ -87,6 +92,9 @@ final class DaemonOptions {
         }
         if (debugSocket != null) {
             builder.debugSocket(debugSocket);
+        }
+        if (metrics != null) {
+            builder.metrics(Addresses.parse(metrics));
         }
         if (logLevel != null) {
             builder.logLevel(logLevel);

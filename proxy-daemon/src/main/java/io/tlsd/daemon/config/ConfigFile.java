@@ -41,7 +41,7 @@ import org.yaml.snakeyaml.error.YAMLException;
  */
 public final class ConfigFile {
     private static final Set<String> TOP = Set.of("socket", "transport", "worker_threads", "handshake_threads", "max_handshakes_in_flight", "worker_busy_poll", "tls", "timeouts", "limits",
-            "listeners", "tunnels", "log_level", "shared_memory");
+            "listeners", "tunnels", "log_level", "shared_memory", "metrics");
     private static final Set<String> SHARED_MEMORY = Set.of("dir", "write_ring_bytes");
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
             "passphrase_file", "alpn", "client_auth", "client_ca_file", "proxy_protocol", "idle_timeout",
@@ -89,6 +89,14 @@ public final class ConfigFile {
                     b.ipcEnabled(false);
                 } else {
                     b.socket(Path.of(socket));
+                }
+            }
+            if (top.containsKey("metrics")) {
+                String address = string(top.get("metrics"), "metrics");
+                try {
+                    b.metrics(Addresses.parse(address));
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("metrics: " + e.getMessage(), e);
                 }
             }
             if (top.containsKey("log_level")) {

@@ -7,6 +7,8 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.Future;
 import io.tlsd.daemon.engine.Acceptor;
 import io.tlsd.daemon.engine.Failure;
+import io.tlsd.daemon.metrics.DaemonMetrics;
+import io.tlsd.daemon.metrics.Sample;
 import io.tlsd.daemon.tls.ConnectionInfos;
 import io.tlsd.daemon.tls.KeyMaterial;
 import io.tlsd.daemon.tls.ServerTlsContexts;
@@ -108,6 +110,26 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
             reloaded.add("listener " + listener.name() + " (" + contexts.describe() + ")");
         });
         return reloaded;
+    }
+
+    /** Each listener's gauges and counters, labelled with its name. */
+    public List<Sample> metricSamples() {
+        List<Sample> out = new ArrayList<>();
+        for (TlsListener l : listeners.values()) {
+            out.add(DaemonMetrics.labelled("tlsd_listener_pending_connections", Sample.GAUGE,
+                    "clients accepted and not yet taken by an ACCEPT: handshaking, or waiting in the backlog",
+                    "listener", l.name(), l.pendingCount()));
+            out.add(DaemonMetrics.labelled("tlsd_listener_closed_at_limit_total", Sample.COUNTER,
+                    "clients closed as soon as accepted because max_pending_connections were pending",
+                    "listener", l.name(), l.closedAtLimitCount()));
+            out.add(DaemonMetrics.labelled("tlsd_listener_backlog_refused_total", Sample.COUNTER,
+                    "handshaked clients refused because the backlog of clients waiting for an ACCEPT was full",
+                    "listener", l.name(), l.refusedCount()));
+            out.add(DaemonMetrics.labelled("tlsd_listener_handshake_failures_total", Sample.COUNTER,
+                    "client handshakes that failed (or timed out) on the listener",
+                    "listener", l.name(), l.handshakeFailureCount()));
+        }
+        return out;
     }
 
     /** The bound address of a listener (its port when configured as 0). */

@@ -99,6 +99,17 @@ final class TlsListener {
         return (InetSocketAddress) serverChannel.localAddress();
     }
 
+    /** Clients accepted and not yet taken by an ACCEPT: handshaking, or waiting in the backlog. */
+    int pendingCount() {
+        return pending.admitted();
+    }
+
+    /** Clients closed as soon as accepted, because max_pending_connections were pending. */
+    long closedAtLimitCount() {
+        return pending.refused();
+    }
+
+    /** Handshaked clients refused because the backlog was full. */
     long refusedCount() {
         return refused.sum();
     }

@@ -54,7 +54,7 @@ public final class ConnectionLimit {
      * @param owner what the log names, given the refused channel (which knows the port it reached
      *     when the listener was bound to port 0), e.g. "listener default"
      * @param setting the configuration key that sets {@code max}, named in the warning
-     * @param max the most connections at once; 0 for no limit
+     * @param max the most connections at once; 0 for no limit (they are still counted)
      */
     public ConnectionLimit(Function<Channel, String> owner, String setting, int max) {
         if (max < 0) {
@@ -71,13 +71,10 @@ public final class ConnectionLimit {
      * channel's initializer.
      */
     public boolean admit(Channel ch) {
-        if (max == 0) {
-            return true;
-        }
         int n;
         do {
             n = admitted.get();
-            if (n >= max) {
+            if (max != 0 && n >= max) {
                 refused.increment();
                 warn(ch);
                 ch.close();
@@ -98,7 +95,7 @@ public final class ConnectionLimit {
         }
     }
 
-    /** Connections holding a place now. */
+    /** Connections holding a place now (counted with no limit too). */
     public int admitted() {
         return admitted.get();
     }

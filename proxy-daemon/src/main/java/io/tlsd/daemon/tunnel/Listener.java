@@ -76,6 +76,16 @@ final class Listener {
         return limit.admit(accepted);
     }
 
+    /** Connections carried now. */
+    int connections() {
+        return limit.admitted();
+    }
+
+    /** Connections closed as soon as accepted since the start, because the tunnel was full. */
+    long refusedConnections() {
+        return limit.refused();
+    }
+
     /** "4096", or "none" for 0: a connection limit in a start-up log line. */
     static String describeLimit(int max) {
         return max == 0 ? "none" : Integer.toString(max);

@@ -133,6 +133,16 @@ public final class ServerTunnel implements AutoCloseable {
                 Listener.describeLimit(settings.maxConnections()));
     }
 
+    /** Connections the tunnel carries now. */
+    public int connections() {
+        return listener.connections();
+    }
+
+    /** Connections closed as soon as accepted since the start, because max_connections were carried. */
+    public long refusedConnections() {
+        return listener.refusedConnections();
+    }
+
     /**
      * The bound address, with the port picked if {@code listen} had port 0.
      *

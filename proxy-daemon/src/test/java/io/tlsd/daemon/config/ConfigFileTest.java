@@ -182,6 +182,14 @@ class ConfigFileTest {
     }
 
     @Test
+    void metricsAddress() throws Exception {
+        assertEquals(9464, ConfigFile.load(write("metrics: 127.0.0.1:9464\n")).metrics().getPort());
+        assertEquals(null, ConfigFile.load(write("")).metrics(), "off by default");
+        String msg = error("metrics: localhost\n");
+        assertTrue(msg.contains("metrics: expected HOST:PORT"), msg);
+    }
+
+    @Test
     void zeroMeansNoneWhereTheReferenceSaysSo() throws Exception {
         DaemonConfig c = ConfigFile.load(write("""
                 handshake_threads: 0

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.channel.embedded.EmbeddedChannel;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class ConnectionLimitTest {
@@ -66,10 +68,16 @@ class ConnectionLimitTest {
     @Test
     void zeroMeansNoLimit() {
         ConnectionLimit limit = limit(0);
+        List<EmbeddedChannel> channels = new ArrayList<>();
         for (int i = 0; i < 10_000; i++) {
-            assertTrue(limit.admit(new EmbeddedChannel()));
+            EmbeddedChannel ch = new EmbeddedChannel();
+            assertTrue(limit.admit(ch));
+            channels.add(ch);
         }
         assertEquals(0, limit.refused());
+        assertEquals(10_000, limit.admitted(), "counted all the same");
+        channels.forEach(EmbeddedChannel::close);
+        assertEquals(0, limit.admitted());
     }
 
     @Test

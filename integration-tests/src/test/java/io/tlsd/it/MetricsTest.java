@@ -1,0 +1,121 @@
+package io.tlsd.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tlsd.daemon.DaemonConfig;
+import io.tlsd.daemon.TlsdDaemon;
+import io.tlsd.daemon.server.ListenerConfig;
+import io.tlsd.daemon.tunnel.TunnelConfig;
+import io.tlsd.sdk.TlsdClient;
+import io.tlsd.sdk.TlsdException;
+import io.tlsd.testing.FreePorts;
+import io.tlsd.testing.Issued;
+import io.tlsd.testing.TestPki;
+import java.io.ByteArrayOutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code metrics: ADDR}: Prometheus's text format on {@code GET /metrics}, as curl fetches it. */
+@Timeout(60)
+class MetricsTest {
+    private static final InetSocketAddress ANY_LOOPBACK_PORT = new InetSocketAddress("127.0.0.1", 0);
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void theClientRoleServesItsCountersAndTheyFollowTheSessions() throws Exception {
+        Path socket = Files.createDirectories(dir.resolve("run")).resolve("client.sock");
+        try (TlsdDaemon daemon = TlsdDaemon.start(DaemonConfig.builder()
+                .role(DaemonConfig.Role.CLIENT)
+                .socket(socket)
+                .metrics(ANY_LOOPBACK_PORT)
+                .tunnels(List.of(TunnelConfig.client("plain-to-tls", ANY_LOOPBACK_PORT, "127.0.0.1:9", null)))
+                .build())) {
+            String url = "http://127.0.0.1:" + daemon.metricsAddress().getPort();
+            Curl quiet = curl("-sS", "-i", url + "/metrics");
+            assertTrue(quiet.out.startsWith("HTTP/1.1 200"), quiet.out);
+            assertTrue(quiet.out.toLowerCase().contains("content-type: text/plain; version=0.0.4"), quiet.out);
+            assertTrue(quiet.out.contains("# TYPE tlsd_sessions gauge\ntlsd_sessions 0\n"), quiet.out);
+            assertTrue(quiet.out.contains("# TYPE tlsd_ops_completed_total counter\n"), quiet.out);
+            assertTrue(quiet.out.contains("tlsd_tunnel_connections{tunnel=\"plain-to-tls\"} 0\n"), quiet.out);
+
+            try (TlsdClient app = TlsdClient.builder().socket(socket).appName("metrics-it").build()) {
+                // an OPEN to a port nobody listens on: completed, and failed
+                assertThrows(TlsdException.class,
+                        () -> app.open("127.0.0.1", FreePorts.loopback()).await(Duration.ofSeconds(10)));
+                String busy = curl("-sS", url + "/metrics").out;
+                assertTrue(busy.contains("\ntlsd_sessions 1\n"), busy);
+                assertTrue(valueOf(busy, "tlsd_ops_completed_total") >= 1, busy);
+                assertTrue(valueOf(busy, "tlsd_handshake_failures_total") >= 1, busy);
+            }
+
+            assertEquals("405", curl("-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+                    url + "/metrics").out);
+            assertEquals("404", curl("-sS", "-o", "/dev/null", "-w", "%{http_code}", url + "/").out);
+        }
+    }
+
+    @Test
+    void theServerRoleServesEachListenersAndTunnelsConnections() throws Exception {
+        TestPki pki = ServerDaemonFixture.pki(dir);
+        Issued localhost = pki.issueServer("localhost", "localhost", "127.0.0.1");
+        try (TlsdDaemon daemon = TlsdDaemon.start(DaemonConfig.builder()
+                .role(DaemonConfig.Role.SERVER)
+                .socket(Files.createDirectories(dir.resolve("run")).resolve("server.sock"))
+                .metrics(ANY_LOOPBACK_PORT)
+                .listeners(List.of(ServerDaemonFixture.listener("web", ServerDaemonFixture.pem(localhost))))
+                .build())) {
+            String url = "http://127.0.0.1:" + daemon.metricsAddress().getPort() + "/metrics";
+            assertTrue(curl("-sS", url).out.contains("tlsd_listener_pending_connections{listener=\"web\"} 0\n"));
+            int port = daemon.listenerAddress("web").getPort();
+            try (Socket silent = new Socket(InetAddress.getLoopbackAddress(), port)) {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+                String text;
+                do {
+                    text = curl("-sS", url).out;
+                } while (!text.contains("tlsd_listener_pending_connections{listener=\"web\"} 1\n")
+                        && System.nanoTime() < deadline);
+                assertTrue(text.contains("tlsd_listener_pending_connections{listener=\"web\"} 1\n"), text);
+                assertTrue(text.contains("# TYPE tlsd_listener_handshake_failures_total counter\n"), text);
+            }
+        }
+    }
+
+    private record Curl(int exit, String out) {
+    }
+
+    private static Curl curl(String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of("curl", "--max-time", "10"));
+        command.addAll(List.of(args));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        p.getInputStream().transferTo(out);
+        assertTrue(p.waitFor(15, TimeUnit.SECONDS), "curl did not end");
+        String text = out.toString(StandardCharsets.UTF_8).replace("\r\n", "\n");
+        assertEquals(0, p.exitValue(), "curl " + command + ": " + text);
+        return new Curl(p.exitValue(), text);
+    }
+
+    private static long valueOf(String text, String metric) {
+        for (String line : text.split("\n")) {
+            if (line.startsWith(metric + " ")) {
+                return Long.parseLong(line.substring(metric.length() + 1));
+            }
+        }
+        throw new AssertionError("no " + metric + " in:\n" + text);
+    }
+}

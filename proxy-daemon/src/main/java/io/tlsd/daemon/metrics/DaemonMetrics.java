@@ -1,0 +1,39 @@
+package io.tlsd.daemon.metrics;
+
+import io.tlsd.daemon.engine.DaemonCounters;
+import java.util.List;
+import java.util.Map;
+
+/** The daemon-wide counters as metrics, each under a name and type chosen for it. */
+public final class DaemonMetrics {
+    private DaemonMetrics() {
+    }
+
+    /** One sample per component of {@code s}, in its order. */
+    public static List<Sample> of(DaemonCounters.Snapshot s) {
+        return List.of(
+                Sample.gauge("tlsd_sessions", "IPC sessions open (applications connected)", s.sessions()),
+                Sample.gauge("tlsd_connections",
+                        "TLS connections held for applications: opening, open, or awaiting their CLOSE", s.connections()),
+                Sample.gauge("tlsd_ops_in_flight", "operations submitted and not completed", s.opsInFlight()),
+                Sample.gauge("tlsd_buffered_bytes", "decrypted bytes waiting for a READ", s.bufferedBytes()),
+                Sample.counter("tlsd_ops_completed_total", "operations completed", s.opsCompleted()),
+                Sample.counter("tlsd_handshakes_total",
+                        "TLS handshakes completed for applications: OPENs, and clients handed to an ACCEPT",
+                        s.handshakes()),
+                Sample.counter("tlsd_handshake_failures_total", "OPENs whose TCP connect or TLS handshake failed",
+                        s.handshakeFailures()),
+                Sample.counter("tlsd_read_bytes_total", "plaintext bytes delivered to applications", s.bytesRead()),
+                Sample.counter("tlsd_written_bytes_total", "plaintext bytes written for applications",
+                        s.bytesWritten()),
+                Sample.counter("tlsd_ring_bytes_total",
+                        "plaintext bytes applications handed over in shared-memory write rings", s.ringBytes()),
+                Sample.gauge("tlsd_handshakes_waiting",
+                        "OPENs waiting for a slot under max_handshakes_in_flight", s.handshakesWaiting()));
+    }
+
+    /** A sample with one label, e.g. {@code tlsd_tunnel_connections{tunnel="db"}}. */
+    public static Sample labelled(String name, String type, String help, String label, String value, long sample) {
+        return new Sample(name, type, help, Map.of(label, value), sample);
+    }
+}
