@@ -117,7 +117,7 @@ class CertificateReloadTest {
                 "--cert", cert.toString(), "--key", key.toString())
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(log.toFile()).start();
         try {
-            awaitLogLine(log, daemon, "listener default on 127.0.0.1:" + port);
+            awaitLogLine(log, daemon, "SIGHUP reads the certificate files again"); // before it, SIGHUP would stop it
             assertEquals("before.test", servedName(port));
 
             serve(after);

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.TlsdDaemon;
 import io.tlsd.daemon.server.ListenerConfig;
+import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import io.tlsd.sdk.TlsdClient;
 import io.tlsd.sdk.TlsdException;
@@ -77,22 +78,35 @@ class MetricsTest {
                 .role(DaemonConfig.Role.SERVER)
                 .socket(Files.createDirectories(dir.resolve("run")).resolve("server.sock"))
                 .metrics(ANY_LOOPBACK_PORT)
-                .listeners(List.of(ServerDaemonFixture.listener("web", ServerDaemonFixture.pem(localhost))))
+                .listeners(List.of(new ListenerConfig("web", ServerDaemonFixture.anyLoopbackPort(),
+                        List.of(ServerDaemonFixture.pem(localhost)), List.of(), ClientAuthPolicy.NONE, null,
+                        Duration.ofSeconds(2), 64, ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS)))
                 .build())) {
             String url = "http://127.0.0.1:" + daemon.metricsAddress().getPort() + "/metrics";
-            assertTrue(curl("-sS", url).out.contains("tlsd_listener_pending_connections{listener=\"web\"} 0\n"));
+            String quiet = curl("-sS", url).out;
+            assertTrue(quiet.contains("tlsd_listener_pending_connections{listener=\"web\"} 0\n"), quiet);
+            assertTrue(quiet.contains("tlsd_listener_handshake_failures_total{listener=\"web\"} 0\n"), quiet);
             int port = daemon.listenerAddress("web").getPort();
             try (Socket silent = new Socket(InetAddress.getLoopbackAddress(), port)) {
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-                String text;
-                do {
-                    text = curl("-sS", url).out;
-                } while (!text.contains("tlsd_listener_pending_connections{listener=\"web\"} 1\n")
-                        && System.nanoTime() < deadline);
-                assertTrue(text.contains("tlsd_listener_pending_connections{listener=\"web\"} 1\n"), text);
-                assertTrue(text.contains("# TYPE tlsd_listener_handshake_failures_total counter\n"), text);
+                awaitMetric(url, "tlsd_listener_pending_connections{listener=\"web\"} 1\n");
+                // silent past the listener's 2 s handshake timeout: dropped, and counted as a failure
+                silent.setSoTimeout(10_000);
+                assertEquals(-1, silent.getInputStream().read());
+                String after = awaitMetric(url, "tlsd_listener_handshake_failures_total{listener=\"web\"} 1\n");
+                assertTrue(after.contains("tlsd_listener_pending_connections{listener=\"web\"} 0\n"), after);
             }
         }
+    }
+
+    /** Scrapes until the text has {@code line}, for up to 5 s; returns the last scrape. */
+    private static String awaitMetric(String url, String line) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        String text;
+        do {
+            text = curl("-sS", url).out;
+        } while (!text.contains(line) && System.nanoTime() < deadline);
+        assertTrue(text.contains(line), "no `" + line.strip() + "` in:\n" + text);
+        return text;
     }
 
     private record Curl(int exit, String out) {

@@ -10,8 +10,10 @@ import io.tlsd.sdk.SocketPaths;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * Everything a daemon is started with. Immutable; {@link #builder()} holds the defaults and
@@ -73,6 +75,13 @@ public final class DaemonConfig {
         this.socket = b.socket; // null: the role's default, resolved in socket()
         this.listeners = List.copyOf(b.listeners);
         this.tunnels = List.copyOf(b.tunnels);
+        Set<String> tunnelNames = new HashSet<>();
+        for (TunnelConfig t : tunnels) {
+            if (!tunnelNames.add(t.name())) {
+                // logs and metrics name tunnels: two of a name could not be told apart
+                throw new IllegalArgumentException("two tunnels are named '" + t.name() + "'");
+            }
+        }
         this.ipcEnabled = b.ipcEnabled;
         this.ticketKeyRotation = b.ticketKeyRotation;
         this.caFile = b.caFile;

@@ -94,7 +94,11 @@ final class DaemonOptions {
             builder.debugSocket(debugSocket);
         }
         if (metrics != null) {
-            builder.metrics(Addresses.parse(metrics));
+            try {
+                builder.metrics(Addresses.parse(metrics));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--metrics: " + e.getMessage(), e);
+            }
         }
         if (logLevel != null) {
             builder.logLevel(logLevel);
@@ -124,7 +128,7 @@ final class DaemonOptions {
             return TlsdCommand.EXIT_FAILED;
         }
         StopSignals.onStop(daemon::close);
-        ReloadSignal.onReload(daemon);
+        ReloadSignal.onReload(daemon, config.role() == DaemonConfig.Role.SERVER);
         daemon.awaitTermination();
         return 0;
     }

@@ -17,9 +17,16 @@ final class ReloadSignal {
     private ReloadSignal() {
     }
 
-    static void onReload(TlsdDaemon daemon) {
+    /**
+     * Claims SIGHUP in either role, so that a stray one never stops the daemon (the JVM's default);
+     * the server role says so in its log, once it can be sent.
+     */
+    static void onReload(TlsdDaemon daemon, boolean serverRole) {
         try {
             Signal.handle(new Signal("HUP"), signal -> new Thread(() -> reload(daemon), "tlsd-reload").start());
+            if (serverRole) {
+                log.info("SIGHUP reads the certificate files again");
+            }
         } catch (IllegalArgumentException e) {
             log.debug("cannot handle SIGHUP: {}", e.getMessage());
         }

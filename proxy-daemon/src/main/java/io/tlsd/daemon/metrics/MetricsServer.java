@@ -17,7 +17,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Serves the daemon's metrics to Prometheus: {@code GET /metrics} answers the samples of the
  * moment in the text format; anything else is 404, another method 405. It runs on the JDK's HTTP
- * server with one thread of its own, so a slow scraper never touches an event loop. There is no
+ * server on two threads of its own, so a slow scraper never touches an event loop; a request must
+ * arrive within 5 s. There is no
  * authentication: bind it to loopback or to an address only the scraper reaches.
  *
  * <pre>{@code
@@ -28,6 +29,12 @@ import org.slf4j.LoggerFactory;
  */
 public final class MetricsServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(MetricsServer.class);
+
+    /** How long a request may take to arrive, and its answer to leave, before the connection is closed. */
+    static final long REQUEST_TIMEOUT_SECONDS = 5;
+
+    /** Scrapes answered at once; a slow client holds one for at most the request timeout. */
+    private static final int THREADS = 2;
 
     private final HttpServer server;
     private final ExecutorService thread;
@@ -44,13 +51,19 @@ public final class MetricsServer implements AutoCloseable {
      * @throws IOException if the address cannot be bound
      */
     public static MetricsServer start(InetSocketAddress address, Supplier<List<Sample>> samples) throws IOException {
+        // The JDK's server reads a request on an executor thread and has no read timeout unless
+        // told: without one, a client that sends half a request would hold a thread for good.
+        System.setProperty("sun.net.httpserver.maxReqTime", System.getProperty("sun.net.httpserver.maxReqTime",
+                Long.toString(REQUEST_TIMEOUT_SECONDS)));
+        System.setProperty("sun.net.httpserver.maxRspTime", System.getProperty("sun.net.httpserver.maxRspTime",
+                Long.toString(REQUEST_TIMEOUT_SECONDS)));
         HttpServer server;
         try {
             server = HttpServer.create(address, 16);
         } catch (IOException e) {
             throw new IOException("cannot serve metrics on " + address + ": " + e.getMessage(), e);
         }
-        ExecutorService thread = Executors.newSingleThreadExecutor(new DefaultThreadFactory("tlsd-metrics", true));
+        ExecutorService thread = Executors.newFixedThreadPool(THREADS, new DefaultThreadFactory("tlsd-metrics", true));
         server.setExecutor(thread);
         server.createContext("/", exchange -> answer(exchange, samples));
         server.start();
@@ -66,10 +79,16 @@ public final class MetricsServer implements AutoCloseable {
                 exchange.getResponseHeaders().set("Allow", "GET, HEAD");
                 send(exchange, 405, "text/plain; charset=utf-8", "method not allowed\n");
             } else {
-                send(exchange, 200, PrometheusText.CONTENT_TYPE, PrometheusText.format(samples.get()));
+                String text;
+                try {
+                    text = PrometheusText.format(samples.get());
+                } catch (RuntimeException e) {
+                    log.warn("metrics: cannot collect the samples: {}", e.toString());
+                    send(exchange, 500, "text/plain; charset=utf-8", "cannot collect the metrics: " + e + "\n");
+                    return;
+                }
+                send(exchange, 200, PrometheusText.CONTENT_TYPE, text);
             }
-        } catch (RuntimeException e) {
-            log.warn("metrics: cannot answer {}: {}", exchange.getRequestURI(), e.toString());
         }
     }
 

@@ -40,20 +40,29 @@ final class HandshakeGate extends HandOverGate {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof SniCompletionEvent sni && sni.hostname() != null) {
-            serverName = sni.hostname();
+        if (evt instanceof SniCompletionEvent sni) {
+            if (sni.cause() != null) {
+                // no usable ClientHello: silent past the handshake timeout, or not TLS at all
+                failed(ctx, sni.cause());
+            } else if (sni.hostname() != null) {
+                serverName = sni.hostname();
+            }
         } else if (evt instanceof SslHandshakeCompletionEvent done) {
             if (done.isSuccess()) {
                 handshakeDone = true;
                 listener.ready(ctx.channel());
             } else {
-                listener.handshakeFailed();
-                log.info("listener {}: handshake with {} failed: {}", listener.name(),
-                        ConnectionInfos.addressString(ctx.channel().remoteAddress()), reason(done.cause()));
-                ctx.close();
+                failed(ctx, done.cause());
             }
         }
         super.userEventTriggered(ctx, evt);
+    }
+
+    private void failed(ChannelHandlerContext ctx, Throwable cause) {
+        listener.handshakeFailed();
+        log.info("listener {}: handshake with {} failed: {}", listener.name(),
+                ConnectionInfos.addressString(ctx.channel().remoteAddress()), reason(cause));
+        ctx.close();
     }
 
     private static String reason(Throwable cause) {

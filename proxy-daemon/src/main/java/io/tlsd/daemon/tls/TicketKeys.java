@@ -5,20 +5,25 @@ import io.netty.handler.ssl.OpenSslSessionTicketKey;
 import io.netty.handler.ssl.SslContext;
 import java.security.SecureRandom;
 import java.util.ArrayDeque;
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.Collections;
+import java.util.Set;
+import java.util.WeakHashMap;
 
 /**
  * TLS 1.3 session-ticket keys of the server role, shared by every listener context so a ticket
  * issued under one SNI name resumes under the same daemon. {@link #rotate()} (on a schedule)
  * puts a fresh key in front for new tickets and keeps the previous ones for resuming, so a
  * rotation never invalidates a ticket younger than {@code kept} rotation periods.
+ *
+ * <p>Contexts are held weakly: one that a certificate reload replaced goes away with the last
+ * connection that uses it (its engines hold it), and is not rotated after that.
  */
 public final class TicketKeys {
     private final SecureRandom random = new SecureRandom();
     private final int kept;
     private final ArrayDeque<OpenSslSessionTicketKey> keys = new ArrayDeque<>();
-    private final List<SslContext> contexts = new CopyOnWriteArrayList<>();
+    /** Guarded by this. */
+    private final Set<SslContext> contexts = Collections.newSetFromMap(new WeakHashMap<>());
 
     public TicketKeys(int kept) {
         if (kept < 1) {

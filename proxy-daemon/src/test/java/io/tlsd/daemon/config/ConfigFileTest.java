@@ -169,6 +169,15 @@ class ConfigFileTest {
         String negative = error("tunnels:\n  - listen: :8080\n    target: example.com:443\n    max_connections: -1\n");
         assertTrue(negative.contains("tunnels[0] (tunnel-1).max_connections: expected 0 or a positive integer, got '-1'"),
                 negative);
+        String twice = error("""
+                tunnels:
+                  - listen: 127.0.0.1:8080
+                    target: example.com:443
+                    name: tunnel-2
+                  - listen: 127.0.0.1:8081
+                    target: example.com:443
+                """);
+        assertTrue(twice.contains("two tunnels are named 'tunnel-2'"), twice);
         String backlog = error("""
                 listeners:
                   - address: :8443
