@@ -1,5 +1,7 @@
 package io.tlsd.it.tunnel;
 
+import static io.tlsd.it.tunnel.TunnelFixture.assertClosed;
+import static io.tlsd.it.tunnel.TunnelFixture.assertElapsedBelow;
 import static io.tlsd.it.tunnel.TunnelFixture.connect;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -59,7 +61,7 @@ class TunnelConnectionLimitTest {
                 try (Socket c = connect(client.localAddress())) {
                     long start = System.nanoTime();
                     assertClosed(c);
-                    assertEndedPromptly(start);
+                    assertElapsedBelow(start, PROMPTLY);
                 }
                 String expected = "tunnel 127.0.0.1:" + client.localAddress().getPort() + " → target localhost:"
                         + server.localAddress().getPort() + ": max_connections (2) reached; closing new connections as they come";
@@ -86,7 +88,7 @@ class TunnelConnectionLimitTest {
                     // client tunnel resets the plain client, as for any failed handshake
                     long start = System.nanoTime();
                     assertClosed(refused);
-                    assertEndedPromptly(start);
+                    assertElapsedBelow(start, PROMPTLY);
                 }
                 String expected = "tunnel 127.0.0.1:" + server.localAddress().getPort() + " → backend "
                         + "127.0.0.1:" + backend.address().getPort() + ": max_connections (1) reached";
@@ -122,24 +124,6 @@ class TunnelConnectionLimitTest {
                 fail("no place came free within " + PROMPTLY.toMillis() + " ms");
             }
             Thread.sleep(20);
-        }
-    }
-
-    private static void assertClosed(Socket socket) throws IOException {
-        try {
-            int b = socket.getInputStream().read();
-            if (b != -1) {
-                fail("expected the connection to end, read a byte: " + b);
-            }
-        } catch (SocketException e) {
-            // reset: also an end
-        }
-    }
-
-    private static void assertEndedPromptly(long startNanos) {
-        long millis = (System.nanoTime() - startNanos) / 1_000_000;
-        if (millis >= PROMPTLY.toMillis()) {
-            fail("ended after " + millis + " ms, expected < " + PROMPTLY.toMillis());
         }
     }
 }

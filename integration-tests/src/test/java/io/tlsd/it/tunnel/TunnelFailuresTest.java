@@ -1,10 +1,11 @@
 package io.tlsd.it.tunnel;
 
+import static io.tlsd.it.tunnel.TunnelFixture.assertClosed;
+import static io.tlsd.it.tunnel.TunnelFixture.assertElapsedBelow;
 import static io.tlsd.it.tunnel.TunnelFixture.connect;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import io.tlsd.daemon.tunnel.ClientTunnel;
 import io.tlsd.daemon.tunnel.ServerTunnel;
@@ -21,7 +22,6 @@ import java.nio.file.Path;
 import java.security.KeyStore;
 import java.time.Duration;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterAll;
@@ -170,22 +170,5 @@ class TunnelFailuresTest {
         SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket(address.getAddress(), address.getPort());
         socket.setSoTimeout(10_000);
         return socket;
-    }
-
-    /** Reads until the tunnel ends the connection: EOF, a reset, or a TLS handshake that cannot finish. */
-    private static void assertClosed(Socket socket) throws IOException {
-        try {
-            int b = socket.getInputStream().read();
-            if (b != -1) {
-                fail("expected the connection to end, read a byte: " + b);
-            }
-        } catch (SocketException | SSLException e) {
-            // reset, or the TLS handshake was cut off: also an end
-        }
-    }
-
-    private static void assertElapsedBelow(long startNanos, Duration limit) {
-        long millis = (System.nanoTime() - startNanos) / 1_000_000;
-        assertTrue(millis < limit.toMillis(), "took " + millis + " ms, expected < " + limit.toMillis());
     }
 }

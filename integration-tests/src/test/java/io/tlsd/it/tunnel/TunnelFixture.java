@@ -1,5 +1,8 @@
 package io.tlsd.it.tunnel;
 
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
@@ -17,11 +20,14 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.SocketException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLException;
 
 /**
  * What the tunnel tests share: a test CA and a server certificate for {@code localhost},
@@ -95,6 +101,23 @@ final class TunnelFixture implements AutoCloseable {
         Socket socket = new Socket(address.getAddress(), address.getPort());
         socket.setSoTimeout(10_000);
         return socket;
+    }
+
+    /** Reads until the tunnel ends the connection: EOF, a reset, or a TLS handshake that cannot finish. */
+    static void assertClosed(Socket socket) throws IOException {
+        try {
+            int b = socket.getInputStream().read();
+            if (b != -1) {
+                fail("expected the connection to end, read a byte: " + b);
+            }
+        } catch (SocketException | SSLException e) {
+            // reset, or the TLS handshake was cut off: also an end
+        }
+    }
+
+    static void assertElapsedBelow(long startNanos, Duration limit) {
+        long millis = (System.nanoTime() - startNanos) / 1_000_000;
+        assertTrue(millis < limit.toMillis(), "took " + millis + " ms, expected < " + limit.toMillis());
     }
 
     @Override
