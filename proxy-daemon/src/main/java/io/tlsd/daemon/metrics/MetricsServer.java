@@ -18,8 +18,8 @@ import org.slf4j.LoggerFactory;
  * Serves the daemon's metrics to Prometheus: {@code GET /metrics} answers the samples of the
  * moment in the text format; anything else is 404, another method 405. It runs on the JDK's HTTP
  * server on two threads of its own, so a slow scraper never touches an event loop; a request must
- * arrive within 5 s. There is no
- * authentication: bind it to loopback or to an address only the scraper reaches.
+ * arrive within 5 s. There is no authentication: bind it to loopback or to an address only the
+ * scraper reaches.
  *
  * <pre>{@code
  * MetricsServer metrics = MetricsServer.start(new InetSocketAddress("127.0.0.1", 9464), daemon::metricSamples);
@@ -37,11 +37,11 @@ public final class MetricsServer implements AutoCloseable {
     private static final int THREADS = 2;
 
     private final HttpServer server;
-    private final ExecutorService thread;
+    private final ExecutorService threads;
 
-    private MetricsServer(HttpServer server, ExecutorService thread) {
+    private MetricsServer(HttpServer server, ExecutorService threads) {
         this.server = server;
-        this.thread = thread;
+        this.threads = threads;
     }
 
     /**
@@ -63,11 +63,11 @@ public final class MetricsServer implements AutoCloseable {
         } catch (IOException e) {
             throw new IOException("cannot serve metrics on " + address + ": " + e.getMessage(), e);
         }
-        ExecutorService thread = Executors.newFixedThreadPool(THREADS, new DefaultThreadFactory("tlsd-metrics", true));
-        server.setExecutor(thread);
+        ExecutorService threads = Executors.newFixedThreadPool(THREADS, new DefaultThreadFactory("tlsd-metrics", true));
+        server.setExecutor(threads);
         server.createContext("/", exchange -> answer(exchange, samples));
         server.start();
-        return new MetricsServer(server, thread);
+        return new MetricsServer(server, threads);
     }
 
     private static void answer(HttpExchange exchange, Supplier<List<Sample>> samples) throws IOException {
@@ -113,6 +113,6 @@ public final class MetricsServer implements AutoCloseable {
     @Override
     public void close() {
         server.stop(0);
-        thread.shutdownNow();
+        threads.shutdownNow();
     }
 }
