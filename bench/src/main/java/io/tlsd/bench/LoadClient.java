@@ -28,6 +28,12 @@ import java.util.function.Function;
  * handshakes. Every method runs for a fixed time and returns what it measured.
  */
 final class LoadClient {
+    /**
+     * SO_SNDBUF of a bulk connection, and of the SDK daemon's connections ({@code send_buffer}), so
+     * that in-process TLS and the SDK path send through the same socket buffer.
+     */
+    static final int BULK_SEND_BUFFER = 1 << 20;
+
     private final EventLoopGroup group;
     private final Class<? extends Channel> channelClass;
 
@@ -151,7 +157,7 @@ final class LoadClient {
         data.writeZero(chunk - 1);
         Channel[] channels = new Channel[streams];
         for (int i = 0; i < streams; i++) {
-            channels[i] = bootstrap().option(ChannelOption.SO_SNDBUF, 1 << 20).handler(new ChannelInitializer<>() {
+            channels[i] = bootstrap().option(ChannelOption.SO_SNDBUF, BULK_SEND_BUFFER).handler(new ChannelInitializer<>() {
                 @Override
                 protected void initChannel(Channel ch) {
                     if (tls != null) {

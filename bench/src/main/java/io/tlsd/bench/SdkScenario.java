@@ -73,6 +73,9 @@ final class SdkScenario {
     }
 
     /** The client daemon serving {@code socket}, from this JVM's class path. */
+    /** The SDK daemons' {@code send_buffer}: the same as the in-process client's bulk connections. */
+    private static final String SEND_BUFFER = "send_buffer: " + LoadClient.BULK_SEND_BUFFER + "\n";
+
     static PeerProcess startClientDaemon(Suite.Options options, BenchPki pki, Path dir, String name, String extraConfig)
             throws Exception {
         Path socket = dir.resolve(name + ".sock");
@@ -89,11 +92,12 @@ final class SdkScenario {
 
     void run(Results results) throws Exception {
         try (EchoBackend server = new EchoBackend(serverGroup, serverChannel, serverContext(pki));
-             PeerProcess daemon = startClientDaemon(options, pki, dir, "tlsd-sdk-client", "");
+             // the send buffer of in-process TLS's bulk connections (LoadClient.BULK_SEND_BUFFER)
+             PeerProcess daemon = startClientDaemon(options, pki, dir, "tlsd-sdk-client", SEND_BUFFER);
              TlsdClient tlsd = TlsdClient.builder().socket(socketOf(dir, "tlsd-sdk-client")).appName("bench-sdk").build();
              // the same daemon with its latency option on: worker loops poll before they sleep
              PeerProcess polling = startClientDaemon(options, pki, dir, "tlsd-sdk-busy-poll",
-                     options.busyPoll.isEmpty() ? "worker_busy_poll: " + busyPoll() + "\n" : "");
+                     SEND_BUFFER + (options.busyPoll.isEmpty() ? "worker_busy_poll: " + busyPoll() + "\n" : ""));
              TlsdClient tlsdPolling = TlsdClient.builder().socket(socketOf(dir, "tlsd-sdk-busy-poll"))
                      .appName("bench-sdk").build()) {
             SslContext inProcess = clientContext(pki);

@@ -67,6 +67,7 @@ public final class DaemonConfig {
     private final InetSocketAddress metrics;
     private final Path sharedMemoryDir;
     private final int writeRingBytes;
+    private final int sendBufferBytes;
     private final String logLevel;
     private final SigningPolicy signing;
 
@@ -100,6 +101,7 @@ public final class DaemonConfig {
         this.metrics = b.metrics;
         this.sharedMemoryDir = b.sharedMemoryDir;
         this.writeRingBytes = b.writeRingBytes;
+        this.sendBufferBytes = b.sendBufferBytes;
         this.logLevel = b.logLevel;
         this.signing = b.signing;
     }
@@ -249,6 +251,11 @@ public final class DaemonConfig {
         return writeRingBytes;
     }
 
+    /** Client role: SO_SNDBUF of the TLS connections OPENs make; 0 for the kernel's autotuning. */
+    public int sendBufferBytes() {
+        return sendBufferBytes;
+    }
+
     /** Server role: whether private-key operations run on the event loops or on signer threads. */
     public SigningPolicy signing() {
         return signing;
@@ -284,6 +291,7 @@ public final class DaemonConfig {
         private InetSocketAddress metrics;
         private Path sharedMemoryDir = Path.of("/dev/shm");
         private int writeRingBytes = 4 << 20;
+        private int sendBufferBytes;
         private String logLevel = "info";
         private SigningPolicy signing = SigningPolicy.auto();
 
@@ -315,6 +323,7 @@ public final class DaemonConfig {
             metrics = c.metrics;
             sharedMemoryDir = c.sharedMemoryDir;
             writeRingBytes = c.writeRingBytes;
+            sendBufferBytes = c.sendBufferBytes;
             logLevel = c.logLevel;
             signing = c.signing;
         }
@@ -514,6 +523,19 @@ public final class DaemonConfig {
         }
 
         /** The largest write ring per session, 0 to 1 GiB; 0 turns write rings off. */
+        /**
+         * Client role: SO_SNDBUF of the TLS connections OPENs make, e.g. 1 MiB for bulk senders on
+         * fast links (Linux doubles it and caps it at twice {@code net.core.wmem_max}); 0 (the
+         * default) leaves the kernel's autotuning.
+         */
+        public Builder sendBufferBytes(long bytes) {
+            if (bytes < 0 || bytes > 1 << 30) {
+                throw new IllegalArgumentException("send buffer " + bytes + " is not in 0..1GiB");
+            }
+            this.sendBufferBytes = (int) bytes;
+            return this;
+        }
+
         public Builder writeRingBytes(long bytes) {
             if (bytes < 0 || bytes > (1 << 30)) {
                 throw new IllegalArgumentException("writeRingBytes " + bytes + " is not in 0..1GiB");

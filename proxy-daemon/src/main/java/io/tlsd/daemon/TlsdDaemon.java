@@ -130,7 +130,7 @@ public final class TlsdDaemon implements AutoCloseable {
         KeyMaterial identity = id == null ? null : id.load();
         ClientTlsContexts contexts = new ClientTlsContexts(config.tlsParameters(), config.caFile(), identity);
         TlsConnector connector = new TlsConnector(transport, contexts, config.connectTimeout(),
-                config.handshakeTimeout(), resolver, handshakes, config.maxHandshakesInFlight());
+                config.handshakeTimeout(), resolver, handshakes, config.maxHandshakesInFlight(), config.sendBufferBytes());
         counters.handshakesWaitingFrom(connector::handshakesWaiting);
         if (config.ipcEnabled()) {
             startIpc(connector, null);

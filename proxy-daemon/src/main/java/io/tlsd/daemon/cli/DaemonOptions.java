@@ -54,6 +54,10 @@ final class DaemonOptions {
     @Option(names = "--log-level", paramLabel = "error|warn|info|debug", description = "Log level (default: info)")
     String logLevel;
 
+    @Option(names = "--send-buffer", paramLabel = "SIZE",
+            description = "Client role: SO_SNDBUF of the TLS connections OPENs make, e.g. 1MiB (default: 0, the kernel's autotuning)")
+    String sendBuffer;
+
     @Option(names = "--metrics", paramLabel = "ADDR",
             description = "Serve Prometheus metrics on http://ADDR/metrics, e.g. 127.0.0.1:9464 (default: off)")
     String metrics;
@@ -92,6 +96,9 @@ final class DaemonOptions {
         }
         if (debugSocket != null) {
             builder.debugSocket(debugSocket);
+        }
+        if (sendBuffer != null) {
+            builder.sendBufferBytes(ConfigFile.parseSizeOrZero(sendBuffer, "--send-buffer"));
         }
         if (metrics != null) {
             try {

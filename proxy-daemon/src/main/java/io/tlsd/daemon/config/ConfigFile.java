@@ -41,7 +41,7 @@ import org.yaml.snakeyaml.error.YAMLException;
  */
 public final class ConfigFile {
     private static final Set<String> TOP = Set.of("socket", "transport", "worker_threads", "handshake_threads", "max_handshakes_in_flight", "worker_busy_poll", "tls", "timeouts", "limits",
-            "listeners", "tunnels", "log_level", "shared_memory", "metrics");
+            "listeners", "tunnels", "log_level", "shared_memory", "metrics", "send_buffer");
     private static final Set<String> SHARED_MEMORY = Set.of("dir", "write_ring_bytes");
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
             "passphrase_file", "alpn", "client_auth", "client_ca_file", "proxy_protocol", "idle_timeout",
@@ -90,6 +90,9 @@ public final class ConfigFile {
                 } else {
                     b.socket(Path.of(socket));
                 }
+            }
+            if (top.containsKey("send_buffer")) {
+                b.sendBufferBytes(parseSizeOrZero(top.get("send_buffer"), "send_buffer"));
             }
             if (top.containsKey("metrics")) {
                 String address = string(top.get("metrics"), "metrics");
@@ -356,7 +359,7 @@ public final class ConfigFile {
         return out;
     }
 
-    private long number(Object value, String where) {
+    private static long number(Object value, String where) {
         if (!(value instanceof Integer || value instanceof Long) || ((Number) value).longValue() <= 0) {
             throw new IllegalArgumentException(where + ": expected a positive integer, got " + describe(value));
         }
@@ -402,7 +405,15 @@ public final class ConfigFile {
         return (int) n;
     }
 
-    private long size(Object value, String where) {
+    /** {@code 0} or a size like {@code 1MiB} (a string of digits too, as on the command line). */
+    public static long parseSizeOrZero(Object value, String where) {
+        if (Integer.valueOf(0).equals(value) || "0".equals(value)) {
+            return 0;
+        }
+        return size(value instanceof String s && s.matches("[0-9]{1,18}") ? Long.valueOf(s) : value, where);
+    }
+
+    private static long size(Object value, String where) {
         if (value instanceof Integer || value instanceof Long) {
             return number(value, where);
         }

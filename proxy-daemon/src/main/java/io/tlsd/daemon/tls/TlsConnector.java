@@ -59,6 +59,8 @@ public final class TlsConnector implements Connector {
     private final EventLoopGroup handshakes;
     /** Null: no limit. */
     private final HandshakeLimits limits;
+    /** SO_SNDBUF of the connections; 0: the kernel's autotuning. */
+    private final int sendBufferBytes;
 
     /** Handshakes on the session's loop. */
     public TlsConnector(Transport transport, ClientTlsContexts contexts, Duration connectTimeout,
@@ -76,6 +78,20 @@ public final class TlsConnector implements Connector {
     public TlsConnector(Transport transport, ClientTlsContexts contexts, Duration connectTimeout,
                         Duration handshakeTimeout, HostResolver resolver, EventLoopGroup handshakes,
                         int maxInFlight) {
+        this(transport, contexts, connectTimeout, handshakeTimeout, resolver, handshakes, maxInFlight, 0);
+    }
+
+    /**
+     * @param sendBufferBytes the connections' SO_SNDBUF (Linux doubles it and caps it at twice
+     *     {@code net.core.wmem_max}); 0 leaves the kernel's autotuning
+     */
+    public TlsConnector(Transport transport, ClientTlsContexts contexts, Duration connectTimeout,
+                        Duration handshakeTimeout, HostResolver resolver, EventLoopGroup handshakes,
+                        int maxInFlight, int sendBufferBytes) {
+        if (sendBufferBytes < 0) {
+            throw new IllegalArgumentException("sendBufferBytes < 0");
+        }
+        this.sendBufferBytes = sendBufferBytes;
         if (maxInFlight < ADAPTIVE) {
             throw new IllegalArgumentException("maxInFlight " + maxInFlight + " < " + ADAPTIVE);
         }
@@ -186,6 +202,7 @@ public final class TlsConnector implements Connector {
                 // close the channel while it moves (see complete)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.SO_SNDBUF, sendBufferBytes > 0 ? sendBufferBytes : null) // null: not set
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeout.toMillis())
                 .handler(new ChannelInitializer<>() {
                     @Override

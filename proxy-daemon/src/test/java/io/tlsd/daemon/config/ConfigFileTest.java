@@ -191,6 +191,15 @@ class ConfigFileTest {
     }
 
     @Test
+    void sendBuffer() throws Exception {
+        assertEquals(1 << 20, ConfigFile.load(write("send_buffer: 1MiB\n")).sendBufferBytes());
+        assertEquals(0, ConfigFile.load(write("")).sendBufferBytes(), "the kernel's autotuning by default");
+        assertEquals(65536, ConfigFile.parseSizeOrZero("65536", "--send-buffer"));
+        String msg = error("send_buffer: lots\n");
+        assertTrue(msg.contains("send_buffer: expected a size like 65536, 64KiB or 1MiB"), msg);
+    }
+
+    @Test
     void metricsAddress() throws Exception {
         assertEquals(9464, ConfigFile.load(write("metrics: 127.0.0.1:9464\n")).metrics().getPort());
         assertEquals(null, ConfigFile.load(write("")).metrics(), "off by default");

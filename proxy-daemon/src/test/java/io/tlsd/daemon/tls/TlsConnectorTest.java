@@ -14,6 +14,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.SslCloseCompletionEvent;
@@ -204,6 +205,25 @@ class TlsConnectorTest {
             assertEquals(loop, ch.eventLoop());
             loop.execute(ch::read);
             assertEquals("data=bye\n;close_notify;inactive;", recorder.events.get(10, TimeUnit.SECONDS), "attempt " + i);
+        }
+    }
+
+    @Test
+    void aSendBufferIsSetOnTheConnectionsAndLeftToTheKernelWithout() throws Exception {
+        int requested = 64 << 10; // below any net.core.wmem_max, which caps it (Linux's default: 208 KiB)
+        TlsConnector sized = new TlsConnector(transport, new ClientTlsContexts(TlsParameters.DEFAULTS, pki.caPem()),
+                Duration.ofSeconds(5), Duration.ofSeconds(5), resolver, handshakes, 0, requested);
+        Channel ch = sized.connect(open(), sessions.next(), new Recorder()).get(10, TimeUnit.SECONDS);
+        Channel autotuned = connector(handshakes).connect(open(), sessions.next(), new Recorder())
+                .get(10, TimeUnit.SECONDS);
+        try {
+            // Linux keeps twice what is asked
+            assertEquals(2 * requested, ch.config().getOption(ChannelOption.SO_SNDBUF));
+            assertNotEquals(ch.config().getOption(ChannelOption.SO_SNDBUF),
+                    autotuned.config().getOption(ChannelOption.SO_SNDBUF));
+        } finally {
+            ch.close().sync();
+            autotuned.close().sync();
         }
     }
 
