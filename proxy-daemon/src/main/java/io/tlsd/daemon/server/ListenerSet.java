@@ -15,6 +15,7 @@ import io.tlsd.daemon.tls.ServerTlsContexts;
 import io.tlsd.daemon.tls.TlsParameters;
 import io.tlsd.daemon.tls.TicketKeys;
 import io.tlsd.daemon.tls.signing.SigningPolicy;
+import io.tlsd.daemon.transport.ConnectionLimit;
 import io.tlsd.daemon.transport.Transport;
 import io.tlsd.proto.v1.ConnectionInfo;
 import io.tlsd.proto.v1.Status;
@@ -66,7 +67,7 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
                 log.info("listener {} on {} (client auth {}, ALPN {}, backlog {}, max pending connections {})",
                         listener.name(), ConnectionInfos.addressString(listener.localAddress()),
                         config.clientAuth().name().toLowerCase(), config.alpn(), config.backlog(),
-                        config.maxPendingConnections() == 0 ? "none" : config.maxPendingConnections());
+                        ConnectionLimit.describe(config.maxPendingConnections()));
             }
         } catch (Exception | Error e) {
             set.close();

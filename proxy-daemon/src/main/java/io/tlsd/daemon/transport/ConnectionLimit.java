@@ -95,6 +95,11 @@ public final class ConnectionLimit {
         }
     }
 
+    /** "4096", or "none" for 0: a limit in a start-up log line. */
+    public static String describe(int max) {
+        return max == 0 ? "none" : Integer.toString(max);
+    }
+
     /** Connections holding a place now (counted with no limit too). */
     public int admitted() {
         return admitted.get();

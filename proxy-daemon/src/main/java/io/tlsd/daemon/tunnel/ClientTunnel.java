@@ -114,7 +114,7 @@ public final class ClientTunnel implements AutoCloseable {
         log.info("tunnel {} → target {}: listening (TLS server name {}, connect timeout {} ms, handshake timeout {} ms, "
                         + "idle timeout {}, max connections {})", Relay.addressString(localAddress), target(), serverName,
                 settings.connectTimeout().toMillis(), settings.handshakeTimeout().toMillis(), idleTimeout(),
-                Listener.describeLimit(settings.maxConnections()));
+                ConnectionLimit.describe(settings.maxConnections()));
     }
 
     /** Connections the tunnel carries now. */

@@ -86,11 +86,6 @@ final class Listener {
         return limit.refused();
     }
 
-    /** "4096", or "none" for 0: a connection limit in a start-up log line. */
-    static String describeLimit(int max) {
-        return max == 0 ? "none" : Integer.toString(max);
-    }
-
     /** Tracks a new connection; one accepted while the tunnel closes is closed at once. */
     void track(Relay relay) {
         Channel accepted = relay.accepted().channel;

@@ -130,7 +130,7 @@ public final class ServerTunnel implements AutoCloseable {
                 proxyProtocol ? "PROXY protocol v2, " : "", settings.connectTimeout().toMillis(),
                 settings.handshakeTimeout().toMillis(),
                 settings.idleTimeout().isZero() ? "off" : settings.idleTimeout().toMillis() + " ms",
-                Listener.describeLimit(settings.maxConnections()));
+                ConnectionLimit.describe(settings.maxConnections()));
     }
 
     /** Connections the tunnel carries now. */
