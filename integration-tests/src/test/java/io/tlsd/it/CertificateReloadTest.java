@@ -1,7 +1,9 @@
 package io.tlsd.it;
 
+import static java.nio.charset.StandardCharsets.US_ASCII;
 import static java.nio.file.StandardCopyOption.REPLACE_EXISTING;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -13,11 +15,20 @@ import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import io.tlsd.daemon.tunnel.TunnelSettings;
+import io.tlsd.sdk.Status;
+import io.tlsd.sdk.TlsConnection;
+import io.tlsd.sdk.TlsdClient;
+import io.tlsd.sdk.TlsdException;
 import io.tlsd.testing.FreePorts;
 import io.tlsd.testing.Issued;
 import io.tlsd.testing.TestPki;
+import io.tlsd.testing.TlsPeer;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,12 +43,14 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Certificate rotation without a restart: the server role reads its certificate files again on
- * reload (SIGHUP for the foreground daemon) and serves them to new clients, as openssl s_client
- * sees them; files that cannot be used change nothing.
+ * Certificate rotation without a restart: on reload (SIGHUP for the foreground daemon) the server
+ * role reads its certificate files again and serves them to new clients, as openssl s_client sees
+ * them; the client role reads its trust anchors and client certificate again and uses them for
+ * new connections to openssl s_server. Files that cannot be used change nothing.
  */
 @Timeout(60)
 class CertificateReloadTest {
+    private static final Duration T = Duration.ofSeconds(10);
     private static final Pattern SUBJECT = Pattern.compile("subject=.*CN ?= ?([^,\\s/]+)");
 
     @TempDir
@@ -130,6 +143,125 @@ class CertificateReloadTest {
             daemon.destroy();
             daemon.waitFor(20, TimeUnit.SECONDS);
             daemon.destroyForcibly();
+        }
+    }
+
+    @Test
+    void clientRoleReloadTrustsTheAnchorsNowInItsFileAndForgetsVerdictsOfTheOldOnes() throws Exception {
+        TestPki other = TestPki.create(Files.createDirectories(dir.resolve("other")));
+        Path trust = Files.copy(pki.caPem(), dir.resolve("trust.pem"));
+        Issued localhost = pki.issueServer("localhost", "localhost");
+        try (TlsPeer echo = TlsPeer.opensslServer(localhost, "-rev");
+             TlsdDaemon daemon = TlsdDaemon.start(DaemonConfig.builder()
+                     .socket(dir.resolve("client.sock")).caFile(trust)
+                     .tunnels(List.of(new TunnelConfig("out", ServerDaemonFixture.anyLoopbackPort(),
+                             "localhost:" + echo.port(), null, null, List.of(), ClientAuthPolicy.NONE, null, false,
+                             Duration.ofMinutes(1), TunnelSettings.DEFAULT_MAX_CONNECTIONS)))
+                     .build());
+             TlsdClient app = TlsdClient.builder().socket(daemon.socketPath()).build()) {
+            int tunnel = daemon.tunnelAddress("out").getPort();
+            assertEquals("olleh", reversedByOpen(app, echo.port(), "hello"));
+            assertEquals("olleh", reversedByTunnel(tunnel, "hello"));
+
+            Files.copy(other.caPem(), trust, REPLACE_EXISTING);
+            assertEquals(List.of("client role (trust anchors " + trust + " (1 certificate), client certificate none)"),
+                    daemon.reload());
+            TlsdException refused = assertThrows(TlsdException.class, () -> reversedByOpen(app, echo.port(), "hello"));
+            assertEquals(Status.CERT_INVALID, refused.status(), refused.toString());
+            assertNull(reversedByTunnel(tunnel, "hello"), "the tunnel closes what it cannot verify");
+
+            Files.writeString(trust, "not a certificate\n");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, daemon::reload);
+            assertTrue(e.getMessage().startsWith("client role: " + trust + ": "), e.getMessage());
+            assertThrows(TlsdException.class, () -> reversedByOpen(app, echo.port(), "hello"),
+                    "still the anchors of the last good reload");
+
+            Files.copy(pki.caPem(), trust, REPLACE_EXISTING);
+            daemon.reload();
+            assertEquals("olleh", reversedByOpen(app, echo.port(), "hello"));
+            assertEquals("olleh", reversedByTunnel(tunnel, "hello"));
+        }
+    }
+
+    @Test
+    void clientRoleReloadPresentsTheRenewedClientCertificate() throws Exception {
+        TestPki other = TestPki.create(Files.createDirectories(dir.resolve("other")));
+        Issued untrusted = other.issueClient("billing-api");
+        Issued trusted = pki.issueClient("billing-api");
+        Files.copy(untrusted.chainPem(), cert, REPLACE_EXISTING);
+        Files.copy(untrusted.keyPem(), key, REPLACE_EXISTING);
+        Issued localhost = pki.issueServer("localhost", "localhost");
+        try (TlsPeer strict = TlsPeer.opensslServer(localhost, "-rev", "-Verify", "1", "-CAfile", pki.caPem().toString());
+             TlsdDaemon daemon = TlsdDaemon.start(DaemonConfig.builder()
+                     .socket(dir.resolve("client.sock")).caFile(pki.caPem())
+                     .clientCertificate(ListenerConfig.CertificateSpec.pem(List.of(), cert, key, null))
+                     .build());
+             TlsdClient app = TlsdClient.builder().socket(daemon.socketPath()).build()) {
+            assertThrows(TlsdException.class, () -> reversedByOpen(app, strict.port(), "mtls"),
+                    "the server does not trust the first client certificate");
+
+            serve(trusted);
+            List<String> used = daemon.reload();
+            assertTrue(used.get(0).contains(", client certificate CN=billing-api,O=tlsd tests until "), used.toString());
+            assertEquals("sltm", reversedByOpen(app, strict.port(), "mtls"));
+        }
+    }
+
+    @Test
+    void sighupMakesTheForegroundClientDaemonReadItsTrustAnchorsAgain() throws Exception {
+        Path log = dir.resolve("client.log");
+        Process daemon = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), TlsdCommand.class.getName(), "client",
+                "--socket", dir.resolve("run/client.sock").toString(), "--ca-file", pki.caPem().toString())
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(log.toFile()).start();
+        try {
+            awaitLogLine(log, daemon, "SIGHUP reads the certificate files again");
+            Process hup = new ProcessBuilder("kill", "-HUP", Long.toString(daemon.pid())).start();
+            assertEquals(0, hup.waitFor());
+            awaitLogLine(log, daemon, "reload: client role (trust anchors " + pki.caPem() + " (1 certificate)");
+            assertTrue(daemon.isAlive(), "SIGHUP does not stop the daemon");
+        } finally {
+            daemon.destroy();
+            daemon.waitFor(20, TimeUnit.SECONDS);
+            daemon.destroyForcibly();
+        }
+    }
+
+    /** {@code line} sent through an OPEN to openssl s_server -rev, and what came back. */
+    private static String reversedByOpen(TlsdClient app, int port, String line) throws Exception {
+        TlsConnection conn = app.open("localhost", port).await(T);
+        try {
+            conn.write((line + "\n").getBytes(US_ASCII)).await(T);
+            ByteArrayOutputStream got = new ByteArrayOutputStream();
+            while (got.size() <= line.length()) {
+                got.write(conn.read(64).await(T));
+            }
+            return got.toString(US_ASCII).strip();
+        } finally {
+            conn.close(); // not awaited: after a failure it fails too
+        }
+    }
+
+    /** {@code line} sent through the client tunnel to openssl s_server -rev; null if it closes. */
+    private static String reversedByTunnel(int port, String line) throws Exception {
+        try (Socket s = new Socket(InetAddress.getLoopbackAddress(), port)) {
+            s.setSoTimeout((int) T.toMillis());
+            s.getOutputStream().write((line + "\n").getBytes(US_ASCII));
+            ByteArrayOutputStream got = new ByteArrayOutputStream();
+            InputStream in = s.getInputStream();
+            while (got.size() <= line.length()) {
+                int b;
+                try {
+                    b = in.read();
+                } catch (SocketException reset) {
+                    b = -1;
+                }
+                if (b < 0) {
+                    return null;
+                }
+                got.write(b);
+            }
+            return got.toString(US_ASCII).strip();
         }
     }
 

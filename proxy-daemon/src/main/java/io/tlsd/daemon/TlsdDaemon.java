@@ -72,7 +72,9 @@ public final class TlsdDaemon implements AutoCloseable {
     private ListenerSet listeners;
     /** The server role's tunnels by their configuration, for {@link #reload()}. */
     private final Map<TunnelConfig, ServerTunnel> serverTunnels = new LinkedHashMap<>();
-    /** The client role's tunnels by name, for their metrics. */
+    /** The client role's OPENs, for {@link #reload()}. */
+    private TlsConnector connector;
+    /** The client role's tunnels by name, for their metrics and {@link #reload()}. */
     private final Map<String, ClientTunnel> clientTunnels = new LinkedHashMap<>();
     private MetricsServer metrics;
     /** The server role's session-ticket keys, kept by {@link #reload()}. */
@@ -126,10 +128,8 @@ public final class TlsdDaemon implements AutoCloseable {
     }
 
     private void startClientRole() throws Exception {
-        ListenerConfig.CertificateSpec id = config.clientCertificate();
-        KeyMaterial identity = id == null ? null : id.load();
-        ClientTlsContexts contexts = new ClientTlsContexts(config.tlsParameters(), config.caFile(), identity);
-        TlsConnector connector = new TlsConnector(transport, contexts, config.connectTimeout(),
+        ClientTlsContexts contexts = clientContexts();
+        connector = new TlsConnector(transport, contexts, config.connectTimeout(),
                 config.handshakeTimeout(), resolver, handshakes, config.maxHandshakesInFlight(), config.sendBufferBytes());
         counters.handshakesWaitingFrom(connector::handshakesWaiting);
         if (config.ipcEnabled()) {
@@ -174,6 +174,13 @@ public final class TlsdDaemon implements AutoCloseable {
         }
     }
 
+    /** Reads the client role's trust anchors and client certificate and builds its contexts. */
+    private ClientTlsContexts clientContexts() throws SSLException {
+        ListenerConfig.CertificateSpec id = config.clientCertificate();
+        KeyMaterial identity = id == null ? null : id.load();
+        return new ClientTlsContexts(config.tlsParameters(), config.caFile(), identity);
+    }
+
     /** Reads a server tunnel's certificate, key and client-CA files and builds its context. */
     private ServerTlsContexts serverTunnelContexts(TunnelConfig t) throws SSLException {
         KeyMaterial material = t.certificate().load();
@@ -182,18 +189,22 @@ public final class TlsdDaemon implements AutoCloseable {
     }
 
     /**
-     * Reads the certificate, key, passphrase and client-CA files of the server role's listeners and
-     * tunnels again, and serves them to the clients that connect from then on; connections already
-     * up keep theirs. All or nothing: if any file cannot be used, the daemon goes on serving what it
-     * served before. Other settings, and the client role's trust anchors and client certificate,
-     * take a restart. The foreground daemon does this on SIGHUP.
+     * Reads the certificate files again and uses them from then on; connections already up keep
+     * what they started with. The server role reads the certificate, key, passphrase and client-CA
+     * files of its listeners and tunnels, and serves them to the clients that connect from then
+     * on. The client role reads its trust anchors ({@code ca_file}, or the JDK's trust store) and
+     * its client certificate, and uses them for the OPENs and tunnel connections from then on; the
+     * verdicts on server chains reached with the old anchors are forgotten. All or nothing: if any
+     * file cannot be used, the daemon goes on as before. Other settings take a restart. The
+     * foreground daemon does this on SIGHUP.
      *
-     * @return what is served now, one entry per listener and tunnel (empty in the client role)
-     * @throws IllegalArgumentException naming the listener or tunnel and the file that cannot be used
+     * @return what is used now, one entry per listener and tunnel of the server role, or one for
+     *     the client role
+     * @throws IllegalArgumentException naming the listener, tunnel or role and the file that cannot be used
      */
     public synchronized List<String> reload() {
         if (config.role() != DaemonConfig.Role.SERVER) {
-            return List.of();
+            return List.of(reloadClientRole());
         }
         Map<TunnelConfig, ServerTlsContexts> tunnels = new LinkedHashMap<>();
         for (TunnelConfig t : serverTunnels.keySet()) {
@@ -209,6 +220,20 @@ public final class TlsdDaemon implements AutoCloseable {
             served.add("tunnel " + t.name() + " (" + contexts.describe() + ")");
         });
         return served;
+    }
+
+    private String reloadClientRole() {
+        ClientTlsContexts contexts;
+        SslContext tunnelContext;
+        try {
+            contexts = clientContexts();
+            tunnelContext = contexts.forAlpn(List.of());
+        } catch (SSLException | RuntimeException e) {
+            throw new IllegalArgumentException("client role: " + e.getMessage(), e);
+        }
+        connector.contexts(contexts);
+        clientTunnels.values().forEach(tunnel -> tunnel.context(tunnelContext));
+        return "client role (" + contexts.describe() + ")";
     }
 
     private TunnelSettings settings(TunnelConfig t) {

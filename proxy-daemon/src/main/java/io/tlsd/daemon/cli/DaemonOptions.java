@@ -135,7 +135,7 @@ final class DaemonOptions {
             return TlsdCommand.EXIT_FAILED;
         }
         StopSignals.onStop(daemon::close);
-        ReloadSignal.onReload(daemon, config.role() == DaemonConfig.Role.SERVER);
+        ReloadSignal.onReload(daemon);
         daemon.awaitTermination();
         return 0;
     }

@@ -6,6 +6,7 @@ import io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
+import java.security.cert.X509Certificate;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import javax.net.ssl.SSLException;
@@ -16,12 +17,18 @@ import javax.net.ssl.SSLException;
  * application asks for (a handful in practice; the cache is bounded all the same). Every context
  * verifies the peer's chain and its name, with the JDK's trust manager, whose verdicts are reused
  * for a while ({@link VerifiedChains}).
+ *
+ * <p>Immutable once built: to trust other anchors or present another certificate, build new
+ * contexts ({@link TlsConnector#contexts}). The reused verdicts belong to one instance, so none
+ * outlives the anchors it was reached with.
  */
 public final class ClientTlsContexts {
     private static final int MAX_CACHED = 64;
 
     private final TlsParameters parameters;
     private final KeyMaterial identity;
+    /** For {@link #describe()}. */
+    private final String trustDescription;
     /** Shared by every context: the chains a server presents do not depend on ALPN. */
     private final VerifiedChains trust;
     private final ConcurrentHashMap<List<String>, SslContext> byAlpn = new ConcurrentHashMap<>();
@@ -42,11 +49,20 @@ public final class ClientTlsContexts {
         this.parameters = parameters;
         this.identity = identity;
         try {
-            this.trust = VerifiedChains.over(caFile == null ? null : KeyMaterial.readCertificates(caFile));
+            List<X509Certificate> anchors = caFile == null ? null : KeyMaterial.readCertificates(caFile);
+            this.trust = VerifiedChains.over(anchors);
+            this.trustDescription = anchors == null ? "the JDK trust store" : caFile + " (" + anchors.size()
+                    + (anchors.size() == 1 ? " certificate)" : " certificates)");
         } catch (GeneralSecurityException | IOException e) {
             throw new SSLException("cannot load the trust anchors" + (caFile == null ? "" : " of " + caFile) + ": " + e, e);
         }
         byAlpn.put(List.of(), build(List.of())); // fail at start, not at the first OPEN
+    }
+
+    /** The trust anchors and the client certificate, for the log. */
+    public String describe() {
+        return "trust anchors " + trustDescription + ", client certificate " + (identity == null ? "none"
+                : identity.leaf().getSubjectX500Principal().getName() + " until " + identity.leaf().getNotAfter().toInstant());
     }
 
     public SslContext forAlpn(List<String> alpn) throws SSLException {
@@ -75,7 +91,7 @@ public final class ClientTlsContexts {
                 .endpointIdentificationAlgorithm("HTTPS")
                 .trustManager(trust);
         if (identity != null) {
-            builder.keyManager(identity.key(), identity.chain().toArray(new java.security.cert.X509Certificate[0]));
+            builder.keyManager(identity.key(), identity.chain().toArray(new X509Certificate[0]));
         }
         if (!alpn.isEmpty()) {
             builder.applicationProtocolConfig(alpnConfig(alpn));

@@ -27,6 +27,7 @@ import io.tlsd.proto.v1.Status;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongConsumer;
@@ -52,7 +53,8 @@ public final class TlsConnector implements Connector {
     public static final int ADAPTIVE = -1;
 
     private final Transport transport;
-    private final ClientTlsContexts contexts;
+    /** Replaced by {@link #contexts(ClientTlsContexts)}; an OPEN gets the contexts of the moment it arrives. */
+    private volatile ClientTlsContexts contexts;
     private final Duration connectTimeout;
     private final Duration handshakeTimeout;
     private final HostResolver resolver;
@@ -103,6 +105,14 @@ public final class TlsConnector implements Connector {
         this.connectTimeout = connectTimeout;
         this.handshakeTimeout = handshakeTimeout;
         this.resolver = resolver;
+    }
+
+    /**
+     * Uses {@code next} (other trust anchors or client certificate) for the OPENs from now on;
+     * connections up already, and attempts under way, keep the contexts they started with.
+     */
+    public void contexts(ClientTlsContexts next) {
+        contexts = Objects.requireNonNull(next, "next == null");
     }
 
     @Override

@@ -57,7 +57,8 @@ public final class ClientTunnel implements AutoCloseable {
     private final Transport transport;
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
-    private final SslContext context;
+    /** Replaced by {@link #context(SslContext)}; a connection gets the context of the moment it dials the target. */
+    private volatile SslContext context;
     private final InetSocketAddress listen;
     private final String targetHost;
     private final int targetPort;
@@ -101,6 +102,19 @@ public final class ClientTunnel implements AutoCloseable {
         this.targetPort = targetPort;
         this.serverName = serverName == null || serverName.isEmpty() ? targetHost : serverName;
         this.listener = new Listener(new ConnectionLimit(this::name, "max_connections", settings.maxConnections()));
+    }
+
+    /**
+     * Uses {@code next} (other trust anchors or client certificate) for the connections to the
+     * target dialled from now on; connections up already keep theirs.
+     *
+     * @throws IllegalArgumentException if {@code next} is a server context
+     */
+    public void context(SslContext next) {
+        if (!next.isClient()) {
+            throw new IllegalArgumentException("context is a server context");
+        }
+        context = next;
     }
 
     /**
