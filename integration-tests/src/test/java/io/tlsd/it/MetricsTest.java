@@ -14,10 +14,12 @@ import io.tlsd.sdk.TlsdException;
 import io.tlsd.testing.FreePorts;
 import io.tlsd.testing.Issued;
 import io.tlsd.testing.TestPki;
+import io.tlsd.testing.TlsPeer;
 import java.io.ByteArrayOutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -95,6 +97,61 @@ class MetricsTest {
                 String after = awaitMetric(url, "tlsd_listener_handshake_failures_total{listener=\"web\"} 1\n");
                 assertTrue(after.contains("tlsd_listener_pending_connections{listener=\"web\"} 0\n"), after);
             }
+        }
+    }
+
+    @Test
+    void tunnelsCountTheBytesTheyRelayAndTheConnectionsThatFailed() throws Exception {
+        TestPki pki = ServerDaemonFixture.pki(dir);
+        try (TlsPeer echo = TlsPeer.opensslServer(pki.issueServer("localhost", "localhost"), "-rev");
+             TlsdDaemon daemon = TlsdDaemon.start(DaemonConfig.builder()
+                     .role(DaemonConfig.Role.CLIENT)
+                     .ipcEnabled(false)
+                     .caFile(pki.caPem())
+                     .metrics(ANY_LOOPBACK_PORT)
+                     .tunnels(List.of(
+                             TunnelConfig.client("echo", ANY_LOOPBACK_PORT, "localhost:" + echo.port(), null),
+                             TunnelConfig.client("misnamed", ANY_LOOPBACK_PORT, "localhost:" + echo.port(), "other.test"),
+                             TunnelConfig.client("nowhere", ANY_LOOPBACK_PORT, "127.0.0.1:" + FreePorts.loopback(), null)))
+                     .build())) {
+            String url = "http://127.0.0.1:" + daemon.metricsAddress().getPort() + "/metrics";
+            int received;
+            try (Socket s = new Socket(InetAddress.getLoopbackAddress(), daemon.tunnelAddress("echo").getPort())) {
+                s.setSoTimeout(10_000);
+                s.getOutputStream().write("hello\n".getBytes(StandardCharsets.US_ASCII));
+                ByteArrayOutputStream got = new ByteArrayOutputStream();
+                while (!got.toString(StandardCharsets.US_ASCII).endsWith("\n")) {
+                    int b = s.getInputStream().read();
+                    assertTrue(b >= 0, "the echo ended early: " + got);
+                    got.write(b);
+                }
+                assertEquals("olleh", got.toString(StandardCharsets.US_ASCII).strip());
+                received = got.size();
+            }
+            for (String failing : List.of("misnamed", "nowhere")) {
+                try (Socket s = new Socket(InetAddress.getLoopbackAddress(), daemon.tunnelAddress(failing).getPort())) {
+                    s.setSoTimeout(10_000);
+                    assertEquals(-1, readOrReset(s), failing + " closes the connection");
+                }
+            }
+            String text = awaitMetric(url, "tlsd_tunnel_bytes_total{tunnel=\"echo\",direction=\"from_clients\"} 6\n");
+            assertTrue(text.contains("# TYPE tlsd_tunnel_bytes_total counter\n"), text);
+            assertTrue(text.contains("tlsd_tunnel_bytes_total{tunnel=\"echo\",direction=\"to_clients\"} " + received + "\n"),
+                    text);
+            assertTrue(text.contains("tlsd_tunnel_handshake_failures_total{tunnel=\"echo\"} 0\n"), text);
+            assertTrue(text.contains("tlsd_tunnel_handshake_failures_total{tunnel=\"misnamed\"} 1\n"), text);
+            assertTrue(text.contains("tlsd_tunnel_dial_failures_total{tunnel=\"misnamed\"} 0\n"), text);
+            assertTrue(text.contains("tlsd_tunnel_dial_failures_total{tunnel=\"nowhere\"} 1\n"), text);
+            assertTrue(text.contains("tlsd_tunnel_bytes_total{tunnel=\"nowhere\",direction=\"from_clients\"} 0\n"), text);
+        }
+    }
+
+    /** The next byte, or -1 at the end of the stream or after a reset. */
+    private static int readOrReset(Socket s) throws Exception {
+        try {
+            return s.getInputStream().read();
+        } catch (SocketException reset) {
+            return -1;
         }
     }
 

@@ -28,6 +28,7 @@ import io.tlsd.daemon.tunnel.ClientTunnel;
 import io.tlsd.daemon.tunnel.ServerTunnel;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import io.tlsd.daemon.tunnel.TunnelSettings;
+import io.tlsd.daemon.tunnel.TunnelStats;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -291,17 +292,35 @@ public final class TlsdDaemon implements AutoCloseable {
         if (listeners != null) {
             samples.addAll(listeners.metricSamples());
         }
-        clientTunnels.forEach((name, t) -> addTunnelSamples(samples, name, t.connections(), t.refusedConnections()));
-        serverTunnels.forEach((c, t) -> addTunnelSamples(samples, c.name(), t.connections(), t.refusedConnections()));
+        clientTunnels.forEach((name, t) -> addTunnelSamples(samples, name, t.stats()));
+        serverTunnels.forEach((c, t) -> addTunnelSamples(samples, c.name(), t.stats()));
         return samples;
     }
 
-    private static void addTunnelSamples(List<Sample> samples, String name, int connections, long refused) {
+    private static void addTunnelSamples(List<Sample> samples, String name, TunnelStats s) {
         samples.add(DaemonMetrics.labelled("tlsd_tunnel_connections", Sample.GAUGE, "connections the tunnel carries",
-                "tunnel", name, connections));
+                "tunnel", name, s.connections()));
         samples.add(DaemonMetrics.labelled("tlsd_tunnel_closed_at_limit_total", Sample.COUNTER,
                 "connections closed as soon as accepted because the tunnel carried max_connections",
-                "tunnel", name, refused));
+                "tunnel", name, s.refused()));
+        samples.add(DaemonMetrics.labelled("tlsd_tunnel_dial_failures_total", Sample.COUNTER,
+                "connections closed because the tunnel's target or backend could not be resolved or connected to",
+                "tunnel", name, s.dialFailures()));
+        samples.add(DaemonMetrics.labelled("tlsd_tunnel_handshake_failures_total", Sample.COUNTER,
+                "connections closed because their TLS handshake failed (with the target, or with the client)",
+                "tunnel", name, s.handshakeFailures()));
+        String bytesHelp = "plaintext bytes relayed, from the tunnel's clients or to them";
+        samples.add(new Sample("tlsd_tunnel_bytes_total", Sample.COUNTER, bytesHelp,
+                tunnelDirection(name, "from_clients"), s.bytesFromClients()));
+        samples.add(new Sample("tlsd_tunnel_bytes_total", Sample.COUNTER, bytesHelp,
+                tunnelDirection(name, "to_clients"), s.bytesToClients()));
+    }
+
+    private static Map<String, String> tunnelDirection(String tunnel, String direction) {
+        Map<String, String> labels = new LinkedHashMap<>();
+        labels.put("tunnel", tunnel);
+        labels.put("direction", direction);
+        return labels;
     }
 
     /** Where the metrics are served, with the port picked if it was 0; null when they are off. */

@@ -131,14 +131,9 @@ public final class ClientTunnel implements AutoCloseable {
                 ConnectionLimit.describe(settings.maxConnections()));
     }
 
-    /** Connections the tunnel carries now. */
-    public int connections() {
-        return listener.connections();
-    }
-
-    /** Connections closed as soon as accepted since the start, because max_connections were carried. */
-    public long refusedConnections() {
-        return listener.refusedConnections();
+    /** What the tunnel carries now and has carried since it started. */
+    public TunnelStats stats() {
+        return listener.stats();
     }
 
     /**
@@ -191,7 +186,7 @@ public final class ClientTunnel implements AutoCloseable {
             if (!listener.admit(ch)) {
                 return; // closed: the tunnel carries max_connections already
             }
-            Relay relay = new Relay(name(ch), End.plain(ch, "client"));
+            Relay relay = new Relay(name(ch), End.plain(ch, "client"), listener);
             if (!settings.idleTimeout().isZero()) {
                 // no bytes either way for the idle timeout: the relay closes both connections
                 ch.pipeline().addLast("idle", new IdleStateHandler(
@@ -204,6 +199,7 @@ public final class ClientTunnel implements AutoCloseable {
                 if (resolved.isSuccess()) {
                     dial(relay, (InetSocketAddress) resolved.getNow());
                 } else if (!relay.isClosed()) {
+                    listener.dialFailed();
                     log.warn("{}: cannot resolve {} for client {}: {}", name(ch), targetHost,
                             relay.accepted().peer(), Relay.describe(resolved.cause()));
                     relay.abort();
@@ -236,6 +232,7 @@ public final class ClientTunnel implements AutoCloseable {
                     relay.start(null);
                 } else if (!relay.isClosed()) {
                     // SslHandler closes the channel after sending its alert; the relay then resets the client.
+                    listener.handshakeFailed();
                     log.warn("{}: TLS handshake failed for client {}: {}", name(relay.accepted().channel),
                             relay.accepted().peer(), TlsFailures.ofHandshake(handshake.cause(), serverName).detail());
                 }
@@ -272,6 +269,7 @@ public final class ClientTunnel implements AutoCloseable {
         listener.trackDialed(connect.channel());
         connect.addListener(connected -> {
             if (!connected.isSuccess() && !relay.isClosed()) {
+                listener.dialFailed();
                 log.warn("{}: connect failed for client {}: {}", name(client), relay.accepted().peer(),
                         Relay.describeConnectFailure(connected.cause(), settings.connectTimeout()));
                 relay.abort();

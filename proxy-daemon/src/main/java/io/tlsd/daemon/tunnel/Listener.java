@@ -18,6 +18,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * A tunnel's listening socket and the connections it carries, so that closing the tunnel closes
@@ -32,6 +33,10 @@ final class Listener {
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile Channel server;
     private final ConnectionLimit limit;
+    private final LongAdder dialFailures = new LongAdder();
+    private final LongAdder handshakeFailures = new LongAdder();
+    private final LongAdder bytesFromClients = new LongAdder();
+    private final LongAdder bytesToClients = new LongAdder();
 
     /** @param limit the tunnel's {@code max_connections} */
     Listener(ConnectionLimit limit) {
@@ -76,14 +81,24 @@ final class Listener {
         return limit.admit(accepted);
     }
 
-    /** Connections carried now. */
-    int connections() {
-        return limit.admitted();
+    TunnelStats stats() {
+        return new TunnelStats(limit.admitted(), limit.refused(), dialFailures.sum(), handshakeFailures.sum(),
+                bytesFromClients.sum(), bytesToClients.sum());
     }
 
-    /** Connections closed as soon as accepted since the start, because the tunnel was full. */
-    long refusedConnections() {
-        return limit.refused();
+    /** A connection closed because the far end could not be resolved or connected to. */
+    void dialFailed() {
+        dialFailures.increment();
+    }
+
+    /** A connection closed because its TLS handshake failed. */
+    void handshakeFailed() {
+        handshakeFailures.increment();
+    }
+
+    /** {@code bytes} relayed by one of the connections, from a client or to one. */
+    void relayed(boolean fromClient, int bytes) {
+        (fromClient ? bytesFromClients : bytesToClients).add(bytes);
     }
 
     /** Tracks a new connection; one accepted while the tunnel closes is closed at once. */

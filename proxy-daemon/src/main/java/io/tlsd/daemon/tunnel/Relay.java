@@ -54,13 +54,16 @@ final class Relay {
     /** "tunnel 127.0.0.1:4433 → backend 127.0.0.1:8080", for log lines. */
     private final String tunnel;
     private final End accepted;
+    /** Counts the bytes relayed. */
+    private final Listener listener;
     private End dialed;
     private State state = State.CONNECTING;
     private int directionsEnded;
 
-    Relay(String tunnel, End accepted) {
+    Relay(String tunnel, End accepted, Listener listener) {
         this.tunnel = tunnel;
         this.accepted = accepted;
+        this.listener = listener;
     }
 
     End accepted() {
@@ -136,6 +139,7 @@ final class Relay {
             data.release(); // only after a TLS engine ended that direction by itself
             return;
         }
+        listener.relayed(from == accepted, data.readableBytes());
         ChannelFuture write = to.channel.writeAndFlush(data);
         to.lastWrite = write;
         write.addListener(f -> {

@@ -133,14 +133,9 @@ public final class ServerTunnel implements AutoCloseable {
                 ConnectionLimit.describe(settings.maxConnections()));
     }
 
-    /** Connections the tunnel carries now. */
-    public int connections() {
-        return listener.connections();
-    }
-
-    /** Connections closed as soon as accepted since the start, because max_connections were carried. */
-    public long refusedConnections() {
-        return listener.refusedConnections();
+    /** What the tunnel carries now and has carried since it started. */
+    public TunnelStats stats() {
+        return listener.stats();
     }
 
     /**
@@ -186,7 +181,7 @@ public final class ServerTunnel implements AutoCloseable {
             }
             SslHandler tls = context.newHandler(ch.alloc());
             tls.setHandshakeTimeoutMillis(settings.handshakeTimeout().toMillis());
-            Relay relay = new Relay(name(ch), End.tls(ch, tls, "client"));
+            Relay relay = new Relay(name(ch), End.tls(ch, tls, "client"), listener);
             if (!settings.idleTimeout().isZero()) {
                 // no bytes either way for the idle timeout: the relay closes both connections
                 ch.pipeline().addLast("idle", new IdleStateHandler(
@@ -241,6 +236,7 @@ public final class ServerTunnel implements AutoCloseable {
                     begin(relay, tls);
                 }
             } else if (!relay.isClosed()) {
+                listener.dialFailed();
                 log.warn("{}: connect failed for client {}: {}", name(client), relay.accepted().peer(),
                         Relay.describeConnectFailure(connected.cause(), settings.connectTimeout()));
                 relay.close(); // close_notify if the handshake is done, then FIN
@@ -253,6 +249,7 @@ public final class ServerTunnel implements AutoCloseable {
                 }
             } else if (!relay.isClosed()) {
                 // SslHandler closes the channel after sending its alert; the relay then closes the backend.
+                listener.handshakeFailed();
                 Throwable cause = handshake.cause();
                 if (Relay.isExpectedNoise(cause)) {
                     log.debug("{}: client {} closed the connection during the TLS handshake", name(client),

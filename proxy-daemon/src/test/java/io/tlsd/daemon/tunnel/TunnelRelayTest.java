@@ -8,6 +8,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.timeout.IdleStateEvent;
+import io.tlsd.daemon.transport.ConnectionLimit;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -23,12 +24,13 @@ class TunnelRelayTest {
     private EmbeddedDuplexChannel client;
     private EmbeddedDuplexChannel backend;
     private Relay relay;
+    private final Listener listener = new Listener(new ConnectionLimit(ch -> "tunnel test", "max_connections", 0));
 
     @BeforeEach
     void relayBetweenTwoPlainChannels() {
         client = new EmbeddedDuplexChannel();
         backend = new EmbeddedDuplexChannel();
-        relay = new Relay("tunnel test", End.plain(client, "client"));
+        relay = new Relay("tunnel test", End.plain(client, "client"), listener);
         client.pipeline().addLast("relay", new RelayHandler(relay, relay.accepted()));
         End backendEnd = End.plain(backend, "backend");
         backend.pipeline().addLast("relay", new RelayHandler(relay, backendEnd));
@@ -51,6 +53,20 @@ class TunnelRelayTest {
         assertEquals(List.of("write:early", "read"), backend.log);
         assertEquals(List.of("read"), client.log, "the next chunk is asked for once the held one is out");
         assertEquals("early", readText(backend));
+    }
+
+    @Test
+    void bytesRelayedAreCountedPerDirectionHeldOnesWhenSent() {
+        client.writeInbound(text("early"));
+        assertEquals(0, listener.stats().bytesFromClients(), "held, not relayed yet");
+        relay.start(null);
+        client.writeInbound(text("one"));
+        backend.writeInbound(text("reply"));
+
+        assertEquals(8, listener.stats().bytesFromClients());
+        assertEquals(5, listener.stats().bytesToClients());
+        assertEquals("earlyone", readText(backend) + readText(backend));
+        assertEquals("reply", readText(client));
     }
 
     @Test

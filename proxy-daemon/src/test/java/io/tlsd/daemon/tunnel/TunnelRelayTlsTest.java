@@ -13,6 +13,7 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslProvider;
+import io.tlsd.daemon.transport.ConnectionLimit;
 import io.tlsd.testing.Issued;
 import io.tlsd.testing.TestPki;
 import java.nio.charset.StandardCharsets;
@@ -39,6 +40,7 @@ class TunnelRelayTlsTest {
     private EmbeddedChannel peer;
     private SslHandler peerTls;
     private Relay relay;
+    private final Listener listener = new Listener(new ConnectionLimit(ch -> "tunnel test", "max_connections", 0));
 
     @BeforeAll
     static void issue() {
@@ -55,7 +57,7 @@ class TunnelRelayTlsTest {
         tlsSide = new EmbeddedChannel();
         tlsSide.config().setAutoRead(false);
         tunnelTls = server.newHandler(tlsSide.alloc());
-        relay = new Relay("tunnel test", End.tls(tlsSide, tunnelTls, "client"));
+        relay = new Relay("tunnel test", End.tls(tlsSide, tunnelTls, "client"), listener);
         tlsSide.pipeline().addLast("tls", tunnelTls).addLast("relay", new RelayHandler(relay, relay.accepted()));
 
         backend = new EmbeddedDuplexChannel();
