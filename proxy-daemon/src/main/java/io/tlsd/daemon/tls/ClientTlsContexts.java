@@ -18,9 +18,9 @@ import javax.net.ssl.SSLException;
  * verifies the peer's chain and its name, with the JDK's trust manager, whose verdicts are reused
  * for a while ({@link VerifiedChains}).
  *
- * <p>Immutable once built: to trust other anchors or present another certificate, build new
- * contexts ({@link TlsConnector#contexts}). The reused verdicts belong to one instance, so none
- * outlives the anchors it was reached with.
+ * <p>The trust anchors and the client certificate are fixed once built: to trust others or
+ * present another, build new contexts ({@link TlsConnector#contexts}). The reused verdicts belong
+ * to one instance, so none outlives the anchors it was reached with.
  */
 public final class ClientTlsContexts {
     private static final int MAX_CACHED = 64;
