@@ -27,6 +27,7 @@ import io.tlsd.proto.v1.Status;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -108,8 +109,10 @@ public final class TlsConnector implements Connector {
     }
 
     /**
-     * Uses {@code next} (other trust anchors or client certificate) for the OPENs from now on;
-     * connections up already, and attempts under way, keep the contexts they started with.
+     * Uses {@code next} (other trust anchors or client certificate) from now on: for the attempts
+     * that start from now on, those of OPENs already waiting for a slot or for the resolver
+     * included; connections up already, and attempts under way, keep the contexts they started
+     * with.
      */
     public void contexts(ClientTlsContexts next) {
         contexts = Objects.requireNonNull(next, "next == null");
@@ -120,16 +123,15 @@ public final class TlsConnector implements Connector {
         Promise<Channel> promise = loop.newPromise();
         String host = open.getHost();
         String serverName = open.getServerName().isEmpty() ? host : open.getServerName();
-        SslContext context;
+        List<String> alpn = List.copyOf(open.getAlpnList());
         try {
-            context = contexts.forAlpn(open.getAlpnList());
-        } catch (SSLException | RuntimeException e) {
-            return promise.setFailure(new Failure(Status.BAD_REQUEST, "cannot offer ALPN "
-                    + open.getAlpnList() + ": " + e.getMessage()));
+            contextNow(alpn); // an ALPN list no context can offer fails the OPEN at once
+        } catch (Failure e) {
+            return promise.setFailure(e);
         }
         resolver.resolve(host, loop).addListener(f -> {
             if (f.isSuccess()) {
-                connect(loop, promise, (InetAddress) f.getNow(), open.getPort(), serverName, context, handler);
+                connect(loop, promise, (InetAddress) f.getNow(), open.getPort(), serverName, alpn, handler);
             } else {
                 promise.tryFailure(new Failure(Status.CONNECT_FAILED, f.cause().getMessage()));
             }
@@ -137,10 +139,23 @@ public final class TlsConnector implements Connector {
         return promise;
     }
 
+    /** The context for {@code alpn} of the contexts in use now: a reload may have replaced them. */
+    private SslContext contextNow(List<String> alpn) throws Failure {
+        try {
+            return contexts.forAlpn(alpn);
+        } catch (SSLException | RuntimeException e) {
+            throw new Failure(Status.BAD_REQUEST, "cannot offer ALPN " + alpn + ": " + e.getMessage());
+        }
+    }
+
     private void connect(EventLoop loop, Promise<Channel> promise, InetAddress address, int port,
-                         String serverName, SslContext context, ChannelHandler handler) {
+                         String serverName, List<String> alpn, ChannelHandler handler) {
         if (limits == null) {
-            attempt(loop, promise, address, port, serverName, context, handler, 0, nanos -> { });
+            try {
+                attempt(loop, promise, address, port, serverName, contextNow(alpn), handler, 0, nanos -> { });
+            } catch (Failure e) {
+                promise.tryFailure(e);
+            }
             return;
         }
         HandshakeLimits.Lane lane = limits.lane(new InetSocketAddress(address, port));
@@ -152,7 +167,10 @@ public final class TlsConnector implements Connector {
                 }
             };
             try {
-                attempt(loop, promise, address, port, serverName, context, handler, lane.holdNanos(), end);
+                attempt(loop, promise, address, port, serverName, contextNow(alpn), handler, lane.holdNanos(), end);
+            } catch (Failure e) {
+                end.accept(-1);
+                promise.tryFailure(e);
             } catch (RuntimeException | Error e) {
                 end.accept(-1);
                 promise.tryFailure(new Failure(Status.INTERNAL, "cannot start a connection attempt: " + e));
