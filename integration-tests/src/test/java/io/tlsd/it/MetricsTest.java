@@ -9,6 +9,7 @@ import io.tlsd.daemon.TlsdDaemon;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
 import io.tlsd.daemon.tunnel.TunnelConfig;
+import io.tlsd.daemon.tunnel.TunnelSettings;
 import io.tlsd.sdk.TlsdClient;
 import io.tlsd.sdk.TlsdException;
 import io.tlsd.testing.FreePorts;
@@ -18,6 +19,7 @@ import io.tlsd.testing.TlsPeer;
 import java.io.ByteArrayOutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
@@ -144,6 +146,50 @@ class MetricsTest {
             assertTrue(text.contains("tlsd_tunnel_dial_failures_total{tunnel=\"nowhere\"} 1\n"), text);
             assertTrue(text.contains("tlsd_tunnel_bytes_total{tunnel=\"nowhere\",direction=\"from_clients\"} 0\n"), text);
         }
+    }
+
+    @Test
+    void aServerTunnelCountsAFailedConnectionOnce() throws Exception {
+        TestPki pki = ServerDaemonFixture.pki(dir);
+        Issued localhost = pki.issueServer("localhost", "localhost", "127.0.0.1");
+        try (ServerSocket backend = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+             TlsdDaemon daemon = TlsdDaemon.start(DaemonConfig.builder()
+                     .role(DaemonConfig.Role.SERVER)
+                     .ipcEnabled(false)
+                     .metrics(ANY_LOOPBACK_PORT)
+                     .tunnels(List.of(serverTunnel("alive", backend.getLocalPort(), localhost),
+                             serverTunnel("dead", FreePorts.loopback(), localhost)))
+                     .build())) {
+            String url = "http://127.0.0.1:" + daemon.metricsAddress().getPort() + "/metrics";
+            for (String tunnel : List.of("alive", "dead")) {
+                try (Socket s = new Socket(InetAddress.getLoopbackAddress(), daemon.tunnelAddress(tunnel).getPort())) {
+                    s.setSoTimeout(10_000);
+                    s.getOutputStream().write("GET / HTTP/1.0\r\n\r\n".getBytes(StandardCharsets.US_ASCII)); // not TLS
+                    assertEquals(-1, readOrReset(s), tunnel + " closes the connection");
+                }
+            }
+            String text = awaitMetric(url, "tlsd_tunnel_handshake_failures_total{tunnel=\"alive\"} 1\n");
+            assertTrue(text.contains("tlsd_tunnel_dial_failures_total{tunnel=\"alive\"} 0\n"), text);
+            // "dead": the dial and the handshake both fail; the first is counted, and only it
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (failuresOf(text, "dead") == 0 && System.nanoTime() < deadline) {
+                text = curl("-sS", url).out;
+            }
+            Thread.sleep(200); // time for a second count, if there were one
+            text = curl("-sS", url).out;
+            assertEquals(1, failuresOf(text, "dead"), text);
+        }
+    }
+
+    private static TunnelConfig serverTunnel(String name, int backendPort, Issued certificate) {
+        return new TunnelConfig(name, ANY_LOOPBACK_PORT, "127.0.0.1:" + backendPort, null,
+                ServerDaemonFixture.pem(certificate), List.of(), ClientAuthPolicy.NONE, null, false,
+                Duration.ofMinutes(1), TunnelSettings.DEFAULT_MAX_CONNECTIONS);
+    }
+
+    private static long failuresOf(String text, String tunnel) {
+        return valueOf(text, "tlsd_tunnel_dial_failures_total{tunnel=\"" + tunnel + "\"}")
+                + valueOf(text, "tlsd_tunnel_handshake_failures_total{tunnel=\"" + tunnel + "\"}");
     }
 
     /** The next byte, or -1 at the end of the stream or after a reset. */

@@ -199,7 +199,7 @@ public final class ClientTunnel implements AutoCloseable {
                 if (resolved.isSuccess()) {
                     dial(relay, (InetSocketAddress) resolved.getNow());
                 } else if (!relay.isClosed()) {
-                    listener.dialFailed();
+                    listener.dialFailed(relay);
                     log.warn("{}: cannot resolve {} for client {}: {}", name(ch), targetHost,
                             relay.accepted().peer(), Relay.describe(resolved.cause()));
                     relay.abort();
@@ -232,7 +232,7 @@ public final class ClientTunnel implements AutoCloseable {
                     relay.start(null);
                 } else if (!relay.isClosed()) {
                     // SslHandler closes the channel after sending its alert; the relay then resets the client.
-                    listener.handshakeFailed();
+                    listener.handshakeFailed(relay);
                     log.warn("{}: TLS handshake failed for client {}: {}", name(relay.accepted().channel),
                             relay.accepted().peer(), TlsFailures.ofHandshake(handshake.cause(), serverName).detail());
                 }
@@ -269,7 +269,7 @@ public final class ClientTunnel implements AutoCloseable {
         listener.trackDialed(connect.channel());
         connect.addListener(connected -> {
             if (!connected.isSuccess() && !relay.isClosed()) {
-                listener.dialFailed();
+                listener.dialFailed(relay);
                 log.warn("{}: connect failed for client {}: {}", name(client), relay.accepted().peer(),
                         Relay.describeConnectFailure(connected.cause(), settings.connectTimeout()));
                 relay.abort();

@@ -86,14 +86,18 @@ final class Listener {
                 bytesFromClients.sum(), bytesToClients.sum());
     }
 
-    /** A connection closed because the far end could not be resolved or connected to. */
-    void dialFailed() {
-        dialFailures.increment();
+    /** {@code relay} closes because the far end could not be resolved or connected to. */
+    void dialFailed(Relay relay) {
+        if (relay.firstFailure()) {
+            dialFailures.increment();
+        }
     }
 
-    /** A connection closed because its TLS handshake failed. */
-    void handshakeFailed() {
-        handshakeFailures.increment();
+    /** {@code relay} closes because its TLS handshake failed. */
+    void handshakeFailed(Relay relay) {
+        if (relay.firstFailure()) {
+            handshakeFailures.increment();
+        }
     }
 
     /** {@code bytes} relayed by one of the connections, from a client or to one. */

@@ -59,6 +59,8 @@ final class Relay {
     private End dialed;
     private State state = State.CONNECTING;
     private int directionsEnded;
+    /** Whether the tunnel counted this connection as failed already (see {@link #firstFailure}). */
+    private boolean failureCounted;
 
     Relay(String tunnel, End accepted, Listener listener) {
         this.tunnel = tunnel;
@@ -80,6 +82,16 @@ final class Relay {
 
     boolean isClosed() {
         return state == State.CLOSED;
+    }
+
+    /**
+     * Whether this is the first failure of the connection that the tunnel counts: a handshake
+     * and a dial can both fail before the relay closes (the channel closes a task later).
+     */
+    boolean firstFailure() {
+        boolean first = !failureCounted;
+        failureCounted = true;
+        return first;
     }
 
     /**
@@ -139,13 +151,16 @@ final class Relay {
             data.release(); // only after a TLS engine ended that direction by itself
             return;
         }
-        listener.relayed(from == accepted, data.readableBytes());
+        int bytes = data.readableBytes();
         ChannelFuture write = to.channel.writeAndFlush(data);
         to.lastWrite = write;
         write.addListener(f -> {
             if (!f.isSuccess()) {
                 failed(to, f.cause());
-            } else if (state == State.RELAYING && !from.inputEnded) {
+                return;
+            }
+            listener.relayed(from == accepted, bytes);
+            if (state == State.RELAYING && !from.inputEnded) {
                 from.channel.read(); // the previous chunk is out: ask for the next one
             }
         });

@@ -236,7 +236,7 @@ public final class ServerTunnel implements AutoCloseable {
                     begin(relay, tls);
                 }
             } else if (!relay.isClosed()) {
-                listener.dialFailed();
+                listener.dialFailed(relay);
                 log.warn("{}: connect failed for client {}: {}", name(client), relay.accepted().peer(),
                         Relay.describeConnectFailure(connected.cause(), settings.connectTimeout()));
                 relay.close(); // close_notify if the handshake is done, then FIN
@@ -249,12 +249,13 @@ public final class ServerTunnel implements AutoCloseable {
                 }
             } else if (!relay.isClosed()) {
                 // SslHandler closes the channel after sending its alert; the relay then closes the backend.
-                listener.handshakeFailed();
                 Throwable cause = handshake.cause();
                 if (Relay.isExpectedNoise(cause)) {
+                    // e.g. a load balancer's TCP health check: not counted, as it is not logged
                     log.debug("{}: client {} closed the connection during the TLS handshake", name(client),
                             relay.accepted().peer());
                 } else {
+                    listener.handshakeFailed(relay);
                     log.info("{}: TLS handshake failed for client {}: {}", name(client), relay.accepted().peer(),
                             Relay.describe(cause));
                 }
