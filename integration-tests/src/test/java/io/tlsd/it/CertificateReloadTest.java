@@ -33,6 +33,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -51,6 +52,11 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(60)
 class CertificateReloadTest {
     private static final Duration T = Duration.ofSeconds(10);
+    /**
+     * SIGHUP as the default action for the daemon whatever this JVM inherited: a process started
+     * with SIGHUP ignored (under nohup) passes that on, and the JVM then leaves SIGHUP alone.
+     */
+    private static final List<String> SIGHUP_AS_DEFAULT = List.of("env", "--default-signal=HUP");
     private static final Pattern SUBJECT = Pattern.compile("subject=.*CN ?= ?([^,\\s/]+)");
 
     @TempDir
@@ -124,11 +130,8 @@ class CertificateReloadTest {
         int port = FreePorts.loopback();
         Path log = dir.resolve("daemon.log");
         Path socket = dir.resolve("run/server.sock");
-        Process daemon = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), TlsdCommand.class.getName(), "server",
-                "--socket", socket.toString(), "--listen", "127.0.0.1:" + port,
-                "--cert", cert.toString(), "--key", key.toString())
-                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(log.toFile()).start();
+        Process daemon = startDaemon(log, SIGHUP_AS_DEFAULT, "server", "--socket", socket.toString(),
+                "--listen", "127.0.0.1:" + port, "--cert", cert.toString(), "--key", key.toString());
         try {
             awaitLogLine(log, daemon, "SIGHUP reads the certificate files again"); // before it, SIGHUP would stop it
             assertEquals("before.test", servedName(port));
@@ -210,10 +213,8 @@ class CertificateReloadTest {
     @Test
     void sighupMakesTheForegroundClientDaemonReadItsTrustAnchorsAgain() throws Exception {
         Path log = dir.resolve("client.log");
-        Process daemon = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), TlsdCommand.class.getName(), "client",
-                "--socket", dir.resolve("run/client.sock").toString(), "--ca-file", pki.caPem().toString())
-                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(log.toFile()).start();
+        Process daemon = startDaemon(log, SIGHUP_AS_DEFAULT, "client", "--socket", dir.resolve("run/client.sock").toString(),
+                "--ca-file", pki.caPem().toString());
         try {
             awaitLogLine(log, daemon, "SIGHUP reads the certificate files again");
             Process hup = new ProcessBuilder("kill", "-HUP", Long.toString(daemon.pid())).start();
@@ -227,6 +228,30 @@ class CertificateReloadTest {
         }
     }
 
+    @Test
+    void aDaemonStartedWithSighupIgnoredSaysThatItCannotReloadBySignal() throws Exception {
+        Path log = dir.resolve("nohup.log");
+        Process daemon = startDaemon(log, List.of("nohup"), "client", "--socket", dir.resolve("run/client.sock").toString(),
+                "--ca-file", pki.caPem().toString());
+        try {
+            awaitLogLine(log, daemon, "SIGHUP is ignored by this process (started with nohup?)");
+        } finally {
+            daemon.destroy();
+            daemon.waitFor(20, TimeUnit.SECONDS);
+            daemon.destroyForcibly();
+        }
+    }
+
+    /** {@code tlsd ARGS} in a JVM of its own, started through {@code launcher}, its log in {@code log}. */
+    private static Process startDaemon(Path log, List<String> launcher, String... args) throws Exception {
+        List<String> command = new ArrayList<>(launcher);
+        command.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), TlsdCommand.class.getName()));
+        command.addAll(List.of(args));
+        return new ProcessBuilder(command).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .redirectError(log.toFile()).start();
+    }
+
     /** {@code line} sent through an OPEN to openssl s_server -rev, and what came back. */
     private static String reversedByOpen(TlsdClient app, int port, String line) throws Exception {
         TlsConnection conn = app.open("localhost", port).await(T);
@@ -234,7 +259,11 @@ class CertificateReloadTest {
             conn.write((line + "\n").getBytes(US_ASCII)).await(T);
             ByteArrayOutputStream got = new ByteArrayOutputStream();
             while (got.size() <= line.length()) {
-                got.write(conn.read(64).await(T));
+                byte[] chunk = conn.read(64).await(T);
+                if (chunk.length == 0) {
+                    fail("the stream ended after `" + got.toString(US_ASCII) + "`");
+                }
+                got.write(chunk);
             }
             return got.toString(US_ASCII).strip();
         } finally {

@@ -4,6 +4,7 @@ import io.tlsd.daemon.TlsdDaemon;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sun.misc.Signal;
+import sun.misc.SignalHandler;
 
 /**
  * SIGHUP makes a foreground daemon read its certificate files again ({@link TlsdDaemon#reload()}),
@@ -22,8 +23,15 @@ final class ReloadSignal {
      */
     static void onReload(TlsdDaemon daemon) {
         try {
-            Signal.handle(new Signal("HUP"), signal -> new Thread(() -> reload(daemon), "tlsd-reload").start());
-            log.info("SIGHUP reads the certificate files again");
+            SignalHandler before = Signal.handle(new Signal("HUP"),
+                    signal -> new Thread(() -> reload(daemon), "tlsd-reload").start());
+            if (before == SignalHandler.SIG_IGN) {
+                // The JVM leaves a signal the process inherited as ignored alone (nohup does that).
+                log.warn("SIGHUP is ignored by this process (started with nohup?): it cannot reload the"
+                        + " certificate files; start tlsd without nohup (a service manager needs none)");
+            } else {
+                log.info("SIGHUP reads the certificate files again");
+            }
         } catch (IllegalArgumentException e) {
             log.debug("cannot handle SIGHUP: {}", e.getMessage());
         }
