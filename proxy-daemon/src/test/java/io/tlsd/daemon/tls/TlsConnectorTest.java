@@ -24,12 +24,15 @@ import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.handler.ssl.SslProvider;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.Future;
+import io.tlsd.daemon.engine.Failure;
 import io.tlsd.daemon.transport.HostResolver;
 import io.tlsd.daemon.transport.Transport;
 import io.tlsd.proto.v1.Open;
+import io.tlsd.proto.v1.Status;
 import io.tlsd.testing.Issued;
 import io.tlsd.testing.TestPki;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -300,6 +303,34 @@ class TlsConnectorTest {
             assertEquals(1, silentAccepted.get(), "the cancelled attempt never connected");
             ch.close().sync();
             fourth.close().sync();
+        } finally {
+            stuck.close().sync();
+        }
+    }
+
+    @Test
+    void anOpenWaitingForASlotWhenTheContextsAreReplacedStartsWithTheNewOnes() throws Exception {
+        Channel stuck = new ServerBootstrap().group(server).channel(transport.serverSocketChannel())
+                .childHandler(new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        ((ByteBuf) msg).release();
+                    }
+                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        try {
+            TlsConnector connector = connector(handshakes, 1);
+            EventLoop loop = sessions.next();
+            Future<Channel> first = connector.connect(open(stuck), loop, new Recorder()); // holds the only slot
+            Future<Channel> waiting = connector.connect(open(), loop, new Recorder());
+            assertFalse(waiting.await(300, TimeUnit.MILLISECONDS), "it waits for the first");
+
+            TestPki other = TestPki.create(Files.createDirectories(dir.resolve("other-ca")));
+            connector.contexts(new ClientTlsContexts(TlsParameters.DEFAULTS, other.caPem()));
+            loop.submit(() -> first.cancel(false)).sync(); // frees the slot
+
+            assertTrue(waiting.await(10, TimeUnit.SECONDS));
+            assertFalse(waiting.isSuccess(), "verified against the anchors in use when it started");
+            assertEquals(Status.CERT_INVALID, ((Failure) waiting.cause()).status(), waiting.cause().toString());
         } finally {
             stuck.close().sync();
         }
