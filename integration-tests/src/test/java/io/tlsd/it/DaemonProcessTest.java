@@ -47,22 +47,28 @@ class DaemonProcessTest {
     }
 
     @Test
-    void sigtermSaysGoodbyeRemovesTheSocketAndExitsZero() throws Exception {
+    void aSecondSigtermEndsTheDrainAtOnceWithGoodbyeAndExitZero() throws Exception {
         Path socket = dir.resolve("run/tlsd.sock");
         Process daemon = startDaemon(socket);
         try {
             awaitSocket(socket, daemon);
             assertEquals("rw-rw----", PosixFilePermissions.toString(Files.getPosixFilePermissions(socket)));
-            // A TCP server that never answers the handshake keeps an OPEN pending.
+            // A TCP server that never answers the handshake keeps an OPEN pending, and the drain waiting for it.
             try (ServerSocket silent = new ServerSocket(0, 5, InetAddress.getLoopbackAddress());
                  TlsdClient client = TlsdClient.builder().socket(socket).build()) {
                 assertEquals("client", client.role());
                 var pending = client.open("127.0.0.1", silent.getLocalPort());
                 java.net.Socket accepted = silent.accept(); // and never answered
-                daemon.destroy(); // SIGTERM
+                daemon.destroy(); // SIGTERM: a drain
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (Files.exists(socket) && System.nanoTime() < deadline) {
+                    Thread.sleep(10);
+                }
+                assertFalse(Files.exists(socket), "the socket file goes when the drain starts");
+                assertFalse(daemon.waitFor(500, TimeUnit.MILLISECONDS), "it drains: the OPEN is under way");
+                daemon.destroy(); // the second SIGTERM: at once
                 assertTrue(daemon.waitFor(20, TimeUnit.SECONDS), "the daemon did not stop");
                 assertEquals(0, daemon.exitValue());
-                assertFalse(Files.exists(socket), "the socket file is removed");
                 TlsdException e = assertThrows(TlsdException.class, () -> pending.await(Duration.ofSeconds(5)));
                 assertEquals(Status.UNAVAILABLE, e.status(), e.toString());
                 accepted.close();

@@ -31,6 +31,11 @@ public final class DaemonConfig {
     public static final Duration DEFAULT_WORKER_BUSY_POLL = Duration.ZERO;
     /** {@link #maxHandshakesInFlight()}: a limit per target, learned (the default). */
     public static final int ADAPTIVE_HANDSHAKES = TlsConnector.ADAPTIVE;
+    /**
+     * {@link #drainTimeout()} by default: below the 30 s a Kubernetes pod gets between SIGTERM and
+     * SIGKILL, and systemd's 90 s, so that the daemon closes what is left itself.
+     */
+    public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(20);
 
 
     /** Which half of tlsd a daemon is. */
@@ -63,6 +68,7 @@ public final class DaemonConfig {
     private final Duration connectTimeout;
     private final Duration handshakeTimeout;
     private final Duration helloTimeout;
+    private final Duration drainTimeout;
     private final Path debugSocket;
     private final InetSocketAddress metrics;
     private final Path sharedMemoryDir;
@@ -97,6 +103,7 @@ public final class DaemonConfig {
         this.connectTimeout = b.connectTimeout;
         this.handshakeTimeout = b.handshakeTimeout;
         this.helloTimeout = b.helloTimeout;
+        this.drainTimeout = b.drainTimeout;
         this.debugSocket = b.debugSocket;
         this.metrics = b.metrics;
         this.sharedMemoryDir = b.sharedMemoryDir;
@@ -231,6 +238,14 @@ public final class DaemonConfig {
         return helloTimeout;
     }
 
+    /**
+     * How long a graceful stop (SIGTERM) waits for the connections under way to end before it
+     * closes them; zero stops at once.
+     */
+    public Duration drainTimeout() {
+        return drainTimeout;
+    }
+
     /** Where the line-based debug socket listens (mode 0600), or null: off, the default. */
     public Path debugSocket() {
         return debugSocket;
@@ -287,6 +302,7 @@ public final class DaemonConfig {
         private Duration connectTimeout = Duration.ofSeconds(10);
         private Duration handshakeTimeout = Duration.ofSeconds(10);
         private Duration helloTimeout = Duration.ofSeconds(10);
+        private Duration drainTimeout = DEFAULT_DRAIN_TIMEOUT;
         private Path debugSocket;
         private InetSocketAddress metrics;
         private Path sharedMemoryDir = Path.of("/dev/shm");
@@ -319,6 +335,7 @@ public final class DaemonConfig {
             connectTimeout = c.connectTimeout;
             handshakeTimeout = c.handshakeTimeout;
             helloTimeout = c.helloTimeout;
+            drainTimeout = c.drainTimeout;
             debugSocket = c.debugSocket;
             metrics = c.metrics;
             sharedMemoryDir = c.sharedMemoryDir;
@@ -546,6 +563,15 @@ public final class DaemonConfig {
 
         public Builder helloTimeout(Duration timeout) {
             this.helloTimeout = positive(timeout, "helloTimeout");
+            return this;
+        }
+
+        /** @param timeout zero: a SIGTERM stops the daemon at once */
+        public Builder drainTimeout(Duration timeout) {
+            if (timeout.isNegative()) {
+                throw new IllegalArgumentException("drainTimeout < 0");
+            }
+            this.drainTimeout = timeout;
             return this;
         }
 

@@ -3,6 +3,7 @@ package io.tlsd.daemon;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.tlsd.daemon.config.Addresses;
 import io.tlsd.daemon.debug.DebugServer;
@@ -33,6 +34,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -78,10 +80,12 @@ public final class TlsdDaemon implements AutoCloseable {
     /** The client role's tunnels by name, for their metrics and {@link #reload()}. */
     private final Map<String, ClientTunnel> clientTunnels = new LinkedHashMap<>();
     private MetricsServer metrics;
+    private DebugServer debug;
     /** The server role's session-ticket keys, kept by {@link #reload()}. */
     private TicketKeys tickets;
     private final Object closeLock = new Object();
     private boolean closing;
+    private boolean draining;
     private boolean terminated;
 
     private TlsdDaemon(DaemonConfig config) throws Exception {
@@ -330,8 +334,9 @@ public final class TlsdDaemon implements AutoCloseable {
 
     private void startDebugSocket(Connector connector, Acceptor acceptor) throws Exception {
         if (config.debugSocket() != null) {
-            started.push(DebugServer.bind(config.debugSocket(), transport, control, workers,
-                    new DebugServer.Settings(config.role().wireName(), config.limits()), connector, acceptor, counters));
+            debug = DebugServer.bind(config.debugSocket(), transport, control, workers,
+                    new DebugServer.Settings(config.role().wireName(), config.limits()), connector, acceptor, counters);
+            started.push(debug);
         }
     }
 
@@ -380,6 +385,75 @@ public final class TlsdDaemon implements AutoCloseable {
                 closeLock.wait();
             }
         }
+    }
+
+    /**
+     * Stops gracefully. At once it stops taking new work: the IPC socket file goes (so that a
+     * daemon replacing this one can bind the path), tunnels and listeners stop listening, IPC
+     * sessions get {@code UNAVAILABLE} for OPEN and ACCEPT and for the ACCEPTs waiting, sessions
+     * that hold no connection end, and so does the debug socket. Then it waits, up to {@code
+     * timeout}, for the rest to end: an IPC session ends as soon as it holds no connection, a
+     * tunnel connection when its peers close it. Whatever is left then is closed as by {@link
+     * #close()}, which this ends with. The foreground daemon does this on SIGTERM and SIGINT
+     * ({@link DaemonConfig#drainTimeout()}); a second signal closes at once.
+     *
+     * @return true if everything ended within the timeout; false if it had to close connections,
+     *     or if the daemon was stopping already
+     */
+    public boolean drain(Duration timeout) throws InterruptedException {
+        synchronized (closeLock) {
+            if (closing || draining) {
+                return false;
+            }
+            draining = true;
+            if (debug != null) {
+                started.remove(debug); // closed now: later its path may be a successor's
+            }
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        Future<Void> sessionsEnded = ipc == null ? null : ipc.drain();
+        if (listeners != null) {
+            listeners.close();
+        }
+        if (debug != null) {
+            debug.close();
+        }
+        clientTunnels.values().forEach(ClientTunnel::stopAccepting);
+        serverTunnels.values().forEach(ServerTunnel::stopAccepting);
+        log.info("draining for up to {} ms: {} IPC session(s) and {} tunnel connection(s) may finish",
+                timeout.toMillis(), ipc == null ? 0 : ipc.sessions(), tunnelConnections());
+        boolean drained;
+        while (!(drained = (sessionsEnded == null || sessionsEnded.isDone()) && tunnelConnections() == 0)) {
+            long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+            synchronized (closeLock) {
+                if (closing) {
+                    return false; // closed at once meanwhile (a second signal)
+                }
+                if (left <= 0) {
+                    break;
+                }
+                closeLock.wait(Math.min(left, 50));
+            }
+        }
+        if (drained) {
+            log.info("drained: every session and tunnel connection ended");
+        } else {
+            log.warn("drain timeout after {} ms: closing {} IPC session(s) and {} tunnel connection(s)",
+                    timeout.toMillis(), ipc == null ? 0 : ipc.sessions(), tunnelConnections());
+        }
+        close();
+        return drained;
+    }
+
+    private int tunnelConnections() {
+        int n = 0;
+        for (ClientTunnel t : clientTunnels.values()) {
+            n += t.stats().connections();
+        }
+        for (ServerTunnel t : serverTunnels.values()) {
+            n += t.stats().connections();
+        }
+        return n;
     }
 
     /**

@@ -39,6 +39,11 @@ final class DaemonOptions {
                     + " (default: 0, always sleep)")
     String workerBusyPoll;
 
+    @Option(names = "--drain-timeout", paramLabel = "DURATION",
+            description = "On SIGTERM, how long to wait for connections under way to end before closing them,"
+                    + " e.g. 60s (default: 20s; 0: stop at once)")
+    String drainTimeout;
+
     @Option(names = "--tls-provider", paramLabel = "boringssl|jdk", description = "TLS implementation (default: boringssl)")
     String tlsProvider;
 
@@ -88,6 +93,9 @@ final class DaemonOptions {
         if (workerBusyPoll != null) {
             builder.workerBusyPoll(ConfigFile.parseDurationOrZero(workerBusyPoll, "--worker-busy-poll"));
         }
+        if (drainTimeout != null) {
+            builder.drainTimeout(ConfigFile.parseDurationOrZero(drainTimeout, "--drain-timeout"));
+        }
         if (tlsProvider != null) {
             builder.tlsProvider(tlsProvider);
         }
@@ -134,7 +142,7 @@ final class DaemonOptions {
             System.err.println("tlsd " + config.role().wireName() + ": cannot start: " + e);
             return TlsdCommand.EXIT_FAILED;
         }
-        StopSignals.onStop(daemon::close);
+        StopSignals.onStop(daemon, config.drainTimeout());
         ReloadSignal.onReload(daemon);
         daemon.awaitTermination();
         return 0;

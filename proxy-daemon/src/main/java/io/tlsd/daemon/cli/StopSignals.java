@@ -1,13 +1,16 @@
 package io.tlsd.daemon.cli;
 
+import io.tlsd.daemon.TlsdDaemon;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sun.misc.Signal;
 
 /**
- * SIGTERM and SIGINT stop a foreground daemon in order and let it exit 0, as service managers
- * expect of a clean stop. A JVM shutdown hook stays as the fallback (exit 143) where the signals
- * cannot be claimed.
+ * SIGTERM and SIGINT stop a foreground daemon gracefully ({@link TlsdDaemon#drain}) and let it exit
+ * 0, as service managers expect of a clean stop; a second one stops it at once. A JVM shutdown
+ * hook stays as the fallback (exit 143) where the signals cannot be claimed.
  */
 final class StopSignals {
     private static final Logger log = LoggerFactory.getLogger(StopSignals.class);
@@ -15,17 +18,32 @@ final class StopSignals {
     private StopSignals() {
     }
 
-    static void onStop(Runnable stop) {
-        Runtime.getRuntime().addShutdownHook(new Thread(stop, "tlsd-shutdown"));
+    static void onStop(TlsdDaemon daemon, Duration drainTimeout) {
+        Runtime.getRuntime().addShutdownHook(new Thread(daemon::close, "tlsd-shutdown"));
+        AtomicBoolean stopping = new AtomicBoolean();
         for (String name : new String[] {"TERM", "INT"}) {
             try {
                 Signal.handle(new Signal(name), signal -> {
-                    log.info("SIG{} received, stopping", name);
-                    new Thread(stop, "tlsd-stop").start();
+                    if (stopping.compareAndSet(false, true) && !drainTimeout.isZero()) {
+                        log.info("SIG{} received, stopping gracefully (another SIGTERM or SIGINT stops at once)", name);
+                        new Thread(() -> drain(daemon, drainTimeout), "tlsd-drain").start();
+                    } else {
+                        log.info("SIG{} received, stopping", name);
+                        new Thread(daemon::close, "tlsd-stop").start();
+                    }
                 });
             } catch (IllegalArgumentException e) {
                 log.debug("cannot handle SIG{}: {}", name, e.getMessage());
             }
+        }
+    }
+
+    private static void drain(TlsdDaemon daemon, Duration timeout) {
+        try {
+            daemon.drain(timeout);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            daemon.close();
         }
     }
 }

@@ -51,7 +51,7 @@ public final class ConfigFile {
     private static final Set<String> LISTENER = Set.of("name", "address", "certificates", "alpn", "client_auth",
             "client_ca_file", "handshake_timeout", "backlog", "max_pending_connections");
     private static final Set<String> CERTIFICATE = Set.of("names", "cert", "key", "pkcs12", "passphrase_file");
-    private static final Set<String> TIMEOUTS = Set.of("connect", "handshake", "hello");
+    private static final Set<String> TIMEOUTS = Set.of("connect", "handshake", "hello", "drain");
     private static final Set<String> LIMITS = Set.of("max_write_bytes", "max_read_bytes", "max_ops_in_flight",
             "max_queued_write_bytes", "max_connections", "connection_buffer_bytes");
     private static final Pattern DURATION = Pattern.compile("(\\d+)(us|ms|s|m)");
@@ -155,6 +155,9 @@ public final class ConfigFile {
                 }
                 if (t.containsKey("hello")) {
                     b.helloTimeout(duration(t.get("hello"), "timeouts.hello"));
+                }
+                if (t.containsKey("drain")) {
+                    b.drainTimeout(parseDurationOrZero(t.get("drain"), "timeouts.drain"));
                 }
             }
             if (top.containsKey("limits")) {

@@ -30,6 +30,9 @@ import java.util.concurrent.TimeUnit;
 public final class Session {
     /** The most {@link #readFromRing} reads at once. */
     static final int RING_READ_MAX_BYTES = 1 << 20;
+    /** Why OPEN and ACCEPT fail once the daemon drains ({@link #drain}). */
+    static final String DRAINING =
+            "tlsd is shutting down: no new connections; open a session with the daemon that replaces it";
 
     private final EventLoop loop;
     private final SessionLimits limits;
@@ -46,6 +49,9 @@ public final class Session {
     private long nextConnectionId = 1;
     private long queuedWriteBytes;
     private boolean ended;
+    /** Set by {@link #drain}: runs once the session holds no connection; null before and after. */
+    private Runnable whenDrained;
+    private boolean draining;
     /** Between {@link #beginBatch} and {@link #endBatch}: ring writes wait for the batch's end. */
     private boolean batching;
     /** Connections whose next write waits for the end of the batch. */
@@ -208,6 +214,7 @@ public final class Session {
             throw new Failure(Status.BAD_REQUEST,
                     "OPEN needs the client role (tlsd client); this daemon is the server role");
         }
+        refuseNewConnectionsWhileDraining();
         var open = request.getOpen();
         if (open.getHost().isEmpty()) {
             throw new Failure(Status.BAD_REQUEST, "open: host is empty");
@@ -254,6 +261,7 @@ public final class Session {
             throw new Failure(Status.BAD_REQUEST,
                     "ACCEPT needs the server role (tlsd server); this daemon is the client role");
         }
+        refuseNewConnectionsWhileDraining();
         String listener = request.getAccept().getListener().isEmpty() ? "default" : request.getAccept().getListener();
         if (connections.size() >= limits.maxConnections()) {
             throw new Failure(Status.LIMIT_EXCEEDED,
@@ -583,6 +591,44 @@ public final class Session {
     void connectionReleased(Connection conn) {
         if (connections.remove(conn.id) != null) {
             counters.connections.decrementAndGet();
+        }
+        runIfDrained();
+    }
+
+    /**
+     * The daemon is shutting down gracefully: from now on OPEN and ACCEPT fail with
+     * {@code UNAVAILABLE}, and so do the ACCEPTs waiting for a client; everything else goes on as
+     * before. {@code whenDrained} runs once, on the session's loop, as soon as the session holds
+     * no connection (at once if it holds none now); it ends the session.
+     */
+    public void drain(Runnable whenDrained) {
+        if (ended || draining) {
+            return;
+        }
+        draining = true;
+        this.whenDrained = whenDrained;
+        for (Op op : new ArrayList<>(ops.values())) {
+            if (op.kind == Op.Kind.ACCEPT) { // waiting for a client: an accepted one completes it at once
+                if (op.pendingConnect != null) {
+                    op.pendingConnect.cancel(false);
+                }
+                finish(op, new Failure(Status.UNAVAILABLE, DRAINING));
+            }
+        }
+        runIfDrained();
+    }
+
+    private void refuseNewConnectionsWhileDraining() throws Failure {
+        if (draining) {
+            throw new Failure(Status.UNAVAILABLE, DRAINING);
+        }
+    }
+
+    private void runIfDrained() {
+        if (whenDrained != null && connections.isEmpty() && !ended) {
+            Runnable run = whenDrained;
+            whenDrained = null;
+            run.run();
         }
     }
 

@@ -7,6 +7,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.tlsd.daemon.engine.Acceptor;
 import io.tlsd.daemon.engine.Connector;
@@ -55,6 +56,8 @@ public final class IpcServer implements AutoCloseable {
     private final Path path;
     private final Channel serverChannel;
     private final ChannelGroup sessions;
+    /** Until {@link #drain} or {@link #close}; on the thread that stops the daemon. */
+    private boolean accepting = true;
 
     private IpcServer(Path path, Channel serverChannel, ChannelGroup sessions) {
         this.path = path;
@@ -85,10 +88,52 @@ public final class IpcServer implements AutoCloseable {
         return path;
     }
 
-    /** Stops accepting, says Goodbye to every session, and removes the socket file. */
+    /**
+     * Stops accepting and removes the socket file, so that a daemon replacing this one can bind
+     * the path at once; sessions with connections go on until they have none ({@code
+     * IpcSessionHandler#drain}), the others end now.
+     *
+     * @return completes when every session has ended
+     */
+    public Future<Void> drain() {
+        stopAccepting();
+        for (Channel ch : sessions) {
+            ch.eventLoop().execute(() -> {
+                IpcSessionHandler handler = ch.pipeline().get(IpcSessionHandler.class);
+                if (handler != null) {
+                    handler.drain();
+                } else {
+                    ch.close();
+                }
+            });
+        }
+        return sessions.newCloseFuture();
+    }
+
+    /** Sessions open now. */
+    public int sessions() {
+        return sessions.size();
+    }
+
+    private void stopAccepting() {
+        if (accepting) {
+            accepting = false;
+            serverChannel.close().syncUninterruptibly();
+            try {
+                Files.deleteIfExists(path);
+            } catch (IOException e) {
+                // nothing left to do about it; the next start replaces a stale file
+            }
+        }
+    }
+
+    /**
+     * Stops accepting, says Goodbye to every session, and removes the socket file (unless a drain
+     * removed it before: the path may be a successor's by now).
+     */
     @Override
     public void close() {
-        serverChannel.close().syncUninterruptibly();
+        stopAccepting();
         for (Channel ch : sessions) {
             ch.eventLoop().execute(() -> {
                 IpcSessionHandler handler = ch.pipeline().get(IpcSessionHandler.class);
@@ -100,10 +145,5 @@ public final class IpcServer implements AutoCloseable {
             });
         }
         sessions.newCloseFuture().awaitUninterruptibly(5_000);
-        try {
-            Files.deleteIfExists(path);
-        } catch (IOException e) {
-            // nothing left to do about it; the next start replaces a stale file
-        }
     }
 }

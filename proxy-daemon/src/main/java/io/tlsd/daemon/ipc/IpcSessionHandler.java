@@ -288,6 +288,20 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
         }
     }
 
+    /**
+     * The daemon is shutting down gracefully: a session with connections goes on (without new
+     * ones) until it has none, then ends with {@code UNAVAILABLE}; any other ends now. On the
+     * session's loop.
+     */
+    void drain() {
+        if (state == State.ACTIVE) {
+            session.drain(() -> goodbye(Status.UNAVAILABLE, "tlsd is shutting down; this session's connections are"
+                    + " all closed: open a session with the daemon that replaces it"));
+        } else {
+            goodbye(Status.UNAVAILABLE, "tlsd is shutting down");
+        }
+    }
+
     /** Ends the session after telling the application why. */
     void goodbye(Status status, String detail) {
         if (state == State.ENDED) {

@@ -121,6 +121,13 @@ final class Listener {
         channels.add(dialed);
     }
 
+    /** Stops listening; the connections carried go on. */
+    void stopAccepting() {
+        if (server != null) {
+            server.close().awaitUninterruptibly();
+        }
+    }
+
     /**
      * Stops listening, then closes every connection cleanly (close_notify, FIN) and waits up to
      * 5 s for them to close. Idempotent.

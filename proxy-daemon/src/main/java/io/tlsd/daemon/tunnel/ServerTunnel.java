@@ -133,6 +133,14 @@ public final class ServerTunnel implements AutoCloseable {
                 ConnectionLimit.describe(settings.maxConnections()));
     }
 
+    /**
+     * Stops accepting connections; those carried go on until they end or {@link #close()}. The
+     * first step of a graceful shutdown.
+     */
+    public void stopAccepting() {
+        listener.stopAccepting();
+    }
+
     /** What the tunnel carries now and has carried since it started. */
     public TunnelStats stats() {
         return listener.stats();

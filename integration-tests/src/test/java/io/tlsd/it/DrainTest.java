@@ -1,0 +1,235 @@
+package io.tlsd.it;
+
+import static java.nio.charset.StandardCharsets.US_ASCII;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.tlsd.daemon.DaemonConfig;
+import io.tlsd.daemon.TlsdDaemon;
+import io.tlsd.daemon.cli.TlsdCommand;
+import io.tlsd.daemon.server.ListenerConfig;
+import io.tlsd.daemon.tunnel.TunnelConfig;
+import io.tlsd.sdk.Operation;
+import io.tlsd.sdk.Status;
+import io.tlsd.sdk.TlsConnection;
+import io.tlsd.sdk.TlsdClient;
+import io.tlsd.sdk.TlsdException;
+import io.tlsd.testing.FreePorts;
+import io.tlsd.testing.Issued;
+import io.tlsd.testing.TestPki;
+import io.tlsd.testing.TlsPeer;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
+import java.net.ConnectException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A graceful stop ({@link TlsdDaemon#drain}, SIGTERM for the foreground daemon): no new work from
+ * the first moment, the socket path free for a successor, the work under way let finish, and what
+ * is left closed at the timeout. Real peers: openssl s_server -rev behind the client role and a
+ * client tunnel.
+ */
+@Timeout(90)
+class DrainTest {
+    private static final Duration T = Duration.ofSeconds(10);
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aDrainTakesNoNewWorkAndLetsTheConnectionsUnderWayFinish() throws Exception {
+        TestPki pki = TestPki.create(Files.createDirectories(dir.resolve("pki")));
+        Path socket = dir.resolve("run/client.sock");
+        Issued localhost = pki.issueServer("localhost", "localhost");
+        // s_server serves one client at a time: one for each connection held at once
+        try (TlsPeer forOpen = TlsPeer.opensslServer(localhost, "-rev");
+             TlsPeer forTunnel = TlsPeer.opensslServer(localhost, "-rev");
+             TlsPeer forOthers = TlsPeer.opensslServer(localhost, "-rev");
+             TlsdDaemon daemon = TlsdDaemon.start(DaemonConfig.builder()
+                     .socket(socket).caFile(pki.caPem())
+                     .tunnels(List.of(TunnelConfig.client("out", new InetSocketAddress("127.0.0.1", 0),
+                             "localhost:" + forTunnel.port(), null)))
+                     .build());
+             TlsdClient busy = TlsdClient.builder().socket(socket).appName("busy").build();
+             TlsdClient idle = TlsdClient.builder().socket(socket).appName("idle").build();
+             Socket through = new Socket(InetAddress.getLoopbackAddress(), daemon.tunnelAddress("out").getPort())) {
+            int tunnelPort = daemon.tunnelAddress("out").getPort();
+            TlsConnection conn = busy.open("localhost", forOpen.port()).await(T);
+            assertEquals("olleh", roundTrip(conn, "hello"));
+            through.setSoTimeout((int) T.toMillis());
+            assertEquals("olleh", roundTrip(through, "hello"));
+            TlsConnection once = idle.open("localhost", forOthers.port()).await(T);
+            assertEquals("ecno", roundTrip(once, "once"));
+            once.close().await(T); // the idle session holds no connection now
+
+            CompletableFuture<Boolean> drained = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return daemon.drain(Duration.ofSeconds(30));
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            awaitGone(socket);
+            // a successor can take the socket path at once
+            try (TlsdDaemon successor = TlsdDaemon.start(DaemonConfig.builder().socket(socket).caFile(pki.caPem())
+                    .build());
+                 TlsdClient moved = TlsdClient.builder().socket(socket).appName("moved").build()) {
+                TlsConnection fresh = moved.open("localhost", forOthers.port()).await(T);
+                assertEquals("deeccus", roundTrip(fresh, "succeed"));
+                fresh.close().await(T);
+            }
+            assertThrows(ConnectException.class, () -> new Socket(InetAddress.getLoopbackAddress(), tunnelPort).close(),
+                    "the tunnel no longer listens");
+            TlsdException refused = assertThrows(TlsdException.class,
+                    () -> busy.open("localhost", forOthers.port()).await(T));
+            assertEquals(Status.UNAVAILABLE, refused.status(), refused.toString());
+            TlsdException ended = assertThrows(TlsdException.class,
+                    () -> idle.open("localhost", forOthers.port()).await(T), "a session without connections ends at once");
+            assertEquals(Status.UNAVAILABLE, ended.status(), ended.toString());
+
+            // what was under way goes on
+            assertEquals("gniniard", roundTrip(conn, "draining"));
+            assertEquals("gniniard", roundTrip(through, "draining"));
+            assertFalse(drained.isDone(), "it waits for the connections under way");
+
+            conn.close().await(T);
+            through.close();
+            assertTrue(drained.get(T.toSeconds(), TimeUnit.SECONDS), "drained before its timeout");
+        }
+    }
+
+    @Test
+    void whatIsLeftAtTheTimeoutIsClosed() throws Exception {
+        TestPki pki = TestPki.create(Files.createDirectories(dir.resolve("pki")));
+        Path socket = dir.resolve("run/client.sock");
+        try (TlsPeer echo = TlsPeer.opensslServer(pki.issueServer("localhost", "localhost"), "-rev");
+             TlsdDaemon daemon = TlsdDaemon.start(DaemonConfig.builder().socket(socket).caFile(pki.caPem()).build());
+             TlsdClient app = TlsdClient.builder().socket(socket).appName("lingering").build()) {
+            TlsConnection conn = app.open("localhost", echo.port()).await(T);
+            Operation<byte[]> pending = conn.read(64);
+            long start = System.nanoTime();
+            assertFalse(daemon.drain(Duration.ofSeconds(1)), "the connection was still open");
+            assertTrue(System.nanoTime() - start >= TimeUnit.MILLISECONDS.toNanos(900));
+            TlsdException closed = assertThrows(TlsdException.class, () -> pending.await(T));
+            assertEquals(Status.UNAVAILABLE, closed.status(), closed.toString());
+        }
+    }
+
+    @Test
+    void aWaitingAcceptFailsAtOnceAndTheServerRoleDrains() throws Exception {
+        TestPki pki = ServerDaemonFixture.pki(dir);
+        Issued localhost = pki.issueServer("localhost", "localhost");
+        ListenerConfig listener = ListenerConfig.simple("default", ServerDaemonFixture.anyLoopbackPort(),
+                localhost.chainPem(), localhost.keyPem());
+        try (ServerDaemonFixture fixture = new ServerDaemonFixture(dir, List.of(listener));
+             TlsdClient app = fixture.app()) {
+            Operation<TlsConnection> waiting = app.accept();
+            assertFalse(waiting.isDone());
+            long start = System.nanoTime();
+            assertTrue(fixture.daemon.drain(Duration.ofSeconds(20)), "nothing under way: drained at once");
+            assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(5));
+            TlsdException e = assertThrows(TlsdException.class, () -> waiting.await(T));
+            assertEquals(Status.UNAVAILABLE, e.status(), e.toString());
+        }
+    }
+
+    @Test
+    void sigtermDrainsTheForegroundDaemonAndItExitsZeroWhenTheLastConnectionEnds() throws Exception {
+        TestPki pki = TestPki.create(Files.createDirectories(dir.resolve("pki")));
+        int tunnelPort = FreePorts.loopback();
+        Path log = dir.resolve("daemon.log");
+        try (TlsPeer echo = TlsPeer.opensslServer(pki.issueServer("localhost", "localhost"), "-rev")) {
+            Process daemon = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-cp", System.getProperty("java.class.path"), TlsdCommand.class.getName(), "client",
+                    "--socket", dir.resolve("run/client.sock").toString(), "--ca-file", pki.caPem().toString(),
+                    "--listen", "127.0.0.1:" + tunnelPort, "--target", "localhost:" + echo.port(),
+                    "--drain-timeout", "60s")
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(log.toFile()).start();
+            try {
+                awaitLogLine(log, daemon, "client daemon started");
+                try (Socket through = new Socket(InetAddress.getLoopbackAddress(), tunnelPort)) {
+                    through.setSoTimeout((int) T.toMillis());
+                    assertEquals("olleh", roundTrip(through, "hello"));
+                    assertEquals(0, new ProcessBuilder("kill", "-TERM", Long.toString(daemon.pid())).start().waitFor());
+                    awaitLogLine(log, daemon, "draining for up to 60000 ms: 0 IPC session(s) and 1 tunnel connection(s)");
+                    assertEquals("gniniard", roundTrip(through, "draining"));
+                    assertTrue(daemon.isAlive(), "still draining");
+                }
+                assertTrue(daemon.waitFor(20, TimeUnit.SECONDS), "exits once the connection ended");
+                assertEquals(0, daemon.exitValue(), Files.readString(log));
+                assertTrue(Files.readString(log).contains("drained: every session and tunnel connection ended"));
+            } finally {
+                daemon.destroyForcibly();
+            }
+        }
+    }
+
+    /** {@code line} through an OPEN to openssl s_server -rev, and the line that came back. */
+    private static String roundTrip(TlsConnection conn, String line) throws Exception {
+        conn.write((line + "\n").getBytes(US_ASCII)).await(T);
+        ByteArrayOutputStream got = new ByteArrayOutputStream();
+        while (got.size() <= line.length()) {
+            byte[] chunk = conn.read(64).await(T);
+            if (chunk.length == 0) {
+                fail("the stream ended after `" + got.toString(US_ASCII) + "`");
+            }
+            got.write(chunk);
+        }
+        return got.toString(US_ASCII).strip();
+    }
+
+    /** {@code line} through a plain socket (a client tunnel) to openssl s_server -rev. */
+    private static String roundTrip(Socket s, String line) throws Exception {
+        s.getOutputStream().write((line + "\n").getBytes(US_ASCII));
+        ByteArrayOutputStream got = new ByteArrayOutputStream();
+        InputStream in = s.getInputStream();
+        while (got.size() <= line.length()) {
+            int b = in.read();
+            if (b < 0) {
+                fail("the tunnel closed after `" + got.toString(US_ASCII) + "`");
+            }
+            got.write(b);
+        }
+        return got.toString(US_ASCII).strip();
+    }
+
+    private static void awaitGone(Path file) throws InterruptedException {
+        long deadline = System.nanoTime() + T.toNanos();
+        while (Files.exists(file)) {
+            if (System.nanoTime() > deadline) {
+                fail(file + " is still there");
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    private static void awaitLogLine(Path log, Process daemon, String fragment) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() < deadline) {
+            String text = Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";
+            if (text.contains(fragment)) {
+                return;
+            }
+            if (!daemon.isAlive()) {
+                fail("the daemon exited with " + daemon.exitValue() + ":\n" + text);
+            }
+            Thread.sleep(50);
+        }
+        fail("no log line with `" + fragment + "` in:\n" + Files.readString(log, StandardCharsets.UTF_8));
+    }
+}
