@@ -33,8 +33,22 @@ class DaemonProcessTest {
                 "-cp", System.getProperty("java.class.path"),
                 TlsdCommand.class.getName(), "client", "--socket", socket.toString()));
         command.addAll(List.of(extra));
+        lastLog = dir.resolve("daemon-" + System.nanoTime() + ".log");
         return new ProcessBuilder(command).redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                .redirectError(dir.resolve("daemon-" + System.nanoTime() + ".log").toFile()).start();
+                .redirectError(lastLog.toFile()).start();
+    }
+
+    /** The log of the daemon {@link #startDaemon} started last. */
+    private Path lastLog;
+
+    /** Until the daemon has claimed its signals (it logs so after the stop signals): before, SIGTERM kills it. */
+    private void awaitSignalsClaimed(Process daemon) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!(Files.exists(lastLog) && Files.readString(lastLog).contains("SIGHUP reads the certificate files again"))) {
+            assertTrue(daemon.isAlive(), "the daemon exited");
+            assertTrue(System.nanoTime() < deadline, "no signals claimed in:\n" + Files.readString(lastLog));
+            Thread.sleep(20);
+        }
     }
 
     private static void awaitSocket(Path socket, Process daemon) throws InterruptedException {
@@ -49,9 +63,12 @@ class DaemonProcessTest {
     @Test
     void aSecondSigtermEndsTheDrainAtOnceWithGoodbyeAndExitZero() throws Exception {
         Path socket = dir.resolve("run/tlsd.sock");
-        Process daemon = startDaemon(socket);
+        // the OPEN below must stay under way for the whole test
+        Path config = Files.writeString(dir.resolve("slow-handshakes.yaml"), "timeouts:\n  handshake: 120s\n");
+        Process daemon = startDaemon(socket, "--config", config.toString());
         try {
             awaitSocket(socket, daemon);
+            awaitSignalsClaimed(daemon);
             assertEquals("rw-rw----", PosixFilePermissions.toString(Files.getPosixFilePermissions(socket)));
             // A TCP server that never answers the handshake keeps an OPEN pending, and the drain waiting for it.
             try (ServerSocket silent = new ServerSocket(0, 5, InetAddress.getLoopbackAddress());

@@ -161,7 +161,7 @@ class DrainTest {
                     "--drain-timeout", "60s")
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(log.toFile()).start();
             try {
-                awaitLogLine(log, daemon, "client daemon started");
+                awaitLogLine(log, daemon, "SIGHUP reads the certificate files again"); // signals claimed
                 try (Socket through = new Socket(InetAddress.getLoopbackAddress(), tunnelPort)) {
                     through.setSoTimeout((int) T.toMillis());
                     assertEquals("olleh", roundTrip(through, "hello"));

@@ -32,10 +32,11 @@ public final class DaemonConfig {
     /** {@link #maxHandshakesInFlight()}: a limit per target, learned (the default). */
     public static final int ADAPTIVE_HANDSHAKES = TlsConnector.ADAPTIVE;
     /**
-     * {@link #drainTimeout()} by default: below the 30 s a Kubernetes pod gets between SIGTERM and
-     * SIGKILL, and systemd's 90 s, so that the daemon closes what is left itself.
+     * {@link #drainTimeout()} by default: with the few seconds closing what is left takes, within
+     * the 30 s a Kubernetes pod gets between SIGTERM and SIGKILL (systemd waits 90 s), so that the
+     * daemon closes its connections itself (close_notify) rather than being killed.
      */
-    public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(20);
+    public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(15);
 
 
     /** Which half of tlsd a daemon is. */
@@ -568,8 +569,8 @@ public final class DaemonConfig {
 
         /** @param timeout zero: a SIGTERM stops the daemon at once */
         public Builder drainTimeout(Duration timeout) {
-            if (timeout.isNegative()) {
-                throw new IllegalArgumentException("drainTimeout < 0");
+            if (timeout.isNegative() || timeout.compareTo(Duration.ofDays(1)) > 0) {
+                throw new IllegalArgumentException("drainTimeout " + timeout + " is not in 0..1d");
             }
             this.drainTimeout = timeout;
             return this;

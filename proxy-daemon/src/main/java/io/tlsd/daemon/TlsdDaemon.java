@@ -3,7 +3,6 @@ package io.tlsd.daemon;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.DefaultThreadFactory;
-import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.tlsd.daemon.config.Addresses;
 import io.tlsd.daemon.debug.DebugServer;
@@ -406,12 +405,11 @@ public final class TlsdDaemon implements AutoCloseable {
                 return false;
             }
             draining = true;
-            if (debug != null) {
-                started.remove(debug); // closed now: later its path may be a successor's
-            }
         }
         long deadline = System.nanoTime() + timeout.toNanos();
-        Future<Void> sessionsEnded = ipc == null ? null : ipc.drain();
+        if (ipc != null) {
+            ipc.drain();
+        }
         if (listeners != null) {
             listeners.close();
         }
@@ -423,7 +421,7 @@ public final class TlsdDaemon implements AutoCloseable {
         log.info("draining for up to {} ms: {} IPC session(s) and {} tunnel connection(s) may finish",
                 timeout.toMillis(), ipc == null ? 0 : ipc.sessions(), tunnelConnections());
         boolean drained;
-        while (!(drained = (sessionsEnded == null || sessionsEnded.isDone()) && tunnelConnections() == 0)) {
+        while (!(drained = (ipc == null || ipc.sessions() == 0) && tunnelConnections() == 0)) {
             long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
             synchronized (closeLock) {
                 if (closing) {

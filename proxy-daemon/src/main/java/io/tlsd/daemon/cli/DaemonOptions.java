@@ -41,7 +41,7 @@ final class DaemonOptions {
 
     @Option(names = "--drain-timeout", paramLabel = "DURATION",
             description = "On SIGTERM, how long to wait for connections under way to end before closing them,"
-                    + " e.g. 60s (default: 20s; 0: stop at once)")
+                    + " e.g. 60s (default: 15s; 0: stop at once)")
     String drainTimeout;
 
     @Option(names = "--tls-provider", paramLabel = "boringssl|jdk", description = "TLS implementation (default: boringssl)")

@@ -17,6 +17,7 @@ import io.tlsd.daemon.transport.UnixSocketFile;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.Objects;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -71,6 +72,7 @@ public final class DebugServer implements AutoCloseable {
     private final Path path;
     private final Channel serverChannel;
     private final ChannelGroup sessions;
+    private final AtomicBoolean open = new AtomicBoolean(true);
 
     private DebugServer(Path path, Channel serverChannel, ChannelGroup sessions) {
         this.path = path;
@@ -112,20 +114,24 @@ public final class DebugServer implements AutoCloseable {
     }
 
     /**
-     * Stops accepting, tells every debug session the daemon is going away and closes it (which
-     * closes its connections), and removes the socket file. Call before the worker loops stop.
+     * Stops accepting and removes the socket file (at once: a daemon replacing this one may bind
+     * the path next), tells every debug session the daemon is going away and closes it (which
+     * closes its connections). Call before the worker loops stop. Idempotent.
      */
     @Override
     public void close() {
-        serverChannel.close().syncUninterruptibly();
-        for (Channel ch : sessions) {
-            ch.writeAndFlush("error UNAVAILABLE: tlsd is shutting down").addListener(f -> ch.close());
+        if (!open.compareAndSet(true, false)) {
+            return;
         }
-        sessions.newCloseFuture().awaitUninterruptibly(5_000);
+        serverChannel.close().syncUninterruptibly();
         try {
             Files.deleteIfExists(path);
         } catch (IOException e) {
             // nothing left to do about it; the next start replaces a stale file
         }
+        for (Channel ch : sessions) {
+            ch.writeAndFlush("error UNAVAILABLE: tlsd is shutting down").addListener(f -> ch.close());
+        }
+        sessions.newCloseFuture().awaitUninterruptibly(5_000);
     }
 }

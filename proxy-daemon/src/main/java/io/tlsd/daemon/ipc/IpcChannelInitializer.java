@@ -7,6 +7,7 @@ import io.netty.handler.flush.FlushConsolidationHandler;
 import io.tlsd.daemon.engine.Acceptor;
 import io.tlsd.daemon.engine.Connector;
 import io.tlsd.daemon.engine.DaemonCounters;
+import java.util.function.BooleanSupplier;
 
 /** The pipeline of one application's IPC channel, in reading order. */
 final class IpcChannelInitializer extends ChannelInitializer<Channel> {
@@ -15,14 +16,16 @@ final class IpcChannelInitializer extends ChannelInitializer<Channel> {
     private final Acceptor acceptor;
     private final DaemonCounters counters;
     private final ChannelGroup sessions;
+    private final BooleanSupplier draining;
 
     IpcChannelInitializer(IpcServer.Settings settings, Connector connector, Acceptor acceptor,
-                          DaemonCounters counters, ChannelGroup sessions) {
+                          DaemonCounters counters, ChannelGroup sessions, BooleanSupplier draining) {
         this.settings = settings;
         this.connector = connector;
         this.acceptor = acceptor;
         this.counters = counters;
         this.sessions = sessions;
+        this.draining = draining;
     }
 
     @Override
@@ -38,6 +41,6 @@ final class IpcChannelInitializer extends ChannelInitializer<Channel> {
                 // DaemonMessage → length-prefixed frame
                 .addLast("encoder", IpcMessageEncoder.INSTANCE)
                 // Hello, requests into the op engine, completions out
-                .addLast("session", new IpcSessionHandler(settings, connector, acceptor, counters));
+                .addLast("session", new IpcSessionHandler(settings, connector, acceptor, counters, draining));
     }
 }

@@ -7,7 +7,6 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
-import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.tlsd.daemon.engine.Acceptor;
 import io.tlsd.daemon.engine.Connector;
@@ -21,6 +20,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The application-facing Unix-domain socket. The socket file has mode 0660 (owner and group may
@@ -56,13 +57,16 @@ public final class IpcServer implements AutoCloseable {
     private final Path path;
     private final Channel serverChannel;
     private final ChannelGroup sessions;
-    /** Until {@link #drain} or {@link #close}; on the thread that stops the daemon. */
-    private boolean accepting = true;
+    /** Set by {@link #drain}; a session that starts afterwards drains at once. */
+    private final AtomicBoolean draining;
+    /** Until {@link #drain} or {@link #close}, whichever comes first (they may race). */
+    private final AtomicBoolean accepting = new AtomicBoolean(true);
 
-    private IpcServer(Path path, Channel serverChannel, ChannelGroup sessions) {
+    private IpcServer(Path path, Channel serverChannel, ChannelGroup sessions, AtomicBoolean draining) {
         this.path = path;
         this.serverChannel = serverChannel;
         this.sessions = sessions;
+        this.draining = draining;
     }
 
     /**
@@ -76,12 +80,14 @@ public final class IpcServer implements AutoCloseable {
                                  DaemonCounters counters)
             throws IOException, InterruptedException {
         ChannelGroup sessions = new DefaultChannelGroup("ipc-sessions", GlobalEventExecutor.INSTANCE);
+        AtomicBoolean draining = new AtomicBoolean();
         Channel channel = UnixSocketFile.bind(new ServerBootstrap()
                         .group(boss, workers)
                         .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(1 << 20, 4 << 20))
-                        .childHandler(new IpcChannelInitializer(settings, connector, acceptor, counters, sessions)),
+                        .childHandler(new IpcChannelInitializer(settings, connector, acceptor, counters, sessions,
+                                draining::get)),
                 transport, path, "rw-rw----");
-        return new IpcServer(path, channel, sessions);
+        return new IpcServer(path, channel, sessions, draining);
     }
 
     public Path path() {
@@ -93,21 +99,26 @@ public final class IpcServer implements AutoCloseable {
      * the path at once; sessions with connections go on until they have none ({@code
      * IpcSessionHandler#drain}), the others end now.
      *
-     * @return completes when every session has ended
+     * <p>A session accepted just before, whose channel joins the sessions a moment later, drains
+     * as it starts. {@link #sessions()} says when all have ended.
      */
-    public Future<Void> drain() {
+    public void drain() {
+        draining.set(true);
         stopAccepting();
         for (Channel ch : sessions) {
-            ch.eventLoop().execute(() -> {
-                IpcSessionHandler handler = ch.pipeline().get(IpcSessionHandler.class);
-                if (handler != null) {
-                    handler.drain();
-                } else {
-                    ch.close();
-                }
-            });
+            try {
+                ch.eventLoop().execute(() -> {
+                    IpcSessionHandler handler = ch.pipeline().get(IpcSessionHandler.class);
+                    if (handler != null) {
+                        handler.drain();
+                    } else {
+                        ch.close();
+                    }
+                });
+            } catch (RejectedExecutionException e) {
+                // the daemon was closed meanwhile (a second signal): the session is gone with its loop
+            }
         }
-        return sessions.newCloseFuture();
     }
 
     /** Sessions open now. */
@@ -116,8 +127,7 @@ public final class IpcServer implements AutoCloseable {
     }
 
     private void stopAccepting() {
-        if (accepting) {
-            accepting = false;
+        if (accepting.compareAndSet(true, false)) {
             serverChannel.close().syncUninterruptibly();
             try {
                 Files.deleteIfExists(path);

@@ -28,6 +28,7 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,6 +52,7 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
     private final Connector connector;
     private final Acceptor acceptor;
     private final DaemonCounters counters;
+    private final BooleanSupplier draining;
     private State state = State.AWAITING_HELLO;
     private ChannelHandlerContext ctx;
     private Session session;
@@ -65,11 +67,14 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
     private ScheduledFuture<?> helloTimer;
     private String peer = "?";
 
-    IpcSessionHandler(IpcServer.Settings settings, Connector connector, Acceptor acceptor, DaemonCounters counters) {
+    /** @param draining whether the daemon drains: a session that starts then drains at once */
+    IpcSessionHandler(IpcServer.Settings settings, Connector connector, Acceptor acceptor, DaemonCounters counters,
+                      BooleanSupplier draining) {
         this.settings = settings;
         this.connector = connector;
         this.acceptor = acceptor;
         this.counters = counters;
+        this.draining = draining;
     }
 
     @Override
@@ -210,6 +215,9 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
                     .setSize(ring.size()));
         }
         ctx.writeAndFlush(DaemonMessage.newBuilder().setWelcome(welcome).build());
+        if (draining.getAsBoolean()) {
+            drain(); // accepted just before the drain began, and missed by it
+        }
     }
 
     /** The ring the Hello asked for, at most the configured size, or null when it cannot be made. */

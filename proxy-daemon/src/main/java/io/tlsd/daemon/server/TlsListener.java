@@ -47,6 +47,8 @@ final class TlsListener {
     /** Connections accepted and not yet taken by an ACCEPT: max_pending_connections. */
     private final ConnectionLimit pending;
     private Channel serverChannel;
+    /** Set by {@link #close()}: a client that becomes ready afterwards is closed. Under {@link #lock}. */
+    private boolean closed;
 
     TlsListener(ListenerConfig config, ServerTlsContexts contexts) {
         this.config = config;
@@ -149,6 +151,10 @@ final class TlsListener {
     void ready(Channel ch) {
         Waiter waiter;
         synchronized (lock) {
+            if (closed) {
+                ch.close(); // the daemon stops: nobody will accept it
+                return;
+            }
             waiter = nextLiveWaiter();
             if (waiter == null) {
                 if (ready.size() >= config.backlog()) {
@@ -235,6 +241,7 @@ final class TlsListener {
         }
         Channel[] waiting;
         synchronized (lock) {
+            closed = true;
             waiting = ready.toArray(new Channel[0]);
             ready.clear();
         }

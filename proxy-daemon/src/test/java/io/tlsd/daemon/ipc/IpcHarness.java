@@ -29,12 +29,15 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /** An IPC session on an {@link EmbeddedChannel}, driven frame by frame. */
 final class IpcHarness implements AutoCloseable {
     final FakeConnector connector = new FakeConnector();
     final DaemonCounters counters = new DaemonCounters();
     final EmbeddedChannel ipc;
+    /** What the session's daemon says about draining when the session starts. */
+    final AtomicBoolean draining = new AtomicBoolean();
     private long nextOpId = 1;
 
     IpcHarness(SessionLimits limits) {
@@ -43,7 +46,7 @@ final class IpcHarness implements AutoCloseable {
 
     IpcHarness(IpcServer.Settings settings) {
         ipc = new EmbeddedChannel(new IpcChannelInitializer(settings, connector, null, counters,
-                new DefaultChannelGroup(ImmediateEventExecutor.INSTANCE)));
+                new DefaultChannelGroup(ImmediateEventExecutor.INSTANCE), draining::get));
     }
 
     IpcHarness() {
