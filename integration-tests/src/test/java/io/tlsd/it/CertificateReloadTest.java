@@ -1,6 +1,5 @@
 package io.tlsd.it;
 
-import static java.nio.charset.StandardCharsets.US_ASCII;
 import static java.nio.file.StandardCopyOption.REPLACE_EXISTING;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -23,13 +22,9 @@ import io.tlsd.testing.FreePorts;
 import io.tlsd.testing.Issued;
 import io.tlsd.testing.TestPki;
 import io.tlsd.testing.TlsPeer;
-import java.io.ByteArrayOutputStream;
-import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.net.SocketException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -133,13 +128,13 @@ class CertificateReloadTest {
         Process daemon = startDaemon(log, SIGHUP_AS_DEFAULT, "server", "--socket", socket.toString(),
                 "--listen", "127.0.0.1:" + port, "--cert", cert.toString(), "--key", key.toString());
         try {
-            awaitLogLine(log, daemon, "SIGHUP reads the certificate files again"); // before it, SIGHUP would stop it
+            DaemonLog.awaitLine(log, daemon, "SIGHUP reads the certificate files again"); // before it, SIGHUP would stop it
             assertEquals("before.test", servedName(port));
 
             serve(after);
             Process hup = new ProcessBuilder("kill", "-HUP", Long.toString(daemon.pid())).start();
             assertEquals(0, hup.waitFor());
-            awaitLogLine(log, daemon, "reload: listener default (CN=after.test,O=tlsd tests until ");
+            DaemonLog.awaitLine(log, daemon, "reload: listener default (CN=after.test,O=tlsd tests until ");
             assertEquals("after.test", servedName(port));
             assertTrue(daemon.isAlive(), "SIGHUP does not stop the daemon");
         } finally {
@@ -216,10 +211,10 @@ class CertificateReloadTest {
         Process daemon = startDaemon(log, SIGHUP_AS_DEFAULT, "client", "--socket", dir.resolve("run/client.sock").toString(),
                 "--ca-file", pki.caPem().toString());
         try {
-            awaitLogLine(log, daemon, "SIGHUP reads the certificate files again");
+            DaemonLog.awaitLine(log, daemon, "SIGHUP reads the certificate files again");
             Process hup = new ProcessBuilder("kill", "-HUP", Long.toString(daemon.pid())).start();
             assertEquals(0, hup.waitFor());
-            awaitLogLine(log, daemon, "reload: client role (trust anchors " + pki.caPem() + " (1 certificate)");
+            DaemonLog.awaitLine(log, daemon, "reload: client role (trust anchors " + pki.caPem() + " (1 certificate)");
             assertTrue(daemon.isAlive(), "SIGHUP does not stop the daemon");
         } finally {
             daemon.destroy();
@@ -234,7 +229,7 @@ class CertificateReloadTest {
         Process daemon = startDaemon(log, List.of("nohup"), "client", "--socket", dir.resolve("run/client.sock").toString(),
                 "--ca-file", pki.caPem().toString());
         try {
-            awaitLogLine(log, daemon, "SIGHUP is ignored by this process (started with nohup?)");
+            DaemonLog.awaitLine(log, daemon, "SIGHUP is ignored by this process (started with nohup?)");
         } finally {
             daemon.destroy();
             daemon.waitFor(20, TimeUnit.SECONDS);
@@ -256,16 +251,7 @@ class CertificateReloadTest {
     private static String reversedByOpen(TlsdClient app, int port, String line) throws Exception {
         TlsConnection conn = app.open("localhost", port).await(T);
         try {
-            conn.write((line + "\n").getBytes(US_ASCII)).await(T);
-            ByteArrayOutputStream got = new ByteArrayOutputStream();
-            while (got.size() <= line.length()) {
-                byte[] chunk = conn.read(64).await(T);
-                if (chunk.length == 0) {
-                    fail("the stream ended after `" + got.toString(US_ASCII) + "`");
-                }
-                got.write(chunk);
-            }
-            return got.toString(US_ASCII).strip();
+            return ReversedLine.through(conn, line);
         } finally {
             conn.close(); // not awaited: after a failure it fails too
         }
@@ -274,23 +260,7 @@ class CertificateReloadTest {
     /** {@code line} sent through the client tunnel to openssl s_server -rev; null if it closes. */
     private static String reversedByTunnel(int port, String line) throws Exception {
         try (Socket s = new Socket(InetAddress.getLoopbackAddress(), port)) {
-            s.setSoTimeout((int) T.toMillis());
-            s.getOutputStream().write((line + "\n").getBytes(US_ASCII));
-            ByteArrayOutputStream got = new ByteArrayOutputStream();
-            InputStream in = s.getInputStream();
-            while (got.size() <= line.length()) {
-                int b;
-                try {
-                    b = in.read();
-                } catch (SocketException reset) {
-                    b = -1;
-                }
-                if (b < 0) {
-                    return null;
-                }
-                got.write(b);
-            }
-            return got.toString(US_ASCII).strip();
+            return ReversedLine.through(s, line);
         }
     }
 
@@ -306,20 +276,5 @@ class CertificateReloadTest {
             }
             return m.group(1);
         }
-    }
-
-    private static void awaitLogLine(Path log, Process daemon, String fragment) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (System.nanoTime() < deadline) {
-            String text = Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";
-            if (text.contains(fragment)) {
-                return;
-            }
-            if (!daemon.isAlive()) {
-                fail("the daemon exited with " + daemon.exitValue() + ":\n" + text);
-            }
-            Thread.sleep(50);
-        }
-        fail("no log line with `" + fragment + "` in:\n" + Files.readString(log, StandardCharsets.UTF_8));
     }
 }

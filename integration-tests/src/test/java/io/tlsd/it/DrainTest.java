@@ -1,6 +1,5 @@
 package io.tlsd.it;
 
-import static java.nio.charset.StandardCharsets.US_ASCII;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -21,13 +20,10 @@ import io.tlsd.testing.FreePorts;
 import io.tlsd.testing.Issued;
 import io.tlsd.testing.TestPki;
 import io.tlsd.testing.TlsPeer;
-import java.io.ByteArrayOutputStream;
-import java.io.InputStream;
 import java.net.ConnectException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -70,11 +66,10 @@ class DrainTest {
              Socket through = new Socket(InetAddress.getLoopbackAddress(), daemon.tunnelAddress("out").getPort())) {
             int tunnelPort = daemon.tunnelAddress("out").getPort();
             TlsConnection conn = busy.open("localhost", forOpen.port()).await(T);
-            assertEquals("olleh", roundTrip(conn, "hello"));
-            through.setSoTimeout((int) T.toMillis());
-            assertEquals("olleh", roundTrip(through, "hello"));
+            assertEquals("olleh", ReversedLine.through(conn, "hello"));
+            assertEquals("olleh", ReversedLine.through(through, "hello"));
             TlsConnection once = idle.open("localhost", forOthers.port()).await(T);
-            assertEquals("ecno", roundTrip(once, "once"));
+            assertEquals("ecno", ReversedLine.through(once, "once"));
             once.close().await(T); // the idle session holds no connection now
 
             CompletableFuture<Boolean> drained = CompletableFuture.supplyAsync(() -> {
@@ -90,7 +85,7 @@ class DrainTest {
                     .build());
                  TlsdClient moved = TlsdClient.builder().socket(socket).appName("moved").build()) {
                 TlsConnection fresh = moved.open("localhost", forOthers.port()).await(T);
-                assertEquals("deeccus", roundTrip(fresh, "succeed"));
+                assertEquals("deeccus", ReversedLine.through(fresh, "succeed"));
                 fresh.close().await(T);
             }
             assertThrows(ConnectException.class, () -> new Socket(InetAddress.getLoopbackAddress(), tunnelPort).close(),
@@ -103,8 +98,8 @@ class DrainTest {
             assertEquals(Status.UNAVAILABLE, ended.status(), ended.toString());
 
             // what was under way goes on
-            assertEquals("gniniard", roundTrip(conn, "draining"));
-            assertEquals("gniniard", roundTrip(through, "draining"));
+            assertEquals("gniniard", ReversedLine.through(conn, "draining"));
+            assertEquals("gniniard", ReversedLine.through(through, "draining"));
             assertFalse(drained.isDone(), "it waits for the connections under way");
 
             conn.close().await(T);
@@ -161,13 +156,12 @@ class DrainTest {
                     "--drain-timeout", "60s")
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(log.toFile()).start();
             try {
-                awaitLogLine(log, daemon, "SIGHUP reads the certificate files again"); // signals claimed
+                DaemonLog.awaitLine(log, daemon, "SIGHUP reads the certificate files again"); // signals claimed
                 try (Socket through = new Socket(InetAddress.getLoopbackAddress(), tunnelPort)) {
-                    through.setSoTimeout((int) T.toMillis());
-                    assertEquals("olleh", roundTrip(through, "hello"));
+                    assertEquals("olleh", ReversedLine.through(through, "hello"));
                     assertEquals(0, new ProcessBuilder("kill", "-TERM", Long.toString(daemon.pid())).start().waitFor());
-                    awaitLogLine(log, daemon, "draining for up to 60000 ms: 0 IPC session(s) and 1 tunnel connection(s)");
-                    assertEquals("gniniard", roundTrip(through, "draining"));
+                    DaemonLog.awaitLine(log, daemon, "draining for up to 60000 ms: 0 IPC session(s) and 1 tunnel connection(s)");
+                    assertEquals("gniniard", ReversedLine.through(through, "draining"));
                     assertTrue(daemon.isAlive(), "still draining");
                 }
                 assertTrue(daemon.waitFor(20, TimeUnit.SECONDS), "exits once the connection ended");
@@ -179,35 +173,6 @@ class DrainTest {
         }
     }
 
-    /** {@code line} through an OPEN to openssl s_server -rev, and the line that came back. */
-    private static String roundTrip(TlsConnection conn, String line) throws Exception {
-        conn.write((line + "\n").getBytes(US_ASCII)).await(T);
-        ByteArrayOutputStream got = new ByteArrayOutputStream();
-        while (got.size() <= line.length()) {
-            byte[] chunk = conn.read(64).await(T);
-            if (chunk.length == 0) {
-                fail("the stream ended after `" + got.toString(US_ASCII) + "`");
-            }
-            got.write(chunk);
-        }
-        return got.toString(US_ASCII).strip();
-    }
-
-    /** {@code line} through a plain socket (a client tunnel) to openssl s_server -rev. */
-    private static String roundTrip(Socket s, String line) throws Exception {
-        s.getOutputStream().write((line + "\n").getBytes(US_ASCII));
-        ByteArrayOutputStream got = new ByteArrayOutputStream();
-        InputStream in = s.getInputStream();
-        while (got.size() <= line.length()) {
-            int b = in.read();
-            if (b < 0) {
-                fail("the tunnel closed after `" + got.toString(US_ASCII) + "`");
-            }
-            got.write(b);
-        }
-        return got.toString(US_ASCII).strip();
-    }
-
     private static void awaitGone(Path file) throws InterruptedException {
         long deadline = System.nanoTime() + T.toNanos();
         while (Files.exists(file)) {
@@ -216,20 +181,5 @@ class DrainTest {
             }
             Thread.sleep(10);
         }
-    }
-
-    private static void awaitLogLine(Path log, Process daemon, String fragment) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (System.nanoTime() < deadline) {
-            String text = Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";
-            if (text.contains(fragment)) {
-                return;
-            }
-            if (!daemon.isAlive()) {
-                fail("the daemon exited with " + daemon.exitValue() + ":\n" + text);
-            }
-            Thread.sleep(50);
-        }
-        fail("no log line with `" + fragment + "` in:\n" + Files.readString(log, StandardCharsets.UTF_8));
     }
 }

@@ -189,6 +189,22 @@ class TlsConnectorTest {
                 Duration.ofSeconds(5), Duration.ofSeconds(5), resolver, handshakeLoops, maxInFlight);
     }
 
+    /** A server that accepts, counts in {@code accepted}, and never answers: a handshake with it stays under way. */
+    private static Channel stuckServer(AtomicInteger accepted) throws InterruptedException {
+        return new ServerBootstrap().group(server).channel(transport.serverSocketChannel())
+                .childHandler(new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelActive(ChannelHandlerContext ctx) {
+                        accepted.incrementAndGet();
+                    }
+
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        ((ByteBuf) msg).release();
+                    }
+                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+    }
+
     private static Open open() {
         return open(greeter);
     }
@@ -269,18 +285,7 @@ class TlsConnectorTest {
     @Test
     void beyondTheCapAnAttemptWaitsForOneUnderWayToEnd() throws Exception {
         AtomicInteger silentAccepted = new AtomicInteger();
-        Channel stuck = new ServerBootstrap().group(server).channel(transport.serverSocketChannel())
-                .childHandler(new ChannelInboundHandlerAdapter() {
-                    @Override
-                    public void channelActive(ChannelHandlerContext ctx) {
-                        silentAccepted.incrementAndGet();
-                    }
-
-                    @Override
-                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                        ((ByteBuf) msg).release();
-                    }
-                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        Channel stuck = stuckServer(silentAccepted);
         try {
             TlsConnector connector = connector(handshakes, 1);
             EventLoop loop = sessions.next();
@@ -310,13 +315,7 @@ class TlsConnectorTest {
 
     @Test
     void anOpenWaitingForASlotWhenTheContextsAreReplacedStartsWithTheNewOnes() throws Exception {
-        Channel stuck = new ServerBootstrap().group(server).channel(transport.serverSocketChannel())
-                .childHandler(new ChannelInboundHandlerAdapter() {
-                    @Override
-                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                        ((ByteBuf) msg).release();
-                    }
-                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        Channel stuck = stuckServer(new AtomicInteger());
         try {
             TlsConnector connector = connector(handshakes, 1);
             EventLoop loop = sessions.next();

@@ -1,0 +1,54 @@
+package io.tlsd.it;
+
+import static java.nio.charset.StandardCharsets.US_ASCII;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.tlsd.sdk.TlsConnection;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
+import java.net.Socket;
+import java.net.SocketException;
+import java.time.Duration;
+
+/** A line sent to {@code openssl s_server -rev} and the reversed line it answers, stripped. */
+final class ReversedLine {
+    private static final Duration T = Duration.ofSeconds(10);
+
+    private ReversedLine() {
+    }
+
+    /** Through an open connection; fails if the stream ends first. */
+    static String through(TlsConnection conn, String line) throws Exception {
+        conn.write((line + "\n").getBytes(US_ASCII)).await(T);
+        ByteArrayOutputStream got = new ByteArrayOutputStream();
+        while (got.size() <= line.length()) {
+            byte[] chunk = conn.read(64).await(T);
+            if (chunk.length == 0) {
+                fail("the stream ended after `" + got.toString(US_ASCII) + "`");
+            }
+            got.write(chunk);
+        }
+        return got.toString(US_ASCII).strip();
+    }
+
+    /** Through a plain socket (a client tunnel's); null if it is closed or reset first. */
+    static String through(Socket s, String line) throws Exception {
+        s.setSoTimeout((int) T.toMillis());
+        s.getOutputStream().write((line + "\n").getBytes(US_ASCII));
+        ByteArrayOutputStream got = new ByteArrayOutputStream();
+        InputStream in = s.getInputStream();
+        while (got.size() <= line.length()) {
+            int b;
+            try {
+                b = in.read();
+            } catch (SocketException reset) {
+                b = -1;
+            }
+            if (b < 0) {
+                return null;
+            }
+            got.write(b);
+        }
+        return got.toString(US_ASCII).strip();
+    }
+}
