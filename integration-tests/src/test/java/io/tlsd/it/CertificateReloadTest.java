@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.TlsdDaemon;
-import io.tlsd.daemon.cli.TlsdCommand;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
 import io.tlsd.daemon.tunnel.TunnelConfig;
@@ -28,9 +27,7 @@ import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeEach;
@@ -125,22 +122,16 @@ class CertificateReloadTest {
         int port = FreePorts.loopback();
         Path log = dir.resolve("daemon.log");
         Path socket = dir.resolve("run/server.sock");
-        Process daemon = startDaemon(log, SIGHUP_AS_DEFAULT, "server", "--socket", socket.toString(),
-                "--listen", "127.0.0.1:" + port, "--cert", cert.toString(), "--key", key.toString());
-        try {
-            DaemonLog.awaitLine(log, daemon, "SIGHUP reads the certificate files again"); // before it, SIGHUP would stop it
+        try (DaemonProcess daemon = DaemonProcess.start(log, SIGHUP_AS_DEFAULT, "server", "--socket", socket.toString(),
+                "--listen", "127.0.0.1:" + port, "--cert", cert.toString(), "--key", key.toString())) {
+            daemon.awaitLogLine(DaemonProcess.SIGNALS_CLAIMED); // before it, SIGHUP would stop it
             assertEquals("before.test", servedName(port));
 
             serve(after);
-            Process hup = new ProcessBuilder("kill", "-HUP", Long.toString(daemon.pid())).start();
-            assertEquals(0, hup.waitFor());
-            DaemonLog.awaitLine(log, daemon, "reload: listener default (CN=after.test,O=tlsd tests until ");
+            daemon.signal("HUP");
+            daemon.awaitLogLine("reload: listener default (CN=after.test,O=tlsd tests until ");
             assertEquals("after.test", servedName(port));
-            assertTrue(daemon.isAlive(), "SIGHUP does not stop the daemon");
-        } finally {
-            daemon.destroy();
-            daemon.waitFor(20, TimeUnit.SECONDS);
-            daemon.destroyForcibly();
+            assertTrue(daemon.process.isAlive(), "SIGHUP does not stop the daemon");
         }
     }
 
@@ -208,43 +199,22 @@ class CertificateReloadTest {
     @Test
     void sighupMakesTheForegroundClientDaemonReadItsTrustAnchorsAgain() throws Exception {
         Path log = dir.resolve("client.log");
-        Process daemon = startDaemon(log, SIGHUP_AS_DEFAULT, "client", "--socket", dir.resolve("run/client.sock").toString(),
-                "--ca-file", pki.caPem().toString());
-        try {
-            DaemonLog.awaitLine(log, daemon, "SIGHUP reads the certificate files again");
-            Process hup = new ProcessBuilder("kill", "-HUP", Long.toString(daemon.pid())).start();
-            assertEquals(0, hup.waitFor());
-            DaemonLog.awaitLine(log, daemon, "reload: client role (trust anchors " + pki.caPem() + " (1 certificate)");
-            assertTrue(daemon.isAlive(), "SIGHUP does not stop the daemon");
-        } finally {
-            daemon.destroy();
-            daemon.waitFor(20, TimeUnit.SECONDS);
-            daemon.destroyForcibly();
+        try (DaemonProcess daemon = DaemonProcess.start(log, SIGHUP_AS_DEFAULT, "client",
+                "--socket", dir.resolve("run/client.sock").toString(), "--ca-file", pki.caPem().toString())) {
+            daemon.awaitLogLine(DaemonProcess.SIGNALS_CLAIMED);
+            daemon.signal("HUP");
+            daemon.awaitLogLine("reload: client role (trust anchors " + pki.caPem() + " (1 certificate)");
+            assertTrue(daemon.process.isAlive(), "SIGHUP does not stop the daemon");
         }
     }
 
     @Test
     void aDaemonStartedWithSighupIgnoredSaysThatItCannotReloadBySignal() throws Exception {
         Path log = dir.resolve("nohup.log");
-        Process daemon = startDaemon(log, List.of("nohup"), "client", "--socket", dir.resolve("run/client.sock").toString(),
-                "--ca-file", pki.caPem().toString());
-        try {
-            DaemonLog.awaitLine(log, daemon, "SIGHUP is ignored by this process (started with nohup?)");
-        } finally {
-            daemon.destroy();
-            daemon.waitFor(20, TimeUnit.SECONDS);
-            daemon.destroyForcibly();
+        try (DaemonProcess daemon = DaemonProcess.start(log, List.of("nohup"), "client",
+                "--socket", dir.resolve("run/client.sock").toString(), "--ca-file", pki.caPem().toString())) {
+            daemon.awaitLogLine("SIGHUP is ignored by this process (started with nohup?)");
         }
-    }
-
-    /** {@code tlsd ARGS} in a JVM of its own, started through {@code launcher}, its log in {@code log}. */
-    private static Process startDaemon(Path log, List<String> launcher, String... args) throws Exception {
-        List<String> command = new ArrayList<>(launcher);
-        command.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), TlsdCommand.class.getName()));
-        command.addAll(List.of(args));
-        return new ProcessBuilder(command).redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                .redirectError(log.toFile()).start();
     }
 
     /** {@code line} sent through an OPEN to openssl s_server -rev, and what came back. */

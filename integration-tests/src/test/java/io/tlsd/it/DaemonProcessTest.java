@@ -43,12 +43,7 @@ class DaemonProcessTest {
 
     /** Until the daemon has claimed its signals (it logs so after the stop signals): before, SIGTERM kills it. */
     private void awaitSignalsClaimed(Process daemon) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (!(Files.exists(lastLog) && Files.readString(lastLog).contains("SIGHUP reads the certificate files again"))) {
-            assertTrue(daemon.isAlive(), "the daemon exited");
-            assertTrue(System.nanoTime() < deadline, "no signals claimed in:\n" + Files.readString(lastLog));
-            Thread.sleep(20);
-        }
+        DaemonProcess.awaitLine(lastLog, daemon, DaemonProcess.SIGNALS_CLAIMED, Duration.ofSeconds(20));
     }
 
     private static void awaitSocket(Path socket, Process daemon) throws InterruptedException {

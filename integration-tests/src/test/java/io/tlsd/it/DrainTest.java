@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.TlsdDaemon;
-import io.tlsd.daemon.cli.TlsdCommand;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import io.tlsd.sdk.Operation;
@@ -149,26 +148,21 @@ class DrainTest {
         int tunnelPort = FreePorts.loopback();
         Path log = dir.resolve("daemon.log");
         try (TlsPeer echo = TlsPeer.opensslServer(pki.issueServer("localhost", "localhost"), "-rev")) {
-            Process daemon = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "-cp", System.getProperty("java.class.path"), TlsdCommand.class.getName(), "client",
+            try (DaemonProcess daemon = DaemonProcess.start(log, "client",
                     "--socket", dir.resolve("run/client.sock").toString(), "--ca-file", pki.caPem().toString(),
                     "--listen", "127.0.0.1:" + tunnelPort, "--target", "localhost:" + echo.port(),
-                    "--drain-timeout", "60s")
-                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(log.toFile()).start();
-            try {
-                DaemonLog.awaitLine(log, daemon, "SIGHUP reads the certificate files again"); // signals claimed
+                    "--drain-timeout", "60s")) {
+                daemon.awaitLogLine(DaemonProcess.SIGNALS_CLAIMED);
                 try (Socket through = new Socket(InetAddress.getLoopbackAddress(), tunnelPort)) {
                     assertEquals("olleh", ReversedLine.through(through, "hello"));
-                    assertEquals(0, new ProcessBuilder("kill", "-TERM", Long.toString(daemon.pid())).start().waitFor());
-                    DaemonLog.awaitLine(log, daemon, "draining for up to 60000 ms: 0 IPC session(s) and 1 tunnel connection(s)");
+                    daemon.signal("TERM");
+                    daemon.awaitLogLine("draining for up to 60000 ms: 0 IPC session(s) and 1 tunnel connection(s)");
                     assertEquals("gniniard", ReversedLine.through(through, "draining"));
-                    assertTrue(daemon.isAlive(), "still draining");
+                    assertTrue(daemon.process.isAlive(), "still draining");
                 }
-                assertTrue(daemon.waitFor(20, TimeUnit.SECONDS), "exits once the connection ended");
-                assertEquals(0, daemon.exitValue(), Files.readString(log));
-                assertTrue(Files.readString(log).contains("drained: every session and tunnel connection ended"));
-            } finally {
-                daemon.destroyForcibly();
+                assertTrue(daemon.process.waitFor(20, TimeUnit.SECONDS), "exits once the connection ended");
+                assertEquals(0, daemon.process.exitValue(), daemon.logText());
+                assertTrue(daemon.logText().contains("drained: every session and tunnel connection ended"));
             }
         }
     }
