@@ -419,9 +419,9 @@ public final class TlsdDaemon implements AutoCloseable {
         clientTunnels.values().forEach(ClientTunnel::stopAccepting);
         serverTunnels.values().forEach(ServerTunnel::stopAccepting);
         log.info("draining for up to {} ms: {} IPC session(s) and {} tunnel connection(s) may finish",
-                timeout.toMillis(), ipc == null ? 0 : ipc.sessions(), tunnelConnections());
+                timeout.toMillis(), ipcSessions(), tunnelConnections());
         boolean drained;
-        while (!(drained = (ipc == null || ipc.sessions() == 0) && tunnelConnections() == 0)) {
+        while (!(drained = ipcSessions() == 0 && tunnelConnections() == 0)) {
             long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
             synchronized (closeLock) {
                 if (closing) {
@@ -437,10 +437,14 @@ public final class TlsdDaemon implements AutoCloseable {
             log.info("drained: every session and tunnel connection ended");
         } else {
             log.warn("drain timeout after {} ms: closing {} IPC session(s) and {} tunnel connection(s)",
-                    timeout.toMillis(), ipc == null ? 0 : ipc.sessions(), tunnelConnections());
+                    timeout.toMillis(), ipcSessions(), tunnelConnections());
         }
         close();
         return drained;
+    }
+
+    private int ipcSessions() {
+        return ipc == null ? 0 : ipc.sessions();
     }
 
     private int tunnelConnections() {
