@@ -11,7 +11,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.cert.CertificateException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * A session with the local tlsd daemon, through which TLS connections are opened.
@@ -155,6 +157,30 @@ public final class TlsdClient implements AutoCloseable {
   /** The daemon's role: {@code "client"} or {@code "server"}. */
   public String role() {
     return session.welcome().getRole();
+  }
+
+  /**
+   * Completes when the daemon starts a graceful drain (it is being stopped or replaced, e.g. on
+   * SIGTERM), with the time by which it will have ended this session at the latest. From then on
+   * {@link #open} and {@link #accept} fail with {@link Status#UNAVAILABLE}, while the connections
+   * this client holds keep working; once it holds none, or at the deadline, the session ends. An
+   * application that wants new connections builds a new client (the replacing daemon listens on
+   * the same socket path), and moves its long-lived connections there before the deadline.
+   *
+   * <p>If the session ends without a drain (closed, lost, or stopped at once), the future
+   * completes exceptionally, caused by the {@link TlsdException} that ended it, so one callback
+   * covers both:
+   *
+   * <pre>{@code
+   * client.draining().whenComplete((deadline, ended) -> pool.replace(client));
+   * }</pre>
+   *
+   * <p>Each call returns a new future; completing or cancelling it affects no other. It completes
+   * on the client's reader thread, or on the thread that calls {@link #close()}; callbacks must
+   * not block.
+   */
+  public CompletableFuture<Instant> draining() {
+    return session.draining();
   }
 
   /**

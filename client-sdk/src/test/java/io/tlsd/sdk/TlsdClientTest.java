@@ -4,6 +4,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -13,6 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.protobuf.ByteString;
 import io.tlsd.proto.v1.Completion;
 import io.tlsd.proto.v1.DaemonMessage;
+import io.tlsd.proto.v1.Draining;
 import io.tlsd.proto.v1.Goodbye;
 import io.tlsd.proto.v1.Hello;
 import io.tlsd.proto.v1.Request;
@@ -25,6 +27,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
@@ -499,6 +502,66 @@ class TlsdClientTest {
     assertTrue(late.isDone());
     assertEquals(0, late.id());
     assertEquals("tlsd is shutting down", assertThrows(TlsdException.class, late::tryGet).detail());
+  }
+
+  @Test
+  void drainingCompletesWithTheDeadlineAndTheConnectionsKeepWorking() throws Exception {
+    connect();
+    TlsConnection conn = openConnection(7);
+    CompletableFuture<Instant> draining = client.draining();
+    assertFalse(draining.isDone());
+    Instant before = Instant.now();
+    daemon.send(
+        DaemonMessage.newBuilder()
+            .setDraining(Draining.newBuilder().setMillisLeft(15_000))
+            .build());
+    Instant deadline = draining.get(5, TimeUnit.SECONDS);
+    assertTrue(
+        !deadline.isBefore(before.plusMillis(15_000))
+            && !deadline.isAfter(Instant.now().plusMillis(15_000)),
+        "deadline " + deadline + ", told at " + before);
+    assertEquals(deadline, client.draining().get(5, TimeUnit.SECONDS), "later callers see it too");
+    assertFalse(client.isClosed());
+
+    Operation<Long> write = conn.write(new byte[] {1, 2});
+    daemon.complete(
+        Completion.newBuilder()
+            .setOpId(daemon.nextRequest().getOpId())
+            .setStatus(io.tlsd.proto.v1.Status.OK)
+            .setBytesWritten(2)
+            .build());
+    assertEquals(2L, write.await(Duration.ofSeconds(5)), "the session goes on while it drains");
+
+    daemon.goodbye(io.tlsd.proto.v1.Status.UNAVAILABLE, "tlsd is shutting down");
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (!client.isClosed() && System.nanoTime() < end) {
+      Thread.sleep(5);
+    }
+    assertTrue(client.isClosed());
+    assertEquals(deadline, client.draining().get(5, TimeUnit.SECONDS), "a drain, not a failure");
+  }
+
+  @Test
+  void drainingFailsWithTheCauseWhenTheSessionEndsWithoutADrain() throws Exception {
+    connect();
+    CompletableFuture<Instant> draining = client.draining();
+    draining.cancel(false); // a caller's copy: the client's own future is not affected
+    CompletableFuture<Instant> other = client.draining();
+    daemon.goodbye(io.tlsd.proto.v1.Status.UNAVAILABLE, "tlsd is shutting down");
+    ExecutionException e =
+        assertThrows(ExecutionException.class, () -> other.get(5, TimeUnit.SECONDS));
+    TlsdException cause = assertInstanceOf(TlsdException.class, e.getCause());
+    assertEquals(Status.UNAVAILABLE, cause.status());
+    assertEquals("tlsd is shutting down", cause.detail());
+  }
+
+  @Test
+  void drainingFailsWhenTheApplicationClosesTheClient() throws Exception {
+    connect();
+    CompletableFuture<Instant> draining = client.draining();
+    client.close();
+    ExecutionException e = assertThrows(ExecutionException.class, () -> draining.get(5, TimeUnit.SECONDS));
+    assertEquals("client closed", assertInstanceOf(TlsdException.class, e.getCause()).detail());
   }
 
   @Test

@@ -26,6 +26,7 @@ import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -71,14 +72,14 @@ class DrainTest {
             assertEquals("ecno", ReversedLine.through(once, "once"));
             once.close().await(T); // the idle session holds no connection now
 
-            CompletableFuture<Boolean> drained = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return daemon.drain(Duration.ofSeconds(30));
-                } catch (InterruptedException e) {
-                    throw new IllegalStateException(e);
-                }
-            });
+            CompletableFuture<Boolean> drained = drainInBackground(daemon, Duration.ofSeconds(30));
             awaitGone(socket);
+            Instant deadline = busy.draining().get(T.toSeconds(), TimeUnit.SECONDS);
+            Duration left = Duration.between(Instant.now(), deadline);
+            assertTrue(left.compareTo(Duration.ofSeconds(20)) > 0 && left.compareTo(Duration.ofSeconds(30)) <= 0,
+                    "told of the drain and its deadline: " + left);
+            assertEquals(deadline.getEpochSecond(), idle.draining().get(T.toSeconds(), TimeUnit.SECONDS).getEpochSecond(),
+                    1, "a session without connections is told too, before its Goodbye");
             // a successor can take the socket path at once
             try (TlsdDaemon successor = TlsdDaemon.start(DaemonConfig.builder().socket(socket).caFile(pki.caPem())
                     .build());
@@ -104,6 +105,72 @@ class DrainTest {
             conn.close().await(T);
             through.close();
             assertTrue(drained.get(T.toSeconds(), TimeUnit.SECONDS), "drained before its timeout");
+        }
+    }
+
+    @Test
+    void anApplicationToldOfTheDrainMovesItsLongLivedConnectionToTheSuccessor() throws Exception {
+        TestPki pki = TestPki.create(Files.createDirectories(dir.resolve("pki")));
+        Path socket = dir.resolve("run/client.sock");
+        Issued localhost = pki.issueServer("localhost", "localhost");
+        try (TlsPeer first = TlsPeer.opensslServer(localhost, "-rev");
+             TlsPeer second = TlsPeer.opensslServer(localhost, "-rev");
+             TlsdDaemon daemon = TlsdDaemon.start(DaemonConfig.builder().socket(socket).caFile(pki.caPem()).build());
+             TlsdClient client = TlsdClient.builder().socket(socket).appName("pool").build()) {
+            // a pool of one keep-alive connection, which follows the daemon when it is replaced
+            TlsConnection conn = client.open("localhost", first.port()).await(T);
+            assertEquals("evila-peek", ReversedLine.through(conn, "keep-alive"));
+            record Moved(TlsdClient client, TlsConnection conn) { }
+            // off the SDK's reader thread, as its callbacks must not block
+            CompletableFuture<Moved> moved = client.draining().thenApplyAsync(deadline -> {
+                try {
+                    TlsdClient next = awaitSuccessor(socket);
+                    TlsConnection replacement = next.open("localhost", second.port()).await(T);
+                    conn.close(); // the old one goes once the new one is up
+                    return new Moved(next, replacement);
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+
+            CompletableFuture<Boolean> drained = drainInBackground(daemon, Duration.ofSeconds(60));
+            awaitGone(socket);
+            try (TlsdDaemon successor = TlsdDaemon.start(DaemonConfig.builder().socket(socket).caFile(pki.caPem())
+                    .build());
+                 TlsdClient next = moved.get(T.toSeconds(), TimeUnit.SECONDS).client()) {
+                TlsConnection replacement = moved.get().conn();
+                assertEquals("devom", ReversedLine.through(replacement, "moved"));
+                assertTrue(drained.get(T.toSeconds(), TimeUnit.SECONDS),
+                        "the old daemon drained long before its timeout");
+                assertTrue(client.isClosed());
+                replacement.close().await(T);
+            }
+        }
+    }
+
+    /** {@link TlsdDaemon#drain} on another thread: its result, true if drained before the timeout. */
+    private static CompletableFuture<Boolean> drainInBackground(TlsdDaemon daemon, Duration timeout) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return daemon.drain(timeout);
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+    }
+
+    /** A client of the daemon that takes over {@code socket}, once it listens there. */
+    private static TlsdClient awaitSuccessor(Path socket) throws TlsdException, InterruptedException {
+        long end = System.nanoTime() + T.toNanos();
+        while (true) {
+            try {
+                return TlsdClient.builder().socket(socket).appName("pool").build();
+            } catch (TlsdException e) {
+                if (System.nanoTime() > end) {
+                    throw e;
+                }
+                Thread.sleep(20);
+            }
         }
     }
 

@@ -408,7 +408,7 @@ public final class TlsdDaemon implements AutoCloseable {
         }
         long deadline = System.nanoTime() + timeout.toNanos();
         if (ipc != null) {
-            ipc.drain();
+            ipc.drain(timeout);
         }
         if (listeners != null) {
             listeners.close();

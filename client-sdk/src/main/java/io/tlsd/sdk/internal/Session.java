@@ -20,6 +20,7 @@ import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -74,6 +75,8 @@ public final class Session {
   private final AtomicLong nextOpId = new AtomicLong(1);
   private final ConcurrentHashMap<Long, PendingOperation<?>> pending = new ConcurrentHashMap<>();
   private final AtomicReference<TlsdException> closeCause = new AtomicReference<>();
+  /** The daemon's Draining (its deadline), or the session's end when that comes first. */
+  private final CompletableFuture<Instant> draining = new CompletableFuture<>();
   private final Thread reader;
 
   private Session(
@@ -344,6 +347,15 @@ public final class Session {
     return submit(request, decoder);
   }
 
+  /**
+   * A new future that completes when the daemon says it drains, with the time by which it will
+   * have ended the session at the latest; or exceptionally with the session's end, if that comes
+   * first. Completed on the reader thread, or on the thread that closes the session.
+   */
+  public CompletableFuture<Instant> draining() {
+    return draining.copy();
+  }
+
   /** True once the session has ended, for whatever reason. */
   public boolean isClosed() {
     return closeCause.get() != null;
@@ -374,6 +386,7 @@ public final class Session {
       return;
     }
     log.log(Level.DEBUG, "session with tlsd at {0} ended: {1}", socket, cause.getMessage());
+    draining.completeExceptionally(copy(cause));
     closeQuietly(channel);
     for (Long id : pending.keySet()) {
       failPending(id, cause);
@@ -412,6 +425,9 @@ public final class Session {
           case GOODBYE:
             shutdown(goodbyeFailure(message.getGoodbye()));
             return;
+          case DRAINING:
+            draining.complete(deadline(message.getDraining().getMillisLeft()));
+            break;
           case WELCOME:
             throw new ProtocolViolationException("protocol violation: a second Welcome from tlsd");
           case KIND_NOT_SET:
@@ -456,6 +472,12 @@ public final class Session {
         goodbye.getDetail().isEmpty() ? "tlsd daemon ended the session" : goodbye.getDetail();
     // A Goodbye always ends the session, so even an "OK" one leaves the daemon unavailable.
     return new TlsdException(status == Status.OK ? Status.UNAVAILABLE : status, detail);
+  }
+
+  /** Now plus the daemon's {@code millis_left} (an unsigned value), saturated. */
+  private static Instant deadline(long millisLeft) {
+    // even Long.MAX_VALUE ms from now is within Instant's range
+    return millisLeft < 0 ? Instant.MAX : Instant.now().plusMillis(millisLeft);
   }
 
   private static TlsdException timedOut(Path socket, Duration timeout, IOException cause) {

@@ -7,7 +7,6 @@ import io.netty.handler.flush.FlushConsolidationHandler;
 import io.tlsd.daemon.engine.Acceptor;
 import io.tlsd.daemon.engine.Connector;
 import io.tlsd.daemon.engine.DaemonCounters;
-import java.util.function.BooleanSupplier;
 
 /** The pipeline of one application's IPC channel, in reading order. */
 final class IpcChannelInitializer extends ChannelInitializer<Channel> {
@@ -16,16 +15,16 @@ final class IpcChannelInitializer extends ChannelInitializer<Channel> {
     private final Acceptor acceptor;
     private final DaemonCounters counters;
     private final ChannelGroup sessions;
-    private final BooleanSupplier draining;
+    private final DrainDeadline drain;
 
     IpcChannelInitializer(IpcServer.Settings settings, Connector connector, Acceptor acceptor,
-                          DaemonCounters counters, ChannelGroup sessions, BooleanSupplier draining) {
+                          DaemonCounters counters, ChannelGroup sessions, DrainDeadline drain) {
         this.settings = settings;
         this.connector = connector;
         this.acceptor = acceptor;
         this.counters = counters;
         this.sessions = sessions;
-        this.draining = draining;
+        this.drain = drain;
     }
 
     @Override
@@ -41,6 +40,6 @@ final class IpcChannelInitializer extends ChannelInitializer<Channel> {
                 // DaemonMessage → length-prefixed frame
                 .addLast("encoder", IpcMessageEncoder.INSTANCE)
                 // Hello, requests into the op engine, completions out
-                .addLast("session", new IpcSessionHandler(settings, connector, acceptor, counters, draining));
+                .addLast("session", new IpcSessionHandler(settings, connector, acceptor, counters, drain));
     }
 }

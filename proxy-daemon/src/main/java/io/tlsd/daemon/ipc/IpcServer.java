@@ -57,16 +57,16 @@ public final class IpcServer implements AutoCloseable {
     private final Path path;
     private final Channel serverChannel;
     private final ChannelGroup sessions;
-    /** Set by {@link #drain}; a session that starts afterwards drains at once. */
-    private final AtomicBoolean draining;
+    /** Started by {@link #drain}; a session that starts afterwards drains at once. */
+    private final DrainDeadline drain;
     /** Until {@link #drain} or {@link #close}, whichever comes first (they may race). */
     private final AtomicBoolean accepting = new AtomicBoolean(true);
 
-    private IpcServer(Path path, Channel serverChannel, ChannelGroup sessions, AtomicBoolean draining) {
+    private IpcServer(Path path, Channel serverChannel, ChannelGroup sessions, DrainDeadline drain) {
         this.path = path;
         this.serverChannel = serverChannel;
         this.sessions = sessions;
-        this.draining = draining;
+        this.drain = drain;
     }
 
     /**
@@ -80,14 +80,14 @@ public final class IpcServer implements AutoCloseable {
                                  DaemonCounters counters)
             throws IOException, InterruptedException {
         ChannelGroup sessions = new DefaultChannelGroup("ipc-sessions", GlobalEventExecutor.INSTANCE);
-        AtomicBoolean draining = new AtomicBoolean();
+        DrainDeadline drain = new DrainDeadline();
         Channel channel = UnixSocketFile.bind(new ServerBootstrap()
                         .group(boss, workers)
                         .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(1 << 20, 4 << 20))
                         .childHandler(new IpcChannelInitializer(settings, connector, acceptor, counters, sessions,
-                                draining::get)),
+                                drain)),
                 transport, path, "rw-rw----");
-        return new IpcServer(path, channel, sessions, draining);
+        return new IpcServer(path, channel, sessions, drain);
     }
 
     public Path path() {
@@ -96,14 +96,18 @@ public final class IpcServer implements AutoCloseable {
 
     /**
      * Stops accepting and removes the socket file, so that a daemon replacing this one can bind
-     * the path at once; sessions with connections go on until they have none ({@code
+     * the path at once; tells every session that the daemon drains, with the time left ({@code
+     * Draining}); sessions with connections go on until they have none ({@code
      * IpcSessionHandler#drain}), the others end now.
      *
      * <p>A session accepted just before, whose channel joins the sessions a moment later, drains
      * as it starts. {@link #sessions()} says when all have ended.
+     *
+     * @param timeout how long the daemon serves the sessions' connections at most (the caller ends
+     *     them then, with {@link #close})
      */
-    public void drain() {
-        draining.set(true);
+    public void drain(Duration timeout) {
+        drain.start(timeout);
         stopAccepting();
         for (Channel ch : sessions) {
             try {

@@ -19,6 +19,7 @@ import io.tlsd.daemon.transport.Transport;
 import io.tlsd.proto.v1.ClientMessage;
 import io.tlsd.proto.v1.Completion;
 import io.tlsd.proto.v1.DaemonMessage;
+import io.tlsd.proto.v1.Draining;
 import io.tlsd.proto.v1.Goodbye;
 import io.tlsd.proto.v1.Hello;
 import io.tlsd.proto.v1.Status;
@@ -28,7 +29,6 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,7 +52,9 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
     private final Connector connector;
     private final Acceptor acceptor;
     private final DaemonCounters counters;
-    private final BooleanSupplier draining;
+    private final DrainDeadline drain;
+    /** Whether this session was told that the daemon drains (once). */
+    private boolean drainAnnounced;
     private State state = State.AWAITING_HELLO;
     private ChannelHandlerContext ctx;
     private Session session;
@@ -67,14 +69,14 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
     private ScheduledFuture<?> helloTimer;
     private String peer = "?";
 
-    /** @param draining whether the daemon drains: a session that starts then drains at once */
+    /** @param drain the daemon's drain: a session that starts after it started drains at once */
     IpcSessionHandler(IpcServer.Settings settings, Connector connector, Acceptor acceptor, DaemonCounters counters,
-                      BooleanSupplier draining) {
+                      DrainDeadline drain) {
         this.settings = settings;
         this.connector = connector;
         this.acceptor = acceptor;
         this.counters = counters;
-        this.draining = draining;
+        this.drain = drain;
     }
 
     @Override
@@ -215,7 +217,7 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
                     .setSize(ring.size()));
         }
         ctx.writeAndFlush(DaemonMessage.newBuilder().setWelcome(welcome).build());
-        if (draining.getAsBoolean()) {
+        if (drain.started()) {
             drain(); // accepted just before the drain began, and missed by it
         }
     }
@@ -297,17 +299,22 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
     }
 
     /**
-     * The daemon is shutting down gracefully: a session with connections goes on (without new
-     * ones) until it has none, then ends with {@code UNAVAILABLE}; any other ends now. On the
-     * session's loop.
+     * The daemon is shutting down gracefully: an active session is told so, with the time left
+     * ({@code Draining}); one with connections goes on (without new ones) until it has none,
+     * then ends with {@code UNAVAILABLE}; any other ends now. On the session's loop.
      */
     void drain() {
-        if (state == State.ACTIVE) {
-            session.drain(() -> goodbye(Status.UNAVAILABLE, "tlsd is shutting down; this session's connections are"
-                    + " all closed: open a session with the daemon that replaces it"));
-        } else {
+        if (state != State.ACTIVE) {
             goodbye(Status.UNAVAILABLE, "tlsd is shutting down");
+            return;
         }
+        if (!drainAnnounced) {
+            drainAnnounced = true;
+            ctx.writeAndFlush(DaemonMessage.newBuilder()
+                    .setDraining(Draining.newBuilder().setMillisLeft(drain.millisLeft())).build(), ctx.voidPromise());
+        }
+        session.drain(() -> goodbye(Status.UNAVAILABLE, "tlsd is shutting down; this session's connections are"
+                + " all closed: open a session with the daemon that replaces it"));
     }
 
     /** Ends the session after telling the application why. */

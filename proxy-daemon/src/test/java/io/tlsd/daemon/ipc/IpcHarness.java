@@ -29,15 +29,14 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /** An IPC session on an {@link EmbeddedChannel}, driven frame by frame. */
 final class IpcHarness implements AutoCloseable {
     final FakeConnector connector = new FakeConnector();
     final DaemonCounters counters = new DaemonCounters();
     final EmbeddedChannel ipc;
-    /** What the session's daemon says about draining when the session starts. */
-    final AtomicBoolean draining = new AtomicBoolean();
+    /** The session's daemon's drain (not started unless a test starts it). */
+    final DrainDeadline drain = new DrainDeadline();
     private long nextOpId = 1;
 
     IpcHarness(SessionLimits limits) {
@@ -46,7 +45,7 @@ final class IpcHarness implements AutoCloseable {
 
     IpcHarness(IpcServer.Settings settings) {
         ipc = new EmbeddedChannel(new IpcChannelInitializer(settings, connector, null, counters,
-                new DefaultChannelGroup(ImmediateEventExecutor.INSTANCE), draining::get));
+                new DefaultChannelGroup(ImmediateEventExecutor.INSTANCE), drain));
     }
 
     IpcHarness() {
