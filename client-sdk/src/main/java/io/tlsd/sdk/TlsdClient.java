@@ -13,7 +13,7 @@ import java.security.cert.CertificateException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Objects;
-import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 
 /**
  * A session with the local tlsd daemon, through which TLS connections are opened.
@@ -161,26 +161,32 @@ public final class TlsdClient implements AutoCloseable {
 
   /**
    * Completes when the daemon starts a graceful drain (it is being stopped or replaced, e.g. on
-   * SIGTERM), with the time by which it will have ended this session at the latest. From then on
-   * {@link #open} and {@link #accept} fail with {@link Status#UNAVAILABLE}, while the connections
-   * this client holds keep working; once it holds none, or at the deadline, the session ends. An
-   * application that wants new connections builds a new client (the replacing daemon listens on
-   * the same socket path), and moves its long-lived connections there before the deadline.
+   * SIGTERM), with about when it will close what this session still holds (the time it announced,
+   * counted from when its notice arrived: leave a margin). From then on {@link #open} and {@link
+   * #accept} fail with {@link Status#UNAVAILABLE}, while the connections this client holds keep
+   * working; once it holds none, or at that time, the session ends. An application that wants new
+   * connections builds a new client (the replacing daemon listens on the same socket path), and
+   * moves its long-lived connections there in time.
    *
-   * <p>If the session ends without a drain (closed, lost, or stopped at once), the future
-   * completes exceptionally, caused by the {@link TlsdException} that ended it, so one callback
-   * covers both:
+   * <p>If the session ends without a drain (closed, lost, or stopped at once), the stage completes
+   * exceptionally, with a {@link java.util.concurrent.CompletionException} whose cause is the
+   * {@link TlsdException} that ended it, so one callback covers both. Callbacks run on the
+   * client's reader thread, after the session's pending operations have failed if it ended; they
+   * must not block, so hand work that waits to an executor:
    *
    * <pre>{@code
-   * client.draining().whenComplete((deadline, ended) -> pool.replace(client));
+   * client.draining().whenCompleteAsync((deadline, ended) -> pool.replace(client), executor);
    * }</pre>
    *
-   * <p>Each call returns a new future; completing or cancelling it affects no other. It completes
-   * on the client's reader thread, or on the thread that calls {@link #close()}; callbacks must
-   * not block.
+   * <p>Every call returns the same stage; {@link #isDraining()} polls it.
    */
-  public CompletableFuture<Instant> draining() {
+  public CompletionStage<Instant> draining() {
     return session.draining();
+  }
+
+  /** True once the daemon said it drains (see {@link #draining()}). */
+  public boolean isDraining() {
+    return session.isDraining();
   }
 
   /**

@@ -508,8 +508,9 @@ class TlsdClientTest {
   void drainingCompletesWithTheDeadlineAndTheConnectionsKeepWorking() throws Exception {
     connect();
     TlsConnection conn = openConnection(7);
-    CompletableFuture<Instant> draining = client.draining();
+    CompletableFuture<Instant> draining = client.draining().toCompletableFuture();
     assertFalse(draining.isDone());
+    assertFalse(client.isDraining());
     Instant before = Instant.now();
     daemon.send(
         DaemonMessage.newBuilder()
@@ -520,7 +521,8 @@ class TlsdClientTest {
         !deadline.isBefore(before.plusMillis(15_000))
             && !deadline.isAfter(Instant.now().plusMillis(15_000)),
         "deadline " + deadline + ", told at " + before);
-    assertEquals(deadline, client.draining().get(5, TimeUnit.SECONDS), "later callers see it too");
+    assertTrue(client.isDraining());
+    assertSame(client.draining(), client.draining(), "one stage for every caller");
     assertFalse(client.isClosed());
 
     Operation<Long> write = conn.write(new byte[] {1, 2});
@@ -538,29 +540,56 @@ class TlsdClientTest {
       Thread.sleep(5);
     }
     assertTrue(client.isClosed());
-    assertEquals(deadline, client.draining().get(5, TimeUnit.SECONDS), "a drain, not a failure");
+    assertEquals(
+        deadline,
+        client.draining().toCompletableFuture().get(5, TimeUnit.SECONDS),
+        "a drain, not a failure");
+    assertTrue(client.isDraining());
   }
 
   @Test
-  void drainingFailsWithTheCauseWhenTheSessionEndsWithoutADrain() throws Exception {
+  void aDeadlineBeyondLongMaxValueMillisIsTheEndOfTime() throws Exception {
     connect();
-    CompletableFuture<Instant> draining = client.draining();
-    draining.cancel(false); // a caller's copy: the client's own future is not affected
-    CompletableFuture<Instant> other = client.draining();
+    daemon.send(
+        DaemonMessage.newBuilder().setDraining(Draining.newBuilder().setMillisLeft(-1)).build());
+    assertEquals(Instant.MAX, client.draining().toCompletableFuture().get(5, TimeUnit.SECONDS));
+  }
+
+  @Test
+  void drainingFailsWithTheCauseOnTheReaderThreadAfterThePendingOperations() throws Exception {
+    connect();
+    Operation<TlsConnection> open = client.open("example.test", 443);
+    daemon.nextRequest();
+    // a caller cannot complete the client's stage
+    client.draining().toCompletableFuture().complete(Instant.EPOCH);
+    assertFalse(client.isDraining());
+    CompletableFuture<String> seen = new CompletableFuture<>();
+    client
+        .draining()
+        .whenComplete(
+            (deadline, ended) ->
+                seen.complete(
+                    Thread.currentThread().getName()
+                        + " open done="
+                        + open.isDone()
+                        + " "
+                        + (ended == null ? "no failure" : ended.getCause())));
     daemon.goodbye(io.tlsd.proto.v1.Status.UNAVAILABLE, "tlsd is shutting down");
-    ExecutionException e =
-        assertThrows(ExecutionException.class, () -> other.get(5, TimeUnit.SECONDS));
-    TlsdException cause = assertInstanceOf(TlsdException.class, e.getCause());
-    assertEquals(Status.UNAVAILABLE, cause.status());
-    assertEquals("tlsd is shutting down", cause.detail());
+    assertEquals(
+        "tlsd-sdk-reader-"
+            + daemon.socket
+            + " open done=true io.tlsd.sdk.TlsdException: UNAVAILABLE: tlsd is shutting down",
+        seen.get(5, TimeUnit.SECONDS));
+    assertFalse(client.isDraining());
   }
 
   @Test
   void drainingFailsWhenTheApplicationClosesTheClient() throws Exception {
     connect();
-    CompletableFuture<Instant> draining = client.draining();
+    CompletableFuture<Instant> draining = client.draining().toCompletableFuture();
     client.close();
-    ExecutionException e = assertThrows(ExecutionException.class, () -> draining.get(5, TimeUnit.SECONDS));
+    ExecutionException e =
+        assertThrows(ExecutionException.class, () -> draining.get(5, TimeUnit.SECONDS));
     assertEquals("client closed", assertInstanceOf(TlsdException.class, e.getCause()).detail());
   }
 

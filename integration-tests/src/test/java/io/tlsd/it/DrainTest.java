@@ -74,11 +74,11 @@ class DrainTest {
 
             CompletableFuture<Boolean> drained = drainInBackground(daemon, Duration.ofSeconds(30));
             awaitGone(socket);
-            Instant deadline = busy.draining().get(T.toSeconds(), TimeUnit.SECONDS);
+            Instant deadline = busy.draining().toCompletableFuture().get(T.toSeconds(), TimeUnit.SECONDS);
             Duration left = Duration.between(Instant.now(), deadline);
             assertTrue(left.compareTo(Duration.ofSeconds(20)) > 0 && left.compareTo(Duration.ofSeconds(30)) <= 0,
                     "told of the drain and its deadline: " + left);
-            assertEquals(deadline.getEpochSecond(), idle.draining().get(T.toSeconds(), TimeUnit.SECONDS).getEpochSecond(),
+            assertEquals(deadline.getEpochSecond(), idle.draining().toCompletableFuture().get(T.toSeconds(), TimeUnit.SECONDS).getEpochSecond(),
                     1, "a session without connections is told too, before its Goodbye");
             // a successor can take the socket path at once
             try (TlsdDaemon successor = TlsdDaemon.start(DaemonConfig.builder().socket(socket).caFile(pki.caPem())
@@ -122,7 +122,7 @@ class DrainTest {
             assertEquals("evila-peek", ReversedLine.through(conn, "keep-alive"));
             record Moved(TlsdClient client, TlsConnection conn) { }
             // off the SDK's reader thread, as its callbacks must not block
-            CompletableFuture<Moved> moved = client.draining().thenApplyAsync(deadline -> {
+            CompletableFuture<Moved> moved = client.draining().toCompletableFuture().thenApplyAsync(deadline -> {
                 try {
                     TlsdClient next = awaitSuccessor(socket);
                     TlsConnection replacement = next.open("localhost", second.port()).await(T);
@@ -142,7 +142,7 @@ class DrainTest {
                 assertEquals("devom", ReversedLine.through(replacement, "moved"));
                 assertTrue(drained.get(T.toSeconds(), TimeUnit.SECONDS),
                         "the old daemon drained long before its timeout");
-                assertTrue(client.isClosed());
+                awaitClosed(client);
                 replacement.close().await(T);
             }
         }
@@ -157,6 +157,17 @@ class DrainTest {
                 throw new IllegalStateException(e);
             }
         });
+    }
+
+    /** Until the SDK has read the Goodbye that ends {@code client}'s session. */
+    private static void awaitClosed(TlsdClient client) throws InterruptedException {
+        long end = System.nanoTime() + T.toNanos();
+        while (!client.isClosed()) {
+            if (System.nanoTime() > end) {
+                fail(client + " is still open");
+            }
+            Thread.sleep(10);
+        }
     }
 
     /** A client of the daemon that takes over {@code socket}, once it listens there. */

@@ -22,6 +22,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -75,8 +76,14 @@ public final class Session {
   private final AtomicLong nextOpId = new AtomicLong(1);
   private final ConcurrentHashMap<Long, PendingOperation<?>> pending = new ConcurrentHashMap<>();
   private final AtomicReference<TlsdException> closeCause = new AtomicReference<>();
-  /** The daemon's Draining (its deadline), or the session's end when that comes first. */
+  /**
+   * The daemon's Draining (its deadline), or the session's end when that comes first; completed
+   * by the reader thread only, as its last step when the session ends, so that callbacks run on
+   * that thread, after every pending operation has failed, and never under {@link #writeLock}.
+   */
   private final CompletableFuture<Instant> draining = new CompletableFuture<>();
+  /** The one view of {@link #draining} handed out: callers cannot complete it. */
+  private final CompletionStage<Instant> drainingView = draining.minimalCompletionStage();
   private final Thread reader;
 
   private Session(
@@ -348,12 +355,17 @@ public final class Session {
   }
 
   /**
-   * A new future that completes when the daemon says it drains, with the time by which it will
-   * have ended the session at the latest; or exceptionally with the session's end, if that comes
-   * first. Completed on the reader thread, or on the thread that closes the session.
+   * Completes when the daemon says it drains, with about when it will close what the session
+   * still holds; or exceptionally with the session's end, if that comes first. Always the same
+   * stage; completed on the reader thread.
    */
-  public CompletableFuture<Instant> draining() {
-    return draining.copy();
+  public CompletionStage<Instant> draining() {
+    return drainingView;
+  }
+
+  /** True once the daemon said it drains. */
+  public boolean isDraining() {
+    return draining.isDone() && !draining.isCompletedExceptionally();
   }
 
   /** True once the session has ended, for whatever reason. */
@@ -386,7 +398,6 @@ public final class Session {
       return;
     }
     log.log(Level.DEBUG, "session with tlsd at {0} ended: {1}", socket, cause.getMessage());
-    draining.completeExceptionally(copy(cause));
     closeQuietly(channel);
     for (Long id : pending.keySet()) {
       failPending(id, cause);
@@ -411,6 +422,19 @@ public final class Session {
   }
 
   private void readLoop() {
+    try {
+      readUntilTheEnd();
+    } finally {
+      // Every way out of the loop ended the session first; callbacks run after that, here.
+      TlsdException cause = closeCause.get();
+      draining.completeExceptionally(
+          cause != null
+              ? copy(cause)
+              : new TlsdException(Status.INTERNAL, "tlsd SDK reader thread ended"));
+    }
+  }
+
+  private void readUntilTheEnd() {
     try {
       while (true) {
         DaemonMessage message = frames.read(maxIncomingFrameBytes);
