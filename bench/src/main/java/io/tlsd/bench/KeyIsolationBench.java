@@ -3,6 +3,7 @@ package io.tlsd.bench;
 import io.netty.handler.ssl.OpenSsl;
 import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.TlsdDaemon;
+import io.tlsd.daemon.logging.DaemonLog;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
 import io.tlsd.daemon.tls.signing.SigningPolicy;
@@ -183,7 +184,7 @@ public final class KeyIsolationBench {
             return;
         }
         // The daemon's per-connection log lines would be part of the measurement.
-        System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+        DaemonLog.level("warn");
         Path dir = Files.createTempDirectory("tlsd-bench");
         try {
             new KeyIsolationBench(options, System.out, dir).runAll(String.join(" ", args));

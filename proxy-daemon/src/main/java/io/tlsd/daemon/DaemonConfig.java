@@ -1,6 +1,7 @@
 package io.tlsd.daemon;
 
 import io.tlsd.daemon.engine.SessionLimits;
+import io.tlsd.daemon.logging.DaemonLog;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.TlsConnector;
 import io.tlsd.daemon.tls.TlsParameters;
@@ -76,6 +77,7 @@ public final class DaemonConfig {
     private final int writeRingBytes;
     private final int sendBufferBytes;
     private final String logLevel;
+    private final DaemonLog.Format logFormat;
     private final SigningPolicy signing;
 
     private DaemonConfig(Builder b) {
@@ -111,6 +113,7 @@ public final class DaemonConfig {
         this.writeRingBytes = b.writeRingBytes;
         this.sendBufferBytes = b.sendBufferBytes;
         this.logLevel = b.logLevel;
+        this.logFormat = b.logFormat;
         this.signing = b.signing;
     }
 
@@ -282,6 +285,11 @@ public final class DaemonConfig {
         return logLevel;
     }
 
+    /** How log lines look: text (the default) or JSON. */
+    public DaemonLog.Format logFormat() {
+        return logFormat;
+    }
+
     public static final class Builder {
         private Role role = Role.CLIENT;
         private Path socket;
@@ -310,6 +318,7 @@ public final class DaemonConfig {
         private int writeRingBytes = 4 << 20;
         private int sendBufferBytes;
         private String logLevel = "info";
+        private DaemonLog.Format logFormat = DaemonLog.Format.TEXT;
         private SigningPolicy signing = SigningPolicy.auto();
 
         private Builder() {
@@ -343,6 +352,7 @@ public final class DaemonConfig {
             writeRingBytes = c.writeRingBytes;
             sendBufferBytes = c.sendBufferBytes;
             logLevel = c.logLevel;
+            logFormat = c.logFormat;
             signing = c.signing;
         }
 
@@ -515,10 +525,14 @@ public final class DaemonConfig {
         }
 
         public Builder logLevel(String level) {
-            if (!List.of("error", "warn", "info", "debug").contains(level)) {
-                throw new IllegalArgumentException("unknown log level '" + level + "' (error, warn, info, debug)");
-            }
+            DaemonLog.parseLevel(level); // throws for an unknown one
             this.logLevel = level;
+            return this;
+        }
+
+        /** Log lines as text (the default) or as one JSON object each. */
+        public Builder logFormat(DaemonLog.Format format) {
+            this.logFormat = Objects.requireNonNull(format, "format == null");
             return this;
         }
 

@@ -1,6 +1,7 @@
 package io.tlsd.it.debug;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -10,6 +11,7 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import io.tlsd.daemon.debug.DebugServer;
 import io.tlsd.daemon.engine.DaemonCounters;
 import io.tlsd.daemon.engine.SessionLimits;
+import io.tlsd.daemon.logging.DaemonLog;
 import io.tlsd.daemon.tls.ClientTlsContexts;
 import io.tlsd.daemon.tls.TlsParameters;
 import io.tlsd.daemon.tls.TlsConnector;
@@ -45,6 +47,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The debug socket of a client-role daemon (its real pieces: loops, TLS contexts trusting a test
@@ -123,7 +127,7 @@ class DebugSocketTest {
         try (LineClient c = new LineClient(debug.path())) {
             List<String> help = c.askUntil("help", line -> line.startsWith("ok "));
             for (String verb : List.of("help", "open", "accept", "write", "writeraw", "read", "close", "conns",
-                    "stats", "quit")) {
+                    "stats", "loglevel", "quit")) {
                 assertTrue(help.stream().anyMatch(l -> l.startsWith(verb + " ")), verb + " missing from " + help);
             }
 
@@ -184,6 +188,30 @@ class DebugSocketTest {
                 "ok closed",
                 "ok bye"), screen);
         assertEquals(0, nc.exitValue());
+    }
+
+    @Test
+    void anOperatorTurnsOnDebugLogsWithoutARestart() throws Exception {
+        Logger daemonLogger = LoggerFactory.getLogger("io.tlsd.daemon.engine.Connection");
+        assertFalse(daemonLogger.isDebugEnabled(), "info by default");
+        try {
+            Process nc = new ProcessBuilder("nc", "-U", debug.path().toString()).redirectErrorStream(true).start();
+            try (OutputStream typing = nc.getOutputStream()) {
+                typing.write("loglevel\nloglevel DEBUG\nloglevel\nloglevel verbose\nquit\n"
+                        .getBytes(StandardCharsets.UTF_8));
+            }
+            assertTrue(nc.waitFor(T.toSeconds(), TimeUnit.SECONDS), "nc did not exit after quit");
+            List<String> screen = new String(nc.getInputStream().readAllBytes(), StandardCharsets.UTF_8).lines().toList();
+            assertEquals(List.of(
+                    "ok loglevel info",
+                    "ok loglevel debug (was info)",
+                    "ok loglevel debug",
+                    "error usage: loglevel [error|warn|info|debug] (unknown log level 'verbose' (error, warn, info, debug))",
+                    "ok bye"), screen);
+            assertTrue(daemonLogger.isDebugEnabled(), "every logger of the daemon, at once");
+        } finally {
+            DaemonLog.level("info");
+        }
     }
 
     @Test

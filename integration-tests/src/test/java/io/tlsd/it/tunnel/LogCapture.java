@@ -7,9 +7,8 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 
 /**
- * Captures what the daemon logs: slf4j-simple writes to {@code System.err} as it is at each call
- * (tlsd's simplelogger.properties does not cache it), so replacing {@code System.err} sees the
- * log lines. Everything still goes to the original stream too.
+ * Captures what the daemon logs: its loggers write to {@code System.err} as it is at each call
+ * ({@code DaemonLog}), so replacing {@code System.err} sees the log lines. Everything still goes to the original stream too.
  */
 final class LogCapture implements AutoCloseable {
     private final PrintStream original = System.err;

@@ -4,6 +4,7 @@ import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.TlsdDaemon;
 import io.tlsd.daemon.config.Addresses;
 import io.tlsd.daemon.config.ConfigFile;
+import io.tlsd.daemon.logging.DaemonLog;
 import io.tlsd.daemon.tls.signing.SigningPolicy;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -58,6 +59,10 @@ final class DaemonOptions {
 
     @Option(names = "--log-level", paramLabel = "error|warn|info|debug", description = "Log level (default: info)")
     String logLevel;
+
+    @Option(names = "--log-format", paramLabel = "text|json",
+            description = "Log lines on stderr as text (default) or as one JSON object each")
+    String logFormat;
 
     @Option(names = "--send-buffer", paramLabel = "SIZE",
             description = "Client role: SO_SNDBUF of the TLS connections OPENs make, e.g. 1MiB (default: 0, the kernel's autotuning)")
@@ -118,6 +123,13 @@ final class DaemonOptions {
         if (logLevel != null) {
             builder.logLevel(logLevel);
         }
+        if (logFormat != null) {
+            try {
+                builder.logFormat(DaemonLog.Format.parse(logFormat));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--log-format: " + e.getMessage(), e);
+            }
+        }
         if (signing != null) {
             builder.signing(SigningPolicy.parse(signing));
         }
@@ -126,8 +138,7 @@ final class DaemonOptions {
 
     /** Starts the daemon and blocks until SIGTERM or SIGINT stopped it. */
     static int runInForeground(DaemonConfig config) throws InterruptedException {
-        // slf4j-simple reads its level once, when the first logger is made; nothing has logged yet
-        System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", config.logLevel());
+        DaemonLog.configure(config.logLevel(), config.logFormat());
         TlsdDaemon daemon;
         try {
             daemon = TlsdDaemon.start(config);

@@ -3,6 +3,7 @@ package io.tlsd.daemon.cli;
 import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.TlsdDaemon;
 import io.tlsd.daemon.localca.LocalCertificateAuthority;
+import io.tlsd.daemon.logging.DaemonLog;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.sdk.ConnectionInfo;
 import io.tlsd.sdk.Operation;
@@ -39,7 +40,7 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn"); // the demo prints its own story
+        DaemonLog.level("warn"); // the demo prints its own story
         LocalCertificateAuthority ca = LocalCertificateAuthority.open(
                 stateDir != null ? stateDir : LocalCertificateAuthority.defaultStateDir());
         Path run = Files.createTempDirectory("tlsd-demo-");

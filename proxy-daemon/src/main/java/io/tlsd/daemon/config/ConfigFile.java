@@ -2,6 +2,7 @@ package io.tlsd.daemon.config;
 
 import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.engine.SessionLimits;
+import io.tlsd.daemon.logging.DaemonLog;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ServerTlsContexts;
 import io.tlsd.daemon.tls.signing.SigningPolicy;
@@ -41,7 +42,7 @@ import org.yaml.snakeyaml.error.YAMLException;
  */
 public final class ConfigFile {
     private static final Set<String> TOP = Set.of("socket", "transport", "worker_threads", "handshake_threads", "max_handshakes_in_flight", "worker_busy_poll", "tls", "timeouts", "limits",
-            "listeners", "tunnels", "log_level", "shared_memory", "metrics", "send_buffer");
+            "listeners", "tunnels", "log_level", "log_format", "shared_memory", "metrics", "send_buffer");
     private static final Set<String> SHARED_MEMORY = Set.of("dir", "write_ring_bytes");
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
             "passphrase_file", "alpn", "client_auth", "client_ca_file", "proxy_protocol", "idle_timeout",
@@ -104,6 +105,13 @@ public final class ConfigFile {
             }
             if (top.containsKey("log_level")) {
                 b.logLevel(string(top.get("log_level"), "log_level"));
+            }
+            if (top.containsKey("log_format")) {
+                try {
+                    b.logFormat(DaemonLog.Format.parse(string(top.get("log_format"), "log_format")));
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("log_format: " + e.getMessage(), e);
+                }
             }
             if (top.containsKey("transport")) {
                 b.transport(string(top.get("transport"), "transport"));

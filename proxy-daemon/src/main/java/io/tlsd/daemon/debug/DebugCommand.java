@@ -1,5 +1,6 @@
 package io.tlsd.daemon.debug;
 
+import io.tlsd.daemon.logging.DaemonLog;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 
@@ -28,6 +29,8 @@ sealed interface DebugCommand {
         CLOSE("close ID", "send close_notify and close the connection"),
         CONNS("conns", "list this session's connections"),
         STATS("stats", "print the daemon-wide counters"),
+        LOGLEVEL("loglevel [error|warn|info|debug]",
+                "print the daemon's log level, or change it until the daemon stops (no restart)"),
         QUIT("quit", "end this debug session, closing its connections");
 
         final String usage;
@@ -73,6 +76,10 @@ sealed interface DebugCommand {
     record Stats() implements DebugCommand {
     }
 
+    /** @param level the level to set, or null to print it */
+    record LogLevel(String level) implements DebugCommand {
+    }
+
     record Quit() implements DebugCommand {
     }
 
@@ -111,6 +118,7 @@ sealed interface DebugCommand {
                 case CLOSE -> new Close(connId(words.required()));
                 case CONNS -> new Conns();
                 case STATS -> new Stats();
+                case LOGLEVEL -> new LogLevel(logLevel(words.optional(null)));
                 case QUIT -> new Quit();
             };
             if (verb != Verb.WRITE && verb != Verb.WRITERAW) {
@@ -150,6 +158,15 @@ sealed interface DebugCommand {
             throw new IllegalArgumentException();
         }
         return ms;
+    }
+
+    private static String logLevel(String word) {
+        if (word == null) {
+            return null;
+        }
+        String level = word.toLowerCase(Locale.ROOT);
+        DaemonLog.parseLevel(level); // an IllegalArgumentException names the levels
+        return level;
     }
 
     private static String nonEmpty(String text) {

@@ -11,6 +11,7 @@ import io.tlsd.daemon.engine.CompletionSink;
 import io.tlsd.daemon.engine.Connector;
 import io.tlsd.daemon.engine.DaemonCounters;
 import io.tlsd.daemon.engine.Session;
+import io.tlsd.daemon.logging.DaemonLog;
 import io.tlsd.daemon.transport.Transport;
 import io.tlsd.proto.v1.Accept;
 import io.tlsd.proto.v1.Close;
@@ -209,6 +210,8 @@ final class DebugSessionHandler extends ChannelInboundHandlerAdapter implements 
             conns();
         } else if (command instanceof DebugCommand.Stats) {
             stats();
+        } else if (command instanceof DebugCommand.LogLevel logLevel) {
+            logLevel(logLevel);
         } else if (command instanceof DebugCommand.Quit) {
             quit();
         } else {
@@ -352,6 +355,19 @@ final class DebugSessionHandler extends ChannelInboundHandlerAdapter implements 
             throw new AssertionError("a record accessor of DaemonCounters.Snapshot failed", e);
         }
         reply(line.toString());
+    }
+
+    private void logLevel(DebugCommand.LogLevel command) {
+        String before = DaemonLog.levelName();
+        if (command.level() == null) {
+            reply("ok loglevel " + before);
+            return;
+        }
+        DaemonLog.level(command.level());
+        // at warn, so that the change shows in the log whichever of the two levels filters it
+        log.warn("debug session {} changed the log level from {} to {}", ctx.channel().id(), before,
+                command.level());
+        reply("ok loglevel " + command.level() + " (was " + before + ")");
     }
 
     private void quit() {

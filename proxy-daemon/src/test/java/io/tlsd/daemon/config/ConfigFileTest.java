@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tlsd.daemon.DaemonConfig;
+import io.tlsd.daemon.logging.DaemonLog;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
 import io.tlsd.daemon.tunnel.TunnelSettings;
@@ -99,6 +100,16 @@ class ConfigFileTest {
         assertTrue(error("timeouts:\n  connect: 10\n").contains("timeouts.connect: expected a duration like 500ms"));
         assertTrue(error("limits:\n  max_write_bytes: lots\n").contains("limits.max_write_bytes: expected a size"));
         assertTrue(error("transport: carrier-pigeon\n").contains("unknown transport 'carrier-pigeon'"));
+    }
+
+    @Test
+    void logLevelAndFormat() throws Exception {
+        DaemonConfig c = ConfigFile.load(write("log_level: debug\nlog_format: json\n"));
+        assertEquals("debug", c.logLevel());
+        assertEquals(DaemonLog.Format.JSON, c.logFormat());
+        assertEquals(DaemonLog.Format.TEXT, ConfigFile.load(write("")).logFormat());
+        assertTrue(error("log_format: xml\n").contains("log_format: unknown log format 'xml' (text or json)"));
+        assertTrue(error("log_level: loud\n").contains("unknown log level 'loud' (error, warn, info, debug)"));
     }
 
     @Test

@@ -9,12 +9,14 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.ssl.SslCloseCompletionEvent;
 import io.tlsd.daemon.engine.DaemonCounters;
 import io.tlsd.daemon.engine.Failure;
+import io.tlsd.daemon.logging.DaemonLog;
 import io.tlsd.proto.v1.Status;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
 /** The debug protocol end to end on an embedded pipeline, with the real op engine behind it. */
 class DebugSessionTest {
@@ -207,6 +209,20 @@ class DebugSessionTest {
         h.connector.last().channel.pipeline().fireUserEventTriggered(SslCloseCompletionEvent.SUCCESS);
         assertEquals("conn 1 READ_CLOSED peer=127.0.0.1:4433 TLSv1.3 TLS_AES_128_GCM_SHA256 buffered=3",
                 h.ask("conns").get(0));
+    }
+
+    @Test
+    void loglevelPrintsOrChangesTheDaemonsLogLevel() {
+        try {
+            DaemonLog.level("warn");
+            assertEquals(List.of("ok loglevel warn"), h.ask("loglevel"));
+            assertEquals(List.of("ok loglevel debug (was warn)"), h.ask("LogLevel Debug"));
+            assertTrue(LoggerFactory.getLogger("io.tlsd.daemon.TlsdDaemon").isDebugEnabled());
+            assertEquals(List.of("error usage: loglevel [error|warn|info|debug]"), h.ask("loglevel info now"));
+            assertEquals(List.of("ok loglevel debug"), h.ask("loglevel"), "a refused change changes nothing");
+        } finally {
+            DaemonLog.level("info");
+        }
     }
 
     @Test

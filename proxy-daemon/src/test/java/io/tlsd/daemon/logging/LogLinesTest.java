@@ -1,0 +1,111 @@
+package io.tlsd.daemon.logging;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.event.Level;
+
+class LogLinesTest {
+    private static final Instant T = Instant.parse("2026-11-30T09:46:16.504918Z");
+
+    @AfterEach
+    void defaults() {
+        DaemonLog.configure("info", DaemonLog.Format.TEXT);
+    }
+
+    @Test
+    void textIsTimeThreadLevelShortNameMessage() {
+        assertEquals("2026-11-30T09:46:16.504Z [main] INFO TlsdDaemon - tlsd started\n",
+                LogLines.format(DaemonLog.Format.TEXT, T, Level.INFO, "main", "io.tlsd.daemon.TlsdDaemon",
+                        "tlsd started", null));
+    }
+
+    @Test
+    void textEscapesControlCharactersSoAnEventStaysOneLine() {
+        String line = LogLines.format(DaemonLog.Format.TEXT, T, Level.WARN, "w", "a.B",
+                "app=x\ny\r\tz\u001b[31m\u2028 \"q\" \\", null);
+        assertEquals("2026-11-30T09:46:16.504Z [w] WARN B - app=x\\ny\\r\\tz\\u001b[31m\\u2028 \"q\" \\\n", line);
+    }
+
+    @Test
+    void textPutsTheStackTraceOnTheLinesAfter() {
+        String line = LogLines.format(DaemonLog.Format.TEXT, T, Level.ERROR, "w", "B", "failed",
+                new IOException("boom"));
+        assertTrue(line.startsWith("2026-11-30T09:46:16.504Z [w] ERROR B - failed\njava.io.IOException: boom\n\tat "),
+                line);
+    }
+
+    @Test
+    void jsonIsOneObjectOnOneLine() {
+        assertEquals("{\"time\":\"2026-11-30T09:46:16.504Z\",\"level\":\"INFO\",\"thread\":\"tlsd-worker-1\","
+                        + "\"logger\":\"io.tlsd.daemon.TlsdDaemon\",\"message\":\"a \\\"b\\\" c\\\\d\\ne\\u0000\"}\n",
+                LogLines.format(DaemonLog.Format.JSON, T, Level.INFO, "tlsd-worker-1", "io.tlsd.daemon.TlsdDaemon",
+                        "a \"b\" c\\d\ne\u0000", null));
+    }
+
+    @Test
+    void jsonCarriesTheStackTraceInItsLine() {
+        String line = LogLines.format(DaemonLog.Format.JSON, T, Level.ERROR, "w", "B", "failed",
+                new IOException("boom \"x\""));
+        assertTrue(line.contains(",\"exception\":\"java.io.IOException: boom \\\"x\\\"\\n\\tat "), line);
+        assertTrue(line.endsWith("\"}\n"), line);
+        assertEquals(1, line.lines().count(), line);
+    }
+
+    @Test
+    void loggersFollowTheLevelAndFormatSetAfterTheyWereMade() {
+        Logger ours = LoggerFactory.getLogger("io.tlsd.daemon.Something");
+        Logger netty = LoggerFactory.getLogger("io.netty.channel.Something");
+        String out = captured(() -> {
+            DaemonLog.configure("warn", DaemonLog.Format.TEXT);
+            ours.info("hidden {}", 1);
+            ours.warn("shown {} of {}", 1, 2);
+            DaemonLog.configure("debug", DaemonLog.Format.JSON);
+            ours.debug("debug {}", "now");
+            netty.info("netty's info stays out");
+            netty.warn("netty's warning", new IllegalStateException("x"));
+        });
+        String[] lines = out.split("\n", -1);
+        assertTrue(lines[0].matches(".* \\[.+] WARN Something - shown 1 of 2"), out);
+        assertTrue(lines[1].startsWith("{\"time\":") && lines[1].contains("\"level\":\"DEBUG\"")
+                && lines[1].contains("\"message\":\"debug now\""), out);
+        assertTrue(lines[2].contains("\"logger\":\"io.netty.channel.Something\"")
+                && lines[2].contains("\"exception\":\"java.lang.IllegalStateException: x"), out);
+        assertEquals(4, lines.length, out); // and the empty rest after the last newline
+        assertFalse(out.contains("hidden") || out.contains("stays out"), out);
+        assertTrue(ours.isDebugEnabled());
+        assertFalse(netty.isInfoEnabled());
+    }
+
+    @Test
+    void unknownNamesAreRefused() {
+        assertEquals("unknown log level 'verbose' (error, warn, info, debug)",
+                org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                        () -> DaemonLog.parseLevel("verbose")).getMessage());
+        assertEquals(DaemonLog.Format.JSON, DaemonLog.Format.parse("JSON"));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> DaemonLog.Format.parse("xml"));
+    }
+
+    private static String captured(Runnable logging) {
+        PrintStream original = System.err;
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+        try {
+            logging.run();
+        } finally {
+            System.setErr(original);
+        }
+        return bytes.toString(StandardCharsets.UTF_8);
+    }
+}
