@@ -10,6 +10,7 @@ import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import io.tlsd.daemon.tunnel.TunnelSettings;
+import io.tlsd.sdk.TlsConnection;
 import io.tlsd.sdk.TlsdClient;
 import io.tlsd.sdk.TlsdException;
 import io.tlsd.testing.FreePorts;
@@ -17,6 +18,7 @@ import io.tlsd.testing.Issued;
 import io.tlsd.testing.TestPki;
 import io.tlsd.testing.TlsPeer;
 import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -28,6 +30,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -70,7 +73,41 @@ class MetricsTest {
 
             assertEquals("405", curl("-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
                     url + "/metrics").out);
-            assertEquals("404", curl("-sS", "-o", "/dev/null", "-w", "%{http_code}", url + "/").out);
+            assertEquals("404 not found; the metrics are at /metrics, the probes at /healthz and /readyz\n",
+                    probe(url + "/"));
+        }
+    }
+
+    @Test
+    void theProbesSayAliveAndReadyUntilTheDrainMakesItUnready() throws Exception {
+        TestPki pki = ServerDaemonFixture.pki(dir);
+        Path socket = Files.createDirectories(dir.resolve("run")).resolve("client.sock");
+        try (TlsPeer echo = TlsPeer.opensslServer(pki.issueServer("localhost", "localhost"), "-rev");
+             TlsdDaemon daemon = TlsdDaemon.start(DaemonConfig.builder().socket(socket).caFile(pki.caPem())
+                     .metrics(ANY_LOOPBACK_PORT).build());
+             TlsdClient app = TlsdClient.builder().socket(socket).appName("probed").build()) {
+            String url = "http://127.0.0.1:" + daemon.metricsAddress().getPort();
+            assertEquals("200 alive\n", probe(url + "/healthz"));
+            assertEquals("200 ready\n", probe(url + "/readyz"));
+            // kubelet's probes: exit status of `curl -f`
+            assertEquals(0, curlExit("-sSf", "-o", "/dev/null", url + "/readyz"));
+
+            TlsConnection held = app.open("localhost", echo.port()).await(Duration.ofSeconds(10));
+            CompletableFuture<Boolean> drained = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return daemon.drain(Duration.ofSeconds(30));
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            app.draining().toCompletableFuture().get(10, TimeUnit.SECONDS);
+            assertEquals("503 draining: no new connections; the connections under way may finish\n",
+                    probe(url + "/readyz"));
+            assertEquals(22, curlExit("-sSf", "-o", "/dev/null", url + "/readyz"), "curl -f fails on 503");
+            assertEquals("200 alive\n", probe(url + "/healthz"), "draining is no reason to restart it");
+            assertEquals("405", curl("-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", url + "/readyz").out);
+            held.close().await(Duration.ofSeconds(10));
+            assertTrue(drained.get(10, TimeUnit.SECONDS));
         }
     }
 
@@ -225,6 +262,23 @@ class MetricsTest {
         String text = out.toString(StandardCharsets.UTF_8).replace("\r\n", "\n");
         assertEquals(0, p.exitValue(), "curl " + command + ": " + text);
         return new Curl(p.exitValue(), text);
+    }
+
+    /** {@code "STATUS BODY"} of a GET. */
+    private static String probe(String url) throws Exception {
+        String out = curl("-sS", "-w", "\n%{http_code}", url).out;
+        int split = out.lastIndexOf('\n');
+        return out.substring(split + 1) + " " + out.substring(0, split);
+    }
+
+    /** curl's exit status; 22 is {@code -f}'s for an HTTP error. */
+    private static int curlExit(String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of("curl", "--max-time", "10"));
+        command.addAll(List.of(args));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        p.getInputStream().transferTo(OutputStream.nullOutputStream());
+        assertTrue(p.waitFor(15, TimeUnit.SECONDS), "curl did not end");
+        return p.exitValue();
     }
 
     private static long valueOf(String text, String metric) {

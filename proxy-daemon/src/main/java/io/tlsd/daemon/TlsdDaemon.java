@@ -12,6 +12,8 @@ import io.tlsd.daemon.engine.DaemonCounters;
 import io.tlsd.daemon.engine.WriteRing;
 import io.tlsd.daemon.ipc.IpcServer;
 import io.tlsd.daemon.metrics.DaemonMetrics;
+import io.tlsd.daemon.metrics.EventLoopProbe;
+import io.tlsd.daemon.metrics.Health;
 import io.tlsd.daemon.metrics.MetricsServer;
 import io.tlsd.daemon.metrics.Sample;
 import io.tlsd.daemon.server.ListenerConfig;
@@ -58,6 +60,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class TlsdDaemon implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(TlsdDaemon.class);
+
+    /** How long an event loop may take to run a task before {@code /healthz} calls it stuck. */
+    static final Duration LIVENESS_TIMEOUT = Duration.ofSeconds(2);
 
     private final DaemonConfig config;
     private final EventLoopGroup control;
@@ -280,10 +285,41 @@ public final class TlsdDaemon implements AutoCloseable {
     /** The debug socket drives the same engine as IPC sessions; off unless configured. */
     private void startMetrics() throws IOException {
         if (config.metrics() != null) {
-            metrics = MetricsServer.start(config.metrics(), this::metricSamples);
+            metrics = MetricsServer.start(config.metrics(), this::metricSamples, health());
             started.push(metrics);
-            log.info("metrics on http://{}/metrics", ConnectionInfos.addressString(metrics.address()));
+            String at = ConnectionInfos.addressString(metrics.address());
+            log.info("metrics on http://{}/metrics, probes on http://{}/healthz and /readyz", at, at);
         }
+    }
+
+    /**
+     * What {@code GET /healthz} and {@code /readyz} answer: alive while every event loop runs a
+     * task within {@link #LIVENESS_TIMEOUT}; ready until the daemon drains or stops.
+     */
+    public Health health() {
+        Map<String, EventLoopGroup> loops = new LinkedHashMap<>();
+        loops.put("control", control);
+        loops.put("worker", workers);
+        if (handshakes != null) {
+            loops.put("handshake", handshakes);
+        }
+        EventLoopProbe probe = new EventLoopProbe(loops, LIVENESS_TIMEOUT);
+        return new Health() {
+            @Override
+            public String notLive() {
+                return probe.stuck();
+            }
+
+            @Override
+            public String notReady() {
+                synchronized (closeLock) {
+                    if (closing) {
+                        return "stopping";
+                    }
+                    return draining ? "draining: no new connections; the connections under way may finish" : null;
+                }
+            }
+        };
     }
 
     /**
