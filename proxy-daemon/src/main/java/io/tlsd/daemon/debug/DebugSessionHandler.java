@@ -363,10 +363,17 @@ final class DebugSessionHandler extends ChannelInboundHandlerAdapter implements 
             reply("ok loglevel " + before);
             return;
         }
+        // At warn, under the level that shows it: the one before (unless that is error) or the new one.
+        boolean shownBefore = log.isWarnEnabled();
+        if (shownBefore) {
+            log.warn("debug session {} changes the log level from {} to {}", ctx.channel().id(), before,
+                    command.level());
+        }
         DaemonLog.level(command.level());
-        // at warn, so that the change shows in the log whichever of the two levels filters it
-        log.warn("debug session {} changed the log level from {} to {}", ctx.channel().id(), before,
-                command.level());
+        if (!shownBefore) {
+            log.warn("debug session {} changed the log level from {} to {}", ctx.channel().id(), before,
+                    command.level());
+        }
         reply("ok loglevel " + command.level() + " (was " + before + ")");
     }
 

@@ -5,16 +5,17 @@ import org.slf4j.event.Level;
 
 /**
  * How the daemon logs: the level and the line format of every logger, changeable at any time
- * (loggers read it at each event). One line per event, on stderr, for systemd or a container
- * runtime to collect:
+ * (loggers read it at each event). Each event starts a line on stderr, for systemd or a
+ * container runtime to collect:
  *
  * <pre>
  * text: 2026-11-30T09:46:16.504Z [main] INFO TlsdDaemon - tlsd 0.1.0 client daemon started: …
  * json: {"time":"2026-11-30T09:46:16.504Z","level":"INFO","thread":"main","logger":"io.tlsd.daemon.TlsdDaemon","message":"tlsd 0.1.0 client daemon started: …"}
  * </pre>
  *
- * <p>A stack trace follows a text line on lines of its own; in JSON it is the {@code exception}
- * field of the one line. Netty's own loggers log warnings and errors only, whatever the level.
+ * <p>In text, a stack trace (or a message of several lines) continues on lines that start with a
+ * tab; in JSON it is the {@code exception} field of the one line. Times are UTC. Netty's own
+ * loggers log warnings and errors only, whatever the level.
  */
 public final class DaemonLog {
     /** The line format. */

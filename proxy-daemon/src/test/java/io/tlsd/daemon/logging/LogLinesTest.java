@@ -31,26 +31,35 @@ class LogLinesTest {
     }
 
     @Test
-    void textEscapesControlCharactersSoAnEventStaysOneLine() {
+    void textContinuesOnTabbedLinesAndEscapesTheOtherControlCharacters() {
         String line = LogLines.format(DaemonLog.Format.TEXT, T, Level.WARN, "w", "a.B",
-                "app=x\ny\r\tz\u001b[31m\u2028 \"q\" \\", null);
-        assertEquals("2026-11-30T09:46:16.504Z [w] WARN B - app=x\\ny\\r\\tz\\u001b[31m\\u2028 \"q\" \\\n", line);
+                "app=x\n2026-01-01T00:00:00.000Z [main] ERROR X - forged\r\tz\u001b[31m\u2028\u0085 \"q\" caf\u00e9", null);
+        assertEquals("2026-11-30T09:46:16.504Z [w] WARN B - app=x\n\t2026-01-01T00:00:00.000Z [main] ERROR X - forged"
+                + "\\r\tz\\u001b[31m\\u2028\\u0085 \"q\" caf\u00e9\n", line);
     }
 
     @Test
-    void textPutsTheStackTraceOnTheLinesAfter() {
+    void textPutsTheStackTraceOnTabbedLinesAfterWhateverItsMessagesCarry() {
+        IOException cause = new IOException("peer said\n2026-01-01T00:00:00.000Z [main] ERROR X - forged");
         String line = LogLines.format(DaemonLog.Format.TEXT, T, Level.ERROR, "w", "B", "failed",
-                new IOException("boom"));
-        assertTrue(line.startsWith("2026-11-30T09:46:16.504Z [w] ERROR B - failed\njava.io.IOException: boom\n\tat "),
+                new IllegalStateException("boom", cause));
+        assertTrue(line.startsWith("2026-11-30T09:46:16.504Z [w] ERROR B - failed\n\tjava.lang.IllegalStateException: boom\n\tat "),
                 line);
+        assertTrue(line.contains("\n\tCaused by: java.io.IOException: peer said\n\t2026-01-01"), line);
+        assertTrue(line.endsWith("\n") && !line.endsWith("\n\n"), line);
+        String[] lines = line.split("\n");
+        for (int i = 1; i < lines.length; i++) {
+            assertTrue(lines[i].startsWith("\t"), "a continuation line: " + lines[i]);
+        }
     }
 
     @Test
     void jsonIsOneObjectOnOneLine() {
         assertEquals("{\"time\":\"2026-11-30T09:46:16.504Z\",\"level\":\"INFO\",\"thread\":\"tlsd-worker-1\","
-                        + "\"logger\":\"io.tlsd.daemon.TlsdDaemon\",\"message\":\"a \\\"b\\\" c\\\\d\\ne\\u0000\"}\n",
+                        + "\"logger\":\"io.tlsd.daemon.TlsdDaemon\",\"message\":\"a \\\"b\\\" c\\\\d\\ne\\u0000"
+                        + " caf\\u00e9 \\ud83d\\ude00 \\u2028\"}\n",
                 LogLines.format(DaemonLog.Format.JSON, T, Level.INFO, "tlsd-worker-1", "io.tlsd.daemon.TlsdDaemon",
-                        "a \"b\" c\\d\ne\u0000", null));
+                        "a \"b\" c\\d\ne\u0000 caf\u00e9 \ud83d\ude00 \u2028", null));
     }
 
     @Test
@@ -75,13 +84,14 @@ class LogLinesTest {
             netty.info("netty's info stays out");
             netty.warn("netty's warning", new IllegalStateException("x"));
         });
-        String[] lines = out.split("\n", -1);
+        // only this test's loggers: a thread another test left running may log meanwhile
+        String[] lines = out.lines().filter(l -> l.contains("Something")).toArray(String[]::new);
         assertTrue(lines[0].matches(".* \\[.+] WARN Something - shown 1 of 2"), out);
         assertTrue(lines[1].startsWith("{\"time\":") && lines[1].contains("\"level\":\"DEBUG\"")
                 && lines[1].contains("\"message\":\"debug now\""), out);
         assertTrue(lines[2].contains("\"logger\":\"io.netty.channel.Something\"")
                 && lines[2].contains("\"exception\":\"java.lang.IllegalStateException: x"), out);
-        assertEquals(4, lines.length, out); // and the empty rest after the last newline
+        assertEquals(3, lines.length, out);
         assertFalse(out.contains("hidden") || out.contains("stays out"), out);
         assertTrue(ours.isDebugEnabled());
         assertFalse(netty.isInfoEnabled());
