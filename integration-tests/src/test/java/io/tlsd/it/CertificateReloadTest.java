@@ -106,7 +106,7 @@ class CertificateReloadTest {
                              "127.0.0.1:" + backend.getLocalPort(), null,
                              ListenerConfig.CertificateSpec.pem(List.of(), cert, key, null), List.of(),
                              ClientAuthPolicy.NONE, null, false, Duration.ofMinutes(1),
-                             TunnelSettings.DEFAULT_MAX_CONNECTIONS)))
+                             TunnelSettings.DEFAULT_MAX_CONNECTIONS, null)))
                      .build())) {
             int port = daemon.tunnelAddress("sidecar").getPort();
             assertEquals("before.test", servedName(port));
@@ -145,7 +145,7 @@ class CertificateReloadTest {
                      .socket(dir.resolve("client.sock")).caFile(trust)
                      .tunnels(List.of(new TunnelConfig("out", ServerDaemonFixture.anyLoopbackPort(),
                              "localhost:" + echo.port(), null, null, List.of(), ClientAuthPolicy.NONE, null, false,
-                             Duration.ofMinutes(1), TunnelSettings.DEFAULT_MAX_CONNECTIONS)))
+                             Duration.ofMinutes(1), TunnelSettings.DEFAULT_MAX_CONNECTIONS, null)))
                      .build());
              TlsdClient app = TlsdClient.builder().socket(daemon.socketPath()).build()) {
             int tunnel = daemon.tunnelAddress("out").getPort();

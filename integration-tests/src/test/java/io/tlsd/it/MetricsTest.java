@@ -221,7 +221,7 @@ class MetricsTest {
     private static TunnelConfig serverTunnel(String name, int backendPort, Issued certificate) {
         return new TunnelConfig(name, ANY_LOOPBACK_PORT, "127.0.0.1:" + backendPort, null,
                 ServerDaemonFixture.pem(certificate), List.of(), ClientAuthPolicy.NONE, null, false,
-                Duration.ofMinutes(1), TunnelSettings.DEFAULT_MAX_CONNECTIONS);
+                Duration.ofMinutes(1), TunnelSettings.DEFAULT_MAX_CONNECTIONS, null);
     }
 
     private static long failuresOf(String text, String tunnel) {

@@ -31,13 +31,17 @@ final class ReversedLine {
         return got.toString(US_ASCII).strip();
     }
 
-    /** Through a plain socket (a client tunnel's); null if it is closed or reset first. */
+    /**
+     * Through a plain socket (a client tunnel's): the line the peer answers, stripped (any peer
+     * that answers a line with a line, such as gnutls-serv --echo); null if the socket is closed
+     * or reset first.
+     */
     static String through(Socket s, String line) throws Exception {
         s.setSoTimeout((int) T.toMillis());
         s.getOutputStream().write((line + "\n").getBytes(US_ASCII));
         ByteArrayOutputStream got = new ByteArrayOutputStream();
         InputStream in = s.getInputStream();
-        while (got.size() <= line.length()) {
+        while (true) {
             int b;
             try {
                 b = in.read();
@@ -47,8 +51,10 @@ final class ReversedLine {
             if (b < 0) {
                 return null;
             }
+            if (b == '\n') {
+                return got.toString(US_ASCII).strip();
+            }
             got.write(b);
         }
-        return got.toString(US_ASCII).strip();
     }
 }

@@ -94,6 +94,9 @@ public final class TlsdDaemon implements AutoCloseable {
 
     private TlsdDaemon(DaemonConfig config) throws Exception {
         this.config = config;
+        for (TunnelConfig t : config.tunnels()) {
+            t.checkRole(config.role() == DaemonConfig.Role.SERVER); // before any thread is started
+        }
         transport = Transport.select(config.transport());
         control = transport.newGroup(1, new DefaultThreadFactory("tlsd-control"));
         workers = transport.newGroup(config.workerThreads(), new DefaultThreadFactory("tlsd-worker"),
@@ -147,7 +150,11 @@ public final class TlsdDaemon implements AutoCloseable {
         startDebugSocket(connector, null);
         for (TunnelConfig t : config.tunnels()) {
             InetSocketAddress target = Addresses.parse(t.target());
-            ClientTunnel tunnel = new ClientTunnel(transport, control, workers, contexts.forAlpn(List.of()), t.listen(),
+            ClientTlsContexts own = clientTunnelContexts(t, contexts);
+            if (own != contexts) {
+                log.info("tunnel {}: {}", t.name(), own.describe());
+            }
+            ClientTunnel tunnel = new ClientTunnel(transport, control, workers, own.forAlpn(t.alpn()), t.listen(),
                     target.getHostString(), target.getPort(), t.serverName(), settings(t));
             tunnel.start();
             started.push(tunnel);
@@ -190,6 +197,20 @@ public final class TlsdDaemon implements AutoCloseable {
         return new ClientTlsContexts(config.tlsParameters(), config.caFile(), identity);
     }
 
+    /**
+     * A client tunnel's contexts: the daemon's, unless the tunnel has trust anchors ({@code
+     * ca_file}) or a client certificate of its own, each of which replaces the daemon's for it.
+     */
+    private ClientTlsContexts clientTunnelContexts(TunnelConfig t, ClientTlsContexts daemonContexts)
+            throws SSLException {
+        if (!t.hasOwnTrustOrIdentity()) {
+            return daemonContexts;
+        }
+        ListenerConfig.CertificateSpec id = t.certificate() != null ? t.certificate() : config.clientCertificate();
+        return new ClientTlsContexts(config.tlsParameters(), t.caFile() != null ? t.caFile() : config.caFile(),
+                id == null ? null : id.load());
+    }
+
     /** Reads a server tunnel's certificate, key and client-CA files and builds its context. */
     private ServerTlsContexts serverTunnelContexts(TunnelConfig t) throws SSLException {
         KeyMaterial material = t.certificate().load();
@@ -202,18 +223,18 @@ public final class TlsdDaemon implements AutoCloseable {
      * what they started with. The server role reads the certificate, key, passphrase and client-CA
      * files of its listeners and tunnels, and serves them to the clients that connect from then
      * on. The client role reads its trust anchors ({@code ca_file}, or the JDK's trust store) and
-     * its client certificate, and uses them for the OPENs and tunnel connections from then on; the
-     * verdicts on server chains reached with the old anchors are forgotten. All or nothing: if any
-     * file cannot be used, the daemon goes on as before. Other settings take a restart. The
-     * foreground daemon does this on SIGHUP.
+     * its client certificate, and those its tunnels have of their own, and uses them for the OPENs
+     * and tunnel connections from then on; the verdicts on server chains reached with the old
+     * anchors are forgotten. All or nothing: if any file cannot be used, the daemon goes on as
+     * before. Other settings take a restart. The foreground daemon does this on SIGHUP.
      *
      * @return what is used now, one entry per listener and tunnel of the server role, or one for
-     *     the client role
+     *     the client role and one per tunnel of it with trust anchors or a certificate of its own
      * @throws IllegalArgumentException naming the listener, tunnel or role and the file that cannot be used
      */
     public synchronized List<String> reload() {
         if (config.role() != DaemonConfig.Role.SERVER) {
-            return List.of(reloadClientRole());
+            return reloadClientRole();
         }
         Map<TunnelConfig, ServerTlsContexts> tunnels = new LinkedHashMap<>();
         for (TunnelConfig t : serverTunnels.keySet()) {
@@ -231,22 +252,34 @@ public final class TlsdDaemon implements AutoCloseable {
         return served;
     }
 
-    private String reloadClientRole() {
+    private List<String> reloadClientRole() {
         ClientTlsContexts contexts;
-        SslContext tunnelContext;
         try {
             contexts = clientContexts();
-            tunnelContext = contexts.forAlpn(List.of());
         } catch (SSLException | RuntimeException e) {
             throw new IllegalArgumentException("client role: " + e.getMessage(), e);
         }
+        List<String> used = new ArrayList<>(List.of("client role (" + contexts.describe() + ")"));
+        Map<ClientTunnel, SslContext> tunnels = new LinkedHashMap<>();
+        for (TunnelConfig t : config.tunnels()) {
+            try {
+                ClientTlsContexts own = clientTunnelContexts(t, contexts);
+                tunnels.put(clientTunnels.get(t.name()), own.forAlpn(t.alpn()));
+                if (own != contexts) {
+                    used.add("tunnel " + t.name() + " (" + own.describe() + ")");
+                }
+            } catch (SSLException | RuntimeException e) {
+                throw new IllegalArgumentException("tunnel " + t.name() + ": " + e.getMessage(), e);
+            }
+        }
         connector.contexts(contexts);
-        clientTunnels.values().forEach(tunnel -> tunnel.context(tunnelContext));
-        return "client role (" + contexts.describe() + ")";
+        tunnels.forEach(ClientTunnel::context);
+        return used;
     }
 
     private TunnelSettings settings(TunnelConfig t) {
-        return new TunnelSettings(config.connectTimeout(), config.handshakeTimeout(), t.idleTimeout(), t.maxConnections());
+        return new TunnelSettings(config.connectTimeout(), config.handshakeTimeout(), t.idleTimeout(), t.maxConnections(),
+                t.name());
     }
 
     private void startIpc(Connector connector, Acceptor acceptor) throws Exception {

@@ -86,16 +86,18 @@ class TunnelFailuresTest {
     }
 
     @Test
-    void targetDownThePlainClientIsResetPromptlyAndTheReasonLogged() throws Exception {
+    void targetDownThePlainClientIsResetPromptlyAndTheReasonLoggedUnderTheTunnelsName() throws Exception {
         int nothing = FreePorts.loopback();
-        ClientTunnel client = fixture.clientTunnel("127.0.0.1", nothing, "localhost", TunnelSettings.DEFAULTS);
+        TunnelSettings named = new TunnelSettings(Duration.ofSeconds(10), Duration.ofSeconds(10), Duration.ofMinutes(10),
+                TunnelSettings.DEFAULT_MAX_CONNECTIONS, "billing-api");
+        ClientTunnel client = fixture.clientTunnel("127.0.0.1", nothing, "localhost", named);
         try (LogCapture log = LogCapture.start();
              Socket socket = connect(client.localAddress())) {
             long start = System.nanoTime();
             assertClosed(socket);
             assertElapsedBelow(start, PROMPTLY);
 
-            String expected = "tunnel 127.0.0.1:" + client.localAddress().getPort() + " → target 127.0.0.1:"
+            String expected = "tunnel billing-api 127.0.0.1:" + client.localAddress().getPort() + " → target 127.0.0.1:"
                     + nothing + ": connect failed for client 127.0.0.1:" + socket.getLocalPort()
                     + ": Connection refused";
             assertNotNull(log.awaitLine(expected, PROMPTLY), "log line `" + expected + "` in:\n" + log.text());

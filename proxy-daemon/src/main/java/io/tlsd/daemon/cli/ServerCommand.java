@@ -129,7 +129,7 @@ final class ServerCommand implements Callable<Integer> {
         List<TunnelConfig> tunnels = new ArrayList<>(builder.tunnels());
         tunnels.add(new TunnelConfig("tunnel-" + (tunnels.size() + 1), Addresses.parse(listen), target, null,
                 ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile), alpn, clientAuthPolicy(),
-                clientCa, proxyProtocol, Duration.ofSeconds(idleSeconds), TunnelSettings.DEFAULT_MAX_CONNECTIONS));
+                clientCa, proxyProtocol, Duration.ofSeconds(idleSeconds), TunnelSettings.DEFAULT_MAX_CONNECTIONS, null));
         builder.tunnels(tunnels);
         if (daemon.socket == null) {
             builder.ipcEnabled(false);

@@ -46,7 +46,7 @@ public final class ConfigFile {
     private static final Set<String> SHARED_MEMORY = Set.of("dir", "write_ring_bytes");
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
             "passphrase_file", "alpn", "client_auth", "client_ca_file", "proxy_protocol", "idle_timeout",
-            "max_connections");
+            "max_connections", "ca_file");
     private static final Set<String> TLS = Set.of("ca_file", "protocols", "groups", "provider", "ticket_key_rotation",
             "client_certificate", "signing");
     private static final Set<String> LISTENER = Set.of("name", "address", "certificates", "alpn", "client_auth",
@@ -275,7 +275,8 @@ public final class ConfigFile {
                     (Boolean) proxy,
                     m.containsKey("idle_timeout") ? duration(m.get("idle_timeout"), where + ".idle_timeout")
                             : Duration.ofMinutes(10),
-                    connectionCount(m, "max_connections", where, TunnelSettings.DEFAULT_MAX_CONNECTIONS)));
+                    connectionCount(m, "max_connections", where, TunnelSettings.DEFAULT_MAX_CONNECTIONS),
+                    m.containsKey("ca_file") ? path(m.get("ca_file"), where + ".ca_file") : null));
         }
         return out;
     }

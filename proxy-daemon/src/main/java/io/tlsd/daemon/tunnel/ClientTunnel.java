@@ -125,8 +125,9 @@ public final class ClientTunnel implements AutoCloseable {
      */
     public void start() throws IOException {
         localAddress = listener.bind(transport, boss, workers, listen, new PlainClientInitializer());
-        log.info("tunnel {} → target {}: listening (TLS server name {}, connect timeout {} ms, handshake timeout {} ms, "
-                        + "idle timeout {}, max connections {})", Relay.addressString(localAddress), target(), serverName,
+        log.info("{}{} → target {}: listening (TLS server name {}, connect timeout {} ms, handshake timeout {} ms, "
+                        + "idle timeout {}, max connections {})", settings.logPrefix(), Relay.addressString(localAddress),
+                target(), serverName,
                 settings.connectTimeout().toMillis(), settings.handshakeTimeout().toMillis(), idleTimeout(),
                 ConnectionLimit.describe(settings.maxConnections()));
     }
@@ -182,9 +183,9 @@ public final class ClientTunnel implements AutoCloseable {
         return settings.idleTimeout().isZero() ? "off" : settings.idleTimeout().toMillis() + " ms";
     }
 
-    /** "tunnel 127.0.0.1:8080 → target example.com:443", from the address the client reached. */
+    /** "tunnel NAME 127.0.0.1:8080 → target example.com:443", from the address the client reached. */
     private String name(Channel accepted) {
-        return "tunnel " + Relay.addressString(accepted.localAddress()) + " → target " + target();
+        return settings.logPrefix() + Relay.addressString(accepted.localAddress()) + " → target " + target();
     }
 
     /** The accepted plain connection from the client, in reading order. */

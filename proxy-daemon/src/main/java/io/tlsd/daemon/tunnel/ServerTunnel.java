@@ -124,9 +124,9 @@ public final class ServerTunnel implements AutoCloseable {
      */
     public void start() throws IOException {
         localAddress = listener.bind(transport, boss, workers, listen, new TlsClientInitializer());
-        log.info("tunnel {} → backend {}: listening ({}connect timeout {} ms, handshake timeout {} ms, idle timeout {}, "
+        log.info("{}{} → backend {}: listening ({}connect timeout {} ms, handshake timeout {} ms, idle timeout {}, "
                         + "max connections {})",
-                Relay.addressString(localAddress), Relay.addressString(backend),
+                settings.logPrefix(), Relay.addressString(localAddress), Relay.addressString(backend),
                 proxyProtocol ? "PROXY protocol v2, " : "", settings.connectTimeout().toMillis(),
                 settings.handshakeTimeout().toMillis(),
                 settings.idleTimeout().isZero() ? "off" : settings.idleTimeout().toMillis() + " ms",
@@ -175,9 +175,10 @@ public final class ServerTunnel implements AutoCloseable {
                 + " → " + Relay.addressString(backend);
     }
 
-    /** "tunnel 127.0.0.1:4433 → backend 127.0.0.1:8080", from the address the client reached. */
+    /** "tunnel NAME 127.0.0.1:4433 → backend 127.0.0.1:8080", from the address the client reached. */
     private String name(Channel accepted) {
-        return "tunnel " + Relay.addressString(accepted.localAddress()) + " → backend " + Relay.addressString(backend);
+        return settings.logPrefix() + Relay.addressString(accepted.localAddress()) + " → backend "
+                + Relay.addressString(backend);
     }
 
     /** The accepted TLS connection from the client, in reading order. */

@@ -5,30 +5,37 @@ import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 
 /**
  * One tunnel of a daemon. In the client role it accepts plain TCP on {@code listen} and connects
- * with TLS to {@code target} (verified against {@code serverName}, default the target's host);
- * in the server role it terminates TLS on {@code listen} with {@code certificate} and connects
- * plain TCP to {@code target}, optionally sending a PROXY v2 header first.
+ * with TLS to {@code target} (verified against {@code serverName}, default the target's host,
+ * and against {@code caFile}, default the daemon's trust anchors); in the server role it
+ * terminates TLS on {@code listen} with {@code certificate} and connects plain TCP to {@code
+ * target}, optionally sending a PROXY v2 header first. A setting of the other role is refused
+ * ({@link #checkRole}), not ignored.
  *
  * @param name for logs, e.g. "tunnel-1"
  * @param target "HOST:PORT"
  * @param serverName client role: the name verified and sent as SNI; null for the target's host
- * @param certificate server role: the certificate served; null in the client role
- * @param alpn server role: protocols offered
+ * @param certificate server role: the certificate served (required); client role: the client
+ *     certificate presented to the target, null for the daemon's ({@code tls.client_certificate})
+ * @param alpn server role: protocols accepted from clients; client role: offered to the target
  * @param clientAuth server role: client certificates none / optional / required
  * @param clientCaFile server role: trust anchors for client certificates
  * @param proxyProtocol server role: send a PROXY protocol v2 header to the backend
  * @param idleTimeout close a connection idle this long in both directions; ZERO never
  * @param maxConnections the most connections carried at once, more are closed as soon as
  *     accepted; 0 for no limit
+ * @param caFile client role: PEM trust anchors for the target; null for the daemon's ({@code
+ *     tls.ca_file}, else the JDK's trust store)
  */
 public record TunnelConfig(String name, InetSocketAddress listen, String target, String serverName,
                            CertificateSpec certificate, List<String> alpn, ClientAuthPolicy clientAuth,
-                           Path clientCaFile, boolean proxyProtocol, Duration idleTimeout, int maxConnections) {
+                           Path clientCaFile, boolean proxyProtocol, Duration idleTimeout, int maxConnections,
+                           Path caFile) {
 
     public TunnelConfig {
         Objects.requireNonNull(name, "name");
@@ -49,6 +56,48 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
     /** {@code tlsd client --listen ADDR --target HOST:PORT [--servername N]}. */
     public static TunnelConfig client(String name, InetSocketAddress listen, String target, String serverName) {
         return new TunnelConfig(name, listen, target, serverName, null, List.of(), ClientAuthPolicy.NONE, null,
-                false, Duration.ofMinutes(10), TunnelSettings.DEFAULT_MAX_CONNECTIONS);
+                false, Duration.ofMinutes(10), TunnelSettings.DEFAULT_MAX_CONNECTIONS, null);
+    }
+
+    /**
+     * Whether this tunnel has TLS settings of its own for its target (trust anchors or a client
+     * certificate), rather than the daemon's. Client role.
+     */
+    public boolean hasOwnTrustOrIdentity() {
+        return caFile != null || certificate != null;
+    }
+
+    /**
+     * Refuses the settings that belong to the other role, which would otherwise be silently
+     * ignored (a client certificate policy on a tunnel that dials out, say). The daemon checks
+     * this as it starts: a configuration file does not say which role it is for.
+     *
+     * @param serverRole whether the daemon terminates TLS (server role) or originates it
+     */
+    public void checkRole(boolean serverRole) {
+        List<String> misplaced = new ArrayList<>();
+        if (serverRole) {
+            if (serverName != null) {
+                misplaced.add("servername");
+            }
+            if (caFile != null) {
+                misplaced.add("ca_file");
+            }
+        } else {
+            if (clientAuth != ClientAuthPolicy.NONE) {
+                misplaced.add("client_auth");
+            }
+            if (clientCaFile != null) {
+                misplaced.add("client_ca_file");
+            }
+            if (proxyProtocol) {
+                misplaced.add("proxy_protocol");
+            }
+        }
+        if (!misplaced.isEmpty()) {
+            throw new IllegalArgumentException("tunnel " + name + ": " + String.join(", ", misplaced)
+                    + (misplaced.size() == 1 ? " applies" : " apply") + " to " + (serverRole ? "client" : "server")
+                    + "-role tunnels only");
+        }
     }
 }

@@ -17,9 +17,11 @@ import java.util.Objects;
  *     closed; {@link Duration#ZERO} never closes idle connections
  * @param maxConnections the most connections the tunnel carries at once; one accepted beyond
  *     that is closed at once (see {@link io.tlsd.daemon.transport.ConnectionLimit}); 0 for no limit
+ * @param name the tunnel's name, which its log lines start with (as its metrics are labelled);
+ *     null for none
  */
 public record TunnelSettings(Duration connectTimeout, Duration handshakeTimeout, Duration idleTimeout,
-                             int maxConnections) {
+                             int maxConnections, String name) {
     /** The default of {@code max_connections}: 8192 file descriptors, and well within the heap. */
     public static final int DEFAULT_MAX_CONNECTIONS = 4096;
 
@@ -30,6 +32,17 @@ public record TunnelSettings(Duration connectTimeout, Duration handshakeTimeout,
     /** With the default connection limit. */
     public TunnelSettings(Duration connectTimeout, Duration handshakeTimeout, Duration idleTimeout) {
         this(connectTimeout, handshakeTimeout, idleTimeout, DEFAULT_MAX_CONNECTIONS);
+    }
+
+    /** Without a name. */
+    public TunnelSettings(Duration connectTimeout, Duration handshakeTimeout, Duration idleTimeout,
+                          int maxConnections) {
+        this(connectTimeout, handshakeTimeout, idleTimeout, maxConnections, null);
+    }
+
+    /** How log lines name the tunnel: "tunnel NAME " or, without a name, "tunnel ". */
+    String logPrefix() {
+        return name == null ? "tunnel " : "tunnel " + name + " ";
     }
 
     public TunnelSettings {

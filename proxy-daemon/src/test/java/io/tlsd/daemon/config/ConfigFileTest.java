@@ -8,6 +8,7 @@ import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.logging.DaemonLog;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
+import io.tlsd.daemon.tunnel.TunnelConfig;
 import io.tlsd.daemon.tunnel.TunnelSettings;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -110,6 +111,28 @@ class ConfigFileTest {
         assertEquals(DaemonLog.Format.TEXT, ConfigFile.load(write("")).logFormat());
         assertTrue(error("log_format: xml\n").contains("log_format: unknown log format 'xml' (text or json)"));
         assertTrue(error("log_level: loud\n").contains("unknown log level 'loud' (error, warn, info, debug)"));
+    }
+
+    @Test
+    void aClientTunnelsOwnTrustCertificateAndAlpn() throws Exception {
+        DaemonConfig c = ConfigFile.load(write("""
+                tunnels:
+                  - name: partner
+                    listen: 127.0.0.1:8080
+                    target: api.partner.example:443
+                    ca_file: partner-ca.pem
+                    cert: sidecar.pem
+                    key: sidecar.key
+                    alpn: [h2]
+                """));
+        TunnelConfig t = c.tunnels().get(0);
+        assertEquals(Path.of("partner-ca.pem"), t.caFile().getFileName());
+        assertEquals(Path.of("sidecar.pem"), t.certificate().certChain().getFileName());
+        assertEquals(List.of("h2"), t.alpn());
+        assertTrue(t.hasOwnTrustOrIdentity());
+        t.checkRole(false);
+        assertEquals("tunnel partner: ca_file applies to client-role tunnels only",
+                assertThrows(IllegalArgumentException.class, () -> t.checkRole(true)).getMessage());
     }
 
     @Test

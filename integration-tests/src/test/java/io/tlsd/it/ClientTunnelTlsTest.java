@@ -1,0 +1,116 @@
+package io.tlsd.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tlsd.daemon.DaemonConfig;
+import io.tlsd.daemon.TlsdDaemon;
+import io.tlsd.daemon.server.ListenerConfig.CertificateSpec;
+import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
+import io.tlsd.daemon.tunnel.TunnelConfig;
+import io.tlsd.daemon.tunnel.TunnelSettings;
+import io.tlsd.testing.Issued;
+import io.tlsd.testing.TestPki;
+import io.tlsd.testing.TlsPeer;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A client-role tunnel's own TLS settings for its target, as a sidecar to a partner with a
+ * private CA needs them (stunnel's per-service CAfile, cert and key): trust anchors ({@code
+ * ca_file}), a client certificate ({@code cert}, {@code key}) and ALPN, each replacing the
+ * daemon's for that tunnel alone, and read again on reload. Real peers: openssl s_server that
+ * requires a client certificate, gnutls-serv that refuses a foreign ALPN protocol.
+ */
+@Timeout(120)
+class ClientTunnelTlsTest {
+    private static final InetSocketAddress ANY_LOOPBACK_PORT = new InetSocketAddress("127.0.0.1", 0);
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aTunnelTrustsItsOwnAnchorsPresentsItsOwnCertificateAndOffersItsAlpn() throws Exception {
+        TestPki ours = TestPki.create(Files.createDirectories(dir.resolve("daemon-pki")));
+        TestPki partner = TestPki.create(Files.createDirectories(dir.resolve("partner-pki")));
+        Issued partnerServer = partner.issueServer("localhost", "localhost");
+        CertificateSpec sidecar = pem(partner.issueClient("billing-sidecar"));
+        Path tunnelCa = Files.copy(partner.caPem(), dir.resolve("partner-ca.pem"));
+        try (TlsPeer strict = TlsPeer.opensslServer(partnerServer, "-rev", "-Verify", "1",
+                     "-CAfile", partner.caPem().toString());
+             TlsPeer h2Only = TlsPeer.gnutlsServer(partnerServer, "--echo", "--alpn=h2", "--alpn-fatal",
+                     "--disable-client-cert");
+             TlsdDaemon daemon = TlsdDaemon.start(DaemonConfig.builder()
+                     .socket(dir.resolve("run/client.sock")).caFile(ours.caPem())
+                     .tunnels(List.of(
+                             tunnel("mtls", strict.port(), tunnelCa, sidecar, List.of()),
+                             tunnel("no-cert", strict.port(), tunnelCa, null, List.of()),
+                             tunnel("daemon-trust", strict.port(), null, sidecar, List.of()),
+                             tunnel("h2", h2Only.port(), tunnelCa, null, List.of("h2")),
+                             tunnel("http1", h2Only.port(), tunnelCa, null, List.of("http/1.1"))))
+                     .build())) {
+            assertEquals("olleh", line(daemon, "mtls", "hello"), "s_server -rev answers reversed");
+            assertNull(line(daemon, "no-cert", "hello"), "s_server -Verify 1 wants a client certificate");
+            assertNull(line(daemon, "daemon-trust", "hello"), "the partner's CA is the mtls tunnel's alone");
+            assertEquals("hello", line(daemon, "h2", "hello"), "gnutls-serv --echo answers as sent");
+            assertNull(line(daemon, "http1", "hello"), "gnutls-serv --alpn-fatal refuses another protocol");
+
+            // the tunnel's anchors renewed (here: replaced by the daemon's CA) and read again
+            Files.copy(ours.caPem(), tunnelCa, StandardCopyOption.REPLACE_EXISTING);
+            List<String> used = daemon.reload();
+            assertTrue(used.stream().anyMatch(u -> u.startsWith("tunnel mtls (trust anchors " + tunnelCa)), used.toString());
+            assertNull(line(daemon, "mtls", "again"), "the partner's server no longer verifies");
+        }
+    }
+
+    @Test
+    void settingsOfTheOtherRoleAreRefusedNotIgnored() throws Exception {
+        TunnelConfig proxied = new TunnelConfig("out", ANY_LOOPBACK_PORT, "localhost:443", null, null, List.of(),
+                ClientAuthPolicy.NONE, null, true, Duration.ofMinutes(1), TunnelSettings.DEFAULT_MAX_CONNECTIONS, null);
+        IllegalArgumentException client = assertThrows(IllegalArgumentException.class,
+                () -> TlsdDaemon.start(DaemonConfig.builder().socket(dir.resolve("c.sock")).tunnels(List.of(proxied))
+                        .build()).close());
+        assertEquals("tunnel out: proxy_protocol applies to server-role tunnels only", client.getMessage());
+
+        Issued server = TestPki.create(Files.createDirectories(dir.resolve("pki"))).issueServer("localhost", "localhost");
+        TunnelConfig named = new TunnelConfig("in", ANY_LOOPBACK_PORT, "127.0.0.1:8080", "backend.test", pem(server),
+                List.of(), ClientAuthPolicy.NONE, null, false, Duration.ofMinutes(1),
+                TunnelSettings.DEFAULT_MAX_CONNECTIONS, dir.resolve("ca.pem"));
+        IllegalArgumentException serverRole = assertThrows(IllegalArgumentException.class,
+                () -> TlsdDaemon.start(DaemonConfig.builder().role(DaemonConfig.Role.SERVER).ipcEnabled(false)
+                        .tunnels(List.of(named)).build()).close());
+        assertEquals("tunnel in: servername, ca_file apply to client-role tunnels only", serverRole.getMessage());
+    }
+
+    private static CertificateSpec pem(Issued issued) {
+        return CertificateSpec.pem(List.of(), issued.chainPem(), issued.keyPem(), null);
+    }
+
+    private static TunnelConfig tunnel(String name, int port, Path caFile, CertificateSpec certificate,
+                                       List<String> alpn) {
+        return new TunnelConfig(name, ANY_LOOPBACK_PORT, "localhost:" + port, null, certificate, alpn,
+                ClientAuthPolicy.NONE, null, false, Duration.ofMinutes(1), TunnelSettings.DEFAULT_MAX_CONNECTIONS,
+                caFile);
+    }
+
+    /**
+     * A line through tunnel {@code name} and the line its target answers, stripped; null when
+     * the tunnel closes the connection first (its TLS handshake failed).
+     */
+    private static String line(TlsdDaemon daemon, String name, String line) throws Exception {
+        try (Socket s = new Socket(InetAddress.getLoopbackAddress(), daemon.tunnelAddress(name).getPort())) {
+            return ReversedLine.through(s, line);
+        }
+    }
+}
