@@ -8,10 +8,15 @@ import io.tlsd.daemon.logging.DaemonLog;
 import io.tlsd.daemon.tls.signing.SigningPolicy;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Option;
 
 /** The flags every daemon role shares, and running a daemon in the foreground. */
 final class DaemonOptions {
+    private static final Logger log = LoggerFactory.getLogger(DaemonOptions.class);
+
     @Option(names = "--socket", paramLabel = "PATH",
             description = "IPC socket (default: $XDG_RUNTIME_DIR/tlsd/ROLE.sock or /tmp/tlsd-$USER/ROLE.sock)")
     Path socket;
@@ -153,9 +158,17 @@ final class DaemonOptions {
             System.err.println("tlsd " + config.role().wireName() + ": cannot start: " + e);
             return TlsdCommand.EXIT_FAILED;
         }
-        StopSignals.onStop(daemon, config.drainTimeout());
-        ReloadSignal.onReload(daemon);
-        daemon.awaitTermination();
+        try (SystemdNotify systemd = SystemdNotify.fromEnvironment(System.getenv())) {
+            StopSignals.onStop(daemon, config.drainTimeout(), systemd);
+            ReloadSignal.onReload(daemon, systemd);
+            if (systemd.enabled()) {
+                Duration watchdog = systemd.startWatchdog(System.getenv(), daemon.health());
+                log.info("systemd notifications to {}{}", systemd.socketName(),
+                        watchdog == null ? "" : ", watchdog every " + watchdog.dividedBy(2).toMillis() + " ms");
+                systemd.ready("serving");
+            }
+            daemon.awaitTermination();
+        }
         return 0;
     }
 }

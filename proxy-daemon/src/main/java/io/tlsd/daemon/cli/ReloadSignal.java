@@ -22,9 +22,14 @@ final class ReloadSignal {
      * log once it can be sent.
      */
     static void onReload(TlsdDaemon daemon) {
+        onReload(daemon, SystemdNotify.NONE);
+    }
+
+    /** Also tells systemd ({@code RELOADING=1}, then {@code READY=1}) around each reload. */
+    static void onReload(TlsdDaemon daemon, SystemdNotify systemd) {
         try {
             SignalHandler before = Signal.handle(new Signal("HUP"),
-                    signal -> new Thread(() -> reload(daemon), "tlsd-reload").start());
+                    signal -> new Thread(() -> reload(daemon, systemd), "tlsd-reload").start());
             if (before == SignalHandler.SIG_IGN) {
                 // The JVM leaves a signal the process inherited as ignored alone (nohup does that).
                 log.warn("SIGHUP is ignored by this process (started with nohup?): it cannot reload the"
@@ -37,14 +42,19 @@ final class ReloadSignal {
         }
     }
 
-    private static void reload(TlsdDaemon daemon) {
+    private static void reload(TlsdDaemon daemon, SystemdNotify systemd) {
         log.info("SIGHUP received, reading the certificate files again");
+        systemd.reloading();
+        String status;
         try {
             for (String what : daemon.reload()) {
                 log.info("reload: {}", what);
             }
+            status = "serving; certificate files read again";
         } catch (RuntimeException e) {
             log.error("reload failed, still using the previous certificates: {}", e.getMessage());
+            status = "serving; the last reload failed, see the log";
         }
+        systemd.ready(status);
     }
 }

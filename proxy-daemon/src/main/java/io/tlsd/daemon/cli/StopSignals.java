@@ -19,6 +19,11 @@ final class StopSignals {
     }
 
     static void onStop(TlsdDaemon daemon, Duration drainTimeout) {
+        onStop(daemon, drainTimeout, SystemdNotify.NONE);
+    }
+
+    /** Also tells systemd ({@code STOPPING=1}) when a stop begins. */
+    static void onStop(TlsdDaemon daemon, Duration drainTimeout, SystemdNotify systemd) {
         Runtime.getRuntime().addShutdownHook(new Thread(daemon::close, "tlsd-shutdown"));
         AtomicBoolean stopping = new AtomicBoolean();
         for (String name : new String[] {"TERM", "INT"}) {
@@ -26,9 +31,11 @@ final class StopSignals {
                 Signal.handle(new Signal(name), signal -> {
                     if (stopping.compareAndSet(false, true) && !drainTimeout.isZero()) {
                         log.info("SIG{} received, stopping gracefully (another SIGTERM or SIGINT stops at once)", name);
+                        systemd.stopping("draining for up to " + drainTimeout.toMillis() + " ms");
                         new Thread(() -> drain(daemon, drainTimeout), "tlsd-drain").start();
                     } else {
                         log.info("SIG{} received, stopping", name);
+                        systemd.stopping("stopping");
                         new Thread(daemon::close, "tlsd-stop").start();
                     }
                 });

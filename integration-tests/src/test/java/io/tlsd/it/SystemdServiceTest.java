@@ -1,0 +1,100 @@
+package io.tlsd.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code tlsd client} as a systemd unit of {@code Type=notify} with {@code WatchdogSec=} runs it:
+ * NOTIFY_SOCKET and WATCHDOG_USEC in its environment, and its notifications received by socat on
+ * that datagram socket, standing in for systemd.
+ */
+@Timeout(90)
+class SystemdServiceTest {
+    private static final Duration T = Duration.ofSeconds(20);
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aNotifyUnitIsToldReadyWatchdogReloadingAndStopping() throws Exception {
+        Path notify = dir.resolve("notify");
+        Path received = dir.resolve("notifications");
+        Process socat = new ProcessBuilder("socat", "-u", "UNIX-RECV:" + notify, "OPEN:" + received + ",creat,append")
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        try {
+            awaitFile(notify, socat);
+            try (DaemonProcess daemon = DaemonProcess.start(dir.resolve("daemon.log"),
+                    // SIGHUP at its default whatever this JVM inherited, as systemd starts services
+                    List.of("env", "--default-signal=HUP", "NOTIFY_SOCKET=" + notify, "WATCHDOG_USEC=1000000"),
+                    "client", "--socket", dir.resolve("run/client.sock").toString())) {
+                // READY=1 once it serves and its signals are claimed
+                awaitText(received, "READY=1\nSTATUS=serving\nMAINPID=" + daemon.process.pid() + "\n", 1, daemon);
+                awaitText(received, "WATCHDOG=1\n", 2, daemon); // every half WatchdogSec
+                daemon.awaitLogLine("systemd notifications to " + notify + ", watchdog every 500 ms");
+
+                daemon.signal("HUP");
+                awaitText(received, "RELOADING=1\nMONOTONIC_USEC=", 1, daemon);
+                awaitText(received, "READY=1\nSTATUS=serving; certificate files read again\nMAINPID=", 1, daemon);
+
+                daemon.signal("TERM");
+                awaitText(received, "STOPPING=1\nSTATUS=draining for up to 15000 ms\n", 1, daemon);
+                assertTrue(daemon.process.waitFor(T.toSeconds(), TimeUnit.SECONDS), "stopped");
+                assertEquals(0, daemon.process.exitValue());
+            }
+        } finally {
+            socat.destroy();
+        }
+    }
+
+    @Test
+    void anAbstractNotifySocketWorksToo() throws Exception {
+        String name = "tlsd-test-" + ProcessHandle.current().pid() + "-" + System.nanoTime();
+        Path received = dir.resolve("notifications");
+        Process socat = new ProcessBuilder("socat", "-u", "ABSTRACT-RECV:" + name, "OPEN:" + received + ",creat,append")
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        try {
+            Thread.sleep(300); // an abstract name leaves no file to wait for
+            try (DaemonProcess daemon = DaemonProcess.start(dir.resolve("daemon.log"),
+                    List.of("env", "NOTIFY_SOCKET=@" + name), "client", "--socket", dir.resolve("run/c.sock").toString())) {
+                awaitText(received, "READY=1\nSTATUS=serving\nMAINPID=" + daemon.process.pid() + "\n", 1, daemon);
+            }
+        } finally {
+            socat.destroy();
+        }
+    }
+
+    private static void awaitFile(Path file, Process owner) throws InterruptedException {
+        long end = System.nanoTime() + T.toNanos();
+        while (!Files.exists(file)) {
+            if (!owner.isAlive() || System.nanoTime() > end) {
+                fail("no " + file + " from socat");
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    /** Until {@code file} holds {@code text} at least {@code times} times. */
+    private static void awaitText(Path file, String text, int times, DaemonProcess daemon) throws Exception {
+        long end = System.nanoTime() + T.toNanos();
+        String got = "";
+        while (System.nanoTime() < end) {
+            got = Files.exists(file) ? Files.readString(file, StandardCharsets.UTF_8) : "";
+            if (got.split(java.util.regex.Pattern.quote(text), -1).length - 1 >= times) {
+                return;
+            }
+            Thread.sleep(20);
+        }
+        fail(times + "× `" + text + "` not among the notifications:\n" + got + "\nthe daemon's log:\n" + daemon.logText());
+    }
+}
