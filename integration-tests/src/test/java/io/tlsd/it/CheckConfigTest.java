@@ -52,6 +52,29 @@ class CheckConfigTest {
     }
 
     @Test
+    void tunnelsAreListedAndTheirMistakesReported() throws Exception {
+        Path ok = file("tunnels.yaml", "tunnels:\n  - name: partner\n    listen: 127.0.0.1:8080\n"
+                + "    target: api.partner.test:443\n    ca_file: " + good.caPem() + "\n");
+        var run = ConnectCommandTest.tlsd("", "check-config", ok.toString());
+        assertEquals(0, run.exitCode(), run.stderr());
+        assertTrue(run.stdout().contains("tunnel partner: 127.0.0.1:8080 → api.partner.test:443 (client role)"),
+                run.stdout());
+
+        Path mixed = file("mixed.yaml", "tunnels:\n  - name: both\n    listen: 127.0.0.1:8080\n"
+                + "    target: api.partner.test:443\n    servername: api.partner.test\n    proxy_protocol: true\n"
+                + "  - name: lost\n    listen: 127.0.0.1:8081\n    target: 127.0.0.1:80\n"
+                + "    cert: " + good.chainPem() + "\n    key: " + dir.resolve("nope.key") + "\n"
+                + "    ca_file: " + dir.resolve("nope.pem") + "\n");
+        run = ConnectCommandTest.tlsd("", "check-config", mixed.toString());
+        assertEquals(2, run.exitCode(), run.stdout());
+        assertTrue(run.stderr().contains(mixed + ": tunnel both: client-role keys (servername) and server-role keys"
+                + " (proxy_protocol) cannot go together"), run.stderr());
+        assertTrue(run.stderr().contains(mixed + ": tunnel lost: " + dir.resolve("nope.pem") + " is not a readable file"),
+                run.stderr());
+        assertTrue(run.stderr().contains(mixed + ": tunnel lost: ") && run.stderr().contains("nope.key"), run.stderr());
+    }
+
+    @Test
     void missingKeyFileIsReported() throws Exception {
         Path f = file("missing.yaml", listener(good.chainPem(), dir.resolve("nope.key")));
         var run = ConnectCommandTest.tlsd("", "check-config", f.toString());

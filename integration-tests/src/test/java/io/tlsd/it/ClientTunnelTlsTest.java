@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.TlsdDaemon;
@@ -11,6 +12,7 @@ import io.tlsd.daemon.server.ListenerConfig.CertificateSpec;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import io.tlsd.daemon.tunnel.TunnelSettings;
+import io.tlsd.it.tunnel.LogCapture;
 import io.tlsd.testing.Issued;
 import io.tlsd.testing.TestPki;
 import io.tlsd.testing.TlsPeer;
@@ -36,6 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(120)
 class ClientTunnelTlsTest {
     private static final InetSocketAddress ANY_LOOPBACK_PORT = new InetSocketAddress("127.0.0.1", 0);
+    private static final Duration T = Duration.ofSeconds(10);
 
     @TempDir
     Path dir;
@@ -47,31 +50,72 @@ class ClientTunnelTlsTest {
         Issued partnerServer = partner.issueServer("localhost", "localhost");
         CertificateSpec sidecar = pem(partner.issueClient("billing-sidecar"));
         Path tunnelCa = Files.copy(partner.caPem(), dir.resolve("partner-ca.pem"));
+        Path otherCa = Files.copy(partner.caPem(), dir.resolve("partner-ca-too.pem"));
         try (TlsPeer strict = TlsPeer.opensslServer(partnerServer, "-rev", "-Verify", "1",
                      "-CAfile", partner.caPem().toString());
-             TlsPeer h2Only = TlsPeer.gnutlsServer(partnerServer, "--echo", "--alpn=h2", "--alpn-fatal",
+             // --alpn-fatal: a client that offers protocols but not h2 gets alert 120
+             TlsPeer partnerH2 = TlsPeer.gnutlsServer(partnerServer, "--echo", "--alpn=h2", "--alpn-fatal",
                      "--disable-client-cert");
+             TlsPeer oursH2 = TlsPeer.gnutlsServer(ours.issueServer("localhost", "localhost"), "--echo", "--alpn=h2",
+                     "--alpn-fatal", "--disable-client-cert");
+             LogCapture log = LogCapture.start();
              TlsdDaemon daemon = TlsdDaemon.start(DaemonConfig.builder()
                      .socket(dir.resolve("run/client.sock")).caFile(ours.caPem())
                      .tunnels(List.of(
                              tunnel("mtls", strict.port(), tunnelCa, sidecar, List.of()),
                              tunnel("no-cert", strict.port(), tunnelCa, null, List.of()),
                              tunnel("daemon-trust", strict.port(), null, sidecar, List.of()),
-                             tunnel("h2", h2Only.port(), tunnelCa, null, List.of("h2")),
-                             tunnel("http1", h2Only.port(), tunnelCa, null, List.of("http/1.1"))))
+                             tunnel("h2", oursH2.port(), null, null, List.of("h2")),
+                             tunnel("http1", oursH2.port(), null, null, List.of("http/1.1")),
+                             tunnel("partner-h2", partnerH2.port(), otherCa, null, List.of("h2")),
+                             tunnel("partner-http1", partnerH2.port(), otherCa, null, List.of("http/1.1"))))
                      .build())) {
             assertEquals("olleh", line(daemon, "mtls", "hello"), "s_server -rev answers reversed");
-            assertNull(line(daemon, "no-cert", "hello"), "s_server -Verify 1 wants a client certificate");
-            assertNull(line(daemon, "daemon-trust", "hello"), "the partner's CA is the mtls tunnel's alone");
+            // s_server -Verify 1 wants a client certificate
+            assertRefused(daemon, log, "no-cert", "CERTIFICATE_REQUIRED");
+            // the partner's CA is the mtls tunnel's alone
+            assertRefused(daemon, log, "daemon-trust", "certificate of localhost rejected");
+            // ALPN offered from the daemon's contexts and from a tunnel's own
             assertEquals("hello", line(daemon, "h2", "hello"), "gnutls-serv --echo answers as sent");
-            assertNull(line(daemon, "http1", "hello"), "gnutls-serv --alpn-fatal refuses another protocol");
+            assertEquals("hello", line(daemon, "partner-h2", "hello"));
+            // gnutls-serv --alpn-fatal refuses a client that offers only http/1.1
+            assertRefused(daemon, log, "http1", "NO_APPLICATION_PROTOCOL");
+            assertRefused(daemon, log, "partner-http1", "NO_APPLICATION_PROTOCOL");
 
             // the tunnel's anchors renewed (here: replaced by the daemon's CA) and read again
             Files.copy(ours.caPem(), tunnelCa, StandardCopyOption.REPLACE_EXISTING);
             List<String> used = daemon.reload();
             assertTrue(used.stream().anyMatch(u -> u.startsWith("tunnel mtls (trust anchors " + tunnelCa)), used.toString());
-            assertNull(line(daemon, "mtls", "again"), "the partner's server no longer verifies");
+            assertRefused(daemon, log, "mtls", "certificate of localhost rejected");
+            assertEquals("again", line(daemon, "partner-h2", "again"), "ALPN and anchors kept through the reload");
+            assertRefused(daemon, log, "partner-http1", "NO_APPLICATION_PROTOCOL");
+
+            // all or nothing: the last tunnel's anchors unreadable, so nothing changes
+            Files.copy(partner.caPem(), tunnelCa, StandardCopyOption.REPLACE_EXISTING);
+            Files.writeString(otherCa, "not a certificate");
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, daemon::reload);
+            assertTrue(refused.getMessage().startsWith("tunnel partner-h2: "), refused.getMessage());
+            assertRefused(daemon, log, "mtls", "certificate of localhost rejected"); // the anchors of the reload before
+            assertEquals("still", line(daemon, "partner-h2", "still"));
         }
+    }
+
+    /** A line through {@code tunnel} finds the connection closed, and the log says {@code why}. */
+    private static void assertRefused(TlsdDaemon daemon, LogCapture log, String tunnel, String why) throws Exception {
+        String prefix = "tunnel " + tunnel + " 127.0.0.1:";
+        int before = count(log.text(), prefix, why);
+        assertNull(line(daemon, tunnel, "hello"), tunnel + " carried a line");
+        long end = System.nanoTime() + T.toNanos();
+        while (count(log.text(), prefix, why) == before) {
+            if (System.nanoTime() > end) {
+                fail("no `" + why + "` logged for tunnel " + tunnel + ":\n" + log.text());
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    private static int count(String text, String prefix, String why) {
+        return (int) text.lines().filter(l -> l.contains(prefix) && l.contains(why)).count();
     }
 
     @Test

@@ -150,7 +150,14 @@ public final class TlsdDaemon implements AutoCloseable {
         startDebugSocket(connector, null);
         for (TunnelConfig t : config.tunnels()) {
             InetSocketAddress target = Addresses.parse(t.target());
-            ClientTlsContexts own = clientTunnelContexts(t, contexts);
+            ClientTlsContexts own;
+            try {
+                own = clientTunnelContexts(t, contexts);
+            } catch (SSLException e) {
+                throw new SSLException("tunnel " + t.name() + ": " + e.getMessage(), e);
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException("tunnel " + t.name() + ": " + e.getMessage(), e);
+            }
             if (own != contexts) {
                 log.info("tunnel {}: {}", t.name(), own.describe());
             }

@@ -10,7 +10,7 @@ import java.time.Duration;
  * Captures what the daemon logs: its loggers write to {@code System.err} as it is at each call
  * ({@code DaemonLog}), so replacing {@code System.err} sees the log lines. Everything still goes to the original stream too.
  */
-final class LogCapture implements AutoCloseable {
+public final class LogCapture implements AutoCloseable {
     private final PrintStream original = System.err;
     private final ByteArrayOutputStream captured = new ByteArrayOutputStream();
 
@@ -34,18 +34,18 @@ final class LogCapture implements AutoCloseable {
         }, true, StandardCharsets.UTF_8));
     }
 
-    static LogCapture start() {
+    public static LogCapture start() {
         return new LogCapture();
     }
 
-    String text() {
+    public String text() {
         synchronized (captured) {
             return captured.toString(StandardCharsets.UTF_8);
         }
     }
 
     /** The first captured line containing {@code fragment}, waiting up to {@code timeout}; null if none. */
-    String awaitLine(String fragment, Duration timeout) throws InterruptedException {
+    public String awaitLine(String fragment, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         do {
             for (String line : text().split("\n")) {

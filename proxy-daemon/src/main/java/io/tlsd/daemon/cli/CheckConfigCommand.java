@@ -7,6 +7,7 @@ import io.tlsd.daemon.tls.ConnectionInfos;
 import io.tlsd.daemon.tls.KeyMaterial;
 import io.tlsd.daemon.tls.ClientTlsContexts;
 import io.tlsd.daemon.tls.ServerTlsContexts;
+import io.tlsd.daemon.tunnel.TunnelConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -69,6 +70,9 @@ final class CheckConfigCommand implements Callable<Integer> {
                 }
             }
         }
+        for (TunnelConfig tunnel : config.tunnels()) {
+            checkTunnel(tunnel, problems);
+        }
         if (!problems.isEmpty()) {
             problems.forEach(System.err::println);
             return TlsdCommand.EXIT_USAGE;
@@ -82,7 +86,36 @@ final class CheckConfigCommand implements Callable<Integer> {
             System.out.println("  listener " + l.name() + ": " + ConnectionInfos.addressString(l.address()) + ", " + l.certificates().size()
                     + " certificate(s), client auth " + l.clientAuth().name().toLowerCase() + ", ALPN " + l.alpn());
         }
+        for (TunnelConfig t : config.tunnels()) {
+            System.out.println("  tunnel " + t.name() + ": " + ConnectionInfos.addressString(t.listen()) + " → "
+                    + t.target() + (t.serverRoleKeys().isEmpty() && t.clientRoleKeys().isEmpty() ? ""
+                            : " (" + (t.serverRoleKeys().isEmpty() ? "client" : "server") + " role)"));
+        }
         return 0;
+    }
+
+    /**
+     * A tunnel's files, and keys of both roles at once, which no start accepts (the file does not
+     * say its role, so one role's keys alone are not a problem here).
+     */
+    private void checkTunnel(TunnelConfig t, List<String> problems) {
+        String where = file + ": tunnel " + t.name() + ": ";
+        if (!t.clientRoleKeys().isEmpty() && !t.serverRoleKeys().isEmpty()) {
+            problems.add(where + "client-role keys (" + String.join(", ", t.clientRoleKeys())
+                    + ") and server-role keys (" + String.join(", ", t.serverRoleKeys()) + ") cannot go together");
+        }
+        for (Path f : new Path[] {t.caFile(), t.clientCaFile()}) {
+            if (f != null && !Files.isReadable(f)) {
+                problems.add(where + f + " is not a readable file");
+            }
+        }
+        if (t.certificate() != null) {
+            try {
+                t.certificate().load();
+            } catch (IllegalArgumentException e) {
+                problems.add(where + e.getMessage());
+            }
+        }
     }
 
     /** Not a problem when unusable: the daemon then runs without rings, as this line says. */

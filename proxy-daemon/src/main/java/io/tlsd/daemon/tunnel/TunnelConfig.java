@@ -67,6 +67,36 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
         return caFile != null || certificate != null;
     }
 
+    /** The keys set that only a client-role tunnel uses: {@code servername}, {@code ca_file}. */
+    public List<String> clientRoleKeys() {
+        List<String> keys = new ArrayList<>();
+        if (serverName != null) {
+            keys.add("servername");
+        }
+        if (caFile != null) {
+            keys.add("ca_file");
+        }
+        return keys;
+    }
+
+    /**
+     * The keys set that only a server-role tunnel uses: {@code client_auth} (other than none),
+     * {@code client_ca_file}, {@code proxy_protocol: true}.
+     */
+    public List<String> serverRoleKeys() {
+        List<String> keys = new ArrayList<>();
+        if (clientAuth != ClientAuthPolicy.NONE) {
+            keys.add("client_auth");
+        }
+        if (clientCaFile != null) {
+            keys.add("client_ca_file");
+        }
+        if (proxyProtocol) {
+            keys.add("proxy_protocol");
+        }
+        return keys;
+    }
+
     /**
      * Refuses the settings that belong to the other role, which would otherwise be silently
      * ignored (a client certificate policy on a tunnel that dials out, say). The daemon checks
@@ -75,25 +105,7 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
      * @param serverRole whether the daemon terminates TLS (server role) or originates it
      */
     public void checkRole(boolean serverRole) {
-        List<String> misplaced = new ArrayList<>();
-        if (serverRole) {
-            if (serverName != null) {
-                misplaced.add("servername");
-            }
-            if (caFile != null) {
-                misplaced.add("ca_file");
-            }
-        } else {
-            if (clientAuth != ClientAuthPolicy.NONE) {
-                misplaced.add("client_auth");
-            }
-            if (clientCaFile != null) {
-                misplaced.add("client_ca_file");
-            }
-            if (proxyProtocol) {
-                misplaced.add("proxy_protocol");
-            }
-        }
+        List<String> misplaced = serverRole ? clientRoleKeys() : serverRoleKeys();
         if (!misplaced.isEmpty()) {
             throw new IllegalArgumentException("tunnel " + name + ": " + String.join(", ", misplaced)
                     + (misplaced.size() == 1 ? " applies" : " apply") + " to " + (serverRole ? "client" : "server")
