@@ -162,10 +162,10 @@ final class DaemonOptions {
             StopSignals.onStop(daemon, config.drainTimeout(), systemd);
             ReloadSignal.onReload(daemon, systemd);
             if (systemd.enabled()) {
+                systemd.ready("serving");
                 Duration watchdog = systemd.startWatchdog(System.getenv(), daemon.health());
                 log.info("systemd notifications to {}{}", systemd.socketName(),
                         watchdog == null ? "" : ", watchdog every " + watchdog.dividedBy(2).toMillis() + " ms");
-                systemd.ready("serving");
             }
             daemon.awaitTermination();
         }
