@@ -286,7 +286,7 @@ public final class TlsdDaemon implements AutoCloseable {
 
     private TunnelSettings settings(TunnelConfig t) {
         return new TunnelSettings(config.connectTimeout(), config.handshakeTimeout(), t.idleTimeout(), t.maxConnections(),
-                t.name());
+                t.name(), t.accessLog());
     }
 
     private void startIpc(Connector connector, Acceptor acceptor) throws Exception {

@@ -51,6 +51,12 @@ class TunnelCommandTest {
         }
     }
 
+    private static void assertAccessLine(Path log, String regex) throws IOException {
+        List<String> lines = Files.readAllLines(log).stream().filter(l -> l.contains(" done after ")).toList();
+        assertEquals(1, lines.size(), String.join("\n", Files.readAllLines(log)));
+        assertTrue(lines.get(0).matches(".* INFO Relay - " + regex), lines.get(0) + "\n !~ " + regex);
+    }
+
     @Test
     void tunnelPairCarriesLinesBothWaysAndStopsOnSigterm() throws Exception {
         TestPki pki = TestPki.create(Files.createDirectories(dir.resolve("pki")));
@@ -60,9 +66,9 @@ class TunnelCommandTest {
             int plainPort = FreePorts.loopback();
             Process server = tlsd("server", "server", "--listen", "127.0.0.1:" + tlsPort,
                     "--target", "127.0.0.1:" + backend.address().getPort(),
-                    "--cert", localhost.chainPem().toString(), "--key", localhost.keyPem().toString());
+                    "--cert", localhost.chainPem().toString(), "--key", localhost.keyPem().toString(), "--access-log");
             Process client = tlsd("client", "client", "--listen", "127.0.0.1:" + plainPort,
-                    "--target", "localhost:" + tlsPort, "--ca-file", pki.caPem().toString());
+                    "--target", "localhost:" + tlsPort, "--ca-file", pki.caPem().toString(), "--access-log");
             try {
                 connectWhenUp(tlsPort).close();
                 try (Socket app = connectWhenUp(plainPort)) {
@@ -85,6 +91,13 @@ class TunnelCommandTest {
             assertEquals(0, server.exitValue(), Files.readString(dir.resolve("server.log")));
             assertTrue(Files.readString(dir.resolve("server.log")).contains("IPC off"),
                     "a tunnel on the command line runs without an IPC socket");
+            // --access-log: one line per connection relayed (not the probe that never got there)
+            String accessLine = "tunnel tunnel-1 127.0.0.1:%d → %s: client 127.0.0.1:\\d+ done after \\d+ ms:"
+                    + " 20 bytes from the client, 20 bytes to it, TLSv1.3 TLS_\\w+";
+            assertAccessLine(dir.resolve("client.log"),
+                    String.format(accessLine, plainPort, "target localhost:" + tlsPort));
+            assertAccessLine(dir.resolve("server.log"),
+                    String.format(accessLine, tlsPort, "backend 127.0.0.1:" + backend.address().getPort()));
         }
     }
 }

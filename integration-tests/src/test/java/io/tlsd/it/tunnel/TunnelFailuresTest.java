@@ -89,7 +89,7 @@ class TunnelFailuresTest {
     void targetDownThePlainClientIsResetPromptlyAndTheReasonLoggedUnderTheTunnelsName() throws Exception {
         int nothing = FreePorts.loopback();
         TunnelSettings named = new TunnelSettings(Duration.ofSeconds(10), Duration.ofSeconds(10), Duration.ofMinutes(10),
-                TunnelSettings.DEFAULT_MAX_CONNECTIONS, "billing-api");
+                TunnelSettings.DEFAULT_MAX_CONNECTIONS, "billing-api", false);
         ClientTunnel client = fixture.clientTunnel("127.0.0.1", nothing, "localhost", named);
         try (LogCapture log = LogCapture.start();
              Socket socket = connect(client.localAddress())) {

@@ -46,6 +46,9 @@ final class ClientCommand implements Callable<Integer> {
             description = "Tunnel: the name verified and sent as SNI (default: the target host)")
     String serverName;
 
+    @Option(names = "--access-log", description = "Tunnel: log a line for each connection when it ends")
+    boolean accessLog;
+
     @Override
     public Integer call() throws Exception {
         DaemonConfig.Builder builder = daemon.builder().role(DaemonConfig.Role.CLIENT);
@@ -64,7 +67,8 @@ final class ClientCommand implements Callable<Integer> {
             }
             Addresses.parse(target); // fail early on a malformed target
             List<TunnelConfig> tunnels = new ArrayList<>(builder.tunnels());
-            tunnels.add(TunnelConfig.client("tunnel-" + (tunnels.size() + 1), Addresses.parse(listen), target, serverName));
+            tunnels.add(TunnelConfig.client("tunnel-" + (tunnels.size() + 1), Addresses.parse(listen), target, serverName)
+                    .withAccessLog(accessLog));
             builder.tunnels(tunnels);
             if (daemon.socket == null) {
                 builder.ipcEnabled(false); // a tunnel on the command line runs alone unless --socket is given

@@ -67,6 +67,9 @@ final class ServerCommand implements Callable<Integer> {
     @Option(names = "--idle-timeout", paramLabel = "SECONDS", description = "Tunnel: close connections idle this long (default: 600)")
     long idleSeconds = 600;
 
+    @Option(names = "--access-log", description = "Tunnel: log a line for each connection when it ends")
+    boolean accessLog;
+
     @Option(names = "--state-dir", paramLabel = "DIR",
             description = "Where the embedded default keeps its local CA (default: $XDG_STATE_HOME/tlsd or ~/.local/state/tlsd)")
     Path stateDir;
@@ -129,7 +132,8 @@ final class ServerCommand implements Callable<Integer> {
         List<TunnelConfig> tunnels = new ArrayList<>(builder.tunnels());
         tunnels.add(new TunnelConfig("tunnel-" + (tunnels.size() + 1), Addresses.parse(listen), target, null,
                 ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile), alpn, clientAuthPolicy(),
-                clientCa, proxyProtocol, Duration.ofSeconds(idleSeconds), TunnelSettings.DEFAULT_MAX_CONNECTIONS, null));
+                clientCa, proxyProtocol, Duration.ofSeconds(idleSeconds), TunnelSettings.DEFAULT_MAX_CONNECTIONS, null,
+                accessLog));
         builder.tunnels(tunnels);
         if (daemon.socket == null) {
             builder.ipcEnabled(false);

@@ -46,7 +46,7 @@ public final class ConfigFile {
     private static final Set<String> SHARED_MEMORY = Set.of("dir", "write_ring_bytes");
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
             "passphrase_file", "alpn", "client_auth", "client_ca_file", "proxy_protocol", "idle_timeout",
-            "max_connections", "ca_file");
+            "max_connections", "ca_file", "access_log");
     private static final Set<String> TLS = Set.of("ca_file", "protocols", "groups", "provider", "ticket_key_rotation",
             "client_certificate", "signing");
     private static final Set<String> LISTENER = Set.of("name", "address", "certificates", "alpn", "client_auth",
@@ -266,6 +266,10 @@ public final class ConfigFile {
             if (!(proxy instanceof Boolean)) {
                 throw new IllegalArgumentException(where + ".proxy_protocol: expected true or false, got " + describe(proxy));
             }
+            Object accessLog = m.getOrDefault("access_log", Boolean.FALSE);
+            if (!(accessLog instanceof Boolean)) {
+                throw new IllegalArgumentException(where + ".access_log: expected true or false, got " + describe(accessLog));
+            }
             out.add(new TunnelConfig(name, listen, target,
                     m.containsKey("servername") ? string(m.get("servername"), where + ".servername") : null,
                     hasCertificate ? certificate(m, where, List.of()) : null,
@@ -276,7 +280,8 @@ public final class ConfigFile {
                     m.containsKey("idle_timeout") ? duration(m.get("idle_timeout"), where + ".idle_timeout")
                             : Duration.ofMinutes(10),
                     connectionCount(m, "max_connections", where, TunnelSettings.DEFAULT_MAX_CONNECTIONS),
-                    m.containsKey("ca_file") ? path(m.get("ca_file"), where + ".ca_file") : null));
+                    m.containsKey("ca_file") ? path(m.get("ca_file"), where + ".ca_file") : null,
+                    (Boolean) accessLog));
         }
         return out;
     }

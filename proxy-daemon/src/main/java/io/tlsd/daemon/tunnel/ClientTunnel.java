@@ -195,7 +195,7 @@ public final class ClientTunnel implements AutoCloseable {
             if (!listener.admit(ch)) {
                 return; // closed: the tunnel carries max_connections already
             }
-            Relay relay = new Relay(name(ch), End.plain(ch, "client"), listener);
+            Relay relay = new Relay(name(ch), End.plain(ch, "client"), listener, settings.accessLog());
             if (!settings.idleTimeout().isZero()) {
                 // no bytes either way for the idle timeout: the relay closes both connections
                 ch.pipeline().addLast("idle", new IdleStateHandler(

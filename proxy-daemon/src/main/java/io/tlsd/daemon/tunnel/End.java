@@ -45,6 +45,9 @@ abstract class End {
 
     abstract boolean isTls();
 
+    /** "TLSv1.3 TLS_AES_128_GCM_SHA256" once handshaken; null for plain TCP or before. */
+    abstract String tlsSession();
+
     /** Whether the peer ended its output with a close_notify (always false for plain TCP). */
     abstract boolean receivedCloseNotify();
 
@@ -82,6 +85,11 @@ abstract class End {
         }
 
         @Override
+        String tlsSession() {
+            return null;
+        }
+
+        @Override
         ChannelFuture endOutput() {
             return ((DuplexChannel) channel).shutdownOutput();
         }
@@ -108,6 +116,15 @@ abstract class End {
         @Override
         boolean isTls() {
             return true;
+        }
+
+        @Override
+        String tlsSession() {
+            if (!tls.handshakeFuture().isSuccess()) {
+                return null;
+            }
+            javax.net.ssl.SSLSession session = tls.engine().getSession();
+            return session.getProtocol() + " " + session.getCipherSuite();
         }
 
         @Override

@@ -12,6 +12,7 @@ import java.nio.channels.ClosedChannelException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,8 +37,10 @@ import org.slf4j.LoggerFactory;
  * <p>States: {@code CONNECTING} (the dialed end is not connected or not handshaken yet; bytes
  * that SslHandler decoded on its own during the handshake are held, at most
  * {@link #MAX_HELD_BYTES}), {@code RELAYING}, {@code CLOSED}. The tunnels log why a connect or a
- * handshake failed; the relay logs what goes wrong once relaying. Every method runs on the event
- * loop of the two channels.
+ * handshake failed; the relay logs what goes wrong once relaying, and with an access log, one
+ * line for each connection that was relayed, when it ends: how long, how many bytes each way,
+ * the TLS version and cipher, and how it ended. Every method runs on the event loop of the two
+ * channels.
  */
 final class Relay {
     private static final Logger log = LoggerFactory.getLogger(Relay.class);
@@ -61,11 +64,23 @@ final class Relay {
     private int directionsEnded;
     /** Whether the tunnel counted this connection as failed already (see {@link #firstFailure}). */
     private boolean failureCounted;
+    /** Whether to log a line for the connection when it ends, once it was relayed. */
+    private final boolean accessLog;
+    private final long acceptedNanos = System.nanoTime();
+    private long bytesFromClient;
+    private long bytesToClient;
+    /** How the connection ended, for the access log: set by whatever ends it first. */
+    private String ending;
 
     Relay(String tunnel, End accepted, Listener listener) {
+        this(tunnel, accepted, listener, false);
+    }
+
+    Relay(String tunnel, End accepted, Listener listener, boolean accessLog) {
         this.tunnel = tunnel;
         this.accepted = accepted;
         this.listener = listener;
+        this.accessLog = accessLog;
     }
 
     End accepted() {
@@ -141,7 +156,7 @@ final class Relay {
         if (from.heldBytes > MAX_HELD_BYTES) {
             log.warn("{}: {} {} sent more than {} bytes before the tunnel was ready; resetting",
                     tunnel, from.role, from.peer(), MAX_HELD_BYTES);
-            abort();
+            abort(from.role + " sent too much too early");
         }
     }
 
@@ -160,6 +175,11 @@ final class Relay {
                 return;
             }
             listener.relayed(from == accepted, bytes);
+            if (from == accepted) {
+                bytesFromClient += bytes;
+            } else {
+                bytesToClient += bytes;
+            }
             if (state == State.RELAYING && !from.inputEnded) {
                 from.channel.read(); // the previous chunk is out: ask for the next one
             }
@@ -208,7 +228,7 @@ final class Relay {
         } else {
             log.debug("{}: {} {} closed the connection before the tunnel was ready", tunnel, from.role, from.peer());
         }
-        abort();
+        abort(from.role + " closed without close_notify (reset)");
     }
 
     /** An error on {@code from}'s channel; the tunnel ends with a reset on both ends. */
@@ -224,7 +244,7 @@ final class Relay {
             // Before RELAYING the tunnel logs why the connect or the handshake failed.
             log.debug("{}: {} {} failed: {}", tunnel, from.role, from.peer(), describe(cause));
         }
-        abort();
+        abort(from.role + " failed: " + describe(cause) + " (reset)");
     }
 
     /** {@code from}'s channel closed. Unless the relay closed it, something broke. */
@@ -233,22 +253,27 @@ final class Relay {
             return;
         }
         log.debug("{}: {} {} closed the connection abruptly", tunnel, from.role, from.peer());
-        abort();
+        abort(from.role + " closed abruptly (reset)");
     }
 
     /** No bytes either way for the idle timeout. */
     void idle() {
         if (state != State.CLOSED) {
             log.debug("{}: client {} idle, closing", tunnel, accepted.peer());
-            close();
+            close("idle timeout");
         }
     }
 
     /** Closes both ends cleanly: close_notify for TLS, FIN for TCP. Idempotent. */
     void close() {
+        close("closed by the daemon");
+    }
+
+    private void close(String why) {
         if (state == State.CLOSED) {
             return;
         }
+        ended(why);
         state = State.CLOSED;
         releaseHeld();
         accepted.channel.close();
@@ -263,10 +288,15 @@ final class Relay {
      * reset for every client whose handshake failed.
      */
     void abort() {
+        abort("reset");
+    }
+
+    private void abort(String why) {
         if (state == State.CLOSED) {
             return;
         }
         boolean relayed = state == State.RELAYING;
+        ended(why);
         state = State.CLOSED;
         releaseHeld();
         accepted.reset();
@@ -313,8 +343,25 @@ final class Relay {
         directionsEnded++;
         if (directionsEnded == 2 && state == State.RELAYING) {
             log.debug("{}: client {} done in both directions", tunnel, accepted.peer());
-            close();
+            close("done");
         }
+    }
+
+    /** The access log's line, for a connection that was relayed; before the state is CLOSED. */
+    private void ended(String why) {
+        ending = why;
+        if (!accessLog || state != State.RELAYING) {
+            return;
+        }
+        String session = accepted.isTls() ? accepted.tlsSession() : dialed == null ? null : dialed.tlsSession();
+        log.info("{}: client {} {} after {} ms: {} bytes from the client, {} bytes to it{}", tunnel, accepted.peer(),
+                why, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - acceptedNanos), bytesFromClient, bytesToClient,
+                session == null ? "" : ", " + session);
+    }
+
+    /** How the connection ended ("done", "idle timeout", "client failed: … (reset)"); null while it goes on. */
+    String ending() {
+        return ending;
     }
 
     private End other(End end) {

@@ -190,7 +190,7 @@ public final class ServerTunnel implements AutoCloseable {
             }
             SslHandler tls = context.newHandler(ch.alloc());
             tls.setHandshakeTimeoutMillis(settings.handshakeTimeout().toMillis());
-            Relay relay = new Relay(name(ch), End.tls(ch, tls, "client"), listener);
+            Relay relay = new Relay(name(ch), End.tls(ch, tls, "client"), listener, settings.accessLog());
             if (!settings.idleTimeout().isZero()) {
                 // no bytes either way for the idle timeout: the relay closes both connections
                 ch.pipeline().addLast("idle", new IdleStateHandler(

@@ -31,11 +31,21 @@ import java.util.Objects;
  *     accepted; 0 for no limit
  * @param caFile client role: PEM trust anchors for the target; null for the daemon's ({@code
  *     tls.ca_file}, else the JDK's trust store)
+ * @param accessLog log a line for each connection relayed, when it ends
  */
 public record TunnelConfig(String name, InetSocketAddress listen, String target, String serverName,
                            CertificateSpec certificate, List<String> alpn, ClientAuthPolicy clientAuth,
                            Path clientCaFile, boolean proxyProtocol, Duration idleTimeout, int maxConnections,
-                           Path caFile) {
+                           Path caFile, boolean accessLog) {
+
+    /** Without an access log. */
+    public TunnelConfig(String name, InetSocketAddress listen, String target, String serverName,
+                        CertificateSpec certificate, List<String> alpn, ClientAuthPolicy clientAuth,
+                        Path clientCaFile, boolean proxyProtocol, Duration idleTimeout, int maxConnections,
+                        Path caFile) {
+        this(name, listen, target, serverName, certificate, alpn, clientAuth, clientCaFile, proxyProtocol,
+                idleTimeout, maxConnections, caFile, false);
+    }
 
     public TunnelConfig {
         Objects.requireNonNull(name, "name");
@@ -57,6 +67,12 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
     public static TunnelConfig client(String name, InetSocketAddress listen, String target, String serverName) {
         return new TunnelConfig(name, listen, target, serverName, null, List.of(), ClientAuthPolicy.NONE, null,
                 false, Duration.ofMinutes(10), TunnelSettings.DEFAULT_MAX_CONNECTIONS, null);
+    }
+
+    /** This tunnel with an access log, or without. */
+    public TunnelConfig withAccessLog(boolean on) {
+        return new TunnelConfig(name, listen, target, serverName, certificate, alpn, clientAuth, clientCaFile,
+                proxyProtocol, idleTimeout, maxConnections, caFile, on);
     }
 
     /**

@@ -19,9 +19,10 @@ import java.util.Objects;
  *     that is closed at once (see {@link io.tlsd.daemon.transport.ConnectionLimit}); 0 for no limit
  * @param name the tunnel's name, which its log lines start with (as its metrics are labelled);
  *     null for none
+ * @param accessLog whether each connection relayed gets a log line when it ends (see {@link Relay})
  */
 public record TunnelSettings(Duration connectTimeout, Duration handshakeTimeout, Duration idleTimeout,
-                             int maxConnections, String name) {
+                             int maxConnections, String name, boolean accessLog) {
     /** The default of {@code max_connections}: 8192 file descriptors, and well within the heap. */
     public static final int DEFAULT_MAX_CONNECTIONS = 4096;
 
@@ -34,10 +35,10 @@ public record TunnelSettings(Duration connectTimeout, Duration handshakeTimeout,
         this(connectTimeout, handshakeTimeout, idleTimeout, DEFAULT_MAX_CONNECTIONS);
     }
 
-    /** Without a name. */
+    /** Without a name or an access log. */
     public TunnelSettings(Duration connectTimeout, Duration handshakeTimeout, Duration idleTimeout,
                           int maxConnections) {
-        this(connectTimeout, handshakeTimeout, idleTimeout, maxConnections, null);
+        this(connectTimeout, handshakeTimeout, idleTimeout, maxConnections, null, false);
     }
 
     /** How log lines name the tunnel: "tunnel NAME " or, without a name, "tunnel ". */

@@ -10,9 +10,8 @@ import io.netty.handler.ssl.SslCloseCompletionEvent;
 import io.tlsd.daemon.engine.DaemonCounters;
 import io.tlsd.daemon.engine.Failure;
 import io.tlsd.daemon.logging.DaemonLog;
+import io.tlsd.daemon.testing.StderrCapture;
 import io.tlsd.proto.v1.Status;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -222,16 +221,10 @@ class DebugSessionTest {
             assertTrue(LoggerFactory.getLogger("io.tlsd.daemon.TlsdDaemon").isDebugEnabled());
             assertEquals(List.of("error usage: loglevel [error|warn|info|debug]"), h.ask("loglevel info now"));
             assertEquals(List.of("ok loglevel debug"), h.ask("loglevel"), "a refused change changes nothing");
-            PrintStream original = System.err;
-            ByteArrayOutputStream log = new ByteArrayOutputStream();
-            System.setErr(new PrintStream(log, true, StandardCharsets.UTF_8));
-            try {
+            String logged = StderrCapture.of(() -> {
                 assertEquals(List.of("ok loglevel error (was debug)"), h.ask("loglevel error"));
                 assertEquals(List.of("ok loglevel warn (was error)"), h.ask("loglevel warn"));
-            } finally {
-                System.setErr(original);
-            }
-            String logged = log.toString(StandardCharsets.UTF_8);
+            });
             assertTrue(logged.contains("WARN DebugSessionHandler - debug session ") && logged.contains(
                     " changes the log level from debug to error\n"), "logged before error hides it: " + logged);
             assertTrue(logged.contains(" changed the log level from error to warn\n"), "logged after: " + logged);

@@ -4,10 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
+import io.tlsd.daemon.testing.StderrCapture;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -75,7 +73,7 @@ class LogLinesTest {
     void loggersFollowTheLevelAndFormatSetAfterTheyWereMade() {
         Logger ours = LoggerFactory.getLogger("io.tlsd.daemon.Something");
         Logger netty = LoggerFactory.getLogger("io.netty.channel.Something");
-        String out = captured(() -> {
+        String out = StderrCapture.of(() -> {
             DaemonLog.configure("warn", DaemonLog.Format.TEXT);
             ours.info("hidden {}", 1);
             ours.warn("shown {} of {}", 1, 2);
@@ -105,17 +103,5 @@ class LogLinesTest {
         assertEquals(DaemonLog.Format.JSON, DaemonLog.Format.parse("JSON"));
         org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                 () -> DaemonLog.Format.parse("xml"));
-    }
-
-    private static String captured(Runnable logging) {
-        PrintStream original = System.err;
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        System.setErr(new PrintStream(bytes, true, StandardCharsets.UTF_8));
-        try {
-            logging.run();
-        } finally {
-            System.setErr(original);
-        }
-        return bytes.toString(StandardCharsets.UTF_8);
     }
 }

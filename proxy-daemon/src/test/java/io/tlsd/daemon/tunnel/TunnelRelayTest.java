@@ -8,6 +8,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.timeout.IdleStateEvent;
+import io.tlsd.daemon.testing.StderrCapture;
 import io.tlsd.daemon.transport.ConnectionLimit;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -28,9 +29,13 @@ class TunnelRelayTest {
 
     @BeforeEach
     void relayBetweenTwoPlainChannels() {
+        relayBetweenTwoPlainChannels(false);
+    }
+
+    private void relayBetweenTwoPlainChannels(boolean accessLog) {
         client = new EmbeddedDuplexChannel();
         backend = new EmbeddedDuplexChannel();
-        relay = new Relay("tunnel test", End.plain(client, "client"), listener);
+        relay = new Relay("tunnel test", End.plain(client, "client"), listener, accessLog);
         client.pipeline().addLast("relay", new RelayHandler(relay, relay.accepted()));
         End backendEnd = End.plain(backend, "backend");
         backend.pipeline().addLast("relay", new RelayHandler(relay, backendEnd));
@@ -120,6 +125,35 @@ class TunnelRelayTest {
         assertTrue(client.isOutputShutdown());
         assertFalse(client.isOpen());
         assertFalse(backend.isOpen());
+        assertEquals("done", relay.ending());
+    }
+
+    @Test
+    void withAnAccessLogARelayedConnectionGetsOneLineWhenItEnds() {
+        releaseEverything();
+        relayBetweenTwoPlainChannels(true);
+        String logged = StderrCapture.of(() -> {
+            relay.start(null);
+            client.writeInbound(text("hello"));
+            backend.writeInbound(text("hi"));
+            readText(backend);
+            readText(client);
+            client.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+            backend.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+        });
+        List<String> lines = logged.lines().filter(l -> l.contains("tunnel test:")).toList();
+        assertEquals(1, lines.size(), logged);
+        assertTrue(lines.get(0).matches(".* INFO Relay - tunnel test: client embedded done after \\d+ ms:"
+                + " 5 bytes from the client, 2 bytes to it"), lines.get(0));
+    }
+
+    @Test
+    void withAnAccessLogAConnectionNeverRelayedGetsNoLine() {
+        releaseEverything();
+        relayBetweenTwoPlainChannels(true);
+        String logged = StderrCapture.of(() -> relay.abort()); // e.g. its target could not be reached
+        assertEquals("reset", relay.ending());
+        assertFalse(logged.contains("tunnel test:"), logged);
     }
 
     @Test
@@ -143,6 +177,7 @@ class TunnelRelayTest {
         assertFalse(client.isOpen());
         assertFalse(backend.isOpen());
         assertFalse(backend.isOutputShutdown(), "a reset, not a clean FIN");
+        assertEquals("client failed: boom (reset)", relay.ending());
     }
 
     @Test
@@ -153,6 +188,7 @@ class TunnelRelayTest {
 
         assertFalse(client.isOpen());
         assertFalse(client.isOutputShutdown());
+        assertEquals("backend closed abruptly (reset)", relay.ending());
     }
 
     @Test
@@ -163,6 +199,7 @@ class TunnelRelayTest {
 
         assertFalse(client.isOpen());
         assertFalse(backend.isOpen());
+        assertEquals("idle timeout", relay.ending());
     }
 
     @Test
