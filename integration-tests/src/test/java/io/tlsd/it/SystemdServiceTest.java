@@ -1,6 +1,7 @@
 package io.tlsd.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -41,6 +42,7 @@ class SystemdServiceTest {
                 // READY=1 once it serves and its signals are claimed
                 awaitText(received, "READY=1\nSTATUS=serving\nMAINPID=" + daemon.process.pid() + "\n", 1, daemon);
                 awaitText(received, "WATCHDOG=1\n", 2, daemon); // every half WatchdogSec
+                assertTrue(Files.readString(received).startsWith("READY=1\n"), "ready before the watchdog");
                 daemon.awaitLogLine("systemd notifications to " + notify + ", watchdog every 500 ms");
 
                 daemon.signal("HUP");
@@ -51,6 +53,7 @@ class SystemdServiceTest {
                 awaitText(received, "STOPPING=1\nSTATUS=draining for up to 15000 ms\n", 1, daemon);
                 assertTrue(daemon.process.waitFor(T.toSeconds(), TimeUnit.SECONDS), "stopped");
                 assertEquals(0, daemon.process.exitValue());
+                assertFalse(daemon.logText().contains(" ERROR "), "a clean stop, watchdog included:\n" + daemon.logText());
             }
         } finally {
             socat.destroy();
@@ -64,7 +67,7 @@ class SystemdServiceTest {
         Process socat = new ProcessBuilder("socat", "-u", "ABSTRACT-RECV:" + name, "OPEN:" + received + ",creat,append")
                 .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
         try {
-            Thread.sleep(300); // an abstract name leaves no file to wait for
+            awaitAbstractSocket(name, socat);
             try (DaemonProcess daemon = DaemonProcess.start(dir.resolve("daemon.log"),
                     List.of("env", "NOTIFY_SOCKET=@" + name), "client", "--socket", dir.resolve("run/c.sock").toString())) {
                 awaitText(received, "READY=1\nSTATUS=serving\nMAINPID=" + daemon.process.pid() + "\n", 1, daemon);
@@ -79,6 +82,17 @@ class SystemdServiceTest {
         while (!Files.exists(file)) {
             if (!owner.isAlive() || System.nanoTime() > end) {
                 fail("no " + file + " from socat");
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    /** Until socat listens on the abstract socket {@code name} (it leaves no file to wait for). */
+    private static void awaitAbstractSocket(String name, Process owner) throws Exception {
+        long end = System.nanoTime() + T.toNanos();
+        while (!Files.readString(Path.of("/proc/net/unix")).contains(" @" + name + "\n")) {
+            if (!owner.isAlive() || System.nanoTime() > end) {
+                fail("socat does not listen on @" + name);
             }
             Thread.sleep(20);
         }

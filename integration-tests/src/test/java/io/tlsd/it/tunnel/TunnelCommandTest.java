@@ -52,7 +52,8 @@ class TunnelCommandTest {
     }
 
     private static void assertAccessLine(Path log, String regex) throws IOException {
-        List<String> lines = Files.readAllLines(log).stream().filter(l -> l.contains(" done after ")).toList();
+        List<String> lines = Files.readAllLines(log).stream()
+                .filter(l -> l.matches(".* INFO Relay - .*: client \\S+ .* after \\d+ ms: .*")).toList();
         assertEquals(1, lines.size(), String.join("\n", Files.readAllLines(log)));
         assertTrue(lines.get(0).matches(".* INFO Relay - " + regex), lines.get(0) + "\n !~ " + regex);
     }

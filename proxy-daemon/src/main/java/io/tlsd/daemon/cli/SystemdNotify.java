@@ -31,6 +31,12 @@ import org.slf4j.LoggerFactory;
 final class SystemdNotify implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(SystemdNotify.class);
 
+    /** Shorter than this, the watchdog may fire while the liveness check still waits for a busy loop. */
+    static final Duration MIN_WATCHDOG = Duration.ofSeconds(10);
+
+    /** How long a notification waits while systemd's socket is full. */
+    static final Duration SEND_PATIENCE = Duration.ofSeconds(1);
+
     /** Does nothing: no NOTIFY_SOCKET. */
     static final SystemdNotify NONE = new SystemdNotify(null, null, null);
 
@@ -38,7 +44,9 @@ final class SystemdNotify implements AutoCloseable {
     private final byte[] address;
     private final Socket socket;
     private final AtomicBoolean failedBefore = new AtomicBoolean();
-    private ScheduledExecutorService watchdog;
+    /** Guarded by this: the socket's descriptor must not be used once closed (its number is reused). */
+    private boolean closed;
+    private volatile ScheduledExecutorService watchdog;
 
     private SystemdNotify(String socketName, byte[] address, Socket socket) {
         this.socketName = socketName;
@@ -78,8 +86,12 @@ final class SystemdNotify implements AutoCloseable {
         send("RELOADING=1\nMONOTONIC_USEC=" + System.nanoTime() / 1000 + "\nSTATUS=reading the certificate files again\n");
     }
 
-    /** A stop begins: {@code STOPPING=1} and {@code status}. */
+    /**
+     * A stop begins: {@code STOPPING=1} and {@code status}. The watchdog stops too: systemd
+     * times a stop with {@code TimeoutStopSec}, and the event loops shut down at its end.
+     */
     void stopping(String status) {
+        stopWatchdog();
         send("STOPPING=1\nSTATUS=" + status + "\n");
     }
 
@@ -108,13 +120,17 @@ final class SystemdNotify implements AutoCloseable {
             return null;
         }
         Duration period = Duration.ofNanos(usec * 1000);
+        if (period.compareTo(MIN_WATCHDOG) < 0) {
+            log.warn("WatchdogSec={} ms is short: tlsd's liveness check may take up to 2 s on a busy machine;"
+                    + " give it {} s or more", period.toMillis(), MIN_WATCHDOG.toSeconds());
+        }
         watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "tlsd-watchdog");
             t.setDaemon(true);
             return t;
         });
         long every = Math.max(1, usec / 2);
-        watchdog.scheduleWithFixedDelay(() -> {
+        watchdog.scheduleAtFixedRate(() -> {
             String stuck = health.notLive();
             if (stuck == null) {
                 send("WATCHDOG=1\n");
@@ -134,33 +150,58 @@ final class SystemdNotify implements AutoCloseable {
         return socketName;
     }
 
+    /**
+     * One datagram. The socket does not block: while systemd's queue is full (0 bytes sent) it
+     * tries again for up to {@link #SEND_PATIENCE}, as sd_notify's blocking send would wait.
+     */
     private void send(String state) {
         if (socket == null) {
             return;
         }
         byte[] bytes = state.getBytes(StandardCharsets.UTF_8);
         ByteBuffer buffer = ByteBuffer.allocateDirect(bytes.length).put(bytes).flip();
+        long deadline = System.nanoTime() + SEND_PATIENCE.toNanos();
         try {
             synchronized (this) {
-                socket.sendToDomainSocket(buffer, 0, bytes.length, address);
+                while (!closed && socket.sendToDomainSocket(buffer, 0, bytes.length, address) == 0) {
+                    if (System.nanoTime() > deadline) {
+                        throw new IOException("systemd's socket stayed full for " + SEND_PATIENCE.toMillis() + " ms");
+                    }
+                    wait(5);
+                }
             }
         } catch (IOException | RuntimeException e) {
             if (failedBefore.compareAndSet(false, true)) {
                 log.warn("cannot notify systemd at NOTIFY_SOCKET {}: {} (said once)", socketName, e.toString());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void stopWatchdog() {
+        ScheduledExecutorService w = watchdog;
+        if (w != null) {
+            w.shutdownNow();
+            try {
+                w.awaitTermination(5, TimeUnit.SECONDS); // a tick under way, its probe included
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
         }
     }
 
     @Override
     public void close() {
-        if (watchdog != null) {
-            watchdog.shutdownNow();
-        }
+        stopWatchdog();
         if (socket != null) {
-            try {
-                socket.close();
-            } catch (IOException e) {
-                // nothing left to tell
+            synchronized (this) {
+                closed = true;
+                try {
+                    socket.close();
+                } catch (IOException e) {
+                    // nothing left to tell
+                }
             }
         }
     }
