@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.TlsdDaemon;
+import io.tlsd.daemon.metrics.Sample;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
 import io.tlsd.daemon.tunnel.TunnelConfig;
@@ -27,7 +28,9 @@ import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeEach;
@@ -81,6 +84,7 @@ class CertificateReloadTest {
         try (ServerDaemonFixture fixture = new ServerDaemonFixture(dir, List.of(listener))) {
             int port = fixture.port("default");
             assertEquals("before.test", servedName(port));
+            assertEquals(expiryOf(before), expiries(fixture.daemon, "listener", "default"));
 
             serve(after);
             List<String> served = fixture.daemon.reload();
@@ -93,7 +97,25 @@ class CertificateReloadTest {
             assertTrue(e.getMessage().startsWith("listener default: "), e.getMessage());
             assertTrue(e.getMessage().contains("does not belong to the certificate"), e.getMessage());
             assertEquals("after.test", servedName(port), "still the certificate of the last good reload");
+            assertEquals(expiryOf(after), expiries(fixture.daemon, "listener", "default"), "and its expiry");
         }
+    }
+
+    /** The expiry metrics of one listener's or tunnel's certificates: subject → notAfter in Unix seconds. */
+    private static Map<String, Long> expiries(TlsdDaemon daemon, String use, String name) {
+        Map<String, Long> out = new LinkedHashMap<>();
+        for (Sample s : daemon.metricSamples()) {
+            if (s.name().equals("tlsd_certificate_expiry_timestamp_seconds") && s.labels().get("use").equals(use)
+                    && s.labels().get("name").equals(name)) {
+                out.put(s.labels().get("subject"), s.value());
+            }
+        }
+        return out;
+    }
+
+    private static Map<String, Long> expiryOf(Issued issued) {
+        return Map.of(issued.certificate().getSubjectX500Principal().getName(),
+                issued.certificate().getNotAfter().toInstant().getEpochSecond());
     }
 
     @Test
@@ -110,10 +132,12 @@ class CertificateReloadTest {
                      .build())) {
             int port = daemon.tunnelAddress("sidecar").getPort();
             assertEquals("before.test", servedName(port));
+            assertEquals(expiryOf(before), expiries(daemon, "server_tunnel", "sidecar"));
             serve(after);
             List<String> served = daemon.reload();
             assertEquals(List.of("tunnel sidecar"), served.stream().map(s -> s.substring(0, s.indexOf(" ("))).toList());
             assertEquals("after.test", servedName(port));
+            assertEquals(expiryOf(after), expiries(daemon, "server_tunnel", "sidecar"));
         }
     }
 
@@ -175,7 +199,7 @@ class CertificateReloadTest {
     @Test
     void clientRoleReloadPresentsTheRenewedClientCertificate() throws Exception {
         TestPki other = TestPki.create(Files.createDirectories(dir.resolve("other")));
-        Issued untrusted = other.issueClient("billing-api");
+        Issued untrusted = other.issueClient("billing-api-old");
         Issued trusted = pki.issueClient("billing-api");
         Files.copy(untrusted.chainPem(), cert, REPLACE_EXISTING);
         Files.copy(untrusted.keyPem(), key, REPLACE_EXISTING);
@@ -188,11 +212,13 @@ class CertificateReloadTest {
              TlsdClient app = TlsdClient.builder().socket(daemon.socketPath()).build()) {
             assertThrows(TlsdException.class, () -> reversedByOpen(app, strict.port(), "mtls"),
                     "the server does not trust the first client certificate");
+            assertEquals(expiryOf(untrusted), expiries(daemon, "client", ""));
 
             serve(trusted);
             List<String> used = daemon.reload();
             assertTrue(used.get(0).contains(", client certificate CN=billing-api,O=tlsd tests until "), used.toString());
             assertEquals("sltm", reversedByOpen(app, strict.port(), "mtls"));
+            assertEquals(expiryOf(trusted), expiries(daemon, "client", ""));
         }
     }
 

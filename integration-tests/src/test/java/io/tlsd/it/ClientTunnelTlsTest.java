@@ -48,7 +48,8 @@ class ClientTunnelTlsTest {
         TestPki ours = TestPki.create(Files.createDirectories(dir.resolve("daemon-pki")));
         TestPki partner = TestPki.create(Files.createDirectories(dir.resolve("partner-pki")));
         Issued partnerServer = partner.issueServer("localhost", "localhost");
-        CertificateSpec sidecar = pem(partner.issueClient("billing-sidecar"));
+        Issued sidecarCert = partner.issueClient("billing-sidecar");
+        CertificateSpec sidecar = pem(sidecarCert);
         Path tunnelCa = Files.copy(partner.caPem(), dir.resolve("partner-ca.pem"));
         Path otherCa = Files.copy(partner.caPem(), dir.resolve("partner-ca-too.pem"));
         try (TlsPeer strict = TlsPeer.opensslServer(partnerServer, "-rev", "-Verify", "1",
@@ -71,6 +72,14 @@ class ClientTunnelTlsTest {
                              tunnel("partner-http1", partnerH2.port(), otherCa, null, List.of("http/1.1"))))
                      .build())) {
             assertEquals("olleh", line(daemon, "mtls", "hello"), "s_server -rev answers reversed");
+            // its client certificate's expiry, for an alert (the daemon itself presents none)
+            List<String> expiries = daemon.metricSamples().stream()
+                    .filter(s -> s.name().equals("tlsd_certificate_expiry_timestamp_seconds"))
+                    .map(s -> s.labels() + "=" + s.value()).toList();
+            long notAfter = sidecarCert.certificate().getNotAfter().toInstant().getEpochSecond();
+            assertEquals(List.of("{use=client_tunnel, name=mtls, subject=CN=billing-sidecar,O=tlsd tests}=" + notAfter,
+                    "{use=client_tunnel, name=daemon-trust, subject=CN=billing-sidecar,O=tlsd tests}=" + notAfter),
+                    expiries);
             // s_server -Verify 1 wants a client certificate
             assertRefused(daemon, log, "no-cert", "CERTIFICATE_REQUIRED");
             // the partner's CA is the mtls tunnel's alone

@@ -126,6 +126,9 @@ class MetricsTest {
             String url = "http://127.0.0.1:" + daemon.metricsAddress().getPort() + "/metrics";
             String quiet = curl("-sS", url).out;
             assertTrue(quiet.contains("tlsd_listener_pending_connections{listener=\"web\"} 0\n"), quiet);
+            assertTrue(quiet.contains("# TYPE tlsd_certificate_expiry_timestamp_seconds gauge\n"
+                    + "tlsd_certificate_expiry_timestamp_seconds{use=\"listener\",name=\"web\",subject=\"CN=localhost,O=tlsd tests\"} "
+                    + localhost.certificate().getNotAfter().toInstant().getEpochSecond() + "\n"), quiet);
             assertTrue(quiet.contains("tlsd_listener_handshake_failures_total{listener=\"web\"} 0\n"), quiet);
             int port = daemon.listenerAddress("web").getPort();
             try (Socket silent = new Socket(InetAddress.getLoopbackAddress(), port)) {

@@ -42,6 +42,7 @@ import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
@@ -81,6 +82,14 @@ public final class TlsdDaemon implements AutoCloseable {
     private final Map<TunnelConfig, ServerTunnel> serverTunnels = new LinkedHashMap<>();
     /** The client role's OPENs, for {@link #reload()}. */
     private TlsConnector connector;
+    /**
+     * The TLS settings in use, for the certificates' expiry metrics: the client role's, its
+     * tunnels' own, the server tunnels'. Replaced by {@link #reload()}; read by the metrics
+     * server's threads.
+     */
+    private volatile ClientTlsContexts clientTls;
+    private final Map<String, ClientTlsContexts> clientTunnelTls = new ConcurrentHashMap<>();
+    private final Map<String, ServerTlsContexts> serverTunnelTls = new ConcurrentHashMap<>();
     /** The client role's tunnels by name, for their metrics and {@link #reload()}. */
     private final Map<String, ClientTunnel> clientTunnels = new LinkedHashMap<>();
     private MetricsServer metrics;
@@ -141,6 +150,7 @@ public final class TlsdDaemon implements AutoCloseable {
 
     private void startClientRole() throws Exception {
         ClientTlsContexts contexts = clientContexts();
+        clientTls = contexts;
         connector = new TlsConnector(transport, contexts, config.connectTimeout(),
                 config.handshakeTimeout(), resolver, handshakes, config.maxHandshakesInFlight(), config.sendBufferBytes());
         counters.handshakesWaitingFrom(connector::handshakesWaiting);
@@ -160,6 +170,7 @@ public final class TlsdDaemon implements AutoCloseable {
             }
             if (own != contexts) {
                 log.info("tunnel {}: {}", t.name(), own.describe());
+                clientTunnelTls.put(t.name(), own);
             }
             ClientTunnel tunnel = new ClientTunnel(transport, control, workers, own.forAlpn(t.alpn()), t.listen(),
                     target.getHostString(), target.getPort(), t.serverName(), settings(t));
@@ -183,7 +194,9 @@ public final class TlsdDaemon implements AutoCloseable {
         }
         this.tickets = tickets;
         for (TunnelConfig t : config.tunnels()) {
-            SslContext context = serverTunnelContexts(t).defaultContext();
+            ServerTlsContexts tls = serverTunnelContexts(t);
+            serverTunnelTls.put(t.name(), tls);
+            SslContext context = tls.defaultContext();
             InetSocketAddress backend = Addresses.parse(t.target());
             if (backend.isUnresolved()) {
                 throw new IllegalArgumentException("tunnel " + t.name() + ": cannot resolve backend " + t.target());
@@ -254,6 +267,7 @@ public final class TlsdDaemon implements AutoCloseable {
         List<String> served = new ArrayList<>(listeners == null ? List.of() : listeners.reload());
         tunnels.forEach((t, contexts) -> {
             serverTunnels.get(t).context(contexts.defaultContext());
+            serverTunnelTls.put(t.name(), contexts);
             served.add("tunnel " + t.name() + " (" + contexts.describe() + ")");
         });
         return served;
@@ -268,11 +282,13 @@ public final class TlsdDaemon implements AutoCloseable {
         }
         List<String> used = new ArrayList<>(List.of("client role (" + contexts.describe() + ")"));
         Map<ClientTunnel, SslContext> tunnels = new LinkedHashMap<>();
+        Map<String, ClientTlsContexts> owns = new LinkedHashMap<>();
         for (TunnelConfig t : config.tunnels()) {
             try {
                 ClientTlsContexts own = clientTunnelContexts(t, contexts);
                 tunnels.put(clientTunnels.get(t.name()), own.forAlpn(t.alpn()));
                 if (own != contexts) {
+                    owns.put(t.name(), own);
                     used.add("tunnel " + t.name() + " (" + own.describe() + ")");
                 }
             } catch (SSLException | RuntimeException e) {
@@ -281,6 +297,8 @@ public final class TlsdDaemon implements AutoCloseable {
         }
         connector.contexts(contexts);
         tunnels.forEach(ClientTunnel::context);
+        clientTls = contexts;
+        clientTunnelTls.putAll(owns);
         return used;
     }
 
@@ -364,7 +382,7 @@ public final class TlsdDaemon implements AutoCloseable {
 
     /**
      * The samples {@code GET /metrics} answers: the daemon-wide counters, then each listener's and
-     * each tunnel's.
+     * each tunnel's, then when each certificate the daemon presents expires.
      */
     public List<Sample> metricSamples() {
         List<Sample> samples = new ArrayList<>(DaemonMetrics.of(counters.snapshot()));
@@ -373,6 +391,20 @@ public final class TlsdDaemon implements AutoCloseable {
         }
         clientTunnels.forEach((name, t) -> addTunnelSamples(samples, name, t.stats()));
         serverTunnels.forEach((c, t) -> addTunnelSamples(samples, c.name(), t.stats()));
+        ClientTlsContexts client = clientTls;
+        if (client != null && client.clientCertificate() != null) {
+            samples.add(DaemonMetrics.certificateExpiry("client", "", client.clientCertificate()));
+        }
+        for (TunnelConfig t : config.tunnels()) { // in the configuration's order
+            ClientTlsContexts own = clientTunnelTls.get(t.name());
+            if (own != null && own.clientCertificate() != null) {
+                samples.add(DaemonMetrics.certificateExpiry("client_tunnel", t.name(), own.clientCertificate()));
+            }
+            ServerTlsContexts served = serverTunnelTls.get(t.name());
+            if (served != null) {
+                served.leaves().forEach(leaf -> samples.add(DaemonMetrics.certificateExpiry("server_tunnel", t.name(), leaf)));
+            }
+        }
         return samples;
     }
 

@@ -1,6 +1,8 @@
 package io.tlsd.daemon.metrics;
 
 import io.tlsd.daemon.engine.DaemonCounters;
+import java.security.cert.X509Certificate;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -35,5 +37,23 @@ public final class DaemonMetrics {
     /** A sample with one label, e.g. {@code tlsd_tunnel_connections{tunnel="db"}}. */
     public static Sample labelled(String name, String type, String help, String label, String value, long sample) {
         return new Sample(name, type, help, Map.of(label, value), sample);
+    }
+
+    /**
+     * When a certificate in use expires, as a Unix time (seconds), for an alert such as {@code
+     * tlsd_certificate_expiry_timestamp_seconds - time() < 14 * 86400}.
+     *
+     * @param use "listener", "server_tunnel" (served to clients), "client" (the daemon's client
+     *     certificate) or "client_tunnel" (a tunnel's own client certificate)
+     * @param name the listener's or tunnel's name; empty for the daemon's client certificate
+     */
+    public static Sample certificateExpiry(String use, String name, X509Certificate leaf) {
+        Map<String, String> labels = new LinkedHashMap<>();
+        labels.put("use", use);
+        labels.put("name", name);
+        labels.put("subject", leaf.getSubjectX500Principal().getName());
+        return new Sample("tlsd_certificate_expiry_timestamp_seconds", Sample.GAUGE,
+                "when a certificate the daemon presents expires (its notAfter), in seconds since the epoch; read again"
+                        + " on SIGHUP", labels, leaf.getNotAfter().getTime() / 1000);
     }
 }

@@ -20,6 +20,7 @@ import io.tlsd.daemon.transport.Transport;
 import io.tlsd.proto.v1.ConnectionInfo;
 import io.tlsd.proto.v1.Status;
 import java.net.InetSocketAddress;
+import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -129,6 +130,9 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
             out.add(DaemonMetrics.labelled("tlsd_listener_handshake_failures_total", Sample.COUNTER,
                     "client handshakes that failed (or timed out) on the listener",
                     "listener", l.name(), l.handshakeFailureCount()));
+            for (X509Certificate leaf : l.contexts().leaves()) {
+                out.add(DaemonMetrics.certificateExpiry("listener", l.name(), leaf));
+            }
         }
         return out;
     }

@@ -58,6 +58,11 @@ final class TlsListener {
     }
 
     /** Serves {@code next} to the clients accepted from now on; connections up already keep theirs. */
+    /** The contexts clients are accepted with now. */
+    ServerTlsContexts contexts() {
+        return contexts;
+    }
+
     void contexts(ServerTlsContexts next) {
         contexts = next;
     }

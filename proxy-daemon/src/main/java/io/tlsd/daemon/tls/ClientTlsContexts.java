@@ -59,6 +59,11 @@ public final class ClientTlsContexts {
         byAlpn.put(List.of(), build(List.of())); // fail at start, not at the first OPEN
     }
 
+    /** The client certificate presented to servers that ask for one, or null for none. */
+    public X509Certificate clientCertificate() {
+        return identity == null ? null : identity.leaf();
+    }
+
     /** The trust anchors and the client certificate, for the log. */
     public String describe() {
         return "trust anchors " + trustDescription + ", client certificate " + (identity == null ? "none"

@@ -169,6 +169,11 @@ public final class ServerTlsContexts {
         return Collections.unmodifiableList(placements);
     }
 
+    /** The leaf certificates served, in the order the contexts were built. */
+    public List<X509Certificate> leaves() {
+        return placements.stream().map(p -> p.identity().material().leaf()).toList();
+    }
+
     /** The certificates served, e.g. "CN=api.test until 2027-11-30T12:00:00Z": for logs. */
     public String describe() {
         return placements.stream()

@@ -4,9 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tlsd.daemon.engine.DaemonCounters;
+import io.tlsd.testing.TestPki;
+import java.nio.file.Path;
+import java.security.cert.X509Certificate;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class DaemonMetricsTest {
     @Test
@@ -23,5 +28,17 @@ class DaemonMetricsTest {
             assertEquals(sample.type().equals(Sample.COUNTER), sample.name().endsWith("_total"), sample.name());
             assertTrue(sample.name().startsWith("tlsd_"), sample.name());
         }
+    }
+
+    @Test
+    void aCertificatesExpiryIsItsNotAfterInUnixSeconds(@TempDir Path dir) {
+        X509Certificate leaf = TestPki.create(dir).issueServer("api.test", "api.test").certificate();
+        Sample sample = DaemonMetrics.certificateExpiry("listener", "web", leaf);
+        assertEquals("tlsd_certificate_expiry_timestamp_seconds", sample.name());
+        assertEquals(Sample.GAUGE, sample.type());
+        assertEquals(Map.of("use", "listener", "name", "web", "subject", leaf.getSubjectX500Principal().getName()),
+                sample.labels());
+        assertEquals(leaf.getNotAfter().toInstant().getEpochSecond(), sample.value());
+        assertEquals(List.of("use", "name", "subject"), List.copyOf(sample.labels().keySet()), "in this order");
     }
 }
