@@ -68,7 +68,11 @@ class ServerRoleTest {
                         ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS),
                 new ListenerConfig("guarded", ServerDaemonFixture.anyLoopbackPort(),
                         List.of(ServerDaemonFixture.pem(localhost)), List.of(),
-                        ClientAuthPolicy.NONE, null, Duration.ofSeconds(60), 1, 2)));
+                        ClientAuthPolicy.NONE, null, Duration.ofSeconds(60), 1, 2),
+                new ListenerConfig("per-client", ServerDaemonFixture.anyLoopbackPort(),
+                        List.of(ServerDaemonFixture.pem(localhost)), List.of(),
+                        ClientAuthPolicy.NONE, null, Duration.ofSeconds(60), 64,
+                        ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS, 1)));
     }
 
     @AfterAll
@@ -258,6 +262,29 @@ class ServerRoleTest {
             conn.close().await(T);
             assertEquals(0, client.await(), client.stderr());
             assertEquals("still here\n", client.stdout());
+        }
+    }
+
+    @Test
+    void oneClientAddressHoldsAtMostItsShareOfTheListenersPendingPlaces() throws Exception {
+        int port = fixture.port("per-client"); // max_pending_connections_per_client 1
+        try (TlsdClient app = fixture.app();
+             Socket silent = new Socket(InetAddress.getLoopbackAddress(), port)) {
+            // the silent client holds the one place of 127.0.0.1: another client from there is closed
+            try (Socket second = new Socket(InetAddress.getLoopbackAddress(), port)) {
+                assertTrue(closedWithin(second, Duration.ofSeconds(5)), "a second client from 127.0.0.1");
+            }
+            // another address of the loopback network is another client: its handshake goes through
+            try (TlsClientProcess other = TlsClientProcess.opensslClient(port, pki.caPem(), "-bind", "127.0.0.2:0",
+                    "-servername", "localhost", "-quiet")) {
+                TlsConnection conn = app.accept("per-client").await(T);
+                assertTrue(conn.info().peerAddress().startsWith("127.0.0.2:"), conn.info().peerAddress());
+                other.send("from elsewhere\n");
+                assertEquals("from elsewhere\n", readLine(conn));
+                conn.close().await(T);
+                assertEquals(0, other.await(), other.stderr());
+            }
+            assertFalse(closedWithin(silent, Duration.ofMillis(300)), "the silent client keeps its place");
         }
     }
 

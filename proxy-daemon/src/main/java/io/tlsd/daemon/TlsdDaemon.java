@@ -304,7 +304,7 @@ public final class TlsdDaemon implements AutoCloseable {
 
     private TunnelSettings settings(TunnelConfig t) {
         return new TunnelSettings(config.connectTimeout(), config.handshakeTimeout(), t.idleTimeout(), t.maxConnections(),
-                t.name(), t.accessLog());
+                t.name(), t.accessLog(), t.maxConnectionsPerClient());
     }
 
     private void startIpc(Connector connector, Acceptor acceptor) throws Exception {
@@ -412,7 +412,8 @@ public final class TlsdDaemon implements AutoCloseable {
         samples.add(DaemonMetrics.labelled("tlsd_tunnel_connections", Sample.GAUGE, "connections the tunnel carries",
                 "tunnel", name, s.connections()));
         samples.add(DaemonMetrics.labelled("tlsd_tunnel_closed_at_limit_total", Sample.COUNTER,
-                "connections closed as soon as accepted because the tunnel carried max_connections",
+                "connections closed as soon as accepted because the tunnel carried max_connections, or their address"
+                        + " its max_connections_per_client",
                 "tunnel", name, s.refused()));
         samples.add(DaemonMetrics.labelled("tlsd_tunnel_dial_failures_total", Sample.COUNTER,
                 "connections closed because the tunnel's target or backend could not be resolved or connected to",

@@ -100,6 +100,35 @@ class TunnelConnectionLimitTest {
         }
     }
 
+    @Test
+    void oneClientAddressHoldsAtMostItsShareAndAnotherAddressGetsIn() throws Exception {
+        try (PlainBackend backend = PlainBackend.start(PlainBackend.echo())) {
+            ServerTunnel server = fixture.serverTunnel(backend.address(), false, TunnelSettings.DEFAULTS);
+            TunnelSettings perClient = new TunnelSettings(T, T, Duration.ZERO, 100, "shared", false, 1);
+            ClientTunnel client = fixture.clientTunnel("localhost", server.localAddress().getPort(), null, perClient);
+            try (LogCapture log = LogCapture.start();
+                 Socket a = connect(client.localAddress())) {
+                assertEquals("a\n", echo(a, "a\n"));
+                try (Socket again = connect(client.localAddress())) {
+                    long start = System.nanoTime();
+                    assertClosed(again);
+                    assertElapsedBelow(start, PROMPTLY);
+                }
+                String expected = "tunnel shared 127.0.0.1:" + client.localAddress().getPort() + " → target localhost:"
+                        + server.localAddress().getPort() + ": max_connections_per_client (1) reached by 127.0.0.1:";
+                assertNotNull(log.awaitLine(expected, PROMPTLY), "log line `" + expected + "` in:\n" + log.text());
+                // another address of the loopback network is another client
+                try (Socket other = new Socket()) {
+                    other.bind(new InetSocketAddress("127.0.0.2", 0));
+                    other.connect(client.localAddress(), 5000);
+                    other.setSoTimeout((int) T.toMillis());
+                    assertEquals("b\n", echo(other, "b\n"));
+                }
+                assertEquals("a again\n", echo(a, "a again\n"));
+            }
+        }
+    }
+
     private static String echo(Socket socket, String line) throws IOException {
         socket.getOutputStream().write(line.getBytes(StandardCharsets.UTF_8));
         return TunnelPairTest.readLine(socket.getInputStream());

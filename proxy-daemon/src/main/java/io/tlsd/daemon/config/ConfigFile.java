@@ -46,11 +46,12 @@ public final class ConfigFile {
     private static final Set<String> SHARED_MEMORY = Set.of("dir", "write_ring_bytes");
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
             "passphrase_file", "alpn", "client_auth", "client_ca_file", "proxy_protocol", "idle_timeout",
-            "max_connections", "ca_file", "access_log");
+            "max_connections", "ca_file", "access_log", "max_connections_per_client");
     private static final Set<String> TLS = Set.of("ca_file", "protocols", "groups", "provider", "ticket_key_rotation",
             "client_certificate", "signing");
     private static final Set<String> LISTENER = Set.of("name", "address", "certificates", "alpn", "client_auth",
-            "client_ca_file", "handshake_timeout", "backlog", "max_pending_connections");
+            "client_ca_file", "handshake_timeout", "backlog", "max_pending_connections",
+            "max_pending_connections_per_client");
     private static final Set<String> CERTIFICATE = Set.of("names", "cert", "key", "pkcs12", "passphrase_file");
     private static final Set<String> TIMEOUTS = Set.of("connect", "handshake", "hello", "drain");
     private static final Set<String> LIMITS = Set.of("max_write_bytes", "max_read_bytes", "max_ops_in_flight",
@@ -234,7 +235,8 @@ public final class ConfigFile {
                     m.containsKey("handshake_timeout")
                             ? duration(m.get("handshake_timeout"), where + ".handshake_timeout") : Duration.ofSeconds(10),
                     m.containsKey("backlog") ? (int) number(m.get("backlog"), where + ".backlog") : 64,
-                    connectionCount(m, "max_pending_connections", where, ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS)));
+                    connectionCount(m, "max_pending_connections", where, ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS),
+                    connectionCount(m, "max_pending_connections_per_client", where, 0)));
         }
         return out;
     }
@@ -281,7 +283,8 @@ public final class ConfigFile {
                             : Duration.ofMinutes(10),
                     connectionCount(m, "max_connections", where, TunnelSettings.DEFAULT_MAX_CONNECTIONS),
                     m.containsKey("ca_file") ? path(m.get("ca_file"), where + ".ca_file") : null,
-                    (Boolean) accessLog));
+                    (Boolean) accessLog,
+                    connectionCount(m, "max_connections_per_client", where, 0)));
         }
         return out;
     }

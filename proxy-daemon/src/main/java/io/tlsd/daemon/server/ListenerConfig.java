@@ -22,10 +22,21 @@ import java.util.Objects;
  * @param backlog handshaked connections kept waiting for an ACCEPT; more are refused
  * @param maxPendingConnections the most connections accepted and not yet taken by an ACCEPT
  *     (handshaking, or waiting in the backlog); more are closed as soon as accepted. 0 for no limit
+ * @param maxPendingConnectionsPerClient the most of those from one client address (IP); 0 for no
+ *     such limit
  */
 public record ListenerConfig(String name, InetSocketAddress address, List<CertificateSpec> certificates,
                              List<String> alpn, ClientAuthPolicy clientAuth, Path clientCaFile,
-                             Duration handshakeTimeout, int backlog, int maxPendingConnections) {
+                             Duration handshakeTimeout, int backlog, int maxPendingConnections,
+                             int maxPendingConnectionsPerClient) {
+
+    /** Without a per-client limit. */
+    public ListenerConfig(String name, InetSocketAddress address, List<CertificateSpec> certificates,
+                          List<String> alpn, ClientAuthPolicy clientAuth, Path clientCaFile,
+                          Duration handshakeTimeout, int backlog, int maxPendingConnections) {
+        this(name, address, certificates, alpn, clientAuth, clientCaFile, handshakeTimeout, backlog,
+                maxPendingConnections, 0);
+    }
 
     /**
      * The default of {@code max_pending_connections}: far more handshakes at once than the daemon
@@ -50,6 +61,9 @@ public record ListenerConfig(String name, InetSocketAddress address, List<Certif
         }
         if (maxPendingConnections < 0) {
             throw new IllegalArgumentException("listener " + name + ": max_pending_connections < 0");
+        }
+        if (maxPendingConnectionsPerClient < 0) {
+            throw new IllegalArgumentException("listener " + name + ": max_pending_connections_per_client < 0");
         }
         if (maxPendingConnections > 0 && backlog > maxPendingConnections) {
             throw new IllegalArgumentException("listener " + name + ": backlog " + backlog

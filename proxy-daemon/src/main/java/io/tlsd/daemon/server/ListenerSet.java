@@ -68,7 +68,7 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
                 log.info("listener {} on {} (client auth {}, ALPN {}, backlog {}, max pending connections {})",
                         listener.name(), ConnectionInfos.addressString(listener.localAddress()),
                         config.clientAuth().name().toLowerCase(), config.alpn(), config.backlog(),
-                        ConnectionLimit.describe(config.maxPendingConnections()));
+                        ConnectionLimit.describe(config.maxPendingConnections(), config.maxPendingConnectionsPerClient()));
             }
         } catch (Exception | Error e) {
             set.close();
@@ -122,7 +122,8 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
                     "clients accepted and not yet taken by an ACCEPT: handshaking, or waiting in the backlog",
                     "listener", l.name(), l.pendingCount()));
             out.add(DaemonMetrics.labelled("tlsd_listener_closed_at_limit_total", Sample.COUNTER,
-                    "clients closed as soon as accepted because max_pending_connections were pending",
+                    "clients closed as soon as accepted because max_pending_connections were pending, or their address's"
+                            + " max_pending_connections_per_client",
                     "listener", l.name(), l.closedAtLimitCount()));
             out.add(DaemonMetrics.labelled("tlsd_listener_backlog_refused_total", Sample.COUNTER,
                     "handshaked clients refused because the backlog of clients waiting for an ACCEPT was full",

@@ -54,7 +54,8 @@ final class TlsListener {
         this.config = config;
         this.contexts = contexts;
         this.pending = new ConnectionLimit(ch -> "listener " + config.name(), "max_pending_connections",
-                config.maxPendingConnections());
+                config.maxPendingConnections(), "max_pending_connections_per_client",
+                config.maxPendingConnectionsPerClient());
     }
 
     /** Serves {@code next} to the clients accepted from now on; connections up already keep theirs. */

@@ -3,6 +3,9 @@ package io.tlsd.daemon.transport;
 import io.netty.channel.Channel;
 import io.netty.util.AttributeKey;
 import io.tlsd.daemon.tls.ConnectionInfos;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -17,6 +20,10 @@ import org.slf4j.LoggerFactory;
  * beyond that is closed at once, before any TLS handshake or backend connect is spent on it, so
  * that a flood of clients (or of clients that connect and stay silent until their handshake
  * timeout) bounds the daemon's memory and file descriptors instead of exhausting them.
+ *
+ * <p>Optionally, at most {@code perClientMax} of those places go to one client address (its IP,
+ * whatever its port), so that one host cannot take them all; a connection beyond that is closed
+ * at once too.
  *
  * <p>A connection holds its place until it closes or {@link #release} gives the place back
  * earlier (a server listener's connection leaves it when an application takes it). Refusals are
@@ -45,10 +52,15 @@ public final class ConnectionLimit {
     private final Function<Channel, String> owner;
     private final String setting;
     private final int max;
+    private final String perClientSetting;
+    private final int perClientMax;
     private final AtomicInteger admitted = new AtomicInteger();
+    /** Places held per client address; an address leaves when its last place is given back. */
+    private final ConcurrentHashMap<InetAddress, Integer> perClient = new ConcurrentHashMap<>();
     private final LongAdder refused = new LongAdder();
-    /** When the next warning may be logged (System.nanoTime). */
+    /** When the next warning may be logged (System.nanoTime), for each of the two limits. */
     private final AtomicLong nextWarning = new AtomicLong(System.nanoTime());
+    private final AtomicLong nextPerClientWarning = new AtomicLong(System.nanoTime());
 
     /**
      * @param owner what the log names, given the refused channel (which knows the port it reached
@@ -57,12 +69,26 @@ public final class ConnectionLimit {
      * @param max the most connections at once; 0 for no limit (they are still counted)
      */
     public ConnectionLimit(Function<Channel, String> owner, String setting, int max) {
+        this(owner, setting, max, null, 0);
+    }
+
+    /**
+     * @param perClientSetting the configuration key that sets {@code perClientMax}, named in the warning
+     * @param perClientMax the most places one client address holds at once; 0 for no such limit
+     */
+    public ConnectionLimit(Function<Channel, String> owner, String setting, int max, String perClientSetting,
+                           int perClientMax) {
         if (max < 0) {
             throw new IllegalArgumentException(setting + " < 0");
+        }
+        if (perClientMax < 0) {
+            throw new IllegalArgumentException(perClientSetting + " < 0");
         }
         this.owner = owner;
         this.setting = setting;
         this.max = max;
+        this.perClientSetting = perClientSetting;
+        this.perClientMax = perClientMax;
     }
 
     /**
@@ -81,7 +107,15 @@ public final class ConnectionLimit {
                 return false;
             }
         } while (!admitted.compareAndSet(n, n + 1));
-        Place place = new Place();
+        InetAddress client = perClientMax == 0 ? null : clientAddress(ch);
+        if (client != null && !takePerClient(client)) {
+            admitted.decrementAndGet();
+            refused.increment();
+            warnPerClient(ch);
+            ch.close();
+            return false;
+        }
+        Place place = new Place(client);
         ch.attr(PLACE).set(place);
         ch.closeFuture().addListener(f -> place.giveBack());
         return true;
@@ -100,32 +134,83 @@ public final class ConnectionLimit {
         return max == 0 ? "none" : Integer.toString(max);
     }
 
+    /** "4096", "4096, 16 per client" or "none, 16 per client": both limits in a start-up log line. */
+    public static String describe(int max, int perClientMax) {
+        return describe(max) + (perClientMax == 0 ? "" : ", " + perClientMax + " per client");
+    }
+
     /** Connections holding a place now (counted with no limit too). */
     public int admitted() {
         return admitted.get();
     }
 
-    /** Connections closed at once since the start because every place was taken. */
+    /** Connections closed at once since the start because every place was taken, or their client's. */
     public long refused() {
         return refused.sum();
     }
 
+    /** One more place for {@code client}, unless it holds {@code perClientMax} already. */
+    private boolean takePerClient(InetAddress client) {
+        boolean[] taken = {false};
+        perClient.compute(client, (address, held) -> {
+            int n = held == null ? 0 : held;
+            if (n >= perClientMax) {
+                return held;
+            }
+            taken[0] = true;
+            return n + 1;
+        });
+        return taken[0];
+    }
+
+    private static InetAddress clientAddress(Channel ch) {
+        return ch.remoteAddress() instanceof InetSocketAddress inet ? inet.getAddress() : null;
+    }
+
+    /** Client addresses holding a place now, when there is a per-client limit. */
+    public int clients() {
+        return perClient.size();
+    }
+
+    private void warnPerClient(Channel ch) {
+        if (warningDue(nextPerClientWarning)) {
+            log.warn("{}: {} ({}) reached by {}; closing its new connections as they come"
+                            + " ({} closed since start by either limit; logged at most every 10 s)",
+                    owner.apply(ch), perClientSetting, perClientMax, ConnectionInfos.addressString(ch.remoteAddress()),
+                    refused.sum());
+        }
+    }
+
     private void warn(Channel ch) {
-        long now = System.nanoTime();
-        long next = nextWarning.get();
-        if (now - next >= 0 && nextWarning.compareAndSet(next, now + WARN_EVERY_NANOS)) {
+        if (warningDue(nextWarning)) {
             log.warn("{}: {} ({}) reached; closing new connections as they come, this time from {}"
                             + " ({} closed since start; logged at most every 10 s)",
                     owner.apply(ch), setting, max, ConnectionInfos.addressString(ch.remoteAddress()), refused.sum());
         }
     }
 
+    /** Whether a warning may be logged now; if so, the next one waits {@link #WARN_EVERY_NANOS}. */
+    private static boolean warningDue(AtomicLong nextWarning) {
+        long now = System.nanoTime();
+        long next = nextWarning.get();
+        return now - next >= 0 && nextWarning.compareAndSet(next, now + WARN_EVERY_NANOS);
+    }
+
     private final class Place {
         private final AtomicBoolean given = new AtomicBoolean();
+        /** The client address counted, or null when there is no per-client limit. */
+        private final InetAddress client;
+
+        Place(InetAddress client) {
+            this.client = client;
+        }
 
         void giveBack() {
             if (given.compareAndSet(false, true)) {
                 admitted.decrementAndGet();
+                if (client != null) {
+                    perClient.compute(client, (address, held) -> held == null || held <= 1 ? null : held - 1);
+                }
             }
         }
     }

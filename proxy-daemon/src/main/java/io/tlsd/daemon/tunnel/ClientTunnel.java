@@ -101,7 +101,7 @@ public final class ClientTunnel implements AutoCloseable {
         }
         this.targetPort = targetPort;
         this.serverName = serverName == null || serverName.isEmpty() ? targetHost : serverName;
-        this.listener = new Listener(new ConnectionLimit(this::name, "max_connections", settings.maxConnections()));
+        this.listener = new Listener(settings.connectionLimit(this::name));
     }
 
     /**
@@ -129,7 +129,7 @@ public final class ClientTunnel implements AutoCloseable {
                         + "idle timeout {}, max connections {})", settings.logPrefix(), Relay.addressString(localAddress),
                 target(), serverName,
                 settings.connectTimeout().toMillis(), settings.handshakeTimeout().toMillis(), idleTimeout(),
-                ConnectionLimit.describe(settings.maxConnections()));
+                ConnectionLimit.describe(settings.maxConnections(), settings.maxConnectionsPerClient()));
     }
 
     /**

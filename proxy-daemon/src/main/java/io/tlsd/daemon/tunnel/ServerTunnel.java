@@ -100,7 +100,7 @@ public final class ServerTunnel implements AutoCloseable {
             // Netty would resolve it on an event loop with the blocking JDK resolver, for every connection.
             throw new IllegalArgumentException("backend address " + backend + " is not resolved");
         }
-        this.listener = new Listener(new ConnectionLimit(this::name, "max_connections", settings.maxConnections()));
+        this.listener = new Listener(settings.connectionLimit(this::name));
     }
 
     /**
@@ -130,7 +130,7 @@ public final class ServerTunnel implements AutoCloseable {
                 proxyProtocol ? "PROXY protocol v2, " : "", settings.connectTimeout().toMillis(),
                 settings.handshakeTimeout().toMillis(),
                 settings.idleTimeout().isZero() ? "off" : settings.idleTimeout().toMillis() + " ms",
-                ConnectionLimit.describe(settings.maxConnections()));
+                ConnectionLimit.describe(settings.maxConnections(), settings.maxConnectionsPerClient()));
     }
 
     /**

@@ -32,19 +32,21 @@ import java.util.Objects;
  * @param caFile client role: PEM trust anchors for the target; null for the daemon's ({@code
  *     tls.ca_file}, else the JDK's trust store)
  * @param accessLog log a line for each connection relayed, when it ends
+ * @param maxConnectionsPerClient the most connections from one client address (IP) at once; 0
+ *     for no such limit
  */
 public record TunnelConfig(String name, InetSocketAddress listen, String target, String serverName,
                            CertificateSpec certificate, List<String> alpn, ClientAuthPolicy clientAuth,
                            Path clientCaFile, boolean proxyProtocol, Duration idleTimeout, int maxConnections,
-                           Path caFile, boolean accessLog) {
+                           Path caFile, boolean accessLog, int maxConnectionsPerClient) {
 
-    /** Without an access log. */
+    /** Without an access log or a per-client limit. */
     public TunnelConfig(String name, InetSocketAddress listen, String target, String serverName,
                         CertificateSpec certificate, List<String> alpn, ClientAuthPolicy clientAuth,
                         Path clientCaFile, boolean proxyProtocol, Duration idleTimeout, int maxConnections,
                         Path caFile) {
         this(name, listen, target, serverName, certificate, alpn, clientAuth, clientCaFile, proxyProtocol,
-                idleTimeout, maxConnections, caFile, false);
+                idleTimeout, maxConnections, caFile, false, 0);
     }
 
     public TunnelConfig {
@@ -61,6 +63,9 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
         if (maxConnections < 0) {
             throw new IllegalArgumentException("tunnel " + name + ": max_connections < 0");
         }
+        if (maxConnectionsPerClient < 0) {
+            throw new IllegalArgumentException("tunnel " + name + ": max_connections_per_client < 0");
+        }
     }
 
     /** {@code tlsd client --listen ADDR --target HOST:PORT [--servername N]}. */
@@ -72,7 +77,7 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
     /** This tunnel with an access log, or without. */
     public TunnelConfig withAccessLog(boolean on) {
         return new TunnelConfig(name, listen, target, serverName, certificate, alpn, clientAuth, clientCaFile,
-                proxyProtocol, idleTimeout, maxConnections, caFile, on);
+                proxyProtocol, idleTimeout, maxConnections, caFile, on, maxConnectionsPerClient);
     }
 
     /**

@@ -1,7 +1,10 @@
 package io.tlsd.daemon.tunnel;
 
+import io.netty.channel.Channel;
+import io.tlsd.daemon.transport.ConnectionLimit;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.function.Function;
 
 /**
  * The timeouts and the connection limit of a {@link ClientTunnel} or {@link ServerTunnel}.
@@ -20,9 +23,11 @@ import java.util.Objects;
  * @param name the tunnel's name, which its log lines start with (as its metrics are labelled);
  *     null for none
  * @param accessLog whether each connection relayed gets a log line when it ends (see {@link Relay})
+ * @param maxConnectionsPerClient the most connections one client address (IP) holds at once; 0 for
+ *     no such limit
  */
 public record TunnelSettings(Duration connectTimeout, Duration handshakeTimeout, Duration idleTimeout,
-                             int maxConnections, String name, boolean accessLog) {
+                             int maxConnections, String name, boolean accessLog, int maxConnectionsPerClient) {
     /** The default of {@code max_connections}: 8192 file descriptors, and well within the heap. */
     public static final int DEFAULT_MAX_CONNECTIONS = 4096;
 
@@ -38,7 +43,19 @@ public record TunnelSettings(Duration connectTimeout, Duration handshakeTimeout,
     /** Without a name or an access log. */
     public TunnelSettings(Duration connectTimeout, Duration handshakeTimeout, Duration idleTimeout,
                           int maxConnections) {
-        this(connectTimeout, handshakeTimeout, idleTimeout, maxConnections, null, false);
+        this(connectTimeout, handshakeTimeout, idleTimeout, maxConnections, null, false, 0);
+    }
+
+    /** Without a per-client limit. */
+    public TunnelSettings(Duration connectTimeout, Duration handshakeTimeout, Duration idleTimeout,
+                          int maxConnections, String name, boolean accessLog) {
+        this(connectTimeout, handshakeTimeout, idleTimeout, maxConnections, name, accessLog, 0);
+    }
+
+    /** The tunnel's connection limit, with its per-client part; {@code owner} names it in warnings. */
+    ConnectionLimit connectionLimit(Function<Channel, String> owner) {
+        return new ConnectionLimit(owner, "max_connections", maxConnections, "max_connections_per_client",
+                maxConnectionsPerClient);
     }
 
     /** How log lines name the tunnel: "tunnel NAME " or, without a name, "tunnel ". */
@@ -64,6 +81,9 @@ public record TunnelSettings(Duration connectTimeout, Duration handshakeTimeout,
         }
         if (maxConnections < 0) {
             throw new IllegalArgumentException("maxConnections < 0");
+        }
+        if (maxConnectionsPerClient < 0) {
+            throw new IllegalArgumentException("maxConnectionsPerClient < 0");
         }
     }
 }

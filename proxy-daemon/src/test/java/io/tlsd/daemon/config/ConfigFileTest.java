@@ -176,6 +176,7 @@ class ConfigFileTest {
                         key: a.key
                     backlog: 5
                     max_pending_connections: 10
+                    max_pending_connections_per_client: 3
                   - name: unlimited
                     address: :8444
                     certificates:
@@ -191,10 +192,15 @@ class ConfigFileTest {
                   - listen: 127.0.0.1:8080
                     target: example.com:443
                     max_connections: 7
+                    max_connections_per_client: 2
                   - listen: 127.0.0.1:8081
                     target: example.com:443
                 """));
         assertEquals(10, c.listeners().get(0).maxPendingConnections());
+        assertEquals(3, c.listeners().get(0).maxPendingConnectionsPerClient());
+        assertEquals(0, c.listeners().get(1).maxPendingConnectionsPerClient(), "none unless set");
+        assertEquals(2, c.tunnels().get(0).maxConnectionsPerClient());
+        assertEquals(0, c.tunnels().get(1).maxConnectionsPerClient());
         assertEquals(0, c.listeners().get(1).maxPendingConnections());
         assertEquals(ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS, c.listeners().get(2).maxPendingConnections());
         assertEquals(7, c.tunnels().get(0).maxConnections());

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.channel.embedded.EmbeddedChannel;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -83,5 +85,57 @@ class ConnectionLimitTest {
     @Test
     void aNegativeLimitIsRefused() {
         assertThrows(IllegalArgumentException.class, () -> limit(-1));
+    }
+
+    /** An embedded channel that says it comes from {@code ip}, port {@code port}. */
+    private static EmbeddedChannel from(String ip, int port) {
+        InetSocketAddress remote = new InetSocketAddress(ip, port);
+        return new EmbeddedChannel() {
+            @Override
+            protected SocketAddress remoteAddress0() {
+                return remote;
+            }
+        };
+    }
+
+    @Test
+    void aClientAddressHoldsAtMostItsShareWhateverItsPorts() {
+        ConnectionLimit limit = new ConnectionLimit(ch -> "listener test", "max_pending_connections", 10,
+                "max_pending_connections_per_client", 2);
+        EmbeddedChannel a1 = from("192.0.2.1", 40001);
+        EmbeddedChannel a2 = from("192.0.2.1", 40002);
+        EmbeddedChannel a3 = from("192.0.2.1", 40003);
+        EmbeddedChannel b1 = from("192.0.2.2", 40001);
+        assertTrue(limit.admit(a1));
+        assertTrue(limit.admit(a2));
+        assertFalse(limit.admit(a3), "a third from the same address");
+        assertFalse(a3.isOpen());
+        assertTrue(limit.admit(b1), "another address has its own share");
+        assertEquals(3, limit.admitted());
+        assertEquals(1, limit.refused());
+        assertEquals(2, limit.clients());
+
+        a1.close(); // its place, and its address's, come back
+        EmbeddedChannel a4 = from("192.0.2.1", 40004);
+        assertTrue(limit.admit(a4));
+        limit.release(a4);
+        limit.release(a4);
+        a4.close();
+        a2.close();
+        b1.close();
+        assertEquals(0, limit.admitted());
+        assertEquals(0, limit.clients(), "no address is remembered once it holds nothing");
+    }
+
+    @Test
+    void theOverallLimitStillCountsFirst() {
+        ConnectionLimit limit = new ConnectionLimit(ch -> "tunnel test", "max_connections", 1,
+                "max_connections_per_client", 5);
+        EmbeddedChannel a = from("192.0.2.1", 1);
+        assertTrue(limit.admit(a));
+        assertFalse(limit.admit(from("192.0.2.2", 1)));
+        assertEquals(1, limit.clients(), "a refused connection leaves no count behind");
+        a.close();
+        assertEquals(0, limit.clients());
     }
 }
