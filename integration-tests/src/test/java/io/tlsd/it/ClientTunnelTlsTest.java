@@ -77,8 +77,11 @@ class ClientTunnelTlsTest {
                     .filter(s -> s.name().equals("tlsd_certificate_expiry_timestamp_seconds"))
                     .map(s -> s.labels() + "=" + s.value()).toList();
             long notAfter = sidecarCert.certificate().getNotAfter().toInstant().getEpochSecond();
-            assertEquals(List.of("{use=client_tunnel, name=mtls, subject=CN=billing-sidecar,O=tlsd tests}=" + notAfter,
-                    "{use=client_tunnel, name=daemon-trust, subject=CN=billing-sidecar,O=tlsd tests}=" + notAfter),
+            String serial = sidecarCert.certificate().getSerialNumber().toString(16);
+            assertEquals(List.of(
+                    "{use=client_tunnel, name=mtls, subject=CN=billing-sidecar,O=tlsd tests, serial=" + serial + "}=" + notAfter,
+                    "{use=client_tunnel, name=daemon-trust, subject=CN=billing-sidecar,O=tlsd tests, serial=" + serial + "}="
+                            + notAfter),
                     expiries);
             // s_server -Verify 1 wants a client certificate
             assertRefused(daemon, log, "no-cert", "CERTIFICATE_REQUIRED");

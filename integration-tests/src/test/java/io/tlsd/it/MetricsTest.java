@@ -127,7 +127,8 @@ class MetricsTest {
             String quiet = curl("-sS", url).out;
             assertTrue(quiet.contains("tlsd_listener_pending_connections{listener=\"web\"} 0\n"), quiet);
             assertTrue(quiet.contains("# TYPE tlsd_certificate_expiry_timestamp_seconds gauge\n"
-                    + "tlsd_certificate_expiry_timestamp_seconds{use=\"listener\",name=\"web\",subject=\"CN=localhost,O=tlsd tests\"} "
+                    + "tlsd_certificate_expiry_timestamp_seconds{use=\"listener\",name=\"web\",subject=\"CN=localhost,O=tlsd tests\","
+                    + "serial=\"" + localhost.certificate().getSerialNumber().toString(16) + "\"} "
                     + localhost.certificate().getNotAfter().toInstant().getEpochSecond() + "\n"), quiet);
             assertTrue(quiet.contains("tlsd_listener_handshake_failures_total{listener=\"web\"} 0\n"), quiet);
             int port = daemon.listenerAddress("web").getPort();

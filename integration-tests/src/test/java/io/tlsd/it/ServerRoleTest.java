@@ -270,7 +270,8 @@ class ServerRoleTest {
         int port = fixture.port("per-client"); // max_pending_connections_per_client 1
         try (TlsdClient app = fixture.app();
              Socket silent = new Socket(InetAddress.getLoopbackAddress(), port)) {
-            // the silent client holds the one place of 127.0.0.1: another client from there is closed
+            // the silent client holds the one place of 127.0.0.1 (once admitted): another client from there is closed
+            awaitPending("per-client", 1);
             try (Socket second = new Socket(InetAddress.getLoopbackAddress(), port)) {
                 assertTrue(closedWithin(second, Duration.ofSeconds(5)), "a second client from 127.0.0.1");
             }
@@ -285,6 +286,16 @@ class ServerRoleTest {
                 assertEquals(0, other.await(), other.stderr());
             }
             assertFalse(closedWithin(silent, Duration.ofMillis(300)), "the silent client keeps its place");
+        }
+    }
+
+    /** Until {@code listener} holds {@code count} pending clients (its gauge). */
+    private static void awaitPending(String listener, long count) throws InterruptedException {
+        long end = System.nanoTime() + T.toNanos();
+        while (fixture.daemon.metricSamples().stream().noneMatch(s -> s.name().equals("tlsd_listener_pending_connections")
+                && s.labels().get("listener").equals(listener) && s.value() == count)) {
+            assertTrue(System.nanoTime() < end, "never " + count + " pending on " + listener);
+            Thread.sleep(10);
         }
     }
 

@@ -46,12 +46,15 @@ public final class DaemonMetrics {
      * @param use "listener", "server_tunnel" (served to clients), "client" (the daemon's client
      *     certificate) or "client_tunnel" (a tunnel's own client certificate)
      * @param name the listener's or tunnel's name; empty for the daemon's client certificate
+     * @param leaf the certificate; its subject and serial number (hex) label the sample, so that two
+     *     certificates of one subject (an ECDSA and an RSA one, say) are two series
      */
     public static Sample certificateExpiry(String use, String name, X509Certificate leaf) {
         Map<String, String> labels = new LinkedHashMap<>();
         labels.put("use", use);
         labels.put("name", name);
         labels.put("subject", leaf.getSubjectX500Principal().getName());
+        labels.put("serial", leaf.getSerialNumber().toString(16));
         return new Sample("tlsd_certificate_expiry_timestamp_seconds", Sample.GAUGE,
                 "when a certificate the daemon presents expires (its notAfter), in seconds since the epoch; read again"
                         + " on SIGHUP", labels, leaf.getNotAfter().getTime() / 1000);

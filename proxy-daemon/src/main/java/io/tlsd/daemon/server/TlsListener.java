@@ -58,12 +58,12 @@ final class TlsListener {
                 config.maxPendingConnectionsPerClient());
     }
 
-    /** Serves {@code next} to the clients accepted from now on; connections up already keep theirs. */
     /** The contexts clients are accepted with now. */
     ServerTlsContexts contexts() {
         return contexts;
     }
 
+    /** Serves {@code next} to the clients accepted from now on; connections up already keep theirs. */
     void contexts(ServerTlsContexts next) {
         contexts = next;
     }

@@ -169,9 +169,12 @@ public final class ServerTlsContexts {
         return Collections.unmodifiableList(placements);
     }
 
-    /** The leaf certificates served, in the order the contexts were built. */
+    /**
+     * The leaf certificates served, each once (the default one is also built into the SNI
+     * mapping when every certificate has names), in the order the contexts were built.
+     */
     public List<X509Certificate> leaves() {
-        return placements.stream().map(p -> p.identity().material().leaf()).toList();
+        return placements.stream().map(p -> p.identity().material().leaf()).distinct().toList();
     }
 
     /** The certificates served, e.g. "CN=api.test until 2027-11-30T12:00:00Z": for logs. */

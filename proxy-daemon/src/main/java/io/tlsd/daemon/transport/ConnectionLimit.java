@@ -97,24 +97,27 @@ public final class ConnectionLimit {
      * channel's initializer.
      */
     public boolean admit(Channel ch) {
+        // the client's share first: a client over it must not hold an overall place even briefly
+        InetAddress client = perClientMax == 0 ? null : clientAddress(ch);
+        if (client != null && !takePerClient(client)) {
+            refused.increment();
+            warnPerClient(ch);
+            ch.close();
+            return false;
+        }
         int n;
         do {
             n = admitted.get();
             if (max != 0 && n >= max) {
+                if (client != null) {
+                    givePerClientBack(client);
+                }
                 refused.increment();
                 warn(ch);
                 ch.close();
                 return false;
             }
         } while (!admitted.compareAndSet(n, n + 1));
-        InetAddress client = perClientMax == 0 ? null : clientAddress(ch);
-        if (client != null && !takePerClient(client)) {
-            admitted.decrementAndGet();
-            refused.increment();
-            warnPerClient(ch);
-            ch.close();
-            return false;
-        }
         Place place = new Place(client);
         ch.attr(PLACE).set(place);
         ch.closeFuture().addListener(f -> place.giveBack());
@@ -163,6 +166,10 @@ public final class ConnectionLimit {
         return taken[0];
     }
 
+    private void givePerClientBack(InetAddress client) {
+        perClient.compute(client, (address, held) -> held == null || held <= 1 ? null : held - 1);
+    }
+
     private static InetAddress clientAddress(Channel ch) {
         return ch.remoteAddress() instanceof InetSocketAddress inet ? inet.getAddress() : null;
     }
@@ -209,7 +216,7 @@ public final class ConnectionLimit {
             if (given.compareAndSet(false, true)) {
                 admitted.decrementAndGet();
                 if (client != null) {
-                    perClient.compute(client, (address, held) -> held == null || held <= 1 ? null : held - 1);
+                    givePerClientBack(client);
                 }
             }
         }

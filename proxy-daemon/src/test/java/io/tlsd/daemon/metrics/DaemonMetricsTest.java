@@ -36,9 +36,9 @@ class DaemonMetricsTest {
         Sample sample = DaemonMetrics.certificateExpiry("listener", "web", leaf);
         assertEquals("tlsd_certificate_expiry_timestamp_seconds", sample.name());
         assertEquals(Sample.GAUGE, sample.type());
-        assertEquals(Map.of("use", "listener", "name", "web", "subject", leaf.getSubjectX500Principal().getName()),
-                sample.labels());
+        assertEquals(Map.of("use", "listener", "name", "web", "subject", leaf.getSubjectX500Principal().getName(),
+                "serial", leaf.getSerialNumber().toString(16)), sample.labels());
         assertEquals(leaf.getNotAfter().toInstant().getEpochSecond(), sample.value());
-        assertEquals(List.of("use", "name", "subject"), List.copyOf(sample.labels().keySet()), "in this order");
+        assertEquals(List.of("use", "name", "subject", "serial"), List.copyOf(sample.labels().keySet()), "in this order");
     }
 }

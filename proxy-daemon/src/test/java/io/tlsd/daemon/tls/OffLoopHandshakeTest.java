@@ -330,4 +330,16 @@ class OffLoopHandshakeTest {
         assertEquals(List.of(SigningPolicy.autoPlacement(KeyKind.ec(256)), SigningPolicy.autoPlacement(KeyKind.rsa(2048))),
                 contexts.placements().stream().map(ServerTlsContexts.KeyPlacement::placement).toList());
     }
+
+    @Test
+    void eachCertificateServedIsListedOnceWhenEveryOneHasNames() throws Exception {
+        KeyMaterial ecKey = KeyMaterial.fromPem(ec.chainPem(), ec.keyPem(), null);
+        KeyMaterial rsaKey = KeyMaterial.fromPem(rsa.chainPem(), rsa.keyPem(), null);
+        // the first is also the default, built a second time for the mapping
+        ServerTlsContexts contexts = new ServerTlsContexts(
+                List.of(new ServerTlsContexts.Identity(List.of("ec.test"), ecKey),
+                        new ServerTlsContexts.Identity(List.of("rsa.test"), rsaKey)),
+                List.of(), ClientAuthPolicy.NONE, null, TlsParameters.DEFAULTS, null, SigningPolicy.auto());
+        assertEquals(List.of(ecKey.leaf(), rsaKey.leaf()), contexts.leaves());
+    }
 }

@@ -128,7 +128,7 @@ class ConnectionLimitTest {
     }
 
     @Test
-    void theOverallLimitStillCountsFirst() {
+    void aConnectionRefusedByTheOverallLimitLeavesNoPerClientCountBehind() {
         ConnectionLimit limit = new ConnectionLimit(ch -> "tunnel test", "max_connections", 1,
                 "max_connections_per_client", 5);
         EmbeddedChannel a = from("192.0.2.1", 1);
