@@ -35,10 +35,6 @@ public final class DaemonLog {
             throw new IllegalArgumentException("unknown log format '" + name + "' (text or json)");
         }
 
-        /** "text" or "json". */
-        public String wireName() {
-            return name().toLowerCase(Locale.ROOT);
-        }
     }
 
     private static volatile Level level = Level.INFO;
