@@ -264,29 +264,30 @@ public final class ConfigFile {
                 throw new IllegalArgumentException(where + ": " + e.getMessage());
             }
             boolean hasCertificate = m.containsKey("cert") || m.containsKey("key") || m.containsKey("pkcs12");
-            Object proxy = m.getOrDefault("proxy_protocol", Boolean.FALSE);
-            if (!(proxy instanceof Boolean)) {
-                throw new IllegalArgumentException(where + ".proxy_protocol: expected true or false, got " + describe(proxy));
-            }
-            Object accessLog = m.getOrDefault("access_log", Boolean.FALSE);
-            if (!(accessLog instanceof Boolean)) {
-                throw new IllegalArgumentException(where + ".access_log: expected true or false, got " + describe(accessLog));
-            }
             out.add(new TunnelConfig(name, listen, target,
                     m.containsKey("servername") ? string(m.get("servername"), where + ".servername") : null,
                     hasCertificate ? certificate(m, where, List.of()) : null,
                     m.containsKey("alpn") ? strings(m.get("alpn"), where + ".alpn") : List.of(),
                     clientAuth(m, where),
                     m.containsKey("client_ca_file") ? path(m.get("client_ca_file"), where + ".client_ca_file") : null,
-                    (Boolean) proxy,
+                    flag(m, "proxy_protocol", where),
                     m.containsKey("idle_timeout") ? duration(m.get("idle_timeout"), where + ".idle_timeout")
                             : Duration.ofMinutes(10),
                     connectionCount(m, "max_connections", where, TunnelSettings.DEFAULT_MAX_CONNECTIONS),
                     m.containsKey("ca_file") ? path(m.get("ca_file"), where + ".ca_file") : null,
-                    (Boolean) accessLog,
+                    flag(m, "access_log", where),
                     connectionCount(m, "max_connections_per_client", where, 0)));
         }
         return out;
+    }
+
+    /** {@code key} of {@code m}: true or false, false when absent. */
+    private static boolean flag(Map<String, Object> m, String key, String where) {
+        Object value = m.getOrDefault(key, Boolean.FALSE);
+        if (!(value instanceof Boolean b)) {
+            throw new IllegalArgumentException(where + "." + key + ": expected true or false, got " + describe(value));
+        }
+        return b;
     }
 
     private ListenerConfig.CertificateSpec certificate(Map<String, Object> c, String where, List<String> names) {
