@@ -101,6 +101,8 @@ class ConfigFileTest {
         assertTrue(error("timeouts:\n  connect: 10\n").contains("timeouts.connect: expected a duration like 500ms"));
         assertTrue(error("limits:\n  max_write_bytes: lots\n").contains("limits.max_write_bytes: expected a size"));
         assertTrue(error("transport: carrier-pigeon\n").contains("unknown transport 'carrier-pigeon'"));
+        String flag = error("tunnels:\n  - listen: :8080\n    target: example.com:443\n    access_log: often\n");
+        assertTrue(flag.contains("tunnels[0] (tunnel-1).access_log: expected true or false, got 'often'"), flag);
     }
 
     @Test
