@@ -1,6 +1,7 @@
 package io.tlsd.daemon;
 
 import io.tlsd.daemon.engine.SessionLimits;
+import io.tlsd.daemon.ipc.AllowedPeers;
 import io.tlsd.daemon.logging.DaemonLog;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.TlsConnector;
@@ -77,6 +78,7 @@ public final class DaemonConfig {
     private final int writeRingBytes;
     private final int sendBufferBytes;
     private final String logLevel;
+    private final AllowedPeers allowedPeers;
     private final DaemonLog.Format logFormat;
     private final SigningPolicy signing;
 
@@ -113,6 +115,7 @@ public final class DaemonConfig {
         this.writeRingBytes = b.writeRingBytes;
         this.sendBufferBytes = b.sendBufferBytes;
         this.logLevel = b.logLevel;
+        this.allowedPeers = b.allowedPeers;
         this.logFormat = b.logFormat;
         this.signing = b.signing;
     }
@@ -285,6 +288,11 @@ public final class DaemonConfig {
         return logLevel;
     }
 
+    /** Who may open an IPC session, beyond the socket file's mode; by default anyone who can open it. */
+    public AllowedPeers allowedPeers() {
+        return allowedPeers;
+    }
+
     /** How log lines look: text (the default) or JSON. */
     public DaemonLog.Format logFormat() {
         return logFormat;
@@ -318,6 +326,7 @@ public final class DaemonConfig {
         private int writeRingBytes = 4 << 20;
         private int sendBufferBytes;
         private String logLevel = "info";
+        private AllowedPeers allowedPeers = AllowedPeers.ANYONE;
         private DaemonLog.Format logFormat = DaemonLog.Format.TEXT;
         private SigningPolicy signing = SigningPolicy.auto();
 
@@ -352,6 +361,7 @@ public final class DaemonConfig {
             writeRingBytes = c.writeRingBytes;
             sendBufferBytes = c.sendBufferBytes;
             logLevel = c.logLevel;
+            allowedPeers = c.allowedPeers;
             logFormat = c.logFormat;
             signing = c.signing;
         }
@@ -521,6 +531,12 @@ public final class DaemonConfig {
         /** Server role: where private-key operations run (auto, on-loop, off-loop). */
         public Builder signing(SigningPolicy signing) {
             this.signing = Objects.requireNonNull(signing, "signing == null");
+            return this;
+        }
+
+        /** Only these users or primary groups may open an IPC session (needs the epoll transport). */
+        public Builder allowedPeers(AllowedPeers peers) {
+            this.allowedPeers = Objects.requireNonNull(peers, "peers == null");
             return this;
         }
 

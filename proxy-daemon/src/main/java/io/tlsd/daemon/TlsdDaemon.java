@@ -107,6 +107,10 @@ public final class TlsdDaemon implements AutoCloseable {
             t.checkRole(config.role() == DaemonConfig.Role.SERVER); // before any thread is started
         }
         transport = Transport.select(config.transport());
+        if (config.ipcEnabled() && config.allowedPeers().restricts() && transport != Transport.EPOLL) {
+            throw new IllegalArgumentException("allowed_peers needs the epoll transport, which tells a peer's uid and gid;"
+                    + " transport " + transport.name().toLowerCase() + " cannot");
+        }
         control = transport.newGroup(1, new DefaultThreadFactory("tlsd-control"));
         workers = transport.newGroup(config.workerThreads(), new DefaultThreadFactory("tlsd-worker"),
                 config.workerBusyPoll());
@@ -311,9 +315,13 @@ public final class TlsdDaemon implements AutoCloseable {
         Path rings = ringDirectory();
         IpcServer.Settings settings = new IpcServer.Settings(config.role().wireName(), "tlsd " + Version.VERSION,
                 config.limits(), config.helloTimeout(), rings, rings == null ? 0 : config.writeRingBytes(),
-                GlobalEventExecutor.INSTANCE); // one thread, started on demand, for the few ms a ring takes
+                GlobalEventExecutor.INSTANCE, // one thread, started on demand, for the few ms a ring takes
+                config.allowedPeers());
         ipc = IpcServer.bind(config.socket(), transport, control, workers, settings, connector, acceptor, counters);
         started.push(ipc);
+        if (config.allowedPeers().restricts()) {
+            log.info("IPC sessions only for {} (allowed_peers)", config.allowedPeers().describe());
+        }
     }
 
     /**

@@ -2,6 +2,7 @@ package io.tlsd.daemon.config;
 
 import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.engine.SessionLimits;
+import io.tlsd.daemon.ipc.AllowedPeers;
 import io.tlsd.daemon.logging.DaemonLog;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ServerTlsContexts;
@@ -42,7 +43,8 @@ import org.yaml.snakeyaml.error.YAMLException;
  */
 public final class ConfigFile {
     private static final Set<String> TOP = Set.of("socket", "transport", "worker_threads", "handshake_threads", "max_handshakes_in_flight", "worker_busy_poll", "tls", "timeouts", "limits",
-            "listeners", "tunnels", "log_level", "log_format", "shared_memory", "metrics", "send_buffer");
+            "listeners", "tunnels", "log_level", "log_format", "shared_memory", "metrics", "send_buffer",
+            "allowed_peers");
     private static final Set<String> SHARED_MEMORY = Set.of("dir", "write_ring_bytes");
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
             "passphrase_file", "alpn", "client_auth", "client_ca_file", "proxy_protocol", "idle_timeout",
@@ -106,6 +108,11 @@ public final class ConfigFile {
             }
             if (top.containsKey("log_level")) {
                 b.logLevel(string(top.get("log_level"), "log_level"));
+            }
+            if (top.containsKey("allowed_peers")) {
+                Map<String, Object> peers = map(top.get("allowed_peers"), "allowed_peers", Set.of("uids", "gids"));
+                b.allowedPeers(AllowedPeers.of(ids(peers.get("uids"), "allowed_peers.uids"),
+                        ids(peers.get("gids"), "allowed_peers.gids")));
             }
             if (top.containsKey("log_format")) {
                 try {
@@ -279,6 +286,24 @@ public final class ConfigFile {
                     connectionCount(m, "max_connections_per_client", where, 0)));
         }
         return out;
+    }
+
+    /** A list of user or group ids (0 or more each); empty when absent. */
+    private static List<Integer> ids(Object value, String where) {
+        if (value == null) {
+            return List.of();
+        }
+        if (!(value instanceof List<?> list)) {
+            throw new IllegalArgumentException(where + ": expected a list of numeric ids, got " + describe(value));
+        }
+        List<Integer> ids = new ArrayList<>();
+        for (Object id : list) {
+            if (!(id instanceof Integer n) || n < 0) {
+                throw new IllegalArgumentException(where + ": expected a numeric id, got " + describe(id));
+            }
+            ids.add(n);
+        }
+        return ids;
     }
 
     /** {@code key} of {@code m}: true or false, false when absent. */

@@ -41,12 +41,20 @@ public final class IpcServer implements AutoCloseable {
      * @param writeRingBytes the largest write ring a session gets; 0 for none
      * @param ringMaker where a write ring is made (it writes the whole file: off the event loops);
      *     its task hands the session back to the session's loop
+     * @param allowedPeers who may open a session, beyond the socket file's mode
      */
     public record Settings(String role, String daemonVersion, SessionLimits limits, Duration helloTimeout,
-                           Path ringDirectory, int writeRingBytes, Executor ringMaker) {
+                           Path ringDirectory, int writeRingBytes, Executor ringMaker, AllowedPeers allowedPeers) {
         /** Settings without write rings. */
         public Settings(String role, String daemonVersion, SessionLimits limits, Duration helloTimeout) {
-            this(role, daemonVersion, limits, helloTimeout, null, 0, Runnable::run);
+            this(role, daemonVersion, limits, helloTimeout, null, 0, Runnable::run, AllowedPeers.ANYONE);
+        }
+
+        /** Settings for anyone who can open the socket. */
+        public Settings(String role, String daemonVersion, SessionLimits limits, Duration helloTimeout,
+                        Path ringDirectory, int writeRingBytes, Executor ringMaker) {
+            this(role, daemonVersion, limits, helloTimeout, ringDirectory, writeRingBytes, ringMaker,
+                    AllowedPeers.ANYONE);
         }
 
         boolean offersWriteRings() {

@@ -5,6 +5,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderException;
+import io.netty.channel.unix.PeerCredentials;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -146,6 +147,9 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
 
     private void hello(Hello hello) {
         helloTimer.cancel(false);
+        if (!peerAllowed()) {
+            return;
+        }
         if (hello.getProtocolVersion() != PROTOCOL_VERSION) {
             goodbye(Status.BAD_REQUEST, "protocol version " + hello.getProtocolVersion()
                     + " is not supported; this daemon speaks " + PROTOCOL_VERSION);
@@ -220,6 +224,27 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
         if (drain.started()) {
             drain(); // accepted just before the drain began, and missed by it
         }
+    }
+
+    /**
+     * Whether the connecting process may open a session ({@code allowed_peers}); if not, it gets
+     * {@code Goodbye{UNAUTHORIZED}} naming its user and group, and the refusal is logged.
+     */
+    private boolean peerAllowed() {
+        AllowedPeers allowed = settings.allowedPeers();
+        if (!allowed.restricts()) {
+            return true;
+        }
+        PeerCredentials creds = Transport.credentialsOf(ctx.channel());
+        if (creds != null && allowed.allows(creds.uid(), creds.gids()[0])) {
+            return true;
+        }
+        String who = creds == null ? "a process whose credentials are unknown"
+                : "uid " + creds.uid() + " gid " + creds.gids()[0];
+        log.warn("session {} refused: {} is not among allowed_peers ({})", ctx.channel().id(), peer,
+                allowed.describe());
+        goodbye(Status.UNAUTHORIZED, who + " may not use this tlsd socket (allowed_peers: " + allowed.describe() + ")");
+        return false;
     }
 
     /** The ring the Hello asked for, at most the configured size, or null when it cannot be made. */

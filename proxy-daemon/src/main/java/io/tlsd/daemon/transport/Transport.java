@@ -112,10 +112,15 @@ public enum Transport {
 
     /** "uid=1000 gid=1000 pid=4242" for an epoll domain-socket peer, else null. */
     public static String peerCredentials(Channel channel) {
+        PeerCredentials creds = credentialsOf(channel);
+        return creds == null ? null : "uid=" + creds.uid() + " gid=" + creds.gids()[0] + " pid=" + creds.pid();
+    }
+
+    /** The kernel's credentials of an epoll domain-socket peer ({@code SO_PEERCRED}), else null. */
+    public static PeerCredentials credentialsOf(Channel channel) {
         if (channel instanceof EpollDomainSocketChannel domain) {
             try {
-                PeerCredentials creds = domain.peerCredentials();
-                return "uid=" + creds.uid() + " gid=" + creds.gids()[0] + " pid=" + creds.pid();
+                return domain.peerCredentials();
             } catch (IOException | RuntimeException e) {
                 return null;
             }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tlsd.daemon.DaemonConfig;
+import io.tlsd.daemon.ipc.AllowedPeers;
 import io.tlsd.daemon.logging.DaemonLog;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
@@ -135,6 +136,16 @@ class ConfigFileTest {
         t.checkRole(false);
         assertEquals("tunnel partner: ca_file applies to client-role tunnels only",
                 assertThrows(IllegalArgumentException.class, () -> t.checkRole(true)).getMessage());
+    }
+
+    @Test
+    void allowedPeers() throws Exception {
+        DaemonConfig c = ConfigFile.load(write("allowed_peers:\n  uids: [1000, 1001]\n  gids: [2000]\n"));
+        assertEquals(AllowedPeers.of(List.of(1000, 1001), List.of(2000)), c.allowedPeers());
+        assertEquals(AllowedPeers.ANYONE, ConfigFile.load(write("")).allowedPeers());
+        assertTrue(error("allowed_peers:\n  uids: [alice]\n").contains("allowed_peers.uids: expected a numeric id, got 'alice'"));
+        assertTrue(error("allowed_peers:\n  uids: 1000\n").contains("allowed_peers.uids: expected a list of numeric ids"));
+        assertTrue(error("allowed_peers:\n  users: [1000]\n").contains("unknown key 'allowed_peers.users'"));
     }
 
     @Test

@@ -1,0 +1,72 @@
+package io.tlsd.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.sun.security.auth.module.UnixSystem;
+import io.tlsd.daemon.DaemonConfig;
+import io.tlsd.daemon.TlsdDaemon;
+import io.tlsd.daemon.ipc.AllowedPeers;
+import io.tlsd.sdk.Status;
+import io.tlsd.sdk.TlsdClient;
+import io.tlsd.sdk.TlsdException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code allowed_peers}: the daemon checks the user and primary group the kernel reports for the
+ * process that connects (SO_PEERCRED), on top of the socket file's mode. This test's own process
+ * is the peer.
+ */
+class AllowedPeersDaemonTest {
+    private static final UnixSystem ME = new UnixSystem();
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aProcessOfAnAllowedUserOrGroupGetsASession() throws Exception {
+        for (AllowedPeers allowed : List.of(AllowedPeers.of(List.of((int) ME.getUid()), List.of()),
+                AllowedPeers.of(List.of((int) ME.getUid() + 1), List.of((int) ME.getGid())))) {
+            Path socket = dir.resolve("allowed-" + System.nanoTime() + ".sock");
+            try (TlsdDaemon daemon = TlsdDaemon.start(DaemonConfig.builder().socket(socket).allowedPeers(allowed).build());
+                 TlsdClient app = TlsdClient.builder().socket(socket).appName("allowed").build()) {
+                assertEquals("client", app.role(), allowed.describe());
+            }
+        }
+    }
+
+    @Test
+    void anyOtherProcessIsToldItIsNotAllowed() throws Exception {
+        AllowedPeers others = AllowedPeers.of(List.of((int) ME.getUid() + 1), List.of((int) ME.getGid() + 1));
+        Path socket = dir.resolve("client.sock");
+        try (TlsdDaemon daemon = TlsdDaemon.start(DaemonConfig.builder().socket(socket).allowedPeers(others).build())) {
+            TlsdException refused = assertThrows(TlsdException.class,
+                    () -> TlsdClient.builder().socket(socket).appName("intruder").build().close());
+            assertEquals(Status.UNAUTHORIZED, refused.status());
+            assertEquals("uid " + ME.getUid() + " gid " + ME.getGid() + " may not use this tlsd socket (allowed_peers: "
+                    + others.describe() + ")", refused.detail());
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (sessions(daemon) != 0 && System.nanoTime() < end) {
+                Thread.sleep(10); // the daemon closes its side right after the Goodbye
+            }
+            assertEquals(0, sessions(daemon), "nothing of it is left");
+        }
+    }
+
+    private static long sessions(TlsdDaemon daemon) {
+        return daemon.metricSamples().stream().filter(s -> s.name().equals("tlsd_sessions")).mapToLong(s -> s.value()).sum();
+    }
+
+    @Test
+    void theNioTransportCannotTellAndRefusesToStart() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> TlsdDaemon.start(DaemonConfig.builder().socket(dir.resolve("nio.sock")).transport("nio")
+                        .allowedPeers(AllowedPeers.of(List.of(1000), List.of())).build()).close());
+        assertTrue(e.getMessage().startsWith("allowed_peers needs the epoll transport"), e.getMessage());
+    }
+}
