@@ -48,8 +48,8 @@ class AllowedPeersDaemonTest {
             TlsdException refused = assertThrows(TlsdException.class,
                     () -> TlsdClient.builder().socket(socket).appName("intruder").build().close());
             assertEquals(Status.UNAUTHORIZED, refused.status());
-            assertEquals("uid " + ME.getUid() + " gid " + ME.getGid() + " may not use this tlsd socket (allowed_peers: "
-                    + others.describe() + ")", refused.detail());
+            assertEquals("uid " + ME.getUid() + " gid " + ME.getGid() + " may not use this tlsd socket (allowed_peers)",
+                    refused.detail());
             long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             while (sessions(daemon) != 0 && System.nanoTime() < end) {
                 Thread.sleep(10); // the daemon closes its side right after the Goodbye

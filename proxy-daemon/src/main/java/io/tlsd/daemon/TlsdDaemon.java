@@ -107,6 +107,9 @@ public final class TlsdDaemon implements AutoCloseable {
             t.checkRole(config.role() == DaemonConfig.Role.SERVER); // before any thread is started
         }
         transport = Transport.select(config.transport());
+        if (!config.ipcEnabled() && config.allowedPeers().restricts()) {
+            log.warn("allowed_peers has no effect: there is no IPC socket (socket: none)");
+        }
         if (config.ipcEnabled() && config.allowedPeers().restricts() && transport != Transport.EPOLL) {
             throw new IllegalArgumentException("allowed_peers needs the epoll transport, which tells a peer's uid and gid;"
                     + " transport " + transport.name().toLowerCase() + " cannot");

@@ -111,8 +111,13 @@ public final class ConfigFile {
             }
             if (top.containsKey("allowed_peers")) {
                 Map<String, Object> peers = map(top.get("allowed_peers"), "allowed_peers", Set.of("uids", "gids"));
-                b.allowedPeers(AllowedPeers.of(ids(peers.get("uids"), "allowed_peers.uids"),
-                        ids(peers.get("gids"), "allowed_peers.gids")));
+                AllowedPeers allowed = AllowedPeers.of(ids(peers.get("uids"), "allowed_peers.uids"),
+                        ids(peers.get("gids"), "allowed_peers.gids"));
+                if (!allowed.restricts()) {
+                    throw new IllegalArgumentException(file + ": allowed_peers lists no uid or gid; leave it out to let"
+                            + " anyone who can open the socket in");
+                }
+                b.allowedPeers(allowed);
             }
             if (top.containsKey("log_format")) {
                 try {
@@ -299,7 +304,8 @@ public final class ConfigFile {
         List<Integer> ids = new ArrayList<>();
         for (Object id : list) {
             if (!(id instanceof Integer n) || n < 0) {
-                throw new IllegalArgumentException(where + ": expected a numeric id, got " + describe(id));
+                throw new IllegalArgumentException(where + ": expected a numeric id from 0 to " + Integer.MAX_VALUE
+                        + ", got " + describe(id));
             }
             ids.add(n);
         }

@@ -10,12 +10,13 @@ import java.util.Set;
  * between containers, a group that holds more users than the applications).
  *
  * <pre>{@code
- * AllowedPeers peers = AllowedPeers.of(List.of(1000), List.of(2000)); // uid 1000, or primary gid 2000
+ * AllowedPeers peers = AllowedPeers.of(List.of(1000), List.of(2000)); // uid 1000, or gid 2000
  * peers.allows(1000, 100); // true
  * }</pre>
  *
  * @param uids users allowed, whatever their group
- * @param gids primary groups allowed, whatever the user
+ * @param gids groups allowed, whatever the user: the effective gid of the process when it
+ *     connected (supplementary groups are not reported)
  */
 public record AllowedPeers(Set<Integer> uids, Set<Integer> gids) {
     /** Anyone who can connect to the socket file. */
@@ -35,7 +36,7 @@ public record AllowedPeers(Set<Integer> uids, Set<Integer> gids) {
         return !uids.isEmpty() || !gids.isEmpty();
     }
 
-    /** Whether a process of user {@code uid} and primary group {@code gid} may open a session. */
+    /** Whether a process of user {@code uid} and group {@code gid} may open a session. */
     public boolean allows(int uid, int gid) {
         return !restricts() || uids.contains(uid) || gids.contains(gid);
     }

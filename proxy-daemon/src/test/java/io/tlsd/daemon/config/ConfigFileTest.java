@@ -143,7 +143,13 @@ class ConfigFileTest {
         DaemonConfig c = ConfigFile.load(write("allowed_peers:\n  uids: [1000, 1001]\n  gids: [2000]\n"));
         assertEquals(AllowedPeers.of(List.of(1000, 1001), List.of(2000)), c.allowedPeers());
         assertEquals(AllowedPeers.ANYONE, ConfigFile.load(write("")).allowedPeers());
-        assertTrue(error("allowed_peers:\n  uids: [alice]\n").contains("allowed_peers.uids: expected a numeric id, got 'alice'"));
+        assertTrue(error("allowed_peers:\n  uids: [alice]\n").contains(
+                "allowed_peers.uids: expected a numeric id from 0 to 2147483647, got 'alice'"));
+        assertTrue(error("allowed_peers:\n  uids: [3000000000]\n").contains("from 0 to 2147483647, got '3000000000'"));
+        assertTrue(error("allowed_peers:\n  gids: [-1]\n").contains("got '-1'"));
+        for (String empty : List.of("allowed_peers: {}\n", "allowed_peers:\n  uids: []\n", "allowed_peers:\n  uids: ~\n")) {
+            assertTrue(error(empty).contains("allowed_peers lists no uid or gid; leave it out"), empty);
+        }
         assertTrue(error("allowed_peers:\n  uids: 1000\n").contains("allowed_peers.uids: expected a list of numeric ids"));
         assertTrue(error("allowed_peers:\n  users: [1000]\n").contains("unknown key 'allowed_peers.users'"));
     }

@@ -38,8 +38,8 @@ class AllowedPeersTest {
             DaemonMessage reply = h.hello();
             assertTrue(reply.hasGoodbye(), reply.toString());
             assertEquals(Status.UNAUTHORIZED, reply.getGoodbye().getStatus());
-            assertEquals("a process whose credentials are unknown may not use this tlsd socket (allowed_peers: uids [1000])",
-                    reply.getGoodbye().getDetail());
+            assertEquals("a process whose credentials are unknown may not use this tlsd socket (allowed_peers)",
+                    reply.getGoodbye().getDetail(), "the list itself stays in the daemon's log");
         }
     }
 }
