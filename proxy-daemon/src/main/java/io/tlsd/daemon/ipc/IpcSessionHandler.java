@@ -17,6 +17,7 @@ import io.tlsd.daemon.engine.Session;
 import io.tlsd.daemon.engine.SessionLimits;
 import io.tlsd.daemon.engine.WriteRing;
 import io.tlsd.daemon.transport.Transport;
+import io.tlsd.daemon.transport.WarningRate;
 import io.tlsd.proto.v1.ClientMessage;
 import io.tlsd.proto.v1.Completion;
 import io.tlsd.proto.v1.DaemonMessage;
@@ -30,6 +31,7 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,6 +48,10 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
     private static final Logger log = LoggerFactory.getLogger(IpcSessionHandler.class);
 
     static final int PROTOCOL_VERSION = 1;
+
+    /** Sessions refused by {@code allowed_peers}, and how often that is logged: a refused process may retry in a loop. */
+    private static final AtomicLong REFUSED = new AtomicLong();
+    private static final WarningRate REFUSAL_WARNINGS = new WarningRate();
 
     private enum State { AWAITING_HELLO, MAKING_RING, ACTIVE, ENDED }
 
@@ -241,8 +247,11 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
         }
         String who = creds == null ? "a process whose credentials are unknown"
                 : "uid " + creds.uid() + " gid " + creds.gids()[0];
-        log.warn("session {} refused: {} is not among allowed_peers ({})", ctx.channel().id(), peer,
-                allowed.describe());
+        long count = REFUSED.incrementAndGet();
+        if (REFUSAL_WARNINGS.due()) {
+            log.warn("session {} refused: {} is not among allowed_peers ({}); {} refused since start, logged at most"
+                    + " every 10 s", ctx.channel().id(), peer, allowed.describe(), count);
+        }
         goodbye(Status.UNAUTHORIZED, who + " may not use this tlsd socket (allowed_peers)"); // the list stays in the log
         return false;
     }
@@ -349,7 +358,12 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
         }
         state = State.ENDED;
         dropEarly();
-        log.info("session {} ended by the daemon: {} {}", ctx.channel().id(), status, detail);
+        if (status == Status.UNAUTHORIZED) {
+            // said already, at most every 10 s (peerAllowed): a refused process may retry in a loop
+            log.debug("session {} ended by the daemon: {} {}", ctx.channel().id(), status, detail);
+        } else {
+            log.info("session {} ended by the daemon: {} {}", ctx.channel().id(), status, detail);
+        }
         ctx.channel().config().setAutoRead(false);
         ctx.writeAndFlush(DaemonMessage.newBuilder()
                         .setGoodbye(Goodbye.newBuilder().setStatus(status).setDetail(detail)).build())

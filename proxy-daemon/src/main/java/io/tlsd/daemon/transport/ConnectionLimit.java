@@ -6,10 +6,8 @@ import io.tlsd.daemon.tls.ConnectionInfos;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -43,9 +41,6 @@ import org.slf4j.LoggerFactory;
 public final class ConnectionLimit {
     private static final Logger log = LoggerFactory.getLogger(ConnectionLimit.class);
 
-    /** The least time between two warnings of one limit. */
-    static final long WARN_EVERY_NANOS = TimeUnit.SECONDS.toNanos(10);
-
     /** A channel's place; a channel is admitted by one limit only, the listener that accepted it. */
     private static final AttributeKey<Place> PLACE = AttributeKey.valueOf(ConnectionLimit.class, "place");
 
@@ -58,9 +53,9 @@ public final class ConnectionLimit {
     /** Places held per client address; an address leaves when its last place is given back. */
     private final ConcurrentHashMap<InetAddress, Integer> perClient = new ConcurrentHashMap<>();
     private final LongAdder refused = new LongAdder();
-    /** When the next warning may be logged (System.nanoTime), for each of the two limits. */
-    private final AtomicLong nextWarning = new AtomicLong(System.nanoTime());
-    private final AtomicLong nextPerClientWarning = new AtomicLong(System.nanoTime());
+    /** Warnings of each of the two limits. */
+    private final WarningRate warnings = new WarningRate();
+    private final WarningRate perClientWarnings = new WarningRate();
 
     /**
      * @param owner what the log names, given the refused channel (which knows the port it reached
@@ -180,7 +175,7 @@ public final class ConnectionLimit {
     }
 
     private void warnPerClient(Channel ch) {
-        if (warningDue(nextPerClientWarning)) {
+        if (perClientWarnings.due()) {
             log.warn("{}: {} ({}) reached by {}; closing its new connections as they come"
                             + " ({} closed since start by either limit; logged at most every 10 s)",
                     owner.apply(ch), perClientSetting, perClientMax, ConnectionInfos.addressString(ch.remoteAddress()),
@@ -189,18 +184,11 @@ public final class ConnectionLimit {
     }
 
     private void warn(Channel ch) {
-        if (warningDue(nextWarning)) {
+        if (warnings.due()) {
             log.warn("{}: {} ({}) reached; closing new connections as they come, this time from {}"
                             + " ({} closed since start; logged at most every 10 s)",
                     owner.apply(ch), setting, max, ConnectionInfos.addressString(ch.remoteAddress()), refused.sum());
         }
-    }
-
-    /** Whether a warning may be logged now; if so, the next one waits {@link #WARN_EVERY_NANOS}. */
-    private static boolean warningDue(AtomicLong nextWarning) {
-        long now = System.nanoTime();
-        long next = nextWarning.get();
-        return now - next >= 0 && nextWarning.compareAndSet(next, now + WARN_EVERY_NANOS);
     }
 
     private final class Place {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.tlsd.daemon.testing.StderrCapture;
 import io.tlsd.proto.v1.DaemonMessage;
 import io.tlsd.proto.v1.Status;
 import java.time.Duration;
@@ -41,5 +42,23 @@ class AllowedPeersTest {
             assertEquals("a process whose credentials are unknown may not use this tlsd socket (allowed_peers)",
                     reply.getGoodbye().getDetail(), "the list itself stays in the daemon's log");
         }
+    }
+
+    @Test
+    void refusalsAreLoggedAtMostEveryTenSeconds() {
+        IpcServer.Settings settings = new IpcServer.Settings("client", "tlsd test",
+                io.tlsd.daemon.engine.SessionLimits.DEFAULTS, Duration.ofSeconds(10), null, 0, Runnable::run,
+                AllowedPeers.of(List.of(1000), List.of()));
+        String logged = StderrCapture.of(() -> {
+            for (int i = 0; i < 3; i++) {
+                try (IpcHarness h = new IpcHarness(settings)) {
+                    assertEquals(Status.UNAUTHORIZED, h.hello().getGoodbye().getStatus());
+                }
+            }
+        });
+        long warnings = logged.lines().filter(l -> l.contains(" WARN ") && l.contains(" refused: ")).count();
+        assertTrue(warnings <= 1, "a refused process retrying in a loop must not flood the log:\n" + logged);
+        assertFalse(logged.contains(" INFO IpcSessionHandler - session embedded ended by the daemon: UNAUTHORIZED"),
+                logged);
     }
 }
