@@ -149,7 +149,7 @@ class DrainTest {
     }
 
     /** {@link TlsdDaemon#drain} on another thread: its result, true if drained before the timeout. */
-    private static CompletableFuture<Boolean> drainInBackground(TlsdDaemon daemon, Duration timeout) {
+    static CompletableFuture<Boolean> drainInBackground(TlsdDaemon daemon, Duration timeout) {
         return CompletableFuture.supplyAsync(() -> {
             try {
                 return daemon.drain(timeout);

@@ -93,13 +93,7 @@ class MetricsTest {
             assertEquals(0, curlExit("-sSf", "-o", "/dev/null", url + "/readyz"));
 
             TlsConnection held = app.open("localhost", echo.port()).await(Duration.ofSeconds(10));
-            CompletableFuture<Boolean> drained = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return daemon.drain(Duration.ofSeconds(30));
-                } catch (InterruptedException e) {
-                    throw new IllegalStateException(e);
-                }
-            });
+            CompletableFuture<Boolean> drained = DrainTest.drainInBackground(daemon, Duration.ofSeconds(30));
             app.draining().toCompletableFuture().get(10, TimeUnit.SECONDS);
             assertEquals("503 draining: no new connections; the connections under way may finish\n",
                     probe(url + "/readyz"));

@@ -31,8 +31,7 @@ class SystemdServiceTest {
     void aNotifyUnitIsToldReadyWatchdogReloadingAndStopping() throws Exception {
         Path notify = dir.resolve("notify");
         Path received = dir.resolve("notifications");
-        Process socat = new ProcessBuilder("socat", "-u", "UNIX-RECV:" + notify, "OPEN:" + received + ",creat,append")
-                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        Process socat = receiver("UNIX-RECV:" + notify, received);
         try {
             awaitFile(notify, socat);
             try (DaemonProcess daemon = DaemonProcess.start(dir.resolve("daemon.log"),
@@ -64,8 +63,7 @@ class SystemdServiceTest {
     void anAbstractNotifySocketWorksToo() throws Exception {
         String name = "tlsd-test-" + ProcessHandle.current().pid() + "-" + System.nanoTime();
         Path received = dir.resolve("notifications");
-        Process socat = new ProcessBuilder("socat", "-u", "ABSTRACT-RECV:" + name, "OPEN:" + received + ",creat,append")
-                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        Process socat = receiver("ABSTRACT-RECV:" + name, received);
         try {
             awaitAbstractSocket(name, socat);
             try (DaemonProcess daemon = DaemonProcess.start(dir.resolve("daemon.log"),
@@ -75,6 +73,12 @@ class SystemdServiceTest {
         } finally {
             socat.destroy();
         }
+    }
+
+    /** socat receiving datagrams on {@code address} (as systemd would) and appending them to {@code file}. */
+    private static Process receiver(String address, Path file) throws Exception {
+        return new ProcessBuilder("socat", "-u", address, "OPEN:" + file + ",creat,append")
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
     }
 
     private static void awaitFile(Path file, Process owner) throws InterruptedException {
