@@ -54,17 +54,25 @@ class CheckConfigTest {
     @Test
     void tunnelsAreListedAndTheirMistakesReported() throws Exception {
         Path ok = file("tunnels.yaml", "tunnels:\n  - name: partner\n    listen: 127.0.0.1:8080\n"
-                + "    target: api.partner.test:443\n    ca_file: " + good.caPem() + "\n");
+                + "    target: api.partner.test:443\n    ca_file: " + good.caPem() + "\n"
+                + "  - name: web\n    listen: 127.0.0.1:8443\n    target: 127.0.0.1:8080\n    certificates:\n"
+                + "      - cert: " + good.chainPem() + "\n        key: " + good.keyPem() + "\n"
+                + "      - names: [other]\n        cert: " + other.chainPem() + "\n        key: " + other.keyPem() + "\n");
         var run = ConnectCommandTest.tlsd("", "check-config", ok.toString());
         assertEquals(0, run.exitCode(), run.stderr());
         assertTrue(run.stdout().contains("tunnel partner: 127.0.0.1:8080 → api.partner.test:443 (client role)"),
                 run.stdout());
+        assertTrue(run.stdout().contains("tunnel web: 127.0.0.1:8443 → 127.0.0.1:8080 (server role), 2 certificate(s)"
+                + " by SNI"), run.stdout());
 
         Path mixed = file("mixed.yaml", "tunnels:\n  - name: both\n    listen: 127.0.0.1:8080\n"
                 + "    target: api.partner.test:443\n    servername: api.partner.test\n    proxy_protocol: true\n"
                 + "  - name: lost\n    listen: 127.0.0.1:8081\n    target: 127.0.0.1:80\n"
                 + "    cert: " + good.chainPem() + "\n    key: " + dir.resolve("nope.key") + "\n"
-                + "    ca_file: " + dir.resolve("nope.pem") + "\n");
+                + "    ca_file: " + dir.resolve("nope.pem") + "\n"
+                + "  - name: sni\n    listen: 127.0.0.1:8082\n    target: 127.0.0.1:80\n    certificates:\n"
+                + "      - cert: " + good.chainPem() + "\n        key: " + good.keyPem() + "\n"
+                + "      - names: [other]\n        cert: " + other.chainPem() + "\n        key: " + good.keyPem() + "\n");
         run = ConnectCommandTest.tlsd("", "check-config", mixed.toString());
         assertEquals(2, run.exitCode(), run.stdout());
         assertTrue(run.stderr().contains(mixed + ": tunnel both: client-role keys (servername) and server-role keys"
@@ -72,6 +80,9 @@ class CheckConfigTest {
         assertTrue(run.stderr().contains(mixed + ": tunnel lost: " + dir.resolve("nope.pem") + " is not a readable file"),
                 run.stderr());
         assertTrue(run.stderr().contains(mixed + ": tunnel lost: ") && run.stderr().contains("nope.key"), run.stderr());
+        // every certificate of a tunnel that picks one by SNI is read
+        assertTrue(run.stderr().contains(mixed + ": tunnel sni: the private key does not belong to the certificate"
+                + " CN=other,"), run.stderr());
     }
 
     @Test

@@ -618,9 +618,9 @@ public final class DaemonConfig {
                 throw new IllegalArgumentException("the server role needs at least one listener");
             }
             for (TunnelConfig t : tunnels) {
-                if (role == Role.SERVER && t.certificate() == null) {
+                if (role == Role.SERVER && t.servedCertificates().isEmpty()) {
                     throw new IllegalArgumentException("tunnel " + t.name()
-                            + ": a server-role tunnel needs cert and key (or pkcs12)");
+                            + ": a server-role tunnel needs cert and key (or pkcs12), or certificates");
                 }
             }
             if (!ipcEnabled && tunnels.isEmpty()) {

@@ -203,13 +203,15 @@ public final class TlsdDaemon implements AutoCloseable {
         for (TunnelConfig t : config.tunnels()) {
             ServerTlsContexts tls = serverTunnelContexts(t);
             serverTunnelTls.put(t.name(), tls);
-            SslContext context = tls.defaultContext();
             InetSocketAddress backend = Addresses.parse(t.target());
             if (backend.isUnresolved()) {
                 throw new IllegalArgumentException("tunnel " + t.name() + ": cannot resolve backend " + t.target());
             }
-            ServerTunnel tunnel = new ServerTunnel(transport, control, workers, context, t.listen(), backend,
-                    t.proxyProtocol(), settings(t));
+            ServerTunnel tunnel = tls.choosesByName()
+                    ? new ServerTunnel(transport, control, workers, tls.mapping(), t.listen(), backend,
+                            t.proxyProtocol(), settings(t))
+                    : new ServerTunnel(transport, control, workers, tls.defaultContext(), t.listen(), backend,
+                            t.proxyProtocol(), settings(t));
             tunnel.start();
             started.push(tunnel);
             serverTunnels.put(t, tunnel);
@@ -238,11 +240,14 @@ public final class TlsdDaemon implements AutoCloseable {
                 id == null ? null : id.load());
     }
 
-    /** Reads a server tunnel's certificate, key and client-CA files and builds its context. */
+    /** Reads a server tunnel's certificate, key and client-CA files and builds its contexts. */
     private ServerTlsContexts serverTunnelContexts(TunnelConfig t) throws SSLException {
-        KeyMaterial material = t.certificate().load();
-        return new ServerTlsContexts(List.of(new ServerTlsContexts.Identity(List.of(), material)), t.alpn(),
-                t.clientAuth(), t.clientCaFile(), config.tlsParameters(), tickets, config.signing());
+        List<ServerTlsContexts.Identity> identities = new ArrayList<>();
+        for (ListenerConfig.CertificateSpec spec : t.servedCertificates()) {
+            identities.add(new ServerTlsContexts.Identity(spec.names(), spec.load()));
+        }
+        return new ServerTlsContexts(identities, t.alpn(), t.clientAuth(), t.clientCaFile(), config.tlsParameters(),
+                tickets, config.signing());
     }
 
     /**
@@ -273,7 +278,12 @@ public final class TlsdDaemon implements AutoCloseable {
         }
         List<String> served = new ArrayList<>(listeners == null ? List.of() : listeners.reload());
         tunnels.forEach((t, contexts) -> {
-            serverTunnels.get(t).context(contexts.defaultContext());
+            ServerTunnel tunnel = serverTunnels.get(t);
+            if (contexts.choosesByName()) {
+                tunnel.contexts(contexts.mapping());
+            } else {
+                tunnel.context(contexts.defaultContext());
+            }
             serverTunnelTls.put(t.name(), contexts);
             served.add("tunnel " + t.name() + " (" + contexts.describe() + ")");
         });

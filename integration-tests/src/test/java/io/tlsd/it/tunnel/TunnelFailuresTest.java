@@ -7,6 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslProvider;
+import io.netty.util.DomainWildcardMappingBuilder;
+import io.netty.util.Mapping;
 import io.tlsd.daemon.tunnel.ClientTunnel;
 import io.tlsd.daemon.tunnel.ServerTunnel;
 import io.tlsd.daemon.tunnel.TunnelSettings;
@@ -134,6 +138,28 @@ class TunnelFailuresTest {
                 assertTrue(millis >= 250 && millis < PROMPTLY.toMillis(), "closed after " + millis + " ms");
                 assertNotNull(log.awaitLine("TLS handshake failed for client 127.0.0.1:" + silent.getLocalPort()
                         + ": handshake timed out", PROMPTLY), log.text());
+            }
+        }
+    }
+
+    @Test
+    void closingATunnelThatPicksCertificatesBySniClosesAClientThatSentNoClientHello() throws Exception {
+        SslContext tls = fixture.serverContext(SslProvider.OPENSSL);
+        Mapping<String, SslContext> bySni = new DomainWildcardMappingBuilder<>(tls).add("other.test", tls).build();
+        try (PlainBackend backend = PlainBackend.start(PlainBackend.echo())) {
+            ServerTunnel server = new ServerTunnel(fixture.transport, fixture.boss, fixture.workers, bySni,
+                    TunnelFixture.ANY_LOOPBACK_PORT, backend.address(), false, TunnelSettings.DEFAULTS);
+            server.start();
+            try (Socket silent = connect(server.localAddress())) {
+                long deadline = System.nanoTime() + PROMPTLY.toNanos();
+                while (server.stats().connections() == 0 && System.nanoTime() < deadline) {
+                    Thread.sleep(10); // until accepted: then it waits for its ClientHello for up to 10 s
+                }
+                assertEquals(1, server.stats().connections());
+                long start = System.nanoTime();
+                server.close();
+                assertClosed(silent);
+                assertElapsedBelow(start, PROMPTLY);
             }
         }
     }

@@ -89,7 +89,8 @@ final class CheckConfigCommand implements Callable<Integer> {
         for (TunnelConfig t : config.tunnels()) {
             System.out.println("  tunnel " + t.name() + ": " + ConnectionInfos.addressString(t.listen()) + " → "
                     + t.target() + (t.serverRoleKeys().isEmpty() && t.clientRoleKeys().isEmpty() ? ""
-                            : " (" + (t.serverRoleKeys().isEmpty() ? "client" : "server") + " role)"));
+                            : " (" + (t.serverRoleKeys().isEmpty() ? "client" : "server") + " role)")
+                    + (t.certificates().isEmpty() ? "" : ", " + t.certificates().size() + " certificate(s) by SNI"));
         }
         return 0;
     }
@@ -109,9 +110,9 @@ final class CheckConfigCommand implements Callable<Integer> {
                 problems.add(where + f + " is not a readable file");
             }
         }
-        if (t.certificate() != null) {
+        for (ListenerConfig.CertificateSpec c : t.servedCertificates()) { // or a client-role tunnel's own
             try {
-                t.certificate().load();
+                c.load();
             } catch (IllegalArgumentException e) {
                 problems.add(where + e.getMessage());
             }

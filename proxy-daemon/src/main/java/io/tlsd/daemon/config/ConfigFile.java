@@ -48,7 +48,7 @@ public final class ConfigFile {
     private static final Set<String> SHARED_MEMORY = Set.of("dir", "write_ring_bytes");
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
             "passphrase_file", "alpn", "client_auth", "client_ca_file", "proxy_protocol", "idle_timeout",
-            "max_connections", "ca_file", "access_log", "max_connections_per_client");
+            "max_connections", "ca_file", "access_log", "max_connections_per_client", "certificates");
     private static final Set<String> TLS = Set.of("ca_file", "protocols", "groups", "provider", "ticket_key_rotation",
             "client_certificate", "signing");
     private static final Set<String> LISTENER = Set.of("name", "address", "certificates", "alpn", "client_auth",
@@ -231,16 +231,7 @@ public final class ConfigFile {
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(where + ".address: " + e.getMessage());
             }
-            List<ListenerConfig.CertificateSpec> certs = new ArrayList<>();
-            if (!(m.get("certificates") instanceof List<?> certList) || certList.isEmpty()) {
-                throw new IllegalArgumentException(where + ".certificates: expected a non-empty list");
-            }
-            for (int j = 0; j < certList.size(); j++) {
-                String cw = where + ".certificates[" + j + "]";
-                Map<String, Object> c = map(certList.get(j), cw, CERTIFICATE);
-                certs.add(certificate(c, cw, c.containsKey("names") ? strings(c.get("names"), cw + ".names") : List.of()));
-            }
-            out.add(new ListenerConfig(name, address, certs,
+            out.add(new ListenerConfig(name, address, certificates(m.get("certificates"), where),
                     m.containsKey("alpn") ? strings(m.get("alpn"), where + ".alpn") : List.of(),
                     clientAuth(m, where),
                     m.containsKey("client_ca_file") ? path(m.get("client_ca_file"), where + ".client_ca_file") : null,
@@ -251,6 +242,20 @@ public final class ConfigFile {
                     connectionCount(m, "max_pending_connections_per_client", where, 0)));
         }
         return out;
+    }
+
+    /** A listener's or server tunnel's {@code certificates}: each with optional SNI {@code names}. */
+    private List<ListenerConfig.CertificateSpec> certificates(Object value, String where) {
+        if (!(value instanceof List<?> list) || list.isEmpty()) {
+            throw new IllegalArgumentException(where + ".certificates: expected a non-empty list");
+        }
+        List<ListenerConfig.CertificateSpec> certs = new ArrayList<>();
+        for (int j = 0; j < list.size(); j++) {
+            String cw = where + ".certificates[" + j + "]";
+            Map<String, Object> c = map(list.get(j), cw, CERTIFICATE);
+            certs.add(certificate(c, cw, c.containsKey("names") ? strings(c.get("names"), cw + ".names") : List.of()));
+        }
+        return certs;
     }
 
     private List<TunnelConfig> tunnels(Object value) {
@@ -276,6 +281,13 @@ public final class ConfigFile {
                 throw new IllegalArgumentException(where + ": " + e.getMessage());
             }
             boolean hasCertificate = m.containsKey("cert") || m.containsKey("key") || m.containsKey("pkcs12");
+            if (hasCertificate && m.containsKey("certificates")) {
+                throw new IllegalArgumentException(where + ": give either certificates, or cert and key (or pkcs12)");
+            }
+            if (!hasCertificate && m.containsKey("passphrase_file")) {
+                throw new IllegalArgumentException(where + ": passphrase_file goes with cert and key (or pkcs12)"
+                        + (m.containsKey("certificates") ? "; in certificates, give it for each certificate" : ""));
+            }
             out.add(new TunnelConfig(name, listen, target,
                     m.containsKey("servername") ? string(m.get("servername"), where + ".servername") : null,
                     hasCertificate ? certificate(m, where, List.of()) : null,
@@ -288,7 +300,8 @@ public final class ConfigFile {
                     connectionCount(m, "max_connections", where, TunnelSettings.DEFAULT_MAX_CONNECTIONS),
                     m.containsKey("ca_file") ? path(m.get("ca_file"), where + ".ca_file") : null,
                     flag(m, "access_log", where),
-                    connectionCount(m, "max_connections_per_client", where, 0)));
+                    connectionCount(m, "max_connections_per_client", where, 0),
+                    m.containsKey("certificates") ? certificates(m.get("certificates"), where) : List.of()));
         }
         return out;
     }

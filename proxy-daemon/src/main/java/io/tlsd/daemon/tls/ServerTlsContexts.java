@@ -69,6 +69,8 @@ public final class ServerTlsContexts {
 
     private final SslContext defaultContext;
     private final Mapping<String, SslContext> byName;
+    /** Whether there are several certificates, so that a client's SNI name picks one. */
+    private final boolean choosesByName;
     private final List<KeyPlacement> placements = new ArrayList<>();
 
     /** Same as the full constructor with the {@code auto} signing policy. */
@@ -95,6 +97,7 @@ public final class ServerTlsContexts {
             throw new IllegalArgumentException("client authentication " + clientAuth.name().toLowerCase()
                     + " needs a client CA file");
         }
+        choosesByName = identities.size() > 1;
         Identity fallback = identities.stream().filter(i -> i.names().isEmpty()).findFirst().orElse(identities.get(0));
         defaultContext = build(fallback, alpn, clientAuth, clientCaFile, tls, tickets, signing);
         DomainWildcardMappingBuilder<SslContext> mapping = new DomainWildcardMappingBuilder<>(defaultContext);
@@ -188,6 +191,14 @@ public final class ServerTlsContexts {
     /** For Netty's {@code SniHandler}: name → context, falling back to the default. */
     public Mapping<String, SslContext> mapping() {
         return byName;
+    }
+
+    /**
+     * Whether there are several certificates, so that a client's SNI name picks one through
+     * {@link #mapping()}; if not, {@link #defaultContext()} serves every client.
+     */
+    public boolean choosesByName() {
+        return choosesByName;
     }
 
     public SslContext defaultContext() {

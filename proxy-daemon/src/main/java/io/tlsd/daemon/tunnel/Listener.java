@@ -30,6 +30,8 @@ final class Listener {
 
     private final Set<Relay> relays = ConcurrentHashMap.newKeySet();
     private final ChannelGroup channels = new DefaultChannelGroup("tunnel", GlobalEventExecutor.INSTANCE);
+    /** Accepted connections that wait for their ClientHello before they are relayed (SNI). */
+    private final ChannelGroup awaitingClientHello = new DefaultChannelGroup("tunnel-sni", GlobalEventExecutor.INSTANCE);
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile Channel server;
     private final ConnectionLimit limit;
@@ -100,14 +102,33 @@ final class Listener {
         }
     }
 
+    /** A connection closes before it was relayed: its first bytes were no ClientHello, or came too late. */
+    void clientHelloFailed() {
+        handshakeFailures.increment();
+    }
+
     /** {@code bytes} relayed by one of the connections, from a client or to one. */
     void relayed(boolean fromClient, int bytes) {
         (fromClient ? bytesFromClients : bytesToClients).add(bytes);
     }
 
+    /**
+     * Tracks a connection accepted before it is relayed, while the tunnel waits for its ClientHello
+     * (SNI): closing the tunnel closes it, and {@link #track} takes over. One accepted while the
+     * tunnel closes is closed at once.
+     */
+    void awaitClientHello(Channel accepted) {
+        awaitingClientHello.add(accepted);
+        channels.add(accepted);
+        if (closed.get()) {
+            accepted.close();
+        }
+    }
+
     /** Tracks a new connection; one accepted while the tunnel closes is closed at once. */
     void track(Relay relay) {
         Channel accepted = relay.accepted().channel;
+        awaitingClientHello.remove(accepted);
         relays.add(relay);
         channels.add(accepted);
         accepted.closeFuture().addListener(f -> relays.remove(relay));
@@ -139,6 +160,7 @@ final class Listener {
         if (server != null) {
             server.close().awaitUninterruptibly();
         }
+        awaitingClientHello.close(); // no TLS yet: nothing to say before closing
         for (Relay relay : relays) {
             try {
                 relay.accepted().channel.eventLoop().execute(relay::close);

@@ -1,14 +1,22 @@
 package io.tlsd.daemon.tunnel;
 
 import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.ssl.SniCompletionEvent;
+import io.netty.handler.ssl.SniHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.Mapping;
 import io.tlsd.daemon.transport.ConnectionLimit;
 import io.tlsd.daemon.transport.Transport;
 import java.io.IOException;
@@ -54,6 +62,13 @@ import org.slf4j.LoggerFactory;
  * with its own and can send nothing after it, so with it a client's half-close ends both
  * directions. See {@link Relay} for the rest (backpressure, truncation, errors).
  *
+ * <p><b>Several certificates.</b> Given a mapping from SNI names to contexts instead of one
+ * context, the tunnel reads each client's ClientHello first and serves the context its SNI name
+ * maps to (the mapping's default for none, and for first bytes that are no ClientHello); the
+ * backend connect starts then. A client whose ClientHello cannot be used, or that sends none within
+ * the handshake timeout (counted from the accept, as with one context), is closed and counted as a
+ * failed handshake.
+ *
  * <p>A handshake must complete within the handshake timeout, so a silent client cannot hold a
  * connection; {@code context} decides about client certificates.
  */
@@ -63,8 +78,8 @@ public final class ServerTunnel implements AutoCloseable {
     private final Transport transport;
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
-    /** Replaced by {@link #context(SslContext)}; a client gets the context of the moment it is accepted. */
-    private volatile SslContext context;
+    /** Replaced on reload; a client gets what was served the moment it is accepted. */
+    private volatile Served served;
     private final InetSocketAddress listen;
     private final InetSocketAddress backend;
     private final boolean proxyProtocol;
@@ -85,17 +100,34 @@ public final class ServerTunnel implements AutoCloseable {
     public ServerTunnel(Transport transport, EventLoopGroup boss, EventLoopGroup workers, SslContext context,
                         InetSocketAddress listen, InetSocketAddress backend, boolean proxyProtocol,
                         TunnelSettings settings) {
+        this(transport, boss, workers, Served.of(context), listen, backend, proxyProtocol, settings);
+    }
+
+    /**
+     * A tunnel that serves each client the context its SNI name maps to.
+     *
+     * @param bySni SNI name → server context; its default ({@code map(null)}) for clients that send
+     *     no name or one it does not know, e.g. Netty's {@code DomainWildcardMappingBuilder}'s
+     * @see #ServerTunnel(Transport, EventLoopGroup, EventLoopGroup, SslContext, InetSocketAddress,
+     *     InetSocketAddress, boolean, TunnelSettings)
+     */
+    public ServerTunnel(Transport transport, EventLoopGroup boss, EventLoopGroup workers,
+                        Mapping<String, SslContext> bySni, InetSocketAddress listen, InetSocketAddress backend,
+                        boolean proxyProtocol, TunnelSettings settings) {
+        this(transport, boss, workers, Served.of(bySni), listen, backend, proxyProtocol, settings);
+    }
+
+    private ServerTunnel(Transport transport, EventLoopGroup boss, EventLoopGroup workers, Served served,
+                         InetSocketAddress listen, InetSocketAddress backend, boolean proxyProtocol,
+                         TunnelSettings settings) {
         this.transport = Objects.requireNonNull(transport, "transport == null");
         this.boss = Objects.requireNonNull(boss, "boss == null");
         this.workers = Objects.requireNonNull(workers, "workers == null");
-        this.context = Objects.requireNonNull(context, "context == null");
+        this.served = served;
         this.listen = Objects.requireNonNull(listen, "listen == null");
         this.backend = Objects.requireNonNull(backend, "backend == null");
         this.settings = Objects.requireNonNull(settings, "settings == null");
         this.proxyProtocol = proxyProtocol;
-        if (!context.isServer()) {
-            throw new IllegalArgumentException("context is a client context");
-        }
         if (backend.isUnresolved()) {
             // Netty would resolve it on an event loop with the blocking JDK resolver, for every connection.
             throw new IllegalArgumentException("backend address " + backend + " is not resolved");
@@ -110,10 +142,36 @@ public final class ServerTunnel implements AutoCloseable {
      * @throws IllegalArgumentException if {@code next} is a client context
      */
     public void context(SslContext next) {
-        if (!next.isServer()) {
-            throw new IllegalArgumentException("context is a client context");
+        served = Served.of(next);
+    }
+
+    /**
+     * Serves the contexts of {@code next} by SNI name to the clients accepted from now on, as the
+     * constructor that takes a mapping does; connections up already keep theirs.
+     *
+     * @throws IllegalArgumentException if {@code next}'s default is a client context
+     */
+    public void contexts(Mapping<String, SslContext> next) {
+        served = Served.of(next);
+    }
+
+    /** One context for every client, or (when {@code bySni} is not null) one per SNI name. */
+    private record Served(SslContext single, Mapping<String, SslContext> bySni) {
+        static Served of(SslContext context) {
+            checkServer(Objects.requireNonNull(context, "context == null"));
+            return new Served(context, null);
         }
-        context = next;
+
+        static Served of(Mapping<String, SslContext> bySni) {
+            checkServer(Objects.requireNonNull(bySni, "bySni == null").map(null));
+            return new Served(null, bySni);
+        }
+
+        private static void checkServer(SslContext context) {
+            if (context == null || !context.isServer()) {
+                throw new IllegalArgumentException(context == null ? "no default context" : "context is a client context");
+            }
+        }
     }
 
     /**
@@ -188,21 +246,112 @@ public final class ServerTunnel implements AutoCloseable {
             if (!listener.admit(ch)) {
                 return; // closed: the tunnel carries max_connections already
             }
-            SslHandler tls = context.newHandler(ch.alloc());
-            tls.setHandshakeTimeoutMillis(settings.handshakeTimeout().toMillis());
-            Relay relay = new Relay(name(ch), End.tls(ch, tls, "client"), listener, settings.accessLog());
             if (!settings.idleTimeout().isZero()) {
                 // no bytes either way for the idle timeout: the relay closes both connections
                 ch.pipeline().addLast("idle", new IdleStateHandler(
                         0, 0, settings.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
             }
-            ch.pipeline()
-                    // the handshake within its timeout, then decrypts from and encrypts to the client
-                    .addLast("tls", tls)
-                    // the client's decrypted bytes to the backend, its close_notify to a FIN
-                    .addLast("relay", new RelayHandler(relay, relay.accepted()));
-            listener.track(relay);
-            dialBackend(relay, tls);
+            Served now = served;
+            if (now.bySni() == null) {
+                SslHandler tls = now.single().newHandler(ch.alloc());
+                tls.setHandshakeTimeoutMillis(settings.handshakeTimeout().toMillis());
+                // the handshake within its timeout, then decrypts from and encrypts to the client
+                ch.pipeline().addLast("tls", tls);
+                carry(ch, tls);
+            } else {
+                ch.pipeline()
+                        // reads the ClientHello, then replaces itself with the SslHandler its SNI name picks
+                        .addLast("tls", new CertificateBySni(ch, now.bySni()))
+                        // a ClientHello that does not come, or is none: counted and logged
+                        .addLast("client-hello", new ClientHelloWatch());
+                listener.awaitClientHello(ch);
+            }
+        }
+    }
+
+    /** Relays {@code client}, whose {@code tls} handler is (or is about to be) in its pipeline. */
+    private void carry(Channel client, SslHandler tls) {
+        Relay relay = new Relay(name(client), End.tls(client, tls, "client"), listener, settings.accessLog());
+        // the client's decrypted bytes to the backend, its close_notify to a FIN
+        client.pipeline().addLast("relay", new RelayHandler(relay, relay.accepted()));
+        listener.track(relay);
+        dialBackend(relay, tls);
+    }
+
+    /**
+     * Netty's {@code SniHandler} for one accepted client: once the ClientHello is in, the SslHandler
+     * it makes for the context the SNI name picks is carried like any other. Until then nothing
+     * reads by itself (AUTO_READ is off), so it asks for the ClientHello.
+     */
+    private final class CertificateBySni extends SniHandler {
+        private final Channel client;
+        private final long acceptedNanos = System.nanoTime();
+
+        CertificateBySni(Channel client, Mapping<String, SslContext> bySni) {
+            super(bySni, settings.handshakeTimeout().toMillis());
+            this.client = client;
+        }
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) throws Exception {
+            ctx.read();
+            super.channelActive(ctx);
+        }
+
+        @Override
+        protected SslHandler newSslHandler(SslContext context, ByteBufAllocator allocator) {
+            SslHandler tls = context.newHandler(allocator);
+            // one handshake timeout from the accept, the wait for the ClientHello included
+            long spentMillis = (System.nanoTime() - acceptedNanos) / 1_000_000;
+            tls.setHandshakeTimeoutMillis(Math.max(1, settings.handshakeTimeout().toMillis() - spentMillis));
+            carry(client, tls);
+            return tls;
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            // what failed the ClientHello (ClientHelloWatch logs it), or a reset before one came
+            log.debug("{}: client {}: {}", name(client), Relay.addressString(client.remoteAddress()), cause.toString());
+            ctx.close();
+        }
+    }
+
+    /**
+     * After {@link CertificateBySni}, which reports to the next handler how its ClientHello went,
+     * until a certificate is picked. Counts and logs as a failed handshake a client whose ClientHello
+     * could not be used (a malformed first record, one too large, a name that is no host name) or
+     * did not come within the handshake timeout; other bytes that are no ClientHello get the
+     * default certificate's handshake, which fails like any other. Closes, without counting, a
+     * client that ends its side first (a TCP health check) or stays idle past the idle timeout.
+     */
+    private final class ClientHelloWatch extends ChannelInboundHandlerAdapter {
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof SniCompletionEvent sni) {
+                if (sni.cause() != null) {
+                    listener.clientHelloFailed();
+                    log.info("{}: TLS handshake failed for client {}: {}", name(ctx.channel()),
+                            Relay.addressString(ctx.channel().remoteAddress()), Relay.describe(sni.cause()));
+                    ctx.close();
+                } else {
+                    ctx.pipeline().remove(this);
+                }
+            } else if (evt instanceof ChannelInputShutdownEvent || evt instanceof IdleStateEvent) {
+                log.debug("{}: client {} {} before its ClientHello", name(ctx.channel()),
+                        Relay.addressString(ctx.channel().remoteAddress()),
+                        evt instanceof IdleStateEvent ? "was idle" : "closed the connection");
+                ctx.close();
+            } else {
+                ctx.fireUserEventTriggered(evt);
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            // e.g. the mapping refused the name: its SniCompletionEvent counts and logs it
+            log.debug("{}: client {}: {}", name(ctx.channel()), Relay.addressString(ctx.channel().remoteAddress()),
+                    cause.toString());
+            ctx.close();
         }
     }
 

@@ -13,7 +13,8 @@ import java.util.Objects;
  * One tunnel of a daemon. In the client role it accepts plain TCP on {@code listen} and connects
  * with TLS to {@code target} (verified against {@code serverName}, default the target's host,
  * and against {@code caFile}, default the daemon's trust anchors); in the server role it
- * terminates TLS on {@code listen} with {@code certificate} and connects plain TCP to {@code
+ * terminates TLS on {@code listen} with {@code certificate}, or with the one of {@code
+ * certificates} that the SNI name a client asks for picks, and connects plain TCP to {@code
  * target}, optionally sending a PROXY v2 header first. A setting of the other role is refused
  * ({@link #checkRole}), not ignored.
  *
@@ -34,11 +35,25 @@ import java.util.Objects;
  * @param accessLog log a line for each connection relayed, when it ends
  * @param maxConnectionsPerClient the most connections from one client address (IP) at once; 0
  *     for no such limit
+ * @param certificates server role, instead of {@code certificate}: several certificates, each
+ *     served to the clients whose SNI name matches one of its {@link CertificateSpec#names()}
+ *     (exact or {@code *.example.com}); the first without names (else the first) to the others
+ *     and to clients without SNI, as a listener's; empty when the tunnel uses {@code certificate}
  */
 public record TunnelConfig(String name, InetSocketAddress listen, String target, String serverName,
                            CertificateSpec certificate, List<String> alpn, ClientAuthPolicy clientAuth,
                            Path clientCaFile, boolean proxyProtocol, Duration idleTimeout, int maxConnections,
-                           Path caFile, boolean accessLog, int maxConnectionsPerClient) {
+                           Path caFile, boolean accessLog, int maxConnectionsPerClient,
+                           List<CertificateSpec> certificates) {
+
+    /** With one certificate (or none), not chosen by SNI. */
+    public TunnelConfig(String name, InetSocketAddress listen, String target, String serverName,
+                        CertificateSpec certificate, List<String> alpn, ClientAuthPolicy clientAuth,
+                        Path clientCaFile, boolean proxyProtocol, Duration idleTimeout, int maxConnections,
+                        Path caFile, boolean accessLog, int maxConnectionsPerClient) {
+        this(name, listen, target, serverName, certificate, alpn, clientAuth, clientCaFile, proxyProtocol,
+                idleTimeout, maxConnections, caFile, accessLog, maxConnectionsPerClient, List.of());
+    }
 
     /** Without an access log or a per-client limit. */
     public TunnelConfig(String name, InetSocketAddress listen, String target, String serverName,
@@ -54,6 +69,10 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
         Objects.requireNonNull(listen, "listen");
         Objects.requireNonNull(target, "target");
         alpn = List.copyOf(alpn);
+        certificates = certificates == null ? List.of() : List.copyOf(certificates);
+        if (certificate != null && !certificates.isEmpty()) {
+            throw new IllegalArgumentException("tunnel " + name + ": give either certificates, or cert and key (or pkcs12)");
+        }
         Objects.requireNonNull(clientAuth, "clientAuth");
         Objects.requireNonNull(idleTimeout, "idleTimeout");
         if (clientAuth != ClientAuthPolicy.NONE && clientCaFile == null) {
@@ -77,7 +96,18 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
     /** This tunnel with an access log, or without. */
     public TunnelConfig withAccessLog(boolean on) {
         return new TunnelConfig(name, listen, target, serverName, certificate, alpn, clientAuth, clientCaFile,
-                proxyProtocol, idleTimeout, maxConnections, caFile, on, maxConnectionsPerClient);
+                proxyProtocol, idleTimeout, maxConnections, caFile, on, maxConnectionsPerClient, certificates);
+    }
+
+    /**
+     * {@link #certificates()}, or else {@link #certificate()} alone; empty if neither is set.
+     * Server role: the certificates served; client role: the client certificate of its own.
+     */
+    public List<CertificateSpec> servedCertificates() {
+        if (!certificates.isEmpty()) {
+            return certificates;
+        }
+        return certificate == null ? List.of() : List.of(certificate);
     }
 
     /**
@@ -101,11 +131,14 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
     }
 
     /**
-     * The keys set that only a server-role tunnel uses: {@code client_auth} (other than none),
-     * {@code client_ca_file}, {@code proxy_protocol: true}.
+     * The keys set that only a server-role tunnel uses: {@code certificates}, {@code client_auth}
+     * (other than none), {@code client_ca_file}, {@code proxy_protocol: true}.
      */
     public List<String> serverRoleKeys() {
         List<String> keys = new ArrayList<>();
+        if (!certificates.isEmpty()) {
+            keys.add("certificates");
+        }
         if (clientAuth != ClientAuthPolicy.NONE) {
             keys.add("client_auth");
         }

@@ -1,6 +1,7 @@
 package io.tlsd.daemon.config;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -136,6 +137,42 @@ class ConfigFileTest {
         t.checkRole(false);
         assertEquals("tunnel partner: ca_file applies to client-role tunnels only",
                 assertThrows(IllegalArgumentException.class, () -> t.checkRole(true)).getMessage());
+    }
+
+    @Test
+    void aServerTunnelsCertificatesBySni() throws Exception {
+        DaemonConfig c = ConfigFile.load(write("""
+                tunnels:
+                  - name: web
+                    listen: :8443
+                    target: 127.0.0.1:8080
+                    certificates:
+                      - cert: default.pem
+                        key: default.key
+                      - names: [api.example.com, "*.api.example.com"]
+                        cert: api.pem
+                        key: api.key
+                        passphrase_file: api.pass
+                """));
+        TunnelConfig t = c.tunnels().get(0);
+        assertNull(t.certificate());
+        assertEquals(2, t.servedCertificates().size());
+        assertEquals(List.of(), t.servedCertificates().get(0).names());
+        assertEquals(List.of("api.example.com", "*.api.example.com"), t.servedCertificates().get(1).names());
+        assertEquals(Path.of("api.pass"), t.servedCertificates().get(1).passphraseFile().getFileName());
+        t.checkRole(true);
+        assertEquals("tunnel web: certificates applies to server-role tunnels only",
+                assertThrows(IllegalArgumentException.class, () -> t.checkRole(false)).getMessage());
+
+        String both = error("tunnels:\n  - listen: :8443\n    target: 127.0.0.1:8080\n    cert: a.pem\n    key: a.key\n"
+                + "    certificates:\n      - cert: b.pem\n        key: b.key\n");
+        assertTrue(both.contains("tunnels[0] (tunnel-1): give either certificates, or cert and key (or pkcs12)"), both);
+        String empty = error("tunnels:\n  - listen: :8443\n    target: 127.0.0.1:8080\n    certificates: []\n");
+        assertTrue(empty.contains("tunnels[0] (tunnel-1).certificates: expected a non-empty list"), empty);
+        String stray = error("tunnels:\n  - listen: :8443\n    target: 127.0.0.1:8080\n    passphrase_file: p\n"
+                + "    certificates:\n      - cert: b.pem\n        key: b.key\n");
+        assertTrue(stray.contains("tunnels[0] (tunnel-1): passphrase_file goes with cert and key (or pkcs12); "
+                + "in certificates, give it for each certificate"), stray);
     }
 
     @Test
