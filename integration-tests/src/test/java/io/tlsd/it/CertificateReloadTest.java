@@ -15,7 +15,6 @@ import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import io.tlsd.daemon.tunnel.TunnelSettings;
 import io.tlsd.sdk.Status;
-import io.tlsd.sdk.TlsConnection;
 import io.tlsd.sdk.TlsdClient;
 import io.tlsd.sdk.TlsdException;
 import io.tlsd.testing.FreePorts;
@@ -24,7 +23,6 @@ import io.tlsd.testing.TestPki;
 import io.tlsd.testing.TlsPeer;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -173,26 +171,26 @@ class CertificateReloadTest {
                      .build());
              TlsdClient app = TlsdClient.builder().socket(daemon.socketPath()).build()) {
             int tunnel = daemon.tunnelAddress("out").getPort();
-            assertEquals("olleh", reversedByOpen(app, echo.port(), "hello"));
-            assertEquals("olleh", reversedByTunnel(tunnel, "hello"));
+            assertEquals("olleh", ReversedLine.byOpen(app, echo.port(), "hello"));
+            assertEquals("olleh", ReversedLine.byTunnel(tunnel, "hello"));
 
             Files.copy(other.caPem(), trust, REPLACE_EXISTING);
             assertEquals(List.of("client role (trust anchors " + trust + " (1 certificate), client certificate none)"),
                     daemon.reload());
-            TlsdException refused = assertThrows(TlsdException.class, () -> reversedByOpen(app, echo.port(), "hello"));
+            TlsdException refused = assertThrows(TlsdException.class, () -> ReversedLine.byOpen(app, echo.port(), "hello"));
             assertEquals(Status.CERT_INVALID, refused.status(), refused.toString());
-            assertNull(reversedByTunnel(tunnel, "hello"), "the tunnel closes what it cannot verify");
+            assertNull(ReversedLine.byTunnel(tunnel, "hello"), "the tunnel closes what it cannot verify");
 
             Files.writeString(trust, "not a certificate\n");
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, daemon::reload);
             assertTrue(e.getMessage().startsWith("client role: " + trust + ": "), e.getMessage());
-            assertThrows(TlsdException.class, () -> reversedByOpen(app, echo.port(), "hello"),
+            assertThrows(TlsdException.class, () -> ReversedLine.byOpen(app, echo.port(), "hello"),
                     "still the anchors of the last good reload");
 
             Files.copy(pki.caPem(), trust, REPLACE_EXISTING);
             daemon.reload();
-            assertEquals("olleh", reversedByOpen(app, echo.port(), "hello"));
-            assertEquals("olleh", reversedByTunnel(tunnel, "hello"));
+            assertEquals("olleh", ReversedLine.byOpen(app, echo.port(), "hello"));
+            assertEquals("olleh", ReversedLine.byTunnel(tunnel, "hello"));
         }
     }
 
@@ -210,14 +208,14 @@ class CertificateReloadTest {
                      .clientCertificate(ListenerConfig.CertificateSpec.pem(List.of(), cert, key, null))
                      .build());
              TlsdClient app = TlsdClient.builder().socket(daemon.socketPath()).build()) {
-            assertThrows(TlsdException.class, () -> reversedByOpen(app, strict.port(), "mtls"),
+            assertThrows(TlsdException.class, () -> ReversedLine.byOpen(app, strict.port(), "mtls"),
                     "the server does not trust the first client certificate");
             assertEquals(expiryOf(untrusted), expiries(daemon, "client", ""));
 
             serve(trusted);
             List<String> used = daemon.reload();
             assertTrue(used.get(0).contains(", client certificate CN=billing-api,O=tlsd tests until "), used.toString());
-            assertEquals("sltm", reversedByOpen(app, strict.port(), "mtls"));
+            assertEquals("sltm", ReversedLine.byOpen(app, strict.port(), "mtls"));
             assertEquals(expiryOf(trusted), expiries(daemon, "client", ""));
         }
     }
@@ -240,23 +238,6 @@ class CertificateReloadTest {
         try (DaemonProcess daemon = DaemonProcess.start(log, List.of("nohup"), "client",
                 "--socket", dir.resolve("run/client.sock").toString(), "--ca-file", pki.caPem().toString())) {
             daemon.awaitLogLine("SIGHUP is ignored by this process (started with nohup?)");
-        }
-    }
-
-    /** {@code line} sent through an OPEN to openssl s_server -rev, and what came back. */
-    private static String reversedByOpen(TlsdClient app, int port, String line) throws Exception {
-        TlsConnection conn = app.open("localhost", port).await(T);
-        try {
-            return ReversedLine.through(conn, line);
-        } finally {
-            conn.close(); // not awaited: after a failure it fails too
-        }
-    }
-
-    /** {@code line} sent through the client tunnel to openssl s_server -rev; null if it closes. */
-    private static String reversedByTunnel(int port, String line) throws Exception {
-        try (Socket s = new Socket(InetAddress.getLoopbackAddress(), port)) {
-            return ReversedLine.through(s, line);
         }
     }
 

@@ -102,6 +102,20 @@ class CheckConfigTest {
     }
 
     @Test
+    void revocationListsThatCannotBeReadAreReported() throws Exception {
+        Path notACrl = good.chainPem();
+        Path f = file("crls.yaml", "tls:\n  crl_file: " + notACrl + "\n"
+                + "tunnels:\n  - name: partner\n    listen: 127.0.0.1:8080\n    target: api.partner.test:443\n"
+                + "    crl_file: " + dir.resolve("nope.crl") + "\n");
+        var run = ConnectCommandTest.tlsd("", "check-config", f.toString());
+        assertEquals(2, run.exitCode(), run.stdout());
+        assertTrue(run.stderr().contains(f + ": tls.crl_file: " + notACrl + ": not a certificate revocation list"
+                + " (PEM or DER)"), run.stderr());
+        assertTrue(run.stderr().contains(f + ": tunnel partner: crl_file: cannot read " + dir.resolve("nope.crl")
+                + ": no such file"), run.stderr());
+    }
+
+    @Test
     void groupsArePrintedAndAnUnknownOneIsReported() throws Exception {
         Path ok = file("groups.yaml", "tls:\n  groups: [X25519, P-256]\n");
         var good = ConnectCommandTest.tlsd("", "check-config", ok.toString());

@@ -4,8 +4,10 @@ import static java.nio.charset.StandardCharsets.US_ASCII;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.tlsd.sdk.TlsConnection;
+import io.tlsd.sdk.TlsdClient;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
+import java.net.InetAddress;
 import java.net.Socket;
 import java.net.SocketException;
 import java.time.Duration;
@@ -15,6 +17,23 @@ final class ReversedLine {
     private static final Duration T = Duration.ofSeconds(10);
 
     private ReversedLine() {
+    }
+
+    /** Through a new connection that {@code app} OPENs to localhost:{@code port}, closed after. */
+    static String byOpen(TlsdClient app, int port, String line) throws Exception {
+        TlsConnection conn = app.open("localhost", port).await(T);
+        try {
+            return through(conn, line);
+        } finally {
+            conn.close(); // not awaited: after a failure it fails too
+        }
+    }
+
+    /** Through a new connection to the client tunnel on 127.0.0.1:{@code port}; null if it closes. */
+    static String byTunnel(int port, String line) throws Exception {
+        try (Socket s = new Socket(InetAddress.getLoopbackAddress(), port)) {
+            return through(s, line);
+        }
     }
 
     /** Through an open connection; fails if the stream ends first. */

@@ -15,7 +15,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
 import java.nio.ByteBuffer;
@@ -53,8 +52,7 @@ class ServerTunnelSniTest {
     /** The api certificate's files, as the configuration names them; a test overwrites them. */
     Path apiCert;
     Path apiKey;
-    ServerSocket backend;
-    Thread greeter;
+    GreetingBackend backend;
 
     @BeforeEach
     void setUp() throws Exception {
@@ -62,27 +60,12 @@ class ServerTunnelSniTest {
         Issued api = pki.issueServer("api.test", "api.test", "*.api.test");
         apiCert = Files.copy(api.chainPem(), dir.resolve("api.pem"));
         apiKey = Files.copy(api.keyPem(), dir.resolve("api.key"));
-        backend = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-        greeter = new Thread(this::greet, "greeting-backend");
-        greeter.setDaemon(true);
-        greeter.start();
+        backend = new GreetingBackend(GREETING);
     }
 
     @AfterEach
     void tearDown() throws Exception {
         backend.close();
-        greeter.join(5_000);
-    }
-
-    /** The backend: greets each connection, then closes it. */
-    private void greet() {
-        while (!backend.isClosed()) {
-            try (Socket s = backend.accept()) {
-                s.getOutputStream().write((GREETING + "\n").getBytes(StandardCharsets.UTF_8));
-            } catch (IOException e) {
-                return; // closed
-            }
-        }
     }
 
     /** A server daemon from a configuration file with one tunnel, {@code web}, serving two certificates. */
@@ -103,7 +86,7 @@ class ServerTunnelSniTest {
                       - names: [api.test, "*.api.test"]
                         cert: api.pem
                         key: api.key
-                """.formatted(handshakeTimeout, backend.getLocalPort(), fallback.chainPem(), fallback.keyPem()));
+                """.formatted(handshakeTimeout, backend.port(), fallback.chainPem(), fallback.keyPem()));
         DaemonConfig loaded = ConfigFile.load(config);
         return TlsdDaemon.start(loaded.toBuilder().role(DaemonConfig.Role.SERVER).build());
     }

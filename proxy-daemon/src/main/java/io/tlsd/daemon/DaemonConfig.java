@@ -60,6 +60,7 @@ public final class DaemonConfig {
     private final boolean ipcEnabled;
     private final Duration ticketKeyRotation;
     private final Path caFile;
+    private final Path crlFile;
     private final ListenerConfig.CertificateSpec clientCertificate;
     private final TlsParameters tls;
     private final String transport;
@@ -97,6 +98,7 @@ public final class DaemonConfig {
         this.ipcEnabled = b.ipcEnabled;
         this.ticketKeyRotation = b.ticketKeyRotation;
         this.caFile = b.caFile;
+        this.crlFile = b.crlFile;
         this.clientCertificate = b.clientCertificate;
         this.tls = new TlsParameters(b.tlsProvider, b.tlsProtocols, b.tlsGroups);
         this.transport = b.transport;
@@ -163,6 +165,14 @@ public final class DaemonConfig {
     /** Client role: PEM trust anchors for verifying servers; null means the JDK's trust store. */
     public Path caFile() {
         return caFile;
+    }
+
+    /**
+     * Client role: revocation lists that servers' certificates are checked against (strictly, see
+     * {@link io.tlsd.daemon.tls.RevocationLists}); null for no revocation check.
+     */
+    public Path crlFile() {
+        return crlFile;
     }
 
     /** Client role: the certificate presented to servers that ask for one (mTLS), or null. */
@@ -306,6 +316,7 @@ public final class DaemonConfig {
         private boolean ipcEnabled = true;
         private Duration ticketKeyRotation = Duration.ofHours(1);
         private Path caFile;
+        private Path crlFile;
         private ListenerConfig.CertificateSpec clientCertificate;
         private List<String> tlsProtocols = List.of("TLSv1.3");
         private String tlsProvider = "boringssl";
@@ -341,6 +352,7 @@ public final class DaemonConfig {
             ipcEnabled = c.ipcEnabled;
             ticketKeyRotation = c.ticketKeyRotation;
             caFile = c.caFile;
+            crlFile = c.crlFile;
             clientCertificate = c.clientCertificate;
             tlsProtocols = c.tls.protocols();
             tlsProvider = c.tls.provider();
@@ -408,6 +420,12 @@ public final class DaemonConfig {
 
         public Builder caFile(Path caFile) {
             this.caFile = caFile;
+            return this;
+        }
+
+        /** Client role: check servers' certificates against the revocation lists in this file; null for none. */
+        public Builder crlFile(Path crlFile) {
+            this.crlFile = crlFile;
             return this;
         }
 
@@ -622,6 +640,10 @@ public final class DaemonConfig {
                     throw new IllegalArgumentException("tunnel " + t.name()
                             + ": a server-role tunnel needs cert and key (or pkcs12), or certificates");
                 }
+            }
+            if (role == Role.SERVER && crlFile != null) {
+                throw new IllegalArgumentException("tls.crl_file applies to the client role; client certificates are"
+                        + " checked against the client_crl_file of a listener or tunnel");
             }
             if (!ipcEnabled && tunnels.isEmpty()) {
                 throw new IllegalArgumentException("without the IPC socket a daemon needs at least one tunnel");

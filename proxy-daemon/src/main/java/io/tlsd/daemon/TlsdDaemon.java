@@ -179,6 +179,10 @@ public final class TlsdDaemon implements AutoCloseable {
                 log.info("tunnel {}: {}", t.name(), own.describe());
                 clientTunnelTls.put(t.name(), own);
             }
+            if (config.crlFile() != null && t.caFile() != null && t.crlFile() == null) {
+                log.warn("tunnel {}: no revocation check for its target: it has a ca_file of its own and no crl_file"
+                        + " (tls.crl_file goes with tls.ca_file)", t.name());
+            }
             ClientTunnel tunnel = new ClientTunnel(transport, control, workers, own.forAlpn(t.alpn()), t.listen(),
                     target.getHostString(), target.getPort(), t.serverName(), settings(t));
             tunnel.start();
@@ -223,12 +227,14 @@ public final class TlsdDaemon implements AutoCloseable {
     private ClientTlsContexts clientContexts() throws SSLException {
         ListenerConfig.CertificateSpec id = config.clientCertificate();
         KeyMaterial identity = id == null ? null : id.load();
-        return new ClientTlsContexts(config.tlsParameters(), config.caFile(), identity);
+        return new ClientTlsContexts(config.tlsParameters(), config.caFile(), identity, config.crlFile());
     }
 
     /**
      * A client tunnel's contexts: the daemon's, unless the tunnel has trust anchors ({@code
-     * ca_file}) or a client certificate of its own, each of which replaces the daemon's for it.
+     * ca_file}), revocation lists ({@code crl_file}) or a client certificate of its own, each of
+     * which replaces the daemon's for it. The daemon's {@code tls.crl_file} goes with its {@code
+     * tls.ca_file}: a tunnel with anchors of its own checks only the lists of its own {@code crl_file}.
      */
     private ClientTlsContexts clientTunnelContexts(TunnelConfig t, ClientTlsContexts daemonContexts)
             throws SSLException {
@@ -236,8 +242,9 @@ public final class TlsdDaemon implements AutoCloseable {
             return daemonContexts;
         }
         ListenerConfig.CertificateSpec id = t.certificate() != null ? t.certificate() : config.clientCertificate();
+        Path crlFile = t.crlFile() != null ? t.crlFile() : t.caFile() == null ? config.crlFile() : null;
         return new ClientTlsContexts(config.tlsParameters(), t.caFile() != null ? t.caFile() : config.caFile(),
-                id == null ? null : id.load());
+                id == null ? null : id.load(), crlFile);
     }
 
     /** Reads a server tunnel's certificate, key and client-CA files and builds its contexts. */
@@ -246,22 +253,22 @@ public final class TlsdDaemon implements AutoCloseable {
         for (ListenerConfig.CertificateSpec spec : t.servedCertificates()) {
             identities.add(new ServerTlsContexts.Identity(spec.names(), spec.load()));
         }
-        return new ServerTlsContexts(identities, t.alpn(), t.clientAuth(), t.clientCaFile(), config.tlsParameters(),
-                tickets, config.signing());
+        return new ServerTlsContexts(identities, t.alpn(), t.clientAuth(), t.clientCaFile(), t.clientCrlFile(),
+                config.tlsParameters(), tickets, config.signing());
     }
 
     /**
      * Reads the certificate files again and uses them from then on; connections already up keep
-     * what they started with. The server role reads the certificate, key, passphrase and client-CA
-     * files of its listeners and tunnels, and serves them to the clients that connect from then
-     * on. The client role reads its trust anchors ({@code ca_file}, or the JDK's trust store) and
-     * its client certificate, and those its tunnels have of their own, and uses them for the OPENs
-     * and tunnel connections from then on; the verdicts on server chains reached with the old
-     * anchors are forgotten. All or nothing: if any file cannot be used, the daemon goes on as
+     * what they started with. The server role reads the certificate, key, passphrase, client-CA and
+     * client-CRL files of its listeners and tunnels, and serves them to the clients that connect
+     * from then on. The client role reads its trust anchors ({@code ca_file}, or the JDK's trust
+     * store), revocation lists and client certificate, and those its tunnels have of their own, and
+     * uses them for the OPENs and tunnel connections from then on; the verdicts on server chains
+     * reached with the old anchors and lists are forgotten. All or nothing: if any file cannot be used, the daemon goes on as
      * before. Other settings take a restart. The foreground daemon does this on SIGHUP.
      *
      * @return what is used now, one entry per listener and tunnel of the server role, or one for
-     *     the client role and one per tunnel of it with trust anchors or a certificate of its own
+     *     the client role and one per tunnel of it with trust anchors, lists or a certificate of its own
      * @throws IllegalArgumentException naming the listener, tunnel or role and the file that cannot be used
      */
     public synchronized List<String> reload() {
@@ -416,14 +423,22 @@ public final class TlsdDaemon implements AutoCloseable {
         if (client != null && client.clientCertificate() != null) {
             samples.add(DaemonMetrics.certificateExpiry("client", "", client.clientCertificate()));
         }
+        if (client != null) {
+            samples.addAll(DaemonMetrics.revocationListsCurrentUntil("client", "", client.revocationLists()));
+        }
         for (TunnelConfig t : config.tunnels()) { // in the configuration's order
             ClientTlsContexts own = clientTunnelTls.get(t.name());
             if (own != null && own.clientCertificate() != null) {
                 samples.add(DaemonMetrics.certificateExpiry("client_tunnel", t.name(), own.clientCertificate()));
             }
+            if (own != null) {
+                samples.addAll(DaemonMetrics.revocationListsCurrentUntil("client_tunnel", t.name(), own.revocationLists()));
+            }
             ServerTlsContexts served = serverTunnelTls.get(t.name());
             if (served != null) {
                 served.leaves().forEach(leaf -> samples.add(DaemonMetrics.certificateExpiry("server_tunnel", t.name(), leaf)));
+                samples.addAll(DaemonMetrics.revocationListsCurrentUntil("server_tunnel", t.name(),
+                        served.clientRevocationLists()));
             }
         }
         return samples;

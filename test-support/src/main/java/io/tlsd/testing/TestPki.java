@@ -14,6 +14,7 @@ import java.security.KeyPair;
 import java.security.PrivateKey;
 import java.security.PublicKey;
 import java.security.SecureRandom;
+import java.security.cert.X509CRL;
 import java.security.cert.X509Certificate;
 import java.security.interfaces.ECPrivateKey;
 import java.time.Duration;
@@ -28,6 +29,8 @@ import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x500.X500NameBuilder;
 import org.bouncycastle.asn1.x500.style.BCStyle;
 import org.bouncycastle.asn1.x509.BasicConstraints;
+import org.bouncycastle.asn1.x509.CRLNumber;
+import org.bouncycastle.asn1.x509.CRLReason;
 import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
 import org.bouncycastle.asn1.x509.Extension;
 import org.bouncycastle.asn1.x509.GeneralName;
@@ -35,7 +38,9 @@ import org.bouncycastle.asn1.x509.GeneralNames;
 import org.bouncycastle.asn1.x509.KeyPurposeId;
 import org.bouncycastle.asn1.x509.KeyUsage;
 import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
+import org.bouncycastle.cert.X509v2CRLBuilder;
 import org.bouncycastle.cert.X509v3CertificateBuilder;
+import org.bouncycastle.cert.jcajce.JcaX509CRLConverter;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509ExtensionUtils;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
@@ -78,6 +83,7 @@ public final class TestPki {
     private final Path caPem;
     // Prefixes file names so that issuing the same name twice never overwrites a file in use.
     private final AtomicInteger issuedCount = new AtomicInteger();
+    private final AtomicInteger crlCount = new AtomicInteger();
 
     private TestPki(Path dir, String id, KeyPair caKeys, X509Certificate caCertificate, Path caPem) {
         this.dir = dir;
@@ -212,6 +218,38 @@ public final class TestPki {
             throw new UncheckedIOException(e);
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("cannot issue a certificate for " + commonName, e);
+        }
+    }
+
+    /**
+     * Writes a CRL of this CA (PEM) that lists {@code revoked} (reason: key compromise), issued an
+     * hour ago, whose {@code nextUpdate} is {@code nextUpdateIn} from now: negative for a list that
+     * is no longer current.
+     *
+     * @return the new file, next to the certificates
+     */
+    public Path crl(Duration nextUpdateIn, Issued... revoked) {
+        try {
+            Instant now = Instant.now();
+            X500Name issuer = X500Name.getInstance(caCertificate.getSubjectX500Principal().getEncoded());
+            X509v2CRLBuilder builder = new X509v2CRLBuilder(issuer, Date.from(now.minus(Duration.ofHours(1))));
+            builder.setNextUpdate(Date.from(now.plus(nextUpdateIn)));
+            for (Issued r : revoked) {
+                builder.addCRLEntry(r.certificate().getSerialNumber(), Date.from(now.minus(Duration.ofMinutes(30))),
+                        CRLReason.keyCompromise);
+            }
+            builder.addExtension(Extension.authorityKeyIdentifier, false,
+                    new JcaX509ExtensionUtils().createAuthorityKeyIdentifier(caCertificate.getPublicKey()));
+            builder.addExtension(Extension.cRLNumber, false, new CRLNumber(BigInteger.valueOf(crlCount.incrementAndGet())));
+            X509CRL crl = new JcaX509CRLConverter().getCRL(
+                    builder.build(new JcaContentSignerBuilder("SHA256withECDSA").build(caKeys.getPrivate())));
+            Path file = dir.resolve(String.format(Locale.ROOT, "%s-crl-%02d.pem", id, crlCount.get()));
+            Files.writeString(file, pem(crl), StandardCharsets.US_ASCII);
+            return file;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (GeneralSecurityException | OperatorCreationException e) {
+            throw new IllegalStateException("cannot issue a CRL", e);
         }
     }
 

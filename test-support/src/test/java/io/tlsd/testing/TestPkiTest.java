@@ -41,6 +41,24 @@ class TestPkiTest {
     }
 
     @Test
+    void opensslChecksCertificatesAgainstTheCrl() throws Exception {
+        TestPki pki = TestPki.create(dir);
+        Issued good = pki.issueClient("good");
+        Issued revoked = pki.issueClient("revoked");
+        String crl = pki.crl(java.time.Duration.ofDays(1), revoked).toString();
+        assertEquals(good.certPem() + ": OK", OpensslCommand.run("verify", "-crl_check", "-CAfile",
+                pki.caPem().toString(), "-CRLfile", crl, good.certPem().toString()).strip());
+        OpensslCommand.Result result = OpensslCommand.runAllowingFailure("verify", "-crl_check", "-CAfile",
+                pki.caPem().toString(), "-CRLfile", crl, revoked.certPem().toString());
+        assertNotEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("certificate revoked"), result.output());
+        OpensslCommand.Result stale = OpensslCommand.runAllowingFailure("verify", "-crl_check", "-CAfile",
+                pki.caPem().toString(), "-CRLfile", pki.crl(java.time.Duration.ofHours(-1)).toString(),
+                good.certPem().toString());
+        assertTrue(stale.output().contains("CRL has expired"), stale.output());
+    }
+
+    @Test
     void certificateFromAnotherCaFailsVerification() throws Exception {
         // Both in one directory: their files must not overwrite each other.
         TestPki trusted = TestPki.create(dir);

@@ -5,11 +5,15 @@ import io.tlsd.daemon.config.ConfigFile;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ConnectionInfos;
 import io.tlsd.daemon.tls.KeyMaterial;
+import io.tlsd.daemon.tls.RevocationLists;
 import io.tlsd.daemon.tls.ClientTlsContexts;
 import io.tlsd.daemon.tls.ServerTlsContexts;
 import io.tlsd.daemon.tunnel.TunnelConfig;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -40,6 +44,7 @@ final class CheckConfigCommand implements Callable<Integer> {
         if (config.caFile() != null && !Files.isReadable(config.caFile())) {
             problems.add(file + ": tls.ca_file: " + config.caFile() + " is not a readable file");
         }
+        checkCrls(config.crlFile(), file + ": tls.crl_file: ", problems);
         if (!config.tlsGroups().isEmpty()) {
             try {
                 new ClientTlsContexts(config.tlsParameters(), null); // BoringSSL checks each group name
@@ -57,6 +62,7 @@ final class CheckConfigCommand implements Callable<Integer> {
                     problems.add(file + ": listener " + listener.name() + ": " + e.getMessage());
                 }
             }
+            checkCrls(listener.clientCrlFile(), file + ": listener " + listener.name() + ": client_crl_file: ", problems);
             if (listener.clientCaFile() != null && !Files.isReadable(listener.clientCaFile())) {
                 problems.add(file + ": listener " + listener.name() + ": client_ca_file "
                         + listener.clientCaFile() + " is not a readable file");
@@ -64,7 +70,7 @@ final class CheckConfigCommand implements Callable<Integer> {
             if (identities.size() == listener.certificates().size() && problems.isEmpty()) {
                 try {
                     new ServerTlsContexts(identities, listener.alpn(), listener.clientAuth(), listener.clientCaFile(),
-                            config.tlsParameters(), null, config.signing());
+                            null, config.tlsParameters(), null, config.signing()); // its CRL file is checked above
                 } catch (Exception e) {
                     problems.add(file + ": listener " + listener.name() + ": " + e.getMessage());
                 }
@@ -110,12 +116,30 @@ final class CheckConfigCommand implements Callable<Integer> {
                 problems.add(where + f + " is not a readable file");
             }
         }
+        checkCrls(t.crlFile(), where + "crl_file: ", problems);
+        checkCrls(t.clientCrlFile(), where + "client_crl_file: ", problems);
         for (ListenerConfig.CertificateSpec c : t.servedCertificates()) { // or a client-role tunnel's own
             try {
                 c.load();
             } catch (IllegalArgumentException e) {
                 problems.add(where + e.getMessage());
             }
+        }
+    }
+
+    /**
+     * A CRL file that cannot be read, holds no CRL, or a list past its nextUpdate (whose issuer's
+     * certificates the daemon would refuse).
+     */
+    private static void checkCrls(Path crlFile, String where, List<String> problems) {
+        if (crlFile == null) {
+            return;
+        }
+        try {
+            RevocationLists.staleLists(crlFile, RevocationLists.read(crlFile), Instant.now())
+                    .forEach(stale -> problems.add(where + stale));
+        } catch (IOException | GeneralSecurityException e) {
+            problems.add(where + e.getMessage());
         }
     }
 

@@ -26,6 +26,11 @@ final class ClientCommand implements Callable<Integer> {
             description = "Trust anchors for verifying servers (default: the JDK trust store)")
     Path caFile;
 
+    @Option(names = "--crl-file", paramLabel = "FILE",
+            description = "Certificate revocation lists (PEM or DER) that servers' certificates are checked against;"
+                    + " a server whose CA has no current list in it is refused too")
+    Path crlFile;
+
     @Option(names = "--cert", paramLabel = "PEM", description = "Client certificate chain for servers that ask (mTLS)")
     Path cert;
 
@@ -54,6 +59,9 @@ final class ClientCommand implements Callable<Integer> {
         DaemonConfig.Builder builder = daemon.builder().role(DaemonConfig.Role.CLIENT);
         if (caFile != null) {
             builder.caFile(caFile);
+        }
+        if (crlFile != null) {
+            builder.crlFile(crlFile);
         }
         if (cert != null || key != null) {
             if (cert == null || key == null) {

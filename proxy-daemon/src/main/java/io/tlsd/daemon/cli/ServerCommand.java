@@ -57,6 +57,11 @@ final class ServerCommand implements Callable<Integer> {
     @Option(names = "--client-ca", paramLabel = "PEM", description = "Trust anchors for client certificates")
     Path clientCa;
 
+    @Option(names = "--client-crl", paramLabel = "FILE",
+            description = "Certificate revocation lists (PEM or DER) that client certificates are checked against;"
+                    + " a client whose CA has no current list in it is refused too (needs --client-ca)")
+    Path clientCrl;
+
     @Option(names = "--target", paramLabel = "ADDR",
             description = "Tunnel: instead of handing clients to applications, connect each to this plain backend")
     String target;
@@ -77,6 +82,9 @@ final class ServerCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         DaemonConfig.Builder builder = daemon.builder().role(DaemonConfig.Role.SERVER);
+        if (clientCrl != null && clientCa == null) {
+            throw new IllegalArgumentException("--client-crl needs --client-ca");
+        }
         if (target != null) {
             return runTunnel(builder);
         }
@@ -90,6 +98,10 @@ final class ServerCommand implements Callable<Integer> {
             System.err.println("tlsd server: no certificate given, serving the embedded default for localhost on "
                     + listen + "; clients trust the local CA " + ca.caCertificate());
         }
+        if ((clientCa != null || clientCrl != null) && listen == null) {
+            throw new IllegalArgumentException("--client-ca and --client-crl go with --listen (in a configuration file:"
+                    + " client_ca_file and client_crl_file of a listener or tunnel)");
+        }
         if (listen != null || cert != null || key != null) {
             if (listen == null || cert == null || key == null) {
                 throw new IllegalArgumentException("--listen, --cert and --key go together");
@@ -97,7 +109,8 @@ final class ServerCommand implements Callable<Integer> {
             ClientAuthPolicy policy = clientAuthPolicy();
             ListenerConfig listener = new ListenerConfig("default", Addresses.parse(listen),
                     List.of(ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile)),
-                    alpn, policy, clientCa, Duration.ofSeconds(10), 64, ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS);
+                    alpn, policy, clientCa, Duration.ofSeconds(10), 64, ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS,
+                    0, clientCrl);
             List<ListenerConfig> all = new ArrayList<>(builder.listeners());
             all.removeIf(l -> l.name().equals("default"));
             all.add(0, listener);
@@ -132,8 +145,8 @@ final class ServerCommand implements Callable<Integer> {
         List<TunnelConfig> tunnels = new ArrayList<>(builder.tunnels());
         tunnels.add(new TunnelConfig("tunnel-" + (tunnels.size() + 1), Addresses.parse(listen), target, null,
                 ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile), alpn, clientAuthPolicy(),
-                clientCa, proxyProtocol, Duration.ofSeconds(idleSeconds), TunnelSettings.DEFAULT_MAX_CONNECTIONS, null)
-                .withAccessLog(accessLog));
+                clientCa, proxyProtocol, Duration.ofSeconds(idleSeconds), TunnelSettings.DEFAULT_MAX_CONNECTIONS, null,
+                accessLog, 0, List.of(), null, clientCrl));
         builder.tunnels(tunnels);
         if (daemon.socket == null) {
             builder.ipcEnabled(false);

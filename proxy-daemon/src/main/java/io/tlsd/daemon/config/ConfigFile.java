@@ -48,11 +48,12 @@ public final class ConfigFile {
     private static final Set<String> SHARED_MEMORY = Set.of("dir", "write_ring_bytes");
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
             "passphrase_file", "alpn", "client_auth", "client_ca_file", "proxy_protocol", "idle_timeout",
-            "max_connections", "ca_file", "access_log", "max_connections_per_client", "certificates");
-    private static final Set<String> TLS = Set.of("ca_file", "protocols", "groups", "provider", "ticket_key_rotation",
+            "max_connections", "ca_file", "access_log", "max_connections_per_client", "certificates", "crl_file",
+            "client_crl_file");
+    private static final Set<String> TLS = Set.of("ca_file", "crl_file", "protocols", "groups", "provider", "ticket_key_rotation",
             "client_certificate", "signing");
     private static final Set<String> LISTENER = Set.of("name", "address", "certificates", "alpn", "client_auth",
-            "client_ca_file", "handshake_timeout", "backlog", "max_pending_connections",
+            "client_ca_file", "client_crl_file", "handshake_timeout", "backlog", "max_pending_connections",
             "max_pending_connections_per_client");
     private static final Set<String> CERTIFICATE = Set.of("names", "cert", "key", "pkcs12", "passphrase_file");
     private static final Set<String> TIMEOUTS = Set.of("connect", "handshake", "hello", "drain");
@@ -145,6 +146,9 @@ public final class ConfigFile {
                 Map<String, Object> tls = map(top.get("tls"), "tls", TLS);
                 if (tls.containsKey("ca_file")) {
                     b.caFile(path(tls.get("ca_file"), "tls.ca_file"));
+                }
+                if (tls.containsKey("crl_file")) {
+                    b.crlFile(path(tls.get("crl_file"), "tls.crl_file"));
                 }
                 if (tls.containsKey("protocols")) {
                     b.tlsProtocols(strings(tls.get("protocols"), "tls.protocols"));
@@ -239,7 +243,8 @@ public final class ConfigFile {
                             ? duration(m.get("handshake_timeout"), where + ".handshake_timeout") : Duration.ofSeconds(10),
                     m.containsKey("backlog") ? (int) number(m.get("backlog"), where + ".backlog") : 64,
                     connectionCount(m, "max_pending_connections", where, ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS),
-                    connectionCount(m, "max_pending_connections_per_client", where, 0)));
+                    connectionCount(m, "max_pending_connections_per_client", where, 0),
+                    m.containsKey("client_crl_file") ? path(m.get("client_crl_file"), where + ".client_crl_file") : null));
         }
         return out;
     }
@@ -301,7 +306,9 @@ public final class ConfigFile {
                     m.containsKey("ca_file") ? path(m.get("ca_file"), where + ".ca_file") : null,
                     flag(m, "access_log", where),
                     connectionCount(m, "max_connections_per_client", where, 0),
-                    m.containsKey("certificates") ? certificates(m.get("certificates"), where) : List.of()));
+                    m.containsKey("certificates") ? certificates(m.get("certificates"), where) : List.of(),
+                    m.containsKey("crl_file") ? path(m.get("crl_file"), where + ".crl_file") : null,
+                    m.containsKey("client_crl_file") ? path(m.get("client_crl_file"), where + ".client_crl_file") : null));
         }
         return out;
     }

@@ -1,10 +1,13 @@
 package io.tlsd.daemon.metrics;
 
 import io.tlsd.daemon.engine.DaemonCounters;
+import java.security.cert.X509CRL;
 import java.security.cert.X509Certificate;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /** The daemon-wide counters as metrics, each under a name and type chosen for it. */
 public final class DaemonMetrics {
@@ -37,6 +40,35 @@ public final class DaemonMetrics {
     /** A sample with one label, e.g. {@code tlsd_tunnel_connections{tunnel="db"}}. */
     public static Sample labelled(String name, String type, String help, String label, String value, long sample) {
         return new Sample(name, type, help, Map.of(label, value), sample);
+    }
+
+    /**
+     * One series per issuer of {@code crls}: when its lists stop being current (the latest {@code
+     * nextUpdate} among them), in seconds since the epoch. Past it the daemon refuses that issuer's
+     * certificates ({@link io.tlsd.daemon.tls.RevocationLists}). Lists without a nextUpdate are left out.
+     *
+     * @param use "client", "client_tunnel", "listener" or "server_tunnel"
+     * @param name the tunnel's or listener's name; empty for the client role's own lists
+     */
+    public static List<Sample> revocationListsCurrentUntil(String use, String name, List<X509CRL> crls) {
+        Map<String, Long> latest = new TreeMap<>();
+        for (X509CRL crl : crls) {
+            if (crl.getNextUpdate() != null) {
+                latest.merge(crl.getIssuerX500Principal().getName(), crl.getNextUpdate().getTime() / 1000, Math::max);
+            }
+        }
+        List<Sample> out = new ArrayList<>();
+        latest.forEach((issuer, seconds) -> {
+            Map<String, String> labels = new LinkedHashMap<>();
+            labels.put("use", use);
+            labels.put("name", name);
+            labels.put("issuer", issuer);
+            out.add(new Sample("tlsd_crl_next_update_timestamp_seconds", Sample.GAUGE,
+                    "when the revocation lists of an issuer that peers are checked against stop being current (their"
+                            + " latest nextUpdate), in seconds since the epoch; past it that issuer's certificates are"
+                            + " refused; read again on SIGHUP", labels, seconds));
+        });
+        return out;
     }
 
     /**

@@ -24,18 +24,29 @@ import java.util.Objects;
  *     (handshaking, or waiting in the backlog); more are closed as soon as accepted. 0 for no limit
  * @param maxPendingConnectionsPerClient the most of those from one client address (IP); 0 for no
  *     such limit
+ * @param clientCrlFile revocation lists that client certificates are checked against (strictly,
+ *     see {@link io.tlsd.daemon.tls.RevocationLists}); null for none; needs {@code clientCaFile}
  */
 public record ListenerConfig(String name, InetSocketAddress address, List<CertificateSpec> certificates,
                              List<String> alpn, ClientAuthPolicy clientAuth, Path clientCaFile,
                              Duration handshakeTimeout, int backlog, int maxPendingConnections,
-                             int maxPendingConnectionsPerClient) {
+                             int maxPendingConnectionsPerClient, Path clientCrlFile) {
 
-    /** Without a per-client limit. */
+    /** Without a client CRL file. */
+    public ListenerConfig(String name, InetSocketAddress address, List<CertificateSpec> certificates,
+                          List<String> alpn, ClientAuthPolicy clientAuth, Path clientCaFile,
+                          Duration handshakeTimeout, int backlog, int maxPendingConnections,
+                          int maxPendingConnectionsPerClient) {
+        this(name, address, certificates, alpn, clientAuth, clientCaFile, handshakeTimeout, backlog,
+                maxPendingConnections, maxPendingConnectionsPerClient, null);
+    }
+
+    /** Without a per-client limit or a client CRL file. */
     public ListenerConfig(String name, InetSocketAddress address, List<CertificateSpec> certificates,
                           List<String> alpn, ClientAuthPolicy clientAuth, Path clientCaFile,
                           Duration handshakeTimeout, int backlog, int maxPendingConnections) {
         this(name, address, certificates, alpn, clientAuth, clientCaFile, handshakeTimeout, backlog,
-                maxPendingConnections, 0);
+                maxPendingConnections, 0, null);
     }
 
     /**
@@ -55,6 +66,9 @@ public record ListenerConfig(String name, InetSocketAddress address, List<Certif
         if (clientAuth != ClientAuthPolicy.NONE && clientCaFile == null) {
             throw new IllegalArgumentException("listener " + name + ": client_auth "
                     + clientAuth.name().toLowerCase() + " needs client_ca_file");
+        }
+        if (clientCrlFile != null && clientCaFile == null) {
+            throw new IllegalArgumentException("listener " + name + ": client_crl_file needs client_ca_file");
         }
         if (backlog < 1) {
             throw new IllegalArgumentException("listener " + name + ": backlog < 1");

@@ -84,7 +84,8 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
             KeyMaterial material = spec.load();
             identities.add(new ServerTlsContexts.Identity(spec.names(), material));
         }
-        return new ServerTlsContexts(identities, config.alpn(), config.clientAuth(), config.clientCaFile(), tls,
+        return new ServerTlsContexts(identities, config.alpn(), config.clientAuth(), config.clientCaFile(),
+                config.clientCrlFile(), tls,
                 tickets, signing);
     }
 
@@ -134,6 +135,8 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
             for (X509Certificate leaf : l.contexts().leaves()) {
                 out.add(DaemonMetrics.certificateExpiry("listener", l.name(), leaf));
             }
+            out.addAll(DaemonMetrics.revocationListsCurrentUntil("listener", l.name(),
+                    l.contexts().clientRevocationLists()));
         }
         return out;
     }

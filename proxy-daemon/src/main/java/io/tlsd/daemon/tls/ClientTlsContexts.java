@@ -6,10 +6,14 @@ import io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
+import java.security.cert.X509CRL;
 import java.security.cert.X509Certificate;
+import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import javax.net.ssl.SSLException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The client role's TLS contexts, with an optional client certificate for servers that ask.
@@ -23,6 +27,7 @@ import javax.net.ssl.SSLException;
  * to one instance, so none outlives the anchors it was reached with.
  */
 public final class ClientTlsContexts {
+    private static final Logger log = LoggerFactory.getLogger(ClientTlsContexts.class);
     private static final int MAX_CACHED = 64;
 
     private final TlsParameters parameters;
@@ -31,6 +36,8 @@ public final class ClientTlsContexts {
     private final String trustDescription;
     /** Shared by every context: the chains a server presents do not depend on ALPN. */
     private final VerifiedChains trust;
+    /** Empty without a CRL file. */
+    private final List<X509CRL> revocationLists;
     private final ConcurrentHashMap<List<String>, SslContext> byAlpn = new ConcurrentHashMap<>();
 
     /**
@@ -46,22 +53,47 @@ public final class ClientTlsContexts {
      *     null for none
      */
     public ClientTlsContexts(TlsParameters parameters, Path caFile, KeyMaterial identity) throws SSLException {
+        this(parameters, caFile, identity, null);
+    }
+
+    /**
+     * @param crlFile certificate revocation lists that servers' certificates are checked against
+     *     ({@link RevocationLists}, strictly), or null for no revocation check
+     */
+    public ClientTlsContexts(TlsParameters parameters, Path caFile, KeyMaterial identity, Path crlFile)
+            throws SSLException {
         this.parameters = parameters;
         this.identity = identity;
-        try {
-            List<X509Certificate> anchors = caFile == null ? null : KeyMaterial.readCertificates(caFile);
-            this.trust = VerifiedChains.over(anchors);
-            this.trustDescription = anchors == null ? "the JDK trust store" : caFile + " (" + anchors.size()
-                    + (anchors.size() == 1 ? " certificate)" : " certificates)");
-        } catch (GeneralSecurityException | IOException e) {
-            throw new SSLException("cannot load the trust anchors" + (caFile == null ? "" : " of " + caFile) + ": " + e, e);
+        List<X509Certificate> anchors = caFile == null ? null : KeyMaterial.readCertificates(caFile);
+        List<X509CRL> crls = null;
+        if (crlFile != null) {
+            try {
+                crls = RevocationLists.read(crlFile);
+            } catch (GeneralSecurityException | IOException e) {
+                throw new SSLException(e.getMessage(), e); // it names the file
+            }
+            RevocationLists.staleLists(crlFile, crls, Instant.now()).forEach(log::warn);
         }
+        try {
+            this.trust = VerifiedChains.over(anchors, crls, crlFile);
+        } catch (GeneralSecurityException | IOException e) {
+            throw new SSLException("cannot use the trust anchors" + (caFile == null ? "" : " of " + caFile) + ": " + e, e);
+        }
+        this.revocationLists = crls == null ? List.of() : List.copyOf(crls);
+        this.trustDescription = (anchors == null ? "the JDK trust store" : caFile + " (" + anchors.size()
+                + (anchors.size() == 1 ? " certificate)" : " certificates)"))
+                + (crls == null ? "" : ", CRLs " + crlFile + " (" + crls.size() + (crls.size() == 1 ? " list)" : " lists)"));
         byAlpn.put(List.of(), build(List.of())); // fail at start, not at the first OPEN
     }
 
     /** The client certificate presented to servers that ask for one, or null for none. */
     public X509Certificate clientCertificate() {
         return identity == null ? null : identity.leaf();
+    }
+
+    /** The revocation lists servers' certificates are checked against; empty for none. */
+    public List<X509CRL> revocationLists() {
+        return revocationLists;
     }
 
     /** The trust anchors and the client certificate, for the log. */

@@ -3,6 +3,7 @@ package io.tlsd.daemon.tls;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.OpenSslAsyncPrivateKeyMethod;
 import io.netty.handler.ssl.OpenSslContextOption;
+import io.netty.handler.ssl.OpenSslServerSessionContext;
 import io.netty.handler.ssl.OpenSslX509KeyManagerFactory;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
@@ -17,9 +18,15 @@ import io.tlsd.daemon.tls.signing.KeySigner;
 import io.tlsd.daemon.tls.signing.SigningPolicy;
 import io.tlsd.daemon.tls.signing.SigningPolicy.Placement;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
+import java.security.cert.X509CRL;
 import java.security.cert.X509Certificate;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -31,6 +38,7 @@ import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.X509ExtendedTrustManager;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -72,6 +80,9 @@ public final class ServerTlsContexts {
     /** Whether there are several certificates, so that a client's SNI name picks one. */
     private final boolean choosesByName;
     private final List<KeyPlacement> placements = new ArrayList<>();
+    /** The client CRL file and how many lists it has, for {@link #describe()}; null without one. */
+    private String clientCrls;
+    private List<X509CRL> clientRevocationLists = List.of();
 
     /** Same as the full constructor with the {@code auto} signing policy. */
     public ServerTlsContexts(List<Identity> identities, List<String> alpn, ClientAuthPolicy clientAuth,
@@ -81,13 +92,23 @@ public final class ServerTlsContexts {
                 SigningPolicy.auto());
     }
 
+    /** Same as the full constructor without a CRL file. */
+    public ServerTlsContexts(List<Identity> identities, List<String> alpn, ClientAuthPolicy clientAuth,
+                             Path clientCaFile, TlsParameters tls, TicketKeys tickets,
+                             SigningPolicy signing)
+            throws SSLException {
+        this(identities, alpn, clientAuth, clientCaFile, null, tls, tickets, signing);
+    }
+
     /**
      * @param identities at least one; the first without names (else the first) is the default
      * @param clientCaFile trust anchors for client certificates; required unless policy is NONE
+     * @param clientCrlFile revocation lists that client certificates are checked against
+     *     ({@link RevocationLists}, strictly); null for none; needs {@code clientCaFile}
      * @param signing where each certificate's private-key operations run
      */
     public ServerTlsContexts(List<Identity> identities, List<String> alpn, ClientAuthPolicy clientAuth,
-                             Path clientCaFile, TlsParameters tls, TicketKeys tickets,
+                             Path clientCaFile, Path clientCrlFile, TlsParameters tls, TicketKeys tickets,
                              SigningPolicy signing)
             throws SSLException {
         if (identities.isEmpty()) {
@@ -97,15 +118,22 @@ public final class ServerTlsContexts {
             throw new IllegalArgumentException("client authentication " + clientAuth.name().toLowerCase()
                     + " needs a client CA file");
         }
+        if (clientCrlFile != null && clientCaFile == null) {
+            throw new IllegalArgumentException("a client CRL file needs a client CA file");
+        }
+        X509ExtendedTrustManager clientTrust = clientCrlFile == null ? null : clientTrust(clientCaFile, clientCrlFile);
+        byte[] sessionIdContext = sessionIdContext(clientAuth, clientCaFile, clientCrlFile);
         choosesByName = identities.size() > 1;
         Identity fallback = identities.stream().filter(i -> i.names().isEmpty()).findFirst().orElse(identities.get(0));
-        defaultContext = build(fallback, alpn, clientAuth, clientCaFile, tls, tickets, signing);
+        defaultContext = build(fallback, alpn, clientAuth, clientCaFile, clientTrust, sessionIdContext, tls, tickets,
+                signing);
         DomainWildcardMappingBuilder<SslContext> mapping = new DomainWildcardMappingBuilder<>(defaultContext);
         for (Identity identity : identities) {
             if (identity.names().isEmpty()) {
                 continue;
             }
-            SslContext ctx = build(identity, alpn, clientAuth, clientCaFile, tls, tickets, signing);
+            SslContext ctx = build(identity, alpn, clientAuth, clientCaFile, clientTrust, sessionIdContext, tls, tickets,
+                    signing);
             for (String name : identity.names()) {
                 mapping.add(name, ctx);
             }
@@ -113,9 +141,53 @@ public final class ServerTlsContexts {
         byName = mapping.build();
     }
 
+    /** Client certificates checked against the anchors of {@code caFile} and the lists of {@code crlFile}. */
+    private X509ExtendedTrustManager clientTrust(Path caFile, Path crlFile) throws SSLException {
+        List<X509Certificate> anchors = KeyMaterial.readCertificates(caFile); // IllegalArgumentException naming it
+        List<X509CRL> crls;
+        try {
+            crls = RevocationLists.read(crlFile);
+        } catch (GeneralSecurityException | IOException e) {
+            throw new SSLException(e.getMessage(), e); // it names the file
+        }
+        RevocationLists.staleLists(crlFile, crls, Instant.now()).forEach(log::warn);
+        clientRevocationLists = List.copyOf(crls);
+        clientCrls = crlFile + " (" + crls.size() + (crls.size() == 1 ? " list)" : " lists)");
+        try {
+            return RevocationLists.trustManager(anchors, crls, crlFile);
+        } catch (GeneralSecurityException e) {
+            throw new SSLException("cannot use the client CA file " + caFile + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * What a session must have been verified under to be resumed: the client-certificate policy,
+     * and the bytes of the client-CA and client-CRL files. BoringSSL does not verify a client again
+     * when it resumes its session, Netty gives every server context the same session id context,
+     * and the ticket keys are shared by every listener and tunnel and kept across reloads; without
+     * this a session begun where no certificate was asked for would resume where one is required,
+     * and a client would resume after a reload that revoked its certificate.
+     *
+     * @return 32 bytes, BoringSSL's most
+     */
+    private static byte[] sessionIdContext(ClientAuthPolicy clientAuth, Path caFile, Path crlFile) throws SSLException {
+        try {
+            MessageDigest sha256 = MessageDigest.getInstance("SHA-256");
+            sha256.update(clientAuth.name().getBytes(StandardCharsets.US_ASCII));
+            for (Path file : new Path[] {caFile, crlFile}) {
+                byte[] bytes = file == null ? new byte[0] : Files.readAllBytes(file);
+                sha256.update(ByteBuffer.allocate(5).put((byte) (file == null ? 0 : 1)).putInt(bytes.length).array());
+                sha256.update(bytes);
+            }
+            return sha256.digest();
+        } catch (IOException | GeneralSecurityException e) {
+            throw new SSLException("cannot read " + caFile + " or " + crlFile + ": " + e, e);
+        }
+    }
+
     private SslContext build(Identity identity, List<String> alpn, ClientAuthPolicy clientAuth,
-                             Path clientCaFile, TlsParameters tls, TicketKeys tickets,
-                             SigningPolicy signing)
+                             Path clientCaFile, X509ExtendedTrustManager clientTrust, byte[] sessionIdContext,
+                             TlsParameters tls, TicketKeys tickets, SigningPolicy signing)
             throws SSLException {
         KeyMaterial material = identity.material();
         X509Certificate[] chain = material.chain().toArray(new X509Certificate[0]);
@@ -146,13 +218,19 @@ public final class ServerTlsContexts {
                     case OPTIONAL -> ClientAuth.OPTIONAL;
                     case REQUIRED -> ClientAuth.REQUIRE;
                 });
-        if (clientCaFile != null) {
+        if (clientTrust != null) {
+            builder.trustManager(clientTrust);
+        } else if (clientCaFile != null) {
             builder.trustManager(clientCaFile.toFile());
         }
         if (!alpn.isEmpty()) {
             builder.applicationProtocolConfig(ClientTlsContexts.alpnConfig(alpn));
         }
         SslContext ctx = builder.build();
+        if (ctx.sessionContext() instanceof OpenSslServerSessionContext sessions
+                && !sessions.setSessionIdContext(sessionIdContext)) {
+            throw new SSLException("BoringSSL refused the session id context");
+        }
         if (tickets != null) {
             tickets.attach(ctx);
         }
@@ -185,7 +263,12 @@ public final class ServerTlsContexts {
         return placements.stream()
                 .map(p -> p.identity().material().leaf())
                 .map(leaf -> leaf.getSubjectX500Principal().getName() + " until " + leaf.getNotAfter().toInstant())
-                .collect(Collectors.joining(", "));
+                .collect(Collectors.joining(", ")) + (clientCrls == null ? "" : ", client CRLs " + clientCrls);
+    }
+
+    /** The revocation lists client certificates are checked against; empty for none. */
+    public List<X509CRL> clientRevocationLists() {
+        return clientRevocationLists;
     }
 
     /** For Netty's {@code SniHandler}: name → context, falling back to the default. */

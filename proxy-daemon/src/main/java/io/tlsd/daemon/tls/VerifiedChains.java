@@ -3,12 +3,14 @@ package io.tlsd.daemon.tls;
 import java.io.IOException;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.cert.CertificateEncodingException;
 import java.security.cert.CertificateException;
+import java.security.cert.X509CRL;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.Arrays;
@@ -16,7 +18,6 @@ import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongSupplier;
 import javax.net.ssl.SSLEngine;
-import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedTrustManager;
 
@@ -30,8 +31,10 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * and in a storm of new connections to one server that validation was half of the handshake
  * loop's Java time, for the same answer each time (docs/benchmarks.md). What is not cached: the
  * handshake's own signature ({@code CertificateVerify}), which proves that the server holds the
- * key; BoringSSL checks it in every handshake. A failure is never cached. Revocation is not
- * checked, with or without the cache (the JDK's default).
+ * key; BoringSSL checks it in every handshake. A failure is never cached. Revocation is checked
+ * only against the lists of a CRL file ({@link RevocationLists}); a verdict is then reused for up
+ * to {@link #TTL} as well, and a reload, which reads the file again, starts a new instance with
+ * no verdicts.
  *
  * <p>The key is the chain, the authentication type and the engine's peer host, which for the
  * client role's engines is also the name sent as SNI and checked against the certificate (their
@@ -48,6 +51,8 @@ final class VerifiedChains extends X509ExtendedTrustManager {
     private final X509ExtendedTrustManager delegate;
     private final LongSupplier nanoTime;
     private final LongSupplier wallMillis;
+    /** The earliest nextUpdate of the revocation lists the delegate checks against; MAX_VALUE for none. */
+    private final long listsCurrentUntilMillis;
     private final ConcurrentHashMap<Key, Verified> verified = new ConcurrentHashMap<>();
 
     /**
@@ -55,13 +60,32 @@ final class VerifiedChains extends X509ExtendedTrustManager {
      * @param wallMillis the time of day, for the certificates' validity periods
      */
     VerifiedChains(X509ExtendedTrustManager delegate, LongSupplier nanoTime, LongSupplier wallMillis) {
+        this(delegate, nanoTime, wallMillis, Long.MAX_VALUE);
+    }
+
+    /**
+     * @param listsCurrentUntilMillis when the first of the revocation lists {@code delegate}
+     *     checks against stops being current (epoch milliseconds): no verdict is reused past it
+     */
+    VerifiedChains(X509ExtendedTrustManager delegate, LongSupplier nanoTime, LongSupplier wallMillis,
+                   long listsCurrentUntilMillis) {
         this.delegate = delegate;
         this.nanoTime = nanoTime;
         this.wallMillis = wallMillis;
+        this.listsCurrentUntilMillis = listsCurrentUntilMillis;
     }
 
     /** The JDK's trust manager over {@code anchors}, or over the JDK's trust store when null. */
     static VerifiedChains over(List<X509Certificate> anchors) throws GeneralSecurityException, IOException {
+        return over(anchors, null, null);
+    }
+
+    /**
+     * The JDK's trust manager over {@code anchors} (the JDK's trust store when null) that also
+     * checks the server's chain against {@code crls}, read from {@code crlFile}, when they are not null.
+     */
+    static VerifiedChains over(List<X509Certificate> anchors, List<X509CRL> crls, Path crlFile)
+            throws GeneralSecurityException, IOException {
         KeyStore store = null;
         if (anchors != null) {
             store = KeyStore.getInstance(KeyStore.getDefaultType());
@@ -72,12 +96,13 @@ final class VerifiedChains extends X509ExtendedTrustManager {
         }
         TrustManagerFactory factory = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
         factory.init(store);
-        for (TrustManager tm : factory.getTrustManagers()) {
-            if (tm instanceof X509ExtendedTrustManager x509) {
-                return new VerifiedChains(x509, System::nanoTime, System::currentTimeMillis);
-            }
+        X509ExtendedTrustManager jdk = RevocationLists.x509(factory);
+        if (crls == null) {
+            return new VerifiedChains(jdk, System::nanoTime, System::currentTimeMillis);
         }
-        throw new IllegalStateException("no X509ExtendedTrustManager from " + factory.getAlgorithm());
+        List<X509Certificate> trusted = anchors != null ? anchors : List.of(jdk.getAcceptedIssuers());
+        return new VerifiedChains(RevocationLists.trustManager(trusted, crls, crlFile), System::nanoTime,
+                System::currentTimeMillis, RevocationLists.currentUntilMillis(crls));
     }
 
     @Override
@@ -96,7 +121,7 @@ final class VerifiedChains extends X509ExtendedTrustManager {
         if (verified.size() >= MAX_ENTRIES) {
             verified.clear();
         }
-        verified.put(key, Verified.of(chain, now));
+        verified.put(key, Verified.of(chain, now, listsCurrentUntilMillis));
     }
 
     /** Entries now; for tests. */
@@ -182,9 +207,9 @@ final class VerifiedChains extends X509ExtendedTrustManager {
 
     /** When a chain was verified, and the period in which all of its certificates are valid. */
     private record Verified(long atNanos, long notBeforeMillis, long notAfterMillis) {
-        static Verified of(X509Certificate[] chain, long atNanos) {
+        static Verified of(X509Certificate[] chain, long atNanos, long listsCurrentUntilMillis) {
             long notBefore = Long.MIN_VALUE;
-            long notAfter = Long.MAX_VALUE;
+            long notAfter = listsCurrentUntilMillis;
             for (X509Certificate cert : chain) {
                 notBefore = Math.max(notBefore, cert.getNotBefore().getTime());
                 notAfter = Math.min(notAfter, cert.getNotAfter().getTime());

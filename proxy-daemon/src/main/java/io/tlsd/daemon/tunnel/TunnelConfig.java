@@ -39,12 +39,17 @@ import java.util.Objects;
  *     served to the clients whose SNI name matches one of its {@link CertificateSpec#names()}
  *     (exact or {@code *.example.com}); the first without names (else the first) to the others
  *     and to clients without SNI, as a listener's; empty when the tunnel uses {@code certificate}
+ * @param crlFile client role: revocation lists that the target's certificate is checked against
+ *     (strictly, see {@link io.tlsd.daemon.tls.RevocationLists}); null for the daemon's ({@code
+ *     tls.crl_file}) when the tunnel has no {@code caFile} of its own, else for none
+ * @param clientCrlFile server role: revocation lists that client certificates are checked
+ *     against; null for none; needs {@code clientCaFile}
  */
 public record TunnelConfig(String name, InetSocketAddress listen, String target, String serverName,
                            CertificateSpec certificate, List<String> alpn, ClientAuthPolicy clientAuth,
                            Path clientCaFile, boolean proxyProtocol, Duration idleTimeout, int maxConnections,
                            Path caFile, boolean accessLog, int maxConnectionsPerClient,
-                           List<CertificateSpec> certificates) {
+                           List<CertificateSpec> certificates, Path crlFile, Path clientCrlFile) {
 
     /** With one certificate (or none), not chosen by SNI. */
     public TunnelConfig(String name, InetSocketAddress listen, String target, String serverName,
@@ -52,7 +57,7 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
                         Path clientCaFile, boolean proxyProtocol, Duration idleTimeout, int maxConnections,
                         Path caFile, boolean accessLog, int maxConnectionsPerClient) {
         this(name, listen, target, serverName, certificate, alpn, clientAuth, clientCaFile, proxyProtocol,
-                idleTimeout, maxConnections, caFile, accessLog, maxConnectionsPerClient, List.of());
+                idleTimeout, maxConnections, caFile, accessLog, maxConnectionsPerClient, List.of(), null, null);
     }
 
     /** Without an access log or a per-client limit. */
@@ -79,6 +84,9 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
             throw new IllegalArgumentException("tunnel " + name + ": client_auth " + clientAuth.name().toLowerCase()
                     + " needs client_ca_file");
         }
+        if (clientCrlFile != null && clientCaFile == null) {
+            throw new IllegalArgumentException("tunnel " + name + ": client_crl_file needs client_ca_file");
+        }
         if (maxConnections < 0) {
             throw new IllegalArgumentException("tunnel " + name + ": max_connections < 0");
         }
@@ -96,7 +104,8 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
     /** This tunnel with an access log, or without. */
     public TunnelConfig withAccessLog(boolean on) {
         return new TunnelConfig(name, listen, target, serverName, certificate, alpn, clientAuth, clientCaFile,
-                proxyProtocol, idleTimeout, maxConnections, caFile, on, maxConnectionsPerClient, certificates);
+                proxyProtocol, idleTimeout, maxConnections, caFile, on, maxConnectionsPerClient, certificates, crlFile,
+                clientCrlFile);
     }
 
     /**
@@ -111,14 +120,17 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
     }
 
     /**
-     * Whether this tunnel has TLS settings of its own for its target (trust anchors or a client
-     * certificate), rather than the daemon's. Client role.
+     * Whether this tunnel has TLS settings of its own for its target (trust anchors, revocation
+     * lists or a client certificate), rather than the daemon's. Client role.
      */
     public boolean hasOwnTrustOrIdentity() {
-        return caFile != null || certificate != null;
+        return caFile != null || crlFile != null || certificate != null;
     }
 
-    /** The keys set that only a client-role tunnel uses: {@code servername}, {@code ca_file}. */
+    /**
+     * The keys set that only a client-role tunnel uses: {@code servername}, {@code ca_file},
+     * {@code crl_file}.
+     */
     public List<String> clientRoleKeys() {
         List<String> keys = new ArrayList<>();
         if (serverName != null) {
@@ -127,12 +139,15 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
         if (caFile != null) {
             keys.add("ca_file");
         }
+        if (crlFile != null) {
+            keys.add("crl_file");
+        }
         return keys;
     }
 
     /**
      * The keys set that only a server-role tunnel uses: {@code certificates}, {@code client_auth}
-     * (other than none), {@code client_ca_file}, {@code proxy_protocol: true}.
+     * (other than none), {@code client_ca_file}, {@code client_crl_file}, {@code proxy_protocol: true}.
      */
     public List<String> serverRoleKeys() {
         List<String> keys = new ArrayList<>();
@@ -144,6 +159,9 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
         }
         if (clientCaFile != null) {
             keys.add("client_ca_file");
+        }
+        if (clientCrlFile != null) {
+            keys.add("client_crl_file");
         }
         if (proxyProtocol) {
             keys.add("proxy_protocol");

@@ -176,6 +176,54 @@ class ConfigFileTest {
     }
 
     @Test
+    void revocationListsGoWithTheirTrustAnchors() throws Exception {
+        DaemonConfig c = ConfigFile.load(write("""
+                tls:
+                  ca_file: ca.pem
+                  crl_file: ca.crl
+                listeners:
+                  - address: :8443
+                    certificates:
+                      - cert: a.pem
+                        key: a.key
+                    client_auth: required
+                    client_ca_file: clients.pem
+                    client_crl_file: clients.crl
+                tunnels:
+                  - name: partner
+                    listen: :8080
+                    target: api.partner.example:443
+                    ca_file: partner.pem
+                    crl_file: partner.crl
+                  - name: sidecar
+                    listen: :8444
+                    target: 127.0.0.1:8080
+                    cert: a.pem
+                    key: a.key
+                    client_auth: optional
+                    client_ca_file: clients.pem
+                    client_crl_file: clients.crl
+                """));
+        assertEquals(Path.of("ca.crl"), c.crlFile().getFileName());
+        assertEquals(Path.of("clients.crl"), c.listeners().get(0).clientCrlFile().getFileName());
+        TunnelConfig partner = c.tunnels().get(0);
+        assertEquals(Path.of("partner.crl"), partner.crlFile().getFileName());
+        assertEquals("tunnel partner: ca_file, crl_file apply to client-role tunnels only",
+                assertThrows(IllegalArgumentException.class, () -> partner.checkRole(true)).getMessage());
+        TunnelConfig sidecar = c.tunnels().get(1);
+        assertEquals(Path.of("clients.crl"), sidecar.clientCrlFile().getFileName());
+        assertEquals("tunnel sidecar: client_auth, client_ca_file, client_crl_file apply to server-role tunnels only",
+                assertThrows(IllegalArgumentException.class, () -> sidecar.checkRole(false)).getMessage());
+
+        String listener = error("listeners:\n  - address: :8443\n    certificates:\n      - cert: a.pem\n"
+                + "        key: a.key\n    client_crl_file: clients.crl\n");
+        assertTrue(listener.contains("listener default: client_crl_file needs client_ca_file"), listener);
+        String tunnel = error("tunnels:\n  - listen: :8443\n    target: 127.0.0.1:8080\n    cert: a.pem\n"
+                + "    key: a.key\n    client_crl_file: clients.crl\n");
+        assertTrue(tunnel.contains("tunnel tunnel-1: client_crl_file needs client_ca_file"), tunnel);
+    }
+
+    @Test
     void allowedPeers() throws Exception {
         DaemonConfig c = ConfigFile.load(write("allowed_peers:\n  uids: [1000, 1001]\n  gids: [2000]\n"));
         assertEquals(AllowedPeers.of(List.of(1000, 1001), List.of(2000)), c.allowedPeers());

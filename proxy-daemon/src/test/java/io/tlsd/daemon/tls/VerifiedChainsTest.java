@@ -126,6 +126,20 @@ class VerifiedChainsTest {
     }
 
     @Test
+    void noVerdictOutlivesTheRevocationListsItWasReachedWith() throws Exception {
+        Counting jdk = new Counting();
+        long start = chain[0].getNotBefore().getTime() + 1000;
+        AtomicLong wall = new AtomicLong(start);
+        VerifiedChains cache = new VerifiedChains(jdk, () -> 0, wall::get, start + 60_000);
+        cache.checkServerTrusted(chain, "UNKNOWN", engineFor("a.example"));
+        cache.checkServerTrusted(chain, "UNKNOWN", engineFor("a.example"));
+        assertEquals(1, jdk.checks.get());
+        wall.set(start + 60_001); // a list's nextUpdate passed: the JDK decides again
+        cache.checkServerTrusted(chain, "UNKNOWN", engineFor("a.example"));
+        assertEquals(2, jdk.checks.get());
+    }
+
+    @Test
     void theCacheIsBounded() throws Exception {
         Counting jdk = new Counting();
         VerifiedChains cache = new VerifiedChains(jdk, () -> 0, () -> chain[0].getNotBefore().getTime() + 1000);
