@@ -36,6 +36,7 @@ class AllowedPeersDaemonTest {
             try (TlsdDaemon daemon = TlsdDaemon.start(DaemonConfig.builder().socket(socket).allowedPeers(allowed).build());
                  TlsdClient app = TlsdClient.builder().socket(socket).appName("allowed").build()) {
                 assertEquals("client", app.role(), allowed.describe());
+                assertEquals(0, metric(daemon, "tlsd_sessions_refused_total"));
             }
         }
     }
@@ -55,11 +56,16 @@ class AllowedPeersDaemonTest {
                 Thread.sleep(10); // the daemon closes its side right after the Goodbye
             }
             assertEquals(0, sessions(daemon), "nothing of it is left");
+            assertEquals(1, metric(daemon, "tlsd_sessions_refused_total"));
         }
     }
 
     private static long sessions(TlsdDaemon daemon) {
-        return daemon.metricSamples().stream().filter(s -> s.name().equals("tlsd_sessions")).mapToLong(s -> s.value()).sum();
+        return metric(daemon, "tlsd_sessions");
+    }
+
+    private static long metric(TlsdDaemon daemon, String name) {
+        return daemon.metricSamples().stream().filter(s -> s.name().equals(name)).mapToLong(s -> s.value()).sum();
     }
 
     @Test

@@ -19,6 +19,7 @@ public final class DaemonCounters {
     final LongAdder bytesRead = new LongAdder();
     final LongAdder bytesWritten = new LongAdder();
     final LongAdder ringBytes = new LongAdder();
+    final LongAdder sessionsRefused = new LongAdder();
     private volatile LongSupplier handshakesWaiting = () -> 0;
 
     public void sessionStarted() {
@@ -29,6 +30,12 @@ public final class DaemonCounters {
         sessions.decrementAndGet();
     }
 
+    /** A process that is not among {@code allowed_peers} was refused a session; returns how many since start. */
+    public long sessionRefused() {
+        sessionsRefused.increment();
+        return sessionsRefused.sum();
+    }
+
     /** Where the gauge of OPENs waiting for a handshake slot comes from (max_handshakes_in_flight). */
     public void handshakesWaitingFrom(LongSupplier gauge) {
         handshakesWaiting = gauge;
@@ -37,7 +44,7 @@ public final class DaemonCounters {
     public Snapshot snapshot() {
         return new Snapshot(sessions.get(), connections.get(), opsInFlight.get(), bufferedBytes.get(),
                 opsCompleted.sum(), handshakes.sum(), handshakeFailures.sum(), bytesRead.sum(),
-                bytesWritten.sum(), ringBytes.sum(), handshakesWaiting.getAsLong());
+                bytesWritten.sum(), ringBytes.sum(), handshakesWaiting.getAsLong(), sessionsRefused.sum());
     }
 
     /**
@@ -55,9 +62,12 @@ public final class DaemonCounters {
      * @param ringBytes plaintext bytes applications handed over through write rings (shared
      *     memory) rather than in frames, written or not
      * @param handshakesWaiting OPENs waiting now for a slot under {@code max_handshakes_in_flight}
+     * @param sessionsRefused IPC sessions refused since start because the process was not among
+     *     {@code allowed_peers}
      */
     public record Snapshot(long sessions, long connections, long opsInFlight, long bufferedBytes,
                            long opsCompleted, long handshakes, long handshakeFailures,
-                           long bytesRead, long bytesWritten, long ringBytes, long handshakesWaiting) {
+                           long bytesRead, long bytesWritten, long ringBytes, long handshakesWaiting,
+                           long sessionsRefused) {
     }
 }

@@ -31,7 +31,6 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -49,8 +48,7 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
 
     static final int PROTOCOL_VERSION = 1;
 
-    /** Sessions refused by {@code allowed_peers}, and how often that is logged: a refused process may retry in a loop. */
-    private static final AtomicLong REFUSED = new AtomicLong();
+    /** How often sessions refused by {@code allowed_peers} are logged: a refused process may retry in a loop. */
     private static final WarningRate REFUSAL_WARNINGS = new WarningRate();
 
     private enum State { AWAITING_HELLO, MAKING_RING, ACTIVE, ENDED }
@@ -247,7 +245,7 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
         }
         String who = creds == null ? "a process whose credentials are unknown"
                 : "uid " + creds.uid() + " gid " + creds.gids()[0];
-        long count = REFUSED.incrementAndGet();
+        long count = counters.sessionRefused();
         if (REFUSAL_WARNINGS.due()) {
             log.warn("session {} refused: {} is not among allowed_peers ({}); {} refused since start, logged at most"
                     + " every 10 s", ctx.channel().id(), peer, allowed.describe(), count);

@@ -34,7 +34,9 @@ public final class DaemonMetrics {
                 Sample.counter("tlsd_ring_bytes_total",
                         "plaintext bytes applications handed over in shared-memory write rings", s.ringBytes()),
                 Sample.gauge("tlsd_handshakes_waiting",
-                        "OPENs waiting for a slot under max_handshakes_in_flight", s.handshakesWaiting()));
+                        "OPENs waiting for a slot under max_handshakes_in_flight", s.handshakesWaiting()),
+                Sample.counter("tlsd_sessions_refused_total",
+                        "IPC sessions refused because the process was not among allowed_peers", s.sessionsRefused()));
     }
 
     /** A sample with one label, e.g. {@code tlsd_tunnel_connections{tunnel="db"}}. */
