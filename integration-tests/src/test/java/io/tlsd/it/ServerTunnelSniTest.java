@@ -37,14 +37,16 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A server-role tunnel with several certificates ({@code certificates:} in its configuration
  * file): openssl s_client gets the certificate its SNI name picks, exact or by wildcard, and the
- * default one for another name or none, and reaches the backend through either; a reload serves
- * renewed files. A client that sends no usable ClientHello is closed and counted, one that closes
- * first is closed at once, and the handshake timeout counts from the accept.
+ * default one for another name or none, and reaches the backend through either, or the backend
+ * its name picks ({@code routes:}); a reload serves renewed files. A client that sends no usable
+ * ClientHello is closed and counted, one that closes first is closed at once, and the handshake
+ * timeout counts from the accept.
  */
 @Timeout(60)
 class ServerTunnelSniTest {
     private static final Pattern SUBJECT = Pattern.compile("subject=.*CN ?= ?([^,\\s/]+)");
     private static final String GREETING = "hello from the backend";
+    private static final Pattern GREETING_LINE = Pattern.compile("hello from [a-z ]+");
 
     @TempDir
     Path dir;
@@ -109,6 +111,54 @@ class ServerTunnelSniTest {
             assertEquals("api-renewed.test", servedName(port, "-servername", "api.test"));
             assertEquals("default.test", servedName(port, "-noservername"));
             assertEquals(0, handshakeFailures(daemon));
+        }
+    }
+
+    @Test
+    void routesSendAServerNameToItsOwnBackend() throws Exception {
+        Issued fallback = pki.issueServer("default.test", "default.test");
+        try (GreetingBackend api = new GreetingBackend("hello from the api")) {
+            Path config = Files.writeString(dir.resolve("routes.yaml"), """
+                    socket: none
+                    tunnels:
+                      - name: web
+                        listen: 127.0.0.1:0
+                        target: 127.0.0.1:%1$d
+                        certificates:
+                          - cert: %3$s
+                            key: %4$s
+                          - names: [api.test, "*.api.test"]
+                            cert: api.pem
+                            key: api.key
+                        routes:
+                          - names: [api.test, "*.api.test"]
+                            target: 127.0.0.1:%2$d
+                      - name: one-certificate
+                        listen: 127.0.0.1:0
+                        target: 127.0.0.1:%1$d
+                        cert: api.pem
+                        key: api.key
+                        routes:
+                          - names: ["*.api.test"]
+                            target: 127.0.0.1:%2$d
+                    """.formatted(backend.port(), api.port(), fallback.chainPem(), fallback.keyPem()));
+            try (TlsdDaemon daemon = TlsdDaemon.start(
+                    ConfigFile.load(config).toBuilder().role(DaemonConfig.Role.SERVER).build())) {
+                int web = daemon.tunnelAddress("web").getPort();
+                assertEquals("api.test hello from the api", servedNameAndGreeting(web, "-servername", "api.test"));
+                assertEquals("api.test hello from the api", servedNameAndGreeting(web, "-servername", "v2.api.test"));
+                assertEquals("default.test " + GREETING, servedNameAndGreeting(web, "-servername", "a.b.api.test"),
+                        "a wildcard covers one label");
+                assertEquals("default.test " + GREETING, servedNameAndGreeting(web, "-servername", "other.test"));
+                assertEquals("default.test " + GREETING, servedNameAndGreeting(web, "-noservername"));
+                // one certificate: the tunnel still reads the ClientHello to pick the backend
+                int one = daemon.tunnelAddress("one-certificate").getPort();
+                assertEquals("api.test hello from the api", servedNameAndGreeting(one, "-servername", "v2.api.test"));
+                assertEquals("api.test " + GREETING, servedNameAndGreeting(one, "-servername", "api.test"),
+                        "*.api.test is for the names under api.test");
+                daemon.reload(); // its one certificate again: the routes stay
+                assertEquals("api.test hello from the api", servedNameAndGreeting(one, "-servername", "v2.api.test"));
+            }
         }
     }
 
@@ -202,16 +252,22 @@ class ServerTunnelSniTest {
      * backend's greeting came through.
      */
     private String servedName(int port, String... args) throws Exception {
+        return servedNameAndGreeting(port, args).split(" ", 2)[0];
+    }
+
+    /** "CN greeting": the CN of the certificate served and the line of the backend reached. */
+    private String servedNameAndGreeting(int port, String... args) throws Exception {
         try (TlsClientProcess client = TlsClientProcess.opensslClient(port, pki.caPem(), withIgnEof(args))) {
             client.closeStdin();
             assertEquals(0, client.await(), client.stderr());
             String out = client.stdout();
-            assertTrue(out.contains(GREETING), "no greeting from the backend:\n" + out);
             Matcher m = SUBJECT.matcher(out);
             if (!m.find()) {
                 fail("no subject in openssl's output:\n" + out);
             }
-            return m.group(1);
+            Matcher greeting = GREETING_LINE.matcher(out);
+            assertTrue(greeting.find(), "no greeting from a backend:\n" + out);
+            return m.group(1) + " " + greeting.group();
         }
     }
 

@@ -2,6 +2,8 @@ package io.tlsd.daemon;
 
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.SslContext;
+import io.netty.util.DomainWildcardMappingBuilder;
+import io.netty.util.Mapping;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.tlsd.daemon.config.Addresses;
@@ -211,16 +213,44 @@ public final class TlsdDaemon implements AutoCloseable {
             if (backend.isUnresolved()) {
                 throw new IllegalArgumentException("tunnel " + t.name() + ": cannot resolve backend " + t.target());
             }
-            ServerTunnel tunnel = tls.choosesByName()
-                    ? new ServerTunnel(transport, control, workers, tls.mapping(), t.listen(), backend,
-                            t.proxyProtocol(), settings(t))
-                    : new ServerTunnel(transport, control, workers, tls.defaultContext(), t.listen(), backend,
-                            t.proxyProtocol(), settings(t));
+            ServerTunnel tunnel;
+            if (!t.routes().isEmpty()) {
+                tunnel = new ServerTunnel(transport, control, workers, tls.mapping(), t.listen(),
+                        backendsBySni(t, backend), t.proxyProtocol(), settings(t));
+            } else if (tls.choosesByName()) {
+                tunnel = new ServerTunnel(transport, control, workers, tls.mapping(), t.listen(), backend,
+                        t.proxyProtocol(), settings(t));
+            } else {
+                tunnel = new ServerTunnel(transport, control, workers, tls.defaultContext(), t.listen(), backend,
+                        t.proxyProtocol(), settings(t));
+            }
             tunnel.start();
             started.push(tunnel);
             serverTunnels.put(t, tunnel);
             tunnelAddresses.put(t.name(), tunnel.localAddress());
         }
+    }
+
+    /** A server tunnel's backends by SNI name ({@code routes}), resolved now, with {@code backend} for other names. */
+    private Mapping<String, InetSocketAddress> backendsBySni(TunnelConfig t, InetSocketAddress backend) {
+        DomainWildcardMappingBuilder<InetSocketAddress> backends = new DomainWildcardMappingBuilder<>(backend);
+        for (TunnelConfig.Route route : t.routes()) {
+            InetSocketAddress target = Addresses.parse(route.target());
+            if (target.isUnresolved()) {
+                throw new IllegalArgumentException("tunnel " + t.name() + ": cannot resolve the backend "
+                        + route.target() + " of route " + route.names());
+            }
+            for (String name : route.names()) {
+                try {
+                    backends.add(name, target);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("tunnel " + t.name() + ": routes: " + e.getMessage(), e);
+                }
+            }
+            log.info("tunnel {}: clients asking for {} go to backend {}", t.name(), String.join(", ", route.names()),
+                    route.target());
+        }
+        return backends.build();
     }
 
     /** Reads the client role's trust anchors and client certificate and builds its contexts. */

@@ -96,7 +96,8 @@ final class CheckConfigCommand implements Callable<Integer> {
             System.out.println("  tunnel " + t.name() + ": " + ConnectionInfos.addressString(t.listen()) + " → "
                     + t.target() + (t.serverRoleKeys().isEmpty() && t.clientRoleKeys().isEmpty() ? ""
                             : " (" + (t.serverRoleKeys().isEmpty() ? "client" : "server") + " role)")
-                    + (t.certificates().isEmpty() ? "" : ", " + t.certificates().size() + " certificate(s) by SNI"));
+                    + (t.certificates().isEmpty() ? "" : ", " + t.certificates().size() + " certificate(s) by SNI")
+                    + (t.routes().isEmpty() ? "" : ", " + t.routes().size() + " route(s) by SNI"));
         }
         return 0;
     }

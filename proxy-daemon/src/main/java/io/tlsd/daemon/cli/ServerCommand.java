@@ -146,7 +146,7 @@ final class ServerCommand implements Callable<Integer> {
         tunnels.add(new TunnelConfig("tunnel-" + (tunnels.size() + 1), Addresses.parse(listen), target, null,
                 ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile), alpn, clientAuthPolicy(),
                 clientCa, proxyProtocol, Duration.ofSeconds(idleSeconds), TunnelSettings.DEFAULT_MAX_CONNECTIONS, null,
-                accessLog, 0, List.of(), null, clientCrl));
+                accessLog, 0, List.of(), null, clientCrl, List.of()));
         builder.tunnels(tunnels);
         if (daemon.socket == null) {
             builder.ipcEnabled(false);

@@ -11,13 +11,16 @@ import io.tlsd.daemon.tunnel.TunnelConfig;
 import io.tlsd.daemon.tunnel.TunnelSettings;
 import java.io.IOException;
 import java.io.Reader;
+import java.net.IDN;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
@@ -49,7 +52,10 @@ public final class ConfigFile {
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
             "passphrase_file", "alpn", "client_auth", "client_ca_file", "proxy_protocol", "idle_timeout",
             "max_connections", "ca_file", "access_log", "max_connections_per_client", "certificates", "crl_file",
-            "client_crl_file");
+            "client_crl_file", "routes");
+    private static final Set<String> ROUTE = Set.of("names", "target");
+    private static final Pattern ROUTE_NAME =
+            Pattern.compile("(\\*\\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*");
     private static final Set<String> TLS = Set.of("ca_file", "crl_file", "protocols", "groups", "provider", "ticket_key_rotation",
             "client_certificate", "signing");
     private static final Set<String> LISTENER = Set.of("name", "address", "certificates", "alpn", "client_auth",
@@ -308,9 +314,67 @@ public final class ConfigFile {
                     connectionCount(m, "max_connections_per_client", where, 0),
                     m.containsKey("certificates") ? certificates(m.get("certificates"), where) : List.of(),
                     m.containsKey("crl_file") ? path(m.get("crl_file"), where + ".crl_file") : null,
-                    m.containsKey("client_crl_file") ? path(m.get("client_crl_file"), where + ".client_crl_file") : null));
+                    m.containsKey("client_crl_file") ? path(m.get("client_crl_file"), where + ".client_crl_file") : null,
+                    m.containsKey("routes") ? routes(m.get("routes"), where) : List.of()));
         }
         return out;
+    }
+
+    /** A server tunnel's {@code routes}: each {@code names} (SNI, at least one) and a {@code target}. */
+    private List<TunnelConfig.Route> routes(Object value, String where) {
+        if (!(value instanceof List<?> list) || list.isEmpty()) {
+            throw new IllegalArgumentException(where + ".routes: expected a non-empty list");
+        }
+        List<TunnelConfig.Route> out = new ArrayList<>();
+        Set<String> seen = new HashSet<>();
+        for (int j = 0; j < list.size(); j++) {
+            String rw = where + ".routes[" + j + "]";
+            Map<String, Object> r = map(list.get(j), rw, ROUTE);
+            for (String required : List.of("names", "target")) {
+                if (!r.containsKey(required)) {
+                    throw new IllegalArgumentException(rw + ": " + required + " is missing");
+                }
+            }
+            List<String> names = strings(r.get("names"), rw + ".names");
+            if (names.isEmpty()) {
+                throw new IllegalArgumentException(rw + ".names: expected at least one name");
+            }
+            Set<String> inThisRoute = new HashSet<>();
+            for (String name : names) {
+                String normal = routeName(name, rw + ".names");
+                if (!inThisRoute.add(normal)) {
+                    throw new IllegalArgumentException(rw + ".names: '" + name + "' is there twice");
+                }
+                if (!seen.add(normal)) {
+                    throw new IllegalArgumentException(rw + ".names: '" + name + "' is in an earlier route too");
+                }
+            }
+            String target = string(r.get("target"), rw + ".target");
+            try {
+                Addresses.parse(target);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(rw + ".target: " + e.getMessage());
+            }
+            out.add(new TunnelConfig.Route(names, target));
+        }
+        return out;
+    }
+
+    /**
+     * A route's name as the SNI lookup compares it (ASCII, lower case): a host name, or {@code
+     * *.} and a host name for the names one label under it.
+     */
+    private static String routeName(String name, String where) {
+        String ascii;
+        try {
+            ascii = IDN.toASCII(name, IDN.ALLOW_UNASSIGNED).toLowerCase(Locale.ROOT);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(where + ": '" + name + "' is not a host name: " + e.getMessage());
+        }
+        if (!ROUTE_NAME.matcher(ascii).matches()) {
+            throw new IllegalArgumentException(where + ": '" + name + "' is not a host name, or *. and a host name");
+        }
+        return ascii;
     }
 
     /** A list of user or group ids (0 or more each); empty when absent. */

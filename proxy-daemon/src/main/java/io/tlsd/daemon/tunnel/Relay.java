@@ -87,6 +87,11 @@ final class Relay {
         return accepted;
     }
 
+    /** What its log lines start with, e.g. "tunnel web 127.0.0.1:8443 → backend 127.0.0.1:8080". */
+    String name() {
+        return tunnel;
+    }
+
     /** Adds the end the tunnel dialed, as soon as its channel exists. */
     void attach(End end) {
         dialed = end;

@@ -27,9 +27,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Accepts TLS connections and carries each one over a new plain TCP connection to a fixed
- * backend, like {@code stunnel} in server mode or ghostunnel: the backend speaks plain TCP and
- * the tunnel terminates TLS for it.
+ * Accepts TLS connections and carries each one over a new plain TCP connection to a backend (one,
+ * or one per SNI name), like {@code stunnel} in server mode or ghostunnel: the backend speaks plain
+ * TCP and the tunnel terminates TLS for it.
  *
  * <pre>{@code
  * SslContext tls = SslContextBuilder.forServer(certChainPem, keyPem)
@@ -41,7 +41,8 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  *
  * <p><b>When the backend is down.</b> The backend connect starts as soon as a TLS connection is
- * accepted, in parallel with the handshake, so that a working backend adds no latency. If it
+ * accepted (with several certificates or routes: as soon as its ClientHello is in), in parallel
+ * with the handshake, so that a working backend adds no latency. If it
  * fails, the client's connection is closed at once (with close_notify when the handshake got that
  * far) and the reason is logged; the client sees a prompt close instead of a handshake that
  * succeeds and a connection that then says nothing. Bytes flow only once both the handshake
@@ -81,7 +82,10 @@ public final class ServerTunnel implements AutoCloseable {
     /** Replaced on reload; a client gets what was served the moment it is accepted. */
     private volatile Served served;
     private final InetSocketAddress listen;
+    /** The backend, or the default one when {@link #backendsBySni} is set. */
     private final InetSocketAddress backend;
+    /** The backend for each SNI name; null when every client goes to {@link #backend}. */
+    private final Mapping<String, InetSocketAddress> backendsBySni;
     private final boolean proxyProtocol;
     private final TunnelSettings settings;
     private final Listener listener;
@@ -100,7 +104,7 @@ public final class ServerTunnel implements AutoCloseable {
     public ServerTunnel(Transport transport, EventLoopGroup boss, EventLoopGroup workers, SslContext context,
                         InetSocketAddress listen, InetSocketAddress backend, boolean proxyProtocol,
                         TunnelSettings settings) {
-        this(transport, boss, workers, Served.of(context), listen, backend, proxyProtocol, settings);
+        this(transport, boss, workers, Served.of(context), listen, backend, null, proxyProtocol, settings);
     }
 
     /**
@@ -114,11 +118,30 @@ public final class ServerTunnel implements AutoCloseable {
     public ServerTunnel(Transport transport, EventLoopGroup boss, EventLoopGroup workers,
                         Mapping<String, SslContext> bySni, InetSocketAddress listen, InetSocketAddress backend,
                         boolean proxyProtocol, TunnelSettings settings) {
-        this(transport, boss, workers, Served.of(bySni), listen, backend, proxyProtocol, settings);
+        this(transport, boss, workers, Served.of(bySni), listen, backend, null, proxyProtocol, settings);
+    }
+
+    /**
+     * A tunnel that serves each client the context its SNI name maps to, and carries it to the
+     * backend its SNI name maps to.
+     *
+     * @param backendsBySni SNI name → backend, resolved; its default ({@code map(null)}) for clients
+     *     that send no name or one it does not know
+     * @see #ServerTunnel(Transport, EventLoopGroup, EventLoopGroup, Mapping, InetSocketAddress,
+     *     InetSocketAddress, boolean, TunnelSettings)
+     */
+    public ServerTunnel(Transport transport, EventLoopGroup boss, EventLoopGroup workers,
+                        Mapping<String, SslContext> bySni, InetSocketAddress listen,
+                        Mapping<String, InetSocketAddress> backendsBySni, boolean proxyProtocol,
+                        TunnelSettings settings) {
+        this(transport, boss, workers, Served.of(bySni), listen,
+                Objects.requireNonNull(backendsBySni, "backendsBySni == null").map(null), backendsBySni,
+                proxyProtocol, settings);
     }
 
     private ServerTunnel(Transport transport, EventLoopGroup boss, EventLoopGroup workers, Served served,
-                         InetSocketAddress listen, InetSocketAddress backend, boolean proxyProtocol,
+                         InetSocketAddress listen, InetSocketAddress backend,
+                         Mapping<String, InetSocketAddress> backendsBySni, boolean proxyProtocol,
                          TunnelSettings settings) {
         this.transport = Objects.requireNonNull(transport, "transport == null");
         this.boss = Objects.requireNonNull(boss, "boss == null");
@@ -126,6 +149,7 @@ public final class ServerTunnel implements AutoCloseable {
         this.served = served;
         this.listen = Objects.requireNonNull(listen, "listen == null");
         this.backend = Objects.requireNonNull(backend, "backend == null");
+        this.backendsBySni = backendsBySni;
         this.settings = Objects.requireNonNull(settings, "settings == null");
         this.proxyProtocol = proxyProtocol;
         if (backend.isUnresolved()) {
@@ -142,7 +166,8 @@ public final class ServerTunnel implements AutoCloseable {
      * @throws IllegalArgumentException if {@code next} is a client context
      */
     public void context(SslContext next) {
-        served = Served.of(next);
+        // with routes the ClientHello is read all the same, for the backend its name picks
+        served = backendsBySni == null ? Served.of(next) : Served.of(name -> next);
     }
 
     /**
@@ -182,9 +207,10 @@ public final class ServerTunnel implements AutoCloseable {
      */
     public void start() throws IOException {
         localAddress = listener.bind(transport, boss, workers, listen, new TlsClientInitializer());
-        log.info("{}{} → backend {}: listening ({}connect timeout {} ms, handshake timeout {} ms, idle timeout {}, "
+        log.info("{}{} → backend {}{}: listening ({}connect timeout {} ms, handshake timeout {} ms, idle timeout {}, "
                         + "max connections {})",
                 settings.logPrefix(), Relay.addressString(localAddress), Relay.addressString(backend),
+                backendsBySni == null ? "" : " (others by SNI name)",
                 proxyProtocol ? "PROXY protocol v2, " : "", settings.connectTimeout().toMillis(),
                 settings.handshakeTimeout().toMillis(),
                 settings.idleTimeout().isZero() ? "off" : settings.idleTimeout().toMillis() + " ms",
@@ -233,10 +259,17 @@ public final class ServerTunnel implements AutoCloseable {
                 + " → " + Relay.addressString(backend);
     }
 
-    /** "tunnel NAME 127.0.0.1:4433 → backend 127.0.0.1:8080", from the address the client reached. */
+    /**
+     * "tunnel NAME 127.0.0.1:4433 → backend 127.0.0.1:8080", from the address the client reached;
+     * "… (others by SNI name)" when the backend is not known yet.
+     */
     private String name(Channel accepted) {
+        return name(accepted, backend) + (backendsBySni == null ? "" : " (others by SNI name)");
+    }
+
+    private String name(Channel accepted, InetSocketAddress target) {
         return settings.logPrefix() + Relay.addressString(accepted.localAddress()) + " → backend "
-                + Relay.addressString(backend);
+                + Relay.addressString(target);
     }
 
     /** The accepted TLS connection from the client, in reading order. */
@@ -257,7 +290,7 @@ public final class ServerTunnel implements AutoCloseable {
                 tls.setHandshakeTimeoutMillis(settings.handshakeTimeout().toMillis());
                 // the handshake within its timeout, then decrypts from and encrypts to the client
                 ch.pipeline().addLast("tls", tls);
-                carry(ch, tls);
+                carry(ch, tls, backend);
             } else {
                 ch.pipeline()
                         // reads the ClientHello, then replaces itself with the SslHandler its SNI name picks
@@ -269,19 +302,23 @@ public final class ServerTunnel implements AutoCloseable {
         }
     }
 
-    /** Relays {@code client}, whose {@code tls} handler is (or is about to be) in its pipeline. */
-    private void carry(Channel client, SslHandler tls) {
-        Relay relay = new Relay(name(client), End.tls(client, tls, "client"), listener, settings.accessLog());
+    /**
+     * Relays {@code client}, whose {@code tls} handler is (or is about to be) in its pipeline, to
+     * {@code target}.
+     */
+    private void carry(Channel client, SslHandler tls, InetSocketAddress target) {
+        Relay relay = new Relay(name(client, target), End.tls(client, tls, "client"), listener, settings.accessLog());
         // the client's decrypted bytes to the backend, its close_notify to a FIN
         client.pipeline().addLast("relay", new RelayHandler(relay, relay.accepted()));
         listener.track(relay);
-        dialBackend(relay, tls);
+        dialBackend(relay, tls, target);
     }
 
     /**
      * Netty's {@code SniHandler} for one accepted client: once the ClientHello is in, the SslHandler
-     * it makes for the context the SNI name picks is carried like any other. Until then nothing
-     * reads by itself (AUTO_READ is off), so it asks for the ClientHello.
+     * it makes for the context the SNI name picks is carried like any other, to the backend the
+     * name picks. Until then nothing reads by itself (AUTO_READ is off), so it asks for the
+     * ClientHello.
      */
     private final class CertificateBySni extends SniHandler {
         private final Channel client;
@@ -304,7 +341,8 @@ public final class ServerTunnel implements AutoCloseable {
             // one handshake timeout from the accept, the wait for the ClientHello included
             long spentMillis = (System.nanoTime() - acceptedNanos) / 1_000_000;
             tls.setHandshakeTimeoutMillis(Math.max(1, settings.handshakeTimeout().toMillis() - spentMillis));
-            carry(client, tls);
+            // hostname(): the name that picked the context (lower case, null for none), set by now
+            carry(client, tls, backendsBySni == null ? backend : backendsBySni.map(hostname()));
             return tls;
         }
 
@@ -376,8 +414,9 @@ public final class ServerTunnel implements AutoCloseable {
         }
     }
 
-    private void dialBackend(Relay relay, SslHandler tls) {
+    private void dialBackend(Relay relay, SslHandler tls, InetSocketAddress target) {
         Channel client = relay.accepted().channel;
+        String name = name(client, target);
         ChannelFuture connect = new Bootstrap()
                 .group(client.eventLoop()) // the same loop as the client: no locks, no hand-offs
                 .channel(transport.socketChannel())
@@ -386,7 +425,7 @@ public final class ServerTunnel implements AutoCloseable {
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) settings.connectTimeout().toMillis())
                 .handler(new PlainBackendInitializer(relay))
-                .connect(backend);
+                .connect(target);
         listener.trackDialed(connect.channel());
         connect.addListener(connected -> {
             if (connected.isSuccess()) {
@@ -395,7 +434,7 @@ public final class ServerTunnel implements AutoCloseable {
                 }
             } else if (!relay.isClosed()) {
                 listener.dialFailed(relay);
-                log.warn("{}: connect failed for client {}: {}", name(client), relay.accepted().peer(),
+                log.warn("{}: connect failed for client {}: {}", name, relay.accepted().peer(),
                         Relay.describeConnectFailure(connected.cause(), settings.connectTimeout()));
                 relay.close(); // close_notify if the handshake is done, then FIN
             }
@@ -410,11 +449,11 @@ public final class ServerTunnel implements AutoCloseable {
                 Throwable cause = handshake.cause();
                 if (Relay.isExpectedNoise(cause)) {
                     // e.g. a load balancer's TCP health check: not counted, as it is not logged
-                    log.debug("{}: client {} closed the connection during the TLS handshake", name(client),
+                    log.debug("{}: client {} closed the connection during the TLS handshake", name,
                             relay.accepted().peer());
                 } else {
                     listener.handshakeFailed(relay);
-                    log.info("{}: TLS handshake failed for client {}: {}", name(client), relay.accepted().peer(),
+                    log.info("{}: TLS handshake failed for client {}: {}", name, relay.accepted().peer(),
                             Relay.describe(cause));
                 }
             }
@@ -430,7 +469,7 @@ public final class ServerTunnel implements AutoCloseable {
             try {
                 header = ProxyHeader.of(relay.accepted().channel, tls);
             } catch (RuntimeException e) {
-                log.warn("{}: cannot describe client {} in a PROXY header: {}", name(relay.accepted().channel),
+                log.warn("{}: cannot describe client {} in a PROXY header: {}", relay.name(),
                         relay.accepted().peer(), e.toString());
                 relay.abort();
                 return;

@@ -44,12 +44,32 @@ import java.util.Objects;
  *     tls.crl_file}) when the tunnel has no {@code caFile} of its own, else for none
  * @param clientCrlFile server role: revocation lists that client certificates are checked
  *     against; null for none; needs {@code clientCaFile}
+ * @param routes server role: other backends than {@code target} for the clients whose SNI name
+ *     matches one of a route's names (exact, or {@code *.example.com} for the names one label
+ *     under it; an exact name before a wildcard; a name in one route only)
  */
 public record TunnelConfig(String name, InetSocketAddress listen, String target, String serverName,
                            CertificateSpec certificate, List<String> alpn, ClientAuthPolicy clientAuth,
                            Path clientCaFile, boolean proxyProtocol, Duration idleTimeout, int maxConnections,
                            Path caFile, boolean accessLog, int maxConnectionsPerClient,
-                           List<CertificateSpec> certificates, Path crlFile, Path clientCrlFile) {
+                           List<CertificateSpec> certificates, Path crlFile, Path clientCrlFile,
+                           List<Route> routes) {
+
+    /**
+     * Clients whose SNI name is one of {@code names} go to {@code target} instead of the tunnel's.
+     *
+     * @param names exact, or {@code *.example.com} for its subdomains; at least one
+     * @param target "HOST:PORT" of a plain backend
+     */
+    public record Route(List<String> names, String target) {
+        public Route {
+            names = List.copyOf(names);
+            Objects.requireNonNull(target, "target");
+            if (names.isEmpty()) {
+                throw new IllegalArgumentException("a route needs at least one name");
+            }
+        }
+    }
 
     /** With one certificate (or none), not chosen by SNI. */
     public TunnelConfig(String name, InetSocketAddress listen, String target, String serverName,
@@ -57,7 +77,8 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
                         Path clientCaFile, boolean proxyProtocol, Duration idleTimeout, int maxConnections,
                         Path caFile, boolean accessLog, int maxConnectionsPerClient) {
         this(name, listen, target, serverName, certificate, alpn, clientAuth, clientCaFile, proxyProtocol,
-                idleTimeout, maxConnections, caFile, accessLog, maxConnectionsPerClient, List.of(), null, null);
+                idleTimeout, maxConnections, caFile, accessLog, maxConnectionsPerClient, List.of(), null, null,
+                List.of());
     }
 
     /** Without an access log or a per-client limit. */
@@ -75,6 +96,7 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
         Objects.requireNonNull(target, "target");
         alpn = List.copyOf(alpn);
         certificates = certificates == null ? List.of() : List.copyOf(certificates);
+        routes = routes == null ? List.of() : List.copyOf(routes);
         if (certificate != null && !certificates.isEmpty()) {
             throw new IllegalArgumentException("tunnel " + name + ": give either certificates, or cert and key (or pkcs12)");
         }
@@ -105,7 +127,7 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
     public TunnelConfig withAccessLog(boolean on) {
         return new TunnelConfig(name, listen, target, serverName, certificate, alpn, clientAuth, clientCaFile,
                 proxyProtocol, idleTimeout, maxConnections, caFile, on, maxConnectionsPerClient, certificates, crlFile,
-                clientCrlFile);
+                clientCrlFile, routes);
     }
 
     /**
@@ -147,7 +169,8 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
 
     /**
      * The keys set that only a server-role tunnel uses: {@code certificates}, {@code client_auth}
-     * (other than none), {@code client_ca_file}, {@code client_crl_file}, {@code proxy_protocol: true}.
+     * (other than none), {@code client_ca_file}, {@code client_crl_file}, {@code proxy_protocol: true},
+     * {@code routes}.
      */
     public List<String> serverRoleKeys() {
         List<String> keys = new ArrayList<>();
@@ -165,6 +188,9 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
         }
         if (proxyProtocol) {
             keys.add("proxy_protocol");
+        }
+        if (!routes.isEmpty()) {
+            keys.add("routes");
         }
         return keys;
     }

@@ -164,6 +164,39 @@ class ConfigFileTest {
         assertEquals("tunnel web: certificates applies to server-role tunnels only",
                 assertThrows(IllegalArgumentException.class, () -> t.checkRole(false)).getMessage());
 
+        DaemonConfig routed = ConfigFile.load(write("""
+                tunnels:
+                  - name: web
+                    listen: :8443
+                    target: 127.0.0.1:8080
+                    cert: a.pem
+                    key: a.key
+                    routes:
+                      - names: [api.example.com, "*.api.example.com"]
+                        target: 127.0.0.1:9090
+                """));
+        TunnelConfig r = routed.tunnels().get(0);
+        assertEquals(List.of(new TunnelConfig.Route(List.of("api.example.com", "*.api.example.com"), "127.0.0.1:9090")),
+                r.routes());
+        assertEquals("tunnel web: routes applies to server-role tunnels only",
+                assertThrows(IllegalArgumentException.class, () -> r.checkRole(false)).getMessage());
+        String twice = error("tunnels:\n  - listen: :8443\n    target: 127.0.0.1:8080\n    cert: a.pem\n    key: a.key\n"
+                + "    routes:\n      - names: [a.test]\n        target: 127.0.0.1:1\n"
+                + "      - names: [b.test, A.test]\n        target: 127.0.0.1:2\n");
+        assertTrue(twice.contains("tunnels[0] (tunnel-1).routes[1].names: 'A.test' is in an earlier route too"), twice);
+        for (String bad : List.of("'*'", ".x", "'a.*.test'", "api.test.", "'*foo.test'")) {
+            String message = error("tunnels:\n  - listen: :8443\n    target: 127.0.0.1:8080\n    cert: a.pem\n"
+                    + "    key: a.key\n    routes:\n      - names: [" + bad + "]\n        target: 127.0.0.1:1\n");
+            assertTrue(message.contains("tunnels[0] (tunnel-1).routes[0].names: '"), bad + ": " + message);
+            assertTrue(message.contains("is not a host name"), bad + ": " + message);
+        }
+        String repeated = error("tunnels:\n  - listen: :8443\n    target: 127.0.0.1:8080\n    cert: a.pem\n"
+                + "    key: a.key\n    routes:\n      - names: [a.test, A.TEST]\n        target: 127.0.0.1:1\n");
+        assertTrue(repeated.contains("routes[0].names: 'A.TEST' is there twice"), repeated);
+        String badTarget = error("tunnels:\n  - listen: :8443\n    target: 127.0.0.1:8080\n    cert: a.pem\n"
+                + "    key: a.key\n    routes:\n      - names: [a.test]\n        target: nowhere\n");
+        assertTrue(badTarget.contains("tunnels[0] (tunnel-1).routes[0].target: "), badTarget);
+
         String both = error("tunnels:\n  - listen: :8443\n    target: 127.0.0.1:8080\n    cert: a.pem\n    key: a.key\n"
                 + "    certificates:\n      - cert: b.pem\n        key: b.key\n");
         assertTrue(both.contains("tunnels[0] (tunnel-1): give either certificates, or cert and key (or pkcs12)"), both);
