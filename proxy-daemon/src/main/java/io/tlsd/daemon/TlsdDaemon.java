@@ -281,7 +281,7 @@ public final class TlsdDaemon implements AutoCloseable {
     private ServerTlsContexts serverTunnelContexts(TunnelConfig t) throws SSLException {
         List<ServerTlsContexts.Identity> identities = new ArrayList<>();
         for (ListenerConfig.CertificateSpec spec : t.servedCertificates()) {
-            identities.add(new ServerTlsContexts.Identity(spec.names(), spec.load()));
+            identities.add(new ServerTlsContexts.Identity(spec.names(), spec.load(), spec.ocspFile()));
         }
         return new ServerTlsContexts(identities, t.alpn(), t.clientAuth(), t.clientCaFile(), t.clientCrlFile(),
                 config.tlsParameters(), tickets, config.signing());
@@ -469,6 +469,10 @@ public final class TlsdDaemon implements AutoCloseable {
                 served.leaves().forEach(leaf -> samples.add(DaemonMetrics.certificateExpiry("server_tunnel", t.name(), leaf)));
                 samples.addAll(DaemonMetrics.revocationListsCurrentUntil("server_tunnel", t.name(),
                         served.clientRevocationLists()));
+                for (ServerTlsContexts.Stapled stapled : served.staples()) {
+                    samples.add(DaemonMetrics.ocspNextUpdate("server_tunnel", t.name(), stapled.leaf(),
+                            stapled.currentUntil()));
+                }
             }
         }
         return samples;

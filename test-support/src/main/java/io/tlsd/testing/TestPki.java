@@ -41,13 +41,24 @@ import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
 import org.bouncycastle.cert.X509v2CRLBuilder;
 import org.bouncycastle.cert.X509v3CertificateBuilder;
 import org.bouncycastle.cert.jcajce.JcaX509CRLConverter;
+import org.bouncycastle.cert.jcajce.JcaX509CertificateHolder;
+import org.bouncycastle.cert.ocsp.BasicOCSPResp;
+import org.bouncycastle.cert.ocsp.BasicOCSPRespBuilder;
+import org.bouncycastle.cert.ocsp.CertificateID;
+import org.bouncycastle.cert.ocsp.CertificateStatus;
+import org.bouncycastle.cert.ocsp.OCSPException;
+import org.bouncycastle.cert.ocsp.OCSPRespBuilder;
+import org.bouncycastle.cert.ocsp.RevokedStatus;
+import org.bouncycastle.cert.ocsp.jcajce.JcaBasicOCSPRespBuilder;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509ExtensionUtils;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
 import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
 import org.bouncycastle.util.io.pem.PemObject;
 import org.bouncycastle.operator.OperatorCreationException;
+import org.bouncycastle.operator.DigestCalculator;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import org.bouncycastle.operator.jcajce.JcaDigestCalculatorProviderBuilder;
 
 /**
  * A throwaway PKI for tests: an ECDSA P-256 root CA that issues server and client certificates,
@@ -84,6 +95,7 @@ public final class TestPki {
     // Prefixes file names so that issuing the same name twice never overwrites a file in use.
     private final AtomicInteger issuedCount = new AtomicInteger();
     private final AtomicInteger crlCount = new AtomicInteger();
+    private final AtomicInteger ocspCount = new AtomicInteger();
 
     private TestPki(Path dir, String id, KeyPair caKeys, X509Certificate caCertificate, Path caPem) {
         this.dir = dir;
@@ -250,6 +262,37 @@ public final class TestPki {
             throw new UncheckedIOException(e);
         } catch (GeneralSecurityException | OperatorCreationException e) {
             throw new IllegalStateException("cannot issue a CRL", e);
+        }
+    }
+
+    /**
+     * Writes an OCSP response (DER) of this CA about {@code cert}: "good", or "revoked" (key
+     * compromise), made an hour ago, whose {@code nextUpdate} is {@code nextUpdateIn} from now
+     * (negative for one no longer current). Signed by the CA's key, the responder named by key.
+     *
+     * @return the new file, next to the certificates
+     */
+    public Path ocspResponse(Issued cert, Duration nextUpdateIn, boolean revoked) {
+        try {
+            Instant now = Instant.now();
+            DigestCalculator sha1 = new JcaDigestCalculatorProviderBuilder().build().get(CertificateID.HASH_SHA1);
+            CertificateID certId = new CertificateID(sha1, new JcaX509CertificateHolder(caCertificate),
+                    cert.certificate().getSerialNumber());
+            BasicOCSPRespBuilder builder = new JcaBasicOCSPRespBuilder(caCertificate.getPublicKey(), sha1);
+            builder.addResponse(certId, revoked
+                            ? new RevokedStatus(Date.from(now.minus(Duration.ofMinutes(30))), CRLReason.keyCompromise)
+                            : CertificateStatus.GOOD,
+                    Date.from(now.minus(Duration.ofHours(1))), Date.from(now.plus(nextUpdateIn)), null);
+            BasicOCSPResp basic = builder.build(new JcaContentSignerBuilder("SHA256withECDSA").build(caKeys.getPrivate()),
+                    null, Date.from(now.minus(Duration.ofHours(1))));
+            byte[] der = new OCSPRespBuilder().build(OCSPRespBuilder.SUCCESSFUL, basic).getEncoded();
+            Path file = dir.resolve(String.format(Locale.ROOT, "%s-ocsp-%02d.der", id, ocspCount.incrementAndGet()));
+            Files.write(file, der);
+            return file;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (GeneralSecurityException | OperatorCreationException | OCSPException e) {
+            throw new IllegalStateException("cannot make an OCSP response", e);
         }
     }
 

@@ -59,6 +59,19 @@ class TestPkiTest {
     }
 
     @Test
+    void opensslReadsTheOcspResponses() throws Exception {
+        TestPki pki = TestPki.create(dir);
+        Issued server = pki.issueServer("localhost");
+        for (boolean revoked : new boolean[] {false, true}) {
+            String out = OpensslCommand.run("ocsp", "-respin", pki.ocspResponse(server, java.time.Duration.ofDays(1),
+                    revoked).toString(), "-issuer", pki.caPem().toString(), "-cert", server.certPem().toString(),
+                    "-CAfile", pki.caPem().toString());
+            assertTrue(out.contains("Response verify OK"), out);
+            assertTrue(out.contains(server.certPem() + ": " + (revoked ? "revoked" : "good")), out);
+        }
+    }
+
+    @Test
     void certificateFromAnotherCaFailsVerification() throws Exception {
         // Both in one directory: their files must not overwrite each other.
         TestPki trusted = TestPki.create(dir);

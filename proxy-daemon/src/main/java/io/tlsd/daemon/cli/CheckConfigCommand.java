@@ -5,6 +5,7 @@ import io.tlsd.daemon.config.ConfigFile;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ConnectionInfos;
 import io.tlsd.daemon.tls.KeyMaterial;
+import io.tlsd.daemon.tls.OcspStaple;
 import io.tlsd.daemon.tls.RevocationLists;
 import io.tlsd.daemon.tls.ClientTlsContexts;
 import io.tlsd.daemon.tls.ServerTlsContexts;
@@ -57,7 +58,8 @@ final class CheckConfigCommand implements Callable<Integer> {
             for (ListenerConfig.CertificateSpec spec : listener.certificates()) {
                 try {
                     KeyMaterial material = spec.load();
-                    identities.add(new ServerTlsContexts.Identity(spec.names(), material));
+                    identities.add(new ServerTlsContexts.Identity(spec.names(), material)); // its OCSP file: below
+                    checkOcsp(spec, material, config, file + ": listener " + listener.name() + ": ", problems);
                 } catch (IllegalArgumentException e) {
                     problems.add(file + ": listener " + listener.name() + ": " + e.getMessage());
                 }
@@ -77,7 +79,7 @@ final class CheckConfigCommand implements Callable<Integer> {
             }
         }
         for (TunnelConfig tunnel : config.tunnels()) {
-            checkTunnel(tunnel, problems);
+            checkTunnel(tunnel, config, problems);
         }
         if (!problems.isEmpty()) {
             problems.forEach(System.err::println);
@@ -106,7 +108,7 @@ final class CheckConfigCommand implements Callable<Integer> {
      * A tunnel's files, and keys of both roles at once, which no start accepts (the file does not
      * say its role, so one role's keys alone are not a problem here).
      */
-    private void checkTunnel(TunnelConfig t, List<String> problems) {
+    private void checkTunnel(TunnelConfig t, DaemonConfig config, List<String> problems) {
         String where = file + ": tunnel " + t.name() + ": ";
         if (!t.clientRoleKeys().isEmpty() && !t.serverRoleKeys().isEmpty()) {
             problems.add(where + "client-role keys (" + String.join(", ", t.clientRoleKeys())
@@ -121,10 +123,33 @@ final class CheckConfigCommand implements Callable<Integer> {
         checkCrls(t.clientCrlFile(), where + "client_crl_file: ", problems);
         for (ListenerConfig.CertificateSpec c : t.servedCertificates()) { // or a client-role tunnel's own
             try {
-                c.load();
+                checkOcsp(c, c.load(), config, where, problems);
             } catch (IllegalArgumentException e) {
                 problems.add(where + e.getMessage());
             }
+        }
+    }
+
+    /**
+     * A served certificate's OCSP response that the daemon would refuse (its provider cannot staple,
+     * the response is not about it or says revoked), or would not send (not current).
+     */
+    private static void checkOcsp(ListenerConfig.CertificateSpec spec, KeyMaterial material, DaemonConfig config,
+                                  String where, List<String> problems) {
+        if (spec.ocspFile() == null) {
+            return;
+        }
+        if (!"boringssl".equals(config.tlsProvider())) {
+            problems.add(where + spec.ocspFile() + ": stapling an OCSP response needs the boringssl TLS provider");
+        }
+        try {
+            OcspStaple staple = OcspStaple.read(spec.ocspFile(), material.chain());
+            if (!staple.current(Instant.now())) {
+                problems.add(where + spec.ocspFile() + ": the OCSP response is not current (from " + staple.thisUpdate()
+                        + " until " + staple.currentUntil() + "): nothing would be stapled");
+            }
+        } catch (IllegalArgumentException e) {
+            problems.add(where + e.getMessage());
         }
     }
 

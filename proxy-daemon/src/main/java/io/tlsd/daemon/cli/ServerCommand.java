@@ -47,6 +47,10 @@ final class ServerCommand implements Callable<Integer> {
     @Option(names = "--key-passphrase-file", paramLabel = "FILE", description = "Passphrase of an encrypted key")
     Path passphraseFile;
 
+    @Option(names = "--ocsp-file", paramLabel = "FILE",
+            description = "The certificate's OCSP response (DER), stapled to handshakes; read again on SIGHUP")
+    Path ocspFile;
+
     @Option(names = "--alpn", paramLabel = "LIST", split = ",", description = "ALPN protocols, e.g. h2,http/1.1")
     List<String> alpn = new ArrayList<>();
 
@@ -108,7 +112,7 @@ final class ServerCommand implements Callable<Integer> {
             }
             ClientAuthPolicy policy = clientAuthPolicy();
             ListenerConfig listener = new ListenerConfig("default", Addresses.parse(listen),
-                    List.of(ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile)),
+                    List.of(ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile).withOcspFile(ocspFile)),
                     alpn, policy, clientCa, Duration.ofSeconds(10), 64, ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS,
                     0, clientCrl);
             List<ListenerConfig> all = new ArrayList<>(builder.listeners());
@@ -144,7 +148,8 @@ final class ServerCommand implements Callable<Integer> {
         Addresses.parse(target);
         List<TunnelConfig> tunnels = new ArrayList<>(builder.tunnels());
         tunnels.add(new TunnelConfig("tunnel-" + (tunnels.size() + 1), Addresses.parse(listen), target, null,
-                ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile), alpn, clientAuthPolicy(),
+                ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile).withOcspFile(ocspFile), alpn,
+                clientAuthPolicy(),
                 clientCa, proxyProtocol, Duration.ofSeconds(idleSeconds), TunnelSettings.DEFAULT_MAX_CONNECTIONS, null,
                 accessLog, 0, List.of(), null, clientCrl, List.of()));
         builder.tunnels(tunnels);

@@ -52,7 +52,7 @@ public final class ConfigFile {
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
             "passphrase_file", "alpn", "client_auth", "client_ca_file", "proxy_protocol", "idle_timeout",
             "max_connections", "ca_file", "access_log", "max_connections_per_client", "certificates", "crl_file",
-            "client_crl_file", "routes");
+            "client_crl_file", "routes", "ocsp_file");
     private static final Set<String> ROUTE = Set.of("names", "target");
     private static final Pattern ROUTE_NAME =
             Pattern.compile("(\\*\\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*");
@@ -61,7 +61,8 @@ public final class ConfigFile {
     private static final Set<String> LISTENER = Set.of("name", "address", "certificates", "alpn", "client_auth",
             "client_ca_file", "client_crl_file", "handshake_timeout", "backlog", "max_pending_connections",
             "max_pending_connections_per_client");
-    private static final Set<String> CERTIFICATE = Set.of("names", "cert", "key", "pkcs12", "passphrase_file");
+    private static final Set<String> CERTIFICATE = Set.of("names", "cert", "key", "pkcs12", "passphrase_file",
+            "ocsp_file");
     private static final Set<String> TIMEOUTS = Set.of("connect", "handshake", "hello", "drain");
     private static final Set<String> LIMITS = Set.of("max_write_bytes", "max_read_bytes", "max_ops_in_flight",
             "max_queued_write_bytes", "max_connections", "connection_buffer_bytes");
@@ -166,8 +167,13 @@ public final class ConfigFile {
                     b.tlsProvider(string(tls.get("provider"), "tls.provider"));
                 }
                 if (tls.containsKey("client_certificate")) {
-                    b.clientCertificate(certificate(map(tls.get("client_certificate"), "tls.client_certificate",
-                            CERTIFICATE), "tls.client_certificate", List.of()));
+                    ListenerConfig.CertificateSpec client = certificate(map(tls.get("client_certificate"),
+                            "tls.client_certificate", CERTIFICATE), "tls.client_certificate", List.of());
+                    if (client.ocspFile() != null) {
+                        throw new IllegalArgumentException("tls.client_certificate.ocsp_file: OCSP responses are stapled"
+                                + " to served certificates only");
+                    }
+                    b.clientCertificate(client);
                 }
                 if (tls.containsKey("signing")) {
                     b.signing(SigningPolicy.parse(string(tls.get("signing"), "tls.signing")));
@@ -295,6 +301,10 @@ public final class ConfigFile {
             if (hasCertificate && m.containsKey("certificates")) {
                 throw new IllegalArgumentException(where + ": give either certificates, or cert and key (or pkcs12)");
             }
+            if (!hasCertificate && m.containsKey("ocsp_file")) {
+                throw new IllegalArgumentException(where + ": ocsp_file goes with cert and key (or pkcs12)"
+                        + (m.containsKey("certificates") ? "; in certificates, give it for each certificate" : ""));
+            }
             if (!hasCertificate && m.containsKey("passphrase_file")) {
                 throw new IllegalArgumentException(where + ": passphrase_file goes with cert and key (or pkcs12)"
                         + (m.containsKey("certificates") ? "; in certificates, give it for each certificate" : ""));
@@ -407,15 +417,17 @@ public final class ConfigFile {
 
     private ListenerConfig.CertificateSpec certificate(Map<String, Object> c, String where, List<String> names) {
         Path pass = c.containsKey("passphrase_file") ? path(c.get("passphrase_file"), where + ".passphrase_file") : null;
+        Path ocsp = c.containsKey("ocsp_file") ? path(c.get("ocsp_file"), where + ".ocsp_file") : null;
         if (c.containsKey("pkcs12")) {
             if (c.containsKey("cert") || c.containsKey("key")) {
                 throw new IllegalArgumentException(where + ": give either pkcs12, or cert and key");
             }
-            return ListenerConfig.CertificateSpec.pkcs12(names, path(c.get("pkcs12"), where + ".pkcs12"), pass);
+            return ListenerConfig.CertificateSpec.pkcs12(names, path(c.get("pkcs12"), where + ".pkcs12"), pass)
+                    .withOcspFile(ocsp);
         }
         if (c.containsKey("cert") && c.containsKey("key")) {
             return ListenerConfig.CertificateSpec.pem(names, path(c.get("cert"), where + ".cert"),
-                    path(c.get("key"), where + ".key"), pass);
+                    path(c.get("key"), where + ".key"), pass).withOcspFile(ocsp);
         }
         throw new IllegalArgumentException(where + ": needs cert and key, or pkcs12");
     }

@@ -3,6 +3,7 @@ package io.tlsd.daemon.metrics;
 import io.tlsd.daemon.engine.DaemonCounters;
 import java.security.cert.X509CRL;
 import java.security.cert.X509Certificate;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -84,13 +85,29 @@ public final class DaemonMetrics {
      *     certificates of one subject (an ECDSA and an RSA one, say) are two series
      */
     public static Sample certificateExpiry(String use, String name, X509Certificate leaf) {
+        return new Sample("tlsd_certificate_expiry_timestamp_seconds", Sample.GAUGE,
+                "when a certificate the daemon presents expires (its notAfter), in seconds since the epoch; read again"
+                        + " on SIGHUP", certificateLabels(use, name, leaf), leaf.getNotAfter().getTime() / 1000);
+    }
+
+    /**
+     * When the OCSP response of a served certificate ({@code ocsp_file}) stops being current (its
+     * nextUpdate, else a day after its thisUpdate), in seconds since the epoch, labelled as {@link
+     * #certificateExpiry}. A value in the past: the daemon sends none.
+     */
+    public static Sample ocspNextUpdate(String use, String name, X509Certificate leaf, Instant currentUntil) {
+        return new Sample("tlsd_ocsp_next_update_timestamp_seconds", Sample.GAUGE,
+                "when the OCSP response of a served certificate stops being current (its nextUpdate), in seconds since"
+                        + " the epoch; past it none is stapled; read again on SIGHUP",
+                certificateLabels(use, name, leaf), currentUntil.getEpochSecond());
+    }
+
+    private static Map<String, String> certificateLabels(String use, String name, X509Certificate leaf) {
         Map<String, String> labels = new LinkedHashMap<>();
         labels.put("use", use);
         labels.put("name", name);
         labels.put("subject", leaf.getSubjectX500Principal().getName());
         labels.put("serial", leaf.getSerialNumber().toString(16));
-        return new Sample("tlsd_certificate_expiry_timestamp_seconds", Sample.GAUGE,
-                "when a certificate the daemon presents expires (its notAfter), in seconds since the epoch; read again"
-                        + " on SIGHUP", labels, leaf.getNotAfter().getTime() / 1000);
+        return labels;
     }
 }

@@ -96,8 +96,16 @@ public record ListenerConfig(String name, InetSocketAddress address, List<Certif
      * passphrase in a file), or a PKCS#12 file.
      *
      * @param names SNI names (exact or "*.example.com"); empty for the default certificate
+     * @param ocspFile a served certificate's OCSP response (DER), stapled to its handshakes; null
+     *     for none
      */
-    public record CertificateSpec(List<String> names, Path certChain, Path key, Path pkcs12, Path passphraseFile) {
+    public record CertificateSpec(List<String> names, Path certChain, Path key, Path pkcs12, Path passphraseFile,
+                                  Path ocspFile) {
+        /** Without an OCSP response. */
+        public CertificateSpec(List<String> names, Path certChain, Path key, Path pkcs12, Path passphraseFile) {
+            this(names, certChain, key, pkcs12, passphraseFile, null);
+        }
+
         public CertificateSpec {
             names = List.copyOf(names);
             if ((pkcs12 == null) == (certChain == null || key == null)) {
@@ -111,6 +119,11 @@ public record ListenerConfig(String name, InetSocketAddress address, List<Certif
 
         public static CertificateSpec pkcs12(List<String> names, Path file, Path passphraseFile) {
             return new CertificateSpec(names, null, null, file, passphraseFile);
+        }
+
+        /** This certificate, with {@code file} its OCSP response to staple (null for none). */
+        public CertificateSpec withOcspFile(Path file) {
+            return new CertificateSpec(names, certChain, key, pkcs12, passphraseFile, file);
         }
 
         /** Reads the key and chain; fails naming the file and what is wrong with it. */

@@ -82,7 +82,7 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
         List<ServerTlsContexts.Identity> identities = new ArrayList<>();
         for (ListenerConfig.CertificateSpec spec : config.certificates()) {
             KeyMaterial material = spec.load();
-            identities.add(new ServerTlsContexts.Identity(spec.names(), material));
+            identities.add(new ServerTlsContexts.Identity(spec.names(), material, spec.ocspFile()));
         }
         return new ServerTlsContexts(identities, config.alpn(), config.clientAuth(), config.clientCaFile(),
                 config.clientCrlFile(), tls,
@@ -137,6 +137,9 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
             }
             out.addAll(DaemonMetrics.revocationListsCurrentUntil("listener", l.name(),
                     l.contexts().clientRevocationLists()));
+            for (ServerTlsContexts.Stapled stapled : l.contexts().staples()) {
+                out.add(DaemonMetrics.ocspNextUpdate("listener", l.name(), stapled.leaf(), stapled.currentUntil()));
+            }
         }
         return out;
     }

@@ -1,10 +1,12 @@
 package io.tlsd.daemon.tls;
 
 import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.DelegatingSslContext;
 import io.netty.handler.ssl.OpenSslAsyncPrivateKeyMethod;
 import io.netty.handler.ssl.OpenSslContextOption;
 import io.netty.handler.ssl.OpenSslServerSessionContext;
 import io.netty.handler.ssl.OpenSslX509KeyManagerFactory;
+import io.netty.handler.ssl.ReferenceCountedOpenSslEngine;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
@@ -64,10 +66,16 @@ public final class ServerTlsContexts {
      *
      * @param names SNI names it answers (exact or "*.example.com"); empty for the default
      * @param material the key and chain
+     * @param ocspFile its OCSP response (DER) to staple ({@link OcspStaple}); null for none
      */
-    public record Identity(List<String> names, KeyMaterial material) {
+    public record Identity(List<String> names, KeyMaterial material, Path ocspFile) {
         public Identity {
             names = List.copyOf(names);
+        }
+
+        /** Without an OCSP response. */
+        public Identity(List<String> names, KeyMaterial material) {
+            this(names, material, null);
         }
     }
 
@@ -80,6 +88,7 @@ public final class ServerTlsContexts {
     /** Whether there are several certificates, so that a client's SNI name picks one. */
     private final boolean choosesByName;
     private final List<KeyPlacement> placements = new ArrayList<>();
+    private final List<Stapled> staples = new ArrayList<>();
     /** The client CRL file and how many lists it has, for {@link #describe()}; null without one. */
     private String clientCrls;
     private List<X509CRL> clientRevocationLists = List.of();
@@ -132,8 +141,9 @@ public final class ServerTlsContexts {
             if (identity.names().isEmpty()) {
                 continue;
             }
-            SslContext ctx = build(identity, alpn, clientAuth, clientCaFile, clientTrust, sessionIdContext, tls, tickets,
-                    signing);
+            // the default has names when every certificate has: built once
+            SslContext ctx = identity == fallback ? defaultContext : build(identity, alpn, clientAuth, clientCaFile,
+                    clientTrust, sessionIdContext, tls, tickets, signing);
             for (String name : identity.names()) {
                 mapping.add(name, ctx);
             }
@@ -223,6 +233,22 @@ public final class ServerTlsContexts {
         } else if (clientCaFile != null) {
             builder.trustManager(clientCaFile.toFile());
         }
+        OcspStaple staple = null;
+        if (identity.ocspFile() != null) {
+            if (sslProvider != SslProvider.OPENSSL) {
+                throw new IllegalArgumentException(identity.ocspFile() + ": stapling an OCSP response needs the boringssl"
+                        + " TLS provider");
+            }
+            staple = OcspStaple.read(identity.ocspFile(), material.chain());
+            staples.add(new Stapled(material.leaf(), staple.currentUntil()));
+            if (!staple.current(Instant.now())) {
+                log.warn("{}: the OCSP response is not current (from {} until {}): stapling none until the file is"
+                        + " renewed (then SIGHUP)", identity.ocspFile(), staple.thisUpdate(), staple.currentUntil());
+                staple = null;
+            } else {
+                builder.enableOcsp(true);
+            }
+        }
         if (!alpn.isEmpty()) {
             builder.applicationProtocolConfig(ClientTlsContexts.alpnConfig(alpn));
         }
@@ -234,7 +260,7 @@ public final class ServerTlsContexts {
         if (tickets != null) {
             tickets.attach(ctx);
         }
-        return ctx;
+        return staple == null ? ctx : new Stapling(ctx, staple);
     }
 
     private static OpenSslX509KeyManagerFactory keylessKeyManagers(X509Certificate[] chain) throws SSLException {
@@ -264,6 +290,40 @@ public final class ServerTlsContexts {
                 .map(p -> p.identity().material().leaf())
                 .map(leaf -> leaf.getSubjectX500Principal().getName() + " until " + leaf.getNotAfter().toInstant())
                 .collect(Collectors.joining(", ")) + (clientCrls == null ? "" : ", client CRLs " + clientCrls);
+    }
+
+    /**
+     * A certificate with an OCSP response ({@code ocsp_file}), and until when the response is
+     * current; one past it is not sent.
+     */
+    public record Stapled(X509Certificate leaf, Instant currentUntil) {
+    }
+
+    /** The certificates with an OCSP response, in the order the contexts were built. */
+    public List<Stapled> staples() {
+        return Collections.unmodifiableList(staples);
+    }
+
+    /**
+     * Staples {@code staple} to every engine {@code ctx} makes (enableOcsp must be on), while it
+     * is current: one that goes stale before the next reload is no longer sent.
+     */
+    private static final class Stapling extends DelegatingSslContext {
+        private final byte[] response;
+        private final long currentUntilMillis;
+
+        Stapling(SslContext ctx, OcspStaple staple) {
+            super(ctx);
+            this.response = staple.der();
+            this.currentUntilMillis = staple.currentUntil().toEpochMilli();
+        }
+
+        @Override
+        protected void initEngine(SSLEngine engine) {
+            if (engine instanceof ReferenceCountedOpenSslEngine openssl && System.currentTimeMillis() < currentUntilMillis) {
+                openssl.setOcspResponse(response);
+            }
+        }
     }
 
     /** The revocation lists client certificates are checked against; empty for none. */

@@ -168,7 +168,7 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
     }
 
     /**
-     * The keys set that only a server-role tunnel uses: {@code certificates}, {@code client_auth}
+     * The keys set that only a server-role tunnel uses: {@code certificates}, {@code ocsp_file}, {@code client_auth}
      * (other than none), {@code client_ca_file}, {@code client_crl_file}, {@code proxy_protocol: true},
      * {@code routes}.
      */
@@ -176,6 +176,9 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
         List<String> keys = new ArrayList<>();
         if (!certificates.isEmpty()) {
             keys.add("certificates");
+        }
+        if (certificate != null && certificate.ocspFile() != null) {
+            keys.add("ocsp_file");
         }
         if (clientAuth != ClientAuthPolicy.NONE) {
             keys.add("client_auth");

@@ -257,6 +257,38 @@ class ConfigFileTest {
     }
 
     @Test
+    void ocspFilesGoWithServedCertificates() throws Exception {
+        DaemonConfig c = ConfigFile.load(write("""
+                listeners:
+                  - address: :8443
+                    certificates:
+                      - cert: a.pem
+                        key: a.key
+                        ocsp_file: a.ocsp
+                tunnels:
+                  - name: sidecar
+                    listen: :8444
+                    target: 127.0.0.1:8080
+                    cert: a.pem
+                    key: a.key
+                    ocsp_file: a.ocsp
+                """));
+        assertEquals(Path.of("a.ocsp"), c.listeners().get(0).certificates().get(0).ocspFile().getFileName());
+        TunnelConfig sidecar = c.tunnels().get(0);
+        assertEquals(Path.of("a.ocsp"), sidecar.certificate().ocspFile().getFileName());
+        sidecar.checkRole(true);
+        assertEquals("tunnel sidecar: ocsp_file applies to server-role tunnels only",
+                assertThrows(IllegalArgumentException.class, () -> sidecar.checkRole(false)).getMessage());
+        String client = error("tls:\n  client_certificate:\n    cert: a.pem\n    key: a.key\n    ocsp_file: a.ocsp\n");
+        assertTrue(client.contains("tls.client_certificate.ocsp_file: OCSP responses are stapled to served"
+                + " certificates only"), client);
+        String alone = error("tunnels:\n  - listen: :8443\n    target: 127.0.0.1:8080\n    ocsp_file: a.ocsp\n"
+                + "    certificates:\n      - cert: b.pem\n        key: b.key\n");
+        assertTrue(alone.contains("tunnels[0] (tunnel-1): ocsp_file goes with cert and key (or pkcs12); in certificates,"
+                + " give it for each certificate"), alone);
+    }
+
+    @Test
     void allowedPeers() throws Exception {
         DaemonConfig c = ConfigFile.load(write("allowed_peers:\n  uids: [1000, 1001]\n  gids: [2000]\n"));
         assertEquals(AllowedPeers.of(List.of(1000, 1001), List.of(2000)), c.allowedPeers());
