@@ -284,6 +284,7 @@ public final class TlsdDaemon implements AutoCloseable {
             identities.add(new ServerTlsContexts.Identity(spec.names(), spec.load(), spec.ocspFile()));
         }
         return new ServerTlsContexts(identities, t.alpn(), t.clientAuth(), t.clientCaFile(), t.clientCrlFile(),
+                t.allowedClients(),
                 config.tlsParameters(), tickets, config.signing());
     }
 

@@ -191,13 +191,35 @@ public final class TestPki {
         return issue(keyType, commonName, KeyPurposeId.id_kp_clientAuth, List.of());
     }
 
+    /**
+     * Issues a client certificate (ECDSA P-256, extended key usage clientAuth) with subject
+     * alternative names: {@code scheme://…} ones as URIs (e.g. SPIFFE IDs), IP literals as IP
+     * addresses, the others as DNS names.
+     */
+    public Issued issueClientWithNames(String commonName, String... sans) {
+        return issue(KeyType.EC_P256, commonName, KeyPurposeId.id_kp_clientAuth, List.of(sans));
+    }
+
+    /**
+     * Issues a client certificate (ECDSA P-256, clientAuth) whose subject is {@code subject} as
+     * written, e.g. {@code "CN=a,CN=b,O=x"} or a multi-valued {@code "CN=a+C=US"}: for tests of
+     * how a subject is read.
+     */
+    public Issued issueClientWithSubject(String subject) {
+        return issue(KeyType.EC_P256, new X500Name(subject), fileSafe(subject), KeyPurposeId.id_kp_clientAuth, List.of());
+    }
+
     private Issued issue(KeyType keyType, String commonName, KeyPurposeId purpose, List<String> sans) {
+        X500Name subject = new X500NameBuilder(BCStyle.INSTANCE)
+                .addRDN(BCStyle.O, "tlsd tests")
+                .addRDN(BCStyle.CN, commonName)
+                .build();
+        return issue(keyType, subject, commonName, purpose, sans);
+    }
+
+    private Issued issue(KeyType keyType, X500Name subject, String commonName, KeyPurposeId purpose, List<String> sans) {
         try {
             KeyPair keys = keyType.generate();
-            X500Name subject = new X500NameBuilder(BCStyle.INSTANCE)
-                    .addRDN(BCStyle.O, "tlsd tests")
-                    .addRDN(BCStyle.CN, commonName)
-                    .build();
             X500Name issuer = X500Name.getInstance(caCertificate.getSubjectX500Principal().getEncoded());
             JcaX509ExtensionUtils extensions = new JcaX509ExtensionUtils();
             // RSA key exchange does not exist in TLS 1.3, but older clients may still insist on
@@ -318,8 +340,8 @@ public final class TestPki {
     private static GeneralNames subjectAltNames(List<String> sans) {
         List<GeneralName> names = new ArrayList<>();
         for (String san : sans) {
-            names.add(isIpLiteral(san)
-                    ? new GeneralName(GeneralName.iPAddress, san)
+            names.add(san.contains("://") ? new GeneralName(GeneralName.uniformResourceIdentifier, san)
+                    : isIpLiteral(san) ? new GeneralName(GeneralName.iPAddress, san)
                     : new GeneralName(GeneralName.dNSName, san));
         }
         return new GeneralNames(names.toArray(GeneralName[]::new));

@@ -72,7 +72,7 @@ final class CheckConfigCommand implements Callable<Integer> {
             if (identities.size() == listener.certificates().size() && problems.isEmpty()) {
                 try {
                     new ServerTlsContexts(identities, listener.alpn(), listener.clientAuth(), listener.clientCaFile(),
-                            null, config.tlsParameters(), null, config.signing()); // its CRL file is checked above
+                            null, listener.allowedClients(), config.tlsParameters(), null, config.signing()); // its CRL file: above
                 } catch (Exception e) {
                     problems.add(file + ": listener " + listener.name() + ": " + e.getMessage());
                 }

@@ -114,7 +114,7 @@ final class ServerCommand implements Callable<Integer> {
             ListenerConfig listener = new ListenerConfig("default", Addresses.parse(listen),
                     List.of(ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile).withOcspFile(ocspFile)),
                     alpn, policy, clientCa, Duration.ofSeconds(10), 64, ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS,
-                    0, clientCrl);
+                    0, clientCrl, null);
             List<ListenerConfig> all = new ArrayList<>(builder.listeners());
             all.removeIf(l -> l.name().equals("default"));
             all.add(0, listener);
@@ -151,7 +151,7 @@ final class ServerCommand implements Callable<Integer> {
                 ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile).withOcspFile(ocspFile), alpn,
                 clientAuthPolicy(),
                 clientCa, proxyProtocol, Duration.ofSeconds(idleSeconds), TunnelSettings.DEFAULT_MAX_CONNECTIONS, null,
-                accessLog, 0, List.of(), null, clientCrl, List.of()));
+                accessLog, 0, List.of(), null, clientCrl, List.of(), null));
         builder.tunnels(tunnels);
         if (daemon.socket == null) {
             builder.ipcEnabled(false);

@@ -5,6 +5,7 @@ import io.tlsd.daemon.engine.SessionLimits;
 import io.tlsd.daemon.ipc.AllowedPeers;
 import io.tlsd.daemon.logging.DaemonLog;
 import io.tlsd.daemon.server.ListenerConfig;
+import io.tlsd.daemon.tls.AllowedClients;
 import io.tlsd.daemon.tls.ServerTlsContexts;
 import io.tlsd.daemon.tls.signing.SigningPolicy;
 import io.tlsd.daemon.tunnel.TunnelConfig;
@@ -52,7 +53,8 @@ public final class ConfigFile {
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
             "passphrase_file", "alpn", "client_auth", "client_ca_file", "proxy_protocol", "idle_timeout",
             "max_connections", "ca_file", "access_log", "max_connections_per_client", "certificates", "crl_file",
-            "client_crl_file", "routes", "ocsp_file");
+            "client_crl_file", "routes", "ocsp_file", "allowed_clients");
+    private static final Set<String> ALLOWED_CLIENTS = Set.of("common_names", "dns_names", "uris");
     private static final Set<String> ROUTE = Set.of("names", "target");
     private static final Pattern ROUTE_NAME =
             Pattern.compile("(\\*\\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*");
@@ -60,7 +62,7 @@ public final class ConfigFile {
             "client_certificate", "signing");
     private static final Set<String> LISTENER = Set.of("name", "address", "certificates", "alpn", "client_auth",
             "client_ca_file", "client_crl_file", "handshake_timeout", "backlog", "max_pending_connections",
-            "max_pending_connections_per_client");
+            "max_pending_connections_per_client", "allowed_clients");
     private static final Set<String> CERTIFICATE = Set.of("names", "cert", "key", "pkcs12", "passphrase_file",
             "ocsp_file");
     private static final Set<String> TIMEOUTS = Set.of("connect", "handshake", "hello", "drain");
@@ -256,9 +258,27 @@ public final class ConfigFile {
                     m.containsKey("backlog") ? (int) number(m.get("backlog"), where + ".backlog") : 64,
                     connectionCount(m, "max_pending_connections", where, ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS),
                     connectionCount(m, "max_pending_connections_per_client", where, 0),
-                    m.containsKey("client_crl_file") ? path(m.get("client_crl_file"), where + ".client_crl_file") : null));
+                    m.containsKey("client_crl_file") ? path(m.get("client_crl_file"), where + ".client_crl_file") : null,
+                    allowedClients(m, where)));
         }
         return out;
+    }
+
+    /** A listener's or server tunnel's {@code allowed_clients}: null when absent. */
+    private AllowedClients allowedClients(Map<String, Object> m, String where) {
+        if (!m.containsKey("allowed_clients")) {
+            return null;
+        }
+        String aw = where + ".allowed_clients";
+        Map<String, Object> a = map(m.get("allowed_clients"), aw, ALLOWED_CLIENTS);
+        List<String> cns = a.containsKey("common_names") ? strings(a.get("common_names"), aw + ".common_names") : List.of();
+        List<String> dns = a.containsKey("dns_names") ? strings(a.get("dns_names"), aw + ".dns_names") : List.of();
+        List<String> uris = a.containsKey("uris") ? strings(a.get("uris"), aw + ".uris") : List.of();
+        try {
+            return new AllowedClients(cns, dns, uris);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(aw + ": " + e.getMessage());
+        }
     }
 
     /** A listener's or server tunnel's {@code certificates}: each with optional SNI {@code names}. */
@@ -325,7 +345,8 @@ public final class ConfigFile {
                     m.containsKey("certificates") ? certificates(m.get("certificates"), where) : List.of(),
                     m.containsKey("crl_file") ? path(m.get("crl_file"), where + ".crl_file") : null,
                     m.containsKey("client_crl_file") ? path(m.get("client_crl_file"), where + ".client_crl_file") : null,
-                    m.containsKey("routes") ? routes(m.get("routes"), where) : List.of()));
+                    m.containsKey("routes") ? routes(m.get("routes"), where) : List.of(),
+                    allowedClients(m, where)));
         }
         return out;
     }

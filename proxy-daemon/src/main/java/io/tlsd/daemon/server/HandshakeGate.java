@@ -65,12 +65,18 @@ final class HandshakeGate extends HandOverGate {
         ctx.close();
     }
 
+    /**
+     * The deepest message of {@code cause}'s chain: BoringSSL's verification failure wraps the
+     * trust manager's reason (e.g. which certificate was refused) as its cause.
+     */
     private static String reason(Throwable cause) {
-        Throwable t = cause;
-        while (t.getCause() != null && t.getMessage() == null) {
-            t = t.getCause();
+        String message = null;
+        for (Throwable t = cause; t != null; t = t.getCause()) {
+            if (t.getMessage() != null) {
+                message = t.getMessage();
+            }
         }
-        return t.getMessage() != null ? t.getMessage() : t.toString();
+        return message != null ? message : cause.toString();
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.tlsd.daemon.server;
 
+import io.tlsd.daemon.tls.AllowedClients;
 import io.tlsd.daemon.tls.KeyMaterial;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
 import java.net.InetSocketAddress;
@@ -26,19 +27,21 @@ import java.util.Objects;
  *     such limit
  * @param clientCrlFile revocation lists that client certificates are checked against (strictly,
  *     see {@link io.tlsd.daemon.tls.RevocationLists}); null for none; needs {@code clientCaFile}
+ * @param allowedClients which verified client certificates get in; null for any; needs {@code
+ *     clientAuth} REQUIRED
  */
 public record ListenerConfig(String name, InetSocketAddress address, List<CertificateSpec> certificates,
                              List<String> alpn, ClientAuthPolicy clientAuth, Path clientCaFile,
                              Duration handshakeTimeout, int backlog, int maxPendingConnections,
-                             int maxPendingConnectionsPerClient, Path clientCrlFile) {
+                             int maxPendingConnectionsPerClient, Path clientCrlFile, AllowedClients allowedClients) {
 
-    /** Without a client CRL file. */
+    /** Without a client CRL file or a list of allowed clients. */
     public ListenerConfig(String name, InetSocketAddress address, List<CertificateSpec> certificates,
                           List<String> alpn, ClientAuthPolicy clientAuth, Path clientCaFile,
                           Duration handshakeTimeout, int backlog, int maxPendingConnections,
                           int maxPendingConnectionsPerClient) {
         this(name, address, certificates, alpn, clientAuth, clientCaFile, handshakeTimeout, backlog,
-                maxPendingConnections, maxPendingConnectionsPerClient, null);
+                maxPendingConnections, maxPendingConnectionsPerClient, null, null);
     }
 
     /** Without a per-client limit or a client CRL file. */
@@ -46,7 +49,7 @@ public record ListenerConfig(String name, InetSocketAddress address, List<Certif
                           List<String> alpn, ClientAuthPolicy clientAuth, Path clientCaFile,
                           Duration handshakeTimeout, int backlog, int maxPendingConnections) {
         this(name, address, certificates, alpn, clientAuth, clientCaFile, handshakeTimeout, backlog,
-                maxPendingConnections, 0, null);
+                maxPendingConnections, 0, null, null);
     }
 
     /**
@@ -69,6 +72,9 @@ public record ListenerConfig(String name, InetSocketAddress address, List<Certif
         }
         if (clientCrlFile != null && clientCaFile == null) {
             throw new IllegalArgumentException("listener " + name + ": client_crl_file needs client_ca_file");
+        }
+        if (allowedClients != null && clientAuth != ClientAuthPolicy.REQUIRED) {
+            throw new IllegalArgumentException("listener " + name + ": allowed_clients needs client_auth: required");
         }
         if (backlog < 1) {
             throw new IllegalArgumentException("listener " + name + ": backlog < 1");

@@ -85,7 +85,7 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
             identities.add(new ServerTlsContexts.Identity(spec.names(), material, spec.ocspFile()));
         }
         return new ServerTlsContexts(identities, config.alpn(), config.clientAuth(), config.clientCaFile(),
-                config.clientCrlFile(), tls,
+                config.clientCrlFile(), config.allowedClients(), tls,
                 tickets, signing);
     }
 

@@ -25,6 +25,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
+import java.security.KeyStore;
 import java.security.MessageDigest;
 import java.security.cert.X509CRL;
 import java.security.cert.X509Certificate;
@@ -40,6 +41,7 @@ import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedTrustManager;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -106,7 +108,7 @@ public final class ServerTlsContexts {
                              Path clientCaFile, TlsParameters tls, TicketKeys tickets,
                              SigningPolicy signing)
             throws SSLException {
-        this(identities, alpn, clientAuth, clientCaFile, null, tls, tickets, signing);
+        this(identities, alpn, clientAuth, clientCaFile, null, null, tls, tickets, signing);
     }
 
     /**
@@ -114,11 +116,13 @@ public final class ServerTlsContexts {
      * @param clientCaFile trust anchors for client certificates; required unless policy is NONE
      * @param clientCrlFile revocation lists that client certificates are checked against
      *     ({@link RevocationLists}, strictly); null for none; needs {@code clientCaFile}
+     * @param allowedClients which verified client certificates get in; null for any; needs
+     *     {@code clientAuth} REQUIRED
      * @param signing where each certificate's private-key operations run
      */
     public ServerTlsContexts(List<Identity> identities, List<String> alpn, ClientAuthPolicy clientAuth,
-                             Path clientCaFile, Path clientCrlFile, TlsParameters tls, TicketKeys tickets,
-                             SigningPolicy signing)
+                             Path clientCaFile, Path clientCrlFile, AllowedClients allowedClients, TlsParameters tls,
+                             TicketKeys tickets, SigningPolicy signing)
             throws SSLException {
         if (identities.isEmpty()) {
             throw new IllegalArgumentException("a listener needs at least one certificate");
@@ -130,8 +134,16 @@ public final class ServerTlsContexts {
         if (clientCrlFile != null && clientCaFile == null) {
             throw new IllegalArgumentException("a client CRL file needs a client CA file");
         }
-        X509ExtendedTrustManager clientTrust = clientCrlFile == null ? null : clientTrust(clientCaFile, clientCrlFile);
-        byte[] sessionIdContext = sessionIdContext(clientAuth, clientCaFile, clientCrlFile);
+        if (allowedClients != null && clientAuth != ClientAuthPolicy.REQUIRED) {
+            throw new IllegalArgumentException("allowed_clients needs client_auth: required");
+        }
+        X509ExtendedTrustManager clientTrust = null;
+        if (clientCrlFile != null || allowedClients != null) {
+            X509ExtendedTrustManager verified = clientCrlFile != null ? clientTrust(clientCaFile, clientCrlFile)
+                    : anchorsOnly(clientCaFile);
+            clientTrust = allowedClients == null ? verified : allowedClients.after(verified);
+        }
+        byte[] sessionIdContext = sessionIdContext(clientAuth, clientCaFile, clientCrlFile, allowedClients);
         choosesByName = identities.size() > 1;
         Identity fallback = identities.stream().filter(i -> i.names().isEmpty()).findFirst().orElse(identities.get(0));
         defaultContext = build(fallback, alpn, clientAuth, clientCaFile, clientTrust, sessionIdContext, tls, tickets,
@@ -170,9 +182,26 @@ public final class ServerTlsContexts {
         }
     }
 
+    /** The JDK's PKIX trust manager over the anchors of {@code caFile}, for client certificates. */
+    private static X509ExtendedTrustManager anchorsOnly(Path caFile) throws SSLException {
+        List<X509Certificate> anchors = KeyMaterial.readCertificates(caFile); // IllegalArgumentException naming it
+        try {
+            KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
+            store.load(null, null);
+            for (int i = 0; i < anchors.size(); i++) {
+                store.setCertificateEntry("anchor-" + i, anchors.get(i));
+            }
+            TrustManagerFactory factory = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            factory.init(store);
+            return RevocationLists.x509(factory);
+        } catch (GeneralSecurityException | IOException e) {
+            throw new SSLException("cannot use the client CA file " + caFile + ": " + e, e);
+        }
+    }
+
     /**
      * What a session must have been verified under to be resumed: the client-certificate policy,
-     * and the bytes of the client-CA and client-CRL files. BoringSSL does not verify a client again
+     * the allowed clients, and the bytes of the client-CA and client-CRL files. BoringSSL does not verify a client again
      * when it resumes its session, Netty gives every server context the same session id context,
      * and the ticket keys are shared by every listener and tunnel and kept across reloads; without
      * this a session begun where no certificate was asked for would resume where one is required,
@@ -180,10 +209,14 @@ public final class ServerTlsContexts {
      *
      * @return 32 bytes, BoringSSL's most
      */
-    private static byte[] sessionIdContext(ClientAuthPolicy clientAuth, Path caFile, Path crlFile) throws SSLException {
+    private static byte[] sessionIdContext(ClientAuthPolicy clientAuth, Path caFile, Path crlFile,
+                                           AllowedClients allowedClients) throws SSLException {
         try {
             MessageDigest sha256 = MessageDigest.getInstance("SHA-256");
             sha256.update(clientAuth.name().getBytes(StandardCharsets.US_ASCII));
+            byte[] allowed = allowedClients == null ? new byte[0] : allowedClients.encoded();
+            sha256.update(ByteBuffer.allocate(4).putInt(allowed.length).array());
+            sha256.update(allowed);
             for (Path file : new Path[] {caFile, crlFile}) {
                 byte[] bytes = file == null ? new byte[0] : Files.readAllBytes(file);
                 sha256.update(ByteBuffer.allocate(5).put((byte) (file == null ? 0 : 1)).putInt(bytes.length).array());

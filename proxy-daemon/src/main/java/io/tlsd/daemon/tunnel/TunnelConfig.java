@@ -1,6 +1,7 @@
 package io.tlsd.daemon.tunnel;
 
 import io.tlsd.daemon.server.ListenerConfig.CertificateSpec;
+import io.tlsd.daemon.tls.AllowedClients;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -44,6 +45,8 @@ import java.util.Objects;
  *     tls.crl_file}) when the tunnel has no {@code caFile} of its own, else for none
  * @param clientCrlFile server role: revocation lists that client certificates are checked
  *     against; null for none; needs {@code clientCaFile}
+ * @param allowedClients server role: which verified client certificates get in; null for any;
+ *     needs {@code clientAuth} REQUIRED
  * @param routes server role: other backends than {@code target} for the clients whose SNI name
  *     matches one of a route's names (exact, or {@code *.example.com} for the names one label
  *     under it; an exact name before a wildcard; a name in one route only)
@@ -53,7 +56,7 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
                            Path clientCaFile, boolean proxyProtocol, Duration idleTimeout, int maxConnections,
                            Path caFile, boolean accessLog, int maxConnectionsPerClient,
                            List<CertificateSpec> certificates, Path crlFile, Path clientCrlFile,
-                           List<Route> routes) {
+                           List<Route> routes, AllowedClients allowedClients) {
 
     /**
      * Clients whose SNI name is one of {@code names} go to {@code target} instead of the tunnel's.
@@ -78,7 +81,7 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
                         Path caFile, boolean accessLog, int maxConnectionsPerClient) {
         this(name, listen, target, serverName, certificate, alpn, clientAuth, clientCaFile, proxyProtocol,
                 idleTimeout, maxConnections, caFile, accessLog, maxConnectionsPerClient, List.of(), null, null,
-                List.of());
+                List.of(), null);
     }
 
     /** Without an access log or a per-client limit. */
@@ -109,6 +112,9 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
         if (clientCrlFile != null && clientCaFile == null) {
             throw new IllegalArgumentException("tunnel " + name + ": client_crl_file needs client_ca_file");
         }
+        if (allowedClients != null && clientAuth != ClientAuthPolicy.REQUIRED) {
+            throw new IllegalArgumentException("tunnel " + name + ": allowed_clients needs client_auth: required");
+        }
         if (maxConnections < 0) {
             throw new IllegalArgumentException("tunnel " + name + ": max_connections < 0");
         }
@@ -127,7 +133,7 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
     public TunnelConfig withAccessLog(boolean on) {
         return new TunnelConfig(name, listen, target, serverName, certificate, alpn, clientAuth, clientCaFile,
                 proxyProtocol, idleTimeout, maxConnections, caFile, on, maxConnectionsPerClient, certificates, crlFile,
-                clientCrlFile, routes);
+                clientCrlFile, routes, allowedClients);
     }
 
     /**
@@ -188,6 +194,9 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
         }
         if (clientCrlFile != null) {
             keys.add("client_crl_file");
+        }
+        if (allowedClients != null) {
+            keys.add("allowed_clients");
         }
         if (proxyProtocol) {
             keys.add("proxy_protocol");

@@ -10,6 +10,7 @@ import io.tlsd.daemon.ipc.AllowedPeers;
 import io.tlsd.daemon.logging.DaemonLog;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
+import io.tlsd.daemon.tls.AllowedClients;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import io.tlsd.daemon.tunnel.TunnelSettings;
 import java.nio.file.Files;
@@ -286,6 +287,45 @@ class ConfigFileTest {
                 + "    certificates:\n      - cert: b.pem\n        key: b.key\n");
         assertTrue(alone.contains("tunnels[0] (tunnel-1): ocsp_file goes with cert and key (or pkcs12); in certificates,"
                 + " give it for each certificate"), alone);
+    }
+
+    @Test
+    void allowedClientsNeedARequiredClientCertificate() throws Exception {
+        DaemonConfig c = ConfigFile.load(write("""
+                listeners:
+                  - address: :8443
+                    certificates:
+                      - cert: a.pem
+                        key: a.key
+                    client_auth: required
+                    client_ca_file: ca.pem
+                    allowed_clients:
+                      common_names: [billing]
+                      uris: ["spiffe://example.org/billing"]
+                tunnels:
+                  - name: sidecar
+                    listen: :8444
+                    target: 127.0.0.1:8080
+                    cert: a.pem
+                    key: a.key
+                    client_auth: required
+                    client_ca_file: ca.pem
+                    allowed_clients: {dns_names: [billing.internal]}
+                """));
+        assertEquals(new AllowedClients(List.of("billing"), List.of(), List.of("spiffe://example.org/billing")),
+                c.listeners().get(0).allowedClients());
+        TunnelConfig sidecar = c.tunnels().get(0);
+        assertEquals(List.of("billing.internal"), sidecar.allowedClients().dnsNames());
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> sidecar.checkRole(false)).getMessage()
+                .contains("allowed_clients"));
+        String optional = error("listeners:\n  - address: :8443\n    certificates:\n      - cert: a.pem\n"
+                + "        key: a.key\n    client_auth: optional\n    client_ca_file: ca.pem\n"
+                + "    allowed_clients: {common_names: [billing]}\n");
+        assertTrue(optional.contains("listener default: allowed_clients needs client_auth: required"), optional);
+        String empty = error("listeners:\n  - address: :8443\n    certificates:\n      - cert: a.pem\n"
+                + "        key: a.key\n    client_auth: required\n    client_ca_file: ca.pem\n    allowed_clients: {}\n");
+        assertTrue(empty.contains("listeners[0] (default).allowed_clients: allowed_clients lists no common_names,"
+                + " dns_names or uris"), empty);
     }
 
     @Test
