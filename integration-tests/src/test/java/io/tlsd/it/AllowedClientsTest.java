@@ -107,6 +107,32 @@ class AllowedClientsTest {
     }
 
     @Test
+    void revocationListsApplyToTheAllowedClientsToo() throws Exception {
+        Issued billing = pki.issueClient("billing");
+        Issued revokedBilling = pki.issueClient("billing");
+        Path crl = pki.crl(Duration.ofDays(1), revokedBilling);
+        try (GreetingBackend backend = new GreetingBackend("hello");
+             TlsdDaemon daemon = start("""
+                     socket: none
+                     tunnels:
+                       - name: sidecar
+                         listen: 127.0.0.1:0
+                         target: 127.0.0.1:%d
+                         cert: %s
+                         key: %s
+                         client_auth: required
+                         client_ca_file: %s
+                         client_crl_file: %s
+                         allowed_clients: {common_names: [billing]}
+                     """.formatted(backend.port(), server.chainPem(), server.keyPem(), pki.caPem(), crl))) {
+            int port = daemon.tunnelAddress("sidecar").getPort();
+            assertTrue(client(port, billing).contains("hello"));
+            String revoked = client(port, revokedBilling);
+            assertTrue(revoked.contains("certificate revoked") && !revoked.contains("hello"), revoked);
+        }
+    }
+
+    @Test
     void aSessionDoesNotResumeUnderAnotherList() throws Exception {
         Issued billing = pki.issueClient("billing");
         Path session = dir.resolve("session.pem");

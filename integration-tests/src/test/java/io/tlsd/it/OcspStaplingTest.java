@@ -24,8 +24,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * OCSP stapling ({@code ocsp_file}): openssl s_client {@code -status} gets the response of the
  * certificate its SNI name picks, none for a certificate without one, and none once the file is
- * stale; a reload staples the renewed file; a response that says "revoked" or is about another
- * certificate stops the start; {@code tlsd server --ocsp-file} staples too.
+ * stale; a reload staples the renewed file; a response from a delegated responder is stapled, one
+ * that says "revoked", is about another certificate or is signed by a certificate that is no
+ * responder stops the start; {@code tlsd server --ocsp-file} staples too.
  */
 @Timeout(60)
 class OcspStaplingTest {
@@ -93,6 +94,17 @@ class OcspStaplingTest {
     }
 
     @Test
+    void aResponseFromAResponderTheIssuerCertifiedIsStapled() throws Exception {
+        Issued responder = pki.issueOcspResponder("ocsp responder");
+        try (GreetingBackend backend = new GreetingBackend("hello");
+             TlsdDaemon daemon = start(backend, pki.ocspResponse(web, Duration.ofDays(1), false, responder))) {
+            String stapled = status(daemon.tunnelAddress("sidecar").getPort(), "web.test");
+            assertTrue(stapled.contains("Cert Status: good"), stapled);
+            assertTrue(stapled.contains("ocsp responder"), "the responder's certificate is in the response: " + stapled);
+        }
+    }
+
+    @Test
     void aResponseThatSaysRevokedOrIsAboutAnotherCertificateStopsTheStart() throws Exception {
         try (GreetingBackend backend = new GreetingBackend("hello")) {
             IllegalArgumentException revoked = assertThrows(IllegalArgumentException.class,
@@ -103,6 +115,10 @@ class OcspStaplingTest {
                     () -> start(backend, pki.ocspResponse(api, Duration.ofDays(1), false)).close());
             assertTrue(other.getMessage().contains("the response is not about the certificate CN=web.test"),
                     other.getMessage());
+            Issued notAResponder = pki.issueClient("not-a-responder");
+            IllegalArgumentException unauthorised = assertThrows(IllegalArgumentException.class,
+                    () -> start(backend, pki.ocspResponse(web, Duration.ofDays(1), false, notAResponder)).close());
+            assertTrue(unauthorised.getMessage().contains("its signature is not the issuer's"), unauthorised.getMessage());
             TestPki stranger = TestPki.untrusted(dir);
             Issued strangers = stranger.issueServer("web.test", "web.test");
             IllegalArgumentException forged = assertThrows(IllegalArgumentException.class,

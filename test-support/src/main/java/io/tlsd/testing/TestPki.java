@@ -38,6 +38,7 @@ import org.bouncycastle.asn1.x509.GeneralNames;
 import org.bouncycastle.asn1.x509.KeyPurposeId;
 import org.bouncycastle.asn1.x509.KeyUsage;
 import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
+import org.bouncycastle.cert.X509CertificateHolder;
 import org.bouncycastle.cert.X509v2CRLBuilder;
 import org.bouncycastle.cert.X509v3CertificateBuilder;
 import org.bouncycastle.cert.jcajce.JcaX509CRLConverter;
@@ -200,6 +201,11 @@ public final class TestPki {
         return issue(KeyType.EC_P256, commonName, KeyPurposeId.id_kp_clientAuth, List.of(sans));
     }
 
+    /** Issues an OCSP responder certificate (ECDSA P-256, extended key usage OCSPSigning). */
+    public Issued issueOcspResponder(String commonName) {
+        return issue(KeyType.EC_P256, commonName, KeyPurposeId.id_kp_OCSPSigning, List.of());
+    }
+
     /**
      * Issues a client certificate (ECDSA P-256, clientAuth) whose subject is {@code subject} as
      * written, e.g. {@code "CN=a,CN=b,O=x"} or a multi-valued {@code "CN=a+C=US"}: for tests of
@@ -295,18 +301,30 @@ public final class TestPki {
      * @return the new file, next to the certificates
      */
     public Path ocspResponse(Issued cert, Duration nextUpdateIn, boolean revoked) {
+        return ocspResponse(cert, nextUpdateIn, revoked, null);
+    }
+
+    /**
+     * As {@link #ocspResponse(Issued, Duration, boolean)}, signed by {@code responder} instead of
+     * the CA, the responder's certificate in the response: a delegated responder when the CA
+     * issued it with {@link #issueOcspResponder}.
+     */
+    public Path ocspResponse(Issued cert, Duration nextUpdateIn, boolean revoked, Issued responder) {
         try {
             Instant now = Instant.now();
             DigestCalculator sha1 = new JcaDigestCalculatorProviderBuilder().build().get(CertificateID.HASH_SHA1);
             CertificateID certId = new CertificateID(sha1, new JcaX509CertificateHolder(caCertificate),
                     cert.certificate().getSerialNumber());
-            BasicOCSPRespBuilder builder = new JcaBasicOCSPRespBuilder(caCertificate.getPublicKey(), sha1);
+            BasicOCSPRespBuilder builder = new JcaBasicOCSPRespBuilder(
+                    responder == null ? caCertificate.getPublicKey() : responder.certificate().getPublicKey(), sha1);
             builder.addResponse(certId, revoked
                             ? new RevokedStatus(Date.from(now.minus(Duration.ofMinutes(30))), CRLReason.keyCompromise)
                             : CertificateStatus.GOOD,
                     Date.from(now.minus(Duration.ofHours(1))), Date.from(now.plus(nextUpdateIn)), null);
-            BasicOCSPResp basic = builder.build(new JcaContentSignerBuilder("SHA256withECDSA").build(caKeys.getPrivate()),
-                    null, Date.from(now.minus(Duration.ofHours(1))));
+            BasicOCSPResp basic = builder.build(new JcaContentSignerBuilder("SHA256withECDSA")
+                            .build(responder == null ? caKeys.getPrivate() : responder.privateKey()),
+                    responder == null ? null : new X509CertificateHolder[] {new JcaX509CertificateHolder(responder.certificate())},
+                    Date.from(now.minus(Duration.ofHours(1))));
             byte[] der = new OCSPRespBuilder().build(OCSPRespBuilder.SUCCESSFUL, basic).getEncoded();
             Path file = dir.resolve(String.format(Locale.ROOT, "%s-ocsp-%02d.der", id, ocspCount.incrementAndGet()));
             Files.write(file, der);
