@@ -181,6 +181,10 @@ public final class TlsdDaemon implements AutoCloseable {
                 log.info("tunnel {}: {}", t.name(), own.describe());
                 clientTunnelTls.put(t.name(), own);
             }
+            if (t.allowedServers() != null && t.caFile() == null && config.caFile() == null) {
+                log.warn("tunnel {}: allowed_servers with the JDK trust store: any public CA's certificate naming one"
+                        + " of those identities is accepted for its target; give a ca_file", t.name());
+            }
             if (config.crlFile() != null && t.caFile() != null && t.crlFile() == null) {
                 log.warn("tunnel {}: no revocation check for its target: it has a ca_file of its own and no crl_file"
                         + " (tls.crl_file goes with tls.ca_file)", t.name());
@@ -262,8 +266,8 @@ public final class TlsdDaemon implements AutoCloseable {
 
     /**
      * A client tunnel's contexts: the daemon's, unless the tunnel has trust anchors ({@code
-     * ca_file}), revocation lists ({@code crl_file}) or a client certificate of its own, each of
-     * which replaces the daemon's for it. The daemon's {@code tls.crl_file} goes with its {@code
+     * ca_file}), revocation lists ({@code crl_file}), a client certificate or {@code
+     * allowed_servers} of its own, each of which replaces the daemon's for it. The daemon's {@code tls.crl_file} goes with its {@code
      * tls.ca_file}: a tunnel with anchors of its own checks only the lists of its own {@code crl_file}.
      */
     private ClientTlsContexts clientTunnelContexts(TunnelConfig t, ClientTlsContexts daemonContexts)
@@ -274,7 +278,7 @@ public final class TlsdDaemon implements AutoCloseable {
         ListenerConfig.CertificateSpec id = t.certificate() != null ? t.certificate() : config.clientCertificate();
         Path crlFile = t.crlFile() != null ? t.crlFile() : t.caFile() == null ? config.crlFile() : null;
         return new ClientTlsContexts(config.tlsParameters(), t.caFile() != null ? t.caFile() : config.caFile(),
-                id == null ? null : id.load(), crlFile);
+                id == null ? null : id.load(), crlFile, t.allowedServers());
     }
 
     /** Reads a server tunnel's certificate, key and client-CA files and builds its contexts. */

@@ -151,7 +151,7 @@ final class ServerCommand implements Callable<Integer> {
                 ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile).withOcspFile(ocspFile), alpn,
                 clientAuthPolicy(),
                 clientCa, proxyProtocol, Duration.ofSeconds(idleSeconds), TunnelSettings.DEFAULT_MAX_CONNECTIONS, null,
-                accessLog, 0, List.of(), null, clientCrl, List.of(), null));
+                accessLog, 0, List.of(), null, clientCrl, List.of(), null, null));
         builder.tunnels(tunnels);
         if (daemon.socket == null) {
             builder.ipcEnabled(false);

@@ -5,7 +5,7 @@ import io.tlsd.daemon.engine.SessionLimits;
 import io.tlsd.daemon.ipc.AllowedPeers;
 import io.tlsd.daemon.logging.DaemonLog;
 import io.tlsd.daemon.server.ListenerConfig;
-import io.tlsd.daemon.tls.AllowedClients;
+import io.tlsd.daemon.tls.AllowedIdentities;
 import io.tlsd.daemon.tls.ServerTlsContexts;
 import io.tlsd.daemon.tls.signing.SigningPolicy;
 import io.tlsd.daemon.tunnel.TunnelConfig;
@@ -53,7 +53,8 @@ public final class ConfigFile {
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
             "passphrase_file", "alpn", "client_auth", "client_ca_file", "proxy_protocol", "idle_timeout",
             "max_connections", "ca_file", "access_log", "max_connections_per_client", "certificates", "crl_file",
-            "client_crl_file", "routes", "ocsp_file", "allowed_clients");
+            "client_crl_file", "routes", "ocsp_file", "allowed_clients", "allowed_servers");
+    /** The keys of {@code allowed_clients} and {@code allowed_servers}. */
     private static final Set<String> ALLOWED_CLIENTS = Set.of("common_names", "dns_names", "uris");
     private static final Set<String> ROUTE = Set.of("names", "target");
     private static final Pattern ROUTE_NAME =
@@ -265,17 +266,22 @@ public final class ConfigFile {
     }
 
     /** A listener's or server tunnel's {@code allowed_clients}: null when absent. */
-    private AllowedClients allowedClients(Map<String, Object> m, String where) {
-        if (!m.containsKey("allowed_clients")) {
+    private AllowedIdentities allowedClients(Map<String, Object> m, String where) {
+        return allowedIdentities(m, "allowed_clients", where);
+    }
+
+    /** {@code allowed_clients} or a client tunnel's {@code allowed_servers}: null when absent. */
+    private AllowedIdentities allowedIdentities(Map<String, Object> m, String key, String where) {
+        if (!m.containsKey(key)) {
             return null;
         }
-        String aw = where + ".allowed_clients";
-        Map<String, Object> a = map(m.get("allowed_clients"), aw, ALLOWED_CLIENTS);
+        String aw = where + "." + key;
+        Map<String, Object> a = map(m.get(key), aw, ALLOWED_CLIENTS);
         List<String> cns = a.containsKey("common_names") ? strings(a.get("common_names"), aw + ".common_names") : List.of();
         List<String> dns = a.containsKey("dns_names") ? strings(a.get("dns_names"), aw + ".dns_names") : List.of();
         List<String> uris = a.containsKey("uris") ? strings(a.get("uris"), aw + ".uris") : List.of();
         try {
-            return new AllowedClients(cns, dns, uris);
+            return new AllowedIdentities(cns, dns, uris);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(aw + ": " + e.getMessage());
         }
@@ -346,7 +352,7 @@ public final class ConfigFile {
                     m.containsKey("crl_file") ? path(m.get("crl_file"), where + ".crl_file") : null,
                     m.containsKey("client_crl_file") ? path(m.get("client_crl_file"), where + ".client_crl_file") : null,
                     m.containsKey("routes") ? routes(m.get("routes"), where) : List.of(),
-                    allowedClients(m, where)));
+                    allowedClients(m, where), allowedIdentities(m, "allowed_servers", where)));
         }
         return out;
     }

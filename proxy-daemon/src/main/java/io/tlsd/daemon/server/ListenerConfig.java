@@ -1,6 +1,6 @@
 package io.tlsd.daemon.server;
 
-import io.tlsd.daemon.tls.AllowedClients;
+import io.tlsd.daemon.tls.AllowedIdentities;
 import io.tlsd.daemon.tls.KeyMaterial;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
 import java.net.InetSocketAddress;
@@ -33,7 +33,7 @@ import java.util.Objects;
 public record ListenerConfig(String name, InetSocketAddress address, List<CertificateSpec> certificates,
                              List<String> alpn, ClientAuthPolicy clientAuth, Path clientCaFile,
                              Duration handshakeTimeout, int backlog, int maxPendingConnections,
-                             int maxPendingConnectionsPerClient, Path clientCrlFile, AllowedClients allowedClients) {
+                             int maxPendingConnectionsPerClient, Path clientCrlFile, AllowedIdentities allowedClients) {
 
     /** Without a client CRL file or a list of allowed clients. */
     public ListenerConfig(String name, InetSocketAddress address, List<CertificateSpec> certificates,

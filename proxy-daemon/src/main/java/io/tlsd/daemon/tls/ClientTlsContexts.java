@@ -19,8 +19,9 @@ import org.slf4j.LoggerFactory;
  * The client role's TLS contexts, with an optional client certificate for servers that ask.
  * ALPN is a property of a Netty context, so there is one context per distinct ALPN list an
  * application asks for (a handful in practice; the cache is bounded all the same). Every context
- * verifies the peer's chain and its name, with the JDK's trust manager, whose verdicts are reused
- * for a while ({@link VerifiedChains}).
+ * verifies the peer's chain with the JDK's trust manager, whose verdicts are reused for a while
+ * ({@link VerifiedChains}), and its name, or, with {@code allowed_servers}, its identity among the
+ * listed ones ({@link AllowedIdentities}).
  *
  * <p>The trust anchors and the client certificate are fixed once built: to trust others or
  * present another, build new contexts ({@link TlsConnector#contexts}). The reused verdicts belong
@@ -38,6 +39,8 @@ public final class ClientTlsContexts {
     private final VerifiedChains trust;
     /** Empty without a CRL file. */
     private final List<X509CRL> revocationLists;
+    /** Null: servers must be named by their certificate (HTTPS endpoint identification). */
+    private final AllowedIdentities allowedServers;
     private final ConcurrentHashMap<List<String>, SslContext> byAlpn = new ConcurrentHashMap<>();
 
     /**
@@ -62,7 +65,18 @@ public final class ClientTlsContexts {
      */
     public ClientTlsContexts(TlsParameters parameters, Path caFile, KeyMaterial identity, Path crlFile)
             throws SSLException {
+        this(parameters, caFile, identity, crlFile, null);
+    }
+
+    /**
+     * @param allowedServers which verified server certificates are accepted, instead of checking
+     *     that the certificate names the host (the name is still sent as SNI); null to check the
+     *     host name
+     */
+    public ClientTlsContexts(TlsParameters parameters, Path caFile, KeyMaterial identity, Path crlFile,
+                             AllowedIdentities allowedServers) throws SSLException {
         this.parameters = parameters;
+        this.allowedServers = allowedServers;
         this.identity = identity;
         List<X509Certificate> anchors = caFile == null ? null : KeyMaterial.readCertificates(caFile);
         List<X509CRL> crls = null;
@@ -82,7 +96,8 @@ public final class ClientTlsContexts {
         this.revocationLists = crls == null ? List.of() : List.copyOf(crls);
         this.trustDescription = (anchors == null ? "the JDK trust store" : caFile + " (" + anchors.size()
                 + (anchors.size() == 1 ? " certificate)" : " certificates)"))
-                + (crls == null ? "" : ", CRLs " + crlFile + " (" + crls.size() + (crls.size() == 1 ? " list)" : " lists)"));
+                + (crls == null ? "" : ", CRLs " + crlFile + " (" + crls.size() + (crls.size() == 1 ? " list)" : " lists)"))
+                + (allowedServers == null ? "" : ", allowed servers " + allowedServers.describe());
         byAlpn.put(List.of(), build(List.of())); // fail at start, not at the first OPEN
     }
 
@@ -124,9 +139,13 @@ public final class ClientTlsContexts {
     }
 
     private SslContext build(List<String> alpn) throws SSLException {
-        SslContextBuilder builder = parameters.applyTo(SslContextBuilder.forClient())
-                .endpointIdentificationAlgorithm("HTTPS")
-                .trustManager(trust);
+        SslContextBuilder builder = parameters.applyTo(SslContextBuilder.forClient());
+        if (allowedServers == null) {
+            builder.endpointIdentificationAlgorithm("HTTPS").trustManager(trust);
+        } else {
+            // the identities listed stand in for the host name
+            builder.endpointIdentificationAlgorithm(null).trustManager(allowedServers.afterServers(trust));
+        }
         if (identity != null) {
             builder.keyManager(identity.key(), identity.chain().toArray(new X509Certificate[0]));
         }

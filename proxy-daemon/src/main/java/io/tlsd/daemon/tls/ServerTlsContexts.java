@@ -121,7 +121,7 @@ public final class ServerTlsContexts {
      * @param signing where each certificate's private-key operations run
      */
     public ServerTlsContexts(List<Identity> identities, List<String> alpn, ClientAuthPolicy clientAuth,
-                             Path clientCaFile, Path clientCrlFile, AllowedClients allowedClients, TlsParameters tls,
+                             Path clientCaFile, Path clientCrlFile, AllowedIdentities allowedClients, TlsParameters tls,
                              TicketKeys tickets, SigningPolicy signing)
             throws SSLException {
         if (identities.isEmpty()) {
@@ -210,7 +210,7 @@ public final class ServerTlsContexts {
      * @return 32 bytes, BoringSSL's most
      */
     private static byte[] sessionIdContext(ClientAuthPolicy clientAuth, Path caFile, Path crlFile,
-                                           AllowedClients allowedClients) throws SSLException {
+                                           AllowedIdentities allowedClients) throws SSLException {
         try {
             MessageDigest sha256 = MessageDigest.getInstance("SHA-256");
             sha256.update(clientAuth.name().getBytes(StandardCharsets.US_ASCII));

@@ -38,7 +38,8 @@ import javax.net.ssl.X509ExtendedTrustManager;
  *
  * <p>The key is the chain, the authentication type and the engine's peer host, which for the
  * client role's engines is also the name sent as SNI and checked against the certificate (their
- * endpoint identification is always {@code HTTPS}).
+ * endpoint identification is {@code HTTPS}; for a tunnel with {@code allowed_servers} it is off,
+ * and that list, checked after this cache on every handshake, stands in for it).
  *
  * <p>Thread safety: any thread.
  */

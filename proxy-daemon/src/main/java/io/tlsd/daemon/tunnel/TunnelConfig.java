@@ -1,7 +1,7 @@
 package io.tlsd.daemon.tunnel;
 
 import io.tlsd.daemon.server.ListenerConfig.CertificateSpec;
-import io.tlsd.daemon.tls.AllowedClients;
+import io.tlsd.daemon.tls.AllowedIdentities;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -47,6 +47,8 @@ import java.util.Objects;
  *     against; null for none; needs {@code clientCaFile}
  * @param allowedClients server role: which verified client certificates get in; null for any;
  *     needs {@code clientAuth} REQUIRED
+ * @param allowedServers client role: which verified target certificates are accepted, instead of
+ *     one that names the target's host (or {@code serverName}); null to check the name
  * @param routes server role: other backends than {@code target} for the clients whose SNI name
  *     matches one of a route's names (exact, or {@code *.example.com} for the names one label
  *     under it; an exact name before a wildcard; a name in one route only)
@@ -56,7 +58,7 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
                            Path clientCaFile, boolean proxyProtocol, Duration idleTimeout, int maxConnections,
                            Path caFile, boolean accessLog, int maxConnectionsPerClient,
                            List<CertificateSpec> certificates, Path crlFile, Path clientCrlFile,
-                           List<Route> routes, AllowedClients allowedClients) {
+                           List<Route> routes, AllowedIdentities allowedClients, AllowedIdentities allowedServers) {
 
     /**
      * Clients whose SNI name is one of {@code names} go to {@code target} instead of the tunnel's.
@@ -81,7 +83,7 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
                         Path caFile, boolean accessLog, int maxConnectionsPerClient) {
         this(name, listen, target, serverName, certificate, alpn, clientAuth, clientCaFile, proxyProtocol,
                 idleTimeout, maxConnections, caFile, accessLog, maxConnectionsPerClient, List.of(), null, null,
-                List.of(), null);
+                List.of(), null, null);
     }
 
     /** Without an access log or a per-client limit. */
@@ -133,7 +135,7 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
     public TunnelConfig withAccessLog(boolean on) {
         return new TunnelConfig(name, listen, target, serverName, certificate, alpn, clientAuth, clientCaFile,
                 proxyProtocol, idleTimeout, maxConnections, caFile, on, maxConnectionsPerClient, certificates, crlFile,
-                clientCrlFile, routes, allowedClients);
+                clientCrlFile, routes, allowedClients, allowedServers);
     }
 
     /**
@@ -152,12 +154,12 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
      * lists or a client certificate), rather than the daemon's. Client role.
      */
     public boolean hasOwnTrustOrIdentity() {
-        return caFile != null || crlFile != null || certificate != null;
+        return caFile != null || crlFile != null || certificate != null || allowedServers != null;
     }
 
     /**
      * The keys set that only a client-role tunnel uses: {@code servername}, {@code ca_file},
-     * {@code crl_file}.
+     * {@code crl_file}, {@code allowed_servers}.
      */
     public List<String> clientRoleKeys() {
         List<String> keys = new ArrayList<>();
@@ -169,6 +171,9 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
         }
         if (crlFile != null) {
             keys.add("crl_file");
+        }
+        if (allowedServers != null) {
+            keys.add("allowed_servers");
         }
         return keys;
     }

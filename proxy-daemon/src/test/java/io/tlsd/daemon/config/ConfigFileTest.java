@@ -10,7 +10,7 @@ import io.tlsd.daemon.ipc.AllowedPeers;
 import io.tlsd.daemon.logging.DaemonLog;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
-import io.tlsd.daemon.tls.AllowedClients;
+import io.tlsd.daemon.tls.AllowedIdentities;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import io.tlsd.daemon.tunnel.TunnelSettings;
 import java.nio.file.Files;
@@ -312,20 +312,26 @@ class ConfigFileTest {
                     client_ca_file: ca.pem
                     allowed_clients: {dns_names: [billing.internal]}
                 """));
-        assertEquals(new AllowedClients(List.of("billing"), List.of(), List.of("spiffe://example.org/billing")),
+        assertEquals(new AllowedIdentities(List.of("billing"), List.of(), List.of("spiffe://example.org/billing")),
                 c.listeners().get(0).allowedClients());
         TunnelConfig sidecar = c.tunnels().get(0);
         assertEquals(List.of("billing.internal"), sidecar.allowedClients().dnsNames());
         assertTrue(assertThrows(IllegalArgumentException.class, () -> sidecar.checkRole(false)).getMessage()
                 .contains("allowed_clients"));
+        TunnelConfig out = ConfigFile.load(write("tunnels:\n  - name: out\n    listen: :8080\n    target: backend:443\n"
+                + "    allowed_servers: {uris: [\"spiffe://example.org/backend\"]}\n")).tunnels().get(0);
+        assertEquals(List.of("spiffe://example.org/backend"), out.allowedServers().uris());
+        assertTrue(out.hasOwnTrustOrIdentity());
+        assertEquals("tunnel out: allowed_servers applies to client-role tunnels only",
+                assertThrows(IllegalArgumentException.class, () -> out.checkRole(true)).getMessage());
         String optional = error("listeners:\n  - address: :8443\n    certificates:\n      - cert: a.pem\n"
                 + "        key: a.key\n    client_auth: optional\n    client_ca_file: ca.pem\n"
                 + "    allowed_clients: {common_names: [billing]}\n");
         assertTrue(optional.contains("listener default: allowed_clients needs client_auth: required"), optional);
         String empty = error("listeners:\n  - address: :8443\n    certificates:\n      - cert: a.pem\n"
                 + "        key: a.key\n    client_auth: required\n    client_ca_file: ca.pem\n    allowed_clients: {}\n");
-        assertTrue(empty.contains("listeners[0] (default).allowed_clients: allowed_clients lists no common_names,"
-                + " dns_names or uris"), empty);
+        assertTrue(empty.contains("listeners[0] (default).allowed_clients: no common_names, dns_names or uris: it"
+                + " would let no one through"), empty);
     }
 
     @Test

@@ -15,8 +15,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Which client certificates {@code allowed_clients} lets in, by their subject and names. */
-class AllowedClientsTest {
-    private static final AllowedClients BILLING = new AllowedClients(List.of("billing"), List.of("Billing.Internal"),
+class AllowedIdentitiesTest {
+    private static final AllowedIdentities BILLING = new AllowedIdentities(List.of("billing"), List.of("Billing.Internal"),
             List.of("spiffe://example.org/billing"));
 
     @TempDir
@@ -42,16 +42,16 @@ class AllowedClientsTest {
         assertTrue(BILLING.allows(pki.issueClientWithSubject("CN=billing+C=US,O=x").certificate()),
                 "one CN in a multi-valued RDN");
         assertFalse(BILLING.allows(pki.issueClientWithSubject("OU=CN\\=billing,CN=other").certificate()));
-        assertNull(AllowedClients.commonNameOf(pki.issueClientWithSubject("O=no common name").certificate()));
+        assertNull(AllowedIdentities.commonNameOf(pki.issueClientWithSubject("O=no common name").certificate()));
     }
 
     @Test
     void anEmptyListIsRefusedAndListsEncodeApart() {
-        assertThrows(IllegalArgumentException.class, () -> new AllowedClients(List.of(), List.of(), List.of()));
-        byte[] one = new AllowedClients(List.of("a, b"), List.of(), List.of()).encoded();
-        byte[] two = new AllowedClients(List.of("a", "b"), List.of(), List.of()).encoded();
+        assertThrows(IllegalArgumentException.class, () -> new AllowedIdentities(List.of(), List.of(), List.of()));
+        byte[] one = new AllowedIdentities(List.of("a, b"), List.of(), List.of()).encoded();
+        byte[] two = new AllowedIdentities(List.of("a", "b"), List.of(), List.of()).encoded();
         assertFalse(Arrays.equals(one, two));
-        assertArrayEquals(one, new AllowedClients(List.of("a, b"), List.of(), List.of()).encoded());
+        assertArrayEquals(one, new AllowedIdentities(List.of("a, b"), List.of(), List.of()).encoded());
         assertEquals("common_names [billing] dns_names [Billing.Internal] uris [spiffe://example.org/billing]",
                 BILLING.describe());
     }

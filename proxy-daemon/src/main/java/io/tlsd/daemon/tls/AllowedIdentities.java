@@ -22,34 +22,35 @@ import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x500.style.BCStyle;
 
 /**
- * Which verified client certificates a listener or server tunnel lets in ({@code
- * allowed_clients}), as ghostunnel's {@code --allow-cn}, {@code --allow-dns} and {@code
- * --allow-uri}: a certificate is allowed when its subject's common name (exactly; a subject with
- * several CNs has none that counts), one of its DNS subject alternative names (case-insensitive,
- * a {@code *.} entry only matches the same wildcard name) or one of its URI subject alternative
- * names (exactly, e.g. a SPIFFE ID) is listed. Checked after the chain verified, in the handshake: a client that is not
- * allowed gets a TLS alert, as one whose chain does not verify.
+ * Which verified peer certificates get through: the clients a listener or server tunnel lets in
+ * ({@code allowed_clients}, as ghostunnel's {@code --allow-cn}, {@code --allow-dns} and {@code
+ * --allow-uri}), or the targets a client tunnel accepts ({@code allowed_servers}, as ghostunnel's
+ * {@code --verify-cn/-dns/-uri}). A certificate is allowed when its subject's common name
+ * (exactly; a subject with several CNs has none that counts), one of its DNS subject alternative
+ * names (case-insensitive, a {@code *.} entry only matches the same wildcard name) or one of its
+ * URI subject alternative names (exactly, e.g. a SPIFFE ID) is listed. Checked after the chain
+ * verified, in the handshake: a peer that is not allowed fails the handshake, as one whose chain
+ * does not verify.
  *
  * @param commonNames subject CNs
  * @param dnsNames DNS subject alternative names
  * @param uris URI subject alternative names
  */
-public record AllowedClients(List<String> commonNames, List<String> dnsNames, List<String> uris) {
+public record AllowedIdentities(List<String> commonNames, List<String> dnsNames, List<String> uris) {
     private static final int SAN_DNS = 2;
     private static final int SAN_URI = 6;
 
-    public AllowedClients {
+    public AllowedIdentities {
         commonNames = List.copyOf(commonNames);
         dnsNames = List.copyOf(dnsNames);
         uris = List.copyOf(uris);
         if (commonNames.isEmpty() && dnsNames.isEmpty() && uris.isEmpty()) {
-            throw new IllegalArgumentException("allowed_clients lists no common_names, dns_names or uris: it would let"
-                    + " no one in");
+            throw new IllegalArgumentException("no common_names, dns_names or uris: it would let no one through");
         }
     }
 
     /**
-     * Whether {@code leaf}, a client certificate that verified, is one of the allowed. Its common
+     * Whether {@code leaf}, a certificate that verified, is one of the allowed. Its common
      * name counts only when its subject has exactly one, a string (decoded from the certificate's
      * DER, as the CA signed it).
      */
@@ -149,22 +150,30 @@ public record AllowedClients(List<String> commonNames, List<String> dnsNames, Li
      * but whose leaf is not allowed is refused, naming its subject.
      */
     public X509ExtendedTrustManager after(X509ExtendedTrustManager verified) {
-        return new Filter(verified, this);
+        return new Filter(verified, this, false);
+    }
+
+    /** As {@link #after}, for the server chains a client checks ({@code allowed_servers}). */
+    public X509ExtendedTrustManager afterServers(X509ExtendedTrustManager verified) {
+        return new Filter(verified, this, true);
     }
 
     private static final class Filter extends X509ExtendedTrustManager {
         private final X509ExtendedTrustManager delegate;
-        private final AllowedClients allowed;
+        private final AllowedIdentities allowed;
+        /** Whether it filters server chains (a client's check), not client chains. */
+        private final boolean servers;
 
-        Filter(X509ExtendedTrustManager delegate, AllowedClients allowed) {
+        Filter(X509ExtendedTrustManager delegate, AllowedIdentities allowed, boolean servers) {
             this.delegate = delegate;
             this.allowed = allowed;
+            this.servers = servers;
         }
 
-        private void check(X509Certificate[] chain) throws CertificateException {
-            if (!allowed.allows(chain[0])) {
-                throw new CertificateException("client certificate " + subjectOf(chain[0])
-                        + " is not among allowed_clients");
+        private void check(X509Certificate[] chain, boolean serverChain) throws CertificateException {
+            if (serverChain == servers && !allowed.allows(chain[0])) {
+                throw new CertificateException((servers ? "server certificate " : "client certificate ")
+                        + subjectOf(chain[0]) + (servers ? " is not among allowed_servers" : " is not among allowed_clients"));
             }
         }
 
@@ -172,37 +181,40 @@ public record AllowedClients(List<String> commonNames, List<String> dnsNames, Li
         public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
                 throws CertificateException {
             delegate.checkClientTrusted(chain, authType, engine);
-            check(chain);
+            check(chain, false);
         }
 
         @Override
         public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
                 throws CertificateException {
             delegate.checkClientTrusted(chain, authType, socket);
-            check(chain);
+            check(chain, false);
         }
 
         @Override
         public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
             delegate.checkClientTrusted(chain, authType);
-            check(chain);
+            check(chain, false);
         }
 
         @Override
         public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
                 throws CertificateException {
             delegate.checkServerTrusted(chain, authType, engine);
+            check(chain, true);
         }
 
         @Override
         public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
                 throws CertificateException {
             delegate.checkServerTrusted(chain, authType, socket);
+            check(chain, true);
         }
 
         @Override
         public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
             delegate.checkServerTrusted(chain, authType);
+            check(chain, true);
         }
 
         @Override
