@@ -1,7 +1,6 @@
 package io.tlsd.daemon.tls;
 
 import java.io.ByteArrayOutputStream;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateParsingException;
@@ -9,7 +8,6 @@ import java.security.cert.X509Certificate;
 import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
-import javax.net.ssl.SSLEngine;
 import javax.net.ssl.X509ExtendedTrustManager;
 import org.bouncycastle.asn1.ASN1BMPString;
 import org.bouncycastle.asn1.ASN1IA5String;
@@ -158,68 +156,23 @@ public record AllowedIdentities(List<String> commonNames, List<String> dnsNames,
         return new Filter(verified, this, true);
     }
 
-    private static final class Filter extends X509ExtendedTrustManager {
-        private final X509ExtendedTrustManager delegate;
+    private static final class Filter extends ForwardingTrustManager {
         private final AllowedIdentities allowed;
         /** Whether it filters server chains (a client's check), not client chains. */
         private final boolean servers;
 
         Filter(X509ExtendedTrustManager delegate, AllowedIdentities allowed, boolean servers) {
-            this.delegate = delegate;
+            super(delegate);
             this.allowed = allowed;
             this.servers = servers;
         }
 
-        private void check(X509Certificate[] chain, boolean serverChain) throws CertificateException {
+        @Override
+        void accepted(X509Certificate[] chain, boolean serverChain) throws CertificateException {
             if (serverChain == servers && !allowed.allows(chain[0])) {
                 throw new CertificateException((servers ? "server certificate " : "client certificate ")
                         + subjectOf(chain[0]) + (servers ? " is not among allowed_servers" : " is not among allowed_clients"));
             }
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
-                throws CertificateException {
-            delegate.checkClientTrusted(chain, authType, engine);
-            check(chain, false);
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
-                throws CertificateException {
-            delegate.checkClientTrusted(chain, authType, socket);
-            check(chain, false);
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-            delegate.checkClientTrusted(chain, authType);
-            check(chain, false);
-        }
-
-        @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
-                throws CertificateException {
-            delegate.checkServerTrusted(chain, authType, engine);
-            check(chain, true);
-        }
-
-        @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
-                throws CertificateException {
-            delegate.checkServerTrusted(chain, authType, socket);
-            check(chain, true);
-        }
-
-        @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-            delegate.checkServerTrusted(chain, authType);
-            check(chain, true);
-        }
-
-        @Override
-        public X509Certificate[] getAcceptedIssuers() {
-            return delegate.getAcceptedIssuers();
         }
     }
 }

@@ -3,7 +3,6 @@ package io.tlsd.daemon.tls;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -31,7 +30,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import javax.net.ssl.CertPathTrustManagerParameters;
-import javax.net.ssl.SSLEngine;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedTrustManager;
@@ -150,65 +148,21 @@ public final class RevocationLists {
      * Says which issuer's list was missing or stale when the JDK refuses a chain with only "Could
      * not determine revocation status".
      */
-    private static final class Explained extends X509ExtendedTrustManager {
-        private final X509ExtendedTrustManager delegate;
+    private static final class Explained extends ForwardingTrustManager {
         private final Path file;
 
         Explained(X509ExtendedTrustManager delegate, Path file) {
-            this.delegate = delegate;
+            super(delegate);
             this.file = file;
         }
 
-        /** One of the delegate's checks. */
-        private interface Check {
-            void run() throws CertificateException;
-        }
-
-        private void explaining(Check check) throws CertificateException {
+        @Override
+        void checking(Check check) throws CertificateException {
             try {
                 check.run();
             } catch (CertificateException e) {
                 throw explained(e);
             }
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
-                throws CertificateException {
-            explaining(() -> delegate.checkClientTrusted(chain, authType, engine));
-        }
-
-        @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
-                throws CertificateException {
-            explaining(() -> delegate.checkServerTrusted(chain, authType, engine));
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
-                throws CertificateException {
-            explaining(() -> delegate.checkClientTrusted(chain, authType, socket));
-        }
-
-        @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
-                throws CertificateException {
-            explaining(() -> delegate.checkServerTrusted(chain, authType, socket));
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-            explaining(() -> delegate.checkClientTrusted(chain, authType));
-        }
-
-        @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-            explaining(() -> delegate.checkServerTrusted(chain, authType));
-        }
-
-        @Override
-        public X509Certificate[] getAcceptedIssuers() {
-            return delegate.getAcceptedIssuers();
         }
 
         private CertificateException explained(CertificateException e) {
