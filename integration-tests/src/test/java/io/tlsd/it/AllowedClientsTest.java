@@ -1,6 +1,5 @@
 package io.tlsd.it;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -174,23 +173,18 @@ class AllowedClientsTest {
 
     /** openssl s_client presenting {@code cert}: what it printed, reading until the daemon closes. */
     private String client(int port, Issued cert, String... extra) throws Exception {
-        try (TlsClientProcess c = TlsClientProcess.opensslClient(port, pki.caPem(), args(cert, concat("-ign_eof", extra)))) {
+        try (TlsClientProcess c = TlsClientProcess.opensslClient(port, pki.caPem(), args(cert, extra))) {
             c.closeStdin();
             c.await();
             return c.stdout() + c.stderr();
         }
     }
 
+    /** s_client's arguments: SNI localhost, {@code cert} presented, reading until the daemon closes, then {@code extra}. */
     private static String[] args(Issued cert, String... extra) {
         List<String> all = new ArrayList<>(List.of("-servername", "localhost", "-cert", cert.certPem().toString(),
-                "-key", cert.keyPem().toString()));
+                "-key", cert.keyPem().toString(), "-ign_eof"));
         all.addAll(List.of(extra));
-        return all.toArray(new String[0]);
-    }
-
-    private static String[] concat(String first, String... rest) {
-        List<String> all = new ArrayList<>(List.of(first));
-        all.addAll(List.of(rest));
         return all.toArray(new String[0]);
     }
 }

@@ -1,6 +1,7 @@
 package io.tlsd.it;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -11,9 +12,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /** A real TLS client (openssl s_client, gnutls-cli, curl) run as a child process. */
 final class TlsClientProcess implements AutoCloseable {
+    private static final Pattern SUBJECT = Pattern.compile("subject=.*CN ?= ?([^,\\s/]+)");
     final Process process;
     private final CompletableFuture<String> stdout;
     private final CompletableFuture<String> stderr;
@@ -34,6 +38,15 @@ final class TlsClientProcess implements AutoCloseable {
                 "-CAfile", ca.toString(), "-verify_return_error"));
         command.addAll(List.of(extra));
         return new TlsClientProcess(command);
+    }
+
+    /** The CN of the server certificate in openssl s_client's output ({@code subject=… CN = name}); fails without one. */
+    static String servedCommonName(String stdout) {
+        Matcher m = SUBJECT.matcher(stdout);
+        if (!m.find()) {
+            fail("no subject in openssl's output:\n" + stdout);
+        }
+        return m.group(1);
     }
 
     private static CompletableFuture<String> drain(InputStream in) {
