@@ -42,11 +42,6 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(60)
 class CertificateReloadTest {
     private static final Duration T = Duration.ofSeconds(10);
-    /**
-     * SIGHUP as the default action for the daemon whatever this JVM inherited: a process started
-     * with SIGHUP ignored (under nohup) passes that on, and the JVM then leaves SIGHUP alone.
-     */
-    private static final List<String> SIGHUP_AS_DEFAULT = List.of("env", "--default-signal=HUP");
 
     @TempDir
     Path dir;
@@ -140,7 +135,7 @@ class CertificateReloadTest {
         int port = FreePorts.loopback();
         Path log = dir.resolve("daemon.log");
         Path socket = dir.resolve("run/server.sock");
-        try (DaemonProcess daemon = DaemonProcess.start(log, SIGHUP_AS_DEFAULT, "server", "--socket", socket.toString(),
+        try (DaemonProcess daemon = DaemonProcess.start(log, DaemonProcess.SIGHUP_AS_DEFAULT, "server", "--socket", socket.toString(),
                 "--listen", "127.0.0.1:" + port, "--cert", cert.toString(), "--key", key.toString())) {
             daemon.awaitLogLine(DaemonProcess.SIGNALS_CLAIMED); // before it, SIGHUP would stop it
             assertEquals("before.test", servedName(port));
@@ -219,7 +214,7 @@ class CertificateReloadTest {
     @Test
     void sighupMakesTheForegroundClientDaemonReadItsTrustAnchorsAgain() throws Exception {
         Path log = dir.resolve("client.log");
-        try (DaemonProcess daemon = DaemonProcess.start(log, SIGHUP_AS_DEFAULT, "client",
+        try (DaemonProcess daemon = DaemonProcess.start(log, DaemonProcess.SIGHUP_AS_DEFAULT, "client",
                 "--socket", dir.resolve("run/client.sock").toString(), "--ca-file", pki.caPem().toString())) {
             daemon.awaitLogLine(DaemonProcess.SIGNALS_CLAIMED);
             daemon.signal("HUP");

@@ -15,7 +15,13 @@ import java.util.concurrent.TimeUnit;
 /** {@code tlsd ARGS} in a JVM of its own, as an operator runs it, with its log (stderr) in a file. */
 final class DaemonProcess implements AutoCloseable {
     /** Logged once SIGTERM, SIGINT and SIGHUP are the daemon's; before, SIGTERM kills the JVM at once. */
-    static final String SIGNALS_CLAIMED = "SIGHUP reads the certificate files again";
+    static final String SIGNALS_CLAIMED = "SIGHUP reads the ";
+    /**
+     * A launcher that gives the daemon SIGHUP's default action whatever this JVM inherited: a
+     * process started with SIGHUP ignored (under nohup) passes that on, and the JVM then leaves
+     * SIGHUP alone.
+     */
+    static final List<String> SIGHUP_AS_DEFAULT = List.of("env", "--default-signal=HUP");
 
     final Process process;
     final Path log;
@@ -42,7 +48,12 @@ final class DaemonProcess implements AutoCloseable {
 
     /** Waits up to 30 s for a log line with {@code fragment}; fails if the daemon exits first. */
     void awaitLogLine(String fragment) throws Exception {
-        awaitLine(log, process, fragment, Duration.ofSeconds(30));
+        awaitLogLine(fragment, 1);
+    }
+
+    /** Waits up to 30 s for the {@code times}th log line with {@code fragment}; fails if the daemon exits first. */
+    void awaitLogLine(String fragment, int times) throws Exception {
+        awaitLine(log, process, fragment, times, Duration.ofSeconds(30));
     }
 
     /** Sends {@code kill -NAME}. */
@@ -56,10 +67,15 @@ final class DaemonProcess implements AutoCloseable {
 
     /** Waits up to {@code timeout} for a line with {@code fragment} in {@code log}; fails if {@code daemon} exits first. */
     static void awaitLine(Path log, Process daemon, String fragment, Duration timeout) throws Exception {
+        awaitLine(log, daemon, fragment, 1, timeout);
+    }
+
+    private static void awaitLine(Path log, Process daemon, String fragment, int times, Duration timeout)
+            throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
             String text = Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";
-            if (text.contains(fragment)) {
+            if (text.split(java.util.regex.Pattern.quote(fragment), -1).length > times) {
                 return;
             }
             if (!daemon.isAlive()) {

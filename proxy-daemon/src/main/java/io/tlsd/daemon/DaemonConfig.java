@@ -402,6 +402,11 @@ public final class DaemonConfig {
             return this;
         }
 
+        /** Whether the IPC socket is served, as set so far. */
+        public boolean ipcEnabled() {
+            return ipcEnabled;
+        }
+
         /** Whether to serve the IPC socket; a tunnel-only daemon needs none. */
         public Builder ipcEnabled(boolean enabled) {
             this.ipcEnabled = enabled;
@@ -624,6 +629,16 @@ public final class DaemonConfig {
             return this;
         }
 
+        /** Listeners and tunnels are told apart by name: in ACCEPT, metrics, logs and reloads. */
+        private static void requireUniqueNames(String what, List<String> names) {
+            Set<String> seen = new HashSet<>();
+            for (String name : names) {
+                if (!seen.add(name)) {
+                    throw new IllegalArgumentException("two " + what + " are named '" + name + "'");
+                }
+            }
+        }
+
         private static Duration positive(Duration d, String name) {
             if (d.isNegative() || d.isZero()) {
                 throw new IllegalArgumentException(name + " <= 0");
@@ -632,6 +647,8 @@ public final class DaemonConfig {
         }
 
         public DaemonConfig build() {
+            requireUniqueNames("listeners", listeners.stream().map(ListenerConfig::name).toList());
+            requireUniqueNames("tunnels", tunnels.stream().map(TunnelConfig::name).toList());
             if (role == Role.SERVER && ipcEnabled && listeners.isEmpty()) {
                 throw new IllegalArgumentException("the server role needs at least one listener");
             }

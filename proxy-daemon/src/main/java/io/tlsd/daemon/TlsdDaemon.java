@@ -67,7 +67,11 @@ public final class TlsdDaemon implements AutoCloseable {
     /** How long an event loop may take to run a task before {@code /healthz} calls it stuck. */
     static final Duration LIVENESS_TIMEOUT = Duration.ofSeconds(2);
 
-    private final DaemonConfig config;
+    /**
+     * The configuration in use. A reload replaces it with one whose TLS settings may differ
+     * ({@link ConfigReload}); everything else stays as the daemon started.
+     */
+    private volatile DaemonConfig config;
     private final EventLoopGroup control;
     private final EventLoopGroup workers;
     /** Where new connections handshake before they move to a worker loop; null: on the workers. */
@@ -80,8 +84,8 @@ public final class TlsdDaemon implements AutoCloseable {
     private final Transport transport;
     private IpcServer ipc;
     private ListenerSet listeners;
-    /** The server role's tunnels by their configuration, for {@link #reload()}. */
-    private final Map<TunnelConfig, ServerTunnel> serverTunnels = new LinkedHashMap<>();
+    /** The server role's tunnels by name, for {@link #reload()}. */
+    private final Map<String, ServerTunnel> serverTunnels = new LinkedHashMap<>();
     /** The client role's OPENs, for {@link #reload()}. */
     private TlsConnector connector;
     /**
@@ -158,7 +162,7 @@ public final class TlsdDaemon implements AutoCloseable {
     }
 
     private void startClientRole() throws Exception {
-        ClientTlsContexts contexts = clientContexts();
+        ClientTlsContexts contexts = clientContexts(config);
         clientTls = contexts;
         connector = new TlsConnector(transport, contexts, config.connectTimeout(),
                 config.handshakeTimeout(), resolver, handshakes, config.maxHandshakesInFlight(), config.sendBufferBytes());
@@ -171,7 +175,7 @@ public final class TlsdDaemon implements AutoCloseable {
             InetSocketAddress target = Addresses.parse(t.target());
             ClientTlsContexts own;
             try {
-                own = clientTunnelContexts(t, contexts);
+                own = clientTunnelContexts(config, t, contexts);
             } catch (SSLException e) {
                 throw new SSLException("tunnel " + t.name() + ": " + e.getMessage(), e);
             } catch (RuntimeException e) {
@@ -181,20 +185,25 @@ public final class TlsdDaemon implements AutoCloseable {
                 log.info("tunnel {}: {}", t.name(), own.describe());
                 clientTunnelTls.put(t.name(), own);
             }
-            if (t.allowedServers() != null && t.caFile() == null && config.caFile() == null) {
-                log.warn("tunnel {}: allowed_servers with the JDK trust store: any public CA's certificate naming one"
-                        + " of those identities is accepted for its target; give a ca_file", t.name());
-            }
-            if (config.crlFile() != null && t.caFile() != null && t.crlFile() == null) {
-                log.warn("tunnel {}: no revocation check for its target: it has a ca_file of its own and no crl_file"
-                        + " (tls.crl_file goes with tls.ca_file)", t.name());
-            }
+            warnAboutTrust(config, t);
             ClientTunnel tunnel = new ClientTunnel(transport, control, workers, own.forAlpn(t.alpn()), t.listen(),
                     target.getHostString(), target.getPort(), t.serverName(), settings(t));
             tunnel.start();
             started.push(tunnel);
             clientTunnels.put(t.name(), tunnel);
             tunnelAddresses.put(t.name(), tunnel.localAddress());
+        }
+    }
+
+    /** Warns of a client tunnel's trust settings that are likely a mistake. */
+    private static void warnAboutTrust(DaemonConfig config, TunnelConfig t) {
+        if (t.allowedServers() != null && t.caFile() == null && config.caFile() == null) {
+            log.warn("tunnel {}: allowed_servers with the JDK trust store: any public CA's certificate naming one"
+                    + " of those identities is accepted for its target; give a ca_file", t.name());
+        }
+        if (config.crlFile() != null && t.caFile() != null && t.crlFile() == null) {
+            log.warn("tunnel {}: no revocation check for its target: it has a ca_file of its own and no crl_file"
+                    + " (tls.crl_file goes with tls.ca_file)", t.name());
         }
     }
 
@@ -211,16 +220,14 @@ public final class TlsdDaemon implements AutoCloseable {
         }
         this.tickets = tickets;
         for (TunnelConfig t : config.tunnels()) {
-            ServerTlsContexts tls = serverTunnelContexts(t);
+            ServerTlsContexts tls = serverTunnelContexts(config, t);
             serverTunnelTls.put(t.name(), tls);
-            InetSocketAddress backend = Addresses.parse(t.target());
-            if (backend.isUnresolved()) {
-                throw new IllegalArgumentException("tunnel " + t.name() + ": cannot resolve backend " + t.target());
-            }
+            InetSocketAddress backend = backend(t);
             ServerTunnel tunnel;
             if (!t.routes().isEmpty()) {
                 tunnel = new ServerTunnel(transport, control, workers, tls.mapping(), t.listen(),
                         backendsBySni(t, backend), t.proxyProtocol(), settings(t));
+                logRoutes(t);
             } else if (tls.choosesByName()) {
                 tunnel = new ServerTunnel(transport, control, workers, tls.mapping(), t.listen(), backend,
                         t.proxyProtocol(), settings(t));
@@ -230,9 +237,18 @@ public final class TlsdDaemon implements AutoCloseable {
             }
             tunnel.start();
             started.push(tunnel);
-            serverTunnels.put(t, tunnel);
+            serverTunnels.put(t.name(), tunnel);
             tunnelAddresses.put(t.name(), tunnel.localAddress());
         }
+    }
+
+    /** A server tunnel's backend ({@code target}), resolved now. */
+    private static InetSocketAddress backend(TunnelConfig t) {
+        InetSocketAddress backend = Addresses.parse(t.target());
+        if (backend.isUnresolved()) {
+            throw new IllegalArgumentException("tunnel " + t.name() + ": cannot resolve backend " + t.target());
+        }
+        return backend;
     }
 
     /** A server tunnel's backends by SNI name ({@code routes}), resolved now, with {@code backend} for other names. */
@@ -251,14 +267,19 @@ public final class TlsdDaemon implements AutoCloseable {
                     throw new IllegalArgumentException("tunnel " + t.name() + ": routes: " + e.getMessage(), e);
                 }
             }
-            log.info("tunnel {}: clients asking for {} go to backend {}", t.name(), String.join(", ", route.names()),
-                    route.target());
         }
         return backends.build();
     }
 
+    private static void logRoutes(TunnelConfig t) {
+        for (TunnelConfig.Route route : t.routes()) {
+            log.info("tunnel {}: clients asking for {} go to backend {}", t.name(), String.join(", ", route.names()),
+                    route.target());
+        }
+    }
+
     /** Reads the client role's trust anchors and client certificate and builds its contexts. */
-    private ClientTlsContexts clientContexts() throws SSLException {
+    private static ClientTlsContexts clientContexts(DaemonConfig config) throws SSLException {
         ListenerConfig.CertificateSpec id = config.clientCertificate();
         KeyMaterial identity = id == null ? null : id.load();
         return new ClientTlsContexts(config.tlsParameters(), config.caFile(), identity, config.crlFile());
@@ -270,8 +291,8 @@ public final class TlsdDaemon implements AutoCloseable {
      * allowed_servers} of its own, each of which replaces the daemon's for it. The daemon's {@code tls.crl_file} goes with its {@code
      * tls.ca_file}: a tunnel with anchors of its own checks only the lists of its own {@code crl_file}.
      */
-    private ClientTlsContexts clientTunnelContexts(TunnelConfig t, ClientTlsContexts daemonContexts)
-            throws SSLException {
+    private static ClientTlsContexts clientTunnelContexts(DaemonConfig config, TunnelConfig t,
+                                                          ClientTlsContexts daemonContexts) throws SSLException {
         if (!t.hasOwnTrustOrIdentity()) {
             return daemonContexts;
         }
@@ -282,7 +303,7 @@ public final class TlsdDaemon implements AutoCloseable {
     }
 
     /** Reads a server tunnel's certificate, key and client-CA files and builds its contexts. */
-    private ServerTlsContexts serverTunnelContexts(TunnelConfig t) throws SSLException {
+    private ServerTlsContexts serverTunnelContexts(DaemonConfig config, TunnelConfig t) throws SSLException {
         List<ServerTlsContexts.Identity> identities = new ArrayList<>();
         for (ListenerConfig.CertificateSpec spec : t.servedCertificates()) {
             identities.add(new ServerTlsContexts.Identity(spec.names(), spec.load(), spec.ocspFile()));
@@ -299,32 +320,98 @@ public final class TlsdDaemon implements AutoCloseable {
      * from then on. The client role reads its trust anchors ({@code ca_file}, or the JDK's trust
      * store), revocation lists and client certificate, and those its tunnels have of their own, and
      * uses them for the OPENs and tunnel connections from then on; the verdicts on server chains
-     * reached with the old anchors and lists are forgotten. All or nothing: if any file cannot be used, the daemon goes on as
-     * before. Other settings take a restart. The foreground daemon does this on SIGHUP.
+     * reached with the old anchors and lists are forgotten. All or nothing: if any file cannot be
+     * used, the daemon goes on as before. {@link #reload(DaemonConfig)} also takes new settings.
      *
      * @return what is used now, one entry per listener and tunnel of the server role, or one for
      *     the client role and one per tunnel of it with trust anchors, lists or a certificate of its own
      * @throws IllegalArgumentException naming the listener, tunnel or role and the file that cannot be used
      */
     public synchronized List<String> reload() {
-        if (config.role() != DaemonConfig.Role.SERVER) {
-            return reloadClientRole();
+        return reload(config).used();
+    }
+
+    /**
+     * What a reload did.
+     *
+     * @param used what is used now, as {@link #reload()} returns it
+     * @param notApplied the changes in the configuration that need a restart, by their keys in the
+     *     file ({@code "worker_threads"}, {@code "listener api: address"}, {@code "tunnel web
+     *     added"}); still as the daemon started
+     */
+    public record Reloaded(List<String> used, List<String> notApplied) {
+        public Reloaded {
+            used = List.copyOf(used);
+            notApplied = List.copyOf(notApplied);
         }
-        Map<TunnelConfig, ServerTlsContexts> tunnels = new LinkedHashMap<>();
-        for (TunnelConfig t : serverTunnels.keySet()) {
+    }
+
+    /**
+     * Takes the TLS settings of {@code next} (a configuration read again) and reads the files they
+     * name, as {@link #reload()} does: which certificates a listener or tunnel serves, how it
+     * treats client certificates ({@code client_auth}, {@code client_ca_file}, {@code
+     * client_crl_file}, {@code allowed_clients}), its ALPN protocols; a server tunnel's backends
+     * ({@code target}, {@code routes}); the client role's trust anchors, revocation lists and
+     * client certificate, a client tunnel's own, and its {@code allowed_servers}. Connections
+     * already up keep what they started with. Other changes (addresses, limits, threads,
+     * listeners or tunnels added or removed) need a restart and are returned, not applied. All or
+     * nothing: if {@code next} or a file it names cannot be used, nothing changes.
+     *
+     * @throws IllegalArgumentException naming the listener, tunnel or role and what cannot be used
+     */
+    public synchronized Reloaded reload(DaemonConfig next) {
+        ConfigReload plan = ConfigReload.of(config, next);
+        DaemonConfig applied = plan.applied();
+        List<String> used = applied.role() == DaemonConfig.Role.SERVER ? reloadServerRole(applied)
+                : reloadClientRole(applied);
+        config = applied;
+        return new Reloaded(used, plan.notApplied());
+    }
+
+    /**
+     * A server tunnel's contexts, and its backends when they change (else null), read and resolved
+     * before any is used.
+     */
+    private record ServerTunnelReload(ServerTlsContexts contexts, InetSocketAddress backend,
+                                      Mapping<String, InetSocketAddress> backendsBySni) {
+    }
+
+    private List<String> reloadServerRole(DaemonConfig next) {
+        Map<String, TunnelConfig> running = new LinkedHashMap<>();
+        config.tunnels().forEach(t -> running.put(t.name(), t));
+        Map<TunnelConfig, ServerTunnelReload> tunnels = new LinkedHashMap<>();
+        for (TunnelConfig t : next.tunnels()) {
+            TunnelConfig before = running.get(t.name());
+            boolean sameBackends = t.target().equals(before.target()) && t.routes().equals(before.routes());
             try {
-                tunnels.put(t, serverTunnelContexts(t));
+                // a reload for renewed certificates does not resolve the backends again
+                InetSocketAddress backend = sameBackends ? null : backend(t);
+                tunnels.put(t, new ServerTunnelReload(serverTunnelContexts(next, t), backend,
+                        sameBackends || t.routes().isEmpty() ? null : backendsBySni(t, backend)));
             } catch (SSLException | RuntimeException e) {
-                throw new IllegalArgumentException("tunnel " + t.name() + ": " + e.getMessage(), e);
+                String prefix = "tunnel " + t.name() + ": ";
+                String why = String.valueOf(e.getMessage());
+                throw new IllegalArgumentException(why.startsWith(prefix) ? why : prefix + why, e);
             }
         }
-        List<String> served = new ArrayList<>(listeners == null ? List.of() : listeners.reload());
-        tunnels.forEach((t, contexts) -> {
-            ServerTunnel tunnel = serverTunnels.get(t);
-            if (contexts.choosesByName()) {
-                tunnel.contexts(contexts.mapping());
+        List<String> served = new ArrayList<>(listeners == null ? List.of() : listeners.reload(next.listeners()));
+        tunnels.forEach((t, reload) -> {
+            ServerTunnel tunnel = serverTunnels.get(t.name());
+            ServerTlsContexts contexts = reload.contexts();
+            if (reload.backend() == null) {
+                if (contexts.choosesByName()) {
+                    tunnel.contexts(contexts.mapping());
+                } else {
+                    tunnel.context(contexts.defaultContext());
+                }
             } else {
-                tunnel.context(contexts.defaultContext());
+                if (reload.backendsBySni() != null || contexts.choosesByName()) {
+                    tunnel.reconfigure(contexts.mapping(), reload.backend(), reload.backendsBySni());
+                } else {
+                    tunnel.reconfigure(contexts.defaultContext(), reload.backend());
+                }
+                log.info("tunnel {}: backend {} from now on", t.name(), t.target());
+                logRoutes(t);
             }
             serverTunnelTls.put(t.name(), contexts);
             served.add("tunnel " + t.name() + " (" + contexts.describe() + ")");
@@ -332,19 +419,19 @@ public final class TlsdDaemon implements AutoCloseable {
         return served;
     }
 
-    private List<String> reloadClientRole() {
+    private List<String> reloadClientRole(DaemonConfig next) {
         ClientTlsContexts contexts;
         try {
-            contexts = clientContexts();
+            contexts = clientContexts(next);
         } catch (SSLException | RuntimeException e) {
             throw new IllegalArgumentException("client role: " + e.getMessage(), e);
         }
         List<String> used = new ArrayList<>(List.of("client role (" + contexts.describe() + ")"));
         Map<ClientTunnel, SslContext> tunnels = new LinkedHashMap<>();
         Map<String, ClientTlsContexts> owns = new LinkedHashMap<>();
-        for (TunnelConfig t : config.tunnels()) {
+        for (TunnelConfig t : next.tunnels()) {
             try {
-                ClientTlsContexts own = clientTunnelContexts(t, contexts);
+                ClientTlsContexts own = clientTunnelContexts(next, t, contexts);
                 tunnels.put(clientTunnels.get(t.name()), own.forAlpn(t.alpn()));
                 if (own != contexts) {
                     owns.put(t.name(), own);
@@ -354,9 +441,11 @@ public final class TlsdDaemon implements AutoCloseable {
                 throw new IllegalArgumentException("tunnel " + t.name() + ": " + e.getMessage(), e);
             }
         }
+        next.tunnels().forEach(t -> warnAboutTrust(next, t));
         connector.contexts(contexts);
         tunnels.forEach(ClientTunnel::context);
         clientTls = contexts;
+        clientTunnelTls.keySet().retainAll(owns.keySet());
         clientTunnelTls.putAll(owns);
         return used;
     }
@@ -453,7 +542,7 @@ public final class TlsdDaemon implements AutoCloseable {
             samples.addAll(listeners.metricSamples());
         }
         clientTunnels.forEach((name, t) -> addTunnelSamples(samples, name, t.stats()));
-        serverTunnels.forEach((c, t) -> addTunnelSamples(samples, c.name(), t.stats()));
+        serverTunnels.forEach((name, t) -> addTunnelSamples(samples, name, t.stats()));
         ClientTlsContexts client = clientTls;
         if (client != null && client.clientCertificate() != null) {
             samples.add(DaemonMetrics.certificateExpiry("client", "", client.clientCertificate()));

@@ -56,6 +56,11 @@ final class ClientCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        return DaemonOptions.runInForeground(config(), daemon.config == null ? null : this::config);
+    }
+
+    /** The configuration file, if any, with the flags on top; read again on SIGHUP. */
+    private DaemonConfig config() {
         DaemonConfig.Builder builder = daemon.builder().role(DaemonConfig.Role.CLIENT);
         if (caFile != null) {
             builder.caFile(caFile);
@@ -86,6 +91,6 @@ final class ClientCommand implements Callable<Integer> {
         if (cfg.caFile() != null && !Files.isReadable(cfg.caFile())) {
             throw new IllegalArgumentException("--ca-file " + cfg.caFile() + " is not a readable file");
         }
-        return DaemonOptions.runInForeground(cfg);
+        return cfg;
     }
 }

@@ -9,6 +9,7 @@ import io.tlsd.daemon.tls.signing.SigningPolicy;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Option;
@@ -21,7 +22,7 @@ final class DaemonOptions {
             description = "IPC socket (default: $XDG_RUNTIME_DIR/tlsd/ROLE.sock or /tmp/tlsd-$USER/ROLE.sock)")
     Path socket;
 
-    @Option(names = "--config", paramLabel = "FILE", description = "YAML configuration; flags override it")
+    @Option(names = "--config", paramLabel = "FILE", description = "YAML configuration; flags override it. SIGHUP reads it again (docs/configuration.md)")
     Path config;
 
     @Option(names = "--transport", paramLabel = "auto|epoll|nio", description = "I/O transport (default: auto)")
@@ -141,8 +142,13 @@ final class DaemonOptions {
         return builder;
     }
 
-    /** Starts the daemon and blocks until SIGTERM or SIGINT stopped it. */
-    static int runInForeground(DaemonConfig config) throws InterruptedException {
+    /**
+     * Starts the daemon and blocks until SIGTERM or SIGINT stopped it.
+     *
+     * @param configAgain makes the configuration again, from the file read again, for SIGHUP; null
+     *     when there is no file ({@link #config}), and SIGHUP reads the certificate files only
+     */
+    static int runInForeground(DaemonConfig config, Supplier<DaemonConfig> configAgain) throws InterruptedException {
         DaemonLog.configure(config.logLevel(), config.logFormat());
         TlsdDaemon daemon;
         try {
@@ -160,7 +166,7 @@ final class DaemonOptions {
         }
         try (SystemdNotify systemd = SystemdNotify.fromEnvironment(System.getenv())) {
             StopSignals.onStop(daemon, config.drainTimeout(), systemd);
-            ReloadSignal.onReload(daemon, systemd);
+            ReloadSignal.onReload(daemon, systemd, config, configAgain);
             if (systemd.enabled()) {
                 systemd.ready("serving");
                 Duration watchdog = systemd.startWatchdog(System.getenv(), daemon.health());

@@ -1,58 +1,96 @@
 package io.tlsd.daemon.cli;
 
+import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.TlsdDaemon;
+import io.tlsd.daemon.logging.DaemonLog;
+import java.util.List;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sun.misc.Signal;
 import sun.misc.SignalHandler;
 
 /**
- * SIGHUP makes a foreground daemon read its certificate files again ({@link TlsdDaemon#reload()}),
- * so that renewed certificates and trust anchors are used without a restart. The outcome is
- * logged: what is used now, or why nothing changed.
+ * SIGHUP makes a foreground daemon read its configuration file (when it has one) and its
+ * certificate files again ({@link TlsdDaemon#reload(DaemonConfig)}), so that renewed certificates,
+ * trust anchors and changed TLS settings are used without a restart. The outcome is logged: what
+ * is used now and what changed but needs a restart, or why nothing changed.
  */
 final class ReloadSignal {
     private static final Logger log = LoggerFactory.getLogger(ReloadSignal.class);
 
-    private ReloadSignal() {
+    private final TlsdDaemon daemon;
+    private final SystemdNotify systemd;
+    /** The configuration read again (file and flags); null when there is no file to read. */
+    private final Supplier<DaemonConfig> configAgain;
+    /** The log level of the last configuration read, to tell a change in the file. */
+    private String logLevel;
+
+    private ReloadSignal(TlsdDaemon daemon, SystemdNotify systemd, DaemonConfig config,
+                         Supplier<DaemonConfig> configAgain) {
+        this.daemon = daemon;
+        this.systemd = systemd;
+        this.configAgain = configAgain;
+        this.logLevel = config.logLevel();
     }
 
     /**
      * Claims SIGHUP, so that it never stops the daemon (the JVM's default), and says so in the
      * log once it can be sent.
+     *
+     * @param config what the daemon started with
+     * @param configAgain reads the configuration again, as the daemon's was made; null when it was
+     *     made from the command line alone, and SIGHUP reads the certificate files only
      */
-    static void onReload(TlsdDaemon daemon) {
-        onReload(daemon, SystemdNotify.NONE);
-    }
-
-    /** Also tells systemd ({@code RELOADING=1}, then {@code READY=1}) around each reload. */
-    static void onReload(TlsdDaemon daemon, SystemdNotify systemd) {
+    static void onReload(TlsdDaemon daemon, SystemdNotify systemd, DaemonConfig config,
+                         Supplier<DaemonConfig> configAgain) {
+        ReloadSignal reload = new ReloadSignal(daemon, systemd, config, configAgain);
+        String what = reload.what();
         try {
             SignalHandler before = Signal.handle(new Signal("HUP"),
-                    signal -> new Thread(() -> reload(daemon, systemd), "tlsd-reload").start());
+                    signal -> new Thread(reload::reload, "tlsd-reload").start());
             if (before == SignalHandler.SIG_IGN) {
                 // The JVM leaves a signal the process inherited as ignored alone (nohup does that).
-                log.warn("SIGHUP is ignored by this process (started with nohup?): it cannot reload the"
-                        + " certificate files; start tlsd without nohup (a service manager needs none)");
+                log.warn("SIGHUP is ignored by this process (started with nohup?): it cannot reload " + what
+                        + "; start tlsd without nohup (a service manager needs none)");
             } else {
-                log.info("SIGHUP reads the certificate files again");
+                log.info("SIGHUP reads {} again", what);
             }
         } catch (IllegalArgumentException e) {
             log.debug("cannot handle SIGHUP: {}", e.getMessage());
         }
     }
 
-    private static void reload(TlsdDaemon daemon, SystemdNotify systemd) {
-        log.info("SIGHUP received, reading the certificate files again");
+    private String what() {
+        return configAgain == null ? "the certificate files" : "the configuration and certificate files";
+    }
+
+    private synchronized void reload() {
+        log.info("SIGHUP received, reading {} again", what());
         systemd.reloading();
         String status;
         try {
-            for (String what : daemon.reload()) {
+            TlsdDaemon.Reloaded done;
+            if (configAgain == null) {
+                done = new TlsdDaemon.Reloaded(daemon.reload(), List.of());
+            } else {
+                DaemonConfig next = configAgain.get();
+                done = daemon.reload(next);
+                if (!next.logLevel().equals(logLevel)) {
+                    DaemonLog.level(next.logLevel());
+                    log.info("reload: log level {}", next.logLevel());
+                    logLevel = next.logLevel();
+                }
+            }
+            for (String what : done.used()) {
                 log.info("reload: {}", what);
             }
-            status = "serving; certificate files read again";
+            if (!done.notApplied().isEmpty()) {
+                log.warn("reload: changed, but not applied until a restart: {}", String.join("; ", done.notApplied()));
+            }
+            status = "serving; " + what().substring("the ".length()) + " read again";
         } catch (RuntimeException e) {
-            log.error("reload failed, still using the previous certificates: {}", e.getMessage());
+            log.error("reload failed, still using the previous settings and certificates: {}", e.getMessage());
             status = "serving; the last reload failed, see the log";
         }
         systemd.ready(status);

@@ -85,14 +85,9 @@ final class ServerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        DaemonConfig.Builder builder = daemon.builder().role(DaemonConfig.Role.SERVER);
-        if (clientCrl != null && clientCa == null) {
-            throw new IllegalArgumentException("--client-crl needs --client-ca");
-        }
-        if (target != null) {
-            return runTunnel(builder);
-        }
-        if (cert == null && key == null && builder.listeners().isEmpty()) {
+        checkFlags();
+        DaemonConfig.Builder fromFile = daemonBuilder();
+        if (target == null && cert == null && key == null && fromFile.listeners().isEmpty() && fromFile.ipcEnabled()) {
             // The embedded default: a certificate for localhost from a local CA in the state directory.
             LocalCertificateAuthority ca = LocalCertificateAuthority.open(
                     stateDir != null ? stateDir : LocalCertificateAuthority.defaultStateDir());
@@ -101,6 +96,27 @@ final class ServerCommand implements Callable<Integer> {
             listen = listen != null ? listen : EMBEDDED_LISTEN;
             System.err.println("tlsd server: no certificate given, serving the embedded default for localhost on "
                     + listen + "; clients trust the local CA " + ca.caCertificate());
+        }
+        return DaemonOptions.runInForeground(config(), daemon.config == null ? null : this::config);
+    }
+
+    private DaemonConfig.Builder daemonBuilder() {
+        return daemon.builder().role(DaemonConfig.Role.SERVER);
+    }
+
+    /** The checks of the flags alone, before anything is read or made. */
+    private void checkFlags() {
+        if (clientCrl != null && clientCa == null) {
+            throw new IllegalArgumentException("--client-crl needs --client-ca");
+        }
+        clientAuthPolicy();
+    }
+
+    /** The configuration file, if any, with the flags on top; read again on SIGHUP. */
+    private DaemonConfig config() {
+        DaemonConfig.Builder builder = daemonBuilder();
+        if (target != null) {
+            return tunnelConfig(builder);
         }
         if ((clientCa != null || clientCrl != null) && listen == null) {
             throw new IllegalArgumentException("--client-ca and --client-crl go with --listen (in a configuration file:"
@@ -120,13 +136,11 @@ final class ServerCommand implements Callable<Integer> {
             all.add(0, listener);
             builder.listeners(all);
         }
-        DaemonConfig cfg;
         try {
-            cfg = builder.build();
+            return builder.build();
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(e.getMessage() + " (give --listen ADDR --cert PEM --key PEM, or --config FILE)");
         }
-        return DaemonOptions.runInForeground(cfg);
     }
 
     private ClientAuthPolicy clientAuthPolicy() {
@@ -138,7 +152,7 @@ final class ServerCommand implements Callable<Integer> {
     }
 
     /** {@code --listen ADDR --target ADDR --cert PEM --key PEM}: TLS in, plain TCP out. */
-    private int runTunnel(DaemonConfig.Builder builder) throws InterruptedException {
+    private DaemonConfig tunnelConfig(DaemonConfig.Builder builder) {
         if (listen == null || cert == null || key == null) {
             throw new IllegalArgumentException("a tunnel needs --listen, --target, --cert and --key");
         }
@@ -156,6 +170,6 @@ final class ServerCommand implements Callable<Integer> {
         if (daemon.socket == null) {
             builder.ipcEnabled(false);
         }
-        return DaemonOptions.runInForeground(builder.build());
+        return builder.build();
     }
 }

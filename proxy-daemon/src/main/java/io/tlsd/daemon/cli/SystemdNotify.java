@@ -83,7 +83,7 @@ final class SystemdNotify implements AutoCloseable {
     /** A reload begins: {@code RELOADING=1} with the monotonic clock, as notify-reload units need. */
     void reloading() {
         // HotSpot's nanoTime is CLOCK_MONOTONIC on Linux, the clock systemd means
-        send("RELOADING=1\nMONOTONIC_USEC=" + System.nanoTime() / 1000 + "\nSTATUS=reading the certificate files again\n");
+        send("RELOADING=1\nMONOTONIC_USEC=" + System.nanoTime() / 1000 + "\nSTATUS=reloading\n");
     }
 
     /**

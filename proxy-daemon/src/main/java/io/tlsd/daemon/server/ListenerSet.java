@@ -99,17 +99,37 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
      * @throws IllegalArgumentException naming the listener and the file, if one cannot be used
      */
     public List<String> reload() {
+        return reload(listeners.values().stream().map(TlsListener::config).toList());
+    }
+
+    /**
+     * As {@link #reload()}, with the TLS settings of {@code configs} (certificates, ALPN, client
+     * authentication, client CA and CRL files, allowed clients): each listener takes the one of its
+     * name as its configuration. A listener is not bound again, so {@code configs} must not differ
+     * from the running ones in anything else ({@code TlsdDaemon}'s reload sees to that).
+     *
+     * @throws IllegalArgumentException if a listener is missing from {@code configs}, or as {@link #reload()}
+     */
+    public List<String> reload(List<ListenerConfig> configs) {
+        Map<String, ListenerConfig> byName = new LinkedHashMap<>();
+        configs.forEach(c -> byName.put(c.name(), c));
+        Map<TlsListener, ListenerConfig> nextConfigs = new LinkedHashMap<>();
         Map<TlsListener, ServerTlsContexts> next = new LinkedHashMap<>();
         for (TlsListener listener : listeners.values()) {
+            ListenerConfig config = byName.get(listener.name());
+            if (config == null) {
+                throw new IllegalArgumentException("listener " + listener.name() + " is not in the configuration");
+            }
             try {
-                next.put(listener, contextsOf(listener.config()));
+                next.put(listener, contextsOf(config));
             } catch (SSLException | RuntimeException e) {
                 throw new IllegalArgumentException("listener " + listener.name() + ": " + e.getMessage(), e);
             }
+            nextConfigs.put(listener, config);
         }
         List<String> reloaded = new ArrayList<>();
         next.forEach((listener, contexts) -> {
-            listener.contexts(contexts);
+            listener.reconfigure(nextConfigs.get(listener), contexts);
             reloaded.add("listener " + listener.name() + " (" + contexts.describe() + ")");
         });
         return reloaded;

@@ -36,7 +36,8 @@ final class TlsListener {
     private record Waiter(Promise<Channel> promise, EventLoop loop) {
     }
 
-    private final ListenerConfig config;
+    /** Replaced by a reload, which changes only its TLS settings (those of {@link #contexts}). */
+    private volatile ListenerConfig config;
     /** Replaced by a reload; a client gets the contexts of the moment it is accepted. */
     private volatile ServerTlsContexts contexts;
     private final Object lock = new Object();
@@ -63,8 +64,12 @@ final class TlsListener {
         return contexts;
     }
 
-    /** Serves {@code next} to the clients accepted from now on; connections up already keep theirs. */
-    void contexts(ServerTlsContexts next) {
+    /**
+     * Serves {@code next}, built from {@code config}'s TLS settings, to the clients accepted from now
+     * on; connections up already keep theirs.
+     */
+    void reconfigure(ListenerConfig config, ServerTlsContexts next) {
+        this.config = config;
         contexts = next;
     }
 

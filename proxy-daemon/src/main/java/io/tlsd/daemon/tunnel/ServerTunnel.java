@@ -79,13 +79,12 @@ public final class ServerTunnel implements AutoCloseable {
     private final Transport transport;
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
-    /** Replaced on reload; a client gets what was served the moment it is accepted. */
+    /**
+     * The contexts and backends; replaced on reload, a client gets what was served the moment it
+     * is accepted.
+     */
     private volatile Served served;
     private final InetSocketAddress listen;
-    /** The backend, or the default one when {@link #backendsBySni} is set. */
-    private final InetSocketAddress backend;
-    /** The backend for each SNI name; null when every client goes to {@link #backend}. */
-    private final Mapping<String, InetSocketAddress> backendsBySni;
     private final boolean proxyProtocol;
     private final TunnelSettings settings;
     private final Listener listener;
@@ -104,7 +103,7 @@ public final class ServerTunnel implements AutoCloseable {
     public ServerTunnel(Transport transport, EventLoopGroup boss, EventLoopGroup workers, SslContext context,
                         InetSocketAddress listen, InetSocketAddress backend, boolean proxyProtocol,
                         TunnelSettings settings) {
-        this(transport, boss, workers, Served.of(context), listen, backend, null, proxyProtocol, settings);
+        this(transport, boss, workers, Served.of(context, backend), listen, proxyProtocol, settings);
     }
 
     /**
@@ -118,7 +117,7 @@ public final class ServerTunnel implements AutoCloseable {
     public ServerTunnel(Transport transport, EventLoopGroup boss, EventLoopGroup workers,
                         Mapping<String, SslContext> bySni, InetSocketAddress listen, InetSocketAddress backend,
                         boolean proxyProtocol, TunnelSettings settings) {
-        this(transport, boss, workers, Served.of(bySni), listen, backend, null, proxyProtocol, settings);
+        this(transport, boss, workers, Served.of(bySni, backend, null), listen, proxyProtocol, settings);
     }
 
     /**
@@ -134,28 +133,20 @@ public final class ServerTunnel implements AutoCloseable {
                         Mapping<String, SslContext> bySni, InetSocketAddress listen,
                         Mapping<String, InetSocketAddress> backendsBySni, boolean proxyProtocol,
                         TunnelSettings settings) {
-        this(transport, boss, workers, Served.of(bySni), listen,
-                Objects.requireNonNull(backendsBySni, "backendsBySni == null").map(null), backendsBySni,
+        this(transport, boss, workers,
+                Served.of(bySni, null, Objects.requireNonNull(backendsBySni, "backendsBySni == null")), listen,
                 proxyProtocol, settings);
     }
 
     private ServerTunnel(Transport transport, EventLoopGroup boss, EventLoopGroup workers, Served served,
-                         InetSocketAddress listen, InetSocketAddress backend,
-                         Mapping<String, InetSocketAddress> backendsBySni, boolean proxyProtocol,
-                         TunnelSettings settings) {
+                         InetSocketAddress listen, boolean proxyProtocol, TunnelSettings settings) {
         this.transport = Objects.requireNonNull(transport, "transport == null");
         this.boss = Objects.requireNonNull(boss, "boss == null");
         this.workers = Objects.requireNonNull(workers, "workers == null");
         this.served = served;
         this.listen = Objects.requireNonNull(listen, "listen == null");
-        this.backend = Objects.requireNonNull(backend, "backend == null");
-        this.backendsBySni = backendsBySni;
         this.settings = Objects.requireNonNull(settings, "settings == null");
         this.proxyProtocol = proxyProtocol;
-        if (backend.isUnresolved()) {
-            // Netty would resolve it on an event loop with the blocking JDK resolver, for every connection.
-            throw new IllegalArgumentException("backend address " + backend + " is not resolved");
-        }
         this.listener = new Listener(settings.connectionLimit(this::name));
     }
 
@@ -166,8 +157,10 @@ public final class ServerTunnel implements AutoCloseable {
      * @throws IllegalArgumentException if {@code next} is a client context
      */
     public void context(SslContext next) {
+        Served now = served;
         // with routes the ClientHello is read all the same, for the backend its name picks
-        served = backendsBySni == null ? Served.of(next) : Served.of(name -> next);
+        served = now.backendsBySni() == null ? Served.of(next, now.backend())
+                : Served.of(name -> next, null, now.backendsBySni());
     }
 
     /**
@@ -177,19 +170,60 @@ public final class ServerTunnel implements AutoCloseable {
      * @throws IllegalArgumentException if {@code next}'s default is a client context
      */
     public void contexts(Mapping<String, SslContext> next) {
-        served = Served.of(next);
+        Served now = served;
+        served = Served.of(next, now.backend(), now.backendsBySni());
     }
 
-    /** One context for every client, or (when {@code bySni} is not null) one per SNI name. */
-    private record Served(SslContext single, Mapping<String, SslContext> bySni) {
-        static Served of(SslContext context) {
+    /**
+     * Serves {@code next} to the clients accepted from now on and carries them to {@code backend},
+     * as the first constructor does; connections up already keep theirs.
+     *
+     * @throws IllegalArgumentException if {@code next} is a client context or {@code backend} is
+     *     not resolved
+     */
+    public void reconfigure(SslContext next, InetSocketAddress backend) {
+        served = Served.of(next, backend);
+    }
+
+    /**
+     * Serves the contexts of {@code bySni} by SNI name to the clients accepted from now on, and
+     * carries them to {@code backend}, or (when {@code backendsBySni} is not null) to the backend
+     * their SNI name maps to, as the constructors that take mappings do; connections up already
+     * keep theirs.
+     *
+     * @param backend null when {@code backendsBySni} is given: its default is
+     * @throws IllegalArgumentException if {@code bySni}'s default is a client context or a backend
+     *     is not resolved
+     */
+    public void reconfigure(Mapping<String, SslContext> bySni, InetSocketAddress backend,
+                            Mapping<String, InetSocketAddress> backendsBySni) {
+        served = Served.of(bySni, backend, backendsBySni);
+    }
+
+    /**
+     * One context for every client, or (when {@code bySni} is not null) one per SNI name; the
+     * backend, or the default one when {@code backendsBySni} (SNI name → backend) is not null.
+     */
+    private record Served(SslContext single, Mapping<String, SslContext> bySni, InetSocketAddress backend,
+                          Mapping<String, InetSocketAddress> backendsBySni) {
+        static Served of(SslContext context, InetSocketAddress backend) {
             checkServer(Objects.requireNonNull(context, "context == null"));
-            return new Served(context, null);
+            return new Served(context, null, checkResolved(backend), null);
         }
 
-        static Served of(Mapping<String, SslContext> bySni) {
+        static Served of(Mapping<String, SslContext> bySni, InetSocketAddress backend,
+                         Mapping<String, InetSocketAddress> backendsBySni) {
             checkServer(Objects.requireNonNull(bySni, "bySni == null").map(null));
-            return new Served(null, bySni);
+            return new Served(null, bySni,
+                    checkResolved(backendsBySni == null ? backend : backendsBySni.map(null)), backendsBySni);
+        }
+
+        private static InetSocketAddress checkResolved(InetSocketAddress backend) {
+            if (Objects.requireNonNull(backend, "backend == null").isUnresolved()) {
+                // Netty would resolve it on an event loop with the blocking JDK resolver, for every connection.
+                throw new IllegalArgumentException("backend address " + backend + " is not resolved");
+            }
+            return backend;
         }
 
         private static void checkServer(SslContext context) {
@@ -209,8 +243,8 @@ public final class ServerTunnel implements AutoCloseable {
         localAddress = listener.bind(transport, boss, workers, listen, new TlsClientInitializer());
         log.info("{}{} → backend {}{}: listening ({}connect timeout {} ms, handshake timeout {} ms, idle timeout {}, "
                         + "max connections {})",
-                settings.logPrefix(), Relay.addressString(localAddress), Relay.addressString(backend),
-                backendsBySni == null ? "" : " (others by SNI name)",
+                settings.logPrefix(), Relay.addressString(localAddress), Relay.addressString(served.backend()),
+                served.backendsBySni() == null ? "" : " (others by SNI name)",
                 proxyProtocol ? "PROXY protocol v2, " : "", settings.connectTimeout().toMillis(),
                 settings.handshakeTimeout().toMillis(),
                 settings.idleTimeout().isZero() ? "off" : settings.idleTimeout().toMillis() + " ms",
@@ -256,7 +290,7 @@ public final class ServerTunnel implements AutoCloseable {
     @Override
     public String toString() {
         return "ServerTunnel " + Relay.addressString(localAddress == null ? listen : localAddress)
-                + " → " + Relay.addressString(backend);
+                + " → " + Relay.addressString(served.backend());
     }
 
     /**
@@ -264,7 +298,8 @@ public final class ServerTunnel implements AutoCloseable {
      * "… (others by SNI name)" when the backend is not known yet.
      */
     private String name(Channel accepted) {
-        return name(accepted, backend) + (backendsBySni == null ? "" : " (others by SNI name)");
+        Served now = served;
+        return name(accepted, now.backend()) + (now.backendsBySni() == null ? "" : " (others by SNI name)");
     }
 
     private String name(Channel accepted, InetSocketAddress target) {
@@ -290,11 +325,11 @@ public final class ServerTunnel implements AutoCloseable {
                 tls.setHandshakeTimeoutMillis(settings.handshakeTimeout().toMillis());
                 // the handshake within its timeout, then decrypts from and encrypts to the client
                 ch.pipeline().addLast("tls", tls);
-                carry(ch, tls, backend);
+                carry(ch, tls, now.backend());
             } else {
                 ch.pipeline()
                         // reads the ClientHello, then replaces itself with the SslHandler its SNI name picks
-                        .addLast("tls", new CertificateBySni(ch, now.bySni()))
+                        .addLast("tls", new CertificateBySni(ch, now))
                         // a ClientHello that does not come, or is none: counted and logged
                         .addLast("client-hello", new ClientHelloWatch());
                 listener.awaitClientHello(ch);
@@ -322,11 +357,14 @@ public final class ServerTunnel implements AutoCloseable {
      */
     private final class CertificateBySni extends SniHandler {
         private final Channel client;
+        /** What was served when the client was accepted. */
+        private final Served served;
         private final long acceptedNanos = System.nanoTime();
 
-        CertificateBySni(Channel client, Mapping<String, SslContext> bySni) {
-            super(bySni, settings.handshakeTimeout().toMillis());
+        CertificateBySni(Channel client, Served served) {
+            super(served.bySni(), settings.handshakeTimeout().toMillis());
             this.client = client;
+            this.served = served;
         }
 
         @Override
@@ -342,7 +380,8 @@ public final class ServerTunnel implements AutoCloseable {
             long spentMillis = (System.nanoTime() - acceptedNanos) / 1_000_000;
             tls.setHandshakeTimeoutMillis(Math.max(1, settings.handshakeTimeout().toMillis() - spentMillis));
             // hostname(): the name that picked the context (lower case, null for none), set by now
-            carry(client, tls, backendsBySni == null ? backend : backendsBySni.map(hostname()));
+            carry(client, tls, served.backendsBySni() == null ? served.backend()
+                    : served.backendsBySni().map(hostname()));
             return tls;
         }
 

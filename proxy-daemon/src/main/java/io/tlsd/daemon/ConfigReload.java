@@ -1,0 +1,208 @@
+package io.tlsd.daemon;
+
+import io.tlsd.daemon.server.ListenerConfig;
+import io.tlsd.daemon.tunnel.TunnelConfig;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.RecordComponent;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * What a reload takes from a configuration read again ({@link TlsdDaemon#reload(DaemonConfig)}):
+ * the TLS settings of the listeners and tunnels the daemon runs, and of the client role, and
+ * nothing else. Every other change (an address, a limit, a listener or tunnel added or removed,
+ * worker threads) needs a restart; it is listed, by its key in the configuration file, so that the
+ * log says what was not applied.
+ *
+ * <p>A listener or tunnel of the new configuration is the running one of the same name. When
+ * anything of it that needs a restart changed, none of its changes is applied: its TLS settings
+ * may belong with the rest (a new {@code target} with its new {@code ca_file}), or the name may
+ * now be another's (tunnels without a {@code name} are named by their place in the file).
+ *
+ * <p>Taken from the new configuration:
+ * <ul>
+ *   <li>a listener's {@code certificates}, {@code alpn}, {@code client_auth}, {@code
+ *       client_ca_file}, {@code client_crl_file} and {@code allowed_clients};
+ *   <li>the same of a server-role tunnel, its {@code cert}/{@code key}/{@code pkcs12}, and its
+ *       backends: {@code target} and {@code routes};
+ *   <li>a client-role tunnel's {@code cert}/{@code key}/{@code pkcs12}, {@code alpn}, {@code
+ *       ca_file}, {@code crl_file} and {@code allowed_servers};
+ *   <li>the client role's {@code tls.ca_file}, {@code tls.crl_file} and {@code
+ *       tls.client_certificate}.
+ * </ul>
+ * {@code log_level} is not the daemon's: the command line applies it.
+ */
+final class ConfigReload {
+    private static final Set<String> LISTENER_TLS = Set.of("certificates", "alpn", "clientAuth", "clientCaFile",
+            "clientCrlFile", "allowedClients");
+    private static final Set<String> SERVER_TUNNEL_RELOADED = Set.of("certificate", "certificates", "alpn",
+            "clientAuth", "clientCaFile", "clientCrlFile", "allowedClients", "target", "routes");
+    private static final Set<String> CLIENT_TUNNEL_RELOADED = Set.of("certificate", "alpn", "caFile", "crlFile",
+            "allowedServers");
+    /** Record components whose key in the file is not their name in snake case. */
+    private static final Map<String, String> KEYS = Map.of("serverName", "servername", "certificate", "cert");
+
+    /**
+     * Settings of the whole daemon that only a restart changes, by their key in the file, for
+     * both roles; {@link #CLIENT_RESTART} and {@link #SERVER_RESTART} hold those of one role.
+     */
+    private static final Map<String, Function<DaemonConfig, Object>> DAEMON_RESTART = daemonRestartKeys();
+    private static final Map<String, Function<DaemonConfig, Object>> CLIENT_RESTART = new LinkedHashMap<>();
+    private static final Map<String, Function<DaemonConfig, Object>> SERVER_RESTART = new LinkedHashMap<>();
+
+    static {
+        CLIENT_RESTART.put("max_handshakes_in_flight", DaemonConfig::maxHandshakesInFlight);
+        CLIENT_RESTART.put("send_buffer", DaemonConfig::sendBufferBytes);
+        SERVER_RESTART.put("tls.ticket_key_rotation", DaemonConfig::ticketKeyRotation);
+        SERVER_RESTART.put("tls.signing", c -> c.signing().mode());
+    }
+
+    private static Map<String, Function<DaemonConfig, Object>> daemonRestartKeys() {
+        Map<String, Function<DaemonConfig, Object>> keys = new LinkedHashMap<>();
+        keys.put("socket", c -> c.ipcEnabled() ? c.socket() : "none");
+        keys.put("transport", DaemonConfig::transport);
+        keys.put("worker_threads", DaemonConfig::workerThreads);
+        keys.put("handshake_threads", DaemonConfig::handshakeThreads);
+        keys.put("worker_busy_poll", DaemonConfig::workerBusyPoll);
+        keys.put("tls.protocols", DaemonConfig::tlsProtocols);
+        keys.put("tls.groups", DaemonConfig::tlsGroups);
+        keys.put("tls.provider", DaemonConfig::tlsProvider);
+        keys.put("timeouts.connect", DaemonConfig::connectTimeout);
+        keys.put("timeouts.handshake", DaemonConfig::handshakeTimeout);
+        keys.put("timeouts.hello", DaemonConfig::helloTimeout);
+        keys.put("timeouts.drain", DaemonConfig::drainTimeout);
+        keys.put("limits", DaemonConfig::limits);
+        keys.put("shared_memory.dir", DaemonConfig::sharedMemoryDir);
+        keys.put("shared_memory.write_ring_bytes", DaemonConfig::writeRingBytes);
+        keys.put("metrics", DaemonConfig::metrics);
+        keys.put("debug socket", DaemonConfig::debugSocket);
+        keys.put("allowed_peers", DaemonConfig::allowedPeers);
+        keys.put("log_format", DaemonConfig::logFormat);
+        return keys;
+    }
+
+    private final DaemonConfig applied;
+    private final List<String> notApplied;
+
+    private ConfigReload(DaemonConfig applied, List<String> notApplied) {
+        this.applied = applied;
+        this.notApplied = List.copyOf(notApplied);
+    }
+
+    /**
+     * @param running the configuration the daemon runs with
+     * @param next the configuration read again (file and command line)
+     * @throws IllegalArgumentException if {@code next} is of the other role, or a listener or tunnel
+     *     with the TLS settings of {@code next} would be invalid
+     */
+    static ConfigReload of(DaemonConfig running, DaemonConfig next) {
+        if (running.role() != next.role()) {
+            throw new IllegalArgumentException("the configuration is for the " + next.role().wireName()
+                    + " role, the daemon runs the " + running.role().wireName() + " role");
+        }
+        boolean server = running.role() == DaemonConfig.Role.SERVER;
+        List<String> notApplied = new ArrayList<>();
+        Map<String, Function<DaemonConfig, Object>> restart = new LinkedHashMap<>(DAEMON_RESTART);
+        restart.putAll(server ? SERVER_RESTART : CLIENT_RESTART);
+        restart.forEach((key, value) -> {
+            if (!Objects.equals(value.apply(running), value.apply(next))) {
+                notApplied.add(key);
+            }
+        });
+
+        List<ListenerConfig> listeners = match("listener", running.listeners(), next.listeners(),
+                ListenerConfig::name, LISTENER_TLS, l -> { }, notApplied);
+        List<TunnelConfig> tunnels = match("tunnel", running.tunnels(), next.tunnels(), TunnelConfig::name,
+                server ? SERVER_TUNNEL_RELOADED : CLIENT_TUNNEL_RELOADED, t -> t.checkRole(server), notApplied);
+
+        DaemonConfig.Builder applied = running.toBuilder().listeners(listeners).tunnels(tunnels);
+        if (!server) {
+            applied.caFile(next.caFile()).crlFile(next.crlFile()).clientCertificate(next.clientCertificate());
+        }
+        return new ConfigReload(applied.build(), notApplied);
+    }
+
+    /**
+     * The listeners or tunnels to run: each running one, or the one of its name in {@code next}
+     * when that differs in {@code reloaded} components only. Adds to {@code notApplied} what else
+     * differs.
+     */
+    private static <T extends Record> List<T> match(String kind, List<T> running, List<T> next,
+                                                    Function<T, String> name, Set<String> reloaded,
+                                                    Consumer<T> check, List<String> notApplied) {
+        Map<String, T> byName = new LinkedHashMap<>();
+        next.forEach(entry -> byName.put(name.apply(entry), entry));
+        List<T> matched = new ArrayList<>();
+        for (T now : running) {
+            T then = byName.remove(name.apply(now));
+            if (then == null) {
+                notApplied.add(kind + " " + name.apply(now) + " removed");
+                matched.add(now);
+                continue;
+            }
+            check.accept(then);
+            List<String> changed = changed(now, then, reloaded);
+            if (changed.isEmpty()) {
+                matched.add(then); // differs from the running one in reloaded settings only
+            } else {
+                notApplied.add(entryWaits(kind + " " + name.apply(now), changed,
+                        !changed(now, then, Set.of()).equals(changed)));
+                matched.add(now);
+            }
+        }
+        byName.keySet().forEach(added -> notApplied.add(kind + " " + added + " added"));
+        return matched;
+    }
+
+    /**
+     * "tunnel web: idle_timeout", and " (its other changes wait with it)" when {@code more} other
+     * changes of the entry are held back too.
+     */
+    private static String entryWaits(String entry, List<String> changed, boolean more) {
+        return entry + ": " + String.join(", ", changed) + (more ? " (its other changes wait with it)" : "");
+    }
+
+    /** The file keys of {@code a}'s components, but {@code reloaded}, that differ in {@code b}. */
+    private static List<String> changed(Record a, Record b, Set<String> reloaded) {
+        List<String> keys = new ArrayList<>();
+        for (RecordComponent component : a.getClass().getRecordComponents()) {
+            String name = component.getName();
+            if (!reloaded.contains(name) && !Objects.equals(value(component, a), value(component, b))) {
+                keys.add(KEYS.getOrDefault(name, snakeCase(name)));
+            }
+        }
+        return keys;
+    }
+
+    private static Object value(RecordComponent component, Record of) {
+        try {
+            return component.getAccessor().invoke(of);
+        } catch (IllegalAccessException | InvocationTargetException e) {
+            throw new IllegalStateException("cannot read " + component.getName() + " of " + of.getClass(), e);
+        }
+    }
+
+    private static String snakeCase(String camel) {
+        return camel.replaceAll("([a-z0-9])([A-Z])", "$1_$2").toLowerCase(Locale.ROOT);
+    }
+
+    /** The configuration the daemon runs with after the reload: the running one, with the TLS settings of the new. */
+    DaemonConfig applied() {
+        return applied;
+    }
+
+    /**
+     * What differs in the new configuration and only a restart applies, by key: {@code
+     * "worker_threads"}, {@code "listener api: address, backlog"}, {@code "tunnel web added"}.
+     */
+    List<String> notApplied() {
+        return notApplied;
+    }
+}

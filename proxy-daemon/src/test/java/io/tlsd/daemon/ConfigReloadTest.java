@@ -1,0 +1,102 @@
+package io.tlsd.daemon;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.tlsd.daemon.server.ListenerConfig;
+import io.tlsd.daemon.tls.AllowedIdentities;
+import io.tlsd.daemon.tls.ServerTlsContexts;
+import io.tlsd.daemon.tunnel.TunnelConfig;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** What a reload takes from a configuration read again, and what it leaves for a restart. */
+class ConfigReloadTest {
+    private static final Path CA = Path.of("/etc/tlsd/ca.pem");
+    private static final AllowedIdentities ONLY_API =
+            new AllowedIdentities(List.of(), List.of(), List.of("spiffe://example.org/api"));
+
+    private static TunnelConfig clientTunnel(String name, int port, String serverName) {
+        return TunnelConfig.client(name, new InetSocketAddress("127.0.0.1", port), "api.internal:443", serverName);
+    }
+
+    private static DaemonConfig.Builder client(TunnelConfig... tunnels) {
+        return DaemonConfig.builder().socket(Path.of("/run/tlsd/client.sock")).tunnels(List.of(tunnels));
+    }
+
+    private static TunnelConfig withTrust(TunnelConfig t, List<String> alpn, AllowedIdentities allowedServers) {
+        return new TunnelConfig(t.name(), t.listen(), t.target(), t.serverName(), null, alpn, t.clientAuth(), null,
+                false, t.idleTimeout(), t.maxConnections(), CA, t.accessLog(), 0, List.of(), null, null, List.of(),
+                null, allowedServers);
+    }
+
+    @Test
+    void theClientRolesTrustAndATunnelsAllowedServersAreTakenTheRestIsListed() {
+        DaemonConfig running = client(clientTunnel("api", 7000, null), clientTunnel("old", 7001, null),
+                clientTunnel("moved", 7002, null)).build();
+        TunnelConfig api = withTrust(clientTunnel("api", 7000, null), List.of("h2"), ONLY_API);
+        TunnelConfig moved = withTrust(clientTunnel("moved", 7102, "moved.example"), List.of(), ONLY_API);
+        DaemonConfig next = client(api, moved, clientTunnel("new", 7003, null)).caFile(CA).workerThreads(7)
+                .maxHandshakesInFlight(3).signing(io.tlsd.daemon.tls.signing.SigningPolicy.parse("off-loop")).build();
+
+        ConfigReload reload = ConfigReload.of(running, next);
+
+        assertEquals(List.of("worker_threads", "max_handshakes_in_flight", "tunnel old removed",
+                "tunnel moved: listen, servername (its other changes wait with it)", "tunnel new added"),
+                reload.notApplied(), "tls.signing is the server role's");
+        DaemonConfig applied = reload.applied();
+        assertEquals(CA, applied.caFile());
+        assertEquals(running.workerThreads(), applied.workerThreads());
+        assertEquals(List.of(api, running.tunnels().get(1), running.tunnels().get(2)), applied.tunnels(),
+                "api takes its new trust settings; moved waits whole for a restart; none added or removed");
+    }
+
+    @Test
+    void aListenersClientSettingsAreTakenAndOneWhoseAddressChangedWaitsWhole() {
+        ListenerConfig api = ListenerConfig.simple("api", new InetSocketAddress("127.0.0.1", 8443),
+                Path.of("a.pem"), Path.of("a.key"));
+        ListenerConfig admin = ListenerConfig.simple("admin", new InetSocketAddress("127.0.0.1", 8444),
+                Path.of("a.pem"), Path.of("a.key"));
+        ListenerConfig apiNext = new ListenerConfig("api", api.address(),
+                List.of(ListenerConfig.CertificateSpec.pem(List.of(), Path.of("b.pem"), Path.of("b.key"), null)),
+                List.of("h2"), ServerTlsContexts.ClientAuthPolicy.REQUIRED, CA, api.handshakeTimeout(), api.backlog(),
+                api.maxPendingConnections(), 0, null, ONLY_API);
+        ListenerConfig adminNext = new ListenerConfig("admin", new InetSocketAddress("127.0.0.1", 9444),
+                admin.certificates(), List.of(), ServerTlsContexts.ClientAuthPolicy.REQUIRED, CA,
+                admin.handshakeTimeout(), 8, admin.maxPendingConnections(), 0, null, ONLY_API);
+        DaemonConfig.Builder server = DaemonConfig.builder().role(DaemonConfig.Role.SERVER)
+                .socket(Path.of("/run/tlsd/server.sock"));
+
+        ConfigReload reload = ConfigReload.of(server.listeners(List.of(api, admin)).build(),
+                server.listeners(List.of(apiNext, adminNext)).sendBufferBytes(1 << 20).build());
+
+        assertEquals(List.of("listener admin: address, backlog (its other changes wait with it)"),
+                reload.notApplied(), "send_buffer is the client role's");
+        assertEquals(List.of(apiNext, admin), reload.applied().listeners());
+    }
+
+    @Test
+    void listenersAndTunnelsAreToldApartByName() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> client(clientTunnel("api", 7000, null), clientTunnel("api", 7001, null)).build());
+        assertEquals("two tunnels are named 'api'", e.getMessage());
+    }
+
+    @Test
+    void aConfigurationOfTheOtherRoleOrWithSettingsOfTheOtherRoleIsRefused() {
+        DaemonConfig running = client(clientTunnel("api", 7000, null)).build();
+        IllegalArgumentException role = assertThrows(IllegalArgumentException.class, () -> ConfigReload.of(running,
+                running.toBuilder().role(DaemonConfig.Role.SERVER).tunnels(List.of()).ipcEnabled(true)
+                        .listeners(List.of(ListenerConfig.simple("a", new InetSocketAddress(0), CA, CA))).build()));
+        assertEquals("the configuration is for the server role, the daemon runs the client role", role.getMessage());
+
+        TunnelConfig api = clientTunnel("api", 7000, null);
+        TunnelConfig withClientCa = new TunnelConfig(api.name(), api.listen(), api.target(), null, null, List.of(),
+                api.clientAuth(), CA, false, api.idleTimeout(), api.maxConnections(), null);
+        IllegalArgumentException misplaced = assertThrows(IllegalArgumentException.class,
+                () -> ConfigReload.of(running, client(withClientCa).build()));
+        assertEquals("tunnel api: client_ca_file applies to server-role tunnels only", misplaced.getMessage());
+    }
+}
