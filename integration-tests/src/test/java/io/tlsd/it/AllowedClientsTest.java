@@ -1,5 +1,6 @@
 package io.tlsd.it;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,6 +11,7 @@ import io.tlsd.it.tunnel.LogCapture;
 import io.tlsd.sdk.Operation;
 import io.tlsd.sdk.TlsConnection;
 import io.tlsd.sdk.TlsdClient;
+import io.tlsd.testing.FreePorts;
 import io.tlsd.testing.Issued;
 import io.tlsd.testing.TestPki;
 import java.nio.file.Files;
@@ -164,6 +166,33 @@ class AllowedClientsTest {
             assertFalse(other.contains("Reused"), other);
             assertFalse(other.contains("hello"), other);
         }
+    }
+
+    @Test
+    void theCommandLinesAllowFlagsLetInOnlyTheListedClients() throws Exception {
+        Issued billing = pki.issueClient("billing");
+        Issued byUri = pki.issueClientWithNames("workload", "spiffe://example.org/ns/prod/sa/ledger");
+        Issued other = pki.issueClient("intruder");
+        int port = FreePorts.loopback();
+        try (GreetingBackend backend = new GreetingBackend("hello");
+             DaemonProcess daemon = DaemonProcess.start(dir.resolve("tunnel.log"), "server",
+                     "--listen", "127.0.0.1:" + port, "--target", "127.0.0.1:" + backend.port(),
+                     "--cert", server.chainPem().toString(), "--key", server.keyPem().toString(),
+                     "--client-auth", "required", "--client-ca", pki.caPem().toString(),
+                     "--allow-cn", "billing", "--allow-uri", "spiffe://example.org/ns/prod/sa/ledger")) {
+            daemon.awaitLogLine("listening");
+            assertTrue(client(port, billing).contains("hello"));
+            assertTrue(client(port, byUri).contains("hello"));
+            String refused = client(port, other);
+            assertTrue(refused.contains("alert") && !refused.contains("hello"), refused);
+            daemon.awaitLogLine("client certificate CN=intruder,O=tlsd tests is not among allowed_clients");
+        }
+        ConnectCommandTest.Run run = ConnectCommandTest.tlsd("", "server", "--listen", "127.0.0.1:0",
+                "--cert", server.chainPem().toString(), "--key", server.keyPem().toString(),
+                "--client-ca", pki.caPem().toString(), "--allow-cn", "billing");
+        assertEquals(2, run.exitCode(), run.stderr());
+        assertTrue(run.stderr().contains("--allow-cn, --allow-dns and --allow-uri need --client-auth required"),
+                run.stderr());
     }
 
     private TlsdDaemon start(String yaml) throws Exception {

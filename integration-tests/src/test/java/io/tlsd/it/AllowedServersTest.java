@@ -8,11 +8,13 @@ import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.TlsdDaemon;
 import io.tlsd.daemon.config.ConfigFile;
 import io.tlsd.it.tunnel.LogCapture;
+import io.tlsd.testing.FreePorts;
 import io.tlsd.testing.Issued;
 import io.tlsd.testing.TestPki;
 import io.tlsd.testing.TlsPeer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -66,5 +68,32 @@ class AllowedServersTest {
             assertEquals("olleh", ReversedLine.byTunnel(daemon.tunnelAddress("workload").getPort(), "hello"));
             assertNull(ReversedLine.byTunnel(daemon.tunnelAddress("impostor").getPort(), "hello"));
         }
+    }
+
+    @Test
+    void theCommandLinesAllowServerFlagsCheckTheTunnelsTargetByIdentity() throws Exception {
+        TestPki pki = ServerDaemonFixture.pki(dir);
+        Issued backend = pki.issueServer("backend", BACKEND);
+        int port = FreePorts.loopback();
+        try (TlsPeer backendServer = TlsPeer.opensslServer(backend, "-rev")) {
+            for (String allowed : List.of(BACKEND, "spiffe://example.org/ns/prod/sa/other")) {
+                try (DaemonProcess daemon = DaemonProcess.start(dir.resolve("client.log"), "client",
+                        "--listen", "127.0.0.1:" + port, "--target", "localhost:" + backendServer.port(),
+                        "--ca-file", pki.caPem().toString(), "--allow-server-uri", allowed)) {
+                    daemon.awaitLogLine("listening");
+                    String reversed = ReversedLine.byTunnel(port, "hello");
+                    if (allowed.equals(BACKEND)) {
+                        assertEquals("olleh", reversed);
+                    } else {
+                        assertNull(reversed);
+                        daemon.awaitLogLine("server certificate CN=backend,O=tlsd tests is not among allowed_servers");
+                    }
+                }
+            }
+        }
+        ConnectCommandTest.Run run = ConnectCommandTest.tlsd("", "client", "--socket", dir.resolve("c.sock").toString(),
+                "--allow-server-uri", BACKEND);
+        assertEquals(2, run.exitCode(), run.stderr());
+        assertTrue(run.stderr().contains("--allow-server-uri go with --listen and --target"), run.stderr());
     }
 }

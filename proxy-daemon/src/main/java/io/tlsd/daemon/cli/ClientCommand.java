@@ -3,6 +3,7 @@ package io.tlsd.daemon.cli;
 import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.config.Addresses;
 import io.tlsd.daemon.server.ListenerConfig;
+import io.tlsd.daemon.tls.AllowedIdentities;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import java.util.ArrayList;
 import java.util.List;
@@ -51,6 +52,21 @@ final class ClientCommand implements Callable<Integer> {
             description = "Tunnel: the name verified and sent as SNI (default: the target host)")
     String serverName;
 
+    @Option(names = "--allow-server-cn", paramLabel = "NAME",
+            description = "Tunnel: accept a target whose verified certificate has this subject CN, instead of checking"
+                    + " it names the target's host (repeatable; with --allow-server-dns and --allow-server-uri: any"
+                    + " of them)")
+    List<String> allowServerCn = new ArrayList<>();
+
+    @Option(names = "--allow-server-dns", paramLabel = "NAME",
+            description = "Tunnel: accept a target whose verified certificate has this DNS name (repeatable)")
+    List<String> allowServerDns = new ArrayList<>();
+
+    @Option(names = "--allow-server-uri", paramLabel = "URI",
+            description = "Tunnel: accept a target whose verified certificate has this URI name, e.g. a SPIFFE ID"
+                    + " (repeatable)")
+    List<String> allowServerUri = new ArrayList<>();
+
     @Option(names = "--access-log", description = "Tunnel: log a line for each connection when it ends")
     boolean accessLog;
 
@@ -62,6 +78,11 @@ final class ClientCommand implements Callable<Integer> {
     /** The configuration file, if any, with the flags on top; read again on SIGHUP. */
     private DaemonConfig config() {
         DaemonConfig.Builder builder = daemon.builder().role(DaemonConfig.Role.CLIENT);
+        AllowedIdentities allowedServers = DaemonOptions.identities(allowServerCn, allowServerDns, allowServerUri);
+        if (allowedServers != null && listen == null) {
+            throw new IllegalArgumentException("--allow-server-cn, --allow-server-dns and --allow-server-uri go with"
+                    + " --listen and --target (in a configuration file: allowed_servers of a tunnel)");
+        }
         if (caFile != null) {
             builder.caFile(caFile);
         }
@@ -81,7 +102,7 @@ final class ClientCommand implements Callable<Integer> {
             Addresses.parse(target); // fail early on a malformed target
             List<TunnelConfig> tunnels = new ArrayList<>(builder.tunnels());
             tunnels.add(TunnelConfig.client("tunnel-" + (tunnels.size() + 1), Addresses.parse(listen), target, serverName)
-                    .withAccessLog(accessLog));
+                    .withAccessLog(accessLog).withAllowedServers(allowedServers));
             builder.tunnels(tunnels);
             if (daemon.socket == null) {
                 builder.ipcEnabled(false); // a tunnel on the command line runs alone unless --socket is given

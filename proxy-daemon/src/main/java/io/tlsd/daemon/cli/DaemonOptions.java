@@ -5,10 +5,12 @@ import io.tlsd.daemon.TlsdDaemon;
 import io.tlsd.daemon.config.Addresses;
 import io.tlsd.daemon.config.ConfigFile;
 import io.tlsd.daemon.logging.DaemonLog;
+import io.tlsd.daemon.tls.AllowedIdentities;
 import io.tlsd.daemon.tls.signing.SigningPolicy;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -140,6 +142,17 @@ final class DaemonOptions {
             builder.signing(SigningPolicy.parse(signing));
         }
         return builder;
+    }
+
+    /**
+     * The identities of {@code --allow-cn/--allow-dns/--allow-uri} (or their {@code --allow-server-}
+     * forms); null when none is given.
+     */
+    static AllowedIdentities identities(List<String> commonNames, List<String> dnsNames, List<String> uris) {
+        if (commonNames.isEmpty() && dnsNames.isEmpty() && uris.isEmpty()) {
+            return null;
+        }
+        return new AllowedIdentities(commonNames, dnsNames, uris);
     }
 
     /**

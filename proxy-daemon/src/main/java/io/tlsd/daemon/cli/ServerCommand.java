@@ -4,6 +4,7 @@ import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.config.Addresses;
 import io.tlsd.daemon.localca.LocalCertificateAuthority;
 import io.tlsd.daemon.server.ListenerConfig;
+import io.tlsd.daemon.tls.AllowedIdentities;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import io.tlsd.daemon.tunnel.TunnelSettings;
@@ -66,6 +67,19 @@ final class ServerCommand implements Callable<Integer> {
                     + " a client whose CA has no current list in it is refused too (needs --client-ca)")
     Path clientCrl;
 
+    @Option(names = "--allow-cn", paramLabel = "NAME",
+            description = "Let in only clients whose certificate has this subject CN (repeatable; with --allow-dns"
+                    + " and --allow-uri: any of them); needs --client-auth required")
+    List<String> allowCn = new ArrayList<>();
+
+    @Option(names = "--allow-dns", paramLabel = "NAME",
+            description = "Let in only clients whose certificate has this DNS name (repeatable)")
+    List<String> allowDns = new ArrayList<>();
+
+    @Option(names = "--allow-uri", paramLabel = "URI",
+            description = "Let in only clients whose certificate has this URI name, e.g. a SPIFFE ID (repeatable)")
+    List<String> allowUri = new ArrayList<>();
+
     @Option(names = "--target", paramLabel = "ADDR",
             description = "Tunnel: instead of handing clients to applications, connect each to this plain backend")
     String target;
@@ -109,7 +123,14 @@ final class ServerCommand implements Callable<Integer> {
         if (clientCrl != null && clientCa == null) {
             throw new IllegalArgumentException("--client-crl needs --client-ca");
         }
-        clientAuthPolicy();
+        ClientAuthPolicy policy = clientAuthPolicy(); // refuses an unknown value
+        if (allowedClients() != null && policy != ClientAuthPolicy.REQUIRED) {
+            throw new IllegalArgumentException("--allow-cn, --allow-dns and --allow-uri need --client-auth required");
+        }
+    }
+
+    private AllowedIdentities allowedClients() {
+        return DaemonOptions.identities(allowCn, allowDns, allowUri);
     }
 
     /** The configuration file, if any, with the flags on top; read again on SIGHUP. */
@@ -122,6 +143,10 @@ final class ServerCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--client-ca and --client-crl go with --listen (in a configuration file:"
                     + " client_ca_file and client_crl_file of a listener or tunnel)");
         }
+        if (allowedClients() != null && listen == null) {
+            throw new IllegalArgumentException("--allow-cn, --allow-dns and --allow-uri go with --listen (in a"
+                    + " configuration file: allowed_clients of a listener or tunnel)");
+        }
         if (listen != null || cert != null || key != null) {
             if (listen == null || cert == null || key == null) {
                 throw new IllegalArgumentException("--listen, --cert and --key go together");
@@ -130,7 +155,7 @@ final class ServerCommand implements Callable<Integer> {
             ListenerConfig listener = new ListenerConfig("default", Addresses.parse(listen),
                     List.of(ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile).withOcspFile(ocspFile)),
                     alpn, policy, clientCa, Duration.ofSeconds(10), 64, ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS,
-                    0, clientCrl, null);
+                    0, clientCrl, allowedClients());
             List<ListenerConfig> all = new ArrayList<>(builder.listeners());
             all.removeIf(l -> l.name().equals("default"));
             all.add(0, listener);
@@ -165,7 +190,7 @@ final class ServerCommand implements Callable<Integer> {
                 ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile).withOcspFile(ocspFile), alpn,
                 clientAuthPolicy(),
                 clientCa, proxyProtocol, Duration.ofSeconds(idleSeconds), TunnelSettings.DEFAULT_MAX_CONNECTIONS, null,
-                accessLog, 0, List.of(), null, clientCrl, List.of(), null, null));
+                accessLog, 0, List.of(), null, clientCrl, List.of(), allowedClients(), null));
         builder.tunnels(tunnels);
         if (daemon.socket == null) {
             builder.ipcEnabled(false);

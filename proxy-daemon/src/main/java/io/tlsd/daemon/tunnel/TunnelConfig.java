@@ -138,6 +138,13 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
                 clientCrlFile, routes, allowedClients, allowedServers);
     }
 
+    /** This tunnel with {@code allowedServers} (null: the target's certificate must name its host). */
+    public TunnelConfig withAllowedServers(AllowedIdentities allowedServers) {
+        return new TunnelConfig(name, listen, target, serverName, certificate, alpn, clientAuth, clientCaFile,
+                proxyProtocol, idleTimeout, maxConnections, caFile, accessLog, maxConnectionsPerClient, certificates, crlFile,
+                clientCrlFile, routes, allowedClients, allowedServers);
+    }
+
     /**
      * {@link #certificates()}, or else {@link #certificate()} alone; empty if neither is set.
      * Server role: the certificates served; client role: the client certificate of its own.
