@@ -139,10 +139,13 @@ class CertificateReloadTest {
                 "--listen", "127.0.0.1:" + port, "--cert", cert.toString(), "--key", key.toString())) {
             daemon.awaitLogLine(DaemonProcess.SIGNALS_CLAIMED); // before it, SIGHUP would stop it
             assertEquals("before.test", servedName(port));
+            // the test CA's certificates last two days
+            daemon.awaitLogLine("WARN TlsdDaemon - certificate CN=before.test,O=tlsd tests (listener default) expires at ");
 
             serve(after);
             daemon.signal("HUP");
             daemon.awaitLogLine("reload: listener default (CN=after.test,O=tlsd tests until ");
+            daemon.awaitLogLine("certificate CN=after.test,O=tlsd tests (listener default) expires at ");
             assertEquals("after.test", servedName(port));
             assertTrue(daemon.process.isAlive(), "SIGHUP does not stop the daemon");
         }

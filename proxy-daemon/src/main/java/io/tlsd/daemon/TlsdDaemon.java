@@ -15,6 +15,7 @@ import io.tlsd.daemon.engine.WriteRing;
 import io.tlsd.daemon.ipc.IpcServer;
 import io.tlsd.daemon.metrics.DaemonMetrics;
 import io.tlsd.daemon.metrics.EventLoopProbe;
+import io.tlsd.daemon.metrics.ExpiryWarnings;
 import io.tlsd.daemon.metrics.Health;
 import io.tlsd.daemon.metrics.MetricsServer;
 import io.tlsd.daemon.metrics.Sample;
@@ -38,6 +39,7 @@ import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -63,6 +65,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class TlsdDaemon implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(TlsdDaemon.class);
+
+    /** How often the certificates in use are checked for expiry, besides at start and reload. */
+    private static final Duration EXPIRY_CHECK = Duration.ofHours(12);
 
     /** How long an event loop may take to run a task before {@code /healthz} calls it stuck. */
     static final Duration LIVENESS_TIMEOUT = Duration.ofSeconds(2);
@@ -132,6 +137,9 @@ public final class TlsdDaemon implements AutoCloseable {
                 startClientRole();
             }
             startMetrics();
+            warnOfExpiringCertificates();
+            control.scheduleAtFixedRate(this::warnOfExpiringCertificates, EXPIRY_CHECK.toMinutes(),
+                    EXPIRY_CHECK.toMinutes(), TimeUnit.MINUTES);
         } catch (Exception | Error e) {
             closeStarted();
             shutdownLoops();
@@ -365,7 +373,22 @@ public final class TlsdDaemon implements AutoCloseable {
         List<String> used = applied.role() == DaemonConfig.Role.SERVER ? reloadServerRole(applied)
                 : reloadClientRole(applied);
         config = applied;
+        warnOfExpiringCertificates();
         return new Reloaded(used, plan.notApplied());
+    }
+
+    /**
+     * Logs an error for each certificate in use that expired, and a warning for each that expires
+     * within {@link ExpiryWarnings#SOON}.
+     */
+    private void warnOfExpiringCertificates() {
+        for (ExpiryWarnings.Warning w : ExpiryWarnings.of(metricSamples(), Instant.now())) {
+            if (w.expired()) {
+                log.error(w.message());
+            } else {
+                log.warn(w.message());
+            }
+        }
     }
 
     /**
