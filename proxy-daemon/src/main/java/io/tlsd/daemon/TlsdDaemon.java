@@ -207,7 +207,7 @@ public final class TlsdDaemon implements AutoCloseable {
     private static void warnAboutTrust(DaemonConfig config, TunnelConfig t) {
         if (t.allowedServers() != null && t.caFile() == null && config.caFile() == null) {
             log.warn("tunnel {}: allowed_servers with the JDK trust store: any public CA's certificate naming one"
-                    + " of those identities is accepted for its target; give a ca_file", t.name());
+                    + " of those identities is accepted for its target; give a ca_file (--ca-file)", t.name());
         }
         if (config.crlFile() != null && t.caFile() != null && t.crlFile() == null) {
             log.warn("tunnel {}: no revocation check for its target: it has a ca_file of its own and no crl_file"
@@ -382,12 +382,17 @@ public final class TlsdDaemon implements AutoCloseable {
      * within {@link ExpiryWarnings#SOON}.
      */
     private void warnOfExpiringCertificates() {
-        for (ExpiryWarnings.Warning w : ExpiryWarnings.of(metricSamples(), Instant.now())) {
-            if (w.expired()) {
-                log.error(w.message());
-            } else {
-                log.warn(w.message());
+        try {
+            for (ExpiryWarnings.Warning w : ExpiryWarnings.of(metricSamples(), Instant.now())) {
+                if (w.expired()) {
+                    log.error(w.message());
+                } else {
+                    log.warn(w.message());
+                }
             }
+        } catch (RuntimeException e) {
+            // a failed check must not stop the start, fail a reload that is done, or end the timer
+            log.warn("cannot check the certificates' expiry: {}", e.toString());
         }
     }
 

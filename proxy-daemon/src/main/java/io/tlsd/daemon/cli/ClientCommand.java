@@ -49,7 +49,8 @@ final class ClientCommand implements Callable<Integer> {
     String target;
 
     @Option(names = "--servername", paramLabel = "NAME",
-            description = "Tunnel: the name verified and sent as SNI (default: the target host)")
+            description = "Tunnel: the name verified and sent as SNI (default: the target host; with --allow-server-*"
+                    + " only sent)")
     String serverName;
 
     @Option(names = "--allow-server-cn", paramLabel = "NAME",

@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.stream.Stream;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -151,6 +152,9 @@ final class DaemonOptions {
     static AllowedIdentities identities(List<String> commonNames, List<String> dnsNames, List<String> uris) {
         if (commonNames.isEmpty() && dnsNames.isEmpty() && uris.isEmpty()) {
             return null;
+        }
+        if (Stream.of(commonNames, dnsNames, uris).flatMap(List::stream).anyMatch(String::isBlank)) {
+            throw new IllegalArgumentException("--allow-*: an empty name (an unset shell variable?) would match no one");
         }
         return new AllowedIdentities(commonNames, dnsNames, uris);
     }

@@ -73,11 +73,13 @@ final class ServerCommand implements Callable<Integer> {
     List<String> allowCn = new ArrayList<>();
 
     @Option(names = "--allow-dns", paramLabel = "NAME",
-            description = "Let in only clients whose certificate has this DNS name (repeatable)")
+            description = "Let in only clients whose certificate has this DNS name (repeatable); needs --client-auth"
+                    + " required")
     List<String> allowDns = new ArrayList<>();
 
     @Option(names = "--allow-uri", paramLabel = "URI",
-            description = "Let in only clients whose certificate has this URI name, e.g. a SPIFFE ID (repeatable)")
+            description = "Let in only clients whose certificate has this URI name, e.g. a SPIFFE ID (repeatable);"
+                    + " needs --client-auth required")
     List<String> allowUri = new ArrayList<>();
 
     @Option(names = "--target", paramLabel = "ADDR",

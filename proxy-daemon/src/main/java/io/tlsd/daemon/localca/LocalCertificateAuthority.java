@@ -47,7 +47,8 @@ import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 public final class LocalCertificateAuthority {
     private static final Duration CA_VALIDITY = Duration.ofDays(3650);
     private static final Duration LEAF_VALIDITY = Duration.ofDays(397);
-    private static final Duration RENEW_BEFORE = Duration.ofDays(7);
+    /** Before the daemon warns of a certificate expiring ({@code ExpiryWarnings.SOON}). */
+    private static final Duration RENEW_BEFORE = Duration.ofDays(30);
 
     private final Path dir;
 

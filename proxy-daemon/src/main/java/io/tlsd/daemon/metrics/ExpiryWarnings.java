@@ -3,6 +3,7 @@ package io.tlsd.daemon.metrics;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -30,15 +31,27 @@ public final class ExpiryWarnings {
     private ExpiryWarnings() {
     }
 
-    /** The warnings for the certificate expiry samples among {@code samples}, in their order. */
+    /**
+     * The warnings for the certificate expiry samples among {@code samples}, in their order; one
+     * per certificate, naming every place it is used (the daemon's client certificate is also
+     * that of a tunnel with trust settings of its own).
+     */
     public static List<Warning> of(List<Sample> samples, Instant now) {
-        List<Warning> out = new ArrayList<>();
+        Map<String, List<String>> places = new LinkedHashMap<>();
+        Map<String, Sample> certificates = new LinkedHashMap<>();
         for (Sample s : samples) {
-            if (!s.name().equals(EXPIRY)) {
-                continue;
+            if (s.name().equals(EXPIRY)) {
+                String id = s.labels().get("subject") + "#" + s.labels().get("serial");
+                certificates.putIfAbsent(id, s);
+                places.computeIfAbsent(id, k -> new ArrayList<>()).add(where(s.labels()));
             }
+        }
+        List<Warning> out = new ArrayList<>();
+        for (Map.Entry<String, Sample> c : certificates.entrySet()) {
+            Sample s = c.getValue();
             Instant notAfter = Instant.ofEpochSecond(s.value());
-            String what = "certificate " + s.labels().get("subject") + " (" + where(s.labels()) + ")";
+            String what = "certificate " + s.labels().get("subject") + " (" + String.join(", ", places.get(c.getKey()))
+                    + ")";
             if (!notAfter.isAfter(now)) {
                 out.add(new Warning(true, what + " expired at " + notAfter
                         + ": peers refuse it; renew its files, then send SIGHUP"));

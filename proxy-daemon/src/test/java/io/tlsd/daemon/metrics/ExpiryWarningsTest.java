@@ -24,6 +24,7 @@ class ExpiryWarningsTest {
                 expiry("server_tunnel", "sidecar", "CN=sidecar", NOW.plus(Duration.ofDays(3)).plusSeconds(5)),
                 expiry("client_tunnel", "out", "CN=billing", NOW.plus(Duration.ofHours(5))),
                 expiry("client", "", "CN=app", NOW.plus(Duration.ofDays(1)).plusSeconds(1)),
+                expiry("client_tunnel", "partner", "CN=app", NOW.plus(Duration.ofDays(1)).plusSeconds(1)),
                 expiry("listener", "later", "CN=later", NOW.plus(ExpiryWarnings.SOON).plusSeconds(1)));
 
         assertEquals(List.of(
@@ -33,7 +34,8 @@ class ExpiryWarningsTest {
                         + " 2026-12-03T12:00:05Z, in 3 days: renew its files, then send SIGHUP"),
                 new ExpiryWarnings.Warning(false, "certificate CN=billing (the client certificate of tunnel out)"
                         + " expires at 2026-11-30T17:00:00Z, in less than a day: renew its files, then send SIGHUP"),
-                new ExpiryWarnings.Warning(false, "certificate CN=app (the client certificate) expires at"
+                new ExpiryWarnings.Warning(false, "certificate CN=app (the client certificate, the client certificate of"
+                        + " tunnel partner) expires at"
                         + " 2026-12-01T12:00:01Z, in 1 day: renew its files, then send SIGHUP")),
                 ExpiryWarnings.of(samples, NOW));
     }
