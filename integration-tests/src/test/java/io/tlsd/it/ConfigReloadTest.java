@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.TlsdDaemon;
 import io.tlsd.daemon.config.ConfigFile;
+import io.tlsd.daemon.metrics.Sample;
 import io.tlsd.it.tunnel.LogCapture;
 import io.tlsd.sdk.Operation;
 import io.tlsd.sdk.TlsConnection;
@@ -22,6 +23,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Objects;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -161,7 +163,30 @@ class ConfigReloadTest {
                     () -> daemon.reload(load(config, DaemonConfig.Role.SERVER)));
             assertTrue(e.getMessage().startsWith("listener mtls: "), e.getMessage());
             assertTrue(acceptedSubject(app, port, ledger).contains("CN=ledger"), "nothing changed");
+            assertEquals(List.of(2L, 1L, 0L, 2L), reloadMetrics(daemon), "applied, failed, last successful, waiting");
+
+            assertThrows(IllegalArgumentException.class, () -> daemon.reload(() -> load(dir.resolve("gone.yaml"),
+                    DaemonConfig.Role.SERVER)), "a file that cannot be read");
+            assertEquals(List.of(2L, 2L, 0L, 2L), reloadMetrics(daemon));
+            Files.writeString(config, listeners("ledger", server.chainPem(), 64));
+            daemon.reload(() -> load(config, DaemonConfig.Role.SERVER));
+            assertEquals(List.of(3L, 2L, 1L, 0L), reloadMetrics(daemon), "the file says what runs again");
         }
+    }
+
+    /**
+     * {@code tlsd_reloads_total} applied and failed, {@code tlsd_last_reload_successful}, {@code
+     * tlsd_reload_changes_waiting}.
+     */
+    private static List<Long> reloadMetrics(TlsdDaemon daemon) {
+        List<Sample> samples = daemon.metricSamples();
+        return List.of(value(samples, "tlsd_reloads_total", "applied"), value(samples, "tlsd_reloads_total", "failed"),
+                value(samples, "tlsd_last_reload_successful", null), value(samples, "tlsd_reload_changes_waiting", null));
+    }
+
+    private static long value(List<Sample> samples, String name, String result) {
+        return samples.stream().filter(s -> s.name().equals(name) && Objects.equals(s.labels().get("result"), result))
+                .findFirst().orElseThrow(() -> new AssertionError("no " + name + " " + result)).value();
     }
 
     /**

@@ -48,6 +48,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -105,6 +106,12 @@ public final class TlsdDaemon implements AutoCloseable {
     private final Map<String, ClientTunnel> clientTunnels = new LinkedHashMap<>();
     private MetricsServer metrics;
     private DebugServer debug;
+    /** Reloads applied and failed, and how the last one went; under this daemon's lock, read by metrics. */
+    private volatile long reloadsApplied;
+    private volatile long reloadsFailed;
+    private volatile boolean lastReloadSucceeded = true;
+    /** How many changes in the configuration the last reload did not apply: they wait for a restart. */
+    private volatile int changesWaiting;
     /** The server role's session-ticket keys, kept by {@link #reload()}. */
     private TicketKeys tickets;
     private final Object closeLock = new Object();
@@ -368,13 +375,44 @@ public final class TlsdDaemon implements AutoCloseable {
      * @throws IllegalArgumentException naming the listener, tunnel or role and what cannot be used
      */
     public synchronized Reloaded reload(DaemonConfig next) {
-        ConfigReload plan = ConfigReload.of(config, next);
-        DaemonConfig applied = plan.applied();
-        List<String> used = applied.role() == DaemonConfig.Role.SERVER ? reloadServerRole(applied)
-                : reloadClientRole(applied);
-        config = applied;
+        ConfigReload plan;
+        List<String> used;
+        try {
+            plan = ConfigReload.of(config, next);
+            DaemonConfig applied = plan.applied();
+            used = applied.role() == DaemonConfig.Role.SERVER ? reloadServerRole(applied) : reloadClientRole(applied);
+            config = applied;
+        } catch (RuntimeException e) {
+            reloadFailed();
+            throw e;
+        }
+        reloadsApplied++;
+        lastReloadSucceeded = true;
+        changesWaiting = plan.notApplied().size();
         warnOfExpiringCertificates();
         return new Reloaded(used, plan.notApplied());
+    }
+
+    /**
+     * As {@link #reload(DaemonConfig)}, with the configuration {@code next} makes (reads from its
+     * file); a configuration that cannot be made counts as a failed reload too.
+     *
+     * @throws IllegalArgumentException (or whatever {@code next} throws) if nothing changed
+     */
+    public synchronized Reloaded reload(Supplier<DaemonConfig> next) {
+        DaemonConfig config;
+        try {
+            config = next.get();
+        } catch (RuntimeException e) {
+            reloadFailed();
+            throw e;
+        }
+        return reload(config);
+    }
+
+    private void reloadFailed() {
+        reloadsFailed++;
+        lastReloadSucceeded = false;
     }
 
     /**
@@ -566,6 +604,17 @@ public final class TlsdDaemon implements AutoCloseable {
      */
     public List<Sample> metricSamples() {
         List<Sample> samples = new ArrayList<>(DaemonMetrics.of(counters.snapshot()));
+        String reloads = "reloads (SIGHUP) that applied the files, and those that failed and changed nothing";
+        samples.add(DaemonMetrics.labelled("tlsd_reloads_total", Sample.COUNTER, reloads, "result", "applied",
+                reloadsApplied));
+        samples.add(DaemonMetrics.labelled("tlsd_reloads_total", Sample.COUNTER, reloads, "result", "failed",
+                reloadsFailed));
+        samples.add(Sample.gauge("tlsd_last_reload_successful",
+                "1 unless the last reload failed (the daemon runs with what it had before it)",
+                lastReloadSucceeded ? 1 : 0));
+        samples.add(Sample.gauge("tlsd_reload_changes_waiting",
+                "changes in the configuration file that the last reload could not apply and wait for a restart",
+                changesWaiting));
         if (listeners != null) {
             samples.addAll(listeners.metricSamples());
         }

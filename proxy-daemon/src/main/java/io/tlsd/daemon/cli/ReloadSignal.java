@@ -4,6 +4,7 @@ import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.TlsdDaemon;
 import io.tlsd.daemon.logging.DaemonLog;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -74,8 +75,12 @@ final class ReloadSignal {
             if (configAgain == null) {
                 done = new TlsdDaemon.Reloaded(daemon.reload(), List.of());
             } else {
-                DaemonConfig next = configAgain.get();
-                done = daemon.reload(next);
+                AtomicReference<DaemonConfig> made = new AtomicReference<>();
+                done = daemon.reload(() -> {
+                    made.set(configAgain.get());
+                    return made.get();
+                });
+                DaemonConfig next = made.get();
                 if (!next.logLevel().equals(logLevel)) {
                     DaemonLog.level(next.logLevel());
                     log.info("reload: log level {}", next.logLevel());
