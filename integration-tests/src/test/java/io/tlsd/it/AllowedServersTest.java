@@ -74,9 +74,9 @@ class AllowedServersTest {
     void theCommandLinesAllowServerFlagsCheckTheTunnelsTargetByIdentity() throws Exception {
         TestPki pki = ServerDaemonFixture.pki(dir);
         Issued backend = pki.issueServer("backend", BACKEND);
-        int port = FreePorts.loopback();
         try (TlsPeer backendServer = TlsPeer.opensslServer(backend, "-rev")) {
             for (String allowed : List.of(BACKEND, "spiffe://example.org/ns/prod/sa/other")) {
+                int port = FreePorts.loopback();
                 try (DaemonProcess daemon = DaemonProcess.start(dir.resolve("client.log"), "client",
                         "--listen", "127.0.0.1:" + port, "--target", "localhost:" + backendServer.port(),
                         "--ca-file", pki.caPem().toString(), "--allow-server-uri", allowed)) {

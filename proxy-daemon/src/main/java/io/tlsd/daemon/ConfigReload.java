@@ -5,6 +5,7 @@ import io.tlsd.daemon.tunnel.TunnelConfig;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.RecordComponent;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -16,15 +17,17 @@ import java.util.function.Function;
 
 /**
  * What a reload takes from a configuration read again ({@link TlsdDaemon#reload(DaemonConfig)}):
- * the TLS settings of the listeners and tunnels the daemon runs, and of the client role, and
- * nothing else. Every other change (an address, a limit, a listener or tunnel added or removed,
+ * the TLS settings of the listeners and tunnels the daemon runs (and a server tunnel's backends),
+ * and of the client role, and nothing else. Every other change (an address, a limit, a listener or tunnel added or removed,
  * worker threads) needs a restart; it is listed, by its key in the configuration file, so that the
  * log says what was not applied.
  *
  * <p>A listener or tunnel of the new configuration is the running one of the same name. When
- * anything of it that needs a restart changed, none of its changes is applied: its TLS settings
- * may belong with the rest (a new {@code target} with its new {@code ca_file}), or the name may
- * now be another's (tunnels without a {@code name} are named by their place in the file).
+ * anything of it that needs a restart changed, none of its changes is applied and it stays as it
+ * runs, contexts and all (its files are not read again, and the daemon-wide trust settings of a
+ * client tunnel stay too): its TLS settings may belong with the rest (a new {@code target} with
+ * its new {@code ca_file}), or the name may now be another's (tunnels without a {@code name} are
+ * named by their place in the file). So does one removed from the file.
  *
  * <p>Taken from the new configuration:
  * <ul>
@@ -82,7 +85,6 @@ final class ConfigReload {
         keys.put("shared_memory.dir", DaemonConfig::sharedMemoryDir);
         keys.put("shared_memory.write_ring_bytes", DaemonConfig::writeRingBytes);
         keys.put("metrics", DaemonConfig::metrics);
-        keys.put("debug socket", DaemonConfig::debugSocket);
         keys.put("allowed_peers", DaemonConfig::allowedPeers);
         keys.put("log_format", DaemonConfig::logFormat);
         return keys;
@@ -90,10 +92,15 @@ final class ConfigReload {
 
     private final DaemonConfig applied;
     private final List<String> notApplied;
+    private final Set<String> heldListeners;
+    private final Set<String> heldTunnels;
 
-    private ConfigReload(DaemonConfig applied, List<String> notApplied) {
+    private ConfigReload(DaemonConfig applied, List<String> notApplied, Set<String> heldListeners,
+                         Set<String> heldTunnels) {
         this.applied = applied;
         this.notApplied = List.copyOf(notApplied);
+        this.heldListeners = Set.copyOf(heldListeners);
+        this.heldTunnels = Set.copyOf(heldTunnels);
     }
 
     /**
@@ -117,26 +124,29 @@ final class ConfigReload {
             }
         });
 
+        Set<String> heldListeners = new HashSet<>();
+        Set<String> heldTunnels = new HashSet<>();
         List<ListenerConfig> listeners = match("listener", running.listeners(), next.listeners(),
-                ListenerConfig::name, LISTENER_TLS, l -> { }, notApplied);
+                ListenerConfig::name, LISTENER_TLS, l -> { }, notApplied, heldListeners);
         List<TunnelConfig> tunnels = match("tunnel", running.tunnels(), next.tunnels(), TunnelConfig::name,
-                server ? SERVER_TUNNEL_RELOADED : CLIENT_TUNNEL_RELOADED, t -> t.checkRole(server), notApplied);
+                server ? SERVER_TUNNEL_RELOADED : CLIENT_TUNNEL_RELOADED, t -> t.checkRole(server), notApplied,
+                heldTunnels);
 
         DaemonConfig.Builder applied = running.toBuilder().listeners(listeners).tunnels(tunnels);
         if (!server) {
             applied.caFile(next.caFile()).crlFile(next.crlFile()).clientCertificate(next.clientCertificate());
         }
-        return new ConfigReload(applied.build(), notApplied);
+        return new ConfigReload(applied.build(), notApplied, heldListeners, heldTunnels);
     }
 
     /**
      * The listeners or tunnels to run: each running one, or the one of its name in {@code next}
      * when that differs in {@code reloaded} components only. Adds to {@code notApplied} what else
-     * differs.
+     * differs, and to {@code held} the names of those that stay as they run.
      */
     private static <T extends Record> List<T> match(String kind, List<T> running, List<T> next,
                                                     Function<T, String> name, Set<String> reloaded,
-                                                    Consumer<T> check, List<String> notApplied) {
+                                                    Consumer<T> check, List<String> notApplied, Set<String> held) {
         Map<String, T> byName = new LinkedHashMap<>();
         next.forEach(entry -> byName.put(name.apply(entry), entry));
         List<T> matched = new ArrayList<>();
@@ -145,6 +155,7 @@ final class ConfigReload {
             if (then == null) {
                 notApplied.add(kind + " " + name.apply(now) + " removed");
                 matched.add(now);
+                held.add(name.apply(now));
                 continue;
             }
             check.accept(then);
@@ -155,6 +166,7 @@ final class ConfigReload {
                 notApplied.add(entryWaits(kind + " " + name.apply(now), changed,
                         !changed(now, then, Set.of()).equals(changed)));
                 matched.add(now);
+                held.add(name.apply(now));
             }
         }
         byName.keySet().forEach(added -> notApplied.add(kind + " " + added + " added"));
@@ -196,6 +208,19 @@ final class ConfigReload {
     /** The configuration the daemon runs with after the reload: the running one, with the TLS settings of the new. */
     DaemonConfig applied() {
         return applied;
+    }
+
+    /**
+     * The listeners that stay as they run until a restart, contexts and all (their files are not
+     * read again): removed from the file, or with a change that needs a restart.
+     */
+    Set<String> heldListeners() {
+        return heldListeners;
+    }
+
+    /** The tunnels that stay as they run until a restart, as {@link #heldListeners()}. */
+    Set<String> heldTunnels() {
+        return heldTunnels;
     }
 
     /**

@@ -630,11 +630,11 @@ public final class DaemonConfig {
         }
 
         /** Listeners and tunnels are told apart by name: in ACCEPT, metrics, logs and reloads. */
-        private static void requireUniqueNames(String what, List<String> names) {
+        private static void requireUniqueNames(String what, String hint, List<String> names) {
             Set<String> seen = new HashSet<>();
             for (String name : names) {
                 if (!seen.add(name)) {
-                    throw new IllegalArgumentException("two " + what + " are named '" + name + "'");
+                    throw new IllegalArgumentException("two " + what + " are named '" + name + "'" + hint);
                 }
             }
         }
@@ -647,8 +647,10 @@ public final class DaemonConfig {
         }
 
         public DaemonConfig build() {
-            requireUniqueNames("listeners", listeners.stream().map(ListenerConfig::name).toList());
-            requireUniqueNames("tunnels", tunnels.stream().map(TunnelConfig::name).toList());
+            requireUniqueNames("listeners", " (a listener without a name is named 'default')",
+                    listeners.stream().map(ListenerConfig::name).toList());
+            requireUniqueNames("tunnels", " (a tunnel without a name is named tunnel-N, N its place in the list)",
+                    tunnels.stream().map(TunnelConfig::name).toList());
             if (role == Role.SERVER && ipcEnabled && listeners.isEmpty()) {
                 throw new IllegalArgumentException("the server role needs at least one listener");
             }

@@ -74,8 +74,9 @@ public final class TlsdDaemon implements AutoCloseable {
     static final Duration LIVENESS_TIMEOUT = Duration.ofSeconds(2);
 
     /**
-     * The configuration in use. A reload replaces it with one whose TLS settings may differ
-     * ({@link ConfigReload}); everything else stays as the daemon started.
+     * The configuration in use. A reload replaces it with one whose TLS settings and server
+     * tunnels' backends may differ ({@link ConfigReload}); everything else stays as the daemon
+     * started.
      */
     private volatile DaemonConfig config;
     private final EventLoopGroup control;
@@ -238,18 +239,10 @@ public final class TlsdDaemon implements AutoCloseable {
             ServerTlsContexts tls = serverTunnelContexts(config, t);
             serverTunnelTls.put(t.name(), tls);
             InetSocketAddress backend = backend(t);
-            ServerTunnel tunnel;
-            if (!t.routes().isEmpty()) {
-                tunnel = new ServerTunnel(transport, control, workers, tls.mapping(), t.listen(),
-                        backendsBySni(t, backend), t.proxyProtocol(), settings(t));
-                logRoutes(t);
-            } else if (tls.choosesByName()) {
-                tunnel = new ServerTunnel(transport, control, workers, tls.mapping(), t.listen(), backend,
-                        t.proxyProtocol(), settings(t));
-            } else {
-                tunnel = new ServerTunnel(transport, control, workers, tls.defaultContext(), t.listen(), backend,
-                        t.proxyProtocol(), settings(t));
-            }
+            ServerTunnel tunnel = new ServerTunnel(transport, control, workers, tls.defaultContext(), t.listen(),
+                    backend, t.proxyProtocol(), settings(t));
+            serve(tunnel, tls, backend, t.routes().isEmpty() ? null : backendsBySni(t, backend));
+            logRoutes(t);
             tunnel.start();
             started.push(tunnel);
             serverTunnels.put(t.name(), tunnel);
@@ -380,7 +373,8 @@ public final class TlsdDaemon implements AutoCloseable {
         try {
             plan = ConfigReload.of(config, next);
             DaemonConfig applied = plan.applied();
-            used = applied.role() == DaemonConfig.Role.SERVER ? reloadServerRole(applied) : reloadClientRole(applied);
+            used = applied.role() == DaemonConfig.Role.SERVER ? reloadServerRole(applied, plan)
+                    : reloadClientRole(applied, plan);
             config = applied;
         } catch (RuntimeException e) {
             reloadFailed();
@@ -442,11 +436,14 @@ public final class TlsdDaemon implements AutoCloseable {
                                       Mapping<String, InetSocketAddress> backendsBySni) {
     }
 
-    private List<String> reloadServerRole(DaemonConfig next) {
+    private List<String> reloadServerRole(DaemonConfig next, ConfigReload plan) {
         Map<String, TunnelConfig> running = new LinkedHashMap<>();
         config.tunnels().forEach(t -> running.put(t.name(), t));
         Map<TunnelConfig, ServerTunnelReload> tunnels = new LinkedHashMap<>();
         for (TunnelConfig t : next.tunnels()) {
+            if (plan.heldTunnels().contains(t.name())) {
+                continue; // as it runs until a restart
+            }
             TunnelConfig before = running.get(t.name());
             boolean sameBackends = t.target().equals(before.target()) && t.routes().equals(before.routes());
             try {
@@ -460,7 +457,8 @@ public final class TlsdDaemon implements AutoCloseable {
                 throw new IllegalArgumentException(why.startsWith(prefix) ? why : prefix + why, e);
             }
         }
-        List<String> served = new ArrayList<>(listeners == null ? List.of() : listeners.reload(next.listeners()));
+        List<String> served = new ArrayList<>(listeners == null ? List.of() : listeners.reload(next.listeners().stream()
+                .filter(l -> !plan.heldListeners().contains(l.name())).toList()));
         tunnels.forEach((t, reload) -> {
             ServerTunnel tunnel = serverTunnels.get(t.name());
             ServerTlsContexts contexts = reload.contexts();
@@ -471,11 +469,7 @@ public final class TlsdDaemon implements AutoCloseable {
                     tunnel.context(contexts.defaultContext());
                 }
             } else {
-                if (reload.backendsBySni() != null || contexts.choosesByName()) {
-                    tunnel.reconfigure(contexts.mapping(), reload.backend(), reload.backendsBySni());
-                } else {
-                    tunnel.reconfigure(contexts.defaultContext(), reload.backend());
-                }
+                serve(tunnel, contexts, reload.backend(), reload.backendsBySni());
                 log.info("tunnel {}: backend {} from now on", t.name(), t.target());
                 logRoutes(t);
             }
@@ -485,7 +479,20 @@ public final class TlsdDaemon implements AutoCloseable {
         return served;
     }
 
-    private List<String> reloadClientRole(DaemonConfig next) {
+    /**
+     * Has {@code tunnel} serve {@code contexts} (one, or by SNI name) and carry its clients to
+     * {@code backend}, or by SNI name to {@code backendsBySni} (routes) when not null.
+     */
+    private static void serve(ServerTunnel tunnel, ServerTlsContexts contexts, InetSocketAddress backend,
+                              Mapping<String, InetSocketAddress> backendsBySni) {
+        if (backendsBySni != null || contexts.choosesByName()) {
+            tunnel.reconfigure(contexts.mapping(), backend, backendsBySni);
+        } else {
+            tunnel.reconfigure(contexts.defaultContext(), backend);
+        }
+    }
+
+    private List<String> reloadClientRole(DaemonConfig next, ConfigReload plan) {
         ClientTlsContexts contexts;
         try {
             contexts = clientContexts(next);
@@ -496,6 +503,9 @@ public final class TlsdDaemon implements AutoCloseable {
         Map<ClientTunnel, SslContext> tunnels = new LinkedHashMap<>();
         Map<String, ClientTlsContexts> owns = new LinkedHashMap<>();
         for (TunnelConfig t : next.tunnels()) {
+            if (plan.heldTunnels().contains(t.name())) {
+                continue; // as it runs until a restart, with the daemon's trust settings it began with
+            }
             try {
                 ClientTlsContexts own = clientTunnelContexts(next, t, contexts);
                 tunnels.put(clientTunnels.get(t.name()), own.forAlpn(t.alpn()));
@@ -507,11 +517,11 @@ public final class TlsdDaemon implements AutoCloseable {
                 throw new IllegalArgumentException("tunnel " + t.name() + ": " + e.getMessage(), e);
             }
         }
-        next.tunnels().forEach(t -> warnAboutTrust(next, t));
+        next.tunnels().stream().filter(t -> !plan.heldTunnels().contains(t.name())).forEach(t -> warnAboutTrust(next, t));
         connector.contexts(contexts);
         tunnels.forEach(ClientTunnel::context);
         clientTls = contexts;
-        clientTunnelTls.keySet().retainAll(owns.keySet());
+        clientTunnelTls.keySet().removeIf(name -> !owns.containsKey(name) && !plan.heldTunnels().contains(name));
         clientTunnelTls.putAll(owns);
         return used;
     }
@@ -613,7 +623,8 @@ public final class TlsdDaemon implements AutoCloseable {
                 "1 unless the last reload failed (the daemon runs with what it had before it)",
                 lastReloadSucceeded ? 1 : 0));
         samples.add(Sample.gauge("tlsd_reload_changes_waiting",
-                "changes in the configuration file that the last reload could not apply and wait for a restart",
+                "settings, listeners and tunnels changed in the configuration file that the last reload could not"
+                        + " apply (each one line of its warning): they wait for a restart",
                 changesWaiting));
         if (listeners != null) {
             samples.addAll(listeners.metricSamples());

@@ -10,6 +10,7 @@ import io.tlsd.daemon.tunnel.TunnelConfig;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /** What a reload takes from a configuration read again, and what it leaves for a restart. */
@@ -38,7 +39,8 @@ class ConfigReloadTest {
                 clientTunnel("moved", 7002, null)).build();
         TunnelConfig api = withTrust(clientTunnel("api", 7000, null), List.of("h2"), ONLY_API);
         TunnelConfig moved = withTrust(clientTunnel("moved", 7102, "moved.example"), List.of(), ONLY_API);
-        DaemonConfig next = client(api, moved, clientTunnel("new", 7003, null)).caFile(CA).workerThreads(7)
+        DaemonConfig next = client(api, moved, clientTunnel("new", 7003, null)).caFile(CA)
+                .workerThreads(running.workerThreads() + 1)
                 .maxHandshakesInFlight(3).signing(io.tlsd.daemon.tls.signing.SigningPolicy.parse("off-loop")).build();
 
         ConfigReload reload = ConfigReload.of(running, next);
@@ -51,6 +53,7 @@ class ConfigReloadTest {
         assertEquals(running.workerThreads(), applied.workerThreads());
         assertEquals(List.of(api, running.tunnels().get(1), running.tunnels().get(2)), applied.tunnels(),
                 "api takes its new trust settings; moved waits whole for a restart; none added or removed");
+        assertEquals(Set.of("old", "moved"), reload.heldTunnels(), "they stay as they run, contexts and all");
     }
 
     @Test
@@ -75,13 +78,15 @@ class ConfigReloadTest {
         assertEquals(List.of("listener admin: address, backlog (its other changes wait with it)"),
                 reload.notApplied(), "send_buffer is the client role's");
         assertEquals(List.of(apiNext, admin), reload.applied().listeners());
+        assertEquals(Set.of("admin"), reload.heldListeners());
     }
 
     @Test
     void listenersAndTunnelsAreToldApartByName() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> client(clientTunnel("api", 7000, null), clientTunnel("api", 7001, null)).build());
-        assertEquals("two tunnels are named 'api'", e.getMessage());
+        assertEquals("two tunnels are named 'api' (a tunnel without a name is named tunnel-N, N its place in the list)",
+                e.getMessage());
     }
 
     @Test

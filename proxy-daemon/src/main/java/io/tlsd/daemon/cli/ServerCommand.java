@@ -113,7 +113,7 @@ final class ServerCommand implements Callable<Integer> {
             System.err.println("tlsd server: no certificate given, serving the embedded default for localhost on "
                     + listen + "; clients trust the local CA " + ca.caCertificate());
         }
-        return DaemonOptions.runInForeground(config(), daemon.config == null ? null : this::config);
+        return DaemonOptions.runInForeground(config(true), daemon.config == null ? null : () -> config(false));
     }
 
     private DaemonConfig.Builder daemonBuilder() {
@@ -135,8 +135,12 @@ final class ServerCommand implements Callable<Integer> {
         return DaemonOptions.identities(allowCn, allowDns, allowUri);
     }
 
-    /** The configuration file, if any, with the flags on top; read again on SIGHUP. */
-    private DaemonConfig config() {
+    /**
+     * The configuration file, if any, with the flags on top; read again on SIGHUP.
+     *
+     * @param atStart whether to hint at how to start a daemon when the configuration is incomplete
+     */
+    private DaemonConfig config(boolean atStart) {
         DaemonConfig.Builder builder = daemonBuilder();
         if (target != null) {
             return tunnelConfig(builder);
@@ -166,7 +170,8 @@ final class ServerCommand implements Callable<Integer> {
         try {
             return builder.build();
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(e.getMessage() + " (give --listen ADDR --cert PEM --key PEM, or --config FILE)");
+            throw atStart ? new IllegalArgumentException(e.getMessage()
+                    + " (give --listen ADDR --cert PEM --key PEM, or --config FILE)", e) : e;
         }
     }
 

@@ -74,6 +74,9 @@ public final class DaemonMetrics {
         return out;
     }
 
+    /** The name of {@link #certificateExpiry}'s samples. */
+    public static final String CERTIFICATE_EXPIRY = "tlsd_certificate_expiry_timestamp_seconds";
+
     /**
      * When a certificate in use expires, as a Unix time (seconds), for an alert such as {@code
      * tlsd_certificate_expiry_timestamp_seconds - time() < 14 * 86400}.
@@ -85,7 +88,7 @@ public final class DaemonMetrics {
      *     certificates of one subject (an ECDSA and an RSA one, say) are two series
      */
     public static Sample certificateExpiry(String use, String name, X509Certificate leaf) {
-        return new Sample("tlsd_certificate_expiry_timestamp_seconds", Sample.GAUGE,
+        return new Sample(CERTIFICATE_EXPIRY, Sample.GAUGE,
                 "when a certificate the daemon presents expires (its notAfter), in seconds since the epoch; read again"
                         + " on SIGHUP", certificateLabels(use, name, leaf), leaf.getNotAfter().getTime() / 1000);
     }

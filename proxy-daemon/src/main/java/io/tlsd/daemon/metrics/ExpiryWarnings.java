@@ -18,7 +18,7 @@ public final class ExpiryWarnings {
     /** How long before its expiry a certificate is warned of, as the alert the metric suggests. */
     public static final Duration SOON = Duration.ofDays(14);
 
-    private static final String EXPIRY = "tlsd_certificate_expiry_timestamp_seconds";
+    private static final String EXPIRY = DaemonMetrics.CERTIFICATE_EXPIRY;
 
     /**
      * One log line.
@@ -75,8 +75,10 @@ public final class ExpiryWarnings {
                 return "tunnel " + name;
             case "client_tunnel":
                 return "the client certificate of tunnel " + name;
-            default:
+            case "client":
                 return "the client certificate";
+            default:
+                return labels.get("use") + (name.isEmpty() ? "" : " " + name);
         }
     }
 }

@@ -90,35 +90,26 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
     }
 
     /**
-     * Reads every listener's certificate, key, passphrase and client-CA files again, and serves them
-     * to the clients accepted from then on; connections already up keep what they have. All or
-     * nothing: when one listener's files cannot be used, no listener changes. Session tickets stay
-     * valid, the ticket keys are not renewed.
+     * Reads the certificate, key, passphrase, client-CA and client-CRL files that {@code configs}
+     * name, and serves them to the clients accepted from then on: each listener named in {@code
+     * configs} takes that one as its configuration (its TLS settings: certificates, ALPN, client
+     * authentication, client CA and CRL files, allowed clients), the others stay as they are.
+     * Connections already up keep what they have. A listener is not bound again, so {@code
+     * configs} must not differ from the running ones in anything else ({@code TlsdDaemon}'s reload
+     * sees to that). All or nothing: when one listener's files cannot be used, no listener
+     * changes. Session tickets stay valid, the ticket keys are not renewed.
      *
      * @return the reloaded listeners with their certificates' subjects, for the log
-     * @throws IllegalArgumentException naming the listener and the file, if one cannot be used
-     */
-    public List<String> reload() {
-        return reload(listeners.values().stream().map(TlsListener::config).toList());
-    }
-
-    /**
-     * As {@link #reload()}, with the TLS settings of {@code configs} (certificates, ALPN, client
-     * authentication, client CA and CRL files, allowed clients): each listener takes the one of its
-     * name as its configuration. A listener is not bound again, so {@code configs} must not differ
-     * from the running ones in anything else ({@code TlsdDaemon}'s reload sees to that).
-     *
-     * @throws IllegalArgumentException if a listener is missing from {@code configs}, or as {@link #reload()}
+     * @throws IllegalArgumentException naming the listener and the file, if one cannot be used, or
+     *     a listener this set does not have
      */
     public List<String> reload(List<ListenerConfig> configs) {
-        Map<String, ListenerConfig> byName = new LinkedHashMap<>();
-        configs.forEach(c -> byName.put(c.name(), c));
         Map<TlsListener, ListenerConfig> nextConfigs = new LinkedHashMap<>();
         Map<TlsListener, ServerTlsContexts> next = new LinkedHashMap<>();
-        for (TlsListener listener : listeners.values()) {
-            ListenerConfig config = byName.get(listener.name());
-            if (config == null) {
-                throw new IllegalArgumentException("listener " + listener.name() + " is not in the configuration");
+        for (ListenerConfig config : configs) {
+            TlsListener listener = listeners.get(config.name());
+            if (listener == null) {
+                throw new IllegalArgumentException("there is no listener " + config.name() + " to reload");
             }
             try {
                 next.put(listener, contextsOf(config));

@@ -298,8 +298,12 @@ public final class ServerTunnel implements AutoCloseable {
      * "… (others by SNI name)" when the backend is not known yet.
      */
     private String name(Channel accepted) {
-        Served now = served;
-        return name(accepted, now.backend()) + (now.backendsBySni() == null ? "" : " (others by SNI name)");
+        return name(accepted, served);
+    }
+
+    /** As {@link #name(Channel)}, for a client accepted when {@code served} was. */
+    private String name(Channel accepted, Served served) {
+        return name(accepted, served.backend()) + (served.backendsBySni() == null ? "" : " (others by SNI name)");
     }
 
     private String name(Channel accepted, InetSocketAddress target) {
@@ -388,7 +392,8 @@ public final class ServerTunnel implements AutoCloseable {
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             // what failed the ClientHello (ClientHelloWatch logs it), or a reset before one came
-            log.debug("{}: client {}: {}", name(client), Relay.addressString(client.remoteAddress()), cause.toString());
+            log.debug("{}: client {}: {}", name(client, served), Relay.addressString(client.remoteAddress()),
+                    cause.toString());
             ctx.close();
         }
     }
