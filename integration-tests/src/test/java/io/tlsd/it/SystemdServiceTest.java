@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -66,9 +67,17 @@ class SystemdServiceTest {
         Process socat = receiver("ABSTRACT-RECV:" + name, received);
         try {
             awaitAbstractSocket(name, socat);
+            Path config = Files.writeString(dir.resolve("client.yaml"), "socket: " + dir.resolve("run/c.sock") + "\n");
             try (DaemonProcess daemon = DaemonProcess.start(dir.resolve("daemon.log"),
-                    List.of("env", "NOTIFY_SOCKET=@" + name), "client", "--socket", dir.resolve("run/c.sock").toString())) {
+                    List.of("env", "--default-signal=HUP", "NOTIFY_SOCKET=@" + name), "client", "--config",
+                    config.toString())) {
                 awaitText(received, "READY=1\nSTATUS=serving\nMAINPID=" + daemon.process.pid() + "\n", 1, daemon);
+
+                // a change that only a restart applies is in the status too
+                Files.writeString(config, "worker_threads: 13\n", StandardOpenOption.APPEND);
+                daemon.signal("HUP");
+                awaitText(received, "READY=1\nSTATUS=serving; configuration and certificate files read again; 1 change"
+                        + " waits for a restart, see the log\nMAINPID=", 1, daemon);
             }
         } finally {
             socat.destroy();

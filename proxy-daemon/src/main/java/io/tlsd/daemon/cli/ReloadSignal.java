@@ -93,7 +93,10 @@ final class ReloadSignal {
             if (!done.notApplied().isEmpty()) {
                 log.warn("reload: changed, but not applied until a restart: {}", String.join("; ", done.notApplied()));
             }
-            status = "serving; " + what().substring("the ".length()) + " read again";
+            int waiting = done.notApplied().size();
+            status = "serving; " + what().substring("the ".length()) + " read again"
+                    + (waiting == 0 ? "" : "; " + waiting + (waiting == 1 ? " change waits" : " changes wait")
+                    + " for a restart, see the log");
         } catch (RuntimeException e) {
             log.error("reload failed, still using the previous settings and certificates: {}", e.getMessage());
             status = "serving; the last reload failed, see the log";
