@@ -17,8 +17,11 @@ import io.tlsd.sdk.TlsdClient;
 import io.tlsd.sdk.TlsdException;
 import io.tlsd.testing.FreePorts;
 import io.tlsd.testing.Issued;
+import io.tlsd.testing.JsseServer;
 import io.tlsd.testing.TestPki;
 import io.tlsd.testing.TlsPeer;
+import java.net.InetAddress;
+import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -61,7 +64,7 @@ class ConfigReloadTest {
         Path config = dir.resolve("server.yaml");
         try (GreetingBackend web = new GreetingBackend("hello from web");
              GreetingBackend api = new GreetingBackend("hello from api")) {
-            Files.writeString(config, tunnels(port, web.port(), "billing", "", "10m"));
+            Files.writeString(config, tunnels(port, web.port(), "billing", "", false));
             try (DaemonProcess daemon = DaemonProcess.start(dir.resolve("daemon.log"), DaemonProcess.SIGHUP_AS_DEFAULT, "server",
                     "--config", config.toString())) {
                 daemon.awaitLogLine("SIGHUP reads the configuration and certificate files again");
@@ -73,7 +76,7 @@ class ConfigReloadTest {
                               - names: [api.localhost]
                                 target: 127.0.0.1:%d
                         """.formatted(api.port());
-                Files.writeString(config, tunnels(port, web.port(), "ledger", routed, "5m") + """
+                Files.writeString(config, tunnels(port, web.port(), "ledger", routed, true) + """
                           - name: extra
                             listen: 127.0.0.1:0
                             target: 127.0.0.1:%d
@@ -81,7 +84,7 @@ class ConfigReloadTest {
                             key: %s
                         """.formatted(web.port(), server.chainPem(), server.keyPem()));
                 daemon.signal("HUP");
-                daemon.awaitLogLine("reload: changed, but not applied until a restart: tunnel other: idle_timeout;"
+                daemon.awaitLogLine("reload: changed, but not applied until a restart: tunnel other: proxy_protocol;"
                         + " tunnel extra added");
                 assertTrue(daemon.logText().contains("reload: tunnel sidecar (CN=localhost,O=tlsd tests until "),
                         daemon.logText());
@@ -96,7 +99,7 @@ class ConfigReloadTest {
                 assertTrue(client(port, ledger, "api.localhost").contains("hello from api"), "nothing changed");
                 assertFalse(client(port, billing, "localhost").contains("hello from"), "nothing changed");
 
-                Files.writeString(config, tunnels(port, web.port(), "ledger", "", "10m"));
+                Files.writeString(config, tunnels(port, web.port(), "ledger", "", false));
                 daemon.signal("HUP");
                 daemon.awaitLogLine("reload: tunnel sidecar (CN=localhost,O=tlsd tests until ", 2);
                 assertTrue(client(port, ledger, "api.localhost").contains("hello from web"), "the route is gone");
@@ -109,7 +112,7 @@ class ConfigReloadTest {
      * A server-role file with the tunnel {@code sidecar}, which lets in the client {@code allowed},
      * and the tunnel {@code other}.
      */
-    private String tunnels(int port, int backend, String allowed, String routes, String otherIdleTimeout) {
+    private String tunnels(int port, int backend, String allowed, String routes, boolean otherProxyProtocol) {
         return """
                 socket: none
                 tunnels:
@@ -118,7 +121,7 @@ class ConfigReloadTest {
                     target: 127.0.0.1:%2$d
                     cert: %3$s
                     key: %4$s
-                    idle_timeout: %5$s
+                    proxy_protocol: %5$s
                   - name: sidecar
                     listen: 127.0.0.1:%1$d
                     target: 127.0.0.1:%2$d
@@ -127,24 +130,24 @@ class ConfigReloadTest {
                     client_auth: required
                     client_ca_file: %6$s
                     allowed_clients: {common_names: [%7$s]}
-                %8$s""".formatted(port, backend, server.chainPem(), server.keyPem(), otherIdleTimeout, pki.caPem(),
+                %8$s""".formatted(port, backend, server.chainPem(), server.keyPem(), otherProxyProtocol, pki.caPem(),
                 allowed, routes);
     }
 
     @Test
     void aListenerTakesItsNewClientSettingsAndTheRestWaitsForARestart() throws Exception {
         Path config = dir.resolve("listener.yaml");
-        Files.writeString(config, listeners("billing", server.chainPem(), 64));
+        Files.writeString(config, listeners("billing", server.chainPem(), 10));
         try (LogCapture log = LogCapture.start();
              TlsdDaemon daemon = TlsdDaemon.start(load(config, DaemonConfig.Role.SERVER));
              TlsdClient app = TlsdClient.builder().socket(daemon.socketPath()).build()) {
             int port = daemon.listenerAddress("mtls").getPort();
             assertTrue(acceptedSubject(app, port, billing).contains("CN=billing"));
 
-            Files.writeString(config, listeners("ledger", server.chainPem(), 32)
+            Files.writeString(config, listeners("ledger", server.chainPem(), 5)
                     .replace("worker_threads: 2", "worker_threads: 1"));
             TlsdDaemon.Reloaded reloaded = daemon.reload(load(config, DaemonConfig.Role.SERVER));
-            assertEquals(List.of("worker_threads", "listener other: backlog"), reloaded.notApplied());
+            assertEquals(List.of("worker_threads", "listener other: handshake_timeout"), reloaded.notApplied());
             assertTrue(reloaded.used().get(0).startsWith("listener mtls (CN=localhost"), reloaded.used().toString());
             Operation<TlsConnection> accept = app.accept("mtls");
             String refused = client(port, billing, "localhost");
@@ -157,7 +160,7 @@ class ConfigReloadTest {
             assertEquals(reloaded.notApplied(), daemon.reload(load(config, DaemonConfig.Role.SERVER)).notApplied(),
                     "until a restart, each reload says what in the file is not what runs");
 
-            Files.writeString(config, listeners("billing", dir.resolve("missing.pem"), 32));
+            Files.writeString(config, listeners("billing", dir.resolve("missing.pem"), 5));
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> daemon.reload(load(config, DaemonConfig.Role.SERVER)));
             assertTrue(e.getMessage().startsWith("listener mtls: "), e.getMessage());
@@ -167,17 +170,17 @@ class ConfigReloadTest {
             assertThrows(IllegalArgumentException.class, () -> daemon.reload(() -> load(dir.resolve("gone.yaml"),
                     DaemonConfig.Role.SERVER)), "a file that cannot be read");
             assertEquals(List.of(2L, 2L, 0L, 2L), reloadMetrics(daemon));
-            Files.writeString(config, listeners("ledger", server.chainPem(), 64));
+            Files.writeString(config, listeners("ledger", server.chainPem(), 10));
             daemon.reload(() -> load(config, DaemonConfig.Role.SERVER));
             assertEquals(List.of(3L, 2L, 1L, 0L), reloadMetrics(daemon), "the file says what runs again");
 
             Path otherChain = Files.copy(server.chainPem(), dir.resolve("other.pem"));
-            Files.writeString(config, listeners("ledger", server.chainPem(), 64)
+            Files.writeString(config, listeners("ledger", server.chainPem(), 10)
                     .replaceAll("(?s)(name: other.*cert: )\\S+", "$1" + otherChain));
             daemon.reload(load(config, DaemonConfig.Role.SERVER));
-            Files.delete(otherChain); // renamed, say, in the same edit as the backlog
-            Files.writeString(config, listeners("ledger", server.chainPem(), 32));
-            assertEquals(List.of("listener other: backlog (its other changes wait with it)"),
+            Files.delete(otherChain); // renamed, say, in the same edit as the handshake timeout
+            Files.writeString(config, listeners("ledger", server.chainPem(), 5));
+            assertEquals(List.of("listener other: handshake_timeout (its other changes wait with it)"),
                     daemon.reload(load(config, DaemonConfig.Role.SERVER)).notApplied(),
                     "a listener that waits for a restart is not read again: the file it runs with may be gone");
         }
@@ -200,9 +203,9 @@ class ConfigReloadTest {
 
     /**
      * Listeners {@code mtls}, which serves {@code chain} and lets in the client {@code allowed},
-     * and {@code other} with {@code otherBacklog}.
+     * and {@code other} with a handshake timeout of {@code otherTimeoutSeconds}.
      */
-    private String listeners(String allowed, Path chain, int otherBacklog) {
+    private String listeners(String allowed, Path chain, int otherTimeoutSeconds) {
         return """
                 socket: %s
                 worker_threads: 2
@@ -217,12 +220,12 @@ class ConfigReloadTest {
                     allowed_clients: {common_names: [%s]}
                   - name: other
                     address: 127.0.0.1:0
-                    backlog: %d
+                    handshake_timeout: %ds
                     certificates:
                       - cert: %s
                         key: %s
                 """.formatted(dir.resolve("server.sock"), chain, server.keyPem(), pki.caPem(), allowed,
-                otherBacklog, server.chainPem(), server.keyPem());
+                otherTimeoutSeconds, server.chainPem(), server.keyPem());
     }
 
     @Test
@@ -271,6 +274,39 @@ class ConfigReloadTest {
                         () -> daemon.reload(load(config, DaemonConfig.Role.CLIENT)));
                 assertTrue(e.getMessage().contains("allowed_servers_typo"), e.getMessage());
                 assertEquals("olleh", ReversedLine.byTunnel(tunnel, "hello"), "nothing changed");
+            }
+        }
+    }
+
+    @Test
+    void aTunnelTakesItsNewConnectionLimitWhileItsConnectionsGoOn() throws Exception {
+        Issued localhost = pki.issueServer("localhost", "localhost");
+        Path config = dir.resolve("limit.yaml");
+        try (JsseServer echo = JsseServer.start(localhost, JsseServer.echo())) { // a thread per connection
+            String one = """
+                    socket: none
+                    tls:
+                      ca_file: %s
+                    tunnels:
+                      - name: out
+                        listen: 127.0.0.1:0
+                        target: localhost:%d
+                        max_connections: 1
+                    """.formatted(pki.caPem(), echo.port());
+            Files.writeString(config, one);
+            try (LogCapture log = LogCapture.start();
+                 TlsdDaemon daemon = TlsdDaemon.start(load(config, DaemonConfig.Role.CLIENT));
+                 Socket held = new Socket(InetAddress.getLoopbackAddress(), daemon.tunnelAddress("out").getPort())) {
+                int port = daemon.tunnelAddress("out").getPort();
+                held.setSoTimeout(10_000);
+                assertEquals("hello", ReversedLine.through(held, "hello"), "the one connection the limit allows");
+                assertNull(ReversedLine.byTunnel(port, "second"));
+                log.awaitLine("max_connections (1) reached", T);
+
+                Files.writeString(config, one.replace("max_connections: 1", "max_connections: 2"));
+                assertEquals(List.of(), daemon.reload(load(config, DaemonConfig.Role.CLIENT)).notApplied());
+                assertEquals("second", ReversedLine.byTunnel(port, "second"));
+                assertEquals("again", ReversedLine.through(held, "again"), "connections up go on");
             }
         }
     }

@@ -32,23 +32,27 @@ import java.util.function.Function;
  * <p>Taken from the new configuration:
  * <ul>
  *   <li>a listener's {@code certificates}, {@code alpn}, {@code client_auth}, {@code
- *       client_ca_file}, {@code client_crl_file} and {@code allowed_clients};
- *   <li>the same of a server-role tunnel, its {@code cert}/{@code key}/{@code pkcs12}, and its
- *       backends: {@code target} and {@code routes};
+ *       client_ca_file}, {@code client_crl_file} and {@code allowed_clients}, and its {@code
+ *       backlog} and {@code max_pending_connections(_per_client)};
+ *   <li>the TLS settings of a server-role tunnel, its {@code cert}/{@code key}/{@code pkcs12}, and
+ *       its backends: {@code target} and {@code routes};
  *   <li>a client-role tunnel's {@code cert}/{@code key}/{@code pkcs12}, {@code alpn}, {@code
  *       ca_file}, {@code crl_file} and {@code allowed_servers};
+ *   <li>a tunnel's {@code idle_timeout}, {@code max_connections(_per_client)} and {@code
+ *       access_log};
  *   <li>the client role's {@code tls.ca_file}, {@code tls.crl_file} and {@code
  *       tls.client_certificate}.
  * </ul>
  * {@code log_level} is not the daemon's: the command line applies it.
  */
 final class ConfigReload {
-    private static final Set<String> LISTENER_TLS = Set.of("certificates", "alpn", "clientAuth", "clientCaFile",
-            "clientCrlFile", "allowedClients");
+    private static final Set<String> LISTENER_RELOADED = Set.of("certificates", "alpn", "clientAuth", "clientCaFile",
+            "clientCrlFile", "allowedClients", "backlog", "maxPendingConnections", "maxPendingConnectionsPerClient");
     private static final Set<String> SERVER_TUNNEL_RELOADED = Set.of("certificate", "certificates", "alpn",
-            "clientAuth", "clientCaFile", "clientCrlFile", "allowedClients", "target", "routes");
+            "clientAuth", "clientCaFile", "clientCrlFile", "allowedClients", "target", "routes", "idleTimeout",
+            "maxConnections", "maxConnectionsPerClient", "accessLog");
     private static final Set<String> CLIENT_TUNNEL_RELOADED = Set.of("certificate", "alpn", "caFile", "crlFile",
-            "allowedServers");
+            "allowedServers", "idleTimeout", "maxConnections", "maxConnectionsPerClient", "accessLog");
     /** Record components whose key in the file is not their name in snake case. */
     private static final Map<String, String> KEYS = Map.of("serverName", "servername", "certificate", "cert");
 
@@ -127,7 +131,7 @@ final class ConfigReload {
         Set<String> heldListeners = new HashSet<>();
         Set<String> heldTunnels = new HashSet<>();
         List<ListenerConfig> listeners = match("listener", running.listeners(), next.listeners(),
-                ListenerConfig::name, LISTENER_TLS, l -> { }, notApplied, heldListeners);
+                ListenerConfig::name, LISTENER_RELOADED, l -> { }, notApplied, heldListeners);
         List<TunnelConfig> tunnels = match("tunnel", running.tunnels(), next.tunnels(), TunnelConfig::name,
                 server ? SERVER_TUNNEL_RELOADED : CLIENT_TUNNEL_RELOADED, t -> t.checkRole(server), notApplied,
                 heldTunnels);

@@ -360,9 +360,11 @@ public final class TlsdDaemon implements AutoCloseable {
      * treats client certificates ({@code client_auth}, {@code client_ca_file}, {@code
      * client_crl_file}, {@code allowed_clients}), its ALPN protocols; a server tunnel's backends
      * ({@code target}, {@code routes}); the client role's trust anchors, revocation lists and
-     * client certificate, a client tunnel's own, and its {@code allowed_servers}. Connections
-     * already up keep what they started with. Other changes (addresses, limits, threads,
-     * listeners or tunnels added or removed) need a restart and are returned, not applied. All or
+     * client certificate, a client tunnel's own, and its {@code allowed_servers}; a tunnel's idle
+     * timeout, connection limits and access log, a listener's backlog and pending limits.
+     * Connections already up keep what they started with. Other changes (addresses, timeouts,
+     * session limits, threads, listeners or tunnels added or removed) need a restart and are
+     * returned, not applied; a listener or tunnel with such a change stays as it runs. All or
      * nothing: if {@code next} or a file it names cannot be used, nothing changes.
      *
      * @throws IllegalArgumentException naming the listener, tunnel or role and what cannot be used
@@ -473,6 +475,7 @@ public final class TlsdDaemon implements AutoCloseable {
                 log.info("tunnel {}: backend {} from now on", t.name(), t.target());
                 logRoutes(t);
             }
+            tunnel.settings(settings(t));
             serverTunnelTls.put(t.name(), contexts);
             served.add("tunnel " + t.name() + " (" + contexts.describe() + ")");
         });
@@ -501,6 +504,7 @@ public final class TlsdDaemon implements AutoCloseable {
         }
         List<String> used = new ArrayList<>(List.of("client role (" + contexts.describe() + ")"));
         Map<ClientTunnel, SslContext> tunnels = new LinkedHashMap<>();
+        Map<ClientTunnel, TunnelSettings> tunnelSettings = new LinkedHashMap<>();
         Map<String, ClientTlsContexts> owns = new LinkedHashMap<>();
         for (TunnelConfig t : next.tunnels()) {
             if (plan.heldTunnels().contains(t.name())) {
@@ -509,6 +513,7 @@ public final class TlsdDaemon implements AutoCloseable {
             try {
                 ClientTlsContexts own = clientTunnelContexts(next, t, contexts);
                 tunnels.put(clientTunnels.get(t.name()), own.forAlpn(t.alpn()));
+                tunnelSettings.put(clientTunnels.get(t.name()), settings(t));
                 if (own != contexts) {
                     owns.put(t.name(), own);
                     used.add("tunnel " + t.name() + " (" + own.describe() + ")");
@@ -520,6 +525,7 @@ public final class TlsdDaemon implements AutoCloseable {
         next.tunnels().stream().filter(t -> !plan.heldTunnels().contains(t.name())).forEach(t -> warnAboutTrust(next, t));
         connector.contexts(contexts);
         tunnels.forEach(ClientTunnel::context);
+        tunnelSettings.forEach(ClientTunnel::settings);
         clientTls = contexts;
         clientTunnelTls.keySet().removeIf(name -> !owns.containsKey(name) && !plan.heldTunnels().contains(name));
         clientTunnelTls.putAll(owns);

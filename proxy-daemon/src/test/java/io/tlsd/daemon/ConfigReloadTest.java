@@ -75,7 +75,7 @@ class ConfigReloadTest {
         ConfigReload reload = ConfigReload.of(server.listeners(List.of(api, admin)).build(),
                 server.listeners(List.of(apiNext, adminNext)).sendBufferBytes(1 << 20).build());
 
-        assertEquals(List.of("listener admin: address, backlog (its other changes wait with it)"),
+        assertEquals(List.of("listener admin: address (its other changes wait with it)"),
                 reload.notApplied(), "send_buffer is the client role's");
         assertEquals(List.of(apiNext, admin), reload.applied().listeners());
         assertEquals(Set.of("admin"), reload.heldListeners());

@@ -36,7 +36,10 @@ final class TlsListener {
     private record Waiter(Promise<Channel> promise, EventLoop loop) {
     }
 
-    /** Replaced by a reload, which changes only its TLS settings (those of {@link #contexts}). */
+    /**
+     * Replaced by a reload, which changes only its TLS settings (those of {@link #contexts}), its
+     * backlog and its pending limits.
+     */
     private volatile ListenerConfig config;
     /** Replaced by a reload; a client gets the contexts of the moment it is accepted. */
     private volatile ServerTlsContexts contexts;
@@ -66,9 +69,10 @@ final class TlsListener {
 
     /**
      * Serves {@code next}, built from {@code config}'s TLS settings, to the clients accepted from now
-     * on; connections up already keep theirs.
+     * on, and takes {@code config}'s backlog and pending limits; connections up already keep theirs.
      */
     void reconfigure(ListenerConfig config, ServerTlsContexts next) {
+        pending.limits(config.maxPendingConnections(), config.maxPendingConnectionsPerClient());
         this.config = config;
         contexts = next;
     }

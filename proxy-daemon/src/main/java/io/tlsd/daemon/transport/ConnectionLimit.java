@@ -46,9 +46,10 @@ public final class ConnectionLimit {
 
     private final Function<Channel, String> owner;
     private final String setting;
-    private final int max;
+    /** Changed by {@link #limits}. */
+    private volatile int max;
     private final String perClientSetting;
-    private final int perClientMax;
+    private volatile int perClientMax;
     private final AtomicInteger admitted = new AtomicInteger();
     /** Places held per client address; an address leaves when its last place is given back. */
     private final ConcurrentHashMap<InetAddress, Integer> perClient = new ConcurrentHashMap<>();
@@ -73,17 +74,10 @@ public final class ConnectionLimit {
      */
     public ConnectionLimit(Function<Channel, String> owner, String setting, int max, String perClientSetting,
                            int perClientMax) {
-        if (max < 0) {
-            throw new IllegalArgumentException(setting + " < 0");
-        }
-        if (perClientMax < 0) {
-            throw new IllegalArgumentException(perClientSetting + " < 0");
-        }
         this.owner = owner;
         this.setting = setting;
-        this.max = max;
         this.perClientSetting = perClientSetting;
-        this.perClientMax = perClientMax;
+        limits(max, perClientMax);
     }
 
     /**
@@ -93,8 +87,10 @@ public final class ConnectionLimit {
      */
     public boolean admit(Channel ch) {
         // the client's share first: a client over it must not hold an overall place even briefly
+        int max = this.max;
+        int perClientMax = this.perClientMax;
         InetAddress client = perClientMax == 0 ? null : clientAddress(ch);
-        if (client != null && !takePerClient(client)) {
+        if (client != null && !takePerClient(client, perClientMax)) {
             refused.increment();
             warnPerClient(ch);
             ch.close();
@@ -117,6 +113,25 @@ public final class ConnectionLimit {
         ch.attr(PLACE).set(place);
         ch.closeFuture().addListener(f -> place.giveBack());
         return true;
+    }
+
+    /**
+     * Sets both limits for the connections admitted from now on (a reload); those that hold a place
+     * keep it, even beyond a lower limit. A per-client limit set where there was none counts only
+     * the connections admitted from now on.
+     *
+     * @param max the most connections at once; 0 for no limit
+     * @param perClientMax the most places one client address holds at once; 0 for no such limit
+     */
+    public void limits(int max, int perClientMax) {
+        if (max < 0) {
+            throw new IllegalArgumentException(setting + " < 0");
+        }
+        if (perClientMax < 0) {
+            throw new IllegalArgumentException(perClientSetting + " < 0");
+        }
+        this.max = max;
+        this.perClientMax = perClientMax;
     }
 
     /** Gives {@code ch}'s place back before it closes, because it is no longer this listener's. Idempotent. */
@@ -148,7 +163,7 @@ public final class ConnectionLimit {
     }
 
     /** One more place for {@code client}, unless it holds {@code perClientMax} already. */
-    private boolean takePerClient(InetAddress client) {
+    private boolean takePerClient(InetAddress client, int perClientMax) {
         boolean[] taken = {false};
         perClient.compute(client, (address, held) -> {
             int n = held == null ? 0 : held;

@@ -63,7 +63,8 @@ public final class ClientTunnel implements AutoCloseable {
     private final String targetHost;
     private final int targetPort;
     private final String serverName;
-    private final TunnelSettings settings;
+    /** Replaced by {@link #settings(TunnelSettings)}; a connection reads it when accepted. */
+    private volatile TunnelSettings settings;
     /** Resolves the target for every connection (a name may change), off the event loops. */
     private final HostResolver resolver = new HostResolver("tlsd-tunnel-resolver");
     private final Listener listener;
@@ -115,6 +116,18 @@ public final class ClientTunnel implements AutoCloseable {
             throw new IllegalArgumentException("context is a server context");
         }
         context = next;
+    }
+
+    /**
+     * Uses {@code next}'s idle timeout, connection limits and access log for the connections
+     * accepted from now on (a reload); those up already keep theirs, and keep their places even
+     * beyond a lower limit.
+     *
+     * @throws IllegalArgumentException if {@code next} differs in anything else (timeouts to
+     *     connect and handshake, name): those take a new tunnel
+     */
+    public void settings(TunnelSettings next) {
+        settings = listener.reconfigure(settings, next);
     }
 
     /**

@@ -13,6 +13,7 @@ import io.tlsd.daemon.transport.ConnectionLimit;
 import io.tlsd.daemon.transport.Transport;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
@@ -43,6 +44,23 @@ final class Listener {
     /** @param limit the tunnel's {@code max_connections} */
     Listener(ConnectionLimit limit) {
         this.limit = limit;
+    }
+
+    /**
+     * A tunnel's settings from now on: {@code next}, which may differ from {@code now} in its idle
+     * timeout, connection limits and access log; the connections admitted from now on are limited
+     * by its limits.
+     *
+     * @return {@code next}
+     * @throws IllegalArgumentException if {@code next} differs in anything else
+     */
+    TunnelSettings reconfigure(TunnelSettings now, TunnelSettings next) {
+        if (!next.connectTimeout().equals(now.connectTimeout()) || !next.handshakeTimeout().equals(now.handshakeTimeout())
+                || !Objects.equals(next.name(), now.name())) {
+            throw new IllegalArgumentException("only the idle timeout, the connection limits and the access log change");
+        }
+        limit.limits(next.maxConnections(), next.maxConnectionsPerClient());
+        return next;
     }
 
     /**

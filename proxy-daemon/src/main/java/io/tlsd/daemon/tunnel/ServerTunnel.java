@@ -86,7 +86,8 @@ public final class ServerTunnel implements AutoCloseable {
     private volatile Served served;
     private final InetSocketAddress listen;
     private final boolean proxyProtocol;
-    private final TunnelSettings settings;
+    /** Replaced by {@link #settings(TunnelSettings)}; a connection reads it when accepted. */
+    private volatile TunnelSettings settings;
     private final Listener listener;
     private volatile InetSocketAddress localAddress;
 
@@ -231,6 +232,18 @@ public final class ServerTunnel implements AutoCloseable {
                 throw new IllegalArgumentException(context == null ? "no default context" : "context is a client context");
             }
         }
+    }
+
+    /**
+     * Uses {@code next}'s idle timeout, connection limits and access log for the connections
+     * accepted from now on (a reload); those up already keep theirs, and keep their places even
+     * beyond a lower limit.
+     *
+     * @throws IllegalArgumentException if {@code next} differs in anything else (timeouts to
+     *     connect and handshake, name): those take a new tunnel
+     */
+    public void settings(TunnelSettings next) {
+        settings = listener.reconfigure(settings, next);
     }
 
     /**

@@ -35,6 +35,27 @@ class ConnectionLimitTest {
     }
 
     @Test
+    void newLimitsApplyToTheNextConnectionsAndThoseAdmittedKeepTheirPlaces() {
+        ConnectionLimit limit = limit(1);
+        EmbeddedChannel a = new EmbeddedChannel();
+        assertTrue(limit.admit(a));
+        assertFalse(limit.admit(new EmbeddedChannel()));
+        limit.limits(2, 0);
+        EmbeddedChannel b = new EmbeddedChannel();
+        assertTrue(limit.admit(b), "raised");
+        limit.limits(1, 0);
+        assertTrue(a.isOpen() && b.isOpen(), "lowered: the two admitted stay");
+        assertFalse(limit.admit(new EmbeddedChannel()));
+        a.close();
+        assertFalse(limit.admit(new EmbeddedChannel()), "one place is still held, the limit is one");
+        b.close();
+        EmbeddedChannel c = new EmbeddedChannel();
+        assertTrue(limit.admit(c));
+        c.close();
+        assertThrows(IllegalArgumentException.class, () -> limit.limits(-1, 0));
+    }
+
+    @Test
     void aConnectionThatClosesGivesItsPlaceBack() {
         ConnectionLimit limit = limit(1);
         EmbeddedChannel a = new EmbeddedChannel();
