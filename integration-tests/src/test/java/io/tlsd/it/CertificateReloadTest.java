@@ -169,7 +169,8 @@ class CertificateReloadTest {
             assertEquals("olleh", ReversedLine.byTunnel(tunnel, "hello"));
 
             Files.copy(other.caPem(), trust, REPLACE_EXISTING);
-            assertEquals(List.of("client role (trust anchors " + trust + " (1 certificate), client certificate none)"),
+            assertEquals(List.of("client role (trust anchors " + trust + " (1 certificate), client certificate none)",
+                    "tunnel out (the client role's TLS settings; max connections 4096, idle timeout 60000 ms)"),
                     daemon.reload());
             TlsdException refused = assertThrows(TlsdException.class, () -> ReversedLine.byOpen(app, echo.port(), "hello"));
             assertEquals(Status.CERT_INVALID, refused.status(), refused.toString());

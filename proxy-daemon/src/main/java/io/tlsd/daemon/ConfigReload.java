@@ -17,8 +17,9 @@ import java.util.function.Function;
 
 /**
  * What a reload takes from a configuration read again ({@link TlsdDaemon#reload(DaemonConfig)}):
- * the TLS settings of the listeners and tunnels the daemon runs (and a server tunnel's backends),
- * and of the client role, and nothing else. Every other change (an address, a limit, a listener or tunnel added or removed,
+ * the TLS settings of the listeners and tunnels the daemon runs (and a server tunnel's backends,
+ * their connection limits), and of the client role, and nothing else. Every other change (an
+ * address, a timeout, the session {@code limits}, a listener or tunnel added or removed,
  * worker threads) needs a restart; it is listed, by its key in the configuration file, so that the
  * log says what was not applied.
  *
@@ -209,7 +210,7 @@ final class ConfigReload {
         return camel.replaceAll("([a-z0-9])([A-Z])", "$1_$2").toLowerCase(Locale.ROOT);
     }
 
-    /** The configuration the daemon runs with after the reload: the running one, with the TLS settings of the new. */
+    /** The configuration the daemon runs with after the reload: the running one, with what the new changes and can apply. */
     DaemonConfig applied() {
         return applied;
     }
@@ -229,7 +230,7 @@ final class ConfigReload {
 
     /**
      * What differs in the new configuration and only a restart applies, by key: {@code
-     * "worker_threads"}, {@code "listener api: address, backlog"}, {@code "tunnel web added"}.
+     * "worker_threads"}, {@code "listener api: address, handshake_timeout"}, {@code "tunnel web added"}.
      */
     List<String> notApplied() {
         return notApplied;

@@ -27,6 +27,7 @@ import io.tlsd.daemon.tls.KeyMaterial;
 import io.tlsd.daemon.tls.ServerTlsContexts;
 import io.tlsd.daemon.tls.TicketKeys;
 import io.tlsd.daemon.tls.TlsConnector;
+import io.tlsd.daemon.transport.ConnectionLimit;
 import io.tlsd.daemon.transport.HostResolver;
 import io.tlsd.daemon.transport.Transport;
 import io.tlsd.daemon.tunnel.ClientTunnel;
@@ -74,9 +75,9 @@ public final class TlsdDaemon implements AutoCloseable {
     static final Duration LIVENESS_TIMEOUT = Duration.ofSeconds(2);
 
     /**
-     * The configuration in use. A reload replaces it with one whose TLS settings and server
-     * tunnels' backends may differ ({@link ConfigReload}); everything else stays as the daemon
-     * started.
+     * The configuration in use. A reload replaces it with one whose TLS settings, server
+     * tunnels' backends and listeners' and tunnels' connection limits may differ ({@link
+     * ConfigReload}); everything else stays as the daemon started.
      */
     private volatile DaemonConfig config;
     private final EventLoopGroup control;
@@ -477,7 +478,7 @@ public final class TlsdDaemon implements AutoCloseable {
             }
             tunnel.settings(settings(t));
             serverTunnelTls.put(t.name(), contexts);
-            served.add("tunnel " + t.name() + " (" + contexts.describe() + ")");
+            served.add("tunnel " + t.name() + " (" + contexts.describe() + "; " + limits(t) + ")");
         });
         return served;
     }
@@ -516,8 +517,9 @@ public final class TlsdDaemon implements AutoCloseable {
                 tunnelSettings.put(clientTunnels.get(t.name()), settings(t));
                 if (own != contexts) {
                     owns.put(t.name(), own);
-                    used.add("tunnel " + t.name() + " (" + own.describe() + ")");
                 }
+                used.add("tunnel " + t.name() + " (" + (own != contexts ? own.describe() : "the client role's TLS settings")
+                        + "; " + limits(t) + ")");
             } catch (SSLException | RuntimeException e) {
                 throw new IllegalArgumentException("tunnel " + t.name() + ": " + e.getMessage(), e);
             }
@@ -526,10 +528,20 @@ public final class TlsdDaemon implements AutoCloseable {
         connector.contexts(contexts);
         tunnels.forEach(ClientTunnel::context);
         tunnelSettings.forEach(ClientTunnel::settings);
+        ClientTlsContexts before = clientTls;
         clientTls = contexts;
         clientTunnelTls.keySet().removeIf(name -> !owns.containsKey(name) && !plan.heldTunnels().contains(name));
         clientTunnelTls.putAll(owns);
+        // a held tunnel that used the client role's settings still does: its certificate stays in the metrics
+        plan.heldTunnels().forEach(name -> clientTunnelTls.putIfAbsent(name, before));
         return used;
+    }
+
+    /** "max connections 4096, idle timeout 600000 ms": a tunnel's limits for a reload's log line. */
+    private static String limits(TunnelConfig t) {
+        return "max connections " + ConnectionLimit.describe(t.maxConnections(), t.maxConnectionsPerClient())
+                + ", idle timeout " + (t.idleTimeout().isZero() ? "off" : t.idleTimeout().toMillis() + " ms")
+                + (t.accessLog() ? ", access log" : "");
     }
 
     private TunnelSettings settings(TunnelConfig t) {

@@ -93,7 +93,8 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
      * Reads the certificate, key, passphrase, client-CA and client-CRL files that {@code configs}
      * name, and serves them to the clients accepted from then on: each listener named in {@code
      * configs} takes that one as its configuration (its TLS settings: certificates, ALPN, client
-     * authentication, client CA and CRL files, allowed clients), the others stay as they are.
+     * authentication, client CA and CRL files, allowed clients; its backlog and pending limits),
+     * the others stay as they are.
      * Connections already up keep what they have. A listener is not bound again, so {@code
      * configs} must not differ from the running ones in anything else ({@code TlsdDaemon}'s reload
      * sees to that). All or nothing: when one listener's files cannot be used, no listener
@@ -121,7 +122,10 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
         List<String> reloaded = new ArrayList<>();
         next.forEach((listener, contexts) -> {
             listener.reconfigure(nextConfigs.get(listener), contexts);
-            reloaded.add("listener " + listener.name() + " (" + contexts.describe() + ")");
+            ListenerConfig c = nextConfigs.get(listener);
+            reloaded.add("listener " + listener.name() + " (" + contexts.describe() + "; backlog " + c.backlog()
+                    + ", max pending connections " + ConnectionLimit.describe(c.maxPendingConnections(),
+                    c.maxPendingConnectionsPerClient()) + ")");
         });
         return reloaded;
     }

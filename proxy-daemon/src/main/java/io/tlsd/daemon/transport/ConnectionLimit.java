@@ -89,10 +89,11 @@ public final class ConnectionLimit {
         // the client's share first: a client over it must not hold an overall place even briefly
         int max = this.max;
         int perClientMax = this.perClientMax;
-        InetAddress client = perClientMax == 0 ? null : clientAddress(ch);
-        if (client != null && !takePerClient(client, perClientMax)) {
+        // counted per client without a limit too, so that one set by a reload counts what is open
+        InetAddress client = clientAddress(ch);
+        if (client != null && !takePerClient(client, perClientMax == 0 ? Integer.MAX_VALUE : perClientMax)) {
             refused.increment();
-            warnPerClient(ch);
+            warnPerClient(ch, perClientMax);
             ch.close();
             return false;
         }
@@ -104,7 +105,7 @@ public final class ConnectionLimit {
                     givePerClientBack(client);
                 }
                 refused.increment();
-                warn(ch);
+                warn(ch, max);
                 ch.close();
                 return false;
             }
@@ -117,8 +118,8 @@ public final class ConnectionLimit {
 
     /**
      * Sets both limits for the connections admitted from now on (a reload); those that hold a place
-     * keep it, even beyond a lower limit. A per-client limit set where there was none counts only
-     * the connections admitted from now on.
+     * keep it, even beyond a lower limit, and count against it (places are counted per client
+     * address with no per-client limit too).
      *
      * @param max the most connections at once; 0 for no limit
      * @param perClientMax the most places one client address holds at once; 0 for no such limit
@@ -184,12 +185,12 @@ public final class ConnectionLimit {
         return ch.remoteAddress() instanceof InetSocketAddress inet ? inet.getAddress() : null;
     }
 
-    /** Client addresses holding a place now, when there is a per-client limit. */
+    /** Client addresses holding a place now. */
     public int clients() {
         return perClient.size();
     }
 
-    private void warnPerClient(Channel ch) {
+    private void warnPerClient(Channel ch, int perClientMax) {
         if (perClientWarnings.due()) {
             log.warn("{}: {} ({}) reached by {}; closing its new connections as they come"
                             + " ({} closed since start by either limit; logged at most every 10 s)",
@@ -198,7 +199,7 @@ public final class ConnectionLimit {
         }
     }
 
-    private void warn(Channel ch) {
+    private void warn(Channel ch, int max) {
         if (warnings.due()) {
             log.warn("{}: {} ({}) reached; closing new connections as they come, this time from {}"
                             + " ({} closed since start; logged at most every 10 s)",

@@ -123,7 +123,7 @@ public final class ClientTunnel implements AutoCloseable {
      * accepted from now on (a reload); those up already keep theirs, and keep their places even
      * beyond a lower limit.
      *
-     * @throws IllegalArgumentException if {@code next} differs in anything else (timeouts to
+     * @throws IllegalStateException if {@code next} differs in anything else (timeouts to
      *     connect and handshake, name): those take a new tunnel
      */
     public void settings(TunnelSettings next) {
@@ -208,11 +208,12 @@ public final class ClientTunnel implements AutoCloseable {
             if (!listener.admit(ch)) {
                 return; // closed: the tunnel carries max_connections already
             }
-            Relay relay = new Relay(name(ch), End.plain(ch, "client"), listener, settings.accessLog());
-            if (!settings.idleTimeout().isZero()) {
+            TunnelSettings with = settings; // what the client is accepted with
+            Relay relay = new Relay(name(ch), End.plain(ch, "client"), listener, with.accessLog());
+            if (!with.idleTimeout().isZero()) {
                 // no bytes either way for the idle timeout: the relay closes both connections
                 ch.pipeline().addLast("idle", new IdleStateHandler(
-                        0, 0, settings.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
+                        0, 0, with.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
             }
             // the client's bytes to the target, its FIN to a close_notify; reads only once the TLS connection is up
             ch.pipeline().addLast("relay", new RelayHandler(relay, relay.accepted()));

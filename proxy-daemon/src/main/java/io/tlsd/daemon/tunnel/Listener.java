@@ -52,12 +52,12 @@ final class Listener {
      * by its limits.
      *
      * @return {@code next}
-     * @throws IllegalArgumentException if {@code next} differs in anything else
+     * @throws IllegalStateException if {@code next} differs in anything else (a reload never asks that)
      */
     TunnelSettings reconfigure(TunnelSettings now, TunnelSettings next) {
         if (!next.connectTimeout().equals(now.connectTimeout()) || !next.handshakeTimeout().equals(now.handshakeTimeout())
                 || !Objects.equals(next.name(), now.name())) {
-            throw new IllegalArgumentException("only the idle timeout, the connection limits and the access log change");
+            throw new IllegalStateException("only the idle timeout, the connection limits and the access log change");
         }
         limit.limits(next.maxConnections(), next.maxConnectionsPerClient());
         return next;

@@ -239,7 +239,7 @@ public final class ServerTunnel implements AutoCloseable {
      * accepted from now on (a reload); those up already keep theirs, and keep their places even
      * beyond a lower limit.
      *
-     * @throws IllegalArgumentException if {@code next} differs in anything else (timeouts to
+     * @throws IllegalStateException if {@code next} differs in anything else (timeouts to
      *     connect and handshake, name): those take a new tunnel
      */
     public void settings(TunnelSettings next) {
@@ -331,22 +331,23 @@ public final class ServerTunnel implements AutoCloseable {
             if (!listener.admit(ch)) {
                 return; // closed: the tunnel carries max_connections already
             }
-            if (!settings.idleTimeout().isZero()) {
+            TunnelSettings with = settings; // what the client is accepted with, as `now`
+            if (!with.idleTimeout().isZero()) {
                 // no bytes either way for the idle timeout: the relay closes both connections
                 ch.pipeline().addLast("idle", new IdleStateHandler(
-                        0, 0, settings.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
+                        0, 0, with.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
             }
             Served now = served;
             if (now.bySni() == null) {
                 SslHandler tls = now.single().newHandler(ch.alloc());
-                tls.setHandshakeTimeoutMillis(settings.handshakeTimeout().toMillis());
+                tls.setHandshakeTimeoutMillis(with.handshakeTimeout().toMillis());
                 // the handshake within its timeout, then decrypts from and encrypts to the client
                 ch.pipeline().addLast("tls", tls);
-                carry(ch, tls, now.backend());
+                carry(ch, tls, now.backend(), with);
             } else {
                 ch.pipeline()
                         // reads the ClientHello, then replaces itself with the SslHandler its SNI name picks
-                        .addLast("tls", new CertificateBySni(ch, now))
+                        .addLast("tls", new CertificateBySni(ch, now, with))
                         // a ClientHello that does not come, or is none: counted and logged
                         .addLast("client-hello", new ClientHelloWatch());
                 listener.awaitClientHello(ch);
@@ -356,10 +357,10 @@ public final class ServerTunnel implements AutoCloseable {
 
     /**
      * Relays {@code client}, whose {@code tls} handler is (or is about to be) in its pipeline, to
-     * {@code target}.
+     * {@code target}, with the settings it was accepted with.
      */
-    private void carry(Channel client, SslHandler tls, InetSocketAddress target) {
-        Relay relay = new Relay(name(client, target), End.tls(client, tls, "client"), listener, settings.accessLog());
+    private void carry(Channel client, SslHandler tls, InetSocketAddress target, TunnelSettings with) {
+        Relay relay = new Relay(name(client, target), End.tls(client, tls, "client"), listener, with.accessLog());
         // the client's decrypted bytes to the backend, its close_notify to a FIN
         client.pipeline().addLast("relay", new RelayHandler(relay, relay.accepted()));
         listener.track(relay);
@@ -374,14 +375,16 @@ public final class ServerTunnel implements AutoCloseable {
      */
     private final class CertificateBySni extends SniHandler {
         private final Channel client;
-        /** What was served when the client was accepted. */
+        /** What was served, and the settings, when the client was accepted. */
         private final Served served;
+        private final TunnelSettings with;
         private final long acceptedNanos = System.nanoTime();
 
-        CertificateBySni(Channel client, Served served) {
-            super(served.bySni(), settings.handshakeTimeout().toMillis());
+        CertificateBySni(Channel client, Served served, TunnelSettings with) {
+            super(served.bySni(), with.handshakeTimeout().toMillis());
             this.client = client;
             this.served = served;
+            this.with = with;
         }
 
         @Override
@@ -395,10 +398,10 @@ public final class ServerTunnel implements AutoCloseable {
             SslHandler tls = context.newHandler(allocator);
             // one handshake timeout from the accept, the wait for the ClientHello included
             long spentMillis = (System.nanoTime() - acceptedNanos) / 1_000_000;
-            tls.setHandshakeTimeoutMillis(Math.max(1, settings.handshakeTimeout().toMillis() - spentMillis));
+            tls.setHandshakeTimeoutMillis(Math.max(1, with.handshakeTimeout().toMillis() - spentMillis));
             // hostname(): the name that picked the context (lower case, null for none), set by now
             carry(client, tls, served.backendsBySni() == null ? served.backend()
-                    : served.backendsBySni().map(hostname()));
+                    : served.backendsBySni().map(hostname()), with);
             return tls;
         }
 

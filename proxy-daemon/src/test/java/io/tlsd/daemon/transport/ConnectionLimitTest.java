@@ -149,6 +149,28 @@ class ConnectionLimitTest {
     }
 
     @Test
+    void aPerClientLimitSetByAReloadCountsTheConnectionsAlreadyOpen() {
+        ConnectionLimit limit = new ConnectionLimit(ch -> "tunnel test", "max_connections", 10,
+                "max_connections_per_client", 0);
+        EmbeddedChannel a1 = from("192.0.2.1", 1);
+        EmbeddedChannel a2 = from("192.0.2.1", 2);
+        assertTrue(limit.admit(a1));
+        assertTrue(limit.admit(a2));
+        limit.limits(10, 2);
+        assertFalse(limit.admit(from("192.0.2.1", 3)), "the two open count");
+        assertTrue(limit.admit(from("192.0.2.2", 1)));
+        limit.limits(10, 0);
+        EmbeddedChannel a4 = from("192.0.2.1", 4);
+        assertTrue(limit.admit(a4), "no per-client limit any more");
+        limit.limits(10, 2);
+        a1.close();
+        assertFalse(limit.admit(from("192.0.2.1", 5)), "a2 and a4 still hold places");
+        a2.close();
+        a4.close();
+        assertEquals(1, limit.clients(), "only 192.0.2.2 still holds a place");
+    }
+
+    @Test
     void aConnectionRefusedByTheOverallLimitLeavesNoPerClientCountBehind() {
         ConnectionLimit limit = new ConnectionLimit(ch -> "tunnel test", "max_connections", 1,
                 "max_connections_per_client", 5);
