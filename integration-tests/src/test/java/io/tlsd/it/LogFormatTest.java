@@ -8,6 +8,7 @@ import io.tlsd.sdk.TlsdClient;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -59,6 +60,29 @@ class LogFormatTest {
         assertFalse(lines.stream().anyMatch(l -> l.startsWith("2026-01-01T00:00:00.000Z")), "a forged line: " + lines);
         String text = String.join("\n", lines);
         assertTrue(text.contains("app=billing \"api\"\n\t2026-01-01T00:00:00.000Z [main] ERROR TlsdDaemon - forged\\ "), text);
+    }
+
+    @Test
+    void sighupSwitchesToTheLogLevelAndFormatOfTheFile() throws Exception {
+        Path config = Files.writeString(dir.resolve("client.yaml"), "socket: " + dir.resolve("run/c.sock") + "\n");
+        Path log = dir.resolve("daemon.log");
+        try (DaemonProcess daemon = DaemonProcess.start(log, DaemonProcess.SIGHUP_AS_DEFAULT, "client", "--config",
+                config.toString())) {
+            daemon.awaitLogLine(DaemonProcess.SIGNALS_CLAIMED);
+            Files.writeString(config, "log_format: json\nlog_level: warn\n", StandardOpenOption.APPEND);
+            daemon.signal("HUP");
+            // said in the format and at the level before
+            daemon.awaitLogLine(" INFO ReloadSignal - reload: log level warn, log format json");
+            Files.writeString(config, "worker_threads: 13\n", StandardOpenOption.APPEND);
+            daemon.signal("HUP");
+            String waits = "reload: changed, but not applied until a restart: worker_threads";
+            daemon.awaitLogLine(waits);
+            String line = Files.readAllLines(log, StandardCharsets.UTF_8).stream().filter(l -> l.contains(waits))
+                    .findFirst().orElseThrow();
+            assertTrue(line.startsWith("{\"time\":\"") && line.contains("\"level\":\"WARN\""), line);
+            String after = daemon.logText().substring(daemon.logText().indexOf("log format json"));
+            assertFalse(after.contains("\"level\":\"INFO\""), "warn and above from then on:\n" + after);
+        }
     }
 
     /** A daemon with {@code extra} flags, one session of {@link #HOSTILE_APP}, then SIGTERM; its log. */

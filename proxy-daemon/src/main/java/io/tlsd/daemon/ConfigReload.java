@@ -44,7 +44,7 @@ import java.util.function.Function;
  *   <li>the client role's {@code tls.ca_file}, {@code tls.crl_file} and {@code
  *       tls.client_certificate}.
  * </ul>
- * {@code log_level} is not the daemon's: the command line applies it.
+ * {@code log_level} and {@code log_format} are not the daemon's: the command line applies them.
  */
 final class ConfigReload {
     private static final Set<String> LISTENER_RELOADED = Set.of("certificates", "alpn", "clientAuth", "clientCaFile",
@@ -91,7 +91,6 @@ final class ConfigReload {
         keys.put("shared_memory.write_ring_bytes", DaemonConfig::writeRingBytes);
         keys.put("metrics", DaemonConfig::metrics);
         keys.put("allowed_peers", DaemonConfig::allowedPeers);
-        keys.put("log_format", DaemonConfig::logFormat);
         return keys;
     }
 

@@ -3,7 +3,9 @@ package io.tlsd.daemon.cli;
 import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.TlsdDaemon;
 import io.tlsd.daemon.logging.DaemonLog;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -24,8 +26,9 @@ final class ReloadSignal {
     private final SystemdNotify systemd;
     /** The configuration read again (file and flags); null when there is no file to read. */
     private final Supplier<DaemonConfig> configAgain;
-    /** The log level of the last configuration read, to tell a change in the file. */
+    /** The log level and format of the last configuration read, to tell a change in the file. */
     private String logLevel;
+    private DaemonLog.Format logFormat;
 
     private ReloadSignal(TlsdDaemon daemon, SystemdNotify systemd, DaemonConfig config,
                          Supplier<DaemonConfig> configAgain) {
@@ -33,6 +36,7 @@ final class ReloadSignal {
         this.systemd = systemd;
         this.configAgain = configAgain;
         this.logLevel = config.logLevel();
+        this.logFormat = config.logFormat();
     }
 
     /**
@@ -66,6 +70,26 @@ final class ReloadSignal {
         return configAgain == null ? "the certificate files" : "the configuration and certificate files";
     }
 
+    /**
+     * Takes the file's log level and format when they changed since the last time it was read,
+     * saying so first, in the level and format before.
+     */
+    private void applyLogSettings(DaemonConfig next) {
+        List<String> changed = new ArrayList<>();
+        if (!next.logLevel().equals(logLevel)) {
+            changed.add("log level " + next.logLevel());
+        }
+        if (next.logFormat() != logFormat) {
+            changed.add("log format " + next.logFormat().name().toLowerCase(Locale.ROOT));
+        }
+        if (!changed.isEmpty()) {
+            log.info("reload: {}", String.join(", ", changed));
+            DaemonLog.configure(next.logLevel(), next.logFormat());
+            logLevel = next.logLevel();
+            logFormat = next.logFormat();
+        }
+    }
+
     private synchronized void reload() {
         log.info("SIGHUP received, reading {} again", what());
         systemd.reloading();
@@ -81,11 +105,7 @@ final class ReloadSignal {
                     return made.get();
                 });
                 DaemonConfig next = made.get();
-                if (!next.logLevel().equals(logLevel)) {
-                    DaemonLog.level(next.logLevel());
-                    log.info("reload: log level {}", next.logLevel());
-                    logLevel = next.logLevel();
-                }
+                applyLogSettings(next);
             }
             for (String what : done.used()) {
                 log.info("reload: {}", what);

@@ -52,6 +52,11 @@ public final class DaemonLog {
         DaemonLog.format = format;
     }
 
+    /** Sets the format alone (see {@link #configure}); the lines from then on have it. */
+    public static void format(Format format) {
+        DaemonLog.format = format;
+    }
+
     /** Sets the level alone (see {@link #configure}). */
     public static void level(String level) {
         DaemonLog.level = parseLevel(level);
