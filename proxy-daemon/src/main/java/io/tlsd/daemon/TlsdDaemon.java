@@ -397,14 +397,14 @@ public final class TlsdDaemon implements AutoCloseable {
      * @throws IllegalArgumentException (or whatever {@code next} throws) if nothing changed
      */
     public synchronized Reloaded reload(Supplier<DaemonConfig> next) {
-        DaemonConfig config;
+        DaemonConfig made;
         try {
-            config = next.get();
+            made = next.get();
         } catch (RuntimeException e) {
             reloadFailed();
             throw e;
         }
-        return reload(config);
+        return reload(made);
     }
 
     private void reloadFailed() {
