@@ -21,7 +21,9 @@ import io.tlsd.testing.JsseServer;
 import io.tlsd.testing.TestPki;
 import io.tlsd.testing.TlsPeer;
 import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -137,17 +139,17 @@ class ConfigReloadTest {
     @Test
     void aListenerTakesItsNewClientSettingsAndTheRestWaitsForARestart() throws Exception {
         Path config = dir.resolve("listener.yaml");
-        Files.writeString(config, listeners("billing", server.chainPem(), 10));
+        Files.writeString(config, listeners("billing", server.chainPem(), "127.0.0.1"));
         try (LogCapture log = LogCapture.start();
              TlsdDaemon daemon = TlsdDaemon.start(load(config, DaemonConfig.Role.SERVER));
              TlsdClient app = TlsdClient.builder().socket(daemon.socketPath()).build()) {
             int port = daemon.listenerAddress("mtls").getPort();
             assertTrue(acceptedSubject(app, port, billing).contains("CN=billing"));
 
-            Files.writeString(config, listeners("ledger", server.chainPem(), 5)
+            Files.writeString(config, listeners("ledger", server.chainPem(), "127.0.0.2")
                     .replace("worker_threads: 2", "worker_threads: 1"));
             TlsdDaemon.Reloaded reloaded = daemon.reload(load(config, DaemonConfig.Role.SERVER));
-            assertEquals(List.of("worker_threads", "listener other: handshake_timeout"), reloaded.notApplied());
+            assertEquals(List.of("worker_threads", "listener other: address"), reloaded.notApplied());
             assertTrue(reloaded.used().get(0).startsWith("listener mtls (CN=localhost"), reloaded.used().toString());
             Operation<TlsConnection> accept = app.accept("mtls");
             String refused = client(port, billing, "localhost");
@@ -160,7 +162,7 @@ class ConfigReloadTest {
             assertEquals(reloaded.notApplied(), daemon.reload(load(config, DaemonConfig.Role.SERVER)).notApplied(),
                     "until a restart, each reload says what in the file is not what runs");
 
-            Files.writeString(config, listeners("billing", dir.resolve("missing.pem"), 5));
+            Files.writeString(config, listeners("billing", dir.resolve("missing.pem"), "127.0.0.2"));
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> daemon.reload(load(config, DaemonConfig.Role.SERVER)));
             assertTrue(e.getMessage().startsWith("listener mtls: "), e.getMessage());
@@ -170,17 +172,17 @@ class ConfigReloadTest {
             assertThrows(IllegalArgumentException.class, () -> daemon.reload(() -> load(dir.resolve("gone.yaml"),
                     DaemonConfig.Role.SERVER)), "a file that cannot be read");
             assertEquals(List.of(2L, 2L, 0L, 2L), reloadMetrics(daemon));
-            Files.writeString(config, listeners("ledger", server.chainPem(), 10));
+            Files.writeString(config, listeners("ledger", server.chainPem(), "127.0.0.1"));
             daemon.reload(() -> load(config, DaemonConfig.Role.SERVER));
             assertEquals(List.of(3L, 2L, 1L, 0L), reloadMetrics(daemon), "the file says what runs again");
 
             Path otherChain = Files.copy(server.chainPem(), dir.resolve("other.pem"));
-            Files.writeString(config, listeners("ledger", server.chainPem(), 10)
+            Files.writeString(config, listeners("ledger", server.chainPem(), "127.0.0.1")
                     .replaceAll("(?s)(name: other.*cert: )\\S+", "$1" + otherChain));
             daemon.reload(load(config, DaemonConfig.Role.SERVER));
-            Files.delete(otherChain); // renamed, say, in the same edit as the handshake timeout
-            Files.writeString(config, listeners("ledger", server.chainPem(), 5));
-            assertEquals(List.of("listener other: handshake_timeout (its other changes wait with it)"),
+            Files.delete(otherChain); // renamed, say, in the same edit as the address
+            Files.writeString(config, listeners("ledger", server.chainPem(), "127.0.0.2"));
+            assertEquals(List.of("listener other: address (its other changes wait with it)"),
                     daemon.reload(load(config, DaemonConfig.Role.SERVER)).notApplied(),
                     "a listener that waits for a restart is not read again: the file it runs with may be gone");
         }
@@ -203,9 +205,9 @@ class ConfigReloadTest {
 
     /**
      * Listeners {@code mtls}, which serves {@code chain} and lets in the client {@code allowed},
-     * and {@code other} with a handshake timeout of {@code otherTimeoutSeconds}.
+     * and {@code other} on {@code otherHost}.
      */
-    private String listeners(String allowed, Path chain, int otherTimeoutSeconds) {
+    private String listeners(String allowed, Path chain, String otherHost) {
         return """
                 socket: %s
                 worker_threads: 2
@@ -219,13 +221,12 @@ class ConfigReloadTest {
                     client_ca_file: %s
                     allowed_clients: {common_names: [%s]}
                   - name: other
-                    address: 127.0.0.1:0
-                    handshake_timeout: %ds
+                    address: %s:0
                     certificates:
                       - cert: %s
                         key: %s
                 """.formatted(dir.resolve("server.sock"), chain, server.keyPem(), pki.caPem(), allowed,
-                otherTimeoutSeconds, server.chainPem(), server.keyPem());
+                otherHost, server.chainPem(), server.keyPem());
     }
 
     @Test
@@ -309,6 +310,56 @@ class ConfigReloadTest {
                 assertEquals("again", ReversedLine.through(held, "again"), "connections up go on");
             }
         }
+    }
+
+    @Test
+    void aShorterHandshakeTimeoutClosesSilentClientsAcceptedAfterTheReload() throws Exception {
+        Path config = dir.resolve("timeouts.yaml");
+        try (ServerSocket quietBackend = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) { // never accepts
+            String slow = """
+                    socket: %s
+                    timeouts:
+                      handshake: 30s
+                    listeners:
+                      - name: api
+                        address: 127.0.0.1:0
+                        handshake_timeout: 30s
+                        certificates:
+                          - cert: %s
+                            key: %s
+                    tunnels:
+                      - name: sidecar
+                        listen: 127.0.0.1:0
+                        target: 127.0.0.1:%d
+                        cert: %s
+                        key: %s
+                    """.formatted(dir.resolve("server.sock"), server.chainPem(), server.keyPem(),
+                    quietBackend.getLocalPort(), server.chainPem(), server.keyPem());
+            Files.writeString(config, slow);
+            try (TlsdDaemon daemon = TlsdDaemon.start(load(config, DaemonConfig.Role.SERVER));
+                 Socket silentAtListener = silent(daemon.listenerAddress("api").getPort());
+                 Socket silentAtTunnel = silent(daemon.tunnelAddress("sidecar").getPort())) {
+                Files.writeString(config, slow.replace("30s", "1s"));
+                assertEquals(List.of(), daemon.reload(load(config, DaemonConfig.Role.SERVER)).notApplied());
+                try (Socket listenerAfter = silent(daemon.listenerAddress("api").getPort());
+                     Socket tunnelAfter = silent(daemon.tunnelAddress("sidecar").getPort())) {
+                    assertEquals(-1, listenerAfter.getInputStream().read(), "closed after the listener's new 1 s");
+                    assertEquals(-1, tunnelAfter.getInputStream().read(), "closed after timeouts.handshake's new 1 s");
+                }
+                silentAtListener.setSoTimeout(500);
+                silentAtTunnel.setSoTimeout(500);
+                assertThrows(SocketTimeoutException.class, () -> silentAtListener.getInputStream().read(),
+                        "accepted before the reload: its 30 s still run");
+                assertThrows(SocketTimeoutException.class, () -> silentAtTunnel.getInputStream().read());
+            }
+        }
+    }
+
+    /** A TCP connection to {@code port} that sends nothing; reads time out after 10 s. */
+    private static Socket silent(int port) throws Exception {
+        Socket s = new Socket(InetAddress.getLoopbackAddress(), port);
+        s.setSoTimeout(10_000);
+        return s;
     }
 
     private static DaemonConfig load(Path config, DaemonConfig.Role role) {

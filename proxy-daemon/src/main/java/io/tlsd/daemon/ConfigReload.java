@@ -18,8 +18,9 @@ import java.util.function.Function;
 /**
  * What a reload takes from a configuration read again ({@link TlsdDaemon#reload(DaemonConfig)}):
  * the TLS settings of the listeners and tunnels the daemon runs (and a server tunnel's backends,
- * their connection limits), and of the client role, and nothing else. Every other change (an
- * address, a timeout, the session {@code limits}, a listener or tunnel added or removed,
+ * their connection limits), the connect and handshake timeouts, and the client role's trust, and
+ * nothing else. Every other change (an address, the session {@code limits}, a listener or tunnel
+ * added or removed,
  * worker threads) needs a restart; it is listed, by its key in the configuration file, so that the
  * log says what was not applied.
  *
@@ -40,7 +41,8 @@ import java.util.function.Function;
  *   <li>a client-role tunnel's {@code cert}/{@code key}/{@code pkcs12}, {@code alpn}, {@code
  *       ca_file}, {@code crl_file} and {@code allowed_servers};
  *   <li>a tunnel's {@code idle_timeout}, {@code max_connections(_per_client)} and {@code
- *       access_log};
+ *       access_log}; a listener's {@code handshake_timeout};
+ *   <li>{@code timeouts.connect} and {@code timeouts.handshake};
  *   <li>the client role's {@code tls.ca_file}, {@code tls.crl_file} and {@code
  *       tls.client_certificate}.
  * </ul>
@@ -48,7 +50,8 @@ import java.util.function.Function;
  */
 final class ConfigReload {
     private static final Set<String> LISTENER_RELOADED = Set.of("certificates", "alpn", "clientAuth", "clientCaFile",
-            "clientCrlFile", "allowedClients", "backlog", "maxPendingConnections", "maxPendingConnectionsPerClient");
+            "clientCrlFile", "allowedClients", "backlog", "maxPendingConnections", "maxPendingConnectionsPerClient",
+            "handshakeTimeout");
     private static final Set<String> SERVER_TUNNEL_RELOADED = Set.of("certificate", "certificates", "alpn",
             "clientAuth", "clientCaFile", "clientCrlFile", "allowedClients", "target", "routes", "idleTimeout",
             "maxConnections", "maxConnectionsPerClient", "accessLog");
@@ -82,8 +85,6 @@ final class ConfigReload {
         keys.put("tls.protocols", DaemonConfig::tlsProtocols);
         keys.put("tls.groups", DaemonConfig::tlsGroups);
         keys.put("tls.provider", DaemonConfig::tlsProvider);
-        keys.put("timeouts.connect", DaemonConfig::connectTimeout);
-        keys.put("timeouts.handshake", DaemonConfig::handshakeTimeout);
         keys.put("timeouts.hello", DaemonConfig::helloTimeout);
         keys.put("timeouts.drain", DaemonConfig::drainTimeout);
         keys.put("limits", DaemonConfig::limits);
@@ -136,7 +137,8 @@ final class ConfigReload {
                 server ? SERVER_TUNNEL_RELOADED : CLIENT_TUNNEL_RELOADED, t -> t.checkRole(server), notApplied,
                 heldTunnels);
 
-        DaemonConfig.Builder applied = running.toBuilder().listeners(listeners).tunnels(tunnels);
+        DaemonConfig.Builder applied = running.toBuilder().listeners(listeners).tunnels(tunnels)
+                .connectTimeout(next.connectTimeout()).handshakeTimeout(next.handshakeTimeout());
         if (!server) {
             applied.caFile(next.caFile()).crlFile(next.crlFile()).clientCertificate(next.clientCertificate());
         }

@@ -76,8 +76,9 @@ public final class TlsdDaemon implements AutoCloseable {
 
     /**
      * The configuration in use. A reload replaces it with one whose TLS settings, server
-     * tunnels' backends and listeners' and tunnels' connection limits may differ ({@link
-     * ConfigReload}); everything else stays as the daemon started.
+     * tunnels' backends, listeners' and tunnels' connection limits and timeouts, and connect and
+     * handshake timeouts may differ ({@link ConfigReload}); everything else stays as the daemon
+     * started.
      */
     private volatile DaemonConfig config;
     private final EventLoopGroup control;
@@ -204,7 +205,7 @@ public final class TlsdDaemon implements AutoCloseable {
             }
             warnAboutTrust(config, t);
             ClientTunnel tunnel = new ClientTunnel(transport, control, workers, own.forAlpn(t.alpn()), t.listen(),
-                    target.getHostString(), target.getPort(), t.serverName(), settings(t));
+                    target.getHostString(), target.getPort(), t.serverName(), settings(config, t));
             tunnel.start();
             started.push(tunnel);
             clientTunnels.put(t.name(), tunnel);
@@ -241,7 +242,7 @@ public final class TlsdDaemon implements AutoCloseable {
             serverTunnelTls.put(t.name(), tls);
             InetSocketAddress backend = backend(t);
             ServerTunnel tunnel = new ServerTunnel(transport, control, workers, tls.defaultContext(), t.listen(),
-                    backend, t.proxyProtocol(), settings(t));
+                    backend, t.proxyProtocol(), settings(config, t));
             serve(tunnel, tls, backend, t.routes().isEmpty() ? null : backendsBySni(t, backend));
             logRoutes(t);
             tunnel.start();
@@ -362,9 +363,10 @@ public final class TlsdDaemon implements AutoCloseable {
      * client_crl_file}, {@code allowed_clients}), its ALPN protocols; a server tunnel's backends
      * ({@code target}, {@code routes}); the client role's trust anchors, revocation lists and
      * client certificate, a client tunnel's own, and its {@code allowed_servers}; a tunnel's idle
-     * timeout, connection limits and access log, a listener's backlog and pending limits.
-     * Connections already up keep what they started with. Other changes (addresses, timeouts,
-     * session limits, threads, listeners or tunnels added or removed) need a restart and are
+     * timeout, connection limits and access log, a listener's handshake timeout, backlog and
+     * pending limits; the connect and handshake timeouts. Connections already up keep what they
+     * started with. Other changes (addresses, the hello and drain timeouts, session limits,
+     * threads, listeners or tunnels added or removed) need a restart and are
      * returned, not applied; a listener or tunnel with such a change stays as it runs. All or
      * nothing: if {@code next} or a file it names cannot be used, nothing changes.
      *
@@ -476,7 +478,7 @@ public final class TlsdDaemon implements AutoCloseable {
                 log.info("tunnel {}: backend {} from now on", t.name(), t.target());
                 logRoutes(t);
             }
-            tunnel.settings(settings(t));
+            tunnel.settings(settings(next, t));
             serverTunnelTls.put(t.name(), contexts);
             served.add("tunnel " + t.name() + " (" + contexts.describe() + "; " + limits(t) + ")");
         });
@@ -514,7 +516,7 @@ public final class TlsdDaemon implements AutoCloseable {
             try {
                 ClientTlsContexts own = clientTunnelContexts(next, t, contexts);
                 tunnels.put(clientTunnels.get(t.name()), own.forAlpn(t.alpn()));
-                tunnelSettings.put(clientTunnels.get(t.name()), settings(t));
+                tunnelSettings.put(clientTunnels.get(t.name()), settings(next, t));
                 if (own != contexts) {
                     owns.put(t.name(), own);
                 }
@@ -526,6 +528,7 @@ public final class TlsdDaemon implements AutoCloseable {
         }
         next.tunnels().stream().filter(t -> !plan.heldTunnels().contains(t.name())).forEach(t -> warnAboutTrust(next, t));
         connector.contexts(contexts);
+        connector.timeouts(next.connectTimeout(), next.handshakeTimeout());
         tunnels.forEach(ClientTunnel::context);
         tunnelSettings.forEach(ClientTunnel::settings);
         ClientTlsContexts before = clientTls;
@@ -544,7 +547,8 @@ public final class TlsdDaemon implements AutoCloseable {
                 + (t.accessLog() ? ", access log" : "");
     }
 
-    private TunnelSettings settings(TunnelConfig t) {
+    /** A tunnel's settings: its own, and the connect and handshake timeouts of {@code config}. */
+    private static TunnelSettings settings(DaemonConfig config, TunnelConfig t) {
         return new TunnelSettings(config.connectTimeout(), config.handshakeTimeout(), t.idleTimeout(), t.maxConnections(),
                 t.name(), t.accessLog(), t.maxConnectionsPerClient());
     }

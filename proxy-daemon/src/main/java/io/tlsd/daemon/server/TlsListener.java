@@ -38,7 +38,7 @@ final class TlsListener {
 
     /**
      * Replaced by a reload, which changes only its TLS settings (those of {@link #contexts}), its
-     * backlog and its pending limits.
+     * handshake timeout, its backlog and its pending limits.
      */
     private volatile ListenerConfig config;
     /** Replaced by a reload; a client gets the contexts of the moment it is accepted. */
@@ -87,7 +87,6 @@ final class TlsListener {
 
     /** Accepts on {@code control}; clients handshake on {@code handshakes} until an ACCEPT moves them. */
     void bind(Transport transport, EventLoopGroup control, EventLoopGroup handshakes) throws InterruptedException {
-        long handshakeMillis = config.handshakeTimeout().toMillis();
         serverChannel = new ServerBootstrap()
                 .group(control, handshakes)
                 .channel(transport.serverSocketChannel())
@@ -102,7 +101,7 @@ final class TlsListener {
                         }
                         ch.pipeline()
                                 // picks the certificate by SNI, then handshakes (with a deadline)
-                                .addLast("tls", new SniHandler(contexts.mapping(), handshakeMillis))
+                                .addLast("tls", new SniHandler(contexts.mapping(), config.handshakeTimeout().toMillis()))
                                 // holds the connection until an ACCEPT takes it
                                 .addLast("gate", new HandshakeGate(TlsListener.this));
                     }

@@ -56,8 +56,9 @@ public final class TlsConnector implements Connector {
     private final Transport transport;
     /** Replaced by {@link #contexts(ClientTlsContexts)}; an OPEN gets the contexts of the moment it arrives. */
     private volatile ClientTlsContexts contexts;
-    private final Duration connectTimeout;
-    private final Duration handshakeTimeout;
+    /** Both replaced by {@link #timeouts}; an attempt reads them as it starts. */
+    private volatile Duration connectTimeout;
+    private volatile Duration handshakeTimeout;
     private final HostResolver resolver;
     private final EventLoopGroup handshakes;
     /** Null: no limit. */
@@ -116,6 +117,12 @@ public final class TlsConnector implements Connector {
      */
     public void contexts(ClientTlsContexts next) {
         contexts = Objects.requireNonNull(next, "next == null");
+    }
+
+    /** The connect and handshake timeouts of the attempts that start from now on. */
+    public void timeouts(Duration connect, Duration handshake) {
+        connectTimeout = Objects.requireNonNull(connect, "connect == null");
+        handshakeTimeout = Objects.requireNonNull(handshake, "handshake == null");
     }
 
     @Override
@@ -222,6 +229,7 @@ public final class TlsConnector implements Connector {
         String target = NetUtil.toSocketAddressString(new InetSocketAddress(address, port));
         SslHandler[] tls = new SslHandler[1];
         ClientGate gate = new ClientGate();
+        long handshakeMillis = handshakeTimeout.toMillis();
         ChannelFuture connected = new Bootstrap()
                 .group(attemptLoop)
                 .channel(transport.socketChannel())
@@ -236,7 +244,7 @@ public final class TlsConnector implements Connector {
                     @Override
                     protected void initChannel(Channel ch) {
                         tls[0] = context.newHandler(ch.alloc(), serverName, port);
-                        tls[0].setHandshakeTimeoutMillis(handshakeTimeout.toMillis());
+                        tls[0].setHandshakeTimeoutMillis(handshakeMillis);
                         ch.pipeline()
                                 .addLast("tls", tls[0])    // encrypts, decrypts, verifies the peer
                                 .addLast("gate", gate);    // until the hand-over to the op engine

@@ -119,12 +119,11 @@ public final class ClientTunnel implements AutoCloseable {
     }
 
     /**
-     * Uses {@code next}'s idle timeout, connection limits and access log for the connections
-     * accepted from now on (a reload); those up already keep theirs, and keep their places even
-     * beyond a lower limit.
+     * Uses {@code next}'s timeouts, connection limits and access log for the connections accepted
+     * from now on (a reload); those up already keep theirs, and keep their places even beyond a
+     * lower limit.
      *
-     * @throws IllegalStateException if {@code next} differs in anything else (timeouts to
-     *     connect and handshake, name): those take a new tunnel
+     * @throws IllegalStateException if {@code next} names another tunnel
      */
     public void settings(TunnelSettings next) {
         settings = listener.reconfigure(settings, next);
@@ -220,7 +219,7 @@ public final class ClientTunnel implements AutoCloseable {
             listener.track(relay);
             resolveTarget(ch.eventLoop()).addListener(resolved -> {
                 if (resolved.isSuccess()) {
-                    dial(relay, (InetSocketAddress) resolved.getNow());
+                    dial(relay, (InetSocketAddress) resolved.getNow(), with);
                 } else if (!relay.isClosed()) {
                     listener.dialFailed(relay);
                     log.warn("{}: cannot resolve {} for client {}: {}", name(ch), targetHost,
@@ -234,15 +233,17 @@ public final class ClientTunnel implements AutoCloseable {
     /** The TLS connection to the target, in reading order. */
     private final class TlsTargetInitializer extends ChannelInitializer<Channel> {
         private final Relay relay;
+        private final TunnelSettings with;
 
-        TlsTargetInitializer(Relay relay) {
+        TlsTargetInitializer(Relay relay, TunnelSettings with) {
             this.relay = relay;
+            this.with = with;
         }
 
         @Override
         protected void initChannel(Channel ch) {
             SslHandler tls = context.newHandler(ch.alloc(), serverName, targetPort);
-            tls.setHandshakeTimeoutMillis(settings.handshakeTimeout().toMillis());
+            tls.setHandshakeTimeoutMillis(with.handshakeTimeout().toMillis());
             End target = End.tls(ch, tls, "target");
             ch.pipeline()
                     // encrypts, decrypts, verifies the target's chain and name, within the handshake timeout
@@ -275,7 +276,8 @@ public final class ClientTunnel implements AutoCloseable {
         return promise;
     }
 
-    private void dial(Relay relay, InetSocketAddress address) {
+    /** Connects {@code relay}'s client to the target at {@code address}, with the settings it was accepted with. */
+    private void dial(Relay relay, InetSocketAddress address, TunnelSettings with) {
         Channel client = relay.accepted().channel;
         if (relay.isClosed()) {
             return;
@@ -286,15 +288,15 @@ public final class ClientTunnel implements AutoCloseable {
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) settings.connectTimeout().toMillis())
-                .handler(new TlsTargetInitializer(relay))
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) with.connectTimeout().toMillis())
+                .handler(new TlsTargetInitializer(relay, with))
                 .connect(address);
         listener.trackDialed(connect.channel());
         connect.addListener(connected -> {
             if (!connected.isSuccess() && !relay.isClosed()) {
                 listener.dialFailed(relay);
                 log.warn("{}: connect failed for client {}: {}", name(client), relay.accepted().peer(),
-                        Relay.describeConnectFailure(connected.cause(), settings.connectTimeout()));
+                        Relay.describeConnectFailure(connected.cause(), with.connectTimeout()));
                 relay.abort();
             }
         });

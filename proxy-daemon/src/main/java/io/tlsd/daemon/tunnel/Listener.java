@@ -47,17 +47,15 @@ final class Listener {
     }
 
     /**
-     * A tunnel's settings from now on: {@code next}, which may differ from {@code now} in its idle
-     * timeout, connection limits and access log; the connections admitted from now on are limited
-     * by its limits.
+     * A tunnel's settings from now on: {@code next}, which may differ from {@code now} in anything
+     * but its name; the connections admitted from now on are limited by its limits.
      *
      * @return {@code next}
-     * @throws IllegalStateException if {@code next} differs in anything else (a reload never asks that)
+     * @throws IllegalStateException if {@code next} names another tunnel (a reload never asks that)
      */
     TunnelSettings reconfigure(TunnelSettings now, TunnelSettings next) {
-        if (!next.connectTimeout().equals(now.connectTimeout()) || !next.handshakeTimeout().equals(now.handshakeTimeout())
-                || !Objects.equals(next.name(), now.name())) {
-            throw new IllegalStateException("only the idle timeout, the connection limits and the access log change");
+        if (!Objects.equals(next.name(), now.name())) {
+            throw new IllegalStateException("tunnel " + now.name() + " cannot take the settings of " + next.name());
         }
         limit.limits(next.maxConnections(), next.maxConnectionsPerClient());
         return next;

@@ -235,12 +235,11 @@ public final class ServerTunnel implements AutoCloseable {
     }
 
     /**
-     * Uses {@code next}'s idle timeout, connection limits and access log for the connections
-     * accepted from now on (a reload); those up already keep theirs, and keep their places even
-     * beyond a lower limit.
+     * Uses {@code next}'s timeouts, connection limits and access log for the connections accepted
+     * from now on (a reload); those up already keep theirs, and keep their places even beyond a
+     * lower limit.
      *
-     * @throws IllegalStateException if {@code next} differs in anything else (timeouts to
-     *     connect and handshake, name): those take a new tunnel
+     * @throws IllegalStateException if {@code next} names another tunnel
      */
     public void settings(TunnelSettings next) {
         settings = listener.reconfigure(settings, next);
@@ -364,7 +363,7 @@ public final class ServerTunnel implements AutoCloseable {
         // the client's decrypted bytes to the backend, its close_notify to a FIN
         client.pipeline().addLast("relay", new RelayHandler(relay, relay.accepted()));
         listener.track(relay);
-        dialBackend(relay, tls, target);
+        dialBackend(relay, tls, target, with);
     }
 
     /**
@@ -474,7 +473,7 @@ public final class ServerTunnel implements AutoCloseable {
         }
     }
 
-    private void dialBackend(Relay relay, SslHandler tls, InetSocketAddress target) {
+    private void dialBackend(Relay relay, SslHandler tls, InetSocketAddress target, TunnelSettings with) {
         Channel client = relay.accepted().channel;
         String name = name(client, target);
         ChannelFuture connect = new Bootstrap()
@@ -483,7 +482,7 @@ public final class ServerTunnel implements AutoCloseable {
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) settings.connectTimeout().toMillis())
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) with.connectTimeout().toMillis())
                 .handler(new PlainBackendInitializer(relay))
                 .connect(target);
         listener.trackDialed(connect.channel());
@@ -495,7 +494,7 @@ public final class ServerTunnel implements AutoCloseable {
             } else if (!relay.isClosed()) {
                 listener.dialFailed(relay);
                 log.warn("{}: connect failed for client {}: {}", name, relay.accepted().peer(),
-                        Relay.describeConnectFailure(connected.cause(), settings.connectTimeout()));
+                        Relay.describeConnectFailure(connected.cause(), with.connectTimeout()));
                 relay.close(); // close_notify if the handshake is done, then FIN
             }
         });
