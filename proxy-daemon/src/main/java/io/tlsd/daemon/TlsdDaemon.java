@@ -467,14 +467,8 @@ public final class TlsdDaemon implements AutoCloseable {
         tunnels.forEach((t, reload) -> {
             ServerTunnel tunnel = serverTunnels.get(t.name());
             ServerTlsContexts contexts = reload.contexts();
-            if (reload.backend() == null) {
-                if (contexts.choosesByName()) {
-                    tunnel.contexts(contexts.mapping());
-                } else {
-                    tunnel.context(contexts.defaultContext());
-                }
-            } else {
-                serve(tunnel, contexts, reload.backend(), reload.backendsBySni());
+            serve(tunnel, contexts, reload.backend(), reload.backendsBySni());
+            if (reload.backend() != null) {
                 log.info("tunnel {}: backend {} from now on", t.name(), t.target());
                 logRoutes(t);
             }
@@ -487,11 +481,18 @@ public final class TlsdDaemon implements AutoCloseable {
 
     /**
      * Has {@code tunnel} serve {@code contexts} (one, or by SNI name) and carry its clients to
-     * {@code backend}, or by SNI name to {@code backendsBySni} (routes) when not null.
+     * {@code backend}, or by SNI name to {@code backendsBySni} (routes) when not null; to the
+     * backends it has when {@code backend} is null.
      */
     private static void serve(ServerTunnel tunnel, ServerTlsContexts contexts, InetSocketAddress backend,
                               Mapping<String, InetSocketAddress> backendsBySni) {
-        if (backendsBySni != null || contexts.choosesByName()) {
+        if (backend == null) {
+            if (contexts.choosesByName()) {
+                tunnel.contexts(contexts.mapping());
+            } else {
+                tunnel.context(contexts.defaultContext());
+            }
+        } else if (backendsBySni != null || contexts.choosesByName()) {
             tunnel.reconfigure(contexts.mapping(), backend, backendsBySni);
         } else {
             tunnel.reconfigure(contexts.defaultContext(), backend);

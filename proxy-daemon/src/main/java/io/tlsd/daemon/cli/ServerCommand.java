@@ -113,7 +113,8 @@ final class ServerCommand implements Callable<Integer> {
             System.err.println("tlsd server: no certificate given, serving the embedded default for localhost on "
                     + listen + "; clients trust the local CA " + ca.caCertificate());
         }
-        return DaemonOptions.runInForeground(config(true), daemon.config == null ? null : () -> config(false));
+        return DaemonOptions.runInForeground(config(fromFile, true),
+                daemon.config == null ? null : () -> config(daemonBuilder(), false));
     }
 
     private DaemonConfig.Builder daemonBuilder() {
@@ -138,10 +139,10 @@ final class ServerCommand implements Callable<Integer> {
     /**
      * The configuration file, if any, with the flags on top; read again on SIGHUP.
      *
+     * @param builder the configuration file, read (see {@link #daemonBuilder})
      * @param atStart whether to hint at how to start a daemon when the configuration is incomplete
      */
-    private DaemonConfig config(boolean atStart) {
-        DaemonConfig.Builder builder = daemonBuilder();
+    private DaemonConfig config(DaemonConfig.Builder builder, boolean atStart) {
         if (target != null) {
             return tunnelConfig(builder);
         }
