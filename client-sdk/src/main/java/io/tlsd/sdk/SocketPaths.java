@@ -8,7 +8,9 @@ import java.nio.file.Path;
  *
  * <p>When {@code XDG_RUNTIME_DIR} is set (a per-user, private directory on systemd hosts) the
  * sockets live in {@code $XDG_RUNTIME_DIR/tlsd/}; otherwise in {@code /tmp/tlsd-<user.name>/}, with
- * the user name keeping the sockets of different users apart. {@code $TLSD_SOCKET} is deliberately
+ * the user name keeping the sockets of different users apart. Because another user could make
+ * that directory first, the daemon will not bind and the SDK will not connect there unless it
+ * belongs to this user and no one else may write it. {@code $TLSD_SOCKET} is deliberately
  * not read here: an explicit override is the caller's business.
  *
  * <pre>{@code

@@ -118,6 +118,11 @@ public final class Session {
     if (writeRingBytes < 0) {
       throw new IllegalArgumentException("writeRingBytes < 0");
     }
+    try {
+      SharedTmpSocketDirectory.check(socket);
+    } catch (IOException e) {
+      throw new TlsdException(Status.UNAVAILABLE, "not connecting to tlsd: " + e.getMessage(), e);
+    }
     SocketChannel channel;
     try {
       channel = SocketChannel.open(StandardProtocolFamily.UNIX);

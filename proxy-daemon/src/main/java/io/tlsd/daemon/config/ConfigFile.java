@@ -69,7 +69,7 @@ public final class ConfigFile {
     private static final Set<String> TIMEOUTS = Set.of("connect", "handshake", "hello", "drain");
     private static final Set<String> LIMITS = Set.of("max_write_bytes", "max_read_bytes", "max_ops_in_flight",
             "max_queued_write_bytes", "max_connections", "connection_buffer_bytes");
-    private static final Pattern DURATION = Pattern.compile("(\\d+)(us|ms|s|m)");
+    private static final Pattern DURATION = Pattern.compile("(\\d+)(us|ms|s|m|h|d)");
     private static final Pattern SIZE = Pattern.compile("(\\d+)(|KiB|MiB|GiB)");
 
     private final Path file;
@@ -615,19 +615,28 @@ public final class ConfigFile {
         return Integer.valueOf(0).equals(value) || "0".equals(value) ? Duration.ZERO : parseDuration(value, where);
     }
 
-    /** "50us", "500ms", "10s", "2m"; throws IllegalArgumentException naming {@code where}. */
+    /** "50us", "500ms", "10s", "2m", "1h", "1d"; throws IllegalArgumentException naming {@code where}. */
     public static Duration parseDuration(Object value, String where) {
         Matcher m = value instanceof String s ? DURATION.matcher(s) : null;
         if (m == null || !m.matches()) {
-            throw new IllegalArgumentException(where + ": expected a duration like 500ms, 10s, 2m or 50us, got "
+            throw new IllegalArgumentException(where + ": expected a duration like 500ms, 10s, 2m, 1h, 1d or 50us, got "
                     + describe(value));
         }
-        long n = Long.parseLong(m.group(1));
-        return switch (m.group(2)) {
-            case "us" -> Duration.ofNanos(n * 1000);
+        try {
+            return ofUnit(Long.parseLong(m.group(1)), m.group(2));
+        } catch (NumberFormatException | ArithmeticException e) {
+            throw new IllegalArgumentException(where + ": duration too long: " + describe(value));
+        }
+    }
+
+    private static Duration ofUnit(long n, String unit) {
+        return switch (unit) {
+            case "us" -> Duration.ofNanos(Math.multiplyExact(n, 1000L));
             case "ms" -> Duration.ofMillis(n);
             case "s" -> Duration.ofSeconds(n);
-            default -> Duration.ofMinutes(n);
+            case "m" -> Duration.ofMinutes(n);
+            case "h" -> Duration.ofHours(n);
+            default -> Duration.ofDays(n);
         };
     }
 

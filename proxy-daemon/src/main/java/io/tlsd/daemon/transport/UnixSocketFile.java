@@ -2,6 +2,7 @@ package io.tlsd.daemon.transport;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.tlsd.sdk.internal.SharedTmpSocketDirectory;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -19,7 +20,9 @@ import java.util.HexFormat;
  * Binding a Unix-domain server socket at a path the way a daemon must: the file never exists with
  * a wider mode than asked, not even briefly (it is bound in a fresh private directory, restricted,
  * then renamed into place); a stale socket left by a crash is replaced; a socket something
- * answers on, or a path that is not a socket, is left alone and the bind fails saying why.
+ * answers on, or a path that is not a socket, is left alone and the bind fails saying why. In
+ * the fallback directory {@code /tmp/tlsd-<user>/} the bind also fails when another user could
+ * swap the socket ({@link SharedTmpSocketDirectory}).
  */
 public final class UnixSocketFile {
     /** sun_path of struct sockaddr_un is 108 bytes, including the terminating NUL. */
@@ -71,6 +74,7 @@ public final class UnixSocketFile {
         if (!Files.isDirectory(dir)) {
             Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-x---")));
         }
+        SharedTmpSocketDirectory.check(path);
         if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }

@@ -99,6 +99,16 @@ class ConfigFileTest {
     }
 
     @Test
+    void durationsTakeHoursAndDays() throws Exception {
+        DaemonConfig config = ConfigFile.load(write("tls:\n  ticket_key_rotation: 1h\ntimeouts:\n  drain: 1d\n"));
+        assertEquals(Duration.ofHours(1), config.ticketKeyRotation());
+        assertEquals(Duration.ofDays(1), config.drainTimeout());
+        assertEquals(Duration.ofMinutes(90), ConfigFile.parseDuration("90m", "x"));
+        assertTrue(error("timeouts:\n  connect: 99999999999999999999s\n").contains("timeouts.connect: duration too long"));
+        assertTrue(error("timeouts:\n  connect: 9999999999999999us\n").contains("timeouts.connect: duration too long"));
+    }
+
+    @Test
     void wrongTypesSayWhatWasExpected() throws Exception {
         assertTrue(error("worker_threads: many\n").contains("worker_threads: expected a positive integer, got 'many'"));
         assertTrue(error("timeouts:\n  connect: 10\n").contains("timeouts.connect: expected a duration like 500ms"));
