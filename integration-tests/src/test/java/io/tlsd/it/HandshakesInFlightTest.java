@@ -3,6 +3,7 @@ package io.tlsd.it;
 import static java.nio.charset.StandardCharsets.US_ASCII;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tlsd.sdk.OpenOptions;
@@ -86,6 +87,36 @@ class HandshakesInFlightTest {
             client.close();
             fixture.awaitIdle(); // no connection, op or session left behind
             assertEquals(0, fixture.awaitStats(s -> true, T).handshakesWaiting());
+        }
+    }
+
+    @Test
+    void anOpenWaitingForItsTurnCanBeCancelledOneConnectingCannot() throws Exception {
+        try (ClientDaemonFixture fixture = new ClientDaemonFixture(dir, b -> b.maxHandshakesInFlight(1));
+             ServerSocket silent = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+             TlsdClient client = fixture.client()) {
+            Operation<TlsConnection> stuck = client.open(OpenOptions.builder("127.0.0.1", silent.getLocalPort())
+                    .serverName("localhost").timeout(Duration.ofSeconds(3)).build());
+            try (Socket first = silent.accept()) { // its ClientHello is on the way, never answered
+                Operation<TlsConnection> queued = client.open(OpenOptions.builder("127.0.0.1", silent.getLocalPort())
+                        .serverName("localhost").build());
+                fixture.awaitStats(s -> s.handshakesWaiting() == 1, T);
+
+                assertTrue(queued.cancel().await(T), "an OPEN still waiting for its turn is withdrawn");
+                TlsdException cancelled = failure(queued);
+                assertEquals(Status.CANCELLED, cancelled.status(), cancelled.toString());
+                assertEquals(0, fixture.awaitStats(s -> true, T).handshakesWaiting(), "it left the queue");
+
+                assertFalse(stuck.cancel().await(T), "an OPEN whose handshake is under way runs on");
+                TlsdException timedOut = failure(stuck);
+                assertEquals(Status.TIMED_OUT, timedOut.status(), timedOut.toString());
+
+                silent.setSoTimeout(500);
+                assertThrows(java.net.SocketTimeoutException.class, silent::accept,
+                        "the withdrawn OPEN never connected, not even once the slot was free");
+            }
+            client.close();
+            fixture.awaitIdle();
         }
     }
 

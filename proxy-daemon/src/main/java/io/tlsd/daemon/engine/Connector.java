@@ -21,6 +21,15 @@ public interface Connector {
      */
     Future<Channel> connect(Open open, EventLoop loop, ChannelHandler handler);
 
+    /**
+     * Cancels {@code attempt}, a future {@link #connect} returned, if it has not started to connect
+     * yet (its host is still being resolved, or it waits for its turn under a limit on attempts in
+     * flight), and returns true; returns false, and leaves it alone, once it has.
+     */
+    default boolean withdraw(Future<Channel> attempt) {
+        return false;
+    }
+
     /** What the application learns of an established connection. */
     ConnectionInfo describe(Channel channel, long connectionId);
 }

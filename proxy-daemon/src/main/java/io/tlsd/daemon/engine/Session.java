@@ -237,8 +237,8 @@ public final class Session {
         op.pendingConnect = attempt;
         attempt.addListener(f -> {
             op.pendingConnect = null;
-            if (op.isDone()) {
-                return; // timed out or session ended; the attempt was cancelled
+            if (op.isDone() || f.isCancelled()) {
+                return; // timed out, withdrawn or session ended: whoever cancelled completes the op
             }
             if (f.isSuccess()) {
                 Channel ch = attempt.getNow();
@@ -453,6 +453,12 @@ public final class Session {
         } else if (victim.kind == Op.Kind.ACCEPT && victim.pendingConnect != null
                 && victim.pendingConnect.cancel(false)) {
             finish(victim, new Failure(Status.CANCELLED, "cancelled by op " + request.getOpId()));
+            outcome = Status.OK;
+            detail = "";
+        } else if (victim.kind == Op.Kind.OPEN && victim.pendingConnect != null
+                && connector.withdraw(victim.pendingConnect)) {
+            finish(victim, new Failure(Status.CANCELLED, "cancelled by op " + request.getOpId()));
+            victim.connection.release(null);
             outcome = Status.OK;
             detail = "";
         } else if (victim.connection != null && victim.kind != Op.Kind.OPEN && victim.connection.remove(victim)) {

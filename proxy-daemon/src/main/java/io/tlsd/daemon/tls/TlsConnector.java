@@ -13,6 +13,7 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.NetUtil;
+import io.netty.util.concurrent.DefaultPromise;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -125,9 +126,28 @@ public final class TlsConnector implements Connector {
         handshakeTimeout = Objects.requireNonNull(handshake, "handshake == null");
     }
 
+    /** An OPEN's attempt: until it starts to connect, {@link #withdraw} may take it back. */
+    private static final class PendingAttempt extends DefaultPromise<Channel> {
+        /** Set once, by whichever comes first: the attempt starting, or its withdrawal. */
+        private final AtomicBoolean claimed = new AtomicBoolean();
+
+        PendingAttempt(EventLoop loop) {
+            super(loop);
+        }
+
+        boolean claim() {
+            return claimed.compareAndSet(false, true);
+        }
+    }
+
+    @Override
+    public boolean withdraw(Future<Channel> attempt) {
+        return attempt instanceof PendingAttempt pending && pending.claim() && pending.cancel(false);
+    }
+
     @Override
     public Future<Channel> connect(Open open, EventLoop loop, ChannelHandler handler) {
-        Promise<Channel> promise = loop.newPromise();
+        Promise<Channel> promise = new PendingAttempt(loop);
         String host = open.getHost();
         String serverName = open.getServerName().isEmpty() ? host : open.getServerName();
         List<String> alpn = List.copyOf(open.getAlpnList());
@@ -209,9 +229,9 @@ public final class TlsConnector implements Connector {
     private void attempt(EventLoop loop, Promise<Channel> promise, InetAddress address, int port,
                          String serverName, SslContext context, ChannelHandler handler, long staleNanos,
                          LongConsumer ended) {
-        if (promise.isDone()) {
+        if (promise.isDone() || (promise instanceof PendingAttempt pending && !pending.claim())) {
             ended.accept(-1);
-            return; // cancelled while resolving or waiting for a slot
+            return; // cancelled or withdrawn while resolving or waiting for a slot
         }
         long start = System.nanoTime();
         EventLoop attemptLoop = handshakes == null ? loop : handshakes.next();

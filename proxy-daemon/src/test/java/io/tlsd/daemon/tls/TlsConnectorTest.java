@@ -314,6 +314,34 @@ class TlsConnectorTest {
     }
 
     @Test
+    void anAttemptWaitingForASlotCanBeWithdrawnOneUnderWayCannot() throws Exception {
+        AtomicInteger silentAccepted = new AtomicInteger();
+        Channel stuck = stuckServer(silentAccepted);
+        try {
+            TlsConnector connector = connector(handshakes, 1);
+            EventLoop loop = sessions.next();
+            Future<Channel> first = connector.connect(open(stuck), loop, new Recorder()); // holds the only slot
+            Future<Channel> second = connector.connect(open(stuck), loop, new Recorder());
+            assertFalse(second.await(300, TimeUnit.MILLISECONDS), "the second attempt waits for the first");
+            assertEquals(1, connector.handshakesWaiting());
+
+            assertFalse(loop.submit(() -> connector.withdraw(first)).get(), "the first is under way");
+            assertFalse(first.isDone());
+            assertTrue(loop.submit(() -> connector.withdraw(second)).get(), "the second has not started");
+            assertTrue(second.isCancelled());
+            assertEquals(0, connector.handshakesWaiting());
+            assertFalse(loop.submit(() -> connector.withdraw(second)).get(), "once only");
+
+            loop.submit(() -> first.cancel(false)).sync(); // frees the slot
+            Channel third = connector.connect(open(), loop, new Recorder()).get(10, TimeUnit.SECONDS);
+            assertEquals(1, silentAccepted.get(), "the withdrawn attempt never connected");
+            third.close().sync();
+        } finally {
+            stuck.close().sync();
+        }
+    }
+
+    @Test
     void anOpenWaitingForASlotWhenTheContextsAreReplacedStartsWithTheNewOnes() throws Exception {
         Channel stuck = stuckServer(new AtomicInteger());
         try {
