@@ -165,16 +165,42 @@ public final class TlsConnection {
    * C API's {@code tls_barrier}). The barrier itself completes when the earlier operations have.
    */
   public Operation<Void> barrier() {
-    return submitVoid(Request.newBuilder().setBarrier(Barrier.newBuilder().setConnId(id)));
+    return barrier(Duration.ZERO);
+  }
+
+  /**
+   * {@link #barrier()} with a deadline, enforced by the daemon: when the earlier operations have
+   * not all completed within {@code timeout}, the barrier fails with {@link Status#TIMED_OUT} and
+   * no longer holds the later ones back.
+   *
+   * @param timeout zero for none
+   */
+  public Operation<Void> barrier(Duration timeout) {
+    return submitVoid(
+        Request.newBuilder().setBarrier(Barrier.newBuilder().setConnId(id)), timeout);
   }
 
   /**
    * Closes the connection once the earlier writes have completed (the C API's {@code tls_close}):
    * sends close_notify and closes the socket. Reads still pending end with {@link Status#CLOSED};
    * the daemon forgets the connection.
+   *
+   * <p>{@code TlsConnection} is not {@link AutoCloseable}, because closing is an operation with an
+   * outcome: {@code conn.close().await(timeout)} in a {@code finally} block is the equivalent.
    */
   public Operation<Void> close() {
-    return submitVoid(Request.newBuilder().setClose(Close.newBuilder().setConnId(id)));
+    return close(Duration.ZERO);
+  }
+
+  /**
+   * {@link #close()} with a deadline, enforced by the daemon ({@link Status#TIMED_OUT}): a close
+   * still waiting for earlier writes when the time is up is withdrawn and the connection stays
+   * open; one already sending close_notify ends with the connection closed at once.
+   *
+   * @param timeout zero for none
+   */
+  public Operation<Void> close(Duration timeout) {
+    return submitVoid(Request.newBuilder().setClose(Close.newBuilder().setConnId(id)), timeout);
   }
 
   /**
@@ -183,11 +209,18 @@ public final class TlsConnection {
    * connection with {@link #close()} afterwards to release it.
    */
   public Operation<Void> shutdownOutput() {
-    return submitVoid(
-        Request.newBuilder().setClose(Close.newBuilder().setConnId(id).setWriteSideOnly(true)));
+    return shutdownOutput(Duration.ZERO);
   }
 
-  private Operation<Void> submitVoid(Request.Builder request) {
+  /** {@link #shutdownOutput()} with a deadline, as for {@link #close(Duration)}. */
+  public Operation<Void> shutdownOutput(Duration timeout) {
+    return submitVoid(
+        Request.newBuilder().setClose(Close.newBuilder().setConnId(id).setWriteSideOnly(true)),
+        timeout);
+  }
+
+  private Operation<Void> submitVoid(Request.Builder request, Duration timeout) {
+    request.setTimeoutMs(RequestTimeout.toWireMillis(timeout, "timeout"));
     return session.submit(
         request,
         completion -> {

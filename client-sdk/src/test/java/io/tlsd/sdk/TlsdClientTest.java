@@ -399,6 +399,25 @@ class TlsdClientTest {
     assertNull(shutdown.await(Duration.ofSeconds(5)));
     TlsdException e = assertThrows(TlsdException.class, () -> close.await(Duration.ofSeconds(5)));
     assertEquals(Status.CLOSED, e.status());
+    assertEquals(0, barrierRequest.getTimeoutMs());
+    assertEquals(0, closeRequest.getTimeoutMs());
+  }
+
+  @Test
+  void barrierCloseAndShutdownOutputCarryTheirDeadlines() throws Exception {
+    connect();
+    TlsConnection conn = openConnection(7);
+    conn.barrier(Duration.ofMillis(250));
+    conn.shutdownOutput(Duration.ofSeconds(2));
+    conn.close(Duration.ofSeconds(3));
+    assertEquals(250, daemon.nextRequest().getTimeoutMs());
+    Request shutdown = daemon.nextRequest();
+    assertTrue(shutdown.getClose().getWriteSideOnly());
+    assertEquals(2000, shutdown.getTimeoutMs());
+    Request close = daemon.nextRequest();
+    assertFalse(close.getClose().getWriteSideOnly());
+    assertEquals(3000, close.getTimeoutMs());
+    assertThrows(IllegalArgumentException.class, () -> conn.close(Duration.ofMillis(-1)));
   }
 
   @Test

@@ -179,6 +179,20 @@ class ClientRoleTest {
     }
 
     @Test
+    void aBarrierPastItsDeadlineStopsHoldingLaterOps() throws Exception {
+        TlsPeer server = closeLater(TlsPeer.opensslServer(localhost, "-rev"));
+        TlsConnection conn = client().open("localhost", server.port()).await(T);
+        Operation<byte[]> waiting = conn.read(100); // nothing comes until the write below
+        TlsdException e = assertThrows(TlsdException.class, () -> conn.barrier(Duration.ofMillis(300)).await(T));
+        assertEquals(Status.TIMED_OUT, e.status());
+        conn.write(ascii("after\n")).await(T); // no longer behind the barrier
+        String first = new String(waiting.await(T), US_ASCII); // the read from before the barrier gets it
+        String rest = first.length() < 6 ? new String(readExactly(conn, 6 - first.length()), US_ASCII) : "";
+        assertEquals("retfa\n", first + rest);
+        conn.close(Duration.ofSeconds(5)).await(T);
+    }
+
+    @Test
     void closeNotifyIsEofButResetIsNot() throws Exception {
         JsseServer clean = closeLater(JsseServer.start(localhost, c -> {
             c.out().write(ascii("bye"));
