@@ -24,6 +24,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -190,6 +191,57 @@ class ClientRoleTest {
         String rest = first.length() < 6 ? new String(readExactly(conn, 6 - first.length()), US_ASCII) : "";
         assertEquals("retfa\n", first + rest);
         conn.close(Duration.ofSeconds(5)).await(T);
+    }
+
+    /**
+     * A completion's callback runs on the SDK's reader thread; while it runs, no completion is read.
+     * One that sends several MiB while the daemon holds a backlog of completions for it must not
+     * wait for the daemon to read them, or the two wait for each other for ever.
+     */
+    @Test
+    void aCallbackOnTheReaderThreadMaySendWhileItsCompletionsBackUp() throws Exception {
+        int served = 16 << 20;
+        JsseServer server = closeLater(JsseServer.start(localhost, c -> {
+            c.in().readNBytes(1); // the client is ready: its callback waits for the first read
+            byte[] chunk = new byte[64 << 10];
+            for (int sent = 0; sent < served; sent += chunk.length) {
+                c.out().write(chunk);
+            }
+            c.out().flush();
+            c.in().transferTo(java.io.OutputStream.nullOutputStream()); // until the client closes
+        }));
+        TlsdClient client = closeLater(fixture.client(0)); // writes in frames, through the socket
+        TlsConnection conn = client.open("localhost", server.port()).await(T);
+        java.util.concurrent.CountDownLatch sent = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicReference<Throwable> failed = new java.util.concurrent.atomic.AtomicReference<>();
+        List<Operation<byte[]>> reads = new ArrayList<>();
+        for (int i = 0; i < 900; i++) { // more than the daemon sends before it holds read data back
+            reads.add(conn.read(64 << 10));
+        }
+        Thread test = Thread.currentThread();
+        reads.get(0).toCompletableFuture().thenRun(() -> {
+            try {
+                assertFalse(Thread.currentThread() == test, "runs on the SDK's reader thread");
+                Thread.sleep(1500); // meanwhile the daemon's completions for this session back up
+                for (int i = 0; i < 16; i++) {
+                    conn.write(new byte[256 << 10]); // 4 MiB: more than the sockets between us hold
+                }
+                sent.countDown();
+            } catch (Throwable t) {
+                failed.set(t);
+            }
+        });
+        conn.write(new byte[] {'g'}).await(T);
+        assertTrue(sent.await(30, TimeUnit.SECONDS), "the callback's writes went out: " + failed.get());
+        long received = 0;
+        for (int i = 0; i < reads.size() && received < served; i++) {
+            received += reads.get(i).await(T).length;
+        }
+        while (received < served) {
+            received += conn.read(64 << 10).await(T).length;
+        }
+        assertEquals(served, received);
+        conn.close().await(T);
     }
 
     @Test

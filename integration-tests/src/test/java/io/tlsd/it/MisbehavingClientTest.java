@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.tlsd.proto.v1.ClientMessage;
 import io.tlsd.proto.v1.DaemonMessage;
 import io.tlsd.proto.v1.Hello;
+import io.tlsd.proto.v1.Read;
+import io.tlsd.proto.v1.Request;
 import io.tlsd.proto.v1.Status;
 import io.tlsd.sdk.TlsConnection;
 import io.tlsd.sdk.TlsdClient;
@@ -76,6 +78,81 @@ class MisbehavingClientTest {
         assertEquals(-1, ch.read(ByteBuffer.allocate(1)), "the daemon closed the session");
     }
 
+    /**
+     * Requests whose completions are small (here: reads of a connection that does not exist) are
+     * read on while the application does not read its completions, but not for ever: the daemon
+     * stops reading once the backlog passes twice the socket's high-water mark, and goes on, every
+     * request answered, once the application reads again.
+     */
+    private static void aSessionThatDoesNotReadItsCompletionsIsNoLongerReadFrom() throws Exception {
+        try (SocketChannel hoarder = rawSession()) {
+            long firstOp = 1 << 21; // op ids of four varint bytes: every frame has the same size
+            byte[] one = request(firstOp);
+            ByteBuffer batch = ByteBuffer.allocate(4096 * (4 + one.length)).flip(); // empty
+            hoarder.configureBlocking(false);
+            long opId = firstOp;
+            long written = 0;
+            long stalledSince = 0;
+            while (stalledSince == 0 || System.nanoTime() - stalledSince < 1_000_000_000L) {
+                if (!batch.hasRemaining()) {
+                    batch.clear();
+                    while (batch.hasRemaining()) {
+                        byte[] body = request(opId++);
+                        batch.putInt(body.length).put(body);
+                    }
+                    batch.flip();
+                }
+                int n = hoarder.write(batch);
+                written += n;
+                if (n > 0) {
+                    stalledSince = 0;
+                } else if (stalledSince == 0) {
+                    stalledSince = System.nanoTime();
+                } else {
+                    Thread.sleep(10);
+                }
+                assertTrue(written < (256L << 20), "the daemon still reads after " + written + " bytes of requests");
+            }
+            long requests = written / (4 + one.length);
+            // Each completion is 48 bytes, counted with Netty's overhead per message. With what the
+            // sockets hold, the first mark comes after about 45,000 and the second after about
+            // 75,000 (measured): read on past the first, not much past the second.
+            assertTrue(requests > 60_000 && requests < 150_000, "stopped after " + requests + " requests");
+
+            hoarder.configureBlocking(true);
+            ByteBuffer rest = batch.slice(); // the end of a frame the daemon has not read yet
+            int partial = (int) (written % (4 + one.length));
+            rest.limit(partial == 0 ? 0 : 4 + one.length - partial);
+            Thread sender = new Thread(() -> {
+                try {
+                    while (rest.hasRemaining()) {
+                        hoarder.write(rest);
+                    }
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            sender.start();
+            long answered = 0;
+            long expected = requests + (partial == 0 ? 0 : 1);
+            DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(Channels.newInputStream(hoarder)));
+            while (answered < expected) {
+                byte[] body = new byte[in.readInt()];
+                in.readFully(body);
+                DaemonMessage msg = DaemonMessage.parseFrom(body);
+                assertEquals(Status.NOT_FOUND, msg.getCompletion().getStatus(), msg.toString());
+                assertEquals(firstOp + answered, msg.getCompletion().getOpId());
+                answered++;
+            }
+            sender.join(10_000);
+        }
+    }
+
+    private static byte[] request(long opId) {
+        return ClientMessage.newBuilder().setRequest(Request.newBuilder().setOpId(opId)
+                .setRead(Read.newBuilder().setConnId(999).setMaxBytes(10))).build().toByteArray();
+    }
+
     @Test
     void badSessionsEndAloneWhileAnotherApplicationKeepsWorking() throws Exception {
         try (TlsPeer server = TlsPeer.opensslServer(fixture.pki.issueServer("localhost", "localhost"), "-rev");
@@ -102,6 +179,8 @@ class MisbehavingClientTest {
             try (SocketChannel dying = rawSession()) {
                 dying.write(ByteBuffer.allocate(6).putInt(100).putShort((short) 0x0a01).flip()); // then it dies
             }
+
+            aSessionThatDoesNotReadItsCompletionsIsNoLongerReadFrom();
 
             conn.write("after\n".getBytes(US_ASCII)).await(T);
             assertEquals("retfa\n", new String(conn.read(100).await(T), US_ASCII), "the other session is unaffected");

@@ -3,6 +3,7 @@ package io.tlsd.daemon.ipc;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderException;
 import io.netty.channel.unix.PeerCredentials;
@@ -198,7 +199,7 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
             session.endBatch(); // the early requests were one batch; no read of the socket ends it
         }
         dropEarly();
-        ctx.channel().config().setAutoRead(state == State.ACTIVE && ctx.channel().isWritable());
+        ctx.channel().config().setAutoRead(state == State.ACTIVE && !tooManyUnreadCompletions());
     }
 
     private void dropEarly() {
@@ -280,9 +281,27 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
         }
     }
 
+    /**
+     * Backpressure on an application that does not read its completions comes in two steps. Past
+     * the socket's high-water mark (it is no longer writable) the session holds back read data,
+     * the bulk of what it sends; requests are still read, so that an application whose reader
+     * thread is busy sending requests (from a completion's callback, say) cannot deadlock with the
+     * daemon. Past twice that mark (other completions: writes, opens, errors) the daemon stops
+     * reading its requests too, which bounds what it can make the daemon hold on its behalf. Both
+     * end once the backlog is under the low-water mark again.
+     */
     @Override
     public void send(Completion completion) {
         ctx.writeAndFlush(DaemonMessage.newBuilder().setCompletion(completion).build(), ctx.voidPromise());
+        if (ctx.channel().config().isAutoRead() && tooManyUnreadCompletions()) {
+            ctx.channel().config().setAutoRead(false);
+        }
+    }
+
+    private boolean tooManyUnreadCompletions() {
+        ChannelOutboundBuffer backlog = ctx.channel().unsafe().outboundBuffer();
+        return backlog != null
+                && backlog.totalPendingWriteBytes() > 2L * ctx.channel().config().getWriteBufferHighWaterMark();
     }
 
     @Override
@@ -292,12 +311,11 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        // An application that does not read its completions stops being read from, which bounds
-        // what it can make the daemon hold on its behalf.
-        boolean writable = ctx.channel().isWritable();
-        ctx.channel().config().setAutoRead(writable && state != State.MAKING_RING);
-        if (writable && session != null) {
-            session.sinkWritable();
+        if (ctx.channel().isWritable()) {
+            ctx.channel().config().setAutoRead(state == State.ACTIVE || state == State.AWAITING_HELLO);
+            if (session != null) {
+                session.sinkWritable();
+            }
         }
         ctx.fireChannelWritabilityChanged();
     }
