@@ -8,7 +8,10 @@ import java.util.concurrent.TimeoutException;
  * One request to the daemon and, once it arrives, its single completion.
  *
  * <p>Every call on {@link TlsdClient} and {@link TlsConnection} sends its request at once and
- * returns an {@code Operation} without waiting. The result can then be polled ({@link #isDone()},
+ * returns an {@code Operation} without waiting for the result. (Sending itself waits only when the
+ * socket to the daemon is full, which happens when the daemon is behind on this client's requests;
+ * it goes on reading them while this client's completions back up, up to a bound, so requests sent
+ * from a completion's callback do not deadlock.) The result can then be polled ({@link #isDone()},
  * {@link #tryGet()}), waited for ({@link #await()}), or consumed asynchronously through {@link
  * #toCompletableFuture()}.
  *
