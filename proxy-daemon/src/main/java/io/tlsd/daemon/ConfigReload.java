@@ -92,6 +92,7 @@ final class ConfigReload {
         keys.put("shared_memory.write_ring_bytes", DaemonConfig::writeRingBytes);
         keys.put("metrics", DaemonConfig::metrics);
         keys.put("allowed_peers", DaemonConfig::allowedPeers);
+        keys.put("tcp_keepalive", DaemonConfig::tcpKeepalive);
         return keys;
     }
 

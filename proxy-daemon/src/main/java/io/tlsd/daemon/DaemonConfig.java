@@ -1,5 +1,7 @@
 package io.tlsd.daemon;
 
+import io.tlsd.daemon.transport.TcpKeepalive;
+
 import io.tlsd.daemon.engine.SessionLimits;
 import io.tlsd.daemon.ipc.AllowedPeers;
 import io.tlsd.daemon.logging.DaemonLog;
@@ -7,6 +9,7 @@ import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.TlsConnector;
 import io.tlsd.daemon.tls.TlsParameters;
 import io.tlsd.daemon.tls.signing.SigningPolicy;
+import io.tlsd.daemon.transport.TcpKeepalive;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import io.tlsd.sdk.SocketPaths;
 import java.net.InetSocketAddress;
@@ -78,6 +81,7 @@ public final class DaemonConfig {
     private final Path sharedMemoryDir;
     private final int writeRingBytes;
     private final int sendBufferBytes;
+    private final TcpKeepalive tcpKeepalive;
     private final String logLevel;
     private final AllowedPeers allowedPeers;
     private final DaemonLog.Format logFormat;
@@ -116,6 +120,7 @@ public final class DaemonConfig {
         this.sharedMemoryDir = b.sharedMemoryDir;
         this.writeRingBytes = b.writeRingBytes;
         this.sendBufferBytes = b.sendBufferBytes;
+        this.tcpKeepalive = b.tcpKeepalive;
         this.logLevel = b.logLevel;
         this.allowedPeers = b.allowedPeers;
         this.logFormat = b.logFormat;
@@ -288,6 +293,11 @@ public final class DaemonConfig {
         return sendBufferBytes;
     }
 
+    /** TCP keepalive on the TLS connections of OPENs and listeners; by default after 1 min idle. */
+    public TcpKeepalive tcpKeepalive() {
+        return tcpKeepalive;
+    }
+
     /** Server role: whether private-key operations run on the event loops or on signer threads. */
     public SigningPolicy signing() {
         return signing;
@@ -336,6 +346,7 @@ public final class DaemonConfig {
         private Path sharedMemoryDir = Path.of("/dev/shm");
         private int writeRingBytes = 4 << 20;
         private int sendBufferBytes;
+        private TcpKeepalive tcpKeepalive = new TcpKeepalive(TcpKeepalive.DEFAULT_IDLE);
         private String logLevel = "info";
         private AllowedPeers allowedPeers = AllowedPeers.ANYONE;
         private DaemonLog.Format logFormat = DaemonLog.Format.TEXT;
@@ -372,6 +383,7 @@ public final class DaemonConfig {
             sharedMemoryDir = c.sharedMemoryDir;
             writeRingBytes = c.writeRingBytes;
             sendBufferBytes = c.sendBufferBytes;
+            tcpKeepalive = c.tcpKeepalive;
             logLevel = c.logLevel;
             allowedPeers = c.allowedPeers;
             logFormat = c.logFormat;
@@ -593,7 +605,6 @@ public final class DaemonConfig {
             return this;
         }
 
-        /** The largest write ring per session, 0 to 1 GiB; 0 turns write rings off. */
         /**
          * Client role: SO_SNDBUF of the TLS connections OPENs make, e.g. 1 MiB for bulk senders on
          * fast links (Linux doubles it and caps it at twice {@code net.core.wmem_max}); 0 (the
@@ -607,6 +618,16 @@ public final class DaemonConfig {
             return this;
         }
 
+        /**
+         * The quiet time after which the kernel probes the TLS connections of OPENs and listeners
+         * (see {@link TcpKeepalive}); {@link Duration#ZERO} turns keepalive off.
+         */
+        public Builder tcpKeepalive(Duration idle) {
+            this.tcpKeepalive = new TcpKeepalive(Objects.requireNonNull(idle, "idle == null"));
+            return this;
+        }
+
+        /** The largest write ring per session, 0 to 1 GiB; 0 turns write rings off. */
         public Builder writeRingBytes(long bytes) {
             if (bytes < 0 || bytes > (1 << 30)) {
                 throw new IllegalArgumentException("writeRingBytes " + bytes + " is not in 0..1GiB");

@@ -184,6 +184,7 @@ public final class TlsdDaemon implements AutoCloseable {
         clientTls = contexts;
         connector = new TlsConnector(transport, contexts, config.connectTimeout(),
                 config.handshakeTimeout(), resolver, handshakes, config.maxHandshakesInFlight(), config.sendBufferBytes());
+        connector.keepalive(config.tcpKeepalive());
         counters.handshakesWaitingFrom(connector::handshakesWaiting);
         if (config.ipcEnabled()) {
             startIpc(connector, null);
@@ -231,7 +232,8 @@ public final class TlsdDaemon implements AutoCloseable {
         control.scheduleAtFixedRate(tickets::rotate, every, every, TimeUnit.MILLISECONDS);
         if (config.ipcEnabled()) {
             listeners = ListenerSet.bind(config.listeners(), config.tlsParameters(), tickets,
-                    config.signing(), transport, control, handshakes != null ? handshakes : workers);
+                    config.signing(), transport, control, handshakes != null ? handshakes : workers,
+                    config.tcpKeepalive());
             started.push(listeners);
             startIpc(null, listeners);
             startDebugSocket(null, listeners);

@@ -77,6 +77,11 @@ final class DaemonOptions {
             description = "Client role: SO_SNDBUF of the TLS connections OPENs make, e.g. 1MiB (default: 0, the kernel's autotuning)")
     String sendBuffer;
 
+    @Option(names = "--tcp-keepalive", paramLabel = "DURATION",
+            description = "Idle time before TCP keepalive probes on the TLS connections of OPENs and listeners,"
+                    + " e.g. 5m (default: 1m; 0: off)")
+    String tcpKeepalive;
+
     @Option(names = "--metrics", paramLabel = "ADDR",
             description = "Serve Prometheus metrics on http://ADDR/metrics, e.g. 127.0.0.1:9464 (default: off)")
     String metrics;
@@ -121,6 +126,9 @@ final class DaemonOptions {
         }
         if (sendBuffer != null) {
             builder.sendBufferBytes(ConfigFile.parseSizeOrZero(sendBuffer, "--send-buffer"));
+        }
+        if (tcpKeepalive != null) {
+            builder.tcpKeepalive(ConfigFile.parseDurationOrZero(tcpKeepalive, "--tcp-keepalive"));
         }
         if (metrics != null) {
             try {

@@ -16,6 +16,7 @@ import io.tlsd.daemon.tls.TlsParameters;
 import io.tlsd.daemon.tls.TicketKeys;
 import io.tlsd.daemon.tls.signing.SigningPolicy;
 import io.tlsd.daemon.transport.ConnectionLimit;
+import io.tlsd.daemon.transport.TcpKeepalive;
 import io.tlsd.daemon.transport.Transport;
 import io.tlsd.proto.v1.ConnectionInfo;
 import io.tlsd.proto.v1.Status;
@@ -49,10 +50,11 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
      * listener fails (the error names it).
      *
      * @param handshakes the loops that accepted clients handshake on until an ACCEPT moves them
+     * @param keepalive TCP keepalive for the accepted connections
      */
     public static ListenerSet bind(List<ListenerConfig> configs, TlsParameters tls,
                                    TicketKeys tickets, SigningPolicy signing, Transport transport,
-                                   EventLoopGroup control, EventLoopGroup handshakes)
+                                   EventLoopGroup control, EventLoopGroup handshakes, TcpKeepalive keepalive)
             throws SSLException, InterruptedException {
         ListenerSet set = new ListenerSet(tls, tickets, signing);
         for (ListenerConfig config : configs) {
@@ -63,7 +65,7 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
         }
         try {
             for (TlsListener listener : set.listeners.values()) {
-                listener.bind(transport, control, handshakes);
+                listener.bind(transport, control, handshakes, keepalive);
                 ListenerConfig config = listener.config();
                 log.info("listener {} on {} (client auth {}, ALPN {}, backlog {}, max pending connections {})",
                         listener.name(), ConnectionInfos.addressString(listener.localAddress()),

@@ -13,6 +13,7 @@ import io.tlsd.daemon.tls.ConnectionInfos;
 import io.tlsd.daemon.tls.ServerTlsContexts;
 import io.tlsd.daemon.transport.ConnectionLimit;
 import io.tlsd.daemon.transport.LoopHandOver;
+import io.tlsd.daemon.transport.TcpKeepalive;
 import io.tlsd.daemon.transport.Transport;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
@@ -86,7 +87,8 @@ final class TlsListener {
     }
 
     /** Accepts on {@code control}; clients handshake on {@code handshakes} until an ACCEPT moves them. */
-    void bind(Transport transport, EventLoopGroup control, EventLoopGroup handshakes) throws InterruptedException {
+    void bind(Transport transport, EventLoopGroup control, EventLoopGroup handshakes, TcpKeepalive keepalive)
+            throws InterruptedException {
         serverChannel = new ServerBootstrap()
                 .group(control, handshakes)
                 .channel(transport.serverSocketChannel())
@@ -99,6 +101,7 @@ final class TlsListener {
                         if (!pending.admit(ch)) {
                             return; // closed: max_pending_connections clients handshake or wait already
                         }
+                        keepalive.apply(ch);
                         ch.pipeline()
                                 // picks the certificate by SNI, then handshakes (with a deadline)
                                 .addLast("tls", new SniHandler(contexts.mapping(), config.handshakeTimeout().toMillis()))

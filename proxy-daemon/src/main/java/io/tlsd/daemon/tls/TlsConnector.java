@@ -21,6 +21,7 @@ import io.tlsd.daemon.engine.Connector;
 import io.tlsd.daemon.engine.Failure;
 import io.tlsd.daemon.transport.HostResolver;
 import io.tlsd.daemon.transport.LoopHandOver;
+import io.tlsd.daemon.transport.TcpKeepalive;
 import io.tlsd.daemon.transport.Transport;
 import io.tlsd.proto.v1.ConnectionInfo;
 import io.tlsd.proto.v1.Open;
@@ -60,6 +61,7 @@ public final class TlsConnector implements Connector {
     /** Both replaced by {@link #timeouts}; an attempt reads them as it starts. */
     private volatile Duration connectTimeout;
     private volatile Duration handshakeTimeout;
+    private volatile TcpKeepalive keepalive = TcpKeepalive.OFF;
     private final HostResolver resolver;
     private final EventLoopGroup handshakes;
     /** Null: no limit. */
@@ -118,6 +120,11 @@ public final class TlsConnector implements Connector {
      */
     public void contexts(ClientTlsContexts next) {
         contexts = Objects.requireNonNull(next, "next == null");
+    }
+
+    /** TCP keepalive for the connections of the attempts that start from now on (off until set). */
+    public void keepalive(TcpKeepalive next) {
+        keepalive = Objects.requireNonNull(next, "next == null");
     }
 
     /** The connect and handshake timeouts of the attempts that start from now on. */
@@ -263,6 +270,7 @@ public final class TlsConnector implements Connector {
                 .handler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
+                        keepalive.apply(ch);
                         tls[0] = context.newHandler(ch.alloc(), serverName, port);
                         tls[0].setHandshakeTimeoutMillis(handshakeMillis);
                         ch.pipeline()

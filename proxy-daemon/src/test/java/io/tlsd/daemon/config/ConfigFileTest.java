@@ -1,6 +1,7 @@
 package io.tlsd.daemon.config;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -106,6 +107,15 @@ class ConfigFileTest {
         assertEquals(Duration.ofMinutes(90), ConfigFile.parseDuration("90m", "x"));
         assertTrue(error("timeouts:\n  connect: 99999999999999999999s\n").contains("timeouts.connect: duration too long"));
         assertTrue(error("timeouts:\n  connect: 9999999999999999us\n").contains("timeouts.connect: duration too long"));
+    }
+
+    @Test
+    void tcpKeepaliveIsOnByDefaultAndCanBeTurnedOff() throws Exception {
+        assertEquals(Duration.ofMinutes(1), ConfigFile.load(write("")).tcpKeepalive().idle());
+        assertEquals(Duration.ofMinutes(5), ConfigFile.load(write("tcp_keepalive: 5m\n")).tcpKeepalive().idle());
+        assertFalse(ConfigFile.load(write("tcp_keepalive: 0\n")).tcpKeepalive().enabled());
+        String msg = error("tcp_keepalive: 500ms\n");
+        assertTrue(msg.contains("tcp_keepalive: 500ms is neither 0 (off) nor between 1s and 32767s"), msg);
     }
 
     @Test

@@ -26,6 +26,7 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.Future;
 import io.tlsd.daemon.engine.Failure;
 import io.tlsd.daemon.transport.HostResolver;
+import io.tlsd.daemon.transport.TcpKeepalive;
 import io.tlsd.daemon.transport.Transport;
 import io.tlsd.proto.v1.Open;
 import io.tlsd.proto.v1.Status;
@@ -243,6 +244,26 @@ class TlsConnectorTest {
         } finally {
             ch.close().sync();
             autotuned.close().sync();
+        }
+    }
+
+    @Test
+    void keepaliveIsSetOnTheConnectionsOnceAsked() throws Exception {
+        TlsConnector connector = connector(handshakes);
+        Channel plain = connector.connect(open(), sessions.next(), new Recorder()).get(10, TimeUnit.SECONDS);
+        connector.keepalive(new TcpKeepalive(Duration.ofSeconds(90)));
+        Channel probed = connector.connect(open(), sessions.next(), new Recorder()).get(10, TimeUnit.SECONDS);
+        try {
+            assertFalse(plain.config().getOption(ChannelOption.SO_KEEPALIVE));
+            assertTrue(probed.config().getOption(ChannelOption.SO_KEEPALIVE));
+            if (probed instanceof io.netty.channel.epoll.EpollSocketChannel) {
+                assertEquals(90, probed.config().getOption(io.netty.channel.epoll.EpollChannelOption.TCP_KEEPIDLE));
+                assertEquals(15, probed.config().getOption(io.netty.channel.epoll.EpollChannelOption.TCP_KEEPINTVL));
+                assertEquals(4, probed.config().getOption(io.netty.channel.epoll.EpollChannelOption.TCP_KEEPCNT));
+            }
+        } finally {
+            plain.close().sync();
+            probed.close().sync();
         }
     }
 
