@@ -89,6 +89,28 @@ class TunnelPairTest {
         }
     }
 
+    /** A target name with two addresses: the first refuses (nothing listens there), the second serves. */
+    @Test
+    void anAddressOfTheTargetThatRefusesIsPassedOver() throws Exception {
+        try (PlainBackend backend = PlainBackend.start(PlainBackend.echo());
+             ServerTunnel server = new ServerTunnel(fixture.transport, fixture.boss, fixture.workers,
+                     fixture.serverContext(SslProvider.OPENSSL), ANY_LOOPBACK_PORT, backend.address(), false,
+                     SETTINGS)) {
+            server.start();
+            try (ClientTunnel client = new ClientTunnel(fixture.transport, fixture.boss, fixture.workers,
+                    fixture.clientContext(), ANY_LOOPBACK_PORT, "two.test", server.localAddress().getPort(),
+                    "localhost", SETTINGS, host -> new java.net.InetAddress[] {
+                        java.net.InetAddress.getByAddress(host, new byte[] {127, 0, 0, 2}),
+                        java.net.InetAddress.getByAddress(host, new byte[] {127, 0, 0, 1})})) {
+                client.start();
+                try (Socket socket = connect(client.localAddress())) {
+                    socket.getOutputStream().write("second address\n".getBytes(StandardCharsets.UTF_8));
+                    assertEquals("second address\n", readLine(socket.getInputStream()));
+                }
+            }
+        }
+    }
+
     /**
      * 64 MiB from the client and 64 MiB from the backend at the same time, each checked by
      * SHA-256 against what the other end received; then the client's FIN ends it cleanly.

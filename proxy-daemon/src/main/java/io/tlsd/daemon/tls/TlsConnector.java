@@ -29,10 +29,12 @@ import io.tlsd.proto.v1.Status;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.LongConsumer;
 import javax.net.ssl.SSLException;
 
@@ -135,21 +137,58 @@ public final class TlsConnector implements Connector {
 
     /** An OPEN's attempt: until it starts to connect, {@link #withdraw} may take it back. */
     private static final class PendingAttempt extends DefaultPromise<Channel> {
-        /** Set once, by whichever comes first: the attempt starting, or its withdrawal. */
-        private final AtomicBoolean claimed = new AtomicBoolean();
+        private static final int WAITING = 0;
+        private static final int STARTED = 1;
+        private static final int WITHDRAWN = 2;
+        /** Leaves WAITING once, by whichever comes first: its first connect, or its withdrawal. */
+        private final AtomicInteger state = new AtomicInteger(WAITING);
 
         PendingAttempt(EventLoop loop) {
             super(loop);
         }
 
-        boolean claim() {
-            return claimed.compareAndSet(false, true);
+        /** True when it may connect: now for the first time, or again (to the host's next address). */
+        boolean start() {
+            return state.compareAndSet(WAITING, STARTED) || state.get() == STARTED;
+        }
+
+        boolean withdraw() {
+            return state.compareAndSet(WAITING, WITHDRAWN) && cancel(false);
+        }
+    }
+
+    /**
+     * Where an OPEN connects: the addresses its host resolved to, tried in turn while they refuse
+     * or do not answer (a TLS failure ends it: that server answered), and what each one said.
+     */
+    private record Dial(String host, List<InetAddress> addresses, int next, int port, List<String> failures) {
+        InetSocketAddress target() {
+            return new InetSocketAddress(addresses.get(next), port);
+        }
+
+        boolean hasMore() {
+            return next + 1 < addresses.size();
+        }
+
+        Dial after(String failure) {
+            List<String> failed = new ArrayList<>(failures);
+            failed.add(failure);
+            return new Dial(host, addresses, next + 1, port, failed);
+        }
+
+        /** The OPEN's failure once the last address failed with {@code failure}. */
+        Failure failed(String failure) {
+            if (failures.isEmpty()) {
+                return new Failure(Status.CONNECT_FAILED, "cannot connect to " + failure);
+            }
+            return new Failure(Status.CONNECT_FAILED, "cannot connect to " + host + " at any of its "
+                    + addresses.size() + " addresses: " + String.join("; ", failures) + "; " + failure);
         }
     }
 
     @Override
     public boolean withdraw(Future<Channel> attempt) {
-        return attempt instanceof PendingAttempt pending && pending.claim() && pending.cancel(false);
+        return attempt instanceof PendingAttempt pending && pending.withdraw();
     }
 
     @Override
@@ -163,9 +202,12 @@ public final class TlsConnector implements Connector {
         } catch (Failure e) {
             return promise.setFailure(e);
         }
-        resolver.resolve(host, loop).addListener(f -> {
+        resolver.resolveAll(host, loop).addListener(f -> {
             if (f.isSuccess()) {
-                connect(loop, promise, (InetAddress) f.getNow(), open.getPort(), serverName, alpn, handler);
+                @SuppressWarnings("unchecked")
+                List<InetAddress> addresses = (List<InetAddress>) f.getNow();
+                connect(loop, promise, new Dial(host, addresses, 0, open.getPort(), List.of()), serverName, alpn,
+                        handler);
             } else {
                 promise.tryFailure(new Failure(Status.CONNECT_FAILED, f.cause().getMessage()));
             }
@@ -182,17 +224,17 @@ public final class TlsConnector implements Connector {
         }
     }
 
-    private void connect(EventLoop loop, Promise<Channel> promise, InetAddress address, int port,
-                         String serverName, List<String> alpn, ChannelHandler handler) {
+    private void connect(EventLoop loop, Promise<Channel> promise, Dial dial, String serverName, List<String> alpn,
+                         ChannelHandler handler) {
         if (limits == null) {
             try {
-                attempt(loop, promise, address, port, serverName, contextNow(alpn), handler, 0, nanos -> { });
+                attempt(loop, promise, dial, serverName, alpn, contextNow(alpn), handler, 0, nanos -> { });
             } catch (Failure e) {
                 promise.tryFailure(e);
             }
             return;
         }
-        HandshakeLimits.Lane lane = limits.lane(new InetSocketAddress(address, port));
+        HandshakeLimits.Lane lane = limits.lane(dial.target());
         Runnable waiting = () -> {
             AtomicBoolean ended = new AtomicBoolean();
             LongConsumer end = nanos -> {
@@ -201,7 +243,7 @@ public final class TlsConnector implements Connector {
                 }
             };
             try {
-                attempt(loop, promise, address, port, serverName, contextNow(alpn), handler, lane.holdNanos(), end);
+                attempt(loop, promise, dial, serverName, alpn, contextNow(alpn), handler, lane.holdNanos(), end);
             } catch (Failure e) {
                 end.accept(-1);
                 promise.tryFailure(e);
@@ -233,10 +275,9 @@ public final class TlsConnector implements Connector {
      * attempt no longer handshakes: how long its connect and handshake took if it succeeded, -1
      * if it failed or never started; or -1 after {@code staleNanos} (if positive) while it goes on.
      */
-    private void attempt(EventLoop loop, Promise<Channel> promise, InetAddress address, int port,
-                         String serverName, SslContext context, ChannelHandler handler, long staleNanos,
-                         LongConsumer ended) {
-        if (promise.isDone() || (promise instanceof PendingAttempt pending && !pending.claim())) {
+    private void attempt(EventLoop loop, Promise<Channel> promise, Dial dial, String serverName, List<String> alpn,
+                         SslContext context, ChannelHandler handler, long staleNanos, LongConsumer ended) {
+        if (promise.isDone() || (promise instanceof PendingAttempt pending && !pending.start())) {
             ended.accept(-1);
             return; // cancelled or withdrawn while resolving or waiting for a slot
         }
@@ -253,7 +294,8 @@ public final class TlsConnector implements Connector {
         } else {
             attemptEnded = ended;
         }
-        String target = NetUtil.toSocketAddressString(new InetSocketAddress(address, port));
+        InetSocketAddress address = dial.target();
+        String target = NetUtil.toSocketAddressString(address);
         SslHandler[] tls = new SslHandler[1];
         ClientGate gate = new ClientGate();
         long handshakeMillis = handshakeTimeout.toMillis();
@@ -271,14 +313,14 @@ public final class TlsConnector implements Connector {
                     @Override
                     protected void initChannel(Channel ch) {
                         keepalive.apply(ch);
-                        tls[0] = context.newHandler(ch.alloc(), serverName, port);
+                        tls[0] = context.newHandler(ch.alloc(), serverName, dial.port());
                         tls[0].setHandshakeTimeoutMillis(handshakeMillis);
                         ch.pipeline()
                                 .addLast("tls", tls[0])    // encrypts, decrypts, verifies the peer
                                 .addLast("gate", gate);    // until the hand-over to the op engine
                     }
                 })
-                .connect(new InetSocketAddress(address, port));
+                .connect(address);
         Channel ch = connected.channel();
         ch.closeFuture().addListener(f -> attemptEnded.accept(-1));
         promise.addListener(f -> {
@@ -289,8 +331,12 @@ public final class TlsConnector implements Connector {
         connected.addListener(f -> {
             if (!f.isSuccess()) {
                 attemptEnded.accept(-1);
-                promise.tryFailure(new Failure(Status.CONNECT_FAILED,
-                        "cannot connect to " + target + ": " + f.cause().getMessage()));
+                String failure = target + ": " + f.cause().getMessage();
+                if (dial.hasMore() && !promise.isDone()) {
+                    connect(loop, promise, dial.after(failure), serverName, alpn, handler);
+                } else {
+                    promise.tryFailure(dial.failed(failure));
+                }
                 return;
             }
             tls[0].handshakeFuture().addListener(h -> {

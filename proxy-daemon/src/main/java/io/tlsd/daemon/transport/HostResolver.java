@@ -7,6 +7,7 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
@@ -16,29 +17,66 @@ import java.util.concurrent.RejectedExecutionException;
  * literals are answered at once without a thread. The threads start only when a name needs them.
  */
 public final class HostResolver implements AutoCloseable {
-    private final ExecutorService threads;
-
-    public HostResolver(String threadName) {
-        threads = Executors.newFixedThreadPool(2, new DefaultThreadFactory(threadName, true));
+    /** How names become addresses: the JDK's resolver, or a test's table. */
+    @FunctionalInterface
+    public interface Lookup {
+        /** Every address of {@code host}, in the order to try them. */
+        InetAddress[] addressesOf(String host) throws UnknownHostException;
     }
 
-    /** The address of {@code host}; the future completes on {@code loop}. */
+    private final ExecutorService threads;
+    private final Lookup lookup;
+
+    public HostResolver(String threadName) {
+        this(threadName, InetAddress::getAllByName);
+    }
+
+    public HostResolver(String threadName, Lookup lookup) {
+        this.threads = Executors.newFixedThreadPool(2, new DefaultThreadFactory(threadName, true));
+        this.lookup = lookup;
+    }
+
+    /** The first address of {@code host}; the future completes on {@code loop}. */
     public Future<InetAddress> resolve(String host, EventLoop loop) {
+        Promise<InetAddress> first = loop.newPromise();
+        resolveAll(host, loop).addListener(f -> {
+            if (f.isSuccess()) {
+                @SuppressWarnings("unchecked")
+                List<InetAddress> all = (List<InetAddress>) f.getNow();
+                first.trySuccess(all.get(0));
+            } else {
+                first.tryFailure(f.cause());
+            }
+        });
+        return first;
+    }
+
+    /**
+     * Every address of {@code host} (at least one), in the resolver's order, which by default puts
+     * IPv4 first ({@code java.net.preferIPv6Addresses}); the future completes on {@code loop}.
+     */
+    public Future<List<InetAddress>> resolveAll(String host, EventLoop loop) {
         byte[] literal = NetUtil.createByteArrayFromIpAddressString(host);
         if (literal != null) {
             try {
-                return loop.newSucceededFuture(InetAddress.getByAddress(host, literal));
+                return loop.newSucceededFuture(List.of(InetAddress.getByAddress(host, literal)));
             } catch (UnknownHostException e) {
                 throw new AssertionError("a parsed IP literal is always valid", e);
             }
         }
-        Promise<InetAddress> promise = loop.newPromise();
+        Promise<List<InetAddress>> promise = loop.newPromise();
         try {
             threads.execute(() -> {
                 try {
-                    promise.trySuccess(InetAddress.getByName(host));
+                    InetAddress[] all = lookup.addressesOf(host);
+                    if (all.length == 0) {
+                        throw new UnknownHostException(host);
+                    }
+                    promise.trySuccess(List.of(all));
                 } catch (UnknownHostException e) {
                     promise.tryFailure(new UnknownHostException("cannot resolve host " + host));
+                } catch (RuntimeException e) {
+                    promise.tryFailure(new UnknownHostException("cannot resolve host " + host + ": " + e));
                 }
             });
         } catch (RejectedExecutionException e) {

@@ -5,14 +5,11 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.NetUtil;
-import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.Promise;
 import io.tlsd.daemon.tls.TlsFailures;
 import io.tlsd.daemon.transport.ConnectionLimit;
 import io.tlsd.daemon.transport.HostResolver;
@@ -20,6 +17,7 @@ import io.tlsd.daemon.transport.Transport;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -66,7 +64,7 @@ public final class ClientTunnel implements AutoCloseable {
     /** Replaced by {@link #settings(TunnelSettings)}; a connection reads it when accepted. */
     private volatile TunnelSettings settings;
     /** Resolves the target for every connection (a name may change), off the event loops. */
-    private final HostResolver resolver = new HostResolver("tlsd-tunnel-resolver");
+    private final HostResolver resolver;
     private final Listener listener;
     private volatile InetSocketAddress localAddress;
 
@@ -84,6 +82,18 @@ public final class ClientTunnel implements AutoCloseable {
     public ClientTunnel(Transport transport, EventLoopGroup boss, EventLoopGroup workers, SslContext context,
                         InetSocketAddress listen, String targetHost, int targetPort, String serverName,
                         TunnelSettings settings) {
+        this(transport, boss, workers, context, listen, targetHost, targetPort, serverName, settings,
+                InetAddress::getAllByName);
+    }
+
+    /**
+     * As above, with the target's addresses from {@code lookup} instead of the JDK's resolver: the
+     * connections try them in turn, passing over those that refuse or do not answer.
+     */
+    public ClientTunnel(Transport transport, EventLoopGroup boss, EventLoopGroup workers, SslContext context,
+                        InetSocketAddress listen, String targetHost, int targetPort, String serverName,
+                        TunnelSettings settings, HostResolver.Lookup lookup) {
+        this.resolver = new HostResolver("tlsd-tunnel-resolver", Objects.requireNonNull(lookup, "lookup == null"));
         this.transport = Objects.requireNonNull(transport, "transport == null");
         this.boss = Objects.requireNonNull(boss, "boss == null");
         this.workers = Objects.requireNonNull(workers, "workers == null");
@@ -217,9 +227,11 @@ public final class ClientTunnel implements AutoCloseable {
             // the client's bytes to the target, its FIN to a close_notify; reads only once the TLS connection is up
             ch.pipeline().addLast("relay", new RelayHandler(relay, relay.accepted()));
             listener.track(relay);
-            resolveTarget(ch.eventLoop()).addListener(resolved -> {
+            resolver.resolveAll(targetHost, ch.eventLoop()).addListener(resolved -> {
                 if (resolved.isSuccess()) {
-                    dial(relay, (InetSocketAddress) resolved.getNow(), with);
+                    @SuppressWarnings("unchecked")
+                    List<InetAddress> addresses = (List<InetAddress>) resolved.getNow();
+                    dial(relay, addresses, 0, with);
                 } else if (!relay.isClosed()) {
                     listener.dialFailed(relay);
                     log.warn("{}: cannot resolve {} for client {}: {}", name(ch), targetHost,
@@ -264,24 +276,16 @@ public final class ClientTunnel implements AutoCloseable {
         }
     }
 
-    private Future<InetSocketAddress> resolveTarget(EventLoop loop) {
-        Promise<InetSocketAddress> promise = loop.newPromise();
-        resolver.resolve(targetHost, loop).addListener(f -> {
-            if (f.isSuccess()) {
-                promise.trySuccess(new InetSocketAddress((InetAddress) f.getNow(), targetPort));
-            } else {
-                promise.tryFailure(f.cause());
-            }
-        });
-        return promise;
-    }
-
-    /** Connects {@code relay}'s client to the target at {@code address}, with the settings it was accepted with. */
-    private void dial(Relay relay, InetSocketAddress address, TunnelSettings with) {
+    /**
+     * Connects {@code relay}'s client to the target at {@code addresses[next]}, with the settings it
+     * was accepted with; an address that refuses or does not answer passes over to the next.
+     */
+    private void dial(Relay relay, List<InetAddress> addresses, int next, TunnelSettings with) {
         Channel client = relay.accepted().channel;
         if (relay.isClosed()) {
             return;
         }
+        InetSocketAddress address = new InetSocketAddress(addresses.get(next), targetPort);
         ChannelFuture connect = new Bootstrap()
                 .group(client.eventLoop()) // the same loop as the client: no locks, no hand-offs
                 .channel(transport.socketChannel())
@@ -293,7 +297,12 @@ public final class ClientTunnel implements AutoCloseable {
                 .connect(address);
         listener.trackDialed(connect.channel());
         connect.addListener(connected -> {
-            if (!connected.isSuccess() && !relay.isClosed()) {
+            if (!connected.isSuccess() && !relay.isClosed() && next + 1 < addresses.size()) {
+                log.info("{}: connect to {} failed for client {}, trying the next address: {}", name(client),
+                        Relay.addressString(address), relay.accepted().peer(),
+                        Relay.describeConnectFailure(connected.cause(), with.connectTimeout()));
+                dial(relay, addresses, next + 1, with);
+            } else if (!connected.isSuccess() && !relay.isClosed()) {
                 listener.dialFailed(relay);
                 log.warn("{}: connect failed for client {}: {}", name(client), relay.accepted().peer(),
                         Relay.describeConnectFailure(connected.cause(), with.connectTimeout()));

@@ -247,6 +247,48 @@ class TlsConnectorTest {
         }
     }
 
+    /** A resolver that knows "two.test" (nothing listens on 127.0.0.2, then the servers' address) and "none.test". */
+    private static HostResolver twoAddresses() {
+        return new HostResolver("test-two", host -> switch (host) {
+            case "two.test" -> new java.net.InetAddress[] {
+                java.net.InetAddress.getByAddress(host, new byte[] {127, 0, 0, 2}),
+                java.net.InetAddress.getByAddress(host, new byte[] {127, 0, 0, 1})};
+            case "none.test" -> new java.net.InetAddress[] {
+                java.net.InetAddress.getByAddress(host, new byte[] {127, 0, 0, 2}),
+                java.net.InetAddress.getByAddress(host, new byte[] {127, 0, 0, 3})};
+            default -> throw new java.net.UnknownHostException(host);
+        });
+    }
+
+    @Test
+    void anAddressThatRefusesIsPassedOverForTheHostsNext() throws Exception {
+        try (HostResolver two = twoAddresses()) {
+            for (int maxInFlight : new int[] {0, 1, TlsConnector.ADAPTIVE}) {
+                TlsConnector connector = new TlsConnector(transport,
+                        new ClientTlsContexts(TlsParameters.DEFAULTS, pki.caPem()), Duration.ofSeconds(5),
+                        Duration.ofSeconds(5), two, handshakes, maxInFlight);
+                int port = ((InetSocketAddress) greeter.localAddress()).getPort();
+                Recorder recorder = new Recorder();
+                Channel ch = connector.connect(Open.newBuilder().setHost("two.test").setPort(port)
+                        .setServerName("localhost").build(), sessions.next(), recorder).get(10, TimeUnit.SECONDS);
+                assertEquals("/127.0.0.1:" + port, ch.remoteAddress().toString().replaceAll("^[^/]*", ""));
+                ch.eventLoop().execute(ch::read);
+                assertEquals("hello\n", recorder.line.get(10, TimeUnit.SECONDS));
+                ch.close().sync();
+
+                Future<Channel> none = connector.connect(Open.newBuilder().setHost("none.test").setPort(port)
+                        .setServerName("localhost").build(), sessions.next(), new Recorder());
+                assertTrue(none.await(10, TimeUnit.SECONDS));
+                Failure failure = (Failure) none.cause();
+                assertEquals(Status.CONNECT_FAILED, failure.status());
+                assertTrue(failure.detail().startsWith("cannot connect to none.test at any of its 2 addresses: 127.0.0.2:"
+                        + port + ": "), failure.detail());
+                assertTrue(failure.detail().contains("; 127.0.0.3:" + port + ": "), failure.detail());
+                assertEquals(0, connector.handshakesWaiting());
+            }
+        }
+    }
+
     @Test
     void keepaliveIsSetOnTheConnectionsOnceAsked() throws Exception {
         TlsConnector connector = connector(handshakes);
