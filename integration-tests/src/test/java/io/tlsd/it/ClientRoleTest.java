@@ -313,6 +313,21 @@ class ClientRoleTest {
     }
 
     @Test
+    void aFailedOpenIsLoggedAtDebugLevel() throws Exception {
+        int port = FreePorts.loopback();
+        String before = io.tlsd.daemon.logging.DaemonLog.levelName();
+        io.tlsd.daemon.logging.DaemonLog.level("debug");
+        try (io.tlsd.it.tunnel.LogCapture log = io.tlsd.it.tunnel.LogCapture.start()) {
+            TlsdClient client = closeLater(fixture.client());
+            assertThrows(TlsdException.class, () -> client.open("127.0.0.1", port).await(T));
+            String line = log.awaitLine(": open 127.0.0.1:" + port + " (op 1) failed: CONNECT_FAILED", T);
+            assertTrue(line != null && line.contains("(app=it)"), log.text());
+        } finally {
+            io.tlsd.daemon.logging.DaemonLog.level(before);
+        }
+    }
+
+    @Test
     void unknownHostIsConnectFailed() throws Exception {
         TlsdException e = assertThrows(TlsdException.class,
                 () -> client().open("no-such-host.invalid", 443).await(T));

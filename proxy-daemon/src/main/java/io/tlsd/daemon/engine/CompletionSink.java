@@ -12,4 +12,9 @@ public interface CompletionSink {
      * buffer cannot grow without bound.
      */
     boolean isWritable();
+
+    /** Who the session is, for the log: e.g. {@code session 6a1b2c3d (app=billing)}. */
+    default String describe() {
+        return "session";
+    }
 }

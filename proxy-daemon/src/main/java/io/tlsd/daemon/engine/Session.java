@@ -18,6 +18,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One application's IPC session: its operations and its connections. All state lives on one
@@ -33,6 +35,8 @@ public final class Session {
     /** Why OPEN and ACCEPT fail once the daemon drains ({@link #drain}). */
     static final String DRAINING =
             "tlsd is shutting down: no new connections; open a session with the daemon that replaces it";
+
+    private static final Logger log = LoggerFactory.getLogger(Session.class);
 
     private final EventLoop loop;
     private final SessionLimits limits;
@@ -250,6 +254,9 @@ public final class Session {
                 counters.handshakeFailures.increment();
                 Failure why = f.cause() instanceof Failure failure ? failure
                         : new Failure(Status.INTERNAL, "open failed: " + f.cause());
+                // the application gets the same; here for an operator with `loglevel debug`
+                log.debug("{}: open {}:{} (op {}) failed: {} {}", sink.describe(), open.getHost(), open.getPort(),
+                        op.id, why.status(), why.detail());
                 finish(op, why);
                 conn.release(null);
             }

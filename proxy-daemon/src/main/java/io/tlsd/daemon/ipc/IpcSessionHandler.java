@@ -54,6 +54,9 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
 
     private enum State { AWAITING_HELLO, MAKING_RING, ACTIVE, ENDED }
 
+    /** The application's name from its Hello, once the session started. */
+    private String app;
+
     private final IpcServer.Settings settings;
     private final Connector connector;
     private final Acceptor acceptor;
@@ -210,6 +213,7 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
 
     private void start(String app, WriteRing ring) {
         state = State.ACTIVE;
+        this.app = app;
         session = new Session(ctx.channel().eventLoop(), settings.limits(), connector, acceptor, this, counters, ring);
         linkedRing = ring;
         log.info("session {} started: app={} {}{}", ctx.channel().id(), app, peer,
@@ -307,6 +311,11 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
     @Override
     public boolean isWritable() {
         return ctx.channel().isWritable();
+    }
+
+    @Override
+    public String describe() {
+        return "session " + ctx.channel().id() + " (app=" + app + ")";
     }
 
     @Override

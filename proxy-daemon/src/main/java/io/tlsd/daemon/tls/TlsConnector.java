@@ -19,6 +19,7 @@ import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.tlsd.daemon.engine.Connector;
 import io.tlsd.daemon.engine.Failure;
+import io.tlsd.daemon.transport.ConnectFailures;
 import io.tlsd.daemon.transport.HostResolver;
 import io.tlsd.daemon.transport.LoopHandOver;
 import io.tlsd.daemon.transport.TcpKeepalive;
@@ -299,6 +300,7 @@ public final class TlsConnector implements Connector {
         SslHandler[] tls = new SslHandler[1];
         ClientGate gate = new ClientGate();
         long handshakeMillis = handshakeTimeout.toMillis();
+        Duration connectWithin = connectTimeout;
         ChannelFuture connected = new Bootstrap()
                 .group(attemptLoop)
                 .channel(transport.socketChannel())
@@ -308,7 +310,7 @@ public final class TlsConnector implements Connector {
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.SO_SNDBUF, sendBufferBytes > 0 ? sendBufferBytes : null) // null: not set
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeout.toMillis())
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectWithin.toMillis())
                 .handler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
@@ -331,7 +333,7 @@ public final class TlsConnector implements Connector {
         connected.addListener(f -> {
             if (!f.isSuccess()) {
                 attemptEnded.accept(-1);
-                String failure = target + ": " + f.cause().getMessage();
+                String failure = target + ": " + ConnectFailures.reason(f.cause(), connectWithin);
                 if (dial.hasMore() && !promise.isDone()) {
                     connect(loop, promise, dial.after(failure), serverName, alpn, handler);
                 } else {

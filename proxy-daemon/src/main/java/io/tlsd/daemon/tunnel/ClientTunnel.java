@@ -11,6 +11,7 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.NetUtil;
 import io.tlsd.daemon.tls.TlsFailures;
+import io.tlsd.daemon.transport.ConnectFailures;
 import io.tlsd.daemon.transport.ConnectionLimit;
 import io.tlsd.daemon.transport.HostResolver;
 import io.tlsd.daemon.transport.Transport;
@@ -300,12 +301,12 @@ public final class ClientTunnel implements AutoCloseable {
             if (!connected.isSuccess() && !relay.isClosed() && next + 1 < addresses.size()) {
                 log.info("{}: connect to {} failed for client {}, trying the next address: {}", name(client),
                         Relay.addressString(address), relay.accepted().peer(),
-                        Relay.describeConnectFailure(connected.cause(), with.connectTimeout()));
+                        ConnectFailures.reason(connected.cause(), with.connectTimeout()));
                 dial(relay, addresses, next + 1, with);
             } else if (!connected.isSuccess() && !relay.isClosed()) {
                 listener.dialFailed(relay);
                 log.warn("{}: connect failed for client {}: {}", name(client), relay.accepted().peer(),
-                        Relay.describeConnectFailure(connected.cause(), with.connectTimeout()));
+                        ConnectFailures.reason(connected.cause(), with.connectTimeout()));
                 relay.abort();
             }
         });

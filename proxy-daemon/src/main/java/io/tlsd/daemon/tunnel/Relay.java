@@ -3,13 +3,12 @@ package io.tlsd.daemon.tunnel;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
-import io.netty.channel.ConnectTimeoutException;
 import io.netty.util.NetUtil;
+import io.tlsd.daemon.transport.ConnectFailures;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.channels.ClosedChannelException;
-import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
@@ -405,25 +404,7 @@ final class Relay {
 
     /** The message of the innermost cause that has one; Netty wraps TLS errors in DecoderException. */
     static String describe(Throwable cause) {
-        String message = cause.getMessage();
-        for (Throwable t = cause.getCause(); t != null; t = t.getCause()) {
-            if (t.getMessage() != null) {
-                message = t.getMessage();
-            }
-        }
-        return message != null ? message : cause.getClass().getSimpleName();
-    }
-
-    /** "Connection refused", "timed out after 10000 ms": the reason without Netty's decorations. */
-    static String describeConnectFailure(Throwable cause, Duration timeout) {
-        if (cause instanceof ConnectTimeoutException) {
-            return "timed out after " + timeout.toMillis() + " ms";
-        }
-        // epoll: "finishConnect(..) failed with error(-111): Connection refused"; NIO and the
-        // annotated wrappers append the address: "Connection refused: /127.0.0.1:8080".
-        String message = describe(cause).replaceFirst("^\\w+\\(\\.\\.\\) failed( with error\\(-?\\d+\\))?: ", "");
-        int address = message.lastIndexOf(": /");
-        return address > 0 ? message.substring(0, address) : message;
+        return ConnectFailures.innermostMessage(cause);
     }
 
     static String addressString(SocketAddress address) {

@@ -17,6 +17,7 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.Mapping;
+import io.tlsd.daemon.transport.ConnectFailures;
 import io.tlsd.daemon.transport.ConnectionLimit;
 import io.tlsd.daemon.transport.Transport;
 import java.io.IOException;
@@ -494,7 +495,7 @@ public final class ServerTunnel implements AutoCloseable {
             } else if (!relay.isClosed()) {
                 listener.dialFailed(relay);
                 log.warn("{}: connect failed for client {}: {}", name, relay.accepted().peer(),
-                        Relay.describeConnectFailure(connected.cause(), with.connectTimeout()));
+                        ConnectFailures.reason(connected.cause(), with.connectTimeout()));
                 relay.close(); // close_notify if the handshake is done, then FIN
             }
         });

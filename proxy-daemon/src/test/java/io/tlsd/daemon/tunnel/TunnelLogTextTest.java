@@ -12,6 +12,7 @@ import java.net.InetSocketAddress;
 import java.nio.channels.ClosedChannelException;
 import java.time.Duration;
 import javax.net.ssl.SSLHandshakeException;
+import io.tlsd.daemon.transport.ConnectFailures;
 import org.junit.jupiter.api.Test;
 
 /** The reasons the tunnels put in their log lines, and which failures are only noise. */
@@ -20,13 +21,15 @@ class TunnelLogTextTest {
 
     @Test
     void connectFailuresLoseNettysDecorations() {
-        assertEquals("Connection refused", Relay.describeConnectFailure(
+        assertEquals("Connection refused", ConnectFailures.reason(
                 new ConnectException("finishConnect(..) failed with error(-111): Connection refused"), TIMEOUT));
-        assertEquals("Connection refused", Relay.describeConnectFailure(
+        assertEquals("Connection refused", ConnectFailures.reason(
                 new ConnectException("Connection refused: /127.0.0.1:8080"), TIMEOUT));
-        assertEquals("No route to host", Relay.describeConnectFailure(
+        assertEquals("Connection refused", ConnectFailures.reason(new ConnectException(
+                "finishConnect(..) failed with error(-111): Connection refused: localhost/127.0.0.1:44515"), TIMEOUT));
+        assertEquals("No route to host", ConnectFailures.reason(
                 new ConnectException("connect(..) failed: No route to host"), TIMEOUT));
-        assertEquals("timed out after 10000 ms", Relay.describeConnectFailure(
+        assertEquals("timed out after 10000 ms", ConnectFailures.reason(
                 new ConnectTimeoutException("connection timed out: /192.0.2.1:443"), TIMEOUT));
     }
 
