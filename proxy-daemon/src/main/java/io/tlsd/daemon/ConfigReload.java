@@ -93,6 +93,7 @@ final class ConfigReload {
         keys.put("metrics", DaemonConfig::metrics);
         keys.put("allowed_peers", DaemonConfig::allowedPeers);
         keys.put("tcp_keepalive", DaemonConfig::tcpKeepalive);
+        keys.put("max_sessions", DaemonConfig::maxSessions);
         return keys;
     }
 

@@ -4,6 +4,7 @@ import io.tlsd.daemon.transport.TcpKeepalive;
 
 import io.tlsd.daemon.engine.SessionLimits;
 import io.tlsd.daemon.ipc.AllowedPeers;
+import io.tlsd.daemon.ipc.IpcServer;
 import io.tlsd.daemon.logging.DaemonLog;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.TlsConnector;
@@ -82,6 +83,7 @@ public final class DaemonConfig {
     private final int writeRingBytes;
     private final int sendBufferBytes;
     private final TcpKeepalive tcpKeepalive;
+    private final int maxSessions;
     private final String logLevel;
     private final AllowedPeers allowedPeers;
     private final DaemonLog.Format logFormat;
@@ -121,6 +123,7 @@ public final class DaemonConfig {
         this.writeRingBytes = b.writeRingBytes;
         this.sendBufferBytes = b.sendBufferBytes;
         this.tcpKeepalive = b.tcpKeepalive;
+        this.maxSessions = b.maxSessions;
         this.logLevel = b.logLevel;
         this.allowedPeers = b.allowedPeers;
         this.logFormat = b.logFormat;
@@ -298,6 +301,11 @@ public final class DaemonConfig {
         return tcpKeepalive;
     }
 
+    /** How many IPC sessions may be open at once; one more is refused at its Hello. */
+    public int maxSessions() {
+        return maxSessions;
+    }
+
     /** Server role: whether private-key operations run on the event loops or on signer threads. */
     public SigningPolicy signing() {
         return signing;
@@ -347,6 +355,7 @@ public final class DaemonConfig {
         private int writeRingBytes = 4 << 20;
         private int sendBufferBytes;
         private TcpKeepalive tcpKeepalive = new TcpKeepalive(TcpKeepalive.DEFAULT_IDLE);
+        private int maxSessions = IpcServer.Settings.DEFAULT_MAX_SESSIONS;
         private String logLevel = "info";
         private AllowedPeers allowedPeers = AllowedPeers.ANYONE;
         private DaemonLog.Format logFormat = DaemonLog.Format.TEXT;
@@ -384,6 +393,7 @@ public final class DaemonConfig {
             writeRingBytes = c.writeRingBytes;
             sendBufferBytes = c.sendBufferBytes;
             tcpKeepalive = c.tcpKeepalive;
+            maxSessions = c.maxSessions;
             logLevel = c.logLevel;
             allowedPeers = c.allowedPeers;
             logFormat = c.logFormat;
@@ -624,6 +634,18 @@ public final class DaemonConfig {
          */
         public Builder tcpKeepalive(Duration idle) {
             this.tcpKeepalive = new TcpKeepalive(Objects.requireNonNull(idle, "idle == null"));
+            return this;
+        }
+
+        /**
+         * How many IPC sessions (application processes, or clients of theirs) may be open at once,
+         * 1 to 65536; each may hold a write ring of shared memory and its own limits.
+         */
+        public Builder maxSessions(int max) {
+            if (max < 1 || max > 65536) {
+                throw new IllegalArgumentException("max_sessions " + max + " is not in 1..65536");
+            }
+            this.maxSessions = max;
             return this;
         }
 

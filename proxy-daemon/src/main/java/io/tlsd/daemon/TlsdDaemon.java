@@ -561,7 +561,7 @@ public final class TlsdDaemon implements AutoCloseable {
         IpcServer.Settings settings = new IpcServer.Settings(config.role().wireName(), "tlsd " + Version.VERSION,
                 config.limits(), config.helloTimeout(), rings, rings == null ? 0 : config.writeRingBytes(),
                 GlobalEventExecutor.INSTANCE, // one thread, started on demand, for the few ms a ring takes
-                config.allowedPeers());
+                config.allowedPeers(), config.maxSessions());
         ipc = IpcServer.bind(config.socket(), transport, control, workers, settings, connector, acceptor, counters);
         started.push(ipc);
         if (config.allowedPeers().restricts()) {

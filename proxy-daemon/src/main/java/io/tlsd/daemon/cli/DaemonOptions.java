@@ -77,6 +77,10 @@ final class DaemonOptions {
             description = "Client role: SO_SNDBUF of the TLS connections OPENs make, e.g. 1MiB (default: 0, the kernel's autotuning)")
     String sendBuffer;
 
+    @Option(names = "--max-sessions", paramLabel = "N",
+            description = "IPC sessions open at once; one more is refused with LIMIT_EXCEEDED (default: 256)")
+    Integer maxSessions;
+
     @Option(names = "--tcp-keepalive", paramLabel = "DURATION",
             description = "Idle time before TCP keepalive probes on the TLS connections of OPENs and listeners,"
                     + " e.g. 5m (default: 1m; 0: off)")
@@ -126,6 +130,9 @@ final class DaemonOptions {
         }
         if (sendBuffer != null) {
             builder.sendBufferBytes(ConfigFile.parseSizeOrZero(sendBuffer, "--send-buffer"));
+        }
+        if (maxSessions != null) {
+            builder.maxSessions(maxSessions);
         }
         if (tcpKeepalive != null) {
             builder.tcpKeepalive(ConfigFile.parseDurationOrZero(tcpKeepalive, "--tcp-keepalive"));

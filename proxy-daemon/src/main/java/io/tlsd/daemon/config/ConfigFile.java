@@ -47,7 +47,7 @@ import org.yaml.snakeyaml.error.YAMLException;
  */
 public final class ConfigFile {
     private static final Set<String> TOP = Set.of("socket", "transport", "worker_threads", "handshake_threads", "max_handshakes_in_flight", "worker_busy_poll", "tls", "timeouts", "limits",
-            "listeners", "tunnels", "log_level", "log_format", "shared_memory", "metrics", "send_buffer", "tcp_keepalive",
+            "listeners", "tunnels", "log_level", "log_format", "shared_memory", "metrics", "send_buffer", "tcp_keepalive", "max_sessions",
             "allowed_peers");
     private static final Set<String> SHARED_MEMORY = Set.of("dir", "write_ring_bytes");
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
@@ -105,6 +105,9 @@ public final class ConfigFile {
                 } else {
                     b.socket(Path.of(socket));
                 }
+            }
+            if (top.containsKey("max_sessions")) {
+                b.maxSessions((int) Math.min(number(top.get("max_sessions"), "max_sessions"), Integer.MAX_VALUE));
             }
             if (top.containsKey("tcp_keepalive")) {
                 b.tcpKeepalive(parseDurationOrZero(top.get("tcp_keepalive"), "tcp_keepalive"));

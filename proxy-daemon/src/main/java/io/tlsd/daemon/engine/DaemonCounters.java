@@ -20,6 +20,7 @@ public final class DaemonCounters {
     final LongAdder bytesWritten = new LongAdder();
     final LongAdder ringBytes = new LongAdder();
     final LongAdder sessionsRefused = new LongAdder();
+    final LongAdder sessionsOverLimit = new LongAdder();
     private volatile LongSupplier handshakesWaiting = () -> 0;
 
     public void sessionStarted() {
@@ -36,6 +37,12 @@ public final class DaemonCounters {
         return sessionsRefused.sum();
     }
 
+    /** A session was refused because {@code max_sessions} were open; returns how many since start. */
+    public long sessionOverLimit() {
+        sessionsOverLimit.increment();
+        return sessionsOverLimit.sum();
+    }
+
     /** Where the gauge of OPENs waiting for a handshake slot comes from (max_handshakes_in_flight). */
     public void handshakesWaitingFrom(LongSupplier gauge) {
         handshakesWaiting = gauge;
@@ -44,7 +51,8 @@ public final class DaemonCounters {
     public Snapshot snapshot() {
         return new Snapshot(sessions.get(), connections.get(), opsInFlight.get(), bufferedBytes.get(),
                 opsCompleted.sum(), handshakes.sum(), handshakeFailures.sum(), bytesRead.sum(),
-                bytesWritten.sum(), ringBytes.sum(), handshakesWaiting.getAsLong(), sessionsRefused.sum());
+                bytesWritten.sum(), ringBytes.sum(), handshakesWaiting.getAsLong(), sessionsRefused.sum(),
+                sessionsOverLimit.sum());
     }
 
     /**
@@ -64,10 +72,12 @@ public final class DaemonCounters {
      * @param handshakesWaiting OPENs waiting now for a slot under {@code max_handshakes_in_flight}
      * @param sessionsRefused IPC sessions refused since start because the process was not among
      *     {@code allowed_peers}
+     * @param sessionsOverLimit IPC sessions refused since start because {@code max_sessions} were
+     *     open
      */
     public record Snapshot(long sessions, long connections, long opsInFlight, long bufferedBytes,
                            long opsCompleted, long handshakes, long handshakeFailures,
                            long bytesRead, long bytesWritten, long ringBytes, long handshakesWaiting,
-                           long sessionsRefused) {
+                           long sessionsRefused, long sessionsOverLimit) {
     }
 }

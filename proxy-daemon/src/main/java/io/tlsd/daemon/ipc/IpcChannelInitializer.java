@@ -16,15 +16,17 @@ final class IpcChannelInitializer extends ChannelInitializer<Channel> {
     private final DaemonCounters counters;
     private final ChannelGroup sessions;
     private final DrainDeadline drain;
+    private final SessionSlots slots;
 
     IpcChannelInitializer(IpcServer.Settings settings, Connector connector, Acceptor acceptor,
-                          DaemonCounters counters, ChannelGroup sessions, DrainDeadline drain) {
+                          DaemonCounters counters, ChannelGroup sessions, DrainDeadline drain, SessionSlots slots) {
         this.settings = settings;
         this.connector = connector;
         this.acceptor = acceptor;
         this.counters = counters;
         this.sessions = sessions;
         this.drain = drain;
+        this.slots = slots;
     }
 
     @Override
@@ -40,6 +42,6 @@ final class IpcChannelInitializer extends ChannelInitializer<Channel> {
                 // DaemonMessage → length-prefixed frame
                 .addLast("encoder", IpcMessageEncoder.INSTANCE)
                 // Hello, requests into the op engine, completions out
-                .addLast("session", new IpcSessionHandler(settings, connector, acceptor, counters, drain));
+                .addLast("session", new IpcSessionHandler(settings, connector, acceptor, counters, drain, slots));
     }
 }

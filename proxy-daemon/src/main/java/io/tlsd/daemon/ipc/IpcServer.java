@@ -43,18 +43,27 @@ public final class IpcServer implements AutoCloseable {
      *     its task hands the session back to the session's loop
      * @param allowedPeers who may open a session, beyond the socket file's mode
      */
+    /**
+     * @param maxSessions how many sessions may be open at once; one more is refused at its Hello
+     *     with {@code Goodbye{LIMIT_EXCEEDED}}
+     */
     public record Settings(String role, String daemonVersion, SessionLimits limits, Duration helloTimeout,
-                           Path ringDirectory, int writeRingBytes, Executor ringMaker, AllowedPeers allowedPeers) {
+                           Path ringDirectory, int writeRingBytes, Executor ringMaker, AllowedPeers allowedPeers,
+                           int maxSessions) {
+        /** The default of {@code max_sessions}: with the default 4 MiB write ring, 1 GiB of shared memory. */
+        public static final int DEFAULT_MAX_SESSIONS = 256;
+
         /** Settings without write rings. */
         public Settings(String role, String daemonVersion, SessionLimits limits, Duration helloTimeout) {
-            this(role, daemonVersion, limits, helloTimeout, null, 0, Runnable::run, AllowedPeers.ANYONE);
+            this(role, daemonVersion, limits, helloTimeout, null, 0, Runnable::run, AllowedPeers.ANYONE,
+                    DEFAULT_MAX_SESSIONS);
         }
 
         /** Settings for anyone who can open the socket. */
         public Settings(String role, String daemonVersion, SessionLimits limits, Duration helloTimeout,
                         Path ringDirectory, int writeRingBytes, Executor ringMaker) {
             this(role, daemonVersion, limits, helloTimeout, ringDirectory, writeRingBytes, ringMaker,
-                    AllowedPeers.ANYONE);
+                    AllowedPeers.ANYONE, DEFAULT_MAX_SESSIONS);
         }
 
         boolean offersWriteRings() {
@@ -93,7 +102,7 @@ public final class IpcServer implements AutoCloseable {
                         .group(boss, workers)
                         .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(1 << 20, 4 << 20))
                         .childHandler(new IpcChannelInitializer(settings, connector, acceptor, counters, sessions,
-                                drain)),
+                                drain, new SessionSlots(settings.maxSessions()))),
                 transport, path, "rw-rw----");
         return new IpcServer(path, channel, sessions, drain);
     }

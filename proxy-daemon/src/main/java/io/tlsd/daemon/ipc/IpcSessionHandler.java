@@ -51,6 +51,8 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
 
     /** How often sessions refused by {@code allowed_peers} are logged: a refused process may retry in a loop. */
     private static final WarningRate REFUSAL_WARNINGS = new WarningRate();
+    /** How often sessions refused by {@code max_sessions} are logged. */
+    private static final WarningRate LIMIT_WARNINGS = new WarningRate();
 
     private enum State { AWAITING_HELLO, MAKING_RING, ACTIVE, ENDED }
 
@@ -62,6 +64,9 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
     private final Acceptor acceptor;
     private final DaemonCounters counters;
     private final DrainDeadline drain;
+    private final SessionSlots slots;
+    /** Whether this session holds one of {@link #slots} (from its Hello on). */
+    private boolean holdsSlot;
     /** Whether this session was told that the daemon drains (once). */
     private boolean drainAnnounced;
     private State state = State.AWAITING_HELLO;
@@ -81,11 +86,18 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
     /** @param drain the daemon's drain: a session that starts after it started drains at once */
     IpcSessionHandler(IpcServer.Settings settings, Connector connector, Acceptor acceptor, DaemonCounters counters,
                       DrainDeadline drain) {
+        this(settings, connector, acceptor, counters, drain, new SessionSlots(settings.maxSessions()));
+    }
+
+    /** @param slots the places for sessions of this handler's server, {@code max_sessions} of them */
+    IpcSessionHandler(IpcServer.Settings settings, Connector connector, Acceptor acceptor, DaemonCounters counters,
+                      DrainDeadline drain, SessionSlots slots) {
         this.settings = settings;
         this.connector = connector;
         this.acceptor = acceptor;
         this.counters = counters;
         this.drain = drain;
+        this.slots = slots;
     }
 
     @Override
@@ -158,6 +170,16 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
         if (!peerAllowed()) {
             return;
         }
+        if (!slots.take()) {
+            long count = counters.sessionOverLimit();
+            if (LIMIT_WARNINGS.due()) {
+                log.warn("session {} refused: {} sessions are open, max_sessions; {} refused since start, logged at"
+                        + " most every 10 s", ctx.channel().id(), slots.max(), count);
+            }
+            goodbye(Status.LIMIT_EXCEEDED, "tlsd serves at most " + slots.max() + " sessions at once (max_sessions)");
+            return;
+        }
+        holdsSlot = true;
         if (hello.getProtocolVersion() != PROTOCOL_VERSION) {
             goodbye(Status.BAD_REQUEST, "protocol version " + hello.getProtocolVersion()
                     + " is not supported; this daemon speaks " + PROTOCOL_VERSION);
@@ -407,6 +429,10 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
             int conns = session.connectionCount();
             session.end();
             log.info("session {} closed: dropped {} ops, closed {} connections", ctx.channel().id(), ops, conns);
+        }
+        if (holdsSlot) {
+            holdsSlot = false;
+            slots.give();
         }
         counters.sessionEnded();
         ctx.fireChannelInactive();

@@ -37,7 +37,9 @@ public final class DaemonMetrics {
                 Sample.gauge("tlsd_handshakes_waiting",
                         "OPENs waiting for a slot under max_handshakes_in_flight", s.handshakesWaiting()),
                 Sample.counter("tlsd_sessions_refused_total",
-                        "IPC sessions refused because the process was not among allowed_peers", s.sessionsRefused()));
+                        "IPC sessions refused because the process was not among allowed_peers", s.sessionsRefused()),
+                Sample.counter("tlsd_sessions_over_limit_total",
+                        "IPC sessions refused because max_sessions were open", s.sessionsOverLimit()));
     }
 
     /** A sample with one label, e.g. {@code tlsd_tunnel_connections{tunnel="db"}}. */

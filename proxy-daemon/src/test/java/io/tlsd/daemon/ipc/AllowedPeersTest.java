@@ -34,7 +34,7 @@ class AllowedPeersTest {
     void aPeerWhoseCredentialsAreUnknownIsRefusedWhenTheListIsSet() {
         IpcServer.Settings settings = new IpcServer.Settings("client", "tlsd test",
                 io.tlsd.daemon.engine.SessionLimits.DEFAULTS, Duration.ofSeconds(10), null, 0, Runnable::run,
-                AllowedPeers.of(List.of(1000), List.of()));
+                AllowedPeers.of(List.of(1000), List.of()), IpcServer.Settings.DEFAULT_MAX_SESSIONS);
         try (IpcHarness h = new IpcHarness(settings)) { // an embedded channel has no SO_PEERCRED
             DaemonMessage reply = h.hello();
             assertTrue(reply.hasGoodbye(), reply.toString());
@@ -48,7 +48,7 @@ class AllowedPeersTest {
     void refusalsAreLoggedAtMostEveryTenSeconds() {
         IpcServer.Settings settings = new IpcServer.Settings("client", "tlsd test",
                 io.tlsd.daemon.engine.SessionLimits.DEFAULTS, Duration.ofSeconds(10), null, 0, Runnable::run,
-                AllowedPeers.of(List.of(1000), List.of()));
+                AllowedPeers.of(List.of(1000), List.of()), IpcServer.Settings.DEFAULT_MAX_SESSIONS);
         String logged = StderrCapture.of(() -> {
             for (int i = 0; i < 3; i++) {
                 try (IpcHarness h = new IpcHarness(settings)) {

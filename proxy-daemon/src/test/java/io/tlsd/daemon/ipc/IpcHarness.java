@@ -45,7 +45,7 @@ final class IpcHarness implements AutoCloseable {
 
     IpcHarness(IpcServer.Settings settings) {
         ipc = new EmbeddedChannel(new IpcChannelInitializer(settings, connector, null, counters,
-                new DefaultChannelGroup(ImmediateEventExecutor.INSTANCE), drain));
+                new DefaultChannelGroup(ImmediateEventExecutor.INSTANCE), drain, new SessionSlots(settings.maxSessions())));
     }
 
     IpcHarness() {

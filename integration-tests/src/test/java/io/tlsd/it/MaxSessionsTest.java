@@ -1,0 +1,43 @@
+package io.tlsd.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tlsd.sdk.Status;
+import io.tlsd.sdk.TlsdClient;
+import io.tlsd.sdk.TlsdException;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * max_sessions: one session more than it allows is refused at its Hello with LIMIT_EXCEEDED, the
+ * others carry on, and a place that frees up is taken again.
+ */
+class MaxSessionsTest {
+    private static final Duration T = Duration.ofSeconds(30);
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aSessionBeyondMaxSessionsIsRefusedUntilOneEnds() throws Exception {
+        try (ClientDaemonFixture fixture = new ClientDaemonFixture(dir, b -> b.maxSessions(2));
+             TlsdClient first = fixture.client()) {
+            TlsdClient second = fixture.client();
+            TlsdException refused = assertThrows(TlsdException.class, fixture::client);
+            assertEquals(Status.LIMIT_EXCEEDED, refused.status());
+            assertTrue(refused.detail().contains("at most 2 sessions at once (max_sessions)"), refused.detail());
+            assertEquals(1, fixture.awaitStats(s -> s.sessionsOverLimit() == 1, T).sessionsOverLimit());
+
+            first.open("127.0.0.1", 1).toCompletableFuture().handle((c, e) -> e).get(); // still served
+            second.close();
+            fixture.awaitStats(s -> s.sessions() == 1, T);
+            try (TlsdClient third = fixture.client()) {
+                assertEquals(1, fixture.awaitStats(s -> s.sessions() == 2, T).sessionsOverLimit());
+            }
+        }
+    }
+}
