@@ -16,11 +16,17 @@ final class ServerDaemonFixture implements AutoCloseable {
     final TlsdDaemon daemon;
 
     ServerDaemonFixture(Path dir, List<ListenerConfig> listeners) throws Exception {
-        this.daemon = TlsdDaemon.start(DaemonConfig.builder()
+        this(dir, listeners, java.util.function.UnaryOperator.identity());
+    }
+
+    /** With {@code settings} applied to the fixture's configuration before the daemon starts. */
+    ServerDaemonFixture(Path dir, List<ListenerConfig> listeners,
+                        java.util.function.UnaryOperator<DaemonConfig.Builder> settings) throws Exception {
+        this.daemon = TlsdDaemon.start(settings.apply(DaemonConfig.builder()
                 .role(DaemonConfig.Role.SERVER)
                 .socket(Files.createDirectories(dir.resolve("run")).resolve("server-" + System.nanoTime() + ".sock"))
                 .listeners(listeners)
-                .workerThreads(2)
+                .workerThreads(2))
                 .build());
     }
 

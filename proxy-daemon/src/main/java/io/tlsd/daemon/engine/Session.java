@@ -52,6 +52,8 @@ public final class Session {
     private long lastOpId;
     private long nextConnectionId = 1;
     private long queuedWriteBytes;
+    /** ACCEPTs whose client has not been handed over yet. */
+    private int acceptsWaiting;
     private boolean ended;
     /** Set by {@link #drain}: runs once the session holds no connection; null before and after. */
     private Runnable whenDrained;
@@ -270,14 +272,18 @@ public final class Session {
         }
         refuseNewConnectionsWhileDraining();
         String listener = request.getAccept().getListener().isEmpty() ? "default" : request.getAccept().getListener();
-        if (connections.size() >= limits.maxConnections()) {
-            throw new Failure(Status.LIMIT_EXCEEDED,
-                    "too many connections in this session (limit " + limits.maxConnections() + ")");
+        // ACCEPTs waiting count as the connections they will bring: a client that finished its
+        // handshake is never taken only to be closed for want of a place
+        if (connections.size() + acceptsWaiting >= limits.maxConnections()) {
+            throw new Failure(Status.LIMIT_EXCEEDED, "too many connections in this session (limit "
+                    + limits.maxConnections() + ", ACCEPTs waiting included)");
         }
         Op op = track(request, Op.Kind.ACCEPT);
         Future<Channel> handover = acceptor.accept(listener, loop);
         op.pendingConnect = handover;
+        acceptsWaiting++;
         handover.addListener(f -> {
+            acceptsWaiting--;
             op.pendingConnect = null;
             if (f.isCancelled()) {
                 return; // whoever cancelled completes the op
