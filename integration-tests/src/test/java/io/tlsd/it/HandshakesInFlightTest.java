@@ -66,12 +66,16 @@ class HandshakesInFlightTest {
             fixture.awaitStats(s -> s.handshakesWaiting() == 2, T);
             TlsdException late = failure(tooLate);
             assertEquals(Status.TIMED_OUT, late.status(), late.toString());
+            assertTrue(late.detail().endsWith("within its deadline of 300 ms; it was waiting for its turn to connect to 127.0.0.1:"
+                    + server.port() + " (max_handshakes_in_flight)"), late.detail());
             // the one that gave up has left the queue: the stats show the one still waiting
             fixture.awaitStats(s -> s.handshakesWaiting() == 1, T);
             assertFalse(patient.isDone(), "the second open waits for the first handshake to end");
 
             TlsdException timedOut = failure(stuck);
             assertEquals(Status.TIMED_OUT, timedOut.status(), timedOut.toString());
+            assertTrue(timedOut.detail().endsWith("; it was in the TLS handshake with 127.0.0.1:" + silent.getLocalPort()),
+                    timedOut.detail());
             TlsConnection conn = patient.await(T);
             long waitedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
             assertTrue(waitedMillis >= 1000, "opened after the first attempt's timeout, not before: " + waitedMillis);

@@ -30,6 +30,14 @@ public interface Connector {
         return false;
     }
 
+    /**
+     * Where {@code attempt} is now, for the detail of an OPEN that timed out: e.g. "waiting for its
+     * turn (max_handshakes_in_flight)" or "in the TLS handshake with 192.0.2.1:443"; null if unknown.
+     */
+    default String progress(Future<Channel> attempt) {
+        return null;
+    }
+
     /** What the application learns of an established connection. */
     ConnectionInfo describe(Channel channel, long connectionId);
 }

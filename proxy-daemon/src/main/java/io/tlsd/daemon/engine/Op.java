@@ -41,6 +41,8 @@ final class Op {
     boolean writeSideOnly;
 
     ScheduledFuture<?> deadline;
+    /** The request's {@code timeout_ms}, 0 for none. */
+    long timeoutMs;
     /** OPEN: the connect and handshake under way; ACCEPT: the wait for a client. */
     io.netty.util.concurrent.Future<io.netty.channel.Channel> pendingConnect;
 

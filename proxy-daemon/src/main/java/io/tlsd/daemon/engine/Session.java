@@ -210,6 +210,7 @@ public final class Session {
         ops.put(op.id, op);
         counters.opsInFlight.incrementAndGet();
         if (request.getTimeoutMs() > 0) {
+            op.timeoutMs = request.getTimeoutMs();
             op.deadline = loop.schedule(() -> deadlinePassed(op), request.getTimeoutMs(), TimeUnit.MILLISECONDS);
         }
         return op;
@@ -491,8 +492,11 @@ public final class Session {
         if (op.isDone()) {
             return;
         }
+        String where = op.kind == Op.Kind.OPEN && op.pendingConnect != null ? connector.progress(op.pendingConnect)
+                : null;
         Failure timedOut = new Failure(Status.TIMED_OUT, op.kind.name().toLowerCase() + " (op " + op.id
-                + ") did not complete within its deadline");
+                + ") did not complete within its deadline of " + op.timeoutMs + " ms"
+                + (where != null ? "; it was " + where : ""));
         switch (op.kind) {
             case OPEN -> {
                 finish(op, timedOut);

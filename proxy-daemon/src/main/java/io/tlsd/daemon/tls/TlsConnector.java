@@ -143,6 +143,8 @@ public final class TlsConnector implements Connector {
         private static final int WITHDRAWN = 2;
         /** Leaves WAITING once, by whichever comes first: its first connect, or its withdrawal. */
         private final AtomicInteger state = new AtomicInteger(WAITING);
+        /** What it is doing, in words (see {@link Connector#progress}). */
+        volatile String progress = "resolving its host";
 
         PendingAttempt(EventLoop loop) {
             super(loop);
@@ -190,6 +192,17 @@ public final class TlsConnector implements Connector {
     @Override
     public boolean withdraw(Future<Channel> attempt) {
         return attempt instanceof PendingAttempt pending && pending.withdraw();
+    }
+
+    @Override
+    public String progress(Future<Channel> attempt) {
+        return attempt instanceof PendingAttempt pending ? pending.progress : null;
+    }
+
+    private static void progress(Promise<Channel> promise, String now) {
+        if (promise instanceof PendingAttempt pending) {
+            pending.progress = now;
+        }
     }
 
     @Override
@@ -253,6 +266,8 @@ public final class TlsConnector implements Connector {
                 promise.tryFailure(new Failure(Status.INTERNAL, "cannot start a connection attempt: " + e));
             }
         };
+        progress(promise, "waiting for its turn to connect to " + NetUtil.toSocketAddressString(dial.target())
+                + " (max_handshakes_in_flight)");
         lane.submit(waiting);
         promise.addListener(f -> {
             if (f.isCancelled()) {
@@ -297,6 +312,7 @@ public final class TlsConnector implements Connector {
         }
         InetSocketAddress address = dial.target();
         String target = NetUtil.toSocketAddressString(address);
+        progress(promise, "connecting to " + target);
         SslHandler[] tls = new SslHandler[1];
         ClientGate gate = new ClientGate();
         long handshakeMillis = handshakeTimeout.toMillis();
@@ -341,6 +357,7 @@ public final class TlsConnector implements Connector {
                 }
                 return;
             }
+            progress(promise, "in the TLS handshake with " + target);
             tls[0].handshakeFuture().addListener(h -> {
                 attemptEnded.accept(h.isSuccess() ? System.nanoTime() - start : -1);
                 if (h.isSuccess()) {
