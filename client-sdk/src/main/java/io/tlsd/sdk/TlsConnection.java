@@ -12,6 +12,7 @@ import io.tlsd.sdk.internal.ConnectionOutputStream;
 import io.tlsd.sdk.internal.Session;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -153,6 +154,39 @@ public final class TlsConnection {
             .setTimeoutMs(RequestTimeout.toWireMillis(timeout, "timeout"))
             .setWrite(Write.newBuilder().setConnId(id));
     return session.submitWrite(request, data, offset, length, TlsConnection::writeResult);
+  }
+
+  /**
+   * Writes the remaining bytes of {@code data} without a deadline; see {@link #write(ByteBuffer,
+   * Duration)}.
+   */
+  public Operation<Long> write(ByteBuffer data) {
+    return write(data, Duration.ZERO);
+  }
+
+  /**
+   * Writes the bytes between {@code data}'s position and limit, heap or direct, and moves its
+   * position to its limit: they have been copied when this method returns, so the buffer may be
+   * reused at once. Otherwise as {@link #write(byte[], int, int)}.
+   *
+   * @param timeout the deadline, enforced by the daemon ({@link Status#TIMED_OUT}); zero for none
+   * @throws IllegalArgumentException if the buffer has no bytes remaining or more than {@link
+   *     Limits#maxWriteBytes()}
+   */
+  public Operation<Long> write(ByteBuffer data, Duration timeout) {
+    Objects.requireNonNull(data, "data == null");
+    int length = data.remaining();
+    if (length < 1 || length > limits.maxWriteBytes()) {
+      throw new IllegalArgumentException(
+          "remaining bytes must be in 1.." + limits.maxWriteBytes() + " but were " + length);
+    }
+    Request.Builder request =
+        Request.newBuilder()
+            .setTimeoutMs(RequestTimeout.toWireMillis(timeout, "timeout"))
+            .setWrite(Write.newBuilder().setConnId(id));
+    Operation<Long> operation = session.submitWrite(request, data, TlsConnection::writeResult);
+    data.position(data.limit());
+    return operation;
   }
 
   private static Long writeResult(Completion completion) throws TlsdException {

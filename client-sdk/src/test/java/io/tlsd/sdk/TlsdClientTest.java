@@ -436,6 +436,11 @@ class TlsdClientTest {
     IllegalArgumentException tooMuch =
         assertThrows(IllegalArgumentException.class, () -> conn.write(new byte[16385]));
     assertEquals("length must be in 1..16384 but was 16385", tooMuch.getMessage());
+    java.nio.ByteBuffer large = java.nio.ByteBuffer.allocateDirect(16385);
+    IllegalArgumentException tooMuchBuffered =
+        assertThrows(IllegalArgumentException.class, () -> conn.write(large));
+    assertEquals("remaining bytes must be in 1..16384 but were 16385", tooMuchBuffered.getMessage());
+    assertEquals(0, large.position(), "a refused buffer is left as it was");
     IllegalArgumentException negative =
         assertThrows(IllegalArgumentException.class, () -> conn.read(10, Duration.ofMillis(-1)));
     assertEquals("timeout < 0", negative.getMessage());

@@ -13,6 +13,7 @@ import io.tlsd.sdk.TlsdClient;
 import io.tlsd.testing.Issued;
 import io.tlsd.testing.TlsPeer;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -51,6 +52,15 @@ class WriteRingDaemonTest {
 
     /** Uploads the payload in 64 KiB writes, 8 in flight, and checks what s_server printed. */
     private static void upload(ClientDaemonFixture fixture, TlsdClient client) throws Exception {
+        upload(fixture, client, (conn, off) -> conn.write(payload, off, 64 << 10));
+    }
+
+    /** Writes {@code 64 KiB} of the payload from {@code off}. */
+    private interface Chunk {
+        Operation<Long> write(TlsConnection conn, int off) throws Exception;
+    }
+
+    private static void upload(ClientDaemonFixture fixture, TlsdClient client, Chunk chunk) throws Exception {
         Issued localhost = fixture.pki.issueServer("localhost", "localhost");
         try (TlsPeer server = TlsPeer.openssl(localhost).args("-quiet", "-naccept", "1").drainStdout(false).start()) {
             CompletableFuture<byte[]> received = CompletableFuture.supplyAsync(() -> {
@@ -66,7 +76,7 @@ class WriteRingDaemonTest {
                 if (writes.size() >= 8) {
                     writes.remove(0).await(T);
                 }
-                writes.add(conn.write(payload, off, 64 << 10));
+                writes.add(chunk.write(conn, off));
             }
             for (Operation<Long> w : writes) {
                 w.await(T);
@@ -141,6 +151,34 @@ class WriteRingDaemonTest {
             fixture.close();
         }
         assertEquals(List.of(), list(shm), "the daemon removed its directory");
+    }
+
+    /**
+     * ByteBuffers, direct or heap (a slice with an offset into its array), large enough for the
+     * ring or small enough for the frame, with a ring and without: each arrives whole, and the
+     * write moves the buffer's position to its limit.
+     */
+    @Test
+    void byteBuffersOfEveryKindArriveWhole() throws Exception {
+        try (ClientDaemonFixture fixture = daemon("buffers", b -> b)) {
+            for (int ring : new int[] {4 << 20, 0}) {
+                try (TlsdClient client = fixture.client(ring)) {
+                    long before = fixture.daemon.stats().ringBytes();
+                    upload(fixture, client, (conn, off) -> {
+                        ByteBuffer direct = ByteBuffer.allocateDirect(63 << 10).put(payload, off, 63 << 10).flip();
+                        ByteBuffer heap = ByteBuffer.wrap(payload, off + (63 << 10), 1 << 10).slice();
+                        Operation<Long> first = conn.write(direct);
+                        assertFalse(direct.hasRemaining());
+                        first.await(T);
+                        Operation<Long> second = conn.write(heap);
+                        assertEquals(heap.limit(), heap.position());
+                        return second;
+                    });
+                    long ringBytes = fixture.daemon.stats().ringBytes() - before;
+                    assertEquals(ring == 0 ? 0 : SIZE / 64 * 63, ringBytes, "the 63 KiB writes took the ring");
+                }
+            }
+        }
     }
 
     @Test

@@ -5,6 +5,7 @@ import io.tlsd.proto.v1.Completion;
 import io.tlsd.proto.v1.DaemonMessage;
 import io.tlsd.proto.v1.Goodbye;
 import io.tlsd.proto.v1.Hello;
+import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import io.tlsd.proto.v1.Request;
 import io.tlsd.proto.v1.RingSlice;
@@ -17,6 +18,7 @@ import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -324,8 +326,19 @@ public final class Session {
    */
   public <T> Operation<T> submitWrite(
       Request.Builder request, byte[] data, int offset, int length, CompletionDecoder<T> decoder) {
+    return submitWrite(request, ByteBuffer.wrap(data, offset, length), decoder);
+  }
+
+  /**
+   * {@link #submitWrite(Request.Builder, byte[], int, int, CompletionDecoder)} of the bytes
+   * between {@code data}'s position and limit, heap or direct; {@code data} itself is left as it
+   * is (the caller moves its position).
+   */
+  public <T> Operation<T> submitWrite(
+      Request.Builder request, ByteBuffer data, CompletionDecoder<T> decoder) {
+    int length = data.remaining();
     if (ring == null || length < RING_MIN_WRITE_BYTES) {
-      return submitInFrame(request, data, offset, length, decoder);
+      return submitInFrame(request, data, decoder);
     }
     // Under the write lock, which shutdown() takes to unmap the ring: no copy into an unmapped
     // ring, and the ring's order of regions is the order of the requests on the socket.
@@ -333,9 +346,9 @@ public final class Session {
     try {
       SharedWriteRing.Region region = closeCause.get() == null ? ring.allocate(length) : null;
       if (region == null) {
-        return submitInFrame(request, data, offset, length, decoder);
+        return submitInFrame(request, data, decoder);
       }
-      ring.put(region, data, offset, length);
+      ring.put(region, data);
       request
           .getWriteBuilder()
           .setRing(RingSlice.newBuilder().setOffset(region.offset()).setLength(length));
@@ -353,9 +366,14 @@ public final class Session {
   }
 
   private <T> Operation<T> submitInFrame(
-      Request.Builder request, byte[] data, int offset, int length, CompletionDecoder<T> decoder) {
+      Request.Builder request, ByteBuffer data, CompletionDecoder<T> decoder) {
     // submit() copies the wrapped bytes into the frame before it returns
-    request.getWriteBuilder().setData(UnsafeByteOperations.unsafeWrap(data, offset, length));
+    ByteString bytes =
+        data.hasArray()
+            ? UnsafeByteOperations.unsafeWrap(
+                data.array(), data.arrayOffset() + data.position(), data.remaining())
+            : UnsafeByteOperations.unsafeWrap(data.slice());
+    request.getWriteBuilder().setData(bytes);
     return submit(request, decoder);
   }
 

@@ -101,14 +101,15 @@ final class SharedWriteRing {
   }
 
   /**
-   * Copies {@code data[offset, offset + length)} into {@code region}, which has that length. The
-   * caller makes sure this never runs with or after {@link #unmap}.
+   * Copies the bytes between {@code data}'s position and limit (heap or direct) into {@code
+   * region}, which {@link #allocate} made for as many; {@code data} is left as it is. The caller
+   * makes sure this never runs with or after {@link #unmap}.
    */
-  void put(Region region, byte[] data, int offset, int length) {
+  void put(Region region, ByteBuffer data) {
     if (unmapped) {
       throw new IllegalStateException("write ring unmapped");
     }
-    map.put(region.offset, data, offset, length);
+    map.put(region.offset, data, data.position(), data.remaining());
   }
 
   /**

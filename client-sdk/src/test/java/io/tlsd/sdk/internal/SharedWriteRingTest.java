@@ -102,7 +102,7 @@ class SharedWriteRingTest {
     new Random(3).nextBytes(data);
     ring.allocate(3000);
     SharedWriteRing.Region region = ring.allocate(1000);
-    ring.put(region, data, 0, data.length);
+    ring.put(region, java.nio.ByteBuffer.wrap(data));
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
       MappedByteBuffer other = channel.map(FileChannel.MapMode.READ_ONLY, 0, 4096);
       byte[] seen = new byte[1000];
@@ -118,7 +118,7 @@ class SharedWriteRingTest {
     ring.unmap();
     ring.unmap();
     IllegalStateException e =
-        assertThrows(IllegalStateException.class, () -> ring.put(region, new byte[100], 0, 100));
+        assertThrows(IllegalStateException.class, () -> ring.put(region, java.nio.ByteBuffer.allocate(100)));
     assertEquals("write ring unmapped", e.getMessage());
     ring.free(region);
     assertEquals(0, ring.usedBytes());
