@@ -8,10 +8,12 @@ import com.sun.security.auth.module.UnixSystem;
 import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.TlsdDaemon;
 import io.tlsd.daemon.ipc.AllowedPeers;
+import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.sdk.Status;
 import io.tlsd.sdk.TlsdClient;
 import io.tlsd.sdk.TlsdException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -66,6 +68,45 @@ class AllowedPeersDaemonTest {
 
     private static long metric(TlsdDaemon daemon, String name) {
         return daemon.metricSamples().stream().filter(s -> s.name().equals(name)).mapToLong(s -> s.value()).sum();
+    }
+
+    /**
+     * A listener's own {@code allowed_peers}: only the processes it lists may ACCEPT on it, so that
+     * applications sharing a server daemon do not take each other's clients.
+     */
+    @Test
+    void aListenerLetsOnlyItsOwnProcessesAcceptOnIt() throws Exception {
+        io.tlsd.testing.TestPki pki = ServerDaemonFixture.pki(dir);
+        ListenerConfig.CertificateSpec cert = ServerDaemonFixture.pem(pki.issueServer("localhost", "localhost"),
+                "localhost");
+        ListenerConfig mine = withPeers(ServerDaemonFixture.listener("mine", cert),
+                AllowedPeers.of(List.of((int) ME.getUid()), List.of()));
+        ListenerConfig theirs = withPeers(ServerDaemonFixture.listener("theirs", cert),
+                AllowedPeers.of(List.of((int) ME.getUid() + 1), List.of((int) ME.getGid() + 1)));
+        try (ServerDaemonFixture fixture = new ServerDaemonFixture(dir, List.of(mine, theirs));
+             TlsdClient app = fixture.app()) {
+            TlsdException refused = assertThrows(TlsdException.class,
+                    () -> app.accept("theirs").await(Duration.ofSeconds(10)));
+            assertEquals(Status.UNAUTHORIZED, refused.status());
+            assertEquals("uid " + ME.getUid() + " gid " + ME.getGid()
+                    + " may not accept on listener 'theirs' (its allowed_peers)", refused.detail());
+
+            io.tlsd.sdk.Operation<io.tlsd.sdk.TlsConnection> accepted = app.accept("mine");
+            try (TlsClientProcess client = TlsClientProcess.opensslClient(fixture.port("mine"), pki.caPem(),
+                    "-servername", "localhost", "-quiet")) {
+                io.tlsd.sdk.TlsConnection conn = accepted.await(Duration.ofSeconds(10));
+                conn.write("mine\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).await();
+                conn.close().await();
+                client.await();
+                assertEquals("mine\n", client.stdout());
+            }
+        }
+    }
+
+    private static ListenerConfig withPeers(ListenerConfig l, AllowedPeers peers) {
+        return new ListenerConfig(l.name(), l.address(), l.certificates(), l.alpn(), l.clientAuth(), l.clientCaFile(),
+                l.handshakeTimeout(), l.backlog(), l.maxPendingConnections(), l.maxPendingConnectionsPerClient(),
+                l.clientCrlFile(), l.allowedClients(), peers);
     }
 
     @Test

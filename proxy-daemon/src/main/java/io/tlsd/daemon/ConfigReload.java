@@ -34,8 +34,8 @@ import java.util.function.Function;
  * <p>Taken from the new configuration:
  * <ul>
  *   <li>a listener's {@code certificates}, {@code alpn}, {@code client_auth}, {@code
- *       client_ca_file}, {@code client_crl_file} and {@code allowed_clients}, and its {@code
- *       backlog} and {@code max_pending_connections(_per_client)};
+ *       client_ca_file}, {@code client_crl_file}, {@code allowed_clients} and {@code
+ *       allowed_peers}, and its {@code backlog} and {@code max_pending_connections(_per_client)};
  *   <li>the TLS settings of a server-role tunnel, its {@code cert}/{@code key}/{@code pkcs12}, and
  *       its backends: {@code target} and {@code routes};
  *   <li>a client-role tunnel's {@code cert}/{@code key}/{@code pkcs12}, {@code alpn}, {@code
@@ -51,7 +51,7 @@ import java.util.function.Function;
 final class ConfigReload {
     private static final Set<String> LISTENER_RELOADED = Set.of("certificates", "alpn", "clientAuth", "clientCaFile",
             "clientCrlFile", "allowedClients", "backlog", "maxPendingConnections", "maxPendingConnectionsPerClient",
-            "handshakeTimeout");
+            "handshakeTimeout", "allowedPeers");
     private static final Set<String> SERVER_TUNNEL_RELOADED = Set.of("certificate", "certificates", "alpn",
             "clientAuth", "clientCaFile", "clientCrlFile", "allowedClients", "target", "routes", "idleTimeout",
             "maxConnections", "maxConnectionsPerClient", "accessLog");

@@ -135,6 +135,12 @@ public final class TlsdDaemon implements AutoCloseable {
             throw new IllegalArgumentException("allowed_peers needs the epoll transport, which tells a peer's uid and gid;"
                     + " transport " + transport.name().toLowerCase() + " cannot");
         }
+        for (ListenerConfig l : config.listeners()) {
+            if (l.allowedPeers() != null && transport != Transport.EPOLL) {
+                throw new IllegalArgumentException("listener " + l.name() + ": allowed_peers needs the epoll transport,"
+                        + " which tells a peer's uid and gid; transport " + transport.name().toLowerCase() + " cannot");
+            }
+        }
         control = transport.newGroup(1, new DefaultThreadFactory("tlsd-control"));
         workers = transport.newGroup(config.workerThreads(), new DefaultThreadFactory("tlsd-worker"),
                 config.workerBusyPoll());

@@ -63,7 +63,7 @@ public final class ConfigFile {
             "client_certificate", "signing");
     private static final Set<String> LISTENER = Set.of("name", "address", "certificates", "alpn", "client_auth",
             "client_ca_file", "client_crl_file", "handshake_timeout", "backlog", "max_pending_connections",
-            "max_pending_connections_per_client", "allowed_clients");
+            "max_pending_connections_per_client", "allowed_clients", "allowed_peers");
     private static final Set<String> CERTIFICATE = Set.of("names", "cert", "key", "pkcs12", "passphrase_file",
             "ocsp_file");
     private static final Set<String> TIMEOUTS = Set.of("connect", "handshake", "hello", "drain");
@@ -127,9 +127,7 @@ public final class ConfigFile {
                 b.logLevel(string(top.get("log_level"), "log_level"));
             }
             if (top.containsKey("allowed_peers")) {
-                Map<String, Object> peers = map(top.get("allowed_peers"), "allowed_peers", Set.of("uids", "gids"));
-                AllowedPeers allowed = AllowedPeers.of(ids(peers.get("uids"), "allowed_peers.uids"),
-                        ids(peers.get("gids"), "allowed_peers.gids"));
+                AllowedPeers allowed = allowedPeers(top.get("allowed_peers"), "allowed_peers");
                 if (!allowed.restricts()) {
                     throw new IllegalArgumentException(file + ": allowed_peers lists no uid or gid; leave it out to let"
                             + " anyone who can open the socket in");
@@ -266,9 +264,17 @@ public final class ConfigFile {
                     connectionCount(m, "max_pending_connections", where, ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS),
                     connectionCount(m, "max_pending_connections_per_client", where, 0),
                     m.containsKey("client_crl_file") ? path(m.get("client_crl_file"), where + ".client_crl_file") : null,
-                    allowedClients(m, where)));
+                    allowedClients(m, where),
+                    m.containsKey("allowed_peers") ? allowedPeers(m.get("allowed_peers"), where + ".allowed_peers")
+                            : null));
         }
         return out;
+    }
+
+    /** {@code allowed_peers} at {@code where}: {@code uids} and {@code gids}, either may be absent. */
+    private AllowedPeers allowedPeers(Object value, String where) {
+        Map<String, Object> peers = map(value, where, Set.of("uids", "gids"));
+        return AllowedPeers.of(ids(peers.get("uids"), where + ".uids"), ids(peers.get("gids"), where + ".gids"));
     }
 
     /** A listener's or server tunnel's {@code allowed_clients}: null when absent. */

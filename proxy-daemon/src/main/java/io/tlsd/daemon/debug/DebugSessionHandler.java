@@ -81,7 +81,8 @@ final class DebugSessionHandler extends ChannelInboundHandlerAdapter implements 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         this.ctx = ctx;
-        session = new Session(ctx.channel().eventLoop(), settings.limits(), connector, acceptor, this, counters);
+        session = new Session(ctx.channel().eventLoop(), settings.limits(), connector, acceptor, this, counters, null,
+                Transport.credentialsOf(ctx.channel()));
         counters.sessionStarted();
         String creds = Transport.peerCredentials(ctx.channel());
         log.info("debug session {} started ({})", ctx.channel().id(),

@@ -2,6 +2,7 @@ package io.tlsd.daemon.engine;
 
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
+import io.netty.channel.unix.PeerCredentials;
 import io.netty.util.concurrent.Future;
 import io.tlsd.proto.v1.ConnectionInfo;
 
@@ -18,6 +19,15 @@ public interface Acceptor {
      * unknown listener.
      */
     Future<Channel> accept(String listener, EventLoop loop);
+
+    /**
+     * Whether the process behind a session, whose kernel credentials are {@code peer} (null when
+     * unknown), may accept on {@code listener}; true for a listener that does not exist (its
+     * ACCEPT fails NOT_FOUND).
+     */
+    default boolean mayAccept(String listener, PeerCredentials peer) {
+        return true;
+    }
 
     /** Replaces the hand-over handler with {@code handler} and replays what it buffered. */
     void attach(Channel channel, io.netty.channel.ChannelHandler handler);

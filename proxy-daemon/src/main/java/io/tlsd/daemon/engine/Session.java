@@ -6,6 +6,7 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
+import io.netty.channel.unix.PeerCredentials;
 import io.netty.util.concurrent.Future;
 import io.tlsd.proto.v1.Completion;
 import io.tlsd.proto.v1.ConnectionInfo;
@@ -39,6 +40,7 @@ public final class Session {
     private static final Logger log = LoggerFactory.getLogger(Session.class);
 
     private final EventLoop loop;
+    private final PeerCredentials peer;
     private final SessionLimits limits;
     private final Connector connector;
     private final Acceptor acceptor;
@@ -77,6 +79,16 @@ public final class Session {
      */
     public Session(EventLoop loop, SessionLimits limits, Connector connector, Acceptor acceptor,
                    CompletionSink sink, DaemonCounters counters, WriteRing ring) {
+        this(loop, limits, connector, acceptor, sink, counters, ring, null);
+    }
+
+    /**
+     * @param peer the kernel's credentials of the application's process, null when unknown: which
+     *     listeners it may accept on ({@link Acceptor#mayAccept})
+     */
+    public Session(EventLoop loop, SessionLimits limits, Connector connector, Acceptor acceptor,
+                   CompletionSink sink, DaemonCounters counters, WriteRing ring, PeerCredentials peer) {
+        this.peer = peer;
         this.loop = loop;
         this.limits = limits;
         this.connector = connector;
@@ -278,6 +290,12 @@ public final class Session {
         if (connections.size() + acceptsWaiting >= limits.maxConnections()) {
             throw new Failure(Status.LIMIT_EXCEEDED, "too many connections in this session (limit "
                     + limits.maxConnections() + ", ACCEPTs waiting included)");
+        }
+        if (!acceptor.mayAccept(listener, peer)) {
+            String who = peer == null ? "a process whose credentials are unknown"
+                    : "uid " + peer.uid() + " gid " + peer.gids()[0];
+            throw new Failure(Status.UNAUTHORIZED, who + " may not accept on listener '" + listener
+                    + "' (its allowed_peers)");
         }
         Op op = track(request, Op.Kind.ACCEPT);
         Future<Channel> handover = acceptor.accept(listener, loop);

@@ -236,7 +236,8 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
     private void start(String app, WriteRing ring) {
         state = State.ACTIVE;
         this.app = app;
-        session = new Session(ctx.channel().eventLoop(), settings.limits(), connector, acceptor, this, counters, ring);
+        session = new Session(ctx.channel().eventLoop(), settings.limits(), connector, acceptor, this, counters, ring,
+                Transport.credentialsOf(ctx.channel()));
         linkedRing = ring;
         log.info("session {} started: app={} {}{}", ctx.channel().id(), app, peer,
                 ring == null ? "" : " write_ring=" + ring.size());

@@ -1,5 +1,6 @@
 package io.tlsd.daemon.server;
 
+import io.tlsd.daemon.ipc.AllowedPeers;
 import io.tlsd.daemon.tls.AllowedIdentities;
 import io.tlsd.daemon.tls.KeyMaterial;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
@@ -29,11 +30,23 @@ import java.util.Objects;
  *     see {@link io.tlsd.daemon.tls.RevocationLists}); null for none; needs {@code clientCaFile}
  * @param allowedClients which verified client certificates get in; null for any; needs {@code
  *     clientAuth} REQUIRED
+ * @param allowedPeers which local processes (by uid or gid) may ACCEPT on it; null for any that
+ *     may open a session
  */
 public record ListenerConfig(String name, InetSocketAddress address, List<CertificateSpec> certificates,
                              List<String> alpn, ClientAuthPolicy clientAuth, Path clientCaFile,
                              Duration handshakeTimeout, int backlog, int maxPendingConnections,
-                             int maxPendingConnectionsPerClient, Path clientCrlFile, AllowedIdentities allowedClients) {
+                             int maxPendingConnectionsPerClient, Path clientCrlFile, AllowedIdentities allowedClients,
+                             AllowedPeers allowedPeers) {
+
+    /** Any process that may open a session may accept on it. */
+    public ListenerConfig(String name, InetSocketAddress address, List<CertificateSpec> certificates,
+                          List<String> alpn, ClientAuthPolicy clientAuth, Path clientCaFile,
+                          Duration handshakeTimeout, int backlog, int maxPendingConnections,
+                          int maxPendingConnectionsPerClient, Path clientCrlFile, AllowedIdentities allowedClients) {
+        this(name, address, certificates, alpn, clientAuth, clientCaFile, handshakeTimeout, backlog,
+                maxPendingConnections, maxPendingConnectionsPerClient, clientCrlFile, allowedClients, null);
+    }
 
     /** Without a client CRL file or a list of allowed clients. */
     public ListenerConfig(String name, InetSocketAddress address, List<CertificateSpec> certificates,
@@ -41,7 +54,7 @@ public record ListenerConfig(String name, InetSocketAddress address, List<Certif
                           Duration handshakeTimeout, int backlog, int maxPendingConnections,
                           int maxPendingConnectionsPerClient) {
         this(name, address, certificates, alpn, clientAuth, clientCaFile, handshakeTimeout, backlog,
-                maxPendingConnections, maxPendingConnectionsPerClient, null, null);
+                maxPendingConnections, maxPendingConnectionsPerClient, null, null, null);
     }
 
     /** Without a per-client limit or a client CRL file. */
@@ -49,7 +62,7 @@ public record ListenerConfig(String name, InetSocketAddress address, List<Certif
                           List<String> alpn, ClientAuthPolicy clientAuth, Path clientCaFile,
                           Duration handshakeTimeout, int backlog, int maxPendingConnections) {
         this(name, address, certificates, alpn, clientAuth, clientCaFile, handshakeTimeout, backlog,
-                maxPendingConnections, 0, null, null);
+                maxPendingConnections, 0, null, null, null);
     }
 
     /**
@@ -75,6 +88,10 @@ public record ListenerConfig(String name, InetSocketAddress address, List<Certif
         }
         if (allowedClients != null && clientAuth != ClientAuthPolicy.REQUIRED) {
             throw new IllegalArgumentException("listener " + name + ": allowed_clients needs client_auth: required");
+        }
+        if (allowedPeers != null && !allowedPeers.restricts()) {
+            throw new IllegalArgumentException("listener " + name + ": allowed_peers lists no uid or gid; leave it out"
+                    + " to let any process that may open a session accept on it");
         }
         if (backlog < 1) {
             throw new IllegalArgumentException("listener " + name + ": backlog < 1");

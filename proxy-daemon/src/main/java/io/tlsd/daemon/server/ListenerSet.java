@@ -16,6 +16,8 @@ import io.tlsd.daemon.tls.TlsParameters;
 import io.tlsd.daemon.tls.TicketKeys;
 import io.tlsd.daemon.tls.signing.SigningPolicy;
 import io.tlsd.daemon.transport.ConnectionLimit;
+import io.netty.channel.unix.PeerCredentials;
+import io.tlsd.daemon.ipc.AllowedPeers;
 import io.tlsd.daemon.transport.TcpKeepalive;
 import io.tlsd.daemon.transport.Transport;
 import io.tlsd.proto.v1.ConnectionInfo;
@@ -174,6 +176,13 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
                     "no listener '" + listener + "' (listeners: " + String.join(", ", listeners.keySet()) + ")"));
         }
         return l.accept(loop);
+    }
+
+    @Override
+    public boolean mayAccept(String listener, PeerCredentials peer) {
+        TlsListener l = listeners.get(listener);
+        AllowedPeers allowed = l == null ? null : l.config().allowedPeers();
+        return allowed == null || (peer != null && allowed.allows(peer.uid(), peer.gids()[0]));
     }
 
     @Override

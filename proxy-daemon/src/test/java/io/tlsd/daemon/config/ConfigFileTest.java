@@ -110,6 +110,19 @@ class ConfigFileTest {
     }
 
     @Test
+    void aListenerMayNameTheProcessesThatAcceptOnIt() throws Exception {
+        String listener = "listeners:\n  - name: web\n    address: 127.0.0.1:8443\n    certificates:\n"
+                + "      - {cert: /c.pem, key: /k.pem}\n";
+        DaemonConfig c = ConfigFile.load(write(listener + "    allowed_peers: {uids: [1000], gids: [2000]}\n"));
+        assertEquals(AllowedPeers.of(List.of(1000), List.of(2000)), c.listeners().get(0).allowedPeers());
+        assertEquals(null, ConfigFile.load(write(listener)).listeners().get(0).allowedPeers());
+        String msg = error(listener + "    allowed_peers: {}\n");
+        assertTrue(msg.contains("listener web: allowed_peers lists no uid or gid"), msg);
+        msg = error(listener + "    allowed_peers: {users: [1]}\n");
+        assertTrue(msg.contains("listeners[0] (web).allowed_peers.users"), msg);
+    }
+
+    @Test
     void tcpKeepaliveIsOnByDefaultAndCanBeTurnedOff() throws Exception {
         assertEquals(Duration.ofMinutes(1), ConfigFile.load(write("")).tcpKeepalive().idle());
         assertEquals(Duration.ofMinutes(5), ConfigFile.load(write("tcp_keepalive: 5m\n")).tcpKeepalive().idle());
