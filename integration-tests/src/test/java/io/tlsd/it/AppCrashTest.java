@@ -1,5 +1,6 @@
 package io.tlsd.it;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tlsd.sdk.TlsConnection;
@@ -45,6 +46,37 @@ class AppCrashTest {
                 conn.read(64 * 1024);
                 Thread.sleep(1);
             }
+        }
+    }
+
+    /**
+     * An application that goes without closing its connections may have been in the middle of a
+     * message: its peers see a reset, not the close_notify of a stream that ended where it should.
+     */
+    @Test
+    void theConnectionsOfAnApplicationThatIsGoneAreResetNotClosed() throws Exception {
+        try (ClientDaemonFixture fixture = new ClientDaemonFixture(dir)) {
+            java.util.concurrent.CompletableFuture<String> seen = new java.util.concurrent.CompletableFuture<>();
+            try (io.tlsd.testing.JsseServer server = io.tlsd.testing.JsseServer.start(
+                    fixture.pki.issueServer("localhost", "localhost"), c -> {
+                        byte[] buf = new byte[1024];
+                        StringBuilder got = new StringBuilder();
+                        try {
+                            for (int n; (n = c.in().read(buf)) >= 0; ) {
+                                got.append(new String(buf, 0, n, StandardCharsets.US_ASCII));
+                            }
+                            seen.complete(got + " then a clean end");
+                        } catch (java.net.SocketException e) {
+                            seen.complete(got + " then " + e.getMessage());
+                        }
+                    })) {
+                TlsdClient app = fixture.client();
+                TlsConnection conn = app.open("localhost", server.port()).await(T);
+                conn.write("half a mess".getBytes(StandardCharsets.US_ASCII)).await(T);
+                app.close(); // gone, its connection still open
+                assertEquals("half a mess then Connection reset", seen.get(10, java.util.concurrent.TimeUnit.SECONDS));
+            }
+            fixture.awaitIdle();
         }
     }
 

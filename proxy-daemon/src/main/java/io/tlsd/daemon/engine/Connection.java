@@ -6,6 +6,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.ssl.SslCloseCompletionEvent;
 import io.netty.handler.ssl.SslHandler;
@@ -209,9 +210,32 @@ final class Connection extends ChannelInboundHandlerAdapter {
             if (localCloseReason == null) {
                 localCloseReason = reason != null ? reason : new Failure(Status.CLOSED, "session ended");
             }
-            channel.close();
+            if (reason == null) {
+                abort(channel);
+            } else {
+                channel.close();
+            }
         }
         session.connectionReleased(this);
+    }
+
+    /**
+     * Ends a connection whose application is gone (it exited or crashed without closing it) the way
+     * a process that dies ends its sockets, and more plainly: a TCP reset, without close_notify.
+     * The application may have been in the middle of a message, and a close_notify would tell the
+     * peer that the stream ended where it should.
+     */
+    private static void abort(Channel channel) {
+        SslHandler tls = channel.pipeline().get(SslHandler.class);
+        if (tls != null) {
+            channel.pipeline().remove(tls); // it would send close_notify on close
+        }
+        try {
+            channel.config().setOption(ChannelOption.SO_LINGER, 0); // RST
+        } catch (RuntimeException e) {
+            // a channel without the option (a test's embedded one) closes as it can
+        }
+        channel.close();
     }
 
     private void failAll(ArrayDeque<Op> ops, Failure reason) {
