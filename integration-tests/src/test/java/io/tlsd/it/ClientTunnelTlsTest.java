@@ -147,6 +147,14 @@ class ClientTunnelTlsTest {
                 () -> TlsdDaemon.start(DaemonConfig.builder().role(DaemonConfig.Role.SERVER).ipcEnabled(false)
                         .tunnels(List.of(named)).build()).close());
         assertEquals("tunnel in: servername, ca_file apply to client-role tunnels only", serverRole.getMessage());
+
+        io.tlsd.daemon.server.ListenerConfig listener = io.tlsd.daemon.server.ListenerConfig.simple("web",
+                ANY_LOOPBACK_PORT, server.chainPem(), server.keyPem());
+        IllegalArgumentException listeners = assertThrows(IllegalArgumentException.class,
+                () -> TlsdDaemon.start(DaemonConfig.builder().socket(dir.resolve("l.sock")).listeners(List.of(listener))
+                        .build()).close());
+        assertEquals("listeners apply to the server role only (tlsd server); this daemon is the client role",
+                listeners.getMessage());
     }
 
     private static CertificateSpec pem(Issued issued) {

@@ -127,6 +127,10 @@ public final class TlsdDaemon implements AutoCloseable {
         for (TunnelConfig t : config.tunnels()) {
             t.checkRole(config.role() == DaemonConfig.Role.SERVER); // before any thread is started
         }
+        if (config.role() == DaemonConfig.Role.CLIENT && !config.listeners().isEmpty()) {
+            throw new IllegalArgumentException("listeners apply to the server role only (tlsd server); this daemon"
+                    + " is the client role");
+        }
         transport = Transport.select(config.transport());
         if (!config.ipcEnabled() && config.allowedPeers().restricts()) {
             log.warn("allowed_peers has no effect: there is no IPC socket (socket: none)");
