@@ -58,6 +58,49 @@ class TunnelCommandTest {
         assertTrue(lines.get(0).matches(".* INFO Relay - " + regex), lines.get(0) + "\n !~ " + regex);
     }
 
+    /** --idle-timeout takes a duration on both roles (and whole seconds, as it used to on the server). */
+    @Test
+    void idleTimeoutTakesADurationOnBothRoles() throws Exception {
+        TestPki pki = TestPki.create(Files.createDirectories(dir.resolve("pki")));
+        Issued localhost = pki.issueServer("localhost", "localhost");
+        try (PlainBackend backend = PlainBackend.start(PlainBackend.echo())) {
+            int tlsPort = FreePorts.loopback();
+            int plainPort = FreePorts.loopback();
+            Process server = tlsd("server", "server", "--listen", "127.0.0.1:" + tlsPort,
+                    "--target", "127.0.0.1:" + backend.address().getPort(), "--idle-timeout", "30",
+                    "--cert", localhost.chainPem().toString(), "--key", localhost.keyPem().toString());
+            Process client = tlsd("client", "client", "--listen", "127.0.0.1:" + plainPort,
+                    "--target", "localhost:" + tlsPort, "--ca-file", pki.caPem().toString(), "--idle-timeout", "1s");
+            try {
+                connectWhenUp(tlsPort).close();
+                try (Socket app = connectWhenUp(plainPort)) {
+                    app.setSoTimeout(10_000);
+                    app.getOutputStream().write("ping\n".getBytes(StandardCharsets.US_ASCII));
+                    assertEquals('p', app.getInputStream().read());
+                    app.getInputStream().readNBytes(4);
+                    long idleFrom = System.nanoTime();
+                    int end;
+                    try {
+                        end = app.getInputStream().read(); // nothing comes: the client tunnel closes it
+                    } catch (java.net.SocketException reset) {
+                        end = -1;
+                    }
+                    long idleMillis = (System.nanoTime() - idleFrom) / 1_000_000;
+                    assertEquals(-1, end);
+                    assertTrue(idleMillis >= 800 && idleMillis < 8_000, "closed after " + idleMillis + " ms idle");
+                }
+            } finally {
+                client.destroy();
+                server.destroy();
+                assertTrue(client.waitFor(20, TimeUnit.SECONDS) && server.waitFor(20, TimeUnit.SECONDS));
+            }
+            assertTrue(Files.readString(dir.resolve("client.log")).contains("idle timeout 1000 ms"),
+                    Files.readString(dir.resolve("client.log")));
+            assertTrue(Files.readString(dir.resolve("server.log")).contains("idle timeout 30000 ms"),
+                    Files.readString(dir.resolve("server.log")));
+        }
+    }
+
     @Test
     void tunnelPairCarriesLinesBothWaysAndStopsOnSigterm() throws Exception {
         TestPki pki = TestPki.create(Files.createDirectories(dir.resolve("pki")));

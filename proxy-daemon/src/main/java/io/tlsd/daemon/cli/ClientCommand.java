@@ -5,10 +5,11 @@ import io.tlsd.daemon.config.Addresses;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.AllowedIdentities;
 import io.tlsd.daemon.tunnel.TunnelConfig;
-import java.util.ArrayList;
-import java.util.List;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -71,6 +72,10 @@ final class ClientCommand implements Callable<Integer> {
     @Option(names = "--access-log", description = "Tunnel: log a line for each connection when it ends")
     boolean accessLog;
 
+    @Option(names = "--idle-timeout", paramLabel = "DURATION",
+            description = "Tunnel: close connections idle this long, e.g. 30s or 1h, or seconds (default: 10m; 0: never)")
+    String idleTimeout;
+
     @Override
     public Integer call() throws Exception {
         return DaemonOptions.runInForeground(config(), daemon.config == null ? null : this::config);
@@ -80,6 +85,10 @@ final class ClientCommand implements Callable<Integer> {
     private DaemonConfig config() {
         DaemonConfig.Builder builder = daemon.builder().role(DaemonConfig.Role.CLIENT);
         AllowedIdentities allowedServers = DaemonOptions.identities(allowServerCn, allowServerDns, allowServerUri);
+        if (idleTimeout != null && listen == null) {
+            throw new IllegalArgumentException("--idle-timeout goes with --listen and --target (in a configuration"
+                    + " file: idle_timeout of a tunnel)");
+        }
         if (allowedServers != null && listen == null) {
             throw new IllegalArgumentException("--allow-server-cn, --allow-server-dns and --allow-server-uri go with"
                     + " --listen and --target (in a configuration file: allowed_servers of a tunnel)");
@@ -103,7 +112,8 @@ final class ClientCommand implements Callable<Integer> {
             Addresses.parse(target); // fail early on a malformed target
             List<TunnelConfig> tunnels = new ArrayList<>(builder.tunnels());
             tunnels.add(TunnelConfig.client("tunnel-" + (tunnels.size() + 1), Addresses.parse(listen), target, serverName)
-                    .withAccessLog(accessLog).withAllowedServers(allowedServers));
+                    .withAccessLog(accessLog).withAllowedServers(allowedServers)
+                    .withIdleTimeout(idleTimeout == null ? Duration.ofMinutes(10) : DaemonOptions.idleTimeout(idleTimeout)));
             builder.tunnels(tunnels);
             if (daemon.socket == null) {
                 builder.ipcEnabled(false); // a tunnel on the command line runs alone unless --socket is given

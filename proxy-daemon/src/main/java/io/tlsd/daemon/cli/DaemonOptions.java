@@ -94,6 +94,14 @@ final class DaemonOptions {
             description = "Also serve a text debug socket at PATH (mode 0600, off by default): nc -U PATH, then help")
     Path debugSocket;
 
+    /** A tunnel's {@code --idle-timeout}: a duration such as {@code 30s}, or whole seconds; 0 for never. */
+    static Duration idleTimeout(String value) {
+        if (value.matches("[0-9]{1,9}")) {
+            return Duration.ofSeconds(Long.parseLong(value));
+        }
+        return ConfigFile.parseDurationOrZero(value, "--idle-timeout");
+    }
+
     /** The configuration file (if any) with these flags applied on top. */
     DaemonConfig.Builder builder() {
         DaemonConfig.Builder builder = config != null ? ConfigFile.load(config).toBuilder() : DaemonConfig.builder();

@@ -89,8 +89,9 @@ final class ServerCommand implements Callable<Integer> {
     @Option(names = "--proxy-protocol", description = "Tunnel: send a PROXY protocol v2 header to the backend first")
     boolean proxyProtocol;
 
-    @Option(names = "--idle-timeout", paramLabel = "SECONDS", description = "Tunnel: close connections idle this long (default: 600)")
-    long idleSeconds = 600;
+    @Option(names = "--idle-timeout", paramLabel = "DURATION",
+            description = "Tunnel: close connections idle this long, e.g. 30s or 1h, or seconds (default: 10m; 0: never)")
+    String idleTimeout = "10m";
 
     @Option(names = "--access-log", description = "Tunnel: log a line for each connection when it ends")
     boolean accessLog;
@@ -189,15 +190,12 @@ final class ServerCommand implements Callable<Integer> {
         if (listen == null || cert == null || key == null) {
             throw new IllegalArgumentException("a tunnel needs --listen, --target, --cert and --key");
         }
-        if (idleSeconds < 0) {
-            throw new IllegalArgumentException("--idle-timeout < 0");
-        }
         Addresses.parse(target);
         List<TunnelConfig> tunnels = new ArrayList<>(builder.tunnels());
         tunnels.add(new TunnelConfig("tunnel-" + (tunnels.size() + 1), Addresses.parse(listen), target, null,
                 ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile).withOcspFile(ocspFile), alpn,
                 clientAuthPolicy(),
-                clientCa, proxyProtocol, Duration.ofSeconds(idleSeconds), TunnelSettings.DEFAULT_MAX_CONNECTIONS, null,
+                clientCa, proxyProtocol, DaemonOptions.idleTimeout(idleTimeout), TunnelSettings.DEFAULT_MAX_CONNECTIONS, null,
                 accessLog, 0, List.of(), null, clientCrl, List.of(), allowedClients(), null));
         builder.tunnels(tunnels);
         if (daemon.socket == null) {

@@ -138,6 +138,13 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
                 clientCrlFile, routes, allowedClients, allowedServers);
     }
 
+    /** This tunnel with connections closed after {@code idle} without a byte either way (ZERO: never). */
+    public TunnelConfig withIdleTimeout(Duration idle) {
+        return new TunnelConfig(name, listen, target, serverName, certificate, alpn, clientAuth, clientCaFile,
+                proxyProtocol, idle, maxConnections, caFile, accessLog, maxConnectionsPerClient, certificates, crlFile,
+                clientCrlFile, routes, allowedClients, allowedServers);
+    }
+
     /** This tunnel with {@code allowedServers} (null: the target's certificate must name its host). */
     public TunnelConfig withAllowedServers(AllowedIdentities allowedServers) {
         return new TunnelConfig(name, listen, target, serverName, certificate, alpn, clientAuth, clientCaFile,
