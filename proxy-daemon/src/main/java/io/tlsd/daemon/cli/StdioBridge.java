@@ -87,9 +87,12 @@ final class StdioBridge {
             System.err.println(command + ": " + e.getMessage());
             status = TlsdCommand.EXIT_FAILED;
         }
+        // Read before this side closes the connection: a write that failed by then lost input
+        // (the peer closed first, say); stdin not read yet is dropped quietly, as nc does.
         IOException failed = uploadFailure.get();
-        if (status == 0 && failed != null && !(failed instanceof TlsdException)) {
-            System.err.println(command + ": reading stdin: " + failed.getMessage());
+        if (status == 0 && failed != null) {
+            System.err.println(command + (failed instanceof TlsdException ? ": sending stdin: " : ": reading stdin: ")
+                    + failed.getMessage());
             status = TlsdCommand.EXIT_FAILED;
         }
         try {
