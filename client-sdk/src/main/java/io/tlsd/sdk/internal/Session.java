@@ -158,6 +158,11 @@ public final class Session {
             "cannot reach tlsd at " + socket + ": " + describe(e) + " — is `tlsd client` running?",
             e);
       }
+      try {
+        SharedTmpSocketDirectory.checkPeer(socket, channel);
+      } catch (IOException e) {
+        throw new TlsdException(Status.UNAVAILABLE, "not talking to tlsd: " + e.getMessage(), e);
+      }
       FrameChannel frames = new FrameChannel(channel);
       frames.write(
           ClientMessage.newBuilder()

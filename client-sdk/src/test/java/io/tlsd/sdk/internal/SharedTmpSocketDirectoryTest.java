@@ -15,6 +15,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 class SharedTmpSocketDirectoryTest {
   private static final String USER = System.getProperty("user.name");
+  private static final long UID = new com.sun.security.auth.module.UnixSystem().getUid();
 
   @TempDir Path tmp;
 
@@ -26,16 +27,16 @@ class SharedTmpSocketDirectoryTest {
 
   private String refusal(Path socket) {
     return assertThrows(
-            IOException.class, () -> SharedTmpSocketDirectory.check(socket, tmp, USER))
+            IOException.class, () -> SharedTmpSocketDirectory.check(socket, tmp, USER, UID))
         .getMessage();
   }
 
   @Test
   void privateDirectoryAndMissingDirectoryPass() throws IOException {
     Path socket = tmp.resolve("tlsd-" + USER).resolve("client.sock");
-    assertDoesNotThrow(() -> SharedTmpSocketDirectory.check(socket, tmp, USER));
+    assertDoesNotThrow(() -> SharedTmpSocketDirectory.check(socket, tmp, USER, UID));
     dir("rwxr-x---");
-    assertDoesNotThrow(() -> SharedTmpSocketDirectory.check(socket, tmp, USER));
+    assertDoesNotThrow(() -> SharedTmpSocketDirectory.check(socket, tmp, USER, UID));
   }
 
   @Test
@@ -57,13 +58,37 @@ class SharedTmpSocketDirectoryTest {
 
   @Test
   void directoryOfAnotherUserIsRefused() throws IOException {
-    assumeTrue(USER.equals("root"), "only root can give a directory away");
+    assumeTrue(UID == 0, "only root can give a directory away");
     Path dir = dir("rwxr-x---");
     UserPrincipal nobody =
         dir.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName("nobody");
     Files.setOwner(dir, nobody);
     String message = refusal(dir.resolve("client.sock"));
-    assertTrue(message.contains("belongs to nobody, not to root"), message);
+    assertTrue(message.contains("belongs to nobody (uid 65534), not to uid 0"), message);
+  }
+
+  @Test
+  void theListeningProcessMustRunAsTheDirectorysOwner() throws IOException {
+    assumeTrue(UID == 0, "only root can give a directory away");
+    Path dir = dir("rwxr-x---");
+    Path socket = dir.resolve("client.sock");
+    try (java.nio.channels.ServerSocketChannel server =
+            java.nio.channels.ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX);
+        java.nio.channels.SocketChannel client =
+            java.nio.channels.SocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+      server.bind(java.net.UnixDomainSocketAddress.of(socket));
+      client.connect(java.net.UnixDomainSocketAddress.of(socket));
+      assertDoesNotThrow(() -> SharedTmpSocketDirectory.checkPeer(socket, client, tmp, USER));
+      // as if another user had made the directory: the listener (this process) is not its owner
+      Files.setOwner(
+          dir, dir.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName("nobody"));
+      String message =
+          assertThrows(
+                  IOException.class,
+                  () -> SharedTmpSocketDirectory.checkPeer(socket, client, tmp, USER))
+              .getMessage();
+      assertTrue(message.contains("runs as root, not as nobody"), message);
+    }
   }
 
   @Test
@@ -71,10 +96,10 @@ class SharedTmpSocketDirectoryTest {
     Path open = Files.createDirectory(tmp.resolve("shared"));
     Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rwxrwxrwx"));
     assertDoesNotThrow(
-        () -> SharedTmpSocketDirectory.check(open.resolve("client.sock"), tmp, USER));
+        () -> SharedTmpSocketDirectory.check(open.resolve("client.sock"), tmp, USER, UID));
     Path someoneElses = Files.createDirectory(tmp.resolve("tlsd-" + USER + "x"));
     Files.setPosixFilePermissions(someoneElses, PosixFilePermissions.fromString("rwxrwxrwx"));
     assertDoesNotThrow(
-        () -> SharedTmpSocketDirectory.check(someoneElses.resolve("client.sock"), tmp, USER));
+        () -> SharedTmpSocketDirectory.check(someoneElses.resolve("client.sock"), tmp, USER, UID));
   }
 }
