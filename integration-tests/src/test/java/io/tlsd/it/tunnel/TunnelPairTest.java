@@ -107,6 +107,9 @@ class TunnelPairTest {
                     socket.getOutputStream().write("second address\n".getBytes(StandardCharsets.UTF_8));
                     assertEquals("second address\n", readLine(socket.getInputStream()));
                 }
+                // the address passed over is neither a failed dial nor a failed handshake
+                assertEquals(0, client.stats().dialFailures(), client.stats().toString());
+                assertEquals(0, client.stats().handshakeFailures(), client.stats().toString());
             }
         }
     }

@@ -264,17 +264,25 @@ public final class ClientTunnel implements AutoCloseable {
                     // the target's decrypted bytes to the client, its close_notify to a FIN
                     .addLast("relay", new RelayHandler(relay, target));
             relay.attach(target);
-            tls.handshakeFuture().addListener(handshake -> {
-                if (handshake.isSuccess()) {
-                    relay.start(null);
-                } else if (!relay.isClosed()) {
-                    // SslHandler closes the channel after sending its alert; the relay then resets the client.
-                    listener.handshakeFailed(relay);
-                    log.warn("{}: TLS handshake failed for client {}: {}", name(relay.accepted().channel),
-                            relay.accepted().peer(), TlsFailures.ofHandshake(handshake.cause(), serverName).detail());
-                }
-            });
         }
+    }
+
+    /**
+     * Once the connect to the target succeeded: starts the relay when the handshake is done, or
+     * counts and logs its failure. (A connect that failed also fails its channel's handshake, when
+     * the channel goes; that is no handshake failure, and the next address may be tried.)
+     */
+    private void watchHandshake(Relay relay, SslHandler tls) {
+        tls.handshakeFuture().addListener(handshake -> {
+            if (handshake.isSuccess()) {
+                relay.start(null);
+            } else if (!relay.isClosed()) {
+                // SslHandler closes the channel after sending its alert; the relay then resets the client.
+                listener.handshakeFailed(relay);
+                log.warn("{}: TLS handshake failed for client {}: {}", name(relay.accepted().channel),
+                        relay.accepted().peer(), TlsFailures.ofHandshake(handshake.cause(), serverName).detail());
+            }
+        });
     }
 
     /**
@@ -298,12 +306,14 @@ public final class ClientTunnel implements AutoCloseable {
                 .connect(address);
         listener.trackDialed(connect.channel());
         connect.addListener(connected -> {
-            if (!connected.isSuccess() && !relay.isClosed() && next + 1 < addresses.size()) {
+            if (connected.isSuccess()) {
+                watchHandshake(relay, connect.channel().pipeline().get(SslHandler.class));
+            } else if (!relay.isClosed() && next + 1 < addresses.size()) {
                 log.info("{}: connect to {} failed for client {}, trying the next address: {}", name(client),
                         Relay.addressString(address), relay.accepted().peer(),
                         ConnectFailures.reason(connected.cause(), with.connectTimeout()));
                 dial(relay, addresses, next + 1, with);
-            } else if (!connected.isSuccess() && !relay.isClosed()) {
+            } else if (!relay.isClosed()) {
                 listener.dialFailed(relay);
                 log.warn("{}: connect failed for client {}: {}", name(client), relay.accepted().peer(),
                         ConnectFailures.reason(connected.cause(), with.connectTimeout()));
