@@ -229,7 +229,7 @@ public final class TlsConnection {
   /**
    * {@link #close()} with a deadline, enforced by the daemon ({@link Status#TIMED_OUT}): a close
    * still waiting for earlier writes when the time is up is withdrawn and the connection stays
-   * open; one already sending close_notify ends with the connection closed at once.
+   * open; one already sending close_notify fails too, and the connection ends as it was ending.
    *
    * @param timeout zero for none
    */

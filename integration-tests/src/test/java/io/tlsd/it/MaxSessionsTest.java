@@ -32,7 +32,8 @@ class MaxSessionsTest {
             assertTrue(refused.detail().contains("at most 2 sessions at once (max_sessions)"), refused.detail());
             assertEquals(1, fixture.awaitStats(s -> s.sessionsOverLimit() == 1, T).sessionsOverLimit());
 
-            first.open("127.0.0.1", 1).toCompletableFuture().handle((c, e) -> e).get(); // still served
+            TlsdException served = assertThrows(TlsdException.class, () -> first.open("127.0.0.1", 1).await(T));
+            assertEquals(Status.CONNECT_FAILED, served.status(), "the first session is still served");
             second.close();
             fixture.awaitStats(s -> s.sessions() == 1, T);
             try (TlsdClient third = fixture.client()) {

@@ -1,7 +1,5 @@
 package io.tlsd.daemon;
 
-import io.tlsd.daemon.transport.TcpKeepalive;
-
 import io.tlsd.daemon.engine.SessionLimits;
 import io.tlsd.daemon.ipc.AllowedPeers;
 import io.tlsd.daemon.ipc.IpcServer;
@@ -563,8 +561,13 @@ public final class DaemonConfig {
             return this;
         }
 
+        /** Up to 1 day (the socket option takes milliseconds as an int). */
         public Builder connectTimeout(Duration timeout) {
-            this.connectTimeout = positive(timeout, "connectTimeout");
+            positive(timeout, "connectTimeout");
+            if (timeout.compareTo(Duration.ofDays(1)) > 0) {
+                throw new IllegalArgumentException("timeouts.connect " + timeout.toSeconds() + "s is more than 1d");
+            }
+            this.connectTimeout = timeout;
             return this;
         }
 

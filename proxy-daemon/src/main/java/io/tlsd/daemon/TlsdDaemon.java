@@ -139,12 +139,7 @@ public final class TlsdDaemon implements AutoCloseable {
             throw new IllegalArgumentException("allowed_peers needs the epoll transport, which tells a peer's uid and gid;"
                     + " transport " + transport.name().toLowerCase() + " cannot");
         }
-        for (ListenerConfig l : config.listeners()) {
-            if (l.allowedPeers() != null && transport != Transport.EPOLL) {
-                throw new IllegalArgumentException("listener " + l.name() + ": allowed_peers needs the epoll transport,"
-                        + " which tells a peer's uid and gid; transport " + transport.name().toLowerCase() + " cannot");
-            }
-        }
+        requirePeerCredentialsFor(config.listeners());
         control = transport.newGroup(1, new DefaultThreadFactory("tlsd-control"));
         workers = transport.newGroup(config.workerThreads(), new DefaultThreadFactory("tlsd-worker"),
                 config.workerBusyPoll());
@@ -453,7 +448,18 @@ public final class TlsdDaemon implements AutoCloseable {
                                       Mapping<String, InetSocketAddress> backendsBySni) {
     }
 
+    /** A listener's {@code allowed_peers} needs the peers' credentials, which only epoll tells. */
+    private void requirePeerCredentialsFor(List<ListenerConfig> listeners) {
+        for (ListenerConfig l : listeners) {
+            if (l.allowedPeers() != null && transport != Transport.EPOLL) {
+                throw new IllegalArgumentException("listener " + l.name() + ": allowed_peers needs the epoll transport,"
+                        + " which tells a peer's uid and gid; transport " + transport.name().toLowerCase() + " cannot");
+            }
+        }
+    }
+
     private List<String> reloadServerRole(DaemonConfig next, ConfigReload plan) {
+        requirePeerCredentialsFor(next.listeners());
         Map<String, TunnelConfig> running = new LinkedHashMap<>();
         config.tunnels().forEach(t -> running.put(t.name(), t));
         Map<TunnelConfig, ServerTunnelReload> tunnels = new LinkedHashMap<>();

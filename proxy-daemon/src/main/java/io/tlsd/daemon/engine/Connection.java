@@ -176,10 +176,10 @@ final class Connection extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** A running write that passed its deadline leaves the stream in an unknown state. */
+    /** A running write or close that passed its deadline leaves the stream in an unknown state. */
     void abortForTimedOutWrite(Op op) {
-        closeLocally(new Failure(Status.CLOSED,
-                "connection closed: write (op " + op.id + ") timed out while in progress"));
+        closeLocally(new Failure(Status.CLOSED, "connection closed: " + op.kind.name().toLowerCase() + " (op "
+                + op.id + ") timed out while in progress"));
     }
 
     /**
@@ -515,6 +515,11 @@ final class Connection extends ChannelInboundHandlerAdapter {
                 ? lastError.getCause() : lastError;
         if (cause instanceof javax.net.ssl.SSLException) {
             return new Failure(Status.CONNECTION_RESET, "TLS error: " + cause.getMessage());
+        }
+        if (cause instanceof IOException && String.valueOf(cause.getMessage()).contains("timed out")) {
+            // ETIMEDOUT: keepalive probes or retransmissions went unanswered
+            return new Failure(Status.CONNECTION_RESET, "the peer stopped answering (TCP keepalive or"
+                    + " retransmissions timed out): " + cause.getMessage());
         }
         if (cause instanceof IOException) {
             return new Failure(Status.CONNECTION_RESET, "connection reset by peer: " + cause.getMessage());

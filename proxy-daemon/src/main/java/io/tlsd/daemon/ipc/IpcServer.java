@@ -42,8 +42,6 @@ public final class IpcServer implements AutoCloseable {
      * @param ringMaker where a write ring is made (it writes the whole file: off the event loops);
      *     its task hands the session back to the session's loop
      * @param allowedPeers who may open a session, beyond the socket file's mode
-     */
-    /**
      * @param maxSessions how many sessions may be open at once; one more is refused at its Hello
      *     with {@code Goodbye{LIMIT_EXCEEDED}}
      */

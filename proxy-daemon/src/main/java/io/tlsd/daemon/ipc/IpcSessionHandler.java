@@ -83,13 +83,10 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
     private ScheduledFuture<?> helloTimer;
     private String peer = "?";
 
-    /** @param drain the daemon's drain: a session that starts after it started drains at once */
-    IpcSessionHandler(IpcServer.Settings settings, Connector connector, Acceptor acceptor, DaemonCounters counters,
-                      DrainDeadline drain) {
-        this(settings, connector, acceptor, counters, drain, new SessionSlots(settings.maxSessions()));
-    }
-
-    /** @param slots the places for sessions of this handler's server, {@code max_sessions} of them */
+    /**
+     * @param drain the daemon's drain: a session that starts after it started drains at once
+     * @param slots the places for sessions of this handler's server, {@code max_sessions} of them
+     */
     IpcSessionHandler(IpcServer.Settings settings, Connector connector, Acceptor acceptor, DaemonCounters counters,
                       DrainDeadline drain, SessionSlots slots) {
         this.settings = settings;
