@@ -245,6 +245,33 @@ class DrainTest {
         }
     }
 
+    @Test
+    void aSecondSigtermStopsAtOnceAndSaysSo() throws Exception {
+        TestPki pki = TestPki.create(Files.createDirectories(dir.resolve("pki")));
+        int tunnelPort = FreePorts.loopback();
+        Path log = dir.resolve("daemon.log");
+        try (TlsPeer echo = TlsPeer.opensslServer(pki.issueServer("localhost", "localhost"), "-rev")) {
+            try (DaemonProcess daemon = DaemonProcess.start(log, "client",
+                    "--socket", dir.resolve("run/client.sock").toString(), "--ca-file", pki.caPem().toString(),
+                    "--listen", "127.0.0.1:" + tunnelPort, "--target", "localhost:" + echo.port(),
+                    "--drain-timeout", "60s")) {
+                daemon.awaitLogLine(DaemonProcess.SIGNALS_CLAIMED);
+                try (Socket through = new Socket(InetAddress.getLoopbackAddress(), tunnelPort)) {
+                    assertEquals("olleh", ReversedLine.through(through, "hello"));
+                    daemon.signal("TERM");
+                    daemon.awaitLogLine("draining for up to 60000 ms");
+                    daemon.signal("TERM");
+                    assertTrue(daemon.process.waitFor(20, TimeUnit.SECONDS), "stops without waiting for the drain");
+                }
+                assertEquals(0, daemon.process.exitValue(), daemon.logText());
+                String text = daemon.logText();
+                assertTrue(text.contains("SIGTERM received again, stopping at once: connections still open are cut"),
+                        text);
+                assertFalse(text.contains("drained:"), "the drain did not end it: " + text);
+            }
+        }
+    }
+
     private static void awaitGone(Path file) throws InterruptedException {
         long deadline = System.nanoTime() + T.toNanos();
         while (Files.exists(file)) {

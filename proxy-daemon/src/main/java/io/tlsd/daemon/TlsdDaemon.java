@@ -835,6 +835,11 @@ public final class TlsdDaemon implements AutoCloseable {
                 closeLock.wait(Math.min(left, 50));
             }
         }
+        synchronized (closeLock) {
+            if (closing) {
+                return false; // closed at once meanwhile (a second signal): that ended them, not they
+            }
+        }
         if (drained) {
             log.info("drained: every session and tunnel connection ended");
         } else {

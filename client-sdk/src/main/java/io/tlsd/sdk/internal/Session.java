@@ -153,6 +153,15 @@ public final class Session {
         if (handshake.isCompletedExceptionally()) {
           throw timedOut(socket, timeout, e);
         }
+        if (String.valueOf(e.getMessage()).toLowerCase(java.util.Locale.ROOT).contains("permission denied")) {
+          throw new TlsdException(
+              Status.UNAUTHORIZED,
+              "cannot reach tlsd at "
+                  + socket
+                  + ": permission denied: this process's user may not open the socket (mode 0660:"
+                  + " run as the daemon's user or a member of its group)",
+              e);
+        }
         throw new TlsdException(
             Status.UNAVAILABLE,
             "cannot reach tlsd at " + socket + ": " + describe(e) + " — is `tlsd client` running?",

@@ -13,7 +13,8 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "accept", mixinStandardHelpOptions = true,
         description = {"Accept one TLS client from a listener of the server daemon; copy it to stdout and stdin to it.",
-                "Exits 0 after the client closes cleanly; 1 when the connection fails; 69 when the daemon is not running."})
+                "Exits 0 after the client closes cleanly; 1 when the connection fails; 69 when the daemon is not"
+                        + " running; 77 when this process may not use it."})
 final class AcceptCommand implements Callable<Integer> {
     @Option(names = "--socket", paramLabel = "PATH", description = "The server daemon's IPC socket")
     Path socket;

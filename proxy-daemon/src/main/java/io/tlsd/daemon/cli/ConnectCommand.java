@@ -17,7 +17,7 @@ import picocli.CommandLine.Parameters;
         description = {"Open a TLS connection through the client daemon and copy stdin to it and it to stdout.",
                 "Exits 0 after the peer closes cleanly (input not read by then is not sent, as with nc); 1 with"
                         + " the reason (e.g. the certificate problem) when the connection fails or input could not be"
-                        + " sent; 69 when the daemon is not running."})
+                        + " sent; 69 when the daemon is not running; 77 when this process may not use it."})
 final class ConnectCommand implements Callable<Integer> {
     @Option(names = "--socket", paramLabel = "PATH", description = "The client daemon's IPC socket")
     Path socket;

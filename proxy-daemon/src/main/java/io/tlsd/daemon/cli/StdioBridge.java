@@ -35,7 +35,8 @@ final class StdioBridge {
             client = TlsdClient.builder().socket(socket).appName(command.replace(' ', '-')).build();
         } catch (TlsdException e) {
             System.err.println(command + ": " + e.getMessage());
-            return TlsdCommand.EXIT_UNAVAILABLE;
+            return e.status() == io.tlsd.sdk.Status.UNAUTHORIZED ? TlsdCommand.EXIT_NO_PERMISSION
+                    : TlsdCommand.EXIT_UNAVAILABLE;
         }
         try (client) {
             TlsConnection conn;

@@ -33,6 +33,10 @@ final class StopSignals {
                         log.info("SIG{} received, stopping gracefully (another SIGTERM or SIGINT stops at once)", name);
                         systemd.stopping("draining for up to " + drainTimeout.toMillis() + " ms");
                         new Thread(() -> drain(daemon, drainTimeout), "tlsd-drain").start();
+                    } else if (!drainTimeout.isZero()) {
+                        log.warn("SIG{} received again, stopping at once: connections still open are cut", name);
+                        systemd.stopping("stopping");
+                        new Thread(daemon::close, "tlsd-stop").start();
                     } else {
                         log.info("SIG{} received, stopping", name);
                         systemd.stopping("stopping");

@@ -24,6 +24,8 @@ public final class TlsdCommand implements Runnable {
     static final int EXIT_USAGE = 2;
     static final int EXIT_UNAVAILABLE = 69;
     static final int EXIT_INTERNAL = 70;
+    /** sysexits' EX_NOPERM: the socket's mode or the daemon's allowed_peers keep this process out. */
+    static final int EXIT_NO_PERMISSION = 77;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -22,6 +22,7 @@ import io.tlsd.daemon.transport.TcpKeepalive;
 import io.tlsd.daemon.transport.Transport;
 import io.tlsd.proto.v1.ConnectionInfo;
 import io.tlsd.proto.v1.Status;
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
@@ -57,7 +58,7 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
     public static ListenerSet bind(List<ListenerConfig> configs, TlsParameters tls,
                                    TicketKeys tickets, SigningPolicy signing, Transport transport,
                                    EventLoopGroup control, EventLoopGroup handshakes, TcpKeepalive keepalive)
-            throws SSLException, InterruptedException {
+            throws IOException, InterruptedException {
         ListenerSet set = new ListenerSet(tls, tickets, signing);
         for (ListenerConfig config : configs) {
             if (set.listeners.containsKey(config.name())) {

@@ -2,20 +2,25 @@ package io.tlsd.daemon.server;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.SniHandler;
+import io.netty.util.NetUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.tlsd.daemon.tls.ConnectionInfos;
 import io.tlsd.daemon.tls.ServerTlsContexts;
+import io.tlsd.daemon.transport.ConnectFailures;
 import io.tlsd.daemon.transport.ConnectionLimit;
 import io.tlsd.daemon.transport.LoopHandOver;
 import io.tlsd.daemon.transport.TcpKeepalive;
 import io.tlsd.daemon.transport.Transport;
+import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
@@ -88,8 +93,8 @@ final class TlsListener {
 
     /** Accepts on {@code control}; clients handshake on {@code handshakes} until an ACCEPT moves them. */
     void bind(Transport transport, EventLoopGroup control, EventLoopGroup handshakes, TcpKeepalive keepalive)
-            throws InterruptedException {
-        serverChannel = new ServerBootstrap()
+            throws IOException, InterruptedException {
+        ChannelFuture bound = new ServerBootstrap()
                 .group(control, handshakes)
                 .channel(transport.serverSocketChannel())
                 .option(ChannelOption.SO_BACKLOG, 1024)
@@ -110,8 +115,13 @@ final class TlsListener {
                     }
                 })
                 .bind(config.address())
-                .sync()
-                .channel();
+                .await();
+        if (!bound.isSuccess()) {
+            throw new IOException("listener " + config.name() + ": cannot listen on "
+                    + NetUtil.toSocketAddressString(config.address()) + ": "
+                    + ConnectFailures.reason(bound.cause(), Duration.ZERO), bound.cause());
+        }
+        serverChannel = bound.channel();
     }
 
     InetSocketAddress localAddress() {

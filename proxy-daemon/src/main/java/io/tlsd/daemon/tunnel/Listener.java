@@ -9,6 +9,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import io.tlsd.daemon.transport.ConnectFailures;
 import io.tlsd.daemon.transport.ConnectionLimit;
 import io.tlsd.daemon.transport.Transport;
 import java.io.IOException;
@@ -85,7 +86,8 @@ final class Listener {
                 .awaitUninterruptibly();
         if (!bound.isSuccess()) {
             Throwable cause = bound.cause();
-            throw new IOException("cannot listen on " + Relay.addressString(address) + ": " + cause.getMessage(), cause);
+            throw new IOException("cannot listen on " + Relay.addressString(address) + ": "
+                    + ConnectFailures.reason(cause, java.time.Duration.ZERO), cause);
         }
         server = bound.channel();
         return (InetSocketAddress) server.localAddress();
