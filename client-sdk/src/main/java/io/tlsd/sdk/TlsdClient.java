@@ -301,9 +301,12 @@ public final class TlsdClient implements AutoCloseable {
     /**
      * Connects to the daemon and completes the handshake (the C API's {@code tls_init}).
      *
-     * @throws TlsdException {@link Status#UNAVAILABLE} when no daemon listens on the socket, {@link
+     * @throws TlsdException {@link Status#UNAVAILABLE} when no daemon listens on the socket (or, in
+     *     the shared {@code /tmp} fallback directory, one that is not this user's), {@link
+     *     Status#UNAUTHORIZED} when this process may not open the socket, {@link
      *     Status#TIMED_OUT} when it did not answer within the connect timeout, or the status of the
-     *     daemon's Goodbye when it refused the session
+     *     daemon's Goodbye when it refused the session (e.g. {@link Status#LIMIT_EXCEEDED} past
+     *     its {@code max_sessions})
      */
     public TlsdClient build() throws TlsdException {
       return new TlsdClient(Session.connect(socket, appName, connectTimeout, writeRingBytes));
