@@ -1,6 +1,7 @@
 package io.tlsd.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tlsd.testing.Issued;
@@ -41,6 +42,9 @@ class CheckConfigTest {
         assertEquals(0, run.exitCode(), run.stderr());
         assertTrue(run.stdout().contains(f + ": ok"), run.stdout());
         assertTrue(run.stdout().contains("listener web: 127.0.0.1"), run.stdout());
+        assertFalse(run.stderr().contains(" INFO "), "what the checks log on the way stays out: " + run.stderr());
+        assertTrue(run.stdout().contains("  warning: certificate " + good.certificate().getSubjectX500Principal().getName()
+                + " (listener web) expires at "), "the test certificates live two days: " + run.stdout());
     }
 
     @Test
@@ -64,6 +68,9 @@ class CheckConfigTest {
                 run.stdout());
         assertTrue(run.stdout().contains("tunnel web: 127.0.0.1:8443 → 127.0.0.1:8080 (server role), 2 certificate(s)"
                 + " by SNI"), run.stdout());
+        // the test certificates live two days: the warning the daemon would log at its start
+        assertTrue(run.stdout().contains("  warning: certificate " + other.certificate().getSubjectX500Principal().getName()
+                + " (tunnel web) expires at "), run.stdout());
 
         Path mixed = file("mixed.yaml", "tunnels:\n  - name: both\n    listen: 127.0.0.1:8080\n"
                 + "    target: api.partner.test:443\n    servername: api.partner.test\n    proxy_protocol: true\n"
@@ -91,6 +98,13 @@ class CheckConfigTest {
         var run = ConnectCommandTest.tlsd("", "check-config", f.toString());
         assertEquals(2, run.exitCode());
         assertTrue(run.stderr().contains("listener web") && run.stderr().contains("nope.key"), run.stderr());
+        assertTrue(run.stderr().contains(dir.resolve("nope.key") + ": cannot read the key: no such file"),
+                run.stderr());
+
+        Path noCert = file("missing-cert.yaml", listener(dir.resolve("nope.pem"), good.keyPem()));
+        run = ConnectCommandTest.tlsd("", "check-config", noCert.toString());
+        assertEquals(2, run.exitCode());
+        assertTrue(run.stderr().contains(dir.resolve("nope.pem") + ": cannot read: no such file"), run.stderr());
     }
 
     @Test

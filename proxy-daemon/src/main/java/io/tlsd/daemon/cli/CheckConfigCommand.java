@@ -2,12 +2,16 @@ package io.tlsd.daemon.cli;
 
 import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.config.ConfigFile;
+import io.tlsd.daemon.logging.DaemonLog;
+import io.tlsd.daemon.metrics.DaemonMetrics;
+import io.tlsd.daemon.metrics.ExpiryWarnings;
+import io.tlsd.daemon.metrics.Sample;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ConnectionInfos;
 import io.tlsd.daemon.tls.KeyMaterial;
 import io.tlsd.daemon.tls.OcspStaple;
-import io.tlsd.daemon.tls.RevocationLists;
 import io.tlsd.daemon.tls.ClientTlsContexts;
+import io.tlsd.daemon.tls.RevocationLists;
 import io.tlsd.daemon.tls.ServerTlsContexts;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import java.io.IOException;
@@ -32,8 +36,12 @@ final class CheckConfigCommand implements Callable<Integer> {
     @Parameters(paramLabel = "FILE", description = "The YAML configuration file")
     Path file;
 
+    /** When the certificates read expire, for the warnings the daemon would log at its start. */
+    private final List<Sample> expiries = new ArrayList<>();
+
     @Override
     public Integer call() {
+        DaemonLog.level("warn"); // what the checks log on the way (contexts made, say) is not the summary
         List<String> problems = new ArrayList<>();
         DaemonConfig config;
         try {
@@ -58,6 +66,7 @@ final class CheckConfigCommand implements Callable<Integer> {
             for (ListenerConfig.CertificateSpec spec : listener.certificates()) {
                 try {
                     KeyMaterial material = spec.load();
+                    expiries.add(DaemonMetrics.certificateExpiry("listener", listener.name(), material.leaf()));
                     identities.add(new ServerTlsContexts.Identity(spec.names(), material)); // its OCSP file: below
                     checkOcsp(spec, material, config, file + ": listener " + listener.name() + ": ", problems);
                 } catch (IllegalArgumentException e) {
@@ -101,6 +110,9 @@ final class CheckConfigCommand implements Callable<Integer> {
                     + (t.certificates().isEmpty() ? "" : ", " + t.certificates().size() + " certificate(s) by SNI")
                     + (t.routes().isEmpty() ? "" : ", " + t.routes().size() + " route(s) by SNI"));
         }
+        for (ExpiryWarnings.Warning w : ExpiryWarnings.of(expiries, Instant.now())) {
+            System.out.println("  " + (w.expired() ? "error: " : "warning: ") + w.message());
+        }
         return 0;
     }
 
@@ -123,7 +135,10 @@ final class CheckConfigCommand implements Callable<Integer> {
         checkCrls(t.clientCrlFile(), where + "client_crl_file: ", problems);
         for (ListenerConfig.CertificateSpec c : t.servedCertificates()) { // or a client-role tunnel's own
             try {
-                checkOcsp(c, c.load(), config, where, problems);
+                KeyMaterial material = c.load();
+                // "tunnel NAME": the file does not say whether it serves the certificate or presents it
+                expiries.add(DaemonMetrics.certificateExpiry("tunnel", t.name(), material.leaf()));
+                checkOcsp(c, material, config, where, problems);
             } catch (IllegalArgumentException e) {
                 problems.add(where + e.getMessage());
             }

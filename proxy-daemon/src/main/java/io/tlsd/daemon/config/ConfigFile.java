@@ -88,7 +88,7 @@ public final class ConfigFile {
         try (Reader in = Files.newBufferedReader(file)) {
             root = new Yaml(new SafeConstructor(new LoaderOptions())).load(in);
         } catch (IOException e) {
-            throw new IllegalArgumentException(file + ": cannot read: " + e.getMessage());
+            throw new IllegalArgumentException(file + ": cannot read: " + FileErrors.reason(e));
         } catch (YAMLException e) {
             throw new IllegalArgumentException(file + ": not valid YAML: " + e.getMessage());
         }

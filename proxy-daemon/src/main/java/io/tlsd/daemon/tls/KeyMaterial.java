@@ -1,5 +1,6 @@
 package io.tlsd.daemon.tls;
 
+import io.tlsd.daemon.config.FileErrors;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.Reader;
@@ -111,7 +112,8 @@ public record KeyMaterial(PrivateKey key, List<X509Certificate> chain) {
             }
             throw new IllegalArgumentException(file + ": no private key entry in the PKCS#12 file");
         } catch (IOException e) {
-            throw new IllegalArgumentException(file + ": cannot read PKCS#12 (wrong passphrase?): " + e.getMessage());
+            throw new IllegalArgumentException(file + ": cannot read PKCS#12" + (e instanceof java.nio.file.FileSystemException
+                    ? ": " + FileErrors.reason(e) : " (wrong passphrase?): " + e.getMessage()));
         } catch (GeneralSecurityException e) {
             throw new IllegalArgumentException(file + ": cannot read PKCS#12: " + e.getMessage());
         }
@@ -128,7 +130,7 @@ public record KeyMaterial(PrivateKey key, List<X509Certificate> chain) {
             }
             return out;
         } catch (IOException e) {
-            throw new IllegalArgumentException(file + ": cannot read: " + e.getMessage());
+            throw new IllegalArgumentException(file + ": cannot read: " + FileErrors.reason(e));
         } catch (GeneralSecurityException e) {
             throw new IllegalArgumentException(file + ": not a PEM certificate: " + e.getMessage());
         }
@@ -139,7 +141,7 @@ public record KeyMaterial(PrivateKey key, List<X509Certificate> chain) {
             String s = Files.readString(file, StandardCharsets.UTF_8);
             return s.strip().toCharArray();
         } catch (IOException e) {
-            throw new IllegalArgumentException(file + ": cannot read the passphrase file: " + e.getMessage());
+            throw new IllegalArgumentException(file + ": cannot read the passphrase file: " + FileErrors.reason(e));
         }
     }
 
@@ -167,7 +169,7 @@ public record KeyMaterial(PrivateKey key, List<X509Certificate> chain) {
             }
             throw new IllegalArgumentException(file + ": no private key found (expected PEM: PKCS#1 or PKCS#8)");
         } catch (IOException e) {
-            throw new IllegalArgumentException(file + ": cannot read the key: " + e.getMessage());
+            throw new IllegalArgumentException(file + ": cannot read the key: " + FileErrors.reason(e));
         } catch (OperatorCreationException | PKCSException e) {
             throw new IllegalArgumentException(file + ": cannot decrypt the key (wrong passphrase?): " + e.getMessage());
         }
