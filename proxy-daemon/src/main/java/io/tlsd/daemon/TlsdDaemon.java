@@ -250,6 +250,7 @@ public final class TlsdDaemon implements AutoCloseable {
             InetSocketAddress backend = backend(t);
             ServerTunnel tunnel = new ServerTunnel(transport, control, workers, tls.defaultContext(), t.listen(),
                     backend, t.proxyProtocol(), settings(config, t));
+            tunnel.acceptProxyProtocol(t.acceptProxyProtocol());
             serve(tunnel, tls, backend, t.routes().isEmpty() ? null : backendsBySni(t, backend));
             logRoutes(t);
             tunnel.start();

@@ -142,6 +142,78 @@ class TunnelProxyProtocolTest {
         }
     }
 
+    /**
+     * accept_proxy_protocol behind a real HAProxy ({@code send-proxy-v2}, TCP mode): the client
+     * HAProxy accepted, not HAProxy, is the one the tunnel names to its backend. (A client without
+     * a header is closed: ListenerProxyProtocolTest.)
+     */
+    @Test
+    void behindHaproxyTheClientItNamesIsPassedOn() throws Exception {
+        CompletableFuture<Header> received = new CompletableFuture<>();
+        int tunnelPort = io.tlsd.testing.FreePorts.loopback();
+        // HAProxy first: its readiness probe must not reach the tunnel (its backend takes one header)
+        try (Haproxy haproxy = Haproxy.inFrontOf(tunnelPort);
+             PlainBackend backend = PlainBackend.start(parseThenEcho(received))) {
+            ServerTunnel server = new ServerTunnel(fixture.transport, fixture.boss, fixture.workers,
+                    serverContextWithAlpnAndClientAuth(), new InetSocketAddress("127.0.0.1", tunnelPort),
+                    backend.address(), true, TunnelSettings.DEFAULTS);
+            server.acceptProxyProtocol(true);
+            server.start();
+            try (server) {
+                try (SSLSocket socket = jdkClient(new InetSocketAddress("127.0.0.1", haproxy.port), alice)) {
+                    roundTrip(socket);
+                    Header header = received.get(10, TimeUnit.SECONDS);
+                    assertEquals(new InetSocketAddress("127.0.0.1", socket.getLocalPort()), header.source(),
+                            "the client HAProxy accepted");
+                    assertEquals(new InetSocketAddress("127.0.0.1", haproxy.port), header.destination(),
+                            "the address it reached");
+                    assertEquals("alice", header.sslText(0x22));
+                }
+            }
+        }
+    }
+
+    /** HAProxy in TCP mode on a free loopback port, sending a PROXY v2 header to {@code port}. */
+    private static final class Haproxy implements AutoCloseable {
+        final int port;
+        final Process process;
+
+        private Haproxy(int port, Process process) {
+            this.port = port;
+            this.process = process;
+        }
+
+        static Haproxy inFrontOf(int port) throws Exception {
+            int front = io.tlsd.testing.FreePorts.loopback();
+            Path cfg = java.nio.file.Files.writeString(dir.resolve("haproxy-" + front + ".cfg"), String.join("\n",
+                    "global", "  log stderr format raw local0 warning",
+                    "defaults", "  mode tcp", "  timeout connect 5s", "  timeout client 30s", "  timeout server 30s",
+                    "frontend in", "  bind 127.0.0.1:" + front, "  default_backend tlsd",
+                    "backend tlsd", "  server t 127.0.0.1:" + port + " send-proxy-v2", ""));
+            Process process = new ProcessBuilder("haproxy", "-db", "-f", cfg.toString()).redirectErrorStream(true)
+                    .redirectOutput(dir.resolve("haproxy-" + front + ".log").toFile()).start();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (true) {
+                try (Socket probe = new Socket(InetAddress.getLoopbackAddress(), front)) {
+                    return new Haproxy(front, process);
+                } catch (IOException e) {
+                    if (!process.isAlive() || System.nanoTime() > deadline) {
+                        process.destroyForcibly();
+                        throw new IllegalStateException("haproxy did not start: "
+                                + java.nio.file.Files.readString(dir.resolve("haproxy-" + front + ".log")), e);
+                    }
+                    Thread.sleep(20);
+                }
+            }
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            process.destroy();
+            process.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
     /** The bytes after the header are the client's, unchanged. */
     private static void roundTrip(Socket socket) throws IOException {
         socket.getOutputStream().write("after the header\n".getBytes(StandardCharsets.UTF_8));

@@ -89,6 +89,11 @@ final class ServerCommand implements Callable<Integer> {
     @Option(names = "--proxy-protocol", description = "Tunnel: send a PROXY protocol v2 header to the backend first")
     boolean proxyProtocol;
 
+    @Option(names = "--accept-proxy-protocol",
+            description = "Each connection begins with a load balancer's PROXY protocol header (v1 or v2), whose client"
+                    + " is taken for the connection's; others are closed. Only where nothing else reaches the port")
+    boolean acceptProxyProtocol;
+
     @Option(names = "--idle-timeout", paramLabel = "DURATION",
             description = "Tunnel: close connections idle this long, e.g. 30s or 1h, or seconds (default: 10m; 0: never)")
     String idleTimeout = "10m";
@@ -163,7 +168,7 @@ final class ServerCommand implements Callable<Integer> {
             ListenerConfig listener = new ListenerConfig("default", Addresses.parse(listen),
                     List.of(ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile).withOcspFile(ocspFile)),
                     alpn, policy, clientCa, Duration.ofSeconds(10), 64, ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS,
-                    0, clientCrl, allowedClients());
+                    0, clientCrl, allowedClients(), null, acceptProxyProtocol);
             List<ListenerConfig> all = new ArrayList<>(builder.listeners());
             all.removeIf(l -> l.name().equals("default"));
             all.add(0, listener);
@@ -196,7 +201,7 @@ final class ServerCommand implements Callable<Integer> {
                 ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile).withOcspFile(ocspFile), alpn,
                 clientAuthPolicy(),
                 clientCa, proxyProtocol, DaemonOptions.idleTimeout(idleTimeout), TunnelSettings.DEFAULT_MAX_CONNECTIONS, null,
-                accessLog, 0, List.of(), null, clientCrl, List.of(), allowedClients(), null));
+                accessLog, 0, List.of(), null, clientCrl, List.of(), allowedClients(), null, acceptProxyProtocol));
         builder.tunnels(tunnels);
         if (daemon.socket == null) {
             builder.ipcEnabled(false);

@@ -53,7 +53,7 @@ public final class ConfigFile {
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
             "passphrase_file", "alpn", "client_auth", "client_ca_file", "proxy_protocol", "idle_timeout",
             "max_connections", "ca_file", "access_log", "max_connections_per_client", "certificates", "crl_file",
-            "client_crl_file", "routes", "ocsp_file", "allowed_clients", "allowed_servers");
+            "client_crl_file", "routes", "ocsp_file", "allowed_clients", "allowed_servers", "accept_proxy_protocol");
     /** The keys of {@code allowed_clients} and {@code allowed_servers}. */
     private static final Set<String> ALLOWED_CLIENTS = Set.of("common_names", "dns_names", "uris");
     private static final Set<String> ROUTE = Set.of("names", "target");
@@ -63,7 +63,7 @@ public final class ConfigFile {
             "client_certificate", "signing");
     private static final Set<String> LISTENER = Set.of("name", "address", "certificates", "alpn", "client_auth",
             "client_ca_file", "client_crl_file", "handshake_timeout", "backlog", "max_pending_connections",
-            "max_pending_connections_per_client", "allowed_clients", "allowed_peers");
+            "max_pending_connections_per_client", "allowed_clients", "allowed_peers", "accept_proxy_protocol");
     private static final Set<String> CERTIFICATE = Set.of("names", "cert", "key", "pkcs12", "passphrase_file",
             "ocsp_file");
     private static final Set<String> TIMEOUTS = Set.of("connect", "handshake", "hello", "drain");
@@ -266,7 +266,8 @@ public final class ConfigFile {
                     m.containsKey("client_crl_file") ? path(m.get("client_crl_file"), where + ".client_crl_file") : null,
                     allowedClients(m, where),
                     m.containsKey("allowed_peers") ? allowedPeers(m.get("allowed_peers"), where + ".allowed_peers")
-                            : null));
+                            : null,
+                    flag(m, "accept_proxy_protocol", where)));
         }
         return out;
     }
@@ -364,7 +365,8 @@ public final class ConfigFile {
                     m.containsKey("crl_file") ? path(m.get("crl_file"), where + ".crl_file") : null,
                     m.containsKey("client_crl_file") ? path(m.get("client_crl_file"), where + ".client_crl_file") : null,
                     m.containsKey("routes") ? routes(m.get("routes"), where) : List.of(),
-                    allowedClients(m, where), allowedIdentities(m, "allowed_servers", where)));
+                    allowedClients(m, where), allowedIdentities(m, "allowed_servers", where),
+                    flag(m, "accept_proxy_protocol", where)));
         }
         return out;
     }

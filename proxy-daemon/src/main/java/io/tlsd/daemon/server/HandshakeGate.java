@@ -4,6 +4,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.ssl.SniCompletionEvent;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.tlsd.daemon.tls.ConnectionInfos;
+import io.tlsd.daemon.transport.ProxyProtocolIn;
 import io.tlsd.daemon.tls.HandOverGate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -61,7 +62,7 @@ final class HandshakeGate extends HandOverGate {
     private void failed(ChannelHandlerContext ctx, Throwable cause) {
         listener.handshakeFailed();
         log.info("listener {}: handshake with {} failed: {}", listener.name(),
-                ConnectionInfos.addressString(ctx.channel().remoteAddress()), reason(cause));
+                ConnectionInfos.addressString(ProxyProtocolIn.clientOf(ctx.channel())), reason(cause));
         ctx.close();
     }
 

@@ -32,12 +32,26 @@ import java.util.Objects;
  *     clientAuth} REQUIRED
  * @param allowedPeers which local processes (by uid or gid) may ACCEPT on it; null for any that
  *     may open a session
+ * @param acceptProxyProtocol each connection begins with a load balancer's PROXY protocol header
+ *     (v1 or v2), whose client stands for the connection's ({@link
+ *     io.tlsd.daemon.transport.ProxyProtocolIn})
  */
 public record ListenerConfig(String name, InetSocketAddress address, List<CertificateSpec> certificates,
                              List<String> alpn, ClientAuthPolicy clientAuth, Path clientCaFile,
                              Duration handshakeTimeout, int backlog, int maxPendingConnections,
                              int maxPendingConnectionsPerClient, Path clientCrlFile, AllowedIdentities allowedClients,
-                             AllowedPeers allowedPeers) {
+                             AllowedPeers allowedPeers, boolean acceptProxyProtocol) {
+
+    /** Without a load balancer's PROXY header in front. */
+    public ListenerConfig(String name, InetSocketAddress address, List<CertificateSpec> certificates,
+                          List<String> alpn, ClientAuthPolicy clientAuth, Path clientCaFile,
+                          Duration handshakeTimeout, int backlog, int maxPendingConnections,
+                          int maxPendingConnectionsPerClient, Path clientCrlFile, AllowedIdentities allowedClients,
+                          AllowedPeers allowedPeers) {
+        this(name, address, certificates, alpn, clientAuth, clientCaFile, handshakeTimeout, backlog,
+                maxPendingConnections, maxPendingConnectionsPerClient, clientCrlFile, allowedClients, allowedPeers,
+                false);
+    }
 
     /** Any process that may open a session may accept on it. */
     public ListenerConfig(String name, InetSocketAddress address, List<CertificateSpec> certificates,

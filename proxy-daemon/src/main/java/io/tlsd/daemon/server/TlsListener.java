@@ -16,6 +16,7 @@ import io.tlsd.daemon.tls.ServerTlsContexts;
 import io.tlsd.daemon.transport.ConnectFailures;
 import io.tlsd.daemon.transport.ConnectionLimit;
 import io.tlsd.daemon.transport.LoopHandOver;
+import io.tlsd.daemon.transport.ProxyProtocolIn;
 import io.tlsd.daemon.transport.TcpKeepalive;
 import io.tlsd.daemon.transport.Transport;
 import java.io.IOException;
@@ -107,6 +108,9 @@ final class TlsListener {
                             return; // closed: max_pending_connections clients handshake or wait already
                         }
                         keepalive.apply(ch);
+                        if (config.acceptProxyProtocol()) {
+                            ProxyProtocolIn.install(ch.pipeline()); // first: the balancer's header, then TLS
+                        }
                         ch.pipeline()
                                 // picks the certificate by SNI, then handshakes (with a deadline)
                                 .addLast("tls", new SniHandler(contexts.mapping(), config.handshakeTimeout().toMillis()))
@@ -187,7 +191,7 @@ final class TlsListener {
                 if (ready.size() >= config.backlog()) {
                     refused.increment();
                     log.warn("listener {}: {} connections already wait for an ACCEPT; refusing {}",
-                            config.name(), ready.size(), ConnectionInfos.addressString(ch.remoteAddress()));
+                            config.name(), ready.size(), ConnectionInfos.addressString(ProxyProtocolIn.clientOf(ch)));
                     ch.close();
                     return;
                 }

@@ -6,6 +6,7 @@ import io.netty.handler.ssl.ReferenceCountedOpenSslEngine;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.internal.tcnative.SSL;
 import io.netty.util.NetUtil;
+import io.tlsd.daemon.transport.ProxyProtocolIn;
 import io.tlsd.proto.v1.ConnectionInfo;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -33,7 +34,7 @@ public final class ConnectionInfos {
                 .setAlpn(tls.applicationProtocol() == null ? "" : tls.applicationProtocol())
                 .setResumed(isResumed(engine))
                 .setKeyExchangeGroup(groupOf(engine))
-                .setPeerAddress(addressString(ch.remoteAddress()))
+                .setPeerAddress(addressString(ProxyProtocolIn.clientOf(ch)))
                 .setLocalAddress(addressString(ch.localAddress()));
         try {
             Certificate[] chain = session.getPeerCertificates();

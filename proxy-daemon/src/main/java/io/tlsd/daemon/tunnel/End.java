@@ -6,6 +6,7 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.ssl.SslHandler;
+import io.tlsd.daemon.transport.ProxyProtocolIn;
 import java.util.ArrayDeque;
 
 /**
@@ -71,7 +72,7 @@ abstract class End {
     }
 
     String peer() {
-        return Relay.addressString(channel.remoteAddress());
+        return Relay.addressString(ProxyProtocolIn.clientOf(channel));
     }
 
     private static final class Plain extends End {

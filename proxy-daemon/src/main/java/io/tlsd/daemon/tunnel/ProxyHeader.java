@@ -5,6 +5,7 @@ import io.netty.handler.ssl.CipherSuiteConverter;
 import io.netty.handler.ssl.ReferenceCountedOpenSslEngine;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.internal.tcnative.SSL;
+import io.tlsd.daemon.transport.ProxyProtocolIn;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.security.cert.Certificate;
@@ -55,8 +56,8 @@ record ProxyHeader(InetSocketAddress source, InetSocketAddress destination, Stri
         boolean resumed = isResumed(engine);
         String cipher = CipherSuiteConverter.toOpenSsl(session.getCipherSuite(), false);
         return new ProxyHeader(
-                inet(channel.remoteAddress()),
-                inet(channel.localAddress()),
+                inet(ProxyProtocolIn.clientOf(channel)),
+                inet(ProxyProtocolIn.destinationOf(channel)),
                 tls.applicationProtocol(),
                 requestedServerName(session),
                 new Tls(session.getProtocol(),

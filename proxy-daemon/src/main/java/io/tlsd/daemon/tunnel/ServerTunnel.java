@@ -19,6 +19,7 @@ import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.Mapping;
 import io.tlsd.daemon.transport.ConnectFailures;
 import io.tlsd.daemon.transport.ConnectionLimit;
+import io.tlsd.daemon.transport.ProxyProtocolIn;
 import io.tlsd.daemon.transport.Transport;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -87,6 +88,8 @@ public final class ServerTunnel implements AutoCloseable {
     private volatile Served served;
     private final InetSocketAddress listen;
     private final boolean proxyProtocol;
+    /** Set before {@link #start}: each connection begins with a load balancer's PROXY header. */
+    private volatile boolean acceptProxyProtocol;
     /** Replaced by {@link #settings(TunnelSettings)}; a connection reads it when accepted. */
     private volatile TunnelSettings settings;
     private final Listener listener;
@@ -247,6 +250,15 @@ public final class ServerTunnel implements AutoCloseable {
     }
 
     /**
+     * Reads a PROXY protocol header (v1 or v2) at the start of each connection, sent by a load
+     * balancer in front, and takes the client it names for the connection's (see {@link
+     * ProxyProtocolIn}); a connection without one is closed. Call before {@link #start}.
+     */
+    public void acceptProxyProtocol(boolean on) {
+        acceptProxyProtocol = on;
+    }
+
+    /**
      * Binds the listen address and starts accepting; returns once listening.
      *
      * @throws IOException if the address cannot be bound
@@ -258,7 +270,7 @@ public final class ServerTunnel implements AutoCloseable {
                         + "max connections {})",
                 settings.logPrefix(), Relay.addressString(localAddress), Relay.addressString(served.backend()),
                 served.backendsBySni() == null ? "" : " (others by SNI name)",
-                proxyProtocol ? "PROXY protocol v2, " : "", settings.connectTimeout().toMillis(),
+                (acceptProxyProtocol ? "PROXY protocol in, " : "") + (proxyProtocol ? "PROXY protocol v2, " : ""), settings.connectTimeout().toMillis(),
                 settings.handshakeTimeout().toMillis(),
                 settings.idleTimeout().isZero() ? "off" : settings.idleTimeout().toMillis() + " ms",
                 ConnectionLimit.describe(settings.maxConnections(), settings.maxConnectionsPerClient()));
@@ -337,6 +349,9 @@ public final class ServerTunnel implements AutoCloseable {
                 ch.pipeline().addLast("idle", new IdleStateHandler(
                         0, 0, with.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
             }
+            if (acceptProxyProtocol) {
+                ProxyProtocolIn.install(ch.pipeline()); // first: the balancer's header, then TLS
+            }
             Served now = served;
             if (now.bySni() == null) {
                 SslHandler tls = now.single().newHandler(ch.alloc());
@@ -408,7 +423,7 @@ public final class ServerTunnel implements AutoCloseable {
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             // what failed the ClientHello (ClientHelloWatch logs it), or a reset before one came
-            log.debug("{}: client {}: {}", name(client, served), Relay.addressString(client.remoteAddress()),
+            log.debug("{}: client {}: {}", name(client, served), Relay.addressString(ProxyProtocolIn.clientOf(client)),
                     cause.toString());
             ctx.close();
         }
@@ -429,14 +444,14 @@ public final class ServerTunnel implements AutoCloseable {
                 if (sni.cause() != null) {
                     listener.clientHelloFailed();
                     log.info("{}: TLS handshake failed for client {}: {}", name(ctx.channel()),
-                            Relay.addressString(ctx.channel().remoteAddress()), Relay.describe(sni.cause()));
+                            Relay.addressString(ProxyProtocolIn.clientOf(ctx.channel())), Relay.describe(sni.cause()));
                     ctx.close();
                 } else {
                     ctx.pipeline().remove(this);
                 }
             } else if (evt instanceof ChannelInputShutdownEvent || evt instanceof IdleStateEvent) {
                 log.debug("{}: client {} {} before its ClientHello", name(ctx.channel()),
-                        Relay.addressString(ctx.channel().remoteAddress()),
+                        Relay.addressString(ProxyProtocolIn.clientOf(ctx.channel())),
                         evt instanceof IdleStateEvent ? "was idle" : "closed the connection");
                 ctx.close();
             } else {
@@ -447,7 +462,7 @@ public final class ServerTunnel implements AutoCloseable {
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             // e.g. the mapping refused the name: its SniCompletionEvent counts and logs it
-            log.debug("{}: client {}: {}", name(ctx.channel()), Relay.addressString(ctx.channel().remoteAddress()),
+            log.debug("{}: client {}: {}", name(ctx.channel()), Relay.addressString(ProxyProtocolIn.clientOf(ctx.channel())),
                     cause.toString());
             ctx.close();
         }

@@ -52,13 +52,29 @@ import java.util.Objects;
  * @param routes server role: other backends than {@code target} for the clients whose SNI name
  *     matches one of a route's names (exact, or {@code *.example.com} for the names one label
  *     under it; an exact name before a wildcard; a name in one route only)
+ * @param acceptProxyProtocol server role: each connection begins with a load balancer's PROXY
+ *     protocol header (v1 or v2), whose client stands for the connection's ({@link
+ *     io.tlsd.daemon.transport.ProxyProtocolIn})
  */
 public record TunnelConfig(String name, InetSocketAddress listen, String target, String serverName,
                            CertificateSpec certificate, List<String> alpn, ClientAuthPolicy clientAuth,
                            Path clientCaFile, boolean proxyProtocol, Duration idleTimeout, int maxConnections,
                            Path caFile, boolean accessLog, int maxConnectionsPerClient,
                            List<CertificateSpec> certificates, Path crlFile, Path clientCrlFile,
-                           List<Route> routes, AllowedIdentities allowedClients, AllowedIdentities allowedServers) {
+                           List<Route> routes, AllowedIdentities allowedClients, AllowedIdentities allowedServers,
+                           boolean acceptProxyProtocol) {
+
+    /** Without a load balancer's PROXY header in front. */
+    public TunnelConfig(String name, InetSocketAddress listen, String target, String serverName,
+                        CertificateSpec certificate, List<String> alpn, ClientAuthPolicy clientAuth,
+                        Path clientCaFile, boolean proxyProtocol, Duration idleTimeout, int maxConnections,
+                        Path caFile, boolean accessLog, int maxConnectionsPerClient,
+                        List<CertificateSpec> certificates, Path crlFile, Path clientCrlFile,
+                        List<Route> routes, AllowedIdentities allowedClients, AllowedIdentities allowedServers) {
+        this(name, listen, target, serverName, certificate, alpn, clientAuth, clientCaFile, proxyProtocol,
+                idleTimeout, maxConnections, caFile, accessLog, maxConnectionsPerClient, certificates, crlFile,
+                clientCrlFile, routes, allowedClients, allowedServers, false);
+    }
 
     /**
      * Clients whose SNI name is one of {@code names} go to {@code target} instead of the tunnel's.
@@ -135,21 +151,21 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
     public TunnelConfig withAccessLog(boolean on) {
         return new TunnelConfig(name, listen, target, serverName, certificate, alpn, clientAuth, clientCaFile,
                 proxyProtocol, idleTimeout, maxConnections, caFile, on, maxConnectionsPerClient, certificates, crlFile,
-                clientCrlFile, routes, allowedClients, allowedServers);
+                clientCrlFile, routes, allowedClients, allowedServers, acceptProxyProtocol);
     }
 
     /** This tunnel with connections closed after {@code idle} without a byte either way (ZERO: never). */
     public TunnelConfig withIdleTimeout(Duration idle) {
         return new TunnelConfig(name, listen, target, serverName, certificate, alpn, clientAuth, clientCaFile,
                 proxyProtocol, idle, maxConnections, caFile, accessLog, maxConnectionsPerClient, certificates, crlFile,
-                clientCrlFile, routes, allowedClients, allowedServers);
+                clientCrlFile, routes, allowedClients, allowedServers, acceptProxyProtocol);
     }
 
     /** This tunnel with {@code allowedServers} (null: the target's certificate must name its host). */
     public TunnelConfig withAllowedServers(AllowedIdentities allowedServers) {
         return new TunnelConfig(name, listen, target, serverName, certificate, alpn, clientAuth, clientCaFile,
                 proxyProtocol, idleTimeout, maxConnections, caFile, accessLog, maxConnectionsPerClient, certificates, crlFile,
-                clientCrlFile, routes, allowedClients, allowedServers);
+                clientCrlFile, routes, allowedClients, allowedServers, acceptProxyProtocol);
     }
 
     /**
@@ -195,7 +211,7 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
     /**
      * The keys set that only a server-role tunnel uses: {@code certificates}, {@code ocsp_file}, {@code client_auth}
      * (other than none), {@code client_ca_file}, {@code client_crl_file}, {@code proxy_protocol: true},
-     * {@code routes}.
+     * {@code accept_proxy_protocol: true}, {@code routes}.
      */
     public List<String> serverRoleKeys() {
         List<String> keys = new ArrayList<>();
@@ -219,6 +235,9 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
         }
         if (proxyProtocol) {
             keys.add("proxy_protocol");
+        }
+        if (acceptProxyProtocol) {
+            keys.add("accept_proxy_protocol");
         }
         if (!routes.isEmpty()) {
             keys.add("routes");

@@ -123,6 +123,18 @@ class ConfigFileTest {
     }
 
     @Test
+    void listenersAndServerTunnelsMayAcceptAProxyHeader() throws Exception {
+        DaemonConfig c = ConfigFile.load(write("listeners:\n  - name: web\n    address: 127.0.0.1:8443\n"
+                + "    certificates:\n      - {cert: /c.pem, key: /k.pem}\n    accept_proxy_protocol: true\n"
+                + "tunnels:\n  - name: in\n    listen: 127.0.0.1:9443\n    target: 127.0.0.1:80\n"
+                + "    cert: /c.pem\n    key: /k.pem\n    accept_proxy_protocol: true\n"));
+        assertTrue(c.listeners().get(0).acceptProxyProtocol());
+        assertTrue(c.tunnels().get(0).acceptProxyProtocol());
+        assertEquals(List.of("accept_proxy_protocol"), c.tunnels().get(0).serverRoleKeys(),
+                "a client-role tunnel refuses it");
+    }
+
+    @Test
     void tcpKeepaliveIsOnByDefaultAndCanBeTurnedOff() throws Exception {
         assertEquals(Duration.ofMinutes(1), ConfigFile.load(write("")).tcpKeepalive().idle());
         assertEquals(Duration.ofMinutes(5), ConfigFile.load(write("tcp_keepalive: 5m\n")).tcpKeepalive().idle());
