@@ -129,6 +129,21 @@ class ServerAppsTest {
     }
 
     @Test
+    void tlsdAcceptGivesUpAfterItsTimeout() throws Exception {
+        Process accept = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), TlsdCommand.class.getName(), "accept",
+                "--socket", fixture.socket().toString(), "--timeout", "300ms").start();
+        try {
+            assertTrue(accept.waitFor(20, TimeUnit.SECONDS), "tlsd accept did not give up");
+            String stderr = new String(accept.getErrorStream().readAllBytes(), US_ASCII);
+            assertEquals(1, accept.exitValue(), stderr);
+            assertTrue(stderr.contains("TIMED_OUT"), stderr);
+        } finally {
+            accept.destroyForcibly();
+        }
+    }
+
+    @Test
     void tlsdAcceptBridgesAnOpensslClient() throws Exception {
         List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),

@@ -22,13 +22,19 @@ final class AcceptCommand implements Callable<Integer> {
     @Option(names = {"-v", "--verbose"}, description = "Print the client's connection details to stderr")
     boolean verbose;
 
+    @Option(names = {"-w", "--timeout"}, paramLabel = "DURATION",
+            description = "Give up when no client comes within this long, e.g. 30s (default: wait for one)")
+    String timeout;
+
     @Parameters(paramLabel = "LISTENER", arity = "0..1", defaultValue = "default",
             description = "The listener to accept from (default: ${DEFAULT-VALUE})")
     String listener;
 
     @Override
     public Integer call() throws Exception {
+        java.time.Duration within = timeout == null ? java.time.Duration.ZERO
+                : io.tlsd.daemon.config.ConfigFile.parseDuration(timeout, "--timeout");
         return StdioBridge.run(socket != null ? socket : SocketPaths.server(), "tlsd accept", listener, verbose,
-                client -> client.accept(listener));
+                client -> client.accept(listener, within));
     }
 }

@@ -32,6 +32,10 @@ final class ConnectCommand implements Callable<Integer> {
     @Option(names = {"-v", "--verbose"}, description = "Print the negotiated connection details to stderr")
     boolean verbose;
 
+    @Option(names = {"-w", "--timeout"}, paramLabel = "DURATION",
+            description = "Give up when the connection is not up within this long, e.g. 5s (default: no limit)")
+    String timeout;
+
     @Parameters(paramLabel = "HOST:PORT", description = "The TLS server to connect to")
     String target;
 
@@ -57,6 +61,9 @@ final class ConnectCommand implements Callable<Integer> {
         }
         if (alpn != null) {
             options.alpn(alpn);
+        }
+        if (timeout != null) {
+            options.timeout(io.tlsd.daemon.config.ConfigFile.parseDuration(timeout, "--timeout"));
         }
 
         OpenOptions open = options.build();
