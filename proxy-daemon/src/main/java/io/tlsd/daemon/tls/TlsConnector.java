@@ -143,8 +143,10 @@ public final class TlsConnector implements Connector {
         private static final int WITHDRAWN = 2;
         /** Leaves WAITING once, by whichever comes first: its first connect, or its withdrawal. */
         private final AtomicInteger state = new AtomicInteger(WAITING);
-        /** What it is doing, in words (see {@link Connector#progress}). */
-        volatile String progress = "resolving its host";
+        /** What it is doing (see {@link Connector#progress}): put in words only when asked. */
+        volatile Stage stage = Stage.RESOLVING;
+        /** The address of {@link #stage}, null while resolving. */
+        volatile InetSocketAddress target;
 
         PendingAttempt(EventLoop loop) {
             super(loop);
@@ -196,12 +198,27 @@ public final class TlsConnector implements Connector {
 
     @Override
     public String progress(Future<Channel> attempt) {
-        return attempt instanceof PendingAttempt pending ? pending.progress : null;
+        if (!(attempt instanceof PendingAttempt pending)) {
+            return null;
+        }
+        Stage stage = pending.stage; // first: its target was set before it
+        InetSocketAddress target = pending.target;
+        return switch (stage) {
+            case RESOLVING -> "resolving its host";
+            case WAITING -> "waiting for its turn to connect to " + NetUtil.toSocketAddressString(target)
+                    + " (max_handshakes_in_flight)";
+            case CONNECTING -> "connecting to " + NetUtil.toSocketAddressString(target);
+            case HANDSHAKING -> "in the TLS handshake with " + NetUtil.toSocketAddressString(target);
+        };
     }
 
-    private static void progress(Promise<Channel> promise, String now) {
+    /** Where an attempt is, for {@link #progress}. */
+    private enum Stage { RESOLVING, WAITING, CONNECTING, HANDSHAKING }
+
+    private static void progress(Promise<Channel> promise, Stage stage, InetSocketAddress target) {
         if (promise instanceof PendingAttempt pending) {
-            pending.progress = now;
+            pending.target = target; // before the stage, which progress() reads before the target
+            pending.stage = stage;
         }
     }
 
@@ -266,8 +283,7 @@ public final class TlsConnector implements Connector {
                 promise.tryFailure(new Failure(Status.INTERNAL, "cannot start a connection attempt: " + e));
             }
         };
-        progress(promise, "waiting for its turn to connect to " + NetUtil.toSocketAddressString(dial.target())
-                + " (max_handshakes_in_flight)");
+        progress(promise, Stage.WAITING, dial.target());
         lane.submit(waiting);
         promise.addListener(f -> {
             if (f.isCancelled()) {
@@ -312,7 +328,7 @@ public final class TlsConnector implements Connector {
         }
         InetSocketAddress address = dial.target();
         String target = NetUtil.toSocketAddressString(address);
-        progress(promise, "connecting to " + target);
+        progress(promise, Stage.CONNECTING, address);
         SslHandler[] tls = new SslHandler[1];
         ClientGate gate = new ClientGate();
         long handshakeMillis = handshakeTimeout.toMillis();
@@ -357,7 +373,7 @@ public final class TlsConnector implements Connector {
                 }
                 return;
             }
-            progress(promise, "in the TLS handshake with " + target);
+            progress(promise, Stage.HANDSHAKING, address);
             tls[0].handshakeFuture().addListener(h -> {
                 attemptEnded.accept(h.isSuccess() ? System.nanoTime() - start : -1);
                 if (h.isSuccess()) {
