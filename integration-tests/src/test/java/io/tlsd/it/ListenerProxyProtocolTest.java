@@ -2,6 +2,7 @@ package io.tlsd.it;
 
 import static java.nio.charset.StandardCharsets.US_ASCII;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.tlsd.daemon.server.ListenerConfig;
@@ -71,15 +72,95 @@ class ListenerProxyProtocolTest {
                 }
             }
 
+            Operation<TlsConnection> split = app.accept("web");
             try (Socket tcp = new Socket(InetAddress.getLoopbackAddress(), port)) {
-                assertThrows(IOException.class, () -> overTls(tls, tcp), "TLS without the balancer's header");
+                // a v2 header (TCP over IPv6) that arrives in two reads
+                tcp.setTcpNoDelay(true);
+                byte[] header = v2Tcp6Header("2001:db8::7", 51000, port);
+                tcp.getOutputStream().write(header, 0, 5);
+                Thread.sleep(200);
+                tcp.getOutputStream().write(header, 5, header.length - 5);
+                try (SSLSocket socket = overTls(tls, tcp)) {
+                    TlsConnection conn = split.await(T);
+                    assertEquals("[2001:db8::7]:51000", conn.info().peerAddress());
+                    conn.close().await(T);
+                }
+            }
+
+            Operation<TlsConnection> together = app.accept("web");
+            try (Socket tcp = new Socket(InetAddress.getLoopbackAddress(), port)) {
+                // the header and the ClientHello in one write: the bytes after the header go on to TLS
+                handshakeWithTheHeaderInTheFirstWrite(tls, tcp,
+                        ("PROXY TCP4 198.51.100.9 127.0.0.1 42000 " + port + "\r\n").getBytes(US_ASCII));
+                TlsConnection conn = together.await(T);
+                assertEquals("198.51.100.9:42000", conn.info().peerAddress());
+                conn.close().await(T);
+            }
+
+            try (Socket tcp = new Socket(InetAddress.getLoopbackAddress(), port)) {
+                IOException refused = assertThrows(IOException.class, () -> overTls(tls, tcp),
+                        "TLS without the balancer's header");
+                assertFalse(refused instanceof java.net.SocketTimeoutException,
+                        "closed at once, not left to the handshake timeout: " + refused);
+            }
+        }
+    }
+
+    private static byte[] v2Tcp6Header(String source, int sourcePort, int destinationPort) throws IOException {
+        java.nio.ByteBuffer header = java.nio.ByteBuffer.allocate(16 + 36);
+        header.put(new byte[] {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 'Q', 'U', 'I', 'T', 0x0A});
+        header.put((byte) 0x21).put((byte) 0x21).putShort((short) 36); // v2 PROXY, TCP over IPv6
+        header.put(InetAddress.getByName(source).getAddress()).put(InetAddress.getByName("::1").getAddress());
+        header.putShort((short) sourcePort).putShort((short) destinationPort);
+        return header.array();
+    }
+
+    /** A TLS 1.3 handshake by hand ({@link javax.net.ssl.SSLEngine}), its first write led by {@code header}. */
+    private static void handshakeWithTheHeaderInTheFirstWrite(SSLContext context, Socket tcp, byte[] header)
+            throws Exception {
+        tcp.setSoTimeout(10_000);
+        javax.net.ssl.SSLEngine engine = context.createSSLEngine("localhost", tcp.getPort());
+        engine.setUseClientMode(true);
+        int packet = engine.getSession().getPacketBufferSize();
+        java.nio.ByteBuffer in = java.nio.ByteBuffer.allocate(4 * packet);
+        java.nio.ByteBuffer app = java.nio.ByteBuffer.allocate(engine.getSession().getApplicationBufferSize());
+        byte[] lead = header;
+        engine.beginHandshake();
+        while (true) {
+            switch (engine.getHandshakeStatus()) {
+                case NEED_WRAP -> {
+                    java.nio.ByteBuffer out = java.nio.ByteBuffer.allocate(packet);
+                    engine.wrap(java.nio.ByteBuffer.allocate(0), out);
+                    out.flip();
+                    byte[] bytes = new byte[lead.length + out.remaining()];
+                    System.arraycopy(lead, 0, bytes, 0, lead.length);
+                    out.get(bytes, lead.length, bytes.length - lead.length);
+                    tcp.getOutputStream().write(bytes); // the first: header and ClientHello together
+                    lead = new byte[0];
+                }
+                case NEED_UNWRAP -> {
+                    in.flip();
+                    javax.net.ssl.SSLEngineResult result = engine.unwrap(in, app);
+                    in.compact();
+                    if (result.getStatus() == javax.net.ssl.SSLEngineResult.Status.BUFFER_UNDERFLOW) {
+                        int n = tcp.getInputStream().read(in.array(), in.position(), in.remaining());
+                        if (n < 0) {
+                            throw new IOException("closed during the handshake");
+                        }
+                        in.position(in.position() + n);
+                    }
+                }
+                case NEED_TASK -> engine.getDelegatedTask().run();
+                default -> {
+                    return; // FINISHED, NOT_HANDSHAKING
+                }
             }
         }
     }
 
     private static SSLSocket overTls(SSLContext context, Socket tcp) throws IOException {
         SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket(tcp, "localhost", tcp.getPort(), false);
-        socket.setSoTimeout(10_000);
+        socket.setSoTimeout(5_000); // less than the listener's handshake timeout
         socket.startHandshake();
         return socket;
     }

@@ -37,24 +37,26 @@ public final class SharedTmpSocketDirectory {
 
   /**
    * After connecting to {@code socket}: when it is in {@code /tmp/tlsd-<this user>/}, throws unless
-   * the process that listens on it runs as the directory's owner (this user, {@link #check}), as
-   * the kernel reports it. Closes the gap between the directory's check and the connect.
+   * the process that listens on it runs as this process's uid, as the kernel reports it. This
+   * closes the gap between {@link #check} (which passes a directory that does not exist yet) and
+   * the connect, in which another user could make the directory and a socket of theirs.
    */
   public static void checkPeer(Path socket, SocketChannel connected) throws IOException {
-    checkPeer(socket, connected, TMP, System.getProperty("user.name"));
+    checkPeer(socket, connected, TMP, System.getProperty("user.name"), new UnixSystem().getUid());
   }
 
-  static void checkPeer(Path socket, SocketChannel connected, Path tmp, String user)
+  static void checkPeer(Path socket, SocketChannel connected, Path tmp, String user, long uid)
       throws IOException {
-    Path dir = fallbackDirectory(socket, tmp, user);
-    if (dir == null) {
+    if (fallbackDirectory(socket, tmp, user) == null) {
       return;
     }
     UserPrincipal daemon = connected.getOption(ExtendedSocketOptions.SO_PEERCRED).user();
-    UserPrincipal owner = Files.getOwner(dir, LinkOption.NOFOLLOW_LINKS);
-    if (!daemon.equals(owner)) {
+    // by its number: a uid without a name (an arbitrary-uid container) is found as such
+    UserPrincipal me =
+        socket.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName(Long.toString(uid));
+    if (!daemon.equals(me)) {
       throw new IOException("the process listening on " + socket + " runs as " + daemon.getName()
-          + ", not as " + owner.getName() + ", who owns " + dir + ": not a tlsd of this user");
+          + ", not as uid " + uid + ": not a tlsd of this user");
     }
   }
 

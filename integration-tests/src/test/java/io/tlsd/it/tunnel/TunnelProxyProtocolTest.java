@@ -187,7 +187,8 @@ class TunnelProxyProtocolTest {
             int front = io.tlsd.testing.FreePorts.loopback();
             Path cfg = java.nio.file.Files.writeString(dir.resolve("haproxy-" + front + ".cfg"), String.join("\n",
                     "global", "  log stderr format raw local0 warning",
-                    "defaults", "  mode tcp", "  timeout connect 5s", "  timeout client 30s", "  timeout server 30s",
+                    // no retry of the readiness probe's connection, which would reach the tunnel later
+                    "defaults", "  mode tcp", "  retries 0", "  option abortonclose", "  timeout connect 5s", "  timeout client 30s", "  timeout server 30s",
                     "frontend in", "  bind 127.0.0.1:" + front, "  default_backend tlsd",
                     "backend tlsd", "  server t 127.0.0.1:" + port + " send-proxy-v2", ""));
             Process process = new ProcessBuilder("haproxy", "-db", "-f", cfg.toString()).redirectErrorStream(true)

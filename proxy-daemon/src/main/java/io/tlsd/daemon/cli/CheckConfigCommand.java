@@ -54,6 +54,13 @@ final class CheckConfigCommand implements Callable<Integer> {
             problems.add(file + ": tls.ca_file: " + config.caFile() + " is not a readable file");
         }
         checkCrls(config.crlFile(), file + ": tls.crl_file: ", problems);
+        if (config.clientCertificate() != null) {
+            try {
+                expiries.add(DaemonMetrics.certificateExpiry("client", "", config.clientCertificate().load().leaf()));
+            } catch (IllegalArgumentException e) {
+                problems.add(file + ": tls.client_certificate: " + e.getMessage());
+            }
+        }
         if (!config.tlsGroups().isEmpty()) {
             try {
                 new ClientTlsContexts(config.tlsParameters(), null); // BoringSSL checks each group name
@@ -90,6 +97,12 @@ final class CheckConfigCommand implements Callable<Integer> {
         for (TunnelConfig tunnel : config.tunnels()) {
             checkTunnel(tunnel, config, problems);
         }
+        List<ExpiryWarnings.Warning> expiry = ExpiryWarnings.of(expiries, Instant.now());
+        for (ExpiryWarnings.Warning w : expiry) {
+            if (w.expired()) {
+                problems.add(file + ": " + w.message());
+            }
+        }
         if (!problems.isEmpty()) {
             problems.forEach(System.err::println);
             return TlsdCommand.EXIT_USAGE;
@@ -110,8 +123,8 @@ final class CheckConfigCommand implements Callable<Integer> {
                     + (t.certificates().isEmpty() ? "" : ", " + t.certificates().size() + " certificate(s) by SNI")
                     + (t.routes().isEmpty() ? "" : ", " + t.routes().size() + " route(s) by SNI"));
         }
-        for (ExpiryWarnings.Warning w : ExpiryWarnings.of(expiries, Instant.now())) {
-            System.out.println("  " + (w.expired() ? "error: " : "warning: ") + w.message());
+        for (ExpiryWarnings.Warning w : expiry) {
+            System.out.println("  warning: " + w.message()); // the expired ones are problems, above
         }
         return 0;
     }

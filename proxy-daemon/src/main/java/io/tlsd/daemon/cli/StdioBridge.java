@@ -44,7 +44,8 @@ final class StdioBridge {
                 conn = take.apply(client).await();
             } catch (TlsdException e) {
                 System.err.println(command + ": " + what + ": " + e.getMessage());
-                return TlsdCommand.EXIT_FAILED;
+                return e.status() == io.tlsd.sdk.Status.UNAUTHORIZED ? TlsdCommand.EXIT_NO_PERMISSION
+                        : TlsdCommand.EXIT_FAILED; // a listener's allowed_peers, say
             }
             if (verbose) {
                 System.err.println(command + ": " + what + ": " + conn.info());

@@ -109,7 +109,7 @@ final class TlsListener {
                         }
                         keepalive.apply(ch);
                         if (config.acceptProxyProtocol()) {
-                            ProxyProtocolIn.install(ch.pipeline()); // first: the balancer's header, then TLS
+                            ProxyProtocolIn.install(ch.pipeline(), "listener " + config.name()); // first: then TLS
                         }
                         ch.pipeline()
                                 // picks the certificate by SNI, then handshakes (with a deadline)

@@ -4,15 +4,19 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.haproxy.HAProxyCommand;
 import io.netty.handler.codec.haproxy.HAProxyMessage;
 import io.netty.handler.codec.haproxy.HAProxyMessageDecoder;
+import io.netty.handler.codec.haproxy.HAProxyProtocolException;
 import io.netty.handler.codec.haproxy.HAProxyProxiedProtocol;
 import io.netty.util.AttributeKey;
 import io.netty.util.NetUtil;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@code accept_proxy_protocol}: connections that reach a listener or server tunnel through a load
@@ -21,20 +25,37 @@ import java.net.SocketAddress;
  * before anything else sees the bytes, and the client it names stands for the connection's peer
  * ({@link #clientOf}): in {@code ConnectionInfo.peer_address}, in the log lines, and in the PROXY
  * header a tunnel sends its backend. A connection whose first bytes are no valid header is
- * closed. Only for ports that nothing but the balancer can reach: the header is believed.
+ * closed, with a warning (at most every 10 s) that names the TCP peer. A header of another family
+ * than TCP over IPv4 or IPv6 (UDP, UNIX), or with the LOCAL command (the balancer's own health
+ * check), keeps the TCP peer. Only for ports that nothing but the balancer can reach: the header is
+ * believed.
  */
 public final class ProxyProtocolIn {
     private static final AttributeKey<InetSocketAddress> CLIENT = AttributeKey.valueOf("tlsd.proxied.client");
     private static final AttributeKey<InetSocketAddress> DESTINATION =
             AttributeKey.valueOf("tlsd.proxied.destination");
 
+    /**
+     * The most TLV bytes a v2 header may carry: balancers send a few dozen (AWS's VPC endpoint
+     * id, say); the decoder's default of 64 KiB would let each connection that has not even
+     * begun TLS make the daemon hold that much.
+     */
+    static final int MAX_TLV_BYTES = 4096;
+
+    private static final Logger log = LoggerFactory.getLogger(ProxyProtocolIn.class);
+    private static final WarningRate BAD_HEADERS = new WarningRate();
+
     private ProxyProtocolIn() {
     }
 
-    /** Puts the header's reader first in {@code pipeline}, ahead of TLS. */
-    public static void install(ChannelPipeline pipeline) {
-        pipeline.addFirst("proxy-header", new Reader());
-        pipeline.addFirst("proxy-decoder", new HAProxyMessageDecoder());
+    /**
+     * Puts the header's reader first in {@code pipeline}, ahead of TLS.
+     *
+     * @param owner names the listener or tunnel in the warning about a connection without a header
+     */
+    public static void install(ChannelPipeline pipeline, String owner) {
+        pipeline.addFirst("proxy-header", new Reader(owner));
+        pipeline.addFirst("proxy-decoder", new HAProxyMessageDecoder(MAX_TLV_BYTES));
     }
 
     /** The client: the one a PROXY header named, else the TCP peer. */
@@ -51,6 +72,29 @@ public final class ProxyProtocolIn {
 
     /** Takes the decoded header: keeps the addresses of a PROXY over TCP, then leaves the pipeline. */
     private static final class Reader extends ChannelInboundHandlerAdapter {
+        private final String owner;
+
+        Reader(String owner) {
+            this.owner = owner;
+        }
+
+        /** The decoder closed the connection: its first bytes were no PROXY header. */
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            Throwable why = cause instanceof DecoderException && cause.getCause() != null ? cause.getCause() : cause;
+            if (!(why instanceof HAProxyProtocolException)) {
+                ctx.fireExceptionCaught(cause);
+                return;
+            }
+            if (BAD_HEADERS.due()) {
+                log.warn("{}: connection from {} closed: it did not begin with a PROXY protocol header ({});"
+                        + " is it the load balancer, sending one (HAProxy send-proxy-v2)? Logged at most every 10 s",
+                        owner, NetUtil.toSocketAddressString((InetSocketAddress) ctx.channel().remoteAddress()),
+                        why.getMessage());
+            }
+            ctx.close();
+        }
+
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             if (!(msg instanceof HAProxyMessage header)) {

@@ -350,7 +350,7 @@ public final class ServerTunnel implements AutoCloseable {
                         0, 0, with.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
             }
             if (acceptProxyProtocol) {
-                ProxyProtocolIn.install(ch.pipeline()); // first: the balancer's header, then TLS
+                ProxyProtocolIn.install(ch.pipeline(), name(ch)); // first: the balancer's header, then TLS
             }
             Served now = served;
             if (now.bySni() == null) {
