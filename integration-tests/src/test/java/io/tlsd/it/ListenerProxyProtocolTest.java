@@ -4,6 +4,7 @@ import static java.nio.charset.StandardCharsets.US_ASCII;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.sdk.Operation;
@@ -97,11 +98,15 @@ class ListenerProxyProtocolTest {
                 conn.close().await(T);
             }
 
-            try (Socket tcp = new Socket(InetAddress.getLoopbackAddress(), port)) {
+            try (Socket tcp = new Socket(InetAddress.getLoopbackAddress(), port);
+                 io.tlsd.it.tunnel.LogCapture log = io.tlsd.it.tunnel.LogCapture.start()) {
                 IOException refused = assertThrows(IOException.class, () -> overTls(tls, tcp),
                         "TLS without the balancer's header");
                 assertFalse(refused instanceof java.net.SocketTimeoutException,
                         "closed at once, not left to the handshake timeout: " + refused);
+                String line = log.awaitLine("did not begin with a PROXY protocol header", T);
+                assertTrue(line != null && line.contains("listener web: connection from 127.0.0.1:" + tcp.getLocalPort()),
+                        log.text());
             }
         }
     }
