@@ -68,7 +68,7 @@ public final class ConfigFile {
             "ocsp_file");
     private static final Set<String> TIMEOUTS = Set.of("connect", "handshake", "hello", "drain");
     private static final Set<String> LIMITS = Set.of("max_write_bytes", "max_read_bytes", "max_ops_in_flight",
-            "max_queued_write_bytes", "max_connections", "connection_buffer_bytes");
+            "max_queued_write_bytes", "max_connections", "connection_buffer_bytes", "max_buffered_read_bytes");
     private static final Pattern DURATION = Pattern.compile("(\\d+)(us|ms|s|m|h|d)");
     private static final Pattern SIZE = Pattern.compile("(\\d+)(|KiB|MiB|GiB)");
 
@@ -501,7 +501,8 @@ public final class ConfigFile {
                 (int) numberOr(m, "max_ops_in_flight", d.maxOpsInFlight()),
                 sizeOr(m, "max_queued_write_bytes", d.maxQueuedWriteBytes()),
                 (int) numberOr(m, "max_connections", d.maxConnections()),
-                (int) sizeOr(m, "connection_buffer_bytes", d.connectionBufferBytes()));
+                (int) sizeOr(m, "connection_buffer_bytes", d.connectionBufferBytes()),
+                sizeOr(m, "max_buffered_read_bytes", d.maxBufferedReadBytes()));
     }
 
     private long numberOr(Map<String, Object> m, String key, long fallback) {

@@ -251,6 +251,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
             buf.release();
         }
         session.counters().bufferedBytes.addAndGet(-inboundBytes);
+        session.readBytesReleased(inboundBytes);
         inboundBytes = 0;
     }
 
@@ -276,7 +277,16 @@ final class Connection extends ChannelInboundHandlerAdapter {
         } finally {
             pumping = false;
         }
-        if (readPaused && inboundBytes < bufferCap && channel != null && endOfInput == null) {
+        resumeReading();
+    }
+
+    /**
+     * Reads the TLS socket again if reading paused and there is room now: in this connection's
+     * buffer ({@code connection_buffer_bytes}) and in the session's ({@code max_buffered_read_bytes}).
+     */
+    void resumeReading() {
+        if (readPaused && inboundBytes < bufferCap && session.hasReadRoom() && channel != null
+                && endOfInput == null && !released) {
             readPaused = false;
             channel.read();
         }
@@ -316,6 +326,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
         }
         inboundBytes -= n;
         session.counters().bufferedBytes.addAndGet(-n);
+        session.readBytesReleased(n);
         return out;
     }
 
@@ -448,6 +459,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
         inbound.add(buf);
         inboundBytes += buf.readableBytes();
         session.counters().bufferedBytes.addAndGet(buf.readableBytes());
+        session.readBytesBuffered(buf.readableBytes());
         pump();
     }
 
@@ -456,10 +468,10 @@ final class Connection extends ChannelInboundHandlerAdapter {
         if (state == State.HANDSHAKING) {
             return; // SslHandler keeps reading until the handshake is done
         }
-        if (inboundBytes < bufferCap) {
+        if (inboundBytes < bufferCap && session.hasReadRoom()) {
             ctx.read();
         } else {
-            readPaused = true;
+            readPaused = true; // until a READ makes room here, or in the session (resumeReading)
         }
     }
 

@@ -54,6 +54,11 @@ public final class Session {
     private long lastOpId;
     private long nextConnectionId = 1;
     private long queuedWriteBytes;
+    /**
+     * Decrypted bytes the session's connections buffer for READs: about {@code
+     * max_buffered_read_bytes} at most (each read of a socket may pass it by one read's worth).
+     */
+    private long bufferedReadBytes;
     /** ACCEPTs whose client has not been handed over yet. */
     private int acceptsWaiting;
     private boolean ended;
@@ -560,6 +565,30 @@ public final class Session {
 
     boolean canDeliverReads() {
         return sink.isWritable();
+    }
+
+    /** Whether the session's connections together buffer less than {@code max_buffered_read_bytes}. */
+    boolean hasReadRoom() {
+        return bufferedReadBytes < limits.maxBufferedReadBytes();
+    }
+
+    /** A connection of the session buffered {@code bytes} more decrypted bytes. */
+    void readBytesBuffered(long bytes) {
+        bufferedReadBytes += bytes;
+    }
+
+    /**
+     * A connection of the session no longer buffers {@code bytes} (a READ took them, or it
+     * ended): when that makes room again, the connections that paused for want of it read on.
+     */
+    void readBytesReleased(long bytes) {
+        boolean wasFull = !hasReadRoom();
+        bufferedReadBytes -= bytes;
+        if (wasFull && hasReadRoom()) {
+            for (Connection conn : new ArrayList<>(connections.values())) {
+                conn.resumeReading();
+            }
+        }
     }
 
     /** The IPC channel drained: reads held back for it may go now. */

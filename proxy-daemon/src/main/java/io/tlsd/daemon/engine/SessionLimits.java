@@ -13,6 +13,8 @@ import io.tlsd.proto.v1.Limits;
  * @param maxQueuedWriteBytes write bytes of one session waiting or being written
  * @param maxConnections connections one session may hold
  * @param connectionBufferBytes decrypted bytes buffered per connection before reading pauses
+ * @param maxBufferedReadBytes decrypted bytes buffered over all the session's connections before
+ *     reading pauses on each that has not filled its own buffer (until the application reads)
  */
 public record SessionLimits(
         int maxWriteBytes,
@@ -20,7 +22,18 @@ public record SessionLimits(
         int maxOpsInFlight,
         long maxQueuedWriteBytes,
         int maxConnections,
-        int connectionBufferBytes) {
+        int connectionBufferBytes,
+        long maxBufferedReadBytes) {
+
+    /** The default of {@code max_buffered_read_bytes}: as for writes, 64 MiB. */
+    public static final long DEFAULT_MAX_BUFFERED_READ_BYTES = 64L << 20;
+
+    /** With the default {@code max_buffered_read_bytes}. */
+    public SessionLimits(int maxWriteBytes, int maxReadBytes, int maxOpsInFlight, long maxQueuedWriteBytes,
+                         int maxConnections, int connectionBufferBytes) {
+        this(maxWriteBytes, maxReadBytes, maxOpsInFlight, maxQueuedWriteBytes, maxConnections, connectionBufferBytes,
+                DEFAULT_MAX_BUFFERED_READ_BYTES);
+    }
 
     /** Room for the protobuf envelope around the largest write. */
     private static final int FRAME_OVERHEAD = 1024;
@@ -35,6 +48,7 @@ public record SessionLimits(
         requirePositive(maxQueuedWriteBytes, "maxQueuedWriteBytes");
         requirePositive(maxConnections, "maxConnections");
         requirePositive(connectionBufferBytes, "connectionBufferBytes");
+        requirePositive(maxBufferedReadBytes, "maxBufferedReadBytes");
         if (maxWriteBytes > (64 << 20)) {
             throw new IllegalArgumentException("maxWriteBytes > 64 MiB");
         }

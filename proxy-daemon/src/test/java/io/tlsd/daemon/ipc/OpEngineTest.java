@@ -397,6 +397,31 @@ class OpEngineTest {
     }
 
     @Test
+    void readingPausesOnEveryConnectionWhileTheSessionsBuffersAreFull() {
+        h.close();
+        h = new IpcHarness(new SessionLimits(1 << 20, 1 << 20, 64, 1 << 20, 8, 1024, 8));
+        h.hello();
+        long first = h.established();
+        FakeConnector.Attempt a = h.connector.last();
+        long second = h.established();
+        FakeConnector.Attempt b = h.connector.last();
+        a.channel.writeInbound(io.netty.buffer.Unpooled.copiedBuffer("0123456789", java.nio.charset.StandardCharsets.UTF_8));
+        h.ipc.runPendingTasks();
+        int aBefore = a.reads.reads;
+        int bBefore = b.reads.reads;
+        a.channel.pipeline().fireChannelReadComplete();
+        b.channel.pipeline().fireChannelReadComplete();
+        assertEquals(aBefore, a.reads.reads, "10 bytes buffered: the session's 8 are used up");
+        assertEquals(bBefore, b.reads.reads, "the other connection, its own buffer empty, waits too");
+        h.read(first, 100);
+        assertEquals("0123456789", h.completion().getData().toStringUtf8());
+        assertEquals(aBefore + 1, a.reads.reads, "room again: both read on");
+        assertEquals(bBefore + 1, b.reads.reads);
+        h.read(second, 100); // nothing for it yet: waits
+        assertEquals(null, h.next());
+    }
+
+    @Test
     void readDataIsHeldBackWhileTheApplicationDoesNotReadCompletions() {
         long conn = h.established();
         h.ipc.config().setWriteBufferWaterMark(new io.netty.channel.WriteBufferWaterMark(1, 2));
