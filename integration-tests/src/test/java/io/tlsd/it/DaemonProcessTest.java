@@ -91,6 +91,27 @@ class DaemonProcessTest {
     }
 
     @Test
+    void aServerDaemonOnALiveSocketRefusesToStartBeforeItTakesItsListenersPorts() throws Exception {
+        Path socket = dir.resolve("taken.sock");
+        try (ClientDaemonFixture first = new ClientDaemonFixture(dir.resolve("first"),
+                b -> b.socket(socket));
+             io.tlsd.it.tunnel.LogCapture log = io.tlsd.it.tunnel.LogCapture.start()) {
+            io.tlsd.testing.TestPki pki = ServerDaemonFixture.pki(dir);
+            var listener = ServerDaemonFixture.listener("default",
+                    ServerDaemonFixture.pem(pki.issueServer("localhost", "localhost"), "localhost"));
+            java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+                    () -> io.tlsd.daemon.TlsdDaemon.start(io.tlsd.daemon.DaemonConfig.builder()
+                            .role(io.tlsd.daemon.DaemonConfig.Role.SERVER).socket(socket)
+                            .listeners(java.util.List.of(listener)).build()).close());
+            assertEquals("another daemon is listening on " + socket, e.getMessage());
+            assertTrue(!log.text().contains("listener default on"), "no listener was bound: " + log.text());
+            try (io.tlsd.sdk.TlsdClient app = first.client()) {
+                assertEquals("client", app.role(), "the first daemon is untouched");
+            }
+        }
+    }
+
+    @Test
     void secondDaemonOnALiveSocketRefusesToStart() throws Exception {
         Path socket = dir.resolve("tlsd.sock");
         Process first = startDaemon(socket);

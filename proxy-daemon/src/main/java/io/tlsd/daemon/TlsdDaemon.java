@@ -30,6 +30,7 @@ import io.tlsd.daemon.tls.TlsConnector;
 import io.tlsd.daemon.transport.ConnectionLimit;
 import io.tlsd.daemon.transport.HostResolver;
 import io.tlsd.daemon.transport.Transport;
+import io.tlsd.daemon.transport.UnixSocketFile;
 import io.tlsd.daemon.tunnel.ClientTunnel;
 import io.tlsd.daemon.tunnel.ServerTunnel;
 import io.tlsd.daemon.tunnel.TunnelConfig;
@@ -236,6 +237,7 @@ public final class TlsdDaemon implements AutoCloseable {
         long every = config.ticketKeyRotation().toMillis();
         control.scheduleAtFixedRate(tickets::rotate, every, every, TimeUnit.MILLISECONDS);
         if (config.ipcEnabled()) {
+            UnixSocketFile.requireFree(config.socket()); // before the listeners take their ports
             listeners = ListenerSet.bind(config.listeners(), config.tlsParameters(), tickets,
                     config.signing(), transport, control, handshakes != null ? handshakes : workers,
                     config.tcpKeepalive());

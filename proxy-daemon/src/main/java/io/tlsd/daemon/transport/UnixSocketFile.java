@@ -70,6 +70,17 @@ public final class UnixSocketFile {
         }
     }
 
+    /**
+     * Fails as {@link #bind} would if another daemon answers on {@code path}: for a daemon that
+     * binds other sockets first, so that it does not take their ports only to give them back.
+     */
+    public static void requireFree(Path path) throws IOException {
+        Path target = path.toAbsolutePath();
+        if (Files.exists(target, LinkOption.NOFOLLOW_LINKS) && isLive(target)) {
+            throw new IOException("another daemon is listening on " + target);
+        }
+    }
+
     private static void prepare(Path path, Path dir) throws IOException {
         if (!Files.isDirectory(dir)) {
             Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-x---")));
