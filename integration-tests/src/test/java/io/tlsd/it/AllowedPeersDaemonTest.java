@@ -103,6 +103,28 @@ class AllowedPeersDaemonTest {
         }
     }
 
+    @Test
+    void anAcceptWaitingFromAProcessAReloadNoLongerAllowsFails() throws Exception {
+        io.tlsd.testing.TestPki pki = ServerDaemonFixture.pki(dir);
+        ListenerConfig.CertificateSpec cert = ServerDaemonFixture.pem(pki.issueServer("localhost", "localhost"),
+                "localhost");
+        ListenerConfig mine = withPeers(ServerDaemonFixture.listener("web", cert),
+                AllowedPeers.of(List.of((int) ME.getUid()), List.of()));
+        try (ServerDaemonFixture fixture = new ServerDaemonFixture(dir, List.of(mine));
+             TlsdClient app = fixture.app()) {
+            io.tlsd.sdk.Operation<io.tlsd.sdk.TlsConnection> waiting = app.accept("web");
+            Thread.sleep(200); // it waits in the listener
+            io.tlsd.daemon.DaemonConfig running = fixture.daemon.config();
+            ListenerConfig others = withPeers(running.listeners().get(0),
+                    AllowedPeers.of(List.of((int) ME.getUid() + 1), List.of((int) ME.getGid() + 1)));
+            fixture.daemon.reload(running.toBuilder().listeners(List.of(others)).build());
+            TlsdException refused = assertThrows(TlsdException.class, () -> waiting.await(Duration.ofSeconds(10)));
+            assertEquals(Status.UNAUTHORIZED, refused.status());
+            assertEquals("this process may no longer accept on listener 'web' (its allowed_peers changed)",
+                    refused.detail());
+        }
+    }
+
     private static ListenerConfig withPeers(ListenerConfig l, AllowedPeers peers) {
         return new ListenerConfig(l.name(), l.address(), l.certificates(), l.alpn(), l.clientAuth(), l.clientCaFile(),
                 l.handshakeTimeout(), l.backlog(), l.maxPendingConnections(), l.maxPendingConnectionsPerClient(),

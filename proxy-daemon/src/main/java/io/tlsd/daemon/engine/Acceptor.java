@@ -21,6 +21,15 @@ public interface Acceptor {
     Future<Channel> accept(String listener, EventLoop loop);
 
     /**
+     * {@link #accept(String, EventLoop)} for the process whose credentials are {@code peer} (null
+     * when unknown): a reload that changes the listener's {@code allowed_peers} so that they no
+     * longer let it in fails the wait with {@code UNAUTHORIZED}.
+     */
+    default Future<Channel> accept(String listener, EventLoop loop, PeerCredentials peer) {
+        return accept(listener, loop);
+    }
+
+    /**
      * Whether the process behind a session, whose kernel credentials are {@code peer} (null when
      * unknown), may accept on {@code listener}; true for a listener that does not exist (its
      * ACCEPT fails NOT_FOUND).

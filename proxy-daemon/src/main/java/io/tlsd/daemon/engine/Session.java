@@ -303,7 +303,7 @@ public final class Session {
                     + "' (its allowed_peers)");
         }
         Op op = track(request, Op.Kind.ACCEPT);
-        Future<Channel> handover = acceptor.accept(listener, loop);
+        Future<Channel> handover = acceptor.accept(listener, loop, peer);
         op.pendingConnect = handover;
         acceptsWaiting++;
         handover.addListener(f -> {

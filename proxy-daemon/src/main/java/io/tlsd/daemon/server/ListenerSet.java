@@ -171,12 +171,17 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
 
     @Override
     public Future<Channel> accept(String listener, EventLoop loop) {
+        return accept(listener, loop, null);
+    }
+
+    @Override
+    public Future<Channel> accept(String listener, EventLoop loop, PeerCredentials peer) {
         TlsListener l = listeners.get(listener);
         if (l == null) {
             return loop.newFailedFuture(new Failure(Status.NOT_FOUND,
                     "no listener '" + listener + "' (listeners: " + String.join(", ", listeners.keySet()) + ")"));
         }
-        return l.accept(loop);
+        return l.accept(loop, peer);
     }
 
     @Override

@@ -7,10 +7,13 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.unix.PeerCredentials;
 import io.netty.handler.ssl.SniHandler;
 import io.netty.util.NetUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
+import io.tlsd.daemon.engine.Failure;
+import io.tlsd.daemon.ipc.AllowedPeers;
 import io.tlsd.daemon.tls.ConnectionInfos;
 import io.tlsd.daemon.tls.ServerTlsContexts;
 import io.tlsd.daemon.transport.ConnectFailures;
@@ -19,10 +22,13 @@ import io.tlsd.daemon.transport.LoopHandOver;
 import io.tlsd.daemon.transport.ProxyProtocolIn;
 import io.tlsd.daemon.transport.TcpKeepalive;
 import io.tlsd.daemon.transport.Transport;
+import io.tlsd.proto.v1.Status;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,8 +45,12 @@ import org.slf4j.LoggerFactory;
 final class TlsListener {
     private static final Logger log = LoggerFactory.getLogger(TlsListener.class);
 
-    /** An ACCEPT waiting for a client: completes on {@code loop}. */
-    private record Waiter(Promise<Channel> promise, EventLoop loop) {
+    /**
+     * An ACCEPT waiting for a client: completes on {@code loop}. {@code peer}: the credentials of
+     * the process that sent it (null if unknown), checked again when a reload changes {@code
+     * allowed_peers}.
+     */
+    private record Waiter(Promise<Channel> promise, EventLoop loop, PeerCredentials peer) {
     }
 
     /**
@@ -82,6 +92,27 @@ final class TlsListener {
         pending.limits(config.maxPendingConnections(), config.maxPendingConnectionsPerClient());
         this.config = config;
         contexts = next;
+        if (config.allowedPeers() != null) {
+            refuseWaitersNoLongerAllowed(config.allowedPeers());
+        }
+    }
+
+    /** ACCEPTs waiting from processes that {@code allowed} no longer lets in fail UNAUTHORIZED. */
+    private void refuseWaitersNoLongerAllowed(AllowedPeers allowed) {
+        List<Waiter> refused = new ArrayList<>();
+        synchronized (lock) {
+            waiters.removeIf(w -> {
+                boolean out = w.peer() == null || !allowed.allows(w.peer().uid(), w.peer().gids()[0]);
+                if (out) {
+                    refused.add(w);
+                }
+                return out;
+            });
+        }
+        for (Waiter w : refused) {
+            w.promise().tryFailure(new Failure(Status.UNAUTHORIZED, "this process may no longer accept on listener '"
+                    + config.name() + "' (its allowed_peers changed)"));
+        }
     }
 
     String name() {
@@ -156,8 +187,8 @@ final class TlsListener {
     }
 
     /** An ACCEPT: the next waiting connection, or the next one to finish its handshake. */
-    Future<Channel> accept(EventLoop loop) {
-        Waiter waiter = new Waiter(loop.newPromise(), loop);
+    Future<Channel> accept(EventLoop loop, PeerCredentials peer) {
+        Waiter waiter = new Waiter(loop.newPromise(), loop, peer);
         Channel ch;
         synchronized (lock) {
             ch = ready.poll();
