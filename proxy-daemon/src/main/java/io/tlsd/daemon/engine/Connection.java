@@ -115,7 +115,35 @@ final class Connection extends ChannelInboundHandlerAdapter {
     void opened(Channel ch) {
         channel = ch;
         transition(State.OPEN);
-        ch.read();
+        if (mayRead()) {
+            ch.read();
+        } else {
+            pauseReading();
+        }
+    }
+
+    /**
+     * Whether to read the TLS socket now: there is room in this connection's buffer, and in the
+     * session's, or a READ is waiting here with nothing buffered (so that an application waiting
+     * for this connection is never held up by others' unread data: those reads are bounded by
+     * {@code max_ops_in_flight}).
+     */
+    private boolean mayRead() {
+        if (inboundBytes >= bufferCap) {
+            return false;
+        }
+        if (session.hasReadRoom()) {
+            return true;
+        }
+        Epoch head = epochs.peekFirst();
+        return inboundBytes == 0 && head != null && !head.reads.isEmpty();
+    }
+
+    private void pauseReading() {
+        readPaused = true;
+        if (inboundBytes < bufferCap) {
+            session.waitForReadRoom(this); // paused for the session's room, not for its own
+        }
     }
 
     // ---------------------------------------------------------------- operations from the session
@@ -251,8 +279,9 @@ final class Connection extends ChannelInboundHandlerAdapter {
             buf.release();
         }
         session.counters().bufferedBytes.addAndGet(-inboundBytes);
-        session.readBytesReleased(inboundBytes);
+        int released = inboundBytes;
         inboundBytes = 0;
+        session.readBytesReleased(released);
     }
 
     // ---------------------------------------------------------------- the scheduler
@@ -285,8 +314,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
      * buffer ({@code connection_buffer_bytes}) and in the session's ({@code max_buffered_read_bytes}).
      */
     void resumeReading() {
-        if (readPaused && inboundBytes < bufferCap && session.hasReadRoom() && channel != null
-                && endOfInput == null && !released) {
+        if (readPaused && channel != null && endOfInput == null && !released && mayRead()) {
             readPaused = false;
             channel.read();
         }
@@ -468,10 +496,10 @@ final class Connection extends ChannelInboundHandlerAdapter {
         if (state == State.HANDSHAKING) {
             return; // SslHandler keeps reading until the handshake is done
         }
-        if (inboundBytes < bufferCap && session.hasReadRoom()) {
+        if (mayRead()) {
             ctx.read();
         } else {
-            readPaused = true; // until a READ makes room here, or in the session (resumeReading)
+            pauseReading(); // until a READ makes room here, or in the session (resumeReading)
         }
     }
 

@@ -56,9 +56,11 @@ public final class Session {
     private long queuedWriteBytes;
     /**
      * Decrypted bytes the session's connections buffer for READs: about {@code
-     * max_buffered_read_bytes} at most (each read of a socket may pass it by one read's worth).
+     * max_buffered_read_bytes} at most (each connection may pass it by one read of its socket).
      */
     private long bufferedReadBytes;
+    /** Connections that stopped reading for want of the session's room (not their own). */
+    private final java.util.Set<Connection> waitingForReadRoom = new java.util.LinkedHashSet<>();
     /** ACCEPTs whose client has not been handed over yet. */
     private int acceptsWaiting;
     private boolean ended;
@@ -572,6 +574,11 @@ public final class Session {
         return bufferedReadBytes < limits.maxBufferedReadBytes();
     }
 
+    /** {@code conn} stopped reading for want of the session's room: woken when there is some again. */
+    void waitForReadRoom(Connection conn) {
+        waitingForReadRoom.add(conn);
+    }
+
     /** A connection of the session buffered {@code bytes} more decrypted bytes. */
     void readBytesBuffered(long bytes) {
         bufferedReadBytes += bytes;
@@ -582,10 +589,14 @@ public final class Session {
      * ended): when that makes room again, the connections that paused for want of it read on.
      */
     void readBytesReleased(long bytes) {
-        boolean wasFull = !hasReadRoom();
         bufferedReadBytes -= bytes;
-        if (wasFull && hasReadRoom()) {
-            for (Connection conn : new ArrayList<>(connections.values())) {
+        // woken with some room to fill (a connection's buffer's worth, or all of it when the
+        // limit is smaller), not at every byte: each wakes with one read of its socket
+        long wakeBelow = Math.max(1, limits.maxBufferedReadBytes() - limits.connectionBufferBytes());
+        if (!waitingForReadRoom.isEmpty() && bufferedReadBytes < wakeBelow && !ended) {
+            List<Connection> waking = new ArrayList<>(waitingForReadRoom);
+            waitingForReadRoom.clear();
+            for (Connection conn : waking) {
                 conn.resumeReading();
             }
         }
@@ -659,6 +670,7 @@ public final class Session {
     }
 
     void connectionReleased(Connection conn) {
+        waitingForReadRoom.remove(conn);
         if (connections.remove(conn.id) != null) {
             counters.connections.decrementAndGet();
         }

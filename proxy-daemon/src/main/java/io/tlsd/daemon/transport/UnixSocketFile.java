@@ -71,8 +71,9 @@ public final class UnixSocketFile {
     }
 
     /**
-     * Fails as {@link #bind} would if another daemon answers on {@code path}: for a daemon that
-     * binds other sockets first, so that it does not take their ports only to give them back.
+     * Fails, as {@link #bind} would, if another daemon answers on {@code path} (the likeliest
+     * reason for a bind to fail): for a daemon that binds other sockets first, so that it does not
+     * take their ports only to give them back. {@link #bind} still checks the rest.
      */
     public static void requireFree(Path path) throws IOException {
         Path target = path.toAbsolutePath();
