@@ -77,12 +77,8 @@ class AllowedPeersDaemonTest {
     @Test
     void aListenerLetsOnlyItsOwnProcessesAcceptOnIt() throws Exception {
         io.tlsd.testing.TestPki pki = ServerDaemonFixture.pki(dir);
-        ListenerConfig.CertificateSpec cert = ServerDaemonFixture.pem(pki.issueServer("localhost", "localhost"),
-                "localhost");
-        ListenerConfig mine = withPeers(ServerDaemonFixture.listener("mine", cert),
-                AllowedPeers.of(List.of((int) ME.getUid()), List.of()));
-        ListenerConfig theirs = withPeers(ServerDaemonFixture.listener("theirs", cert),
-                AllowedPeers.of(List.of((int) ME.getUid() + 1), List.of((int) ME.getGid() + 1)));
+        ListenerConfig mine = listener(pki, "mine", MINE);
+        ListenerConfig theirs = listener(pki, "theirs", THEIRS);
         try (ServerDaemonFixture fixture = new ServerDaemonFixture(dir, List.of(mine, theirs));
              TlsdClient app = fixture.app()) {
             TlsdException refused = assertThrows(TlsdException.class,
@@ -105,24 +101,31 @@ class AllowedPeersDaemonTest {
 
     @Test
     void anAcceptWaitingFromAProcessAReloadNoLongerAllowsFails() throws Exception {
-        io.tlsd.testing.TestPki pki = ServerDaemonFixture.pki(dir);
-        ListenerConfig.CertificateSpec cert = ServerDaemonFixture.pem(pki.issueServer("localhost", "localhost"),
-                "localhost");
-        ListenerConfig mine = withPeers(ServerDaemonFixture.listener("web", cert),
-                AllowedPeers.of(List.of((int) ME.getUid()), List.of()));
+        ListenerConfig mine = listener(ServerDaemonFixture.pki(dir), "web", MINE);
         try (ServerDaemonFixture fixture = new ServerDaemonFixture(dir, List.of(mine));
              TlsdClient app = fixture.app()) {
             io.tlsd.sdk.Operation<io.tlsd.sdk.TlsConnection> waiting = app.accept("web");
             Thread.sleep(200); // it waits in the listener
             io.tlsd.daemon.DaemonConfig running = fixture.daemon.config();
-            ListenerConfig others = withPeers(running.listeners().get(0),
-                    AllowedPeers.of(List.of((int) ME.getUid() + 1), List.of((int) ME.getGid() + 1)));
+            ListenerConfig others = withPeers(running.listeners().get(0), THEIRS);
             fixture.daemon.reload(running.toBuilder().listeners(List.of(others)).build());
             TlsdException refused = assertThrows(TlsdException.class, () -> waiting.await(Duration.ofSeconds(10)));
             assertEquals(Status.UNAUTHORIZED, refused.status());
             assertEquals("this process may no longer accept on listener 'web' (its allowed_peers changed)",
                     refused.detail());
         }
+    }
+
+    /** This test's process, by its uid. */
+    private static final AllowedPeers MINE = AllowedPeers.of(List.of((int) ME.getUid()), List.of());
+    /** Other processes: neither this test's uid nor its gid. */
+    private static final AllowedPeers THEIRS =
+            AllowedPeers.of(List.of((int) ME.getUid() + 1), List.of((int) ME.getGid() + 1));
+
+    /** A listener on a free loopback port with a certificate for localhost, for {@code peers}. */
+    private static ListenerConfig listener(io.tlsd.testing.TestPki pki, String name, AllowedPeers peers) {
+        return withPeers(ServerDaemonFixture.listener(name,
+                ServerDaemonFixture.pem(pki.issueServer("localhost", "localhost"), "localhost")), peers);
     }
 
     private static ListenerConfig withPeers(ListenerConfig l, AllowedPeers peers) {

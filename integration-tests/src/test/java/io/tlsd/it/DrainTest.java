@@ -222,31 +222,49 @@ class DrainTest {
 
     @Test
     void sigtermDrainsTheForegroundDaemonAndItExitsZeroWhenTheLastConnectionEnds() throws Exception {
-        TestPki pki = TestPki.create(Files.createDirectories(dir.resolve("pki")));
-        int tunnelPort = FreePorts.loopback();
-        Path log = dir.resolve("daemon.log");
-        try (TlsPeer echo = TlsPeer.opensslServer(pki.issueServer("localhost", "localhost"), "-rev")) {
-            try (DaemonProcess daemon = DaemonProcess.start(log, "client",
-                    "--socket", dir.resolve("run/client.sock").toString(), "--ca-file", pki.caPem().toString(),
-                    "--listen", "127.0.0.1:" + tunnelPort, "--target", "localhost:" + echo.port(),
-                    "--drain-timeout", "60s")) {
-                daemon.awaitLogLine(DaemonProcess.SIGNALS_CLAIMED);
-                try (Socket through = new Socket(InetAddress.getLoopbackAddress(), tunnelPort)) {
-                    assertEquals("olleh", ReversedLine.through(through, "hello"));
-                    daemon.signal("TERM");
-                    daemon.awaitLogLine("draining for up to 60000 ms: 0 IPC session(s) and 1 tunnel connection(s)");
-                    assertEquals("gniniard", ReversedLine.through(through, "draining"));
-                    assertTrue(daemon.process.isAlive(), "still draining");
-                }
-                assertTrue(daemon.process.waitFor(20, TimeUnit.SECONDS), "exits once the connection ended");
-                assertEquals(0, daemon.process.exitValue(), daemon.logText());
-                assertTrue(daemon.logText().contains("drained: every session and tunnel connection ended"));
-            }
-        }
+        withAConnectionThroughATunnel((daemon, through) -> {
+            daemon.signal("TERM");
+            daemon.awaitLogLine("draining for up to 60000 ms: 0 IPC session(s) and 1 tunnel connection(s)");
+            assertEquals("gniniard", ReversedLine.through(through, "draining"));
+            assertTrue(daemon.process.isAlive(), "still draining");
+        }, daemon -> {
+            assertTrue(daemon.process.waitFor(20, TimeUnit.SECONDS), "exits once the connection ended");
+            assertEquals(0, daemon.process.exitValue(), daemon.logText());
+            assertTrue(daemon.logText().contains("drained: every session and tunnel connection ended"));
+        });
     }
 
     @Test
     void aSecondSigtermStopsAtOnceAndSaysSo() throws Exception {
+        withAConnectionThroughATunnel((daemon, through) -> {
+            daemon.signal("TERM");
+            daemon.awaitLogLine("draining for up to 60000 ms");
+            daemon.signal("TERM");
+            assertTrue(daemon.process.waitFor(20, TimeUnit.SECONDS), "stops without waiting for the drain");
+        }, daemon -> {
+            assertEquals(0, daemon.process.exitValue(), daemon.logText());
+            String text = daemon.logText();
+            assertTrue(text.contains("SIGTERM received again, stopping at once: connections still open are cut"),
+                    text);
+            assertFalse(text.contains("drained:"), "the drain did not end it: " + text);
+        });
+    }
+
+    private interface WhileConnected {
+        void run(DaemonProcess daemon, Socket through) throws Exception;
+    }
+
+    private interface Afterwards {
+        void run(DaemonProcess daemon) throws Exception;
+    }
+
+    /**
+     * A foreground client daemon (`--drain-timeout 60s`) with a tunnel to an `openssl s_server
+     * -rev`, and one connection through it that has made a round trip: {@code whileConnected} runs
+     * with it, {@code afterwards} once it is closed.
+     */
+    private void withAConnectionThroughATunnel(WhileConnected whileConnected, Afterwards afterwards)
+            throws Exception {
         TestPki pki = TestPki.create(Files.createDirectories(dir.resolve("pki")));
         int tunnelPort = FreePorts.loopback();
         Path log = dir.resolve("daemon.log");
@@ -258,16 +276,9 @@ class DrainTest {
                 daemon.awaitLogLine(DaemonProcess.SIGNALS_CLAIMED);
                 try (Socket through = new Socket(InetAddress.getLoopbackAddress(), tunnelPort)) {
                     assertEquals("olleh", ReversedLine.through(through, "hello"));
-                    daemon.signal("TERM");
-                    daemon.awaitLogLine("draining for up to 60000 ms");
-                    daemon.signal("TERM");
-                    assertTrue(daemon.process.waitFor(20, TimeUnit.SECONDS), "stops without waiting for the drain");
+                    whileConnected.run(daemon, through);
                 }
-                assertEquals(0, daemon.process.exitValue(), daemon.logText());
-                String text = daemon.logText();
-                assertTrue(text.contains("SIGTERM received again, stopping at once: connections still open are cut"),
-                        text);
-                assertFalse(text.contains("drained:"), "the drain did not end it: " + text);
+                afterwards.run(daemon);
             }
         }
     }

@@ -58,90 +58,97 @@ class TunnelCommandTest {
         assertTrue(lines.get(0).matches(".* INFO Relay - " + regex), lines.get(0) + "\n !~ " + regex);
     }
 
-    /** --idle-timeout takes a duration on both roles (and whole seconds, as it used to on the server). */
-    @Test
-    void idleTimeoutTakesADurationOnBothRoles() throws Exception {
+    /** A server tunnel to an echo backend and a client tunnel to it, both `tlsd` processes. */
+    private interface WithPair {
+        void run(int plainPort, int tlsPort, PlainBackend backend) throws Exception;
+    }
+
+    /**
+     * Starts the pair with {@code serverFlags} and {@code clientFlags} added, runs {@code body} once
+     * both are up, then stops them with SIGTERM and checks that both exit 0.
+     */
+    private void withTunnelPair(List<String> serverFlags, List<String> clientFlags, WithPair body) throws Exception {
         TestPki pki = TestPki.create(Files.createDirectories(dir.resolve("pki")));
         Issued localhost = pki.issueServer("localhost", "localhost");
         try (PlainBackend backend = PlainBackend.start(PlainBackend.echo())) {
             int tlsPort = FreePorts.loopback();
             int plainPort = FreePorts.loopback();
-            Process server = tlsd("server", "server", "--listen", "127.0.0.1:" + tlsPort,
-                    "--target", "127.0.0.1:" + backend.address().getPort(), "--idle-timeout", "30",
-                    "--cert", localhost.chainPem().toString(), "--key", localhost.keyPem().toString());
-            Process client = tlsd("client", "client", "--listen", "127.0.0.1:" + plainPort,
-                    "--target", "localhost:" + tlsPort, "--ca-file", pki.caPem().toString(), "--idle-timeout", "1s");
+            List<String> server = new ArrayList<>(List.of("server", "--listen", "127.0.0.1:" + tlsPort,
+                    "--target", "127.0.0.1:" + backend.address().getPort(),
+                    "--cert", localhost.chainPem().toString(), "--key", localhost.keyPem().toString()));
+            server.addAll(serverFlags);
+            List<String> client = new ArrayList<>(List.of("client", "--listen", "127.0.0.1:" + plainPort,
+                    "--target", "localhost:" + tlsPort, "--ca-file", pki.caPem().toString()));
+            client.addAll(clientFlags);
+            Process serverProcess = tlsd("server", server.toArray(String[]::new));
+            Process clientProcess = tlsd("client", client.toArray(String[]::new));
             try {
                 connectWhenUp(tlsPort).close();
-                try (Socket app = connectWhenUp(plainPort)) {
-                    app.setSoTimeout(10_000);
-                    app.getOutputStream().write("ping\n".getBytes(StandardCharsets.US_ASCII));
-                    assertEquals('p', app.getInputStream().read());
-                    app.getInputStream().readNBytes(4);
-                    long idleFrom = System.nanoTime();
-                    int end;
-                    try {
-                        end = app.getInputStream().read(); // nothing comes: the client tunnel closes it
-                    } catch (java.net.SocketException reset) {
-                        end = -1;
-                    }
-                    long idleMillis = (System.nanoTime() - idleFrom) / 1_000_000;
-                    assertEquals(-1, end);
-                    assertTrue(idleMillis >= 800 && idleMillis < 8_000, "closed after " + idleMillis + " ms idle");
-                }
+                body.run(plainPort, tlsPort, backend);
             } finally {
-                client.destroy();
-                server.destroy();
-                assertTrue(client.waitFor(20, TimeUnit.SECONDS) && server.waitFor(20, TimeUnit.SECONDS));
+                clientProcess.destroy();
+                serverProcess.destroy();
+                assertTrue(clientProcess.waitFor(20, TimeUnit.SECONDS) && serverProcess.waitFor(20, TimeUnit.SECONDS));
             }
-            assertTrue(Files.readString(dir.resolve("client.log")).contains("idle timeout 1000 ms"),
-                    Files.readString(dir.resolve("client.log")));
-            assertTrue(Files.readString(dir.resolve("server.log")).contains("idle timeout 30000 ms"),
-                    Files.readString(dir.resolve("server.log")));
+            assertEquals(0, clientProcess.exitValue(), Files.readString(dir.resolve("client.log")));
+            assertEquals(0, serverProcess.exitValue(), Files.readString(dir.resolve("server.log")));
         }
+    }
+
+    /** --idle-timeout takes a duration on both roles (and whole seconds, as it used to on the server). */
+    @Test
+    void idleTimeoutTakesADurationOnBothRoles() throws Exception {
+        withTunnelPair(List.of("--idle-timeout", "30"), List.of("--idle-timeout", "1s"), (plainPort, tls, backend) -> {
+            try (Socket app = connectWhenUp(plainPort)) {
+                app.setSoTimeout(10_000);
+                app.getOutputStream().write("ping\n".getBytes(StandardCharsets.US_ASCII));
+                assertEquals('p', app.getInputStream().read());
+                app.getInputStream().readNBytes(4);
+                long idleFrom = System.nanoTime();
+                int end;
+                try {
+                    end = app.getInputStream().read(); // nothing comes: the client tunnel closes it
+                } catch (java.net.SocketException reset) {
+                    end = -1;
+                }
+                long idleMillis = (System.nanoTime() - idleFrom) / 1_000_000;
+                assertEquals(-1, end);
+                assertTrue(idleMillis >= 800 && idleMillis < 8_000, "closed after " + idleMillis + " ms idle");
+            }
+        });
+        assertTrue(Files.readString(dir.resolve("client.log")).contains("idle timeout 1000 ms"),
+                Files.readString(dir.resolve("client.log")));
+        assertTrue(Files.readString(dir.resolve("server.log")).contains("idle timeout 30000 ms"),
+                Files.readString(dir.resolve("server.log")));
     }
 
     @Test
     void tunnelPairCarriesLinesBothWaysAndStopsOnSigterm() throws Exception {
-        TestPki pki = TestPki.create(Files.createDirectories(dir.resolve("pki")));
-        Issued localhost = pki.issueServer("localhost", "localhost");
-        try (PlainBackend backend = PlainBackend.start(PlainBackend.echo())) {
-            int tlsPort = FreePorts.loopback();
-            int plainPort = FreePorts.loopback();
-            Process server = tlsd("server", "server", "--listen", "127.0.0.1:" + tlsPort,
-                    "--target", "127.0.0.1:" + backend.address().getPort(),
-                    "--cert", localhost.chainPem().toString(), "--key", localhost.keyPem().toString(), "--access-log");
-            Process client = tlsd("client", "client", "--listen", "127.0.0.1:" + plainPort,
-                    "--target", "localhost:" + tlsPort, "--ca-file", pki.caPem().toString(), "--access-log");
-            try {
-                connectWhenUp(tlsPort).close();
-                try (Socket app = connectWhenUp(plainPort)) {
-                    app.setSoTimeout(10_000);
-                    OutputStream out = app.getOutputStream();
-                    BufferedReader in = new BufferedReader(new InputStreamReader(app.getInputStream(),
-                            StandardCharsets.US_ASCII));
-                    out.write("through two tunnels\n".getBytes(StandardCharsets.US_ASCII));
-                    out.flush();
-                    assertEquals("through two tunnels", in.readLine());
-                    app.shutdownOutput();
-                    assertEquals(null, in.readLine(), "the backend's end reaches the application");
-                }
-            } finally {
-                client.destroy();
-                server.destroy();
-                assertTrue(client.waitFor(20, TimeUnit.SECONDS) && server.waitFor(20, TimeUnit.SECONDS));
+        int[] ports = new int[3];
+        withTunnelPair(List.of("--access-log"), List.of("--access-log"), (plainPort, tlsPort, backend) -> {
+            ports[0] = plainPort;
+            ports[1] = tlsPort;
+            ports[2] = backend.address().getPort();
+            try (Socket app = connectWhenUp(plainPort)) {
+                app.setSoTimeout(10_000);
+                OutputStream out = app.getOutputStream();
+                BufferedReader in = new BufferedReader(new InputStreamReader(app.getInputStream(),
+                        StandardCharsets.US_ASCII));
+                out.write("through two tunnels\n".getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                assertEquals("through two tunnels", in.readLine());
+                app.shutdownOutput();
+                assertEquals(null, in.readLine(), "the backend's end reaches the application");
             }
-            assertEquals(0, client.exitValue(), Files.readString(dir.resolve("client.log")));
-            assertEquals(0, server.exitValue(), Files.readString(dir.resolve("server.log")));
-            assertTrue(Files.readString(dir.resolve("server.log")).contains("IPC off"),
-                    "a tunnel on the command line runs without an IPC socket");
-            // --access-log: one line per connection relayed (not the probe that never got there)
-            String accessLine = "tunnel tunnel-1 127.0.0.1:%d → %s: client 127.0.0.1:\\d+ done after \\d+ ms:"
-                    + " 20 bytes from the client, 20 bytes to it, TLSv1.3 TLS_\\w+";
-            assertAccessLine(dir.resolve("client.log"),
-                    String.format(accessLine, plainPort, "target localhost:" + tlsPort));
-            assertAccessLine(dir.resolve("server.log"),
-                    String.format(accessLine, tlsPort, "backend 127.0.0.1:" + backend.address().getPort()));
-        }
+        });
+        assertTrue(Files.readString(dir.resolve("server.log")).contains("IPC off"),
+                "a tunnel on the command line runs without an IPC socket");
+        // --access-log: one line per connection relayed (not the probe that never got there)
+        String accessLine = "tunnel tunnel-1 127.0.0.1:%d → %s: client 127.0.0.1:\\d+ done after \\d+ ms:"
+                + " 20 bytes from the client, 20 bytes to it, TLSv1.3 TLS_\\w+";
+        assertAccessLine(dir.resolve("client.log"),
+                String.format(accessLine, ports[0], "target localhost:" + ports[1]));
+        assertAccessLine(dir.resolve("server.log"),
+                String.format(accessLine, ports[1], "backend 127.0.0.1:" + ports[2]));
     }
 }
