@@ -52,6 +52,9 @@ public final class TlsdCommand implements Runnable {
     /** Runs the command line and returns the exit code (tests call this instead of main). */
     public static int run(String... args) {
         CommandLine cli = new CommandLine(new TlsdCommand());
+        // the daemon options shared by both roles, less those of the other role: refused, not ignored
+        withoutOptions(cli.getSubcommands().get("client"), "--signing");
+        withoutOptions(cli.getSubcommands().get("server"), "--send-buffer", "--max-handshakes-in-flight");
         cli.setExitCodeExceptionMapper(e -> e instanceof IllegalArgumentException
                 || e instanceof CommandLine.ParameterException ? EXIT_USAGE : EXIT_INTERNAL);
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
@@ -64,6 +67,12 @@ public final class TlsdCommand implements Runnable {
             return EXIT_INTERNAL;
         });
         return cli.execute(args);
+    }
+
+    private static void withoutOptions(CommandLine command, String... names) {
+        for (String name : names) {
+            command.getCommandSpec().remove(command.getCommandSpec().findOption(name));
+        }
     }
 
     @Override

@@ -40,7 +40,9 @@ class TlsdCommandTest {
     @ParameterizedTest
     @ValueSource(strings = {"client --no-such-flag", "connect", "check-config", "frobnicate",
             "client --transport carrier-pigeon --socket /tmp/x.sock", "server --cert only.pem",
-            "client --max-handshakes-in-flight -1"})
+            "client --max-handshakes-in-flight -1",
+            // an option of the other role: refused, not ignored
+            "server --send-buffer 1MiB", "server --max-handshakes-in-flight 4", "client --signing off-loop"})
     void usageErrorsExitTwo(String line) {
         assertEquals(2, TlsdCommand.run(line.split(" ")));
     }
