@@ -248,22 +248,23 @@ final class Connection extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * Ends a connection whose application is gone (it exited or crashed without closing it) the way
-     * a process that dies ends its sockets, and more plainly: a TCP reset, without close_notify.
-     * The application may have been in the middle of a message, and a close_notify would tell the
-     * peer that the stream ended where it should.
+     * Ends a connection its application did not close (it exited or crashed, or the daemon ended
+     * its session) the way a process that dies ends its sockets, and more plainly: a TCP reset,
+     * without close_notify. The application may have been in the middle of a message, and a
+     * close_notify would tell the peer that the stream ended where it should. As a tunnel resets
+     * a side ({@code End.reset}).
      */
     private static void abort(Channel channel) {
-        SslHandler tls = channel.pipeline().get(SslHandler.class);
-        if (tls != null) {
-            channel.pipeline().remove(tls); // it would send close_notify on close
+        if (channel.isActive()) {
+            try {
+                channel.config().setOption(ChannelOption.SO_LINGER, 0); // RST
+            } catch (RuntimeException e) {
+                // a channel without the option (a test's embedded one) closes as it can
+            }
         }
-        try {
-            channel.config().setOption(ChannelOption.SO_LINGER, 0); // RST
-        } catch (RuntimeException e) {
-            // a channel without the option (a test's embedded one) closes as it can
-        }
-        channel.close();
+        // Closing from the first context skips every handler's close(), SslHandler's included,
+        // which would otherwise send a close_notify first.
+        channel.pipeline().firstContext().close();
     }
 
     private void failAll(ArrayDeque<Op> ops, Failure reason) {
@@ -309,10 +310,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
         resumeReading();
     }
 
-    /**
-     * Reads the TLS socket again if reading paused and there is room now: in this connection's
-     * buffer ({@code connection_buffer_bytes}) and in the session's ({@code max_buffered_read_bytes}).
-     */
+    /** Reads the TLS socket again if reading paused and it may read now ({@link #mayRead}). */
     void resumeReading() {
         if (readPaused && channel != null && endOfInput == null && !released && mayRead()) {
             readPaused = false;

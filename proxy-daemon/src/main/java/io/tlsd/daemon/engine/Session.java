@@ -16,8 +16,10 @@ import io.tlsd.proto.v1.Write;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -60,7 +62,7 @@ public final class Session {
      */
     private long bufferedReadBytes;
     /** Connections that stopped reading for want of the session's room (not their own). */
-    private final java.util.Set<Connection> waitingForReadRoom = new java.util.LinkedHashSet<>();
+    private final Set<Connection> waitingForReadRoom = new LinkedHashSet<>();
     /** ACCEPTs whose client has not been handed over yet. */
     private int acceptsWaiting;
     private boolean ended;
@@ -95,8 +97,8 @@ public final class Session {
      */
     public Session(EventLoop loop, SessionLimits limits, Connector connector, Acceptor acceptor,
                    CompletionSink sink, DaemonCounters counters, WriteRing ring, PeerCredentials peer) {
-        this.peer = peer;
         this.loop = loop;
+        this.peer = peer;
         this.limits = limits;
         this.connector = connector;
         this.acceptor = acceptor;
