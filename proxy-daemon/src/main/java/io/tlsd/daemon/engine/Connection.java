@@ -6,10 +6,10 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.ssl.SslCloseCompletionEvent;
 import io.netty.handler.ssl.SslHandler;
+import io.tlsd.daemon.transport.TcpReset;
 import io.tlsd.proto.v1.Status;
 import java.io.IOException;
 import java.util.ArrayDeque;
@@ -239,32 +239,15 @@ final class Connection extends ChannelInboundHandlerAdapter {
                 localCloseReason = reason != null ? reason : new Failure(Status.CLOSED, "session ended");
             }
             if (reason == null) {
-                abort(channel);
+                // its application did not close it (it exited or crashed, or the daemon ended its
+                // session) and may have been in the middle of a message: no close_notify, which
+                // would tell the peer that the stream ended where it should, but a reset
+                TcpReset.reset(channel);
             } else {
                 channel.close();
             }
         }
         session.connectionReleased(this);
-    }
-
-    /**
-     * Ends a connection its application did not close (it exited or crashed, or the daemon ended
-     * its session) the way a process that dies ends its sockets, and more plainly: a TCP reset,
-     * without close_notify. The application may have been in the middle of a message, and a
-     * close_notify would tell the peer that the stream ended where it should. As a tunnel resets
-     * a side ({@code End.reset}).
-     */
-    private static void abort(Channel channel) {
-        if (channel.isActive()) {
-            try {
-                channel.config().setOption(ChannelOption.SO_LINGER, 0); // RST
-            } catch (RuntimeException e) {
-                // a channel without the option (a test's embedded one) closes as it can
-            }
-        }
-        // Closing from the first context skips every handler's close(), SslHandler's included,
-        // which would otherwise send a close_notify first.
-        channel.pipeline().firstContext().close();
     }
 
     private void failAll(ArrayDeque<Op> ops, Failure reason) {

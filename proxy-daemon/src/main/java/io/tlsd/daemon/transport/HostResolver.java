@@ -36,21 +36,6 @@ public final class HostResolver implements AutoCloseable {
         this.lookup = lookup;
     }
 
-    /** The first address of {@code host}; the future completes on {@code loop}. */
-    public Future<InetAddress> resolve(String host, EventLoop loop) {
-        Promise<InetAddress> first = loop.newPromise();
-        resolveAll(host, loop).addListener(f -> {
-            if (f.isSuccess()) {
-                @SuppressWarnings("unchecked")
-                List<InetAddress> all = (List<InetAddress>) f.getNow();
-                first.trySuccess(all.get(0));
-            } else {
-                first.tryFailure(f.cause());
-            }
-        });
-        return first;
-    }
-
     /**
      * Every address of {@code host} (at least one), in the resolver's order, which by default puts
      * IPv4 first ({@code java.net.preferIPv6Addresses}); the future completes on {@code loop}.

@@ -3,10 +3,10 @@ package io.tlsd.daemon.tunnel;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.ssl.SslHandler;
 import io.tlsd.daemon.transport.ProxyProtocolIn;
+import io.tlsd.daemon.transport.TcpReset;
 import java.util.ArrayDeque;
 
 /**
@@ -63,12 +63,7 @@ abstract class End {
      * that the peer cannot take a broken stream for a complete one.
      */
     void reset() {
-        if (channel.isActive()) {
-            channel.config().setOption(ChannelOption.SO_LINGER, 0);
-        }
-        // Closing from the first context skips every handler's close(), SslHandler's included,
-        // which would otherwise send a close_notify first.
-        channel.pipeline().firstContext().close();
+        TcpReset.reset(channel);
     }
 
     String peer() {
