@@ -15,12 +15,10 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.Socket;
 import java.nio.file.Path;
-import java.security.KeyStore;
 import java.time.Duration;
 import java.util.List;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -47,7 +45,7 @@ class ListenerProxyProtocolTest {
         try (ServerDaemonFixture fixture = new ServerDaemonFixture(dir, List.of(proxied));
              TlsdClient app = fixture.app()) {
             int port = fixture.port("web");
-            SSLContext tls = clientContext(pki);
+            SSLContext tls = pki.clientContext();
 
             Operation<TlsConnection> first = app.accept("web");
             try (Socket tcp = new Socket(InetAddress.getLoopbackAddress(), port)) {
@@ -168,16 +166,5 @@ class ListenerProxyProtocolTest {
         socket.setSoTimeout(5_000); // less than the listener's handshake timeout
         socket.startHandshake();
         return socket;
-    }
-
-    private static SSLContext clientContext(TestPki pki) throws Exception {
-        KeyStore trust = KeyStore.getInstance("PKCS12");
-        trust.load(null, null);
-        trust.setCertificateEntry("ca", pki.caCertificate());
-        TrustManagerFactory trustManagers = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        trustManagers.init(trust);
-        SSLContext context = SSLContext.getInstance("TLSv1.3");
-        context.init(null, trustManagers.getTrustManagers(), null);
-        return context;
     }
 }

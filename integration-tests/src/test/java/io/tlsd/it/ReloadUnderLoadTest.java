@@ -14,7 +14,6 @@ import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.List;
@@ -52,7 +51,7 @@ class ReloadUnderLoadTest {
         TestPki pki = ServerDaemonFixture.pki(dir);
         Issued first = pki.issueServer("first.test", "localhost");
         Issued second = pki.issueServer("second.test", "localhost");
-        TrustManagerFactory trust = trusting(pki.caCertificate());
+        TrustManagerFactory trust = pki.trustManagers();
         Path config = dir.resolve("server.yaml");
         try (GreetingBackend web = new GreetingBackend("hello from web");
              GreetingBackend api = new GreetingBackend("hello from api")) {
@@ -140,14 +139,5 @@ class ReloadUnderLoadTest {
                     .readLine();
             return cn + " " + line;
         }
-    }
-
-    private static TrustManagerFactory trusting(X509Certificate ca) throws Exception {
-        KeyStore anchors = KeyStore.getInstance("PKCS12");
-        anchors.load(null, null);
-        anchors.setCertificateEntry("ca", ca);
-        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        tmf.init(anchors);
-        return tmf;
     }
 }

@@ -160,6 +160,32 @@ public final class TestPki {
         return caCertificate;
     }
 
+    /** JDK trust managers with this CA as their only anchor, for a JSSE client. */
+    public javax.net.ssl.TrustManagerFactory trustManagers() {
+        try {
+            java.security.KeyStore anchors = java.security.KeyStore.getInstance("PKCS12");
+            anchors.load(null, null);
+            anchors.setCertificateEntry("ca", caCertificate);
+            javax.net.ssl.TrustManagerFactory factory = javax.net.ssl.TrustManagerFactory.getInstance(
+                    javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+            factory.init(anchors);
+            return factory;
+        } catch (java.io.IOException | java.security.GeneralSecurityException e) {
+            throw new IllegalStateException("cannot make a trust store of the test CA", e);
+        }
+    }
+
+    /** A JSSE TLS 1.3 client context that trusts this CA and presents no certificate. */
+    public javax.net.ssl.SSLContext clientContext() {
+        try {
+            javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLSv1.3");
+            context.init(null, trustManagers().getTrustManagers(), null);
+            return context;
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException("cannot make a TLS 1.3 client context", e);
+        }
+    }
+
     /** Same as {@link #issueServer(KeyType, String, String...)} with an ECDSA P-256 key. */
     public Issued issueServer(String name, String... sanDnsOrIp) {
         return issueServer(KeyType.EC_P256, name, sanDnsOrIp);

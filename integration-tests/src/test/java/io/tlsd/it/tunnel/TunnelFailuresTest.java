@@ -23,11 +23,8 @@ import java.net.Socket;
 import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.KeyStore;
 import java.time.Duration;
-import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -188,14 +185,7 @@ class TunnelFailuresTest {
 
     /** A TLS client that trusts the test CA and has finished its handshake, or failed it. */
     private static SSLSocket tlsClient(InetSocketAddress address) throws Exception {
-        KeyStore trust = KeyStore.getInstance("PKCS12");
-        trust.load(null, null);
-        trust.setCertificateEntry("ca", fixture.pki.caCertificate());
-        TrustManagerFactory trustManagers = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        trustManagers.init(trust);
-        SSLContext context = SSLContext.getInstance("TLSv1.3");
-        context.init(null, trustManagers.getTrustManagers(), null);
-        SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket(address.getAddress(), address.getPort());
+        SSLSocket socket = (SSLSocket) fixture.pki.clientContext().getSocketFactory().createSocket(address.getAddress(), address.getPort());
         socket.setSoTimeout(10_000);
         return socket;
     }

@@ -301,11 +301,7 @@ class TunnelProxyProtocolTest {
 
     /** A JDK TLS 1.3 client sending SNI tunnel.test and ALPN h2, with {@code cert} if not null; handshaken. */
     private static SSLSocket jdkClient(InetSocketAddress address, Issued cert) throws Exception {
-        KeyStore trust = KeyStore.getInstance("PKCS12");
-        trust.load(null, null);
-        trust.setCertificateEntry("ca", fixture.pki.caCertificate());
-        TrustManagerFactory trustManagers = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        trustManagers.init(trust);
+        TrustManagerFactory trustManagers = fixture.pki.trustManagers();
         KeyManagerFactory keyManagers = null;
         if (cert != null) {
             KeyStore keys = KeyStore.getInstance("PKCS12");
