@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tlsd.daemon.server.ListenerConfig;
+import io.tlsd.daemon.transport.ProxySources;
 import io.tlsd.sdk.Operation;
 import io.tlsd.sdk.TlsConnection;
 import io.tlsd.sdk.TlsdClient;
@@ -25,7 +26,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A listener's accept_proxy_protocol: the client a PROXY header names (v1 here, written by hand as
  * a balancer would) is the connection's peer for the application; a LOCAL header (the balancer's
- * own health check) leaves the TCP peer; a connection without a header is not served.
+ * own health check) leaves the TCP peer; a connection without a header is not served. With
+ * proxy_protocol_sources, a listener or a server tunnel (from the command line) takes connections
+ * from the listed balancers only (127.0.0.2 here, a loopback address of its own).
  */
 class ListenerProxyProtocolTest {
     private static final Duration T = Duration.ofSeconds(20);
@@ -41,7 +44,7 @@ class ListenerProxyProtocolTest {
         ListenerConfig proxied = new ListenerConfig(plain.name(), plain.address(), plain.certificates(), plain.alpn(),
                 plain.clientAuth(), plain.clientCaFile(), plain.handshakeTimeout(), plain.backlog(),
                 plain.maxPendingConnections(), plain.maxPendingConnectionsPerClient(), plain.clientCrlFile(),
-                plain.allowedClients(), null, true);
+                plain.allowedClients(), null, ProxySources.ANY);
         try (ServerDaemonFixture fixture = new ServerDaemonFixture(dir, List.of(proxied));
              TlsdClient app = fixture.app()) {
             int port = fixture.port("web");
@@ -107,6 +110,81 @@ class ListenerProxyProtocolTest {
                         log.text());
             }
         }
+    }
+
+    @Test
+    void withProxyProtocolSourcesOnlyTheListedBalancersGetIn() throws Exception {
+        TestPki pki = ServerDaemonFixture.pki(dir);
+        ListenerConfig plain = ServerDaemonFixture.listener("web",
+                ServerDaemonFixture.pem(pki.issueServer("localhost", "localhost"), "localhost"));
+        ListenerConfig proxied = new ListenerConfig(plain.name(), plain.address(), plain.certificates(), plain.alpn(),
+                plain.clientAuth(), plain.clientCaFile(), plain.handshakeTimeout(), plain.backlog(),
+                plain.maxPendingConnections(), plain.maxPendingConnectionsPerClient(), plain.clientCrlFile(),
+                plain.allowedClients(), null, ProxySources.of(List.of("127.0.0.2/32")));
+        try (ServerDaemonFixture fixture = new ServerDaemonFixture(dir, List.of(proxied));
+             TlsdClient app = fixture.app()) {
+            int port = fixture.port("web");
+            SSLContext tls = pki.clientContext();
+
+            Operation<TlsConnection> accepted = app.accept("web");
+            try (Socket tcp = new Socket(InetAddress.getLoopbackAddress(), port);
+                 io.tlsd.it.tunnel.LogCapture log = io.tlsd.it.tunnel.LogCapture.start()) {
+                // 127.0.0.1 is no balancer: closed before its header is read, whatever it says
+                tcp.getOutputStream().write(("PROXY TCP4 203.0.113.7 127.0.0.1 40000 " + port + "\r\n").getBytes(US_ASCII));
+                IOException refused = assertThrows(IOException.class, () -> overTls(tls, tcp));
+                assertFalse(refused instanceof java.net.SocketTimeoutException, "closed at once: " + refused);
+                String line = log.awaitLine("not among proxy_protocol_sources", T);
+                assertTrue(line != null && line.contains("listener web: connection from 127.0.0.1:" + tcp.getLocalPort()
+                        + " closed: not among proxy_protocol_sources (127.0.0.2/32)"), log.text());
+            }
+            assertFalse(accepted.isDone(), "nothing for the application");
+
+            try (Socket tcp = new Socket(InetAddress.getLoopbackAddress(), port, InetAddress.getByName("127.0.0.2"), 0)) {
+                tcp.getOutputStream().write(("PROXY TCP4 203.0.113.7 127.0.0.1 40000 " + port + "\r\n").getBytes(US_ASCII));
+                try (SSLSocket socket = overTls(tls, tcp)) {
+                    TlsConnection conn = accepted.await(T);
+                    assertEquals("203.0.113.7:40000", conn.info().peerAddress(), "the balancer's header is believed");
+                    conn.close().await(T);
+                }
+            }
+        }
+    }
+
+    /** The command line's server tunnel: {@code --accept-proxy-protocol --proxy-protocol-source}. */
+    @Test
+    void aServerTunnelStartedWithFlagsTakesTheListedBalancersOnly() throws Exception {
+        TestPki pki = ServerDaemonFixture.pki(dir);
+        io.tlsd.testing.Issued server = pki.issueServer("localhost", "localhost");
+        int port = io.tlsd.testing.FreePorts.loopback();
+        SSLContext tls = pki.clientContext();
+        try (GreetingBackend backend = new GreetingBackend("hello");
+             DaemonProcess daemon = DaemonProcess.start(dir.resolve("tunnel.log"), "server",
+                     "--listen", "127.0.0.1:" + port, "--target", "127.0.0.1:" + backend.port(),
+                     "--cert", server.chainPem().toString(), "--key", server.keyPem().toString(),
+                     "--accept-proxy-protocol", "--proxy-protocol-source", "127.0.0.2")) {
+            daemon.awaitLogLine("PROXY protocol in from 127.0.0.2");
+            try (Socket tcp = new Socket(InetAddress.getLoopbackAddress(), port)) {
+                assertThrows(IOException.class, () -> overTls(tls, tcp));
+            }
+            daemon.awaitLogLine("closed: not among proxy_protocol_sources (127.0.0.2)");
+            try (Socket tcp = new Socket(InetAddress.getLoopbackAddress(), port, InetAddress.getByName("127.0.0.2"), 0)) {
+                tcp.getOutputStream().write(("PROXY TCP4 203.0.113.7 127.0.0.1 40000 " + port + "\r\n").getBytes(US_ASCII));
+                try (SSLSocket socket = overTls(tls, tcp)) {
+                    byte[] hello = socket.getInputStream().readNBytes(6);
+                    assertEquals("hello\n", new String(hello, US_ASCII));
+                }
+            }
+        }
+        ConnectCommandTest.Run run = ConnectCommandTest.tlsd("", "server", "--listen", "127.0.0.1:0",
+                "--cert", server.chainPem().toString(), "--key", server.keyPem().toString(),
+                "--proxy-protocol-source", "10.0.0.0/8");
+        assertEquals(2, run.exitCode(), run.stderr());
+        assertTrue(run.stderr().contains("--proxy-protocol-source needs --accept-proxy-protocol"), run.stderr());
+        run = ConnectCommandTest.tlsd("", "server", "--listen", "127.0.0.1:0",
+                "--cert", server.chainPem().toString(), "--key", server.keyPem().toString(),
+                "--accept-proxy-protocol", "--proxy-protocol-source", "lb.internal");
+        assertEquals(2, run.exitCode(), run.stderr());
+        assertTrue(run.stderr().contains("--proxy-protocol-source: \"lb.internal\" is no IP address"), run.stderr());
     }
 
     private static byte[] v2Tcp6Header(String source, int sourcePort, int destinationPort) throws IOException {

@@ -157,7 +157,7 @@ class TunnelProxyProtocolTest {
             ServerTunnel server = new ServerTunnel(fixture.transport, fixture.boss, fixture.workers,
                     serverContextWithAlpnAndClientAuth(), new InetSocketAddress("127.0.0.1", tunnelPort),
                     backend.address(), true, TunnelSettings.DEFAULTS);
-            server.acceptProxyProtocol(true);
+            server.acceptProxyProtocol(io.tlsd.daemon.transport.ProxySources.ANY);
             server.start();
             try (server) {
                 try (SSLSocket socket = jdkClient(new InetSocketAddress("127.0.0.1", haproxy.port), alice)) {

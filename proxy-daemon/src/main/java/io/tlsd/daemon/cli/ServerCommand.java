@@ -6,6 +6,7 @@ import io.tlsd.daemon.localca.LocalCertificateAuthority;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.AllowedIdentities;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
+import io.tlsd.daemon.transport.ProxySources;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import io.tlsd.daemon.tunnel.TunnelSettings;
 import java.nio.file.Path;
@@ -91,8 +92,14 @@ final class ServerCommand implements Callable<Integer> {
 
     @Option(names = "--accept-proxy-protocol",
             description = "Each connection begins with a load balancer's PROXY protocol header (v1 or v2), whose client"
-                    + " is taken for the connection's; others are closed. Only where nothing else reaches the port")
+                    + " is taken for the connection's; others are closed. Without --proxy-protocol-source, only where"
+                    + " nothing but the balancer reaches the port")
     boolean acceptProxyProtocol;
+
+    @Option(names = "--proxy-protocol-source", paramLabel = "CIDR",
+            description = "With --accept-proxy-protocol: take connections (and their headers) only from this address or"
+                    + " range of the load balancers, e.g. 10.0.0.0/8 (repeatable); others are closed")
+    List<String> proxyProtocolSources = new ArrayList<>();
 
     @Option(names = "--idle-timeout", paramLabel = "DURATION",
             description = "Tunnel: close connections idle this long, e.g. 30s or 1h, or seconds (default: 10m; 0: never)")
@@ -136,6 +143,26 @@ final class ServerCommand implements Callable<Integer> {
         if (allowedClients() != null && policy != ClientAuthPolicy.REQUIRED) {
             throw new IllegalArgumentException("--allow-cn, --allow-dns and --allow-uri need --client-auth required");
         }
+        if (!proxyProtocolSources.isEmpty() && !acceptProxyProtocol) {
+            throw new IllegalArgumentException("--proxy-protocol-source needs --accept-proxy-protocol");
+        }
+        if (acceptProxyProtocol && listen == null) {
+            throw new IllegalArgumentException("--accept-proxy-protocol goes with --listen (in a configuration file:"
+                    + " accept_proxy_protocol of a listener or tunnel)");
+        }
+        proxySources(); // refuses an entry that is no address or range
+    }
+
+    /** {@code --accept-proxy-protocol} and {@code --proxy-protocol-source}; null without a header. */
+    private ProxySources proxySources() {
+        if (!acceptProxyProtocol) {
+            return null;
+        }
+        try {
+            return proxyProtocolSources.isEmpty() ? ProxySources.ANY : ProxySources.of(proxyProtocolSources);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--proxy-protocol-source: " + e.getMessage(), e);
+        }
     }
 
     private AllowedIdentities allowedClients() {
@@ -168,7 +195,7 @@ final class ServerCommand implements Callable<Integer> {
             ListenerConfig listener = new ListenerConfig("default", Addresses.parse(listen),
                     List.of(ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile).withOcspFile(ocspFile)),
                     alpn, policy, clientCa, Duration.ofSeconds(10), 64, ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS,
-                    0, clientCrl, allowedClients(), null, acceptProxyProtocol);
+                    0, clientCrl, allowedClients(), null, proxySources());
             List<ListenerConfig> all = new ArrayList<>(builder.listeners());
             all.removeIf(l -> l.name().equals("default"));
             all.add(0, listener);
@@ -201,7 +228,7 @@ final class ServerCommand implements Callable<Integer> {
                 ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile).withOcspFile(ocspFile), alpn,
                 clientAuthPolicy(),
                 clientCa, proxyProtocol, DaemonOptions.idleTimeout(idleTimeout), TunnelSettings.DEFAULT_MAX_CONNECTIONS, null,
-                accessLog, 0, List.of(), null, clientCrl, List.of(), allowedClients(), null, acceptProxyProtocol));
+                accessLog, 0, List.of(), null, clientCrl, List.of(), allowedClients(), null, proxySources()));
         builder.tunnels(tunnels);
         if (daemon.socket == null) {
             builder.ipcEnabled(false);

@@ -8,6 +8,7 @@ import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.AllowedIdentities;
 import io.tlsd.daemon.tls.ServerTlsContexts;
 import io.tlsd.daemon.tls.signing.SigningPolicy;
+import io.tlsd.daemon.transport.ProxySources;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import io.tlsd.daemon.tunnel.TunnelSettings;
 import java.io.IOException;
@@ -63,7 +64,8 @@ public final class ConfigFile {
             "client_certificate", "signing");
     private static final Set<String> LISTENER = Set.of("name", "address", "certificates", "alpn", "client_auth",
             "client_ca_file", "client_crl_file", "handshake_timeout", "backlog", "max_pending_connections",
-            "max_pending_connections_per_client", "allowed_clients", "allowed_peers", "accept_proxy_protocol");
+            "max_pending_connections_per_client", "allowed_clients", "allowed_peers", "accept_proxy_protocol",
+            "proxy_protocol_sources");
     private static final Set<String> CERTIFICATE = Set.of("names", "cert", "key", "pkcs12", "passphrase_file",
             "ocsp_file");
     private static final Set<String> TIMEOUTS = Set.of("connect", "handshake", "hello", "drain");
@@ -267,7 +269,7 @@ public final class ConfigFile {
                     allowedClients(m, where),
                     m.containsKey("allowed_peers") ? allowedPeers(m.get("allowed_peers"), where + ".allowed_peers")
                             : null,
-                    flag(m, "accept_proxy_protocol", where)));
+                    proxySources(m, where)));
         }
         return out;
     }
@@ -366,7 +368,7 @@ public final class ConfigFile {
                     m.containsKey("client_crl_file") ? path(m.get("client_crl_file"), where + ".client_crl_file") : null,
                     m.containsKey("routes") ? routes(m.get("routes"), where) : List.of(),
                     allowedClients(m, where), allowedIdentities(m, "allowed_servers", where),
-                    flag(m, "accept_proxy_protocol", where)));
+                    proxySources(m, where)));
         }
         return out;
     }
@@ -445,6 +447,27 @@ public final class ConfigFile {
             ids.add(n);
         }
         return ids;
+    }
+
+    /**
+     * {@code accept_proxy_protocol} and {@code proxy_protocol_sources} at {@code where}: the
+     * balancers whose PROXY headers are taken, {@link ProxySources#ANY} without a list, null
+     * without a header.
+     */
+    private ProxySources proxySources(Map<String, Object> m, String where) {
+        boolean on = flag(m, "accept_proxy_protocol", where);
+        if (!m.containsKey("proxy_protocol_sources")) {
+            return on ? ProxySources.ANY : null;
+        }
+        String key = where + ".proxy_protocol_sources";
+        if (!on) {
+            throw new IllegalArgumentException(key + ": needs accept_proxy_protocol: true");
+        }
+        try {
+            return ProxySources.of(strings(m.get("proxy_protocol_sources"), key));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(key + ": " + e.getMessage(), e);
+        }
     }
 
     /** {@code key} of {@code m}: true or false, false when absent. */

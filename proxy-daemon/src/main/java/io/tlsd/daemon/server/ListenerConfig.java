@@ -4,6 +4,7 @@ import io.tlsd.daemon.ipc.AllowedPeers;
 import io.tlsd.daemon.tls.AllowedIdentities;
 import io.tlsd.daemon.tls.KeyMaterial;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
+import io.tlsd.daemon.transport.ProxySources;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -34,13 +35,14 @@ import java.util.Objects;
  *     may open a session
  * @param acceptProxyProtocol each connection begins with a load balancer's PROXY protocol header
  *     (v1 or v2), whose client stands for the connection's ({@link
- *     io.tlsd.daemon.transport.ProxyProtocolIn})
+ *     io.tlsd.daemon.transport.ProxyProtocolIn}), taken from these peers only ({@code
+ *     proxy_protocol_sources}); null: no header
  */
 public record ListenerConfig(String name, InetSocketAddress address, List<CertificateSpec> certificates,
                              List<String> alpn, ClientAuthPolicy clientAuth, Path clientCaFile,
                              Duration handshakeTimeout, int backlog, int maxPendingConnections,
                              int maxPendingConnectionsPerClient, Path clientCrlFile, AllowedIdentities allowedClients,
-                             AllowedPeers allowedPeers, boolean acceptProxyProtocol) {
+                             AllowedPeers allowedPeers, ProxySources acceptProxyProtocol) {
 
     /** Without a load balancer's PROXY header in front. */
     public ListenerConfig(String name, InetSocketAddress address, List<CertificateSpec> certificates,
@@ -50,7 +52,7 @@ public record ListenerConfig(String name, InetSocketAddress address, List<Certif
                           AllowedPeers allowedPeers) {
         this(name, address, certificates, alpn, clientAuth, clientCaFile, handshakeTimeout, backlog,
                 maxPendingConnections, maxPendingConnectionsPerClient, clientCrlFile, allowedClients, allowedPeers,
-                false);
+                null);
     }
 
     /** Any process that may open a session may accept on it. */

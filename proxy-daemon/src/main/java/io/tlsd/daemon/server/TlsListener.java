@@ -139,9 +139,10 @@ final class TlsListener {
                             return; // closed: max_pending_connections clients handshake or wait already
                         }
                         keepalive.apply(ch);
-                        if (config.acceptProxyProtocol()) {
-                            ProxyProtocolIn.install(ch.pipeline(), "listener " + config.name()); // first: then TLS
-                        }
+                        if (config.acceptProxyProtocol() != null
+                                && !ProxyProtocolIn.install(ch, config.acceptProxyProtocol(), "listener " + config.name())) {
+                            return; // closed: not from a balancer of proxy_protocol_sources
+                        } // else first: the balancer's header, then TLS
                         ch.pipeline()
                                 // picks the certificate by SNI, then handshakes (with a deadline)
                                 .addLast("tls", new SniHandler(contexts.mapping(), config.handshakeTimeout().toMillis()))

@@ -15,6 +15,7 @@ import io.netty.util.NetUtil;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
+import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,8 +28,9 @@ import org.slf4j.LoggerFactory;
  * header a tunnel sends its backend. A connection whose first bytes are no valid header is
  * closed, with a warning (at most every 10 s) that names the TCP peer. A header of another family
  * than TCP over IPv4 or IPv6 (UDP, UNIX), or with the LOCAL command (the balancer's own health
- * check), keeps the TCP peer. Only for ports that nothing but the balancer can reach: the header is
- * believed.
+ * check), keeps the TCP peer. The header is believed: with {@code proxy_protocol_sources} ({@link
+ * ProxySources}) only from the balancers it lists, whose connections alone are taken; without it
+ * from any peer, so only for ports that nothing but the balancer can reach.
  */
 public final class ProxyProtocolIn {
     private static final AttributeKey<InetSocketAddress> CLIENT = AttributeKey.valueOf("tlsd.proxied.client");
@@ -44,18 +46,39 @@ public final class ProxyProtocolIn {
 
     private static final Logger log = LoggerFactory.getLogger(ProxyProtocolIn.class);
     private static final WarningRate BAD_HEADERS = new WarningRate();
+    private static final WarningRate UNTRUSTED_WARNINGS = new WarningRate();
+    /** Connections closed because their peer is not among a listener's or tunnel's sources. */
+    private static final LongAdder UNTRUSTED = new LongAdder();
 
     private ProxyProtocolIn() {
     }
 
     /**
-     * Puts the header's reader first in {@code pipeline}, ahead of TLS.
+     * Puts the header's reader first in {@code ch}'s pipeline, ahead of TLS; or, if {@code ch}'s
+     * TCP peer is not among {@code sources}, closes it with a warning (at most every 10 s).
      *
-     * @param owner names the listener or tunnel in the warning about a connection without a header
+     * @param owner names the listener or tunnel in the warnings
+     * @return false if {@code ch} was closed
      */
-    public static void install(ChannelPipeline pipeline, String owner) {
+    public static boolean install(Channel ch, ProxySources sources, String owner) {
+        if (!sources.trusts(ch.remoteAddress())) {
+            UNTRUSTED.increment();
+            if (UNTRUSTED_WARNINGS.due()) {
+                log.warn("{}: connection from {} closed: not among proxy_protocol_sources ({}); {} such since start,"
+                        + " logged at most every 10 s", owner, addressString(ch.remoteAddress()), sources,
+                        UNTRUSTED.sum());
+            }
+            ch.close();
+            return false;
+        }
+        ChannelPipeline pipeline = ch.pipeline();
         pipeline.addFirst("proxy-header", new Reader(owner));
         pipeline.addFirst("proxy-decoder", new HAProxyMessageDecoder(MAX_TLV_BYTES));
+        return true;
+    }
+
+    private static String addressString(SocketAddress address) {
+        return address instanceof InetSocketAddress inet ? NetUtil.toSocketAddressString(inet) : String.valueOf(address);
     }
 
     /** The client: the one a PROXY header named, else the TCP peer. */
@@ -89,7 +112,7 @@ public final class ProxyProtocolIn {
             if (BAD_HEADERS.due()) {
                 log.warn("{}: connection from {} closed: it did not begin with a PROXY protocol header ({});"
                         + " is it the load balancer, sending one (HAProxy send-proxy-v2)? Logged at most every 10 s",
-                        owner, NetUtil.toSocketAddressString((InetSocketAddress) ctx.channel().remoteAddress()),
+                        owner, addressString(ctx.channel().remoteAddress()),
                         why.getMessage());
             }
             ctx.close();

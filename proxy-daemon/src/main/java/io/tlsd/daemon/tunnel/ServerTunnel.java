@@ -20,6 +20,7 @@ import io.netty.util.Mapping;
 import io.tlsd.daemon.transport.ConnectFailures;
 import io.tlsd.daemon.transport.ConnectionLimit;
 import io.tlsd.daemon.transport.ProxyProtocolIn;
+import io.tlsd.daemon.transport.ProxySources;
 import io.tlsd.daemon.transport.Transport;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -88,8 +89,11 @@ public final class ServerTunnel implements AutoCloseable {
     private volatile Served served;
     private final InetSocketAddress listen;
     private final boolean proxyProtocol;
-    /** Set before {@link #start}: each connection begins with a load balancer's PROXY header. */
-    private volatile boolean acceptProxyProtocol;
+    /**
+     * Set before {@link #start}: each connection begins with a PROXY header from one of these load
+     * balancers; null: no header.
+     */
+    private volatile ProxySources acceptProxyProtocol;
     /** Replaced by {@link #settings(TunnelSettings)}; a connection reads it when accepted. */
     private volatile TunnelSettings settings;
     private final Listener listener;
@@ -249,13 +253,22 @@ public final class ServerTunnel implements AutoCloseable {
         settings = listener.reconfigure(settings, next);
     }
 
+    /** For the start's log line: "", "PROXY protocol in, " or "PROXY protocol in from 10.0.0.0/8, ". */
+    private String proxyProtocolIn() {
+        ProxySources sources = acceptProxyProtocol;
+        return sources == null ? "" : sources.any() ? "PROXY protocol in, " : "PROXY protocol in from " + sources + ", ";
+    }
+
     /**
      * Reads a PROXY protocol header (v1 or v2) at the start of each connection, sent by a load
      * balancer in front, and takes the client it names for the connection's (see {@link
-     * ProxyProtocolIn}); a connection without one is closed. Call before {@link #start}.
+     * ProxyProtocolIn}); a connection without one is closed, and so is one from a peer not among
+     * {@code sources}. Call before {@link #start}.
+     *
+     * @param sources the balancers, or {@link ProxySources#ANY}; null: no header
      */
-    public void acceptProxyProtocol(boolean on) {
-        acceptProxyProtocol = on;
+    public void acceptProxyProtocol(ProxySources sources) {
+        acceptProxyProtocol = sources;
     }
 
     /**
@@ -270,7 +283,7 @@ public final class ServerTunnel implements AutoCloseable {
                         + "max connections {})",
                 settings.logPrefix(), Relay.addressString(localAddress), Relay.addressString(served.backend()),
                 served.backendsBySni() == null ? "" : " (others by SNI name)",
-                (acceptProxyProtocol ? "PROXY protocol in, " : "") + (proxyProtocol ? "PROXY protocol v2, " : ""), settings.connectTimeout().toMillis(),
+                proxyProtocolIn() + (proxyProtocol ? "PROXY protocol v2, " : ""), settings.connectTimeout().toMillis(),
                 settings.handshakeTimeout().toMillis(),
                 settings.idleTimeout().isZero() ? "off" : settings.idleTimeout().toMillis() + " ms",
                 ConnectionLimit.describe(settings.maxConnections(), settings.maxConnectionsPerClient()));
@@ -349,9 +362,10 @@ public final class ServerTunnel implements AutoCloseable {
                 ch.pipeline().addLast("idle", new IdleStateHandler(
                         0, 0, with.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
             }
-            if (acceptProxyProtocol) {
-                ProxyProtocolIn.install(ch.pipeline(), name(ch)); // first: the balancer's header, then TLS
-            }
+            ProxySources proxySources = acceptProxyProtocol;
+            if (proxySources != null && !ProxyProtocolIn.install(ch, proxySources, name(ch))) {
+                return; // closed: not from a balancer of proxy_protocol_sources
+            } // else first: the balancer's header, then TLS
             Served now = served;
             if (now.bySni() == null) {
                 SslHandler tls = now.single().newHandler(ch.alloc());

@@ -3,6 +3,7 @@ package io.tlsd.daemon.tunnel;
 import io.tlsd.daemon.server.ListenerConfig.CertificateSpec;
 import io.tlsd.daemon.tls.AllowedIdentities;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
+import io.tlsd.daemon.transport.ProxySources;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -54,7 +55,8 @@ import java.util.Objects;
  *     under it; an exact name before a wildcard; a name in one route only)
  * @param acceptProxyProtocol server role: each connection begins with a load balancer's PROXY
  *     protocol header (v1 or v2), whose client stands for the connection's ({@link
- *     io.tlsd.daemon.transport.ProxyProtocolIn})
+ *     io.tlsd.daemon.transport.ProxyProtocolIn}), taken from these peers only
+ *     ({@code proxy_protocol_sources}); null: no header
  */
 public record TunnelConfig(String name, InetSocketAddress listen, String target, String serverName,
                            CertificateSpec certificate, List<String> alpn, ClientAuthPolicy clientAuth,
@@ -62,7 +64,7 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
                            Path caFile, boolean accessLog, int maxConnectionsPerClient,
                            List<CertificateSpec> certificates, Path crlFile, Path clientCrlFile,
                            List<Route> routes, AllowedIdentities allowedClients, AllowedIdentities allowedServers,
-                           boolean acceptProxyProtocol) {
+                           ProxySources acceptProxyProtocol) {
 
     /** Without a load balancer's PROXY header in front. */
     public TunnelConfig(String name, InetSocketAddress listen, String target, String serverName,
@@ -73,7 +75,7 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
                         List<Route> routes, AllowedIdentities allowedClients, AllowedIdentities allowedServers) {
         this(name, listen, target, serverName, certificate, alpn, clientAuth, clientCaFile, proxyProtocol,
                 idleTimeout, maxConnections, caFile, accessLog, maxConnectionsPerClient, certificates, crlFile,
-                clientCrlFile, routes, allowedClients, allowedServers, false);
+                clientCrlFile, routes, allowedClients, allowedServers, null);
     }
 
     /**
@@ -236,7 +238,7 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
         if (proxyProtocol) {
             keys.add("proxy_protocol");
         }
-        if (acceptProxyProtocol) {
+        if (acceptProxyProtocol != null) {
             keys.add("accept_proxy_protocol");
         }
         if (!routes.isEmpty()) {

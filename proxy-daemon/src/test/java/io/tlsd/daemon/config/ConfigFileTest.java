@@ -12,6 +12,7 @@ import io.tlsd.daemon.logging.DaemonLog;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
 import io.tlsd.daemon.tls.AllowedIdentities;
+import io.tlsd.daemon.transport.ProxySources;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import io.tlsd.daemon.tunnel.TunnelSettings;
 import java.nio.file.Files;
@@ -128,10 +129,31 @@ class ConfigFileTest {
                 + "    certificates:\n      - {cert: /c.pem, key: /k.pem}\n    accept_proxy_protocol: true\n"
                 + "tunnels:\n  - name: in\n    listen: 127.0.0.1:9443\n    target: 127.0.0.1:80\n"
                 + "    cert: /c.pem\n    key: /k.pem\n    accept_proxy_protocol: true\n"));
-        assertTrue(c.listeners().get(0).acceptProxyProtocol());
-        assertTrue(c.tunnels().get(0).acceptProxyProtocol());
+        assertEquals(ProxySources.ANY, c.listeners().get(0).acceptProxyProtocol());
+        assertEquals(ProxySources.ANY, c.tunnels().get(0).acceptProxyProtocol());
         assertEquals(List.of("accept_proxy_protocol"), c.tunnels().get(0).serverRoleKeys(),
                 "a client-role tunnel refuses it");
+    }
+
+    @Test
+    void proxyHeadersMayBeTakenFromTheListedBalancersOnly() throws Exception {
+        String listener = "listeners:\n  - name: web\n    address: 127.0.0.1:8443\n    certificates:\n"
+                + "      - {cert: /c.pem, key: /k.pem}\n";
+        DaemonConfig c = ConfigFile.load(write(listener + "    accept_proxy_protocol: true\n"
+                + "    proxy_protocol_sources: [10.0.0.0/8, \"2001:db8::7\"]\n"
+                + "tunnels:\n  - name: in\n    listen: 127.0.0.1:9443\n    target: 127.0.0.1:80\n"
+                + "    cert: /c.pem\n    key: /k.pem\n    accept_proxy_protocol: true\n"
+                + "    proxy_protocol_sources: [192.0.2.1]\n"));
+        assertEquals(ProxySources.of(List.of("10.0.0.0/8", "2001:db8::7")), c.listeners().get(0).acceptProxyProtocol());
+        assertEquals(ProxySources.of(List.of("192.0.2.1")), c.tunnels().get(0).acceptProxyProtocol());
+        assertEquals(null, ConfigFile.load(write(listener)).listeners().get(0).acceptProxyProtocol());
+
+        String msg = error(listener + "    proxy_protocol_sources: [10.0.0.0/8]\n");
+        assertTrue(msg.contains("listeners[0] (web).proxy_protocol_sources: needs accept_proxy_protocol: true"), msg);
+        msg = error(listener + "    accept_proxy_protocol: true\n    proxy_protocol_sources: [lb.internal]\n");
+        assertTrue(msg.contains("listeners[0] (web).proxy_protocol_sources: \"lb.internal\" is no IP address"), msg);
+        msg = error(listener + "    accept_proxy_protocol: true\n    proxy_protocol_sources: []\n");
+        assertTrue(msg.contains("proxy_protocol_sources: lists no address"), msg);
     }
 
     @Test
