@@ -14,7 +14,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * max_sessions: one session more than it allows is refused at its Hello with LIMIT_EXCEEDED, the
- * others carry on, and a place that frees up is taken again.
+ * others carry on, and a place that frees up is taken again; max_sessions_per_uid does the same
+ * for the sessions of one user.
  */
 class MaxSessionsTest {
     private static final Duration T = Duration.ofSeconds(30);
@@ -38,6 +39,25 @@ class MaxSessionsTest {
             fixture.awaitStats(s -> s.sessions() == 1, T);
             try (TlsdClient third = fixture.client()) {
                 assertEquals(1, fixture.awaitStats(s -> s.sessions() == 2, T).sessionsOverLimit());
+            }
+        }
+    }
+
+    @Test
+    void aUserAtMaxSessionsPerUidIsRefusedWhilePlacesRemain() throws Exception {
+        // the tests run as one user: its second session is refused, though max_sessions allows 256
+        try (ClientDaemonFixture fixture = new ClientDaemonFixture(dir, b -> b.maxSessionsPerUid(1));
+             TlsdClient first = fixture.client()) {
+            TlsdException refused = assertThrows(TlsdException.class, fixture::client);
+            assertEquals(Status.LIMIT_EXCEEDED, refused.status());
+            assertTrue(refused.detail().contains("at most 1 session of one user at once (max_sessions_per_uid)"),
+                    refused.detail());
+            assertEquals(1, fixture.awaitStats(s -> s.sessionsOverLimit() == 1, T).sessionsOverLimit());
+            first.close();
+            fixture.awaitStats(s -> s.sessions() == 0, T);
+            try (TlsdClient again = fixture.client()) {
+                assertEquals(1, fixture.awaitStats(s -> s.sessions() == 1, T).sessionsOverLimit(),
+                        "the user's place was given back");
             }
         }
     }

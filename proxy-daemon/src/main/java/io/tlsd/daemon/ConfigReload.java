@@ -94,6 +94,7 @@ final class ConfigReload {
         keys.put("allowed_peers", DaemonConfig::allowedPeers);
         keys.put("tcp_keepalive", DaemonConfig::tcpKeepalive);
         keys.put("max_sessions", DaemonConfig::maxSessions);
+        keys.put("max_sessions_per_uid", DaemonConfig::maxSessionsPerUid);
         return keys;
     }
 

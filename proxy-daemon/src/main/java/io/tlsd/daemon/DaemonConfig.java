@@ -82,6 +82,7 @@ public final class DaemonConfig {
     private final int sendBufferBytes;
     private final TcpKeepalive tcpKeepalive;
     private final int maxSessions;
+    private final int maxSessionsPerUid;
     private final String logLevel;
     private final AllowedPeers allowedPeers;
     private final DaemonLog.Format logFormat;
@@ -122,6 +123,7 @@ public final class DaemonConfig {
         this.sendBufferBytes = b.sendBufferBytes;
         this.tcpKeepalive = b.tcpKeepalive;
         this.maxSessions = b.maxSessions;
+        this.maxSessionsPerUid = b.maxSessionsPerUid;
         this.logLevel = b.logLevel;
         this.allowedPeers = b.allowedPeers;
         this.logFormat = b.logFormat;
@@ -304,6 +306,11 @@ public final class DaemonConfig {
         return maxSessions;
     }
 
+    /** How many IPC sessions the processes of one user may hold at once; 0: no such limit. */
+    public int maxSessionsPerUid() {
+        return maxSessionsPerUid;
+    }
+
     /** Server role: whether private-key operations run on the event loops or on signer threads. */
     public SigningPolicy signing() {
         return signing;
@@ -354,6 +361,7 @@ public final class DaemonConfig {
         private int sendBufferBytes;
         private TcpKeepalive tcpKeepalive = new TcpKeepalive(TcpKeepalive.DEFAULT_IDLE);
         private int maxSessions = IpcServer.Settings.DEFAULT_MAX_SESSIONS;
+        private int maxSessionsPerUid;
         private String logLevel = "info";
         private AllowedPeers allowedPeers = AllowedPeers.ANYONE;
         private DaemonLog.Format logFormat = DaemonLog.Format.TEXT;
@@ -392,6 +400,7 @@ public final class DaemonConfig {
             sendBufferBytes = c.sendBufferBytes;
             tcpKeepalive = c.tcpKeepalive;
             maxSessions = c.maxSessions;
+            maxSessionsPerUid = c.maxSessionsPerUid;
             logLevel = c.logLevel;
             allowedPeers = c.allowedPeers;
             logFormat = c.logFormat;
@@ -649,6 +658,18 @@ public final class DaemonConfig {
                 throw new IllegalArgumentException("max_sessions " + max + " is not in 1..65536");
             }
             this.maxSessions = max;
+            return this;
+        }
+
+        /**
+         * How many IPC sessions the processes of one user (uid) may hold at once, 0 to 65536; 0
+         * for no limit per user. Needs the epoll transport, which tells a peer's uid.
+         */
+        public Builder maxSessionsPerUid(int max) {
+            if (max < 0 || max > 65536) {
+                throw new IllegalArgumentException("max_sessions_per_uid " + max + " is not in 0..65536");
+            }
+            this.maxSessionsPerUid = max;
             return this;
         }
 

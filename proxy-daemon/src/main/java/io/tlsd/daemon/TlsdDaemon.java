@@ -140,6 +140,10 @@ public final class TlsdDaemon implements AutoCloseable {
             throw new IllegalArgumentException("allowed_peers needs the epoll transport, which tells a peer's uid and gid;"
                     + " transport " + transport.name().toLowerCase() + " cannot");
         }
+        if (config.ipcEnabled() && config.maxSessionsPerUid() > 0 && transport != Transport.EPOLL) {
+            throw new IllegalArgumentException("max_sessions_per_uid needs the epoll transport, which tells a peer's"
+                    + " uid; transport " + transport.name().toLowerCase() + " cannot");
+        }
         requirePeerCredentialsFor(config.listeners());
         control = transport.newGroup(1, new DefaultThreadFactory("tlsd-control"));
         workers = transport.newGroup(config.workerThreads(), new DefaultThreadFactory("tlsd-worker"),
@@ -580,7 +584,7 @@ public final class TlsdDaemon implements AutoCloseable {
         IpcServer.Settings settings = new IpcServer.Settings(config.role().wireName(), "tlsd " + Version.VERSION,
                 config.limits(), config.helloTimeout(), rings, rings == null ? 0 : config.writeRingBytes(),
                 GlobalEventExecutor.INSTANCE, // one thread, started on demand, for the few ms a ring takes
-                config.allowedPeers(), config.maxSessions());
+                config.allowedPeers(), config.maxSessions(), config.maxSessionsPerUid());
         ipc = IpcServer.bind(config.socket(), transport, control, workers, settings, connector, acceptor, counters);
         started.push(ipc);
         if (config.allowedPeers().restricts()) {

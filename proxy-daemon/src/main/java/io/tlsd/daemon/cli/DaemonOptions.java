@@ -81,6 +81,11 @@ final class DaemonOptions {
             description = "IPC sessions open at once; one more is refused with LIMIT_EXCEEDED (default: 256)")
     Integer maxSessions;
 
+    @Option(names = "--max-sessions-per-uid", paramLabel = "N",
+            description = "IPC sessions the processes of one user may hold at once; one more is refused with"
+                    + " LIMIT_EXCEEDED (default: 0, no limit per user)")
+    Integer maxSessionsPerUid;
+
     @Option(names = "--tcp-keepalive", paramLabel = "DURATION",
             description = "Idle time before TCP keepalive probes on the TLS connections of OPENs and listeners,"
                     + " e.g. 5m (default: 1m; 0: off)")
@@ -141,6 +146,9 @@ final class DaemonOptions {
         }
         if (maxSessions != null) {
             builder.maxSessions(maxSessions);
+        }
+        if (maxSessionsPerUid != null) {
+            builder.maxSessionsPerUid(maxSessionsPerUid);
         }
         if (tcpKeepalive != null) {
             builder.tcpKeepalive(ConfigFile.parseDurationOrZero(tcpKeepalive, "--tcp-keepalive"));

@@ -48,13 +48,14 @@ import org.yaml.snakeyaml.error.YAMLException;
  */
 public final class ConfigFile {
     private static final Set<String> TOP = Set.of("socket", "transport", "worker_threads", "handshake_threads", "max_handshakes_in_flight", "worker_busy_poll", "tls", "timeouts", "limits",
-            "listeners", "tunnels", "log_level", "log_format", "shared_memory", "metrics", "send_buffer", "tcp_keepalive", "max_sessions",
+            "listeners", "tunnels", "log_level", "log_format", "shared_memory", "metrics", "send_buffer", "tcp_keepalive", "max_sessions", "max_sessions_per_uid",
             "allowed_peers");
     private static final Set<String> SHARED_MEMORY = Set.of("dir", "write_ring_bytes");
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
             "passphrase_file", "alpn", "client_auth", "client_ca_file", "proxy_protocol", "idle_timeout",
             "max_connections", "ca_file", "access_log", "max_connections_per_client", "certificates", "crl_file",
-            "client_crl_file", "routes", "ocsp_file", "allowed_clients", "allowed_servers", "accept_proxy_protocol");
+            "client_crl_file", "routes", "ocsp_file", "allowed_clients", "allowed_servers", "accept_proxy_protocol",
+            "proxy_protocol_sources");
     /** The keys of {@code allowed_clients} and {@code allowed_servers}. */
     private static final Set<String> ALLOWED_CLIENTS = Set.of("common_names", "dns_names", "uris");
     private static final Set<String> ROUTE = Set.of("names", "target");
@@ -110,6 +111,10 @@ public final class ConfigFile {
             }
             if (top.containsKey("max_sessions")) {
                 b.maxSessions((int) Math.min(number(top.get("max_sessions"), "max_sessions"), Integer.MAX_VALUE));
+            }
+            if (top.containsKey("max_sessions_per_uid")) {
+                b.maxSessionsPerUid((int) Math.min(numberOrZero(top.get("max_sessions_per_uid"), "max_sessions_per_uid"),
+                        Integer.MAX_VALUE));
             }
             if (top.containsKey("tcp_keepalive")) {
                 b.tcpKeepalive(parseDurationOrZero(top.get("tcp_keepalive"), "tcp_keepalive"));

@@ -37,7 +37,10 @@ public final class DaemonCounters {
         return sessionsRefused.sum();
     }
 
-    /** A session was refused because {@code max_sessions} were open; returns how many since start. */
+    /**
+     * A session was refused because {@code max_sessions}, or {@code max_sessions_per_uid} of its
+     * user, were open; returns how many since start.
+     */
     public long sessionOverLimit() {
         sessionsOverLimit.increment();
         return sessionsOverLimit.sum();
@@ -72,8 +75,8 @@ public final class DaemonCounters {
      * @param handshakesWaiting OPENs waiting now for a slot under {@code max_handshakes_in_flight}
      * @param sessionsRefused IPC sessions refused since start because the process was not among
      *     {@code allowed_peers}
-     * @param sessionsOverLimit IPC sessions refused since start because {@code max_sessions} were
-     *     open
+     * @param sessionsOverLimit IPC sessions refused since start because {@code max_sessions}, or
+     *     {@code max_sessions_per_uid} of their user, were open
      */
     public record Snapshot(long sessions, long connections, long opsInFlight, long bufferedBytes,
                            long opsCompleted, long handshakes, long handshakeFailures,

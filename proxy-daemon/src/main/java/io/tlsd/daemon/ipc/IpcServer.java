@@ -44,12 +44,22 @@ public final class IpcServer implements AutoCloseable {
      * @param allowedPeers who may open a session, beyond the socket file's mode
      * @param maxSessions how many sessions may be open at once; one more is refused at its Hello
      *     with {@code Goodbye{LIMIT_EXCEEDED}}
+     * @param maxSessionsPerUid how many of them the processes of one user may hold; 0 for no such
+     *     limit (it needs the peers' credentials, which only epoll tells)
      */
     public record Settings(String role, String daemonVersion, SessionLimits limits, Duration helloTimeout,
                            Path ringDirectory, int writeRingBytes, Executor ringMaker, AllowedPeers allowedPeers,
-                           int maxSessions) {
+                           int maxSessions, int maxSessionsPerUid) {
         /** The default of {@code max_sessions}: with the default 4 MiB write ring, 1 GiB of shared memory. */
         public static final int DEFAULT_MAX_SESSIONS = 256;
+
+        /** Without a limit per user. */
+        public Settings(String role, String daemonVersion, SessionLimits limits, Duration helloTimeout,
+                        Path ringDirectory, int writeRingBytes, Executor ringMaker, AllowedPeers allowedPeers,
+                        int maxSessions) {
+            this(role, daemonVersion, limits, helloTimeout, ringDirectory, writeRingBytes, ringMaker, allowedPeers,
+                    maxSessions, 0);
+        }
 
         /** Settings without write rings. */
         public Settings(String role, String daemonVersion, SessionLimits limits, Duration helloTimeout) {
@@ -100,7 +110,7 @@ public final class IpcServer implements AutoCloseable {
                         .group(boss, workers)
                         .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(1 << 20, 4 << 20))
                         .childHandler(new IpcChannelInitializer(settings, connector, acceptor, counters, sessions,
-                                drain, new SessionSlots(settings.maxSessions()))),
+                                drain, new SessionSlots(settings.maxSessions(), settings.maxSessionsPerUid()))),
                 transport, path, "rw-rw----");
         return new IpcServer(path, channel, sessions, drain);
     }

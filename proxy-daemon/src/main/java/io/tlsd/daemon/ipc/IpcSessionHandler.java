@@ -67,6 +67,8 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
     private final SessionSlots slots;
     /** Whether this session holds one of {@link #slots} (from its Hello on). */
     private boolean holdsSlot;
+    /** The uid {@link #slots} counted this session's place under; -1 if unknown. */
+    private int slotUid = -1;
     /** Whether this session was told that the daemon drains (once). */
     private boolean drainAnnounced;
     private State state = State.AWAITING_HELLO;
@@ -167,15 +169,23 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
         if (!peerAllowed()) {
             return;
         }
-        if (!slots.take()) {
+        PeerCredentials creds = Transport.credentialsOf(ctx.channel());
+        int uid = creds == null ? -1 : creds.uid();
+        SessionSlots.Taken taken = slots.take(uid);
+        if (taken != SessionSlots.Taken.YES) {
             long count = counters.sessionOverLimit();
+            boolean user = taken == SessionSlots.Taken.USER_AT_LIMIT;
             if (LIMIT_WARNINGS.due()) {
-                log.warn("session {} refused: {} sessions are open, max_sessions; {} refused since start, logged at"
-                        + " most every 10 s", ctx.channel().id(), slots.max(), count);
+                log.warn("session {} refused: {}; {} refused since start, logged at most every 10 s", ctx.channel().id(),
+                        user ? "uid " + uid + " has " + sessions(slots.maxPerUid()) + " open, max_sessions_per_uid"
+                                : sessions(slots.max()) + " are open, max_sessions", count);
             }
-            goodbye(Status.LIMIT_EXCEEDED, "tlsd serves at most " + slots.max() + " sessions at once (max_sessions)");
+            goodbye(Status.LIMIT_EXCEEDED, user
+                    ? "tlsd serves at most " + sessions(slots.maxPerUid()) + " of one user at once (max_sessions_per_uid)"
+                    : "tlsd serves at most " + sessions(slots.max()) + " at once (max_sessions)");
             return;
         }
+        slotUid = uid;
         holdsSlot = true;
         if (hello.getProtocolVersion() != PROTOCOL_VERSION) {
             goodbye(Status.BAD_REQUEST, "protocol version " + hello.getProtocolVersion()
@@ -259,6 +269,10 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
      * Whether the connecting process may open a session ({@code allowed_peers}); if not, it gets
      * {@code Goodbye{UNAUTHORIZED}} naming its user and group, and the refusal is logged.
      */
+    private static String sessions(int n) {
+        return n == 1 ? "1 session" : n + " sessions";
+    }
+
     private boolean peerAllowed() {
         AllowedPeers allowed = settings.allowedPeers();
         if (!allowed.restricts()) {
@@ -430,7 +444,7 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
         }
         if (holdsSlot) {
             holdsSlot = false;
-            slots.give();
+            slots.give(slotUid);
         }
         counters.sessionEnded();
         ctx.fireChannelInactive();

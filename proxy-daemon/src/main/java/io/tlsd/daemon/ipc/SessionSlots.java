@@ -1,38 +1,105 @@
 package io.tlsd.daemon.ipc;
 
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
-/** The places for sessions on one IPC socket ({@code max_sessions}), taken from every loop. */
+/**
+ * The places for sessions on one IPC socket, taken from every loop: {@code max_sessions} in all,
+ * and at most {@code max_sessions_per_uid} for the processes of one user, so that one user's
+ * applications cannot take every place.
+ */
 final class SessionSlots {
-    private final int max;
-    private final AtomicInteger taken = new AtomicInteger();
+    /** What {@link #take} did. */
+    enum Taken {
+        /** A place is the session's until {@link #give}. */
+        YES,
+        /** Refused: {@code max_sessions} are open. */
+        ALL_TAKEN,
+        /** Refused: the user has {@code max_sessions_per_uid} open. */
+        USER_AT_LIMIT
+    }
 
-    SessionSlots(int max) {
+    private final int max;
+    /** 0: no limit per user. */
+    private final int maxPerUid;
+    private final AtomicInteger taken = new AtomicInteger();
+    /** Places taken by each user that holds one; guarded by the map's compute. */
+    private final ConcurrentHashMap<Integer, Integer> byUid = new ConcurrentHashMap<>();
+
+    /** @param maxPerUid 0 for no limit per user */
+    SessionSlots(int max, int maxPerUid) {
         if (max < 1) {
             throw new IllegalArgumentException("max_sessions " + max + " < 1");
         }
+        if (maxPerUid < 0) {
+            throw new IllegalArgumentException("max_sessions_per_uid " + maxPerUid + " < 0");
+        }
         this.max = max;
+        this.maxPerUid = maxPerUid;
     }
 
-    /** Takes a place; false when all are taken. */
-    boolean take() {
+    /** Without a limit per user. */
+    SessionSlots(int max) {
+        this(max, 0);
+    }
+
+    /**
+     * Takes a place for a session of {@code uid}.
+     *
+     * @param uid the peer's user id; -1 if unknown (then only {@code max_sessions} applies)
+     */
+    Taken take(int uid) {
+        boolean perUid = maxPerUid > 0 && uid >= 0;
+        if (perUid) {
+            boolean[] got = {false};
+            byUid.compute(uid, (u, n) -> {
+                int held = n == null ? 0 : n;
+                if (held >= maxPerUid) {
+                    return n;
+                }
+                got[0] = true;
+                return held + 1;
+            });
+            if (!got[0]) {
+                return Taken.USER_AT_LIMIT;
+            }
+        }
         while (true) {
             int now = taken.get();
             if (now >= max) {
-                return false;
+                if (perUid) {
+                    release(uid);
+                }
+                return Taken.ALL_TAKEN;
             }
             if (taken.compareAndSet(now, now + 1)) {
-                return true;
+                return Taken.YES;
             }
         }
     }
 
-    /** Gives back a place {@link #take} gave. */
-    void give() {
+    /** Gives back a place {@link #take} gave to a session of {@code uid}. */
+    void give(int uid) {
         taken.decrementAndGet();
+        if (maxPerUid > 0 && uid >= 0) {
+            release(uid);
+        }
+    }
+
+    private void release(int uid) {
+        byUid.computeIfPresent(uid, (u, n) -> n == 1 ? null : n - 1);
     }
 
     int max() {
         return max;
+    }
+
+    int maxPerUid() {
+        return maxPerUid;
+    }
+
+    /** Users that hold a place now, while there is a limit per user (for tests). */
+    int users() {
+        return byUid.size();
     }
 }

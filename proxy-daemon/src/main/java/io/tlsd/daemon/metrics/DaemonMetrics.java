@@ -39,7 +39,7 @@ public final class DaemonMetrics {
                 Sample.counter("tlsd_sessions_refused_total",
                         "IPC sessions refused because the process was not among allowed_peers", s.sessionsRefused()),
                 Sample.counter("tlsd_sessions_over_limit_total",
-                        "IPC sessions refused because max_sessions were open", s.sessionsOverLimit()));
+                        "IPC sessions refused because max_sessions, or max_sessions_per_uid of their user, were open", s.sessionsOverLimit()));
     }
 
     /** A sample with one label, e.g. {@code tlsd_tunnel_connections{tunnel="db"}}. */

@@ -157,6 +157,15 @@ class ConfigFileTest {
     }
 
     @Test
+    void maxSessionsPerUidIsOffByDefault() throws Exception {
+        assertEquals(0, ConfigFile.load(write("")).maxSessionsPerUid());
+        assertEquals(16, ConfigFile.load(write("max_sessions_per_uid: 16\n")).maxSessionsPerUid());
+        assertEquals(0, ConfigFile.load(write("max_sessions_per_uid: 0\n")).maxSessionsPerUid());
+        String msg = error("max_sessions_per_uid: 70000\n");
+        assertTrue(msg.contains("max_sessions_per_uid 70000 is not in 0..65536"), msg);
+    }
+
+    @Test
     void tcpKeepaliveIsOnByDefaultAndCanBeTurnedOff() throws Exception {
         assertEquals(Duration.ofMinutes(1), ConfigFile.load(write("")).tcpKeepalive().idle());
         assertEquals(Duration.ofMinutes(5), ConfigFile.load(write("tcp_keepalive: 5m\n")).tcpKeepalive().idle());
