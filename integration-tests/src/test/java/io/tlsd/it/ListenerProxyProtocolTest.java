@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.tlsd.daemon.metrics.Sample;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.transport.ProxySources;
 import io.tlsd.sdk.Operation;
@@ -185,6 +186,49 @@ class ListenerProxyProtocolTest {
                 "--accept-proxy-protocol", "--proxy-protocol-source", "lb.internal");
         assertEquals(2, run.exitCode(), run.stderr());
         assertTrue(run.stderr().contains("--proxy-protocol-source: \"lb.internal\" is no IP address"), run.stderr());
+    }
+
+    /** A reload changes which balancers a server tunnel takes connections from, for new ones. */
+    @Test
+    void aReloadChangesTheBalancersOfAServerTunnel() throws Exception {
+        TestPki pki = ServerDaemonFixture.pki(dir);
+        io.tlsd.testing.Issued server = pki.issueServer("localhost", "localhost");
+        SSLContext tls = pki.clientContext();
+        try (GreetingBackend backend = new GreetingBackend("hello")) {
+            java.util.function.Function<String, io.tlsd.daemon.DaemonConfig> config = source ->
+                    io.tlsd.daemon.DaemonConfig.builder().role(io.tlsd.daemon.DaemonConfig.Role.SERVER).ipcEnabled(false)
+                            .tunnels(List.of(new io.tlsd.daemon.tunnel.TunnelConfig("in",
+                                    ServerDaemonFixture.anyLoopbackPort(), "127.0.0.1:" + backend.port(), null,
+                                    ListenerConfig.CertificateSpec.pem(List.of(), server.chainPem(), server.keyPem(), null),
+                                    List.of(), io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy.NONE, null, false,
+                                    Duration.ofMinutes(1), io.tlsd.daemon.tunnel.TunnelSettings.DEFAULT_MAX_CONNECTIONS, null,
+                                    false, 0, List.of(), null, null, List.of(), null, null,
+                                    ProxySources.of(List.of(source)))))
+                            .build();
+            try (io.tlsd.daemon.TlsdDaemon daemon = io.tlsd.daemon.TlsdDaemon.start(config.apply("127.0.0.2"))) {
+                int tunnel = daemon.tunnelAddress("in").getPort();
+                assertEquals("hello\n", throughTheBalancer(tls, tunnel, "127.0.0.2"));
+                assertThrows(IOException.class, () -> throughTheBalancer(tls, tunnel, "127.0.0.1"));
+
+                io.tlsd.daemon.TlsdDaemon.Reloaded reloaded = daemon.reload(config.apply("127.0.0.1"));
+                assertEquals(List.of(), reloaded.notApplied(), "applied, not held for a restart");
+                assertEquals("hello\n", throughTheBalancer(tls, tunnel, "127.0.0.1"));
+                assertThrows(IOException.class, () -> throughTheBalancer(tls, tunnel, "127.0.0.2"));
+                assertEquals(List.of(2L), daemon.metricSamples().stream()
+                        .filter(m -> m.name().equals("tlsd_tunnel_proxy_untrusted_total") && m.labels().get("tunnel").equals("in"))
+                        .map(Sample::value).toList(), "one closed before the reload, one after");
+            }
+        }
+    }
+
+    /** From {@code source}: a PROXY header, TLS, and the backend's greeting. */
+    private static String throughTheBalancer(SSLContext tls, int port, String source) throws IOException {
+        try (Socket tcp = new Socket(InetAddress.getLoopbackAddress(), port, InetAddress.getByName(source), 0)) {
+            tcp.getOutputStream().write(("PROXY TCP4 203.0.113.7 127.0.0.1 40000 " + port + "\r\n").getBytes(US_ASCII));
+            try (SSLSocket socket = overTls(tls, tcp)) {
+                return new String(socket.getInputStream().readNBytes(6), US_ASCII);
+            }
+        }
     }
 
     private static byte[] v2Tcp6Header(String source, int sourcePort, int destinationPort) throws IOException {

@@ -51,10 +51,10 @@ import java.util.function.Function;
 final class ConfigReload {
     private static final Set<String> LISTENER_RELOADED = Set.of("certificates", "alpn", "clientAuth", "clientCaFile",
             "clientCrlFile", "allowedClients", "backlog", "maxPendingConnections", "maxPendingConnectionsPerClient",
-            "handshakeTimeout", "allowedPeers");
+            "handshakeTimeout", "allowedPeers", "acceptProxyProtocol");
     private static final Set<String> SERVER_TUNNEL_RELOADED = Set.of("certificate", "certificates", "alpn",
             "clientAuth", "clientCaFile", "clientCrlFile", "allowedClients", "target", "routes", "idleTimeout",
-            "maxConnections", "maxConnectionsPerClient", "accessLog");
+            "maxConnections", "maxConnectionsPerClient", "accessLog", "acceptProxyProtocol");
     private static final Set<String> CLIENT_TUNNEL_RELOADED = Set.of("certificate", "alpn", "caFile", "crlFile",
             "allowedServers", "idleTimeout", "maxConnections", "maxConnectionsPerClient", "accessLog");
     /** Record components whose key in the file is not their name in snake case. */

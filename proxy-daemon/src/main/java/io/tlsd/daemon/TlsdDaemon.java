@@ -498,6 +498,7 @@ public final class TlsdDaemon implements AutoCloseable {
                 logRoutes(t);
             }
             tunnel.settings(settings(next, t));
+            tunnel.acceptProxyProtocol(t.acceptProxyProtocol());
             serverTunnelTls.put(t.name(), contexts);
             served.add("tunnel " + t.name() + " (" + contexts.describe() + "; " + limits(t) + ")");
         });
@@ -693,6 +694,12 @@ public final class TlsdDaemon implements AutoCloseable {
             }
             if (own != null) {
                 samples.addAll(DaemonMetrics.revocationListsCurrentUntil("client_tunnel", t.name(), own.revocationLists()));
+            }
+            ServerTunnel server = t.acceptProxyProtocol() == null ? null : serverTunnels.get(t.name());
+            if (server != null) {
+                samples.add(DaemonMetrics.labelled("tlsd_tunnel_proxy_untrusted_total", Sample.COUNTER,
+                        "connections closed at once because they came from no load balancer of proxy_protocol_sources",
+                        "tunnel", t.name(), server.untrustedCount()));
             }
             ServerTlsContexts served = serverTunnelTls.get(t.name());
             if (served != null) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.AllowedIdentities;
 import io.tlsd.daemon.tls.ServerTlsContexts;
+import io.tlsd.daemon.transport.ProxySources;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -54,6 +55,23 @@ class ConfigReloadTest {
         assertEquals(List.of(api, running.tunnels().get(1), running.tunnels().get(2)), applied.tunnels(),
                 "api takes its new trust settings; moved waits whole for a restart; none added or removed");
         assertEquals(Set.of("old", "moved"), reload.heldTunnels(), "they stay as they run, contexts and all");
+    }
+
+    @Test
+    void aListenersLoadBalancersAreTaken() {
+        ListenerConfig api = ListenerConfig.simple("api", new InetSocketAddress("127.0.0.1", 8443),
+                Path.of("a.pem"), Path.of("a.key"));
+        ListenerConfig behind = new ListenerConfig(api.name(), api.address(), api.certificates(), api.alpn(),
+                api.clientAuth(), api.clientCaFile(), api.handshakeTimeout(), api.backlog(),
+                api.maxPendingConnections(), 0, null, null, null, ProxySources.of(List.of("10.0.0.0/8")));
+        DaemonConfig.Builder server = DaemonConfig.builder().role(DaemonConfig.Role.SERVER)
+                .socket(Path.of("/run/tlsd/server.sock"));
+
+        ConfigReload reload = ConfigReload.of(server.listeners(List.of(api)).build(),
+                server.listeners(List.of(behind)).build());
+
+        assertEquals(List.of(), reload.notApplied());
+        assertEquals(List.of(behind), reload.applied().listeners());
     }
 
     @Test

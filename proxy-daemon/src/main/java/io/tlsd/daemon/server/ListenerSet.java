@@ -70,10 +70,12 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
             for (TlsListener listener : set.listeners.values()) {
                 listener.bind(transport, control, handshakes, keepalive);
                 ListenerConfig config = listener.config();
-                log.info("listener {} on {} (client auth {}, ALPN {}, backlog {}, max pending connections {})",
+                log.info("listener {} on {} (client auth {}, ALPN {}, backlog {}, max pending connections {}{})",
                         listener.name(), ConnectionInfos.addressString(listener.localAddress()),
                         config.clientAuth().name().toLowerCase(), config.alpn(), config.backlog(),
-                        ConnectionLimit.describe(config.maxPendingConnections(), config.maxPendingConnectionsPerClient()));
+                        ConnectionLimit.describe(config.maxPendingConnections(), config.maxPendingConnectionsPerClient()),
+                        config.acceptProxyProtocol() == null ? ""
+                                : ", PROXY protocol in from " + config.acceptProxyProtocol());
             }
         } catch (Exception | Error e) {
             set.close();
@@ -149,6 +151,11 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
             out.add(DaemonMetrics.labelled("tlsd_listener_backlog_refused_total", Sample.COUNTER,
                     "handshaked clients refused because the backlog of clients waiting for an ACCEPT was full",
                     "listener", l.name(), l.refusedCount()));
+            if (l.config().acceptProxyProtocol() != null) {
+                out.add(DaemonMetrics.labelled("tlsd_listener_proxy_untrusted_total", Sample.COUNTER,
+                        "clients closed at once because they came from no load balancer of proxy_protocol_sources",
+                        "listener", l.name(), l.untrustedCount()));
+            }
             out.add(DaemonMetrics.labelled("tlsd_listener_handshake_failures_total", Sample.COUNTER,
                     "client handshakes that failed (or timed out) on the listener",
                     "listener", l.name(), l.handshakeFailureCount()));

@@ -20,6 +20,7 @@ import io.tlsd.daemon.transport.ConnectFailures;
 import io.tlsd.daemon.transport.ConnectionLimit;
 import io.tlsd.daemon.transport.LoopHandOver;
 import io.tlsd.daemon.transport.ProxyProtocolIn;
+import io.tlsd.daemon.transport.ProxySources;
 import io.tlsd.daemon.transport.TcpKeepalive;
 import io.tlsd.daemon.transport.Transport;
 import io.tlsd.proto.v1.Status;
@@ -58,6 +59,8 @@ final class TlsListener {
      * handshake timeout, its backlog and its pending limits.
      */
     private volatile ListenerConfig config;
+    /** Connections closed because they came from no balancer of {@code proxy_protocol_sources}. */
+    private final ProxyProtocolIn.Untrusted untrusted = new ProxyProtocolIn.Untrusted();
     /** Replaced by a reload; a client gets the contexts of the moment it is accepted. */
     private volatile ServerTlsContexts contexts;
     private final Object lock = new Object();
@@ -135,17 +138,19 @@ final class TlsListener {
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
+                        ListenerConfig now = config; // as reloaded last
+                        ProxySources balancers = now.acceptProxyProtocol();
+                        if (balancers != null
+                                && !ProxyProtocolIn.install(ch, balancers, untrusted, "listener " + now.name())) {
+                            return; // closed: not from a balancer of proxy_protocol_sources
+                        } // else first: the balancer's header, then TLS
                         if (!pending.admit(ch)) {
                             return; // closed: max_pending_connections clients handshake or wait already
                         }
                         keepalive.apply(ch);
-                        if (config.acceptProxyProtocol() != null
-                                && !ProxyProtocolIn.install(ch, config.acceptProxyProtocol(), "listener " + config.name())) {
-                            return; // closed: not from a balancer of proxy_protocol_sources
-                        } // else first: the balancer's header, then TLS
                         ch.pipeline()
                                 // picks the certificate by SNI, then handshakes (with a deadline)
-                                .addLast("tls", new SniHandler(contexts.mapping(), config.handshakeTimeout().toMillis()))
+                                .addLast("tls", new SniHandler(contexts.mapping(), now.handshakeTimeout().toMillis()))
                                 // holds the connection until an ACCEPT takes it
                                 .addLast("gate", new HandshakeGate(TlsListener.this));
                     }
@@ -172,6 +177,11 @@ final class TlsListener {
     /** Clients closed as soon as accepted, because max_pending_connections were pending. */
     long closedAtLimitCount() {
         return pending.refused();
+    }
+
+    /** Clients closed at once because they came from no balancer of {@code proxy_protocol_sources}. */
+    long untrustedCount() {
+        return untrusted.count();
     }
 
     /** Handshaked clients refused because the backlog was full. */

@@ -46,9 +46,6 @@ public final class ProxyProtocolIn {
 
     private static final Logger log = LoggerFactory.getLogger(ProxyProtocolIn.class);
     private static final WarningRate BAD_HEADERS = new WarningRate();
-    private static final WarningRate UNTRUSTED_WARNINGS = new WarningRate();
-    /** Connections closed because their peer is not among a listener's or tunnel's sources. */
-    private static final LongAdder UNTRUSTED = new LongAdder();
 
     private ProxyProtocolIn() {
     }
@@ -57,16 +54,17 @@ public final class ProxyProtocolIn {
      * Puts the header's reader first in {@code ch}'s pipeline, ahead of TLS; or, if {@code ch}'s
      * TCP peer is not among {@code sources}, closes it with a warning (at most every 10 s).
      *
+     * @param untrusted the listener's or tunnel's count of connections closed so
      * @param owner names the listener or tunnel in the warnings
      * @return false if {@code ch} was closed
      */
-    public static boolean install(Channel ch, ProxySources sources, String owner) {
+    public static boolean install(Channel ch, ProxySources sources, Untrusted untrusted, String owner) {
         if (!sources.trusts(ch.remoteAddress())) {
-            UNTRUSTED.increment();
-            if (UNTRUSTED_WARNINGS.due()) {
+            untrusted.count.increment();
+            if (untrusted.warnings.due()) {
                 log.warn("{}: connection from {} closed: not among proxy_protocol_sources ({}); {} such since start,"
                         + " logged at most every 10 s", owner, addressString(ch.remoteAddress()), sources,
-                        UNTRUSTED.sum());
+                        untrusted.count());
             }
             ch.close();
             return false;
@@ -79,6 +77,17 @@ public final class ProxyProtocolIn {
 
     private static String addressString(SocketAddress address) {
         return address instanceof InetSocketAddress inet ? NetUtil.toSocketAddressString(inet) : String.valueOf(address);
+    }
+
+    /** One listener's or tunnel's connections closed because their peer is not among its sources. */
+    public static final class Untrusted {
+        private final LongAdder count = new LongAdder();
+        private final WarningRate warnings = new WarningRate();
+
+        /** How many since start. */
+        public long count() {
+            return count.sum();
+        }
     }
 
     /** The client: the one a PROXY header named, else the TCP peer. */

@@ -3,6 +3,7 @@ package io.tlsd.daemon.transport;
 import io.netty.handler.ipfilter.IpFilterRuleType;
 import io.netty.handler.ipfilter.IpSubnetFilterRule;
 import io.netty.util.NetUtil;
+import java.net.Inet4Address;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -52,7 +53,7 @@ public final class ProxySources {
         int slash = range.indexOf('/');
         String ip = slash < 0 ? range : range.substring(0, slash);
         boolean v4 = NetUtil.isValidIpV4Address(ip);
-        if (!v4 && !NetUtil.isValidIpV6Address(ip)) {
+        if (ip.indexOf('%') >= 0 || !v4 && !NetUtil.isValidIpV6Address(ip)) {
             throw new IllegalArgumentException("\"" + range + "\" is no IP address or CIDR range"
                     + " (such as 10.0.0.0/8 or 2001:db8::/32)");
         }
@@ -68,7 +69,32 @@ public final class ProxySources {
                 throw new IllegalArgumentException("\"" + range + "\": the prefix length must be 0 to " + bits);
             }
         }
-        return new IpSubnetFilterRule(ip, prefix, IpFilterRuleType.ACCEPT);
+        InetAddress address = literal(ip);
+        if (!v4 && address instanceof Inet4Address) { // ::ffff:10.0.0.0/104, which peers never show
+            if (prefix < 96) {
+                throw new IllegalArgumentException("\"" + range + "\": an IPv4-mapped range needs a prefix of 96 to"
+                        + " 128; write it as IPv4");
+            }
+            prefix -= 96;
+        }
+        byte[] bytes = address.getAddress();
+        for (int bit = prefix; bit < bytes.length * 8; bit++) {
+            if ((bytes[bit / 8] & (0x80 >>> bit % 8)) != 0) {
+                throw new IllegalArgumentException("\"" + range + "\" has address bits set past its prefix of "
+                        + prefix + " bits; write the network's address");
+            }
+        }
+        return new IpSubnetFilterRule(address, prefix, IpFilterRuleType.ACCEPT);
+    }
+
+    /** An address literal checked above: no name lookup. */
+    private static InetAddress literal(String ip) {
+        byte[] bytes = NetUtil.createByteArrayFromIpAddressString(ip);
+        try {
+            return InetAddress.getByAddress(bytes); // 16 bytes of an IPv4-mapped address give an Inet4Address
+        } catch (UnknownHostException e) {
+            throw new IllegalArgumentException("\"" + ip + "\" is no IP address", e);
+        }
     }
 
     /** Whether every peer is trusted. */

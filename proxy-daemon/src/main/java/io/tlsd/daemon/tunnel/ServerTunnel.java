@@ -90,10 +90,12 @@ public final class ServerTunnel implements AutoCloseable {
     private final InetSocketAddress listen;
     private final boolean proxyProtocol;
     /**
-     * Set before {@link #start}: each connection begins with a PROXY header from one of these load
-     * balancers; null: no header.
+     * Each connection begins with a PROXY header from one of these load balancers; null: no header.
+     * Read once per accepted connection; a reload may replace it.
      */
     private volatile ProxySources acceptProxyProtocol;
+    /** Connections closed because they came from no balancer of {@code proxy_protocol_sources}. */
+    private final ProxyProtocolIn.Untrusted untrusted = new ProxyProtocolIn.Untrusted();
     /** Replaced by {@link #settings(TunnelSettings)}; a connection reads it when accepted. */
     private volatile TunnelSettings settings;
     private final Listener listener;
@@ -253,6 +255,11 @@ public final class ServerTunnel implements AutoCloseable {
         settings = listener.reconfigure(settings, next);
     }
 
+    /** Connections closed at once because they came from no balancer of {@code proxy_protocol_sources}. */
+    public long untrustedCount() {
+        return untrusted.count();
+    }
+
     /** For the start's log line: "", "PROXY protocol in, " or "PROXY protocol in from 10.0.0.0/8, ". */
     private String proxyProtocolIn() {
         ProxySources sources = acceptProxyProtocol;
@@ -263,7 +270,8 @@ public final class ServerTunnel implements AutoCloseable {
      * Reads a PROXY protocol header (v1 or v2) at the start of each connection, sent by a load
      * balancer in front, and takes the client it names for the connection's (see {@link
      * ProxyProtocolIn}); a connection without one is closed, and so is one from a peer not among
-     * {@code sources}. Call before {@link #start}.
+     * {@code sources}. Before {@link #start}, or at a reload for the connections accepted from then
+     * on.
      *
      * @param sources the balancers, or {@link ProxySources#ANY}; null: no header
      */
@@ -353,6 +361,10 @@ public final class ServerTunnel implements AutoCloseable {
     private final class TlsClientInitializer extends ChannelInitializer<Channel> {
         @Override
         protected void initChannel(Channel ch) {
+            ProxySources proxySources = acceptProxyProtocol;
+            if (proxySources != null && !ProxyProtocolIn.install(ch, proxySources, untrusted, name(ch))) {
+                return; // closed: not from a balancer of proxy_protocol_sources
+            } // else first: the balancer's header, then TLS
             if (!listener.admit(ch)) {
                 return; // closed: the tunnel carries max_connections already
             }
@@ -362,10 +374,6 @@ public final class ServerTunnel implements AutoCloseable {
                 ch.pipeline().addLast("idle", new IdleStateHandler(
                         0, 0, with.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
             }
-            ProxySources proxySources = acceptProxyProtocol;
-            if (proxySources != null && !ProxyProtocolIn.install(ch, proxySources, name(ch))) {
-                return; // closed: not from a balancer of proxy_protocol_sources
-            } // else first: the balancer's header, then TLS
             Served now = served;
             if (now.bySni() == null) {
                 SslHandler tls = now.single().newHandler(ch.alloc());

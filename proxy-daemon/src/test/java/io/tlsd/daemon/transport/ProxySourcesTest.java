@@ -45,6 +45,14 @@ class ProxySourcesTest {
     }
 
     @Test
+    void anIpv4MappedEntryIsAnIpv4One() throws Exception {
+        assertTrue(ProxySources.of(List.of("::ffff:10.0.0.7")).trusts(peer("10.0.0.7")));
+        assertFalse(ProxySources.of(List.of("::ffff:10.0.0.7")).trusts(peer("10.0.0.8")));
+        assertTrue(ProxySources.of(List.of("::ffff:10.0.0.0/104")).trusts(peer("10.9.9.9")), "a /8");
+        assertFalse(ProxySources.of(List.of("::ffff:10.0.0.0/120")).trusts(peer("10.0.1.1")), "a /24");
+    }
+
+    @Test
     void anyTrustsEveryPeerAndAWideRangeToo() throws Exception {
         assertTrue(ProxySources.ANY.any());
         assertTrue(ProxySources.ANY.trusts(peer("203.0.113.1")));
@@ -56,7 +64,7 @@ class ProxySourcesTest {
     @Test
     void whatIsNoAddressOrRangeIsRefusedByName() {
         for (String bad : List.of("balancer.internal", "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/x", "::1/129",
-                "10.0.0.0/-1", "")) {
+                "10.0.0.0/-1", "", "fe80::1%eth0", "10.1.2.3/8", "2001:db8::1/32", "::ffff:10.0.0.0/64")) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> ProxySources.of(List.of("10.0.0.1", bad)), bad);
             assertTrue(e.getMessage().contains("\"" + bad + "\""), e.getMessage());
@@ -71,13 +79,41 @@ class ProxySourcesTest {
         assertNotEquals(ProxySources.ANY, ProxySources.of(List.of("0.0.0.0/0")));
     }
 
+    /** An embedded channel whose peer is {@code peer}. */
+    private static EmbeddedChannel from(InetSocketAddress peer) {
+        return new EmbeddedChannel() {
+            @Override
+            protected java.net.SocketAddress remoteAddress0() {
+                return peer;
+            }
+        };
+    }
+
+    @Test
+    void onlyAListedPeerGetsTheHeadersReader() throws Exception {
+        ProxySources balancers = ProxySources.of(List.of("10.0.0.0/8"));
+        ProxyProtocolIn.Untrusted untrusted = new ProxyProtocolIn.Untrusted();
+        EmbeddedChannel balancer = from(peer("10.1.2.3"));
+        assertTrue(ProxyProtocolIn.install(balancer, balancers, untrusted, "listener web"));
+        assertTrue(balancer.isOpen());
+        assertTrue(balancer.pipeline().names().contains("proxy-decoder"));
+        balancer.finishAndReleaseAll();
+
+        EmbeddedChannel direct = from(peer("198.51.100.4"));
+        assertFalse(ProxyProtocolIn.install(direct, balancers, untrusted, "listener web"));
+        assertFalse(direct.isOpen(), "closed before a byte is read");
+        assertFalse(direct.pipeline().names().contains("proxy-decoder"));
+        assertEquals(1, untrusted.count());
+    }
+
     @Test
     void aConnectionFromElsewhereIsClosedBeforeItIsRead() {
         EmbeddedChannel ch = new EmbeddedChannel(); // its peer is no IP address: trusted by ANY only
-        assertFalse(ProxyProtocolIn.install(ch, ProxySources.of(List.of("127.0.0.1")), "listener web"));
+        assertFalse(ProxyProtocolIn.install(ch, ProxySources.of(List.of("127.0.0.1")), new ProxyProtocolIn.Untrusted(),
+                "listener web"));
         assertFalse(ch.isOpen());
         EmbeddedChannel trusted = new EmbeddedChannel();
-        assertTrue(ProxyProtocolIn.install(trusted, ProxySources.ANY, "listener web"));
+        assertTrue(ProxyProtocolIn.install(trusted, ProxySources.ANY, new ProxyProtocolIn.Untrusted(), "listener web"));
         assertTrue(trusted.isOpen());
         assertTrue(trusted.pipeline().names().contains("proxy-decoder"));
         trusted.finishAndReleaseAll();
