@@ -306,7 +306,7 @@ public final class TlsdClient implements AutoCloseable {
      *     Status#UNAUTHORIZED} when this process may not open the socket, {@link
      *     Status#TIMED_OUT} when it did not answer within the connect timeout, or the status of the
      *     daemon's Goodbye when it refused the session (e.g. {@link Status#LIMIT_EXCEEDED} past
-     *     its {@code max_sessions})
+     *     its {@code max_sessions}, or its {@code max_sessions_per_uid} for this process's user)
      */
     public TlsdClient build() throws TlsdException {
       return new TlsdClient(Session.connect(socket, appName, connectTimeout, writeRingBytes));

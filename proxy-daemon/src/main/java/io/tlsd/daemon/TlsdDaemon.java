@@ -140,6 +140,12 @@ public final class TlsdDaemon implements AutoCloseable {
             throw new IllegalArgumentException("allowed_peers needs the epoll transport, which tells a peer's uid and gid;"
                     + " transport " + transport.name().toLowerCase() + " cannot");
         }
+        if (!config.ipcEnabled() && config.maxSessionsPerUid() > 0) {
+            log.warn("max_sessions_per_uid has no effect: there is no IPC socket (socket: none)");
+        } else if (config.maxSessionsPerUid() >= config.maxSessions()) {
+            log.warn("max_sessions_per_uid ({}) has no effect: it is not below max_sessions ({})",
+                    config.maxSessionsPerUid(), config.maxSessions());
+        }
         if (config.ipcEnabled() && config.maxSessionsPerUid() > 0 && transport != Transport.EPOLL) {
             throw new IllegalArgumentException("max_sessions_per_uid needs the epoll transport, which tells a peer's"
                     + " uid; transport " + transport.name().toLowerCase() + " cannot");

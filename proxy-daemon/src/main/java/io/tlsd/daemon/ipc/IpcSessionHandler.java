@@ -53,6 +53,8 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
     private static final WarningRate REFUSAL_WARNINGS = new WarningRate();
     /** How often sessions refused by {@code max_sessions} are logged. */
     private static final WarningRate LIMIT_WARNINGS = new WarningRate();
+    /** How often sessions refused by {@code max_sessions_per_uid} are logged: apart, so that one user does not hide the rest. */
+    private static final WarningRate USER_LIMIT_WARNINGS = new WarningRate();
 
     private enum State { AWAITING_HELLO, MAKING_RING, ACTIVE, ENDED }
 
@@ -87,7 +89,8 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
 
     /**
      * @param drain the daemon's drain: a session that starts after it started drains at once
-     * @param slots the places for sessions of this handler's server, {@code max_sessions} of them
+     * @param slots the places for sessions of this handler's server ({@code max_sessions}, {@code
+     *     max_sessions_per_uid})
      */
     IpcSessionHandler(IpcServer.Settings settings, Connector connector, Acceptor acceptor, DaemonCounters counters,
                       DrainDeadline drain, SessionSlots slots) {
@@ -169,16 +172,22 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
         if (!peerAllowed()) {
             return;
         }
+        if (hello.getProtocolVersion() != PROTOCOL_VERSION) {
+            goodbye(Status.BAD_REQUEST, "protocol version " + hello.getProtocolVersion()
+                    + " is not supported; this daemon speaks " + PROTOCOL_VERSION);
+            return;
+        }
         PeerCredentials creds = Transport.credentialsOf(ctx.channel());
-        int uid = creds == null ? -1 : creds.uid();
+        int uid = creds == null ? SessionSlots.UNKNOWN_UID : creds.uid();
         SessionSlots.Taken taken = slots.take(uid);
         if (taken != SessionSlots.Taken.YES) {
             long count = counters.sessionOverLimit();
             boolean user = taken == SessionSlots.Taken.USER_AT_LIMIT;
-            if (LIMIT_WARNINGS.due()) {
+            if ((user ? USER_LIMIT_WARNINGS : LIMIT_WARNINGS).due()) {
                 log.warn("session {} refused: {}; {} refused since start, logged at most every 10 s", ctx.channel().id(),
-                        user ? "uid " + uid + " has " + sessions(slots.maxPerUid()) + " open, max_sessions_per_uid"
-                                : sessions(slots.max()) + " are open, max_sessions", count);
+                        user ? (creds == null ? "processes of unknown uid" : "uid " + uid) + " hold "
+                                + sessions(slots.maxPerUid()) + ", max_sessions_per_uid"
+                                : sessions(slots.max()) + " open, max_sessions", count);
             }
             goodbye(Status.LIMIT_EXCEEDED, user
                     ? "tlsd serves at most " + sessions(slots.maxPerUid()) + " of one user at once (max_sessions_per_uid)"
@@ -187,11 +196,6 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
         }
         slotUid = uid;
         holdsSlot = true;
-        if (hello.getProtocolVersion() != PROTOCOL_VERSION) {
-            goodbye(Status.BAD_REQUEST, "protocol version " + hello.getProtocolVersion()
-                    + " is not supported; this daemon speaks " + PROTOCOL_VERSION);
-            return;
-        }
         String app = hello.getAppName().isEmpty() ? "unnamed" : hello.getAppName();
         String appName = app.length() > 128 ? app.substring(0, 128) : app;
         int asked = hello.getWriteRingBytes();
@@ -265,14 +269,14 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
         }
     }
 
-    /**
-     * Whether the connecting process may open a session ({@code allowed_peers}); if not, it gets
-     * {@code Goodbye{UNAUTHORIZED}} naming its user and group, and the refusal is logged.
-     */
     private static String sessions(int n) {
         return n == 1 ? "1 session" : n + " sessions";
     }
 
+    /**
+     * Whether the connecting process may open a session ({@code allowed_peers}); if not, it gets
+     * {@code Goodbye{UNAUTHORIZED}} naming its user and group, and the refusal is logged.
+     */
     private boolean peerAllowed() {
         AllowedPeers allowed = settings.allowedPeers();
         if (!allowed.restricts()) {
@@ -417,8 +421,8 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
         }
         state = State.ENDED;
         dropEarly();
-        if (status == Status.UNAUTHORIZED) {
-            // said already, at most every 10 s (peerAllowed): a refused process may retry in a loop
+        if (status == Status.UNAUTHORIZED || status == Status.LIMIT_EXCEEDED && app == null) {
+            // said already, at most every 10 s (peerAllowed, hello): a refused process may retry in a loop
             log.debug("session {} ended by the daemon: {} {}", ctx.channel().id(), status, detail);
         } else {
             log.info("session {} ended by the daemon: {} {}", ctx.channel().id(), status, detail);

@@ -19,6 +19,9 @@ final class SessionSlots {
         USER_AT_LIMIT
     }
 
+    /** The uid of a peer whose credentials could not be read: such peers count as one user. */
+    static final int UNKNOWN_UID = -1;
+
     private final int max;
     /** 0: no limit per user. */
     private final int maxPerUid;
@@ -46,10 +49,10 @@ final class SessionSlots {
     /**
      * Takes a place for a session of {@code uid}.
      *
-     * @param uid the peer's user id; -1 if unknown (then only {@code max_sessions} applies)
+     * @param uid the peer's user id; {@link #UNKNOWN_UID} if unknown
      */
     Taken take(int uid) {
-        boolean perUid = maxPerUid > 0 && uid >= 0;
+        boolean perUid = maxPerUid > 0;
         if (perUid) {
             boolean[] got = {false};
             byUid.compute(uid, (u, n) -> {
@@ -80,10 +83,10 @@ final class SessionSlots {
 
     /** Gives back a place {@link #take} gave to a session of {@code uid}. */
     void give(int uid) {
-        taken.decrementAndGet();
-        if (maxPerUid > 0 && uid >= 0) {
+        if (maxPerUid > 0) {
             release(uid);
         }
+        taken.decrementAndGet();
     }
 
     private void release(int uid) {
