@@ -67,7 +67,8 @@ public final class TlsdClient implements AutoCloseable {
    * Opens a TLS connection as described by {@code options} (the C API's {@code tls_open}). The
    * operation completes once the TCP connection is made and the handshake verified, or fails with
    * {@link Status#CONNECT_FAILED}, {@link Status#HANDSHAKE_FAILED}, {@link Status#CERT_INVALID},
-   * {@link Status#TIMED_OUT}, ….
+   * {@link Status#TIMED_OUT}, {@link Status#UNAUTHORIZED} (a target outside the daemon's {@code
+   * allowed_targets}), ….
    */
   public Operation<TlsConnection> open(OpenOptions options) {
     Objects.requireNonNull(options, "options == null");

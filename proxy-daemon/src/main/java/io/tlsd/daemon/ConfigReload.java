@@ -143,7 +143,8 @@ final class ConfigReload {
         DaemonConfig.Builder applied = running.toBuilder().listeners(listeners).tunnels(tunnels)
                 .connectTimeout(next.connectTimeout()).handshakeTimeout(next.handshakeTimeout());
         if (!server) {
-            applied.caFile(next.caFile()).crlFile(next.crlFile()).clientCertificate(next.clientCertificate());
+            applied.caFile(next.caFile()).crlFile(next.crlFile()).clientCertificate(next.clientCertificate())
+                    .allowedTargets(next.allowedTargets());
         }
         return new ConfigReload(applied.build(), notApplied, heldListeners, heldTunnels);
     }

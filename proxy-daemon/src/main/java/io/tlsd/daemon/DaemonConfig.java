@@ -1,5 +1,6 @@
 package io.tlsd.daemon;
 
+import io.tlsd.daemon.engine.AllowedTargets;
 import io.tlsd.daemon.engine.SessionLimits;
 import io.tlsd.daemon.ipc.AllowedPeers;
 import io.tlsd.daemon.ipc.IpcServer;
@@ -83,6 +84,7 @@ public final class DaemonConfig {
     private final TcpKeepalive tcpKeepalive;
     private final int maxSessions;
     private final int maxSessionsPerUid;
+    private final AllowedTargets allowedTargets;
     private final String logLevel;
     private final AllowedPeers allowedPeers;
     private final DaemonLog.Format logFormat;
@@ -124,6 +126,7 @@ public final class DaemonConfig {
         this.tcpKeepalive = b.tcpKeepalive;
         this.maxSessions = b.maxSessions;
         this.maxSessionsPerUid = b.maxSessionsPerUid;
+        this.allowedTargets = b.allowedTargets;
         this.logLevel = b.logLevel;
         this.allowedPeers = b.allowedPeers;
         this.logFormat = b.logFormat;
@@ -306,6 +309,11 @@ public final class DaemonConfig {
         return maxSessions;
     }
 
+    /** Client role: which hosts and ports OPENs may name ({@link AllowedTargets#ANY}: any). */
+    public AllowedTargets allowedTargets() {
+        return allowedTargets;
+    }
+
     /** How many IPC sessions the processes of one user may hold at once; 0: no such limit. */
     public int maxSessionsPerUid() {
         return maxSessionsPerUid;
@@ -362,6 +370,7 @@ public final class DaemonConfig {
         private TcpKeepalive tcpKeepalive = new TcpKeepalive(TcpKeepalive.DEFAULT_IDLE);
         private int maxSessions = IpcServer.Settings.DEFAULT_MAX_SESSIONS;
         private int maxSessionsPerUid;
+        private AllowedTargets allowedTargets = AllowedTargets.ANY;
         private String logLevel = "info";
         private AllowedPeers allowedPeers = AllowedPeers.ANYONE;
         private DaemonLog.Format logFormat = DaemonLog.Format.TEXT;
@@ -401,6 +410,7 @@ public final class DaemonConfig {
             tcpKeepalive = c.tcpKeepalive;
             maxSessions = c.maxSessions;
             maxSessionsPerUid = c.maxSessionsPerUid;
+            allowedTargets = c.allowedTargets;
             logLevel = c.logLevel;
             allowedPeers = c.allowedPeers;
             logFormat = c.logFormat;
@@ -658,6 +668,12 @@ public final class DaemonConfig {
                 throw new IllegalArgumentException("max_sessions " + max + " is not in 1..65536");
             }
             this.maxSessions = max;
+            return this;
+        }
+
+        /** Client role: which hosts and ports OPENs may name; {@link AllowedTargets#ANY} for any. */
+        public Builder allowedTargets(AllowedTargets allowed) {
+            this.allowedTargets = Objects.requireNonNull(allowed, "allowed");
             return this;
         }
 

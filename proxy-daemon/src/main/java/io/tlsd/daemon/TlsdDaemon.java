@@ -128,6 +128,10 @@ public final class TlsdDaemon implements AutoCloseable {
         for (TunnelConfig t : config.tunnels()) {
             t.checkRole(config.role() == DaemonConfig.Role.SERVER); // before any thread is started
         }
+        if (config.role() == DaemonConfig.Role.SERVER && !config.allowedTargets().any()) {
+            throw new IllegalArgumentException("allowed_targets applies to the client role only (tlsd client): it limits"
+                    + " OPENs; this daemon is the server role");
+        }
         if (config.role() == DaemonConfig.Role.CLIENT && !config.listeners().isEmpty()) {
             throw new IllegalArgumentException("listeners apply to the server role only (tlsd server); this daemon"
                     + " is the client role");
@@ -201,6 +205,10 @@ public final class TlsdDaemon implements AutoCloseable {
         connector = new TlsConnector(transport, contexts, config.connectTimeout(),
                 config.handshakeTimeout(), resolver, handshakes, config.maxHandshakesInFlight(), config.sendBufferBytes());
         connector.keepalive(config.tcpKeepalive());
+        connector.allowedTargets(config.allowedTargets());
+        if (!config.allowedTargets().any()) {
+            log.info("OPENs only to {} (allowed_targets)", config.allowedTargets());
+        }
         counters.handshakesWaitingFrom(connector::handshakesWaiting);
         if (config.ipcEnabled()) {
             startIpc(connector, null);
@@ -538,7 +546,8 @@ public final class TlsdDaemon implements AutoCloseable {
         } catch (SSLException | RuntimeException e) {
             throw new IllegalArgumentException("client role: " + e.getMessage(), e);
         }
-        List<String> used = new ArrayList<>(List.of("client role (" + contexts.describe() + ")"));
+        List<String> used = new ArrayList<>(List.of("client role (" + contexts.describe()
+                + (next.allowedTargets().any() ? "" : "; OPENs only to " + next.allowedTargets()) + ")"));
         Map<ClientTunnel, SslContext> tunnels = new LinkedHashMap<>();
         Map<ClientTunnel, TunnelSettings> tunnelSettings = new LinkedHashMap<>();
         Map<String, ClientTlsContexts> owns = new LinkedHashMap<>();
@@ -562,6 +571,7 @@ public final class TlsdDaemon implements AutoCloseable {
         next.tunnels().stream().filter(t -> !plan.heldTunnels().contains(t.name())).forEach(t -> warnAboutTrust(next, t));
         connector.contexts(contexts);
         connector.timeouts(next.connectTimeout(), next.handshakeTimeout());
+        connector.allowedTargets(next.allowedTargets());
         tunnels.forEach(ClientTunnel::context);
         tunnelSettings.forEach(ClientTunnel::settings);
         ClientTlsContexts before = clientTls;

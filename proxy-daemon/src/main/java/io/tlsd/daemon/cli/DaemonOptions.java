@@ -4,12 +4,14 @@ import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.TlsdDaemon;
 import io.tlsd.daemon.config.Addresses;
 import io.tlsd.daemon.config.ConfigFile;
+import io.tlsd.daemon.engine.AllowedTargets;
 import io.tlsd.daemon.logging.DaemonLog;
 import io.tlsd.daemon.tls.AllowedIdentities;
 import io.tlsd.daemon.tls.signing.SigningPolicy;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 import java.util.function.Supplier;
@@ -86,6 +88,12 @@ final class DaemonOptions {
                     + " LIMIT_EXCEEDED (default: 0, no limit per user)")
     Integer maxSessionsPerUid;
 
+    @Option(names = "--allow-target", paramLabel = "HOST:PORT",
+            description = "Client role: applications may OPEN only these targets (repeatable): api.example.com:443,"
+                    + " *.internal:443 (names under a domain), 10.0.0.5:5432, [2001:db8::1]:443, or * for any host or port;"
+                    + " others fail UNAUTHORIZED (default: any)")
+    List<String> allowTargets = new ArrayList<>();
+
     @Option(names = "--tcp-keepalive", paramLabel = "DURATION",
             description = "Idle time before TCP keepalive probes on the TLS connections of OPENs and listeners,"
                     + " e.g. 5m (default: 1m; 0: off)")
@@ -149,6 +157,13 @@ final class DaemonOptions {
         }
         if (maxSessionsPerUid != null) {
             builder.maxSessionsPerUid(maxSessionsPerUid);
+        }
+        if (!allowTargets.isEmpty()) {
+            try {
+                builder.allowedTargets(AllowedTargets.of(allowTargets));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--allow-target: " + e.getMessage(), e);
+            }
         }
         if (tcpKeepalive != null) {
             builder.tcpKeepalive(ConfigFile.parseDurationOrZero(tcpKeepalive, "--tcp-keepalive"));

@@ -54,7 +54,8 @@ public final class TlsdCommand implements Runnable {
         CommandLine cli = new CommandLine(new TlsdCommand());
         // the daemon options shared by both roles, less those of the other role: refused, not ignored
         withoutOptions(cli.getSubcommands().get("client"), "--signing");
-        withoutOptions(cli.getSubcommands().get("server"), "--send-buffer", "--max-handshakes-in-flight");
+        withoutOptions(cli.getSubcommands().get("server"), "--send-buffer", "--max-handshakes-in-flight",
+                "--allow-target");
         cli.setExitCodeExceptionMapper(e -> e instanceof IllegalArgumentException
                 || e instanceof CommandLine.ParameterException ? EXIT_USAGE : EXIT_INTERNAL);
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {

@@ -1,6 +1,7 @@
 package io.tlsd.daemon.config;
 
 import io.tlsd.daemon.DaemonConfig;
+import io.tlsd.daemon.engine.AllowedTargets;
 import io.tlsd.daemon.engine.SessionLimits;
 import io.tlsd.daemon.ipc.AllowedPeers;
 import io.tlsd.daemon.logging.DaemonLog;
@@ -48,7 +49,7 @@ import org.yaml.snakeyaml.error.YAMLException;
  */
 public final class ConfigFile {
     private static final Set<String> TOP = Set.of("socket", "transport", "worker_threads", "handshake_threads", "max_handshakes_in_flight", "worker_busy_poll", "tls", "timeouts", "limits",
-            "listeners", "tunnels", "log_level", "log_format", "shared_memory", "metrics", "send_buffer", "tcp_keepalive", "max_sessions", "max_sessions_per_uid",
+            "listeners", "tunnels", "log_level", "log_format", "shared_memory", "metrics", "send_buffer", "tcp_keepalive", "max_sessions", "max_sessions_per_uid", "allowed_targets",
             "allowed_peers");
     private static final Set<String> SHARED_MEMORY = Set.of("dir", "write_ring_bytes");
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
@@ -118,6 +119,13 @@ public final class ConfigFile {
             }
             if (top.containsKey("tcp_keepalive")) {
                 b.tcpKeepalive(parseDurationOrZero(top.get("tcp_keepalive"), "tcp_keepalive"));
+            }
+            if (top.containsKey("allowed_targets")) {
+                try {
+                    b.allowedTargets(AllowedTargets.of(strings(top.get("allowed_targets"), "allowed_targets")));
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("allowed_targets: " + e.getMessage(), e);
+                }
             }
             if (top.containsKey("send_buffer")) {
                 b.sendBufferBytes(parseSizeOrZero(top.get("send_buffer"), "send_buffer"));

@@ -38,6 +38,14 @@ public interface Connector {
         return null;
     }
 
+    /**
+     * Why an OPEN of {@code host} (as the application wrote it) and {@code port} may not go on
+     * ({@code allowed_targets}), or null if it may.
+     */
+    default String refusal(String host, int port) {
+        return null;
+    }
+
     /** What the application learns of an established connection. */
     ConnectionInfo describe(Channel channel, long connectionId);
 }

@@ -8,6 +8,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
 import io.netty.channel.unix.PeerCredentials;
 import io.netty.util.concurrent.Future;
+import io.tlsd.daemon.transport.WarningRate;
 import io.tlsd.proto.v1.Completion;
 import io.tlsd.proto.v1.ConnectionInfo;
 import io.tlsd.proto.v1.Request;
@@ -40,6 +41,8 @@ public final class Session {
             "tlsd is shutting down: no new connections; open a session with the daemon that replaces it";
 
     private static final Logger log = LoggerFactory.getLogger(Session.class);
+    /** OPENs refused by {@code allowed_targets}, logged at most every 10 s. */
+    private static final WarningRate TARGET_WARNINGS = new WarningRate();
 
     private final EventLoop loop;
     private final PeerCredentials peer;
@@ -249,6 +252,14 @@ public final class Session {
         }
         if (open.getPort() < 1 || open.getPort() > 65535) {
             throw new Failure(Status.BAD_REQUEST, "open: port " + open.getPort() + " is not in 1..65535");
+        }
+        String refusal = connector.refusal(open.getHost(), open.getPort());
+        if (refusal != null) {
+            if (TARGET_WARNINGS.due()) {
+                log.warn("{}: open {}:{} refused: {}; logged at most every 10 s", sink.describe(), open.getHost(),
+                        open.getPort(), refusal);
+            }
+            throw new Failure(Status.UNAUTHORIZED, "open: " + open.getHost() + ":" + open.getPort() + " is " + refusal);
         }
         if (connections.size() >= limits.maxConnections()) {
             throw new Failure(Status.LIMIT_EXCEEDED,

@@ -17,6 +17,7 @@ import io.netty.util.concurrent.DefaultPromise;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.tlsd.daemon.engine.AllowedTargets;
 import io.tlsd.daemon.engine.Connector;
 import io.tlsd.daemon.engine.Failure;
 import io.tlsd.daemon.transport.ConnectFailures;
@@ -65,6 +66,7 @@ public final class TlsConnector implements Connector {
     private volatile Duration connectTimeout;
     private volatile Duration handshakeTimeout;
     private volatile TcpKeepalive keepalive = TcpKeepalive.OFF;
+    private volatile AllowedTargets allowedTargets = AllowedTargets.ANY;
     private final HostResolver resolver;
     private final EventLoopGroup handshakes;
     /** Null: no limit. */
@@ -123,6 +125,17 @@ public final class TlsConnector implements Connector {
      */
     public void contexts(ClientTlsContexts next) {
         contexts = Objects.requireNonNull(next, "next == null");
+    }
+
+    /** Which targets OPENs may name from now on ({@link AllowedTargets#ANY} until set). */
+    public void allowedTargets(AllowedTargets next) {
+        allowedTargets = Objects.requireNonNull(next, "next == null");
+    }
+
+    @Override
+    public String refusal(String host, int port) {
+        AllowedTargets allowed = allowedTargets;
+        return allowed.allows(host, port) ? null : "not among allowed_targets (" + allowed + ")";
     }
 
     /** TCP keepalive for the connections of the attempts that start from now on (off until set). */
