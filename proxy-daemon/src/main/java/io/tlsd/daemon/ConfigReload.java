@@ -43,8 +43,8 @@ import java.util.function.Function;
  *   <li>a tunnel's {@code idle_timeout}, {@code max_connections(_per_client)} and {@code
  *       access_log}; a listener's {@code handshake_timeout};
  *   <li>{@code timeouts.connect} and {@code timeouts.handshake};
- *   <li>the client role's {@code tls.ca_file}, {@code tls.crl_file} and {@code
- *       tls.client_certificate}.
+ *   <li>the client role's {@code tls.ca_file}, {@code tls.crl_file}, {@code
+ *       tls.client_certificate} and {@code allowed_targets}.
  * </ul>
  * {@code log_level} and {@code log_format} are not the daemon's: the command line applies them.
  */
@@ -123,6 +123,7 @@ final class ConfigReload {
                     + " role, the daemon runs the " + running.role().wireName() + " role");
         }
         boolean server = running.role() == DaemonConfig.Role.SERVER;
+        TlsdDaemon.checkRole(next);
         List<String> notApplied = new ArrayList<>();
         Map<String, Function<DaemonConfig, Object>> restart = new LinkedHashMap<>(DAEMON_RESTART);
         restart.putAll(server ? SERVER_RESTART : CLIENT_RESTART);

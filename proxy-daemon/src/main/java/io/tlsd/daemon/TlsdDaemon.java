@@ -128,14 +128,7 @@ public final class TlsdDaemon implements AutoCloseable {
         for (TunnelConfig t : config.tunnels()) {
             t.checkRole(config.role() == DaemonConfig.Role.SERVER); // before any thread is started
         }
-        if (config.role() == DaemonConfig.Role.SERVER && !config.allowedTargets().any()) {
-            throw new IllegalArgumentException("allowed_targets applies to the client role only (tlsd client): it limits"
-                    + " OPENs; this daemon is the server role");
-        }
-        if (config.role() == DaemonConfig.Role.CLIENT && !config.listeners().isEmpty()) {
-            throw new IllegalArgumentException("listeners apply to the server role only (tlsd server); this daemon"
-                    + " is the client role");
-        }
+        checkRole(config);
         transport = Transport.select(config.transport());
         if (!config.ipcEnabled() && config.allowedPeers().restricts()) {
             log.warn("allowed_peers has no effect: there is no IPC socket (socket: none)");
@@ -588,6 +581,18 @@ public final class TlsdDaemon implements AutoCloseable {
         return "max connections " + ConnectionLimit.describe(t.maxConnections(), t.maxConnectionsPerClient())
                 + ", idle timeout " + (t.idleTimeout().isZero() ? "off" : t.idleTimeout().toMillis() + " ms")
                 + (t.accessLog() ? ", access log" : "");
+    }
+
+    /** Refuses the settings of the other role that a daemon would otherwise ignore, at start and at a reload. */
+    static void checkRole(DaemonConfig config) {
+        if (config.role() == DaemonConfig.Role.SERVER && !config.allowedTargets().any()) {
+            throw new IllegalArgumentException("allowed_targets applies to the client role only (tlsd client): it limits"
+                    + " OPENs; this daemon is the server role");
+        }
+        if (config.role() == DaemonConfig.Role.CLIENT && !config.listeners().isEmpty()) {
+            throw new IllegalArgumentException("listeners apply to the server role only (tlsd server); this daemon"
+                    + " is the client role");
+        }
     }
 
     /** A tunnel's settings: its own, and the connect and handshake timeouts of {@code config}. */

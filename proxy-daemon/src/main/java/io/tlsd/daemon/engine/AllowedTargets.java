@@ -16,9 +16,12 @@ import java.util.regex.Pattern;
  * ({@code 10.0.0.5}, {@code [2001:db8::1]}) or {@code *}, and PORT a number or {@code *}.
  *
  * <p>An OPEN names its target as the application wrote it, and the daemon verifies the server's
- * certificate for that name, so a list of names holds: a connection to {@code api.example.com}
- * only succeeds with a server that proves to be it. A name is matched as written (no lookup): an
- * IP address matches only an entry with that address.
+ * certificate for that name (or for its server_name, which must be allowed too: {@code
+ * TlsConnector.refusal}), so a list of names holds: a connection to {@code api.example.com} only
+ * succeeds with a server that proves to be it. A host is matched as written, but for ASCII case
+ * and a final dot, without a lookup: a name matches only name entries, an IP address only entries
+ * with that address; a name outside ASCII (write IDNs as {@code xn--}) or whose last label is all
+ * digits ({@code 127.1}, which a resolver would read as an address) matches nothing.
  *
  * <p>Immutable; equal when written alike.
  */
@@ -28,17 +31,27 @@ public final class AllowedTargets {
 
     private static final Pattern NAME =
             Pattern.compile("[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*");
+    /** A name a resolver may read as an IPv4 address: {@code 127.1}, {@code 2130706433}. */
+    private static final Pattern LAST_LABEL_DIGITS = Pattern.compile("(.*\\.)?[0-9]+");
 
     private final List<String> written;
     private final List<Entry> entries;
 
-    /** {@code host}: a name in lower case, ".example.com" for a domain's names, an IP in canonical form, or "*". */
-    private record Entry(String host, int port) {
-        boolean matches(String target, int targetPort) {
+    /**
+     * @param host a name in lower case, ".example.com" for a domain's names, an IP address in
+     *     canonical form, or "*"
+     * @param ip whether {@code host} is an IP address
+     * @param port 0 for any
+     */
+    private record Entry(String host, boolean ip, int port) {
+        boolean matches(String target, boolean targetIp, int targetPort) {
             if (port != 0 && port != targetPort) {
                 return false;
             }
-            return host.equals("*") || host.equals(target) || host.startsWith(".") && target.endsWith(host);
+            if (host.equals("*")) {
+                return true;
+            }
+            return ip == targetIp && (host.equals(target) || !ip && host.startsWith(".") && target.endsWith(host));
         }
     }
 
@@ -83,42 +96,56 @@ public final class AllowedTargets {
             }
         }
         if (host.equals("*")) {
-            return new Entry("*", number);
+            return new Entry("*", false, number);
         }
         if (host.startsWith("[") && host.endsWith("]")) {
             String ip = host.substring(1, host.length() - 1);
             if (!NetUtil.isValidIpV6Address(ip) || ip.indexOf('%') >= 0) {
                 throw bad(written, "has no IPv6 address between its brackets");
             }
-            return new Entry(canonical(ip), number);
+            return new Entry(canonical(ip), true, number);
         }
         if (host.indexOf(':') >= 0) {
             throw bad(written, "has an IPv6 address without brackets: write [ADDRESS]:PORT");
         }
         if (NetUtil.isValidIpV4Address(host)) {
-            return new Entry(canonical(host), number);
+            return new Entry(canonical(host), true, number);
         }
         boolean domain = host.startsWith("*.");
-        String name = name(domain ? host.substring(2) : host);
+        String name = name(domain ? host.substring(2) : host, true);
         if (name == null) {
             throw bad(written, "has no DNS name, *.DOMAIN, IP address or * for its host");
         }
-        return new Entry(domain ? "." + name : name, number);
+        return new Entry(domain ? "." + name : name, false, number);
     }
 
     private static IllegalArgumentException bad(String written, String why) {
         return new IllegalArgumentException("\"" + written + "\" " + why);
     }
 
-    /** {@code host} in lower case, in ASCII (IDN), without a final dot; null if it is no DNS name. */
-    private static String name(String host) {
+    /**
+     * {@code host} in lower case without a final dot; null if it is no DNS name, or one whose last
+     * label is all digits.
+     *
+     * @param idn whether a name outside ASCII is turned into its {@code xn--} form (an entry's), or
+     *     is no name (a target's: the resolver and the certificate check would not see the same)
+     */
+    private static String name(String host, boolean idn) {
         String h = host.endsWith(".") ? host.substring(0, host.length() - 1) : host;
-        try {
-            h = IDN.toASCII(h).toLowerCase(Locale.ROOT);
-        } catch (IllegalArgumentException e) {
+        if (idn) {
+            try {
+                h = IDN.toASCII(h);
+            } catch (IllegalArgumentException e) {
+                return null;
+            }
+        } else if (h.chars().anyMatch(c -> c > 0x7f)) {
+            return null; // before lower-casing, which turns the Kelvin sign into a k
+        }
+        h = h.toLowerCase(Locale.ROOT);
+        if (!NAME.matcher(h).matches() || LAST_LABEL_DIGITS.matcher(h).matches()) {
             return null;
         }
-        return NAME.matcher(h).matches() ? h : null;
+        return h;
     }
 
     private static String canonical(String ip) {
@@ -140,17 +167,13 @@ public final class AllowedTargets {
             return true;
         }
         String ip = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
-        String target;
-        if (NetUtil.isValidIpV4Address(ip) || NetUtil.isValidIpV6Address(ip) && ip.indexOf('%') < 0) {
-            target = canonical(ip);
-        } else {
-            target = name(host);
-            if (target == null) {
-                return false;
-            }
+        boolean isIp = NetUtil.isValidIpV4Address(ip) || NetUtil.isValidIpV6Address(ip) && ip.indexOf('%') < 0;
+        String target = isIp ? canonical(ip) : name(host, false);
+        if (target == null) {
+            return false;
         }
         for (Entry entry : entries) {
-            if (entry.matches(target, port)) {
+            if (entry.matches(target, isIp, port)) {
                 return true;
             }
         }

@@ -39,10 +39,10 @@ public interface Connector {
     }
 
     /**
-     * Why an OPEN of {@code host} (as the application wrote it) and {@code port} may not go on
-     * ({@code allowed_targets}), or null if it may.
+     * Why {@code open} may not go on ({@code allowed_targets}: its host and port, and its
+     * server_name if it has one), for the application; null if it may.
      */
-    default String refusal(String host, int port) {
+    default String refusal(Open open) {
         return null;
     }
 

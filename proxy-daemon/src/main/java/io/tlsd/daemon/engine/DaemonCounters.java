@@ -21,6 +21,7 @@ public final class DaemonCounters {
     final LongAdder ringBytes = new LongAdder();
     final LongAdder sessionsRefused = new LongAdder();
     final LongAdder sessionsOverLimit = new LongAdder();
+    final LongAdder opensRefused = new LongAdder();
     private volatile LongSupplier handshakesWaiting = () -> 0;
 
     public void sessionStarted() {
@@ -46,6 +47,12 @@ public final class DaemonCounters {
         return sessionsOverLimit.sum();
     }
 
+    /** An OPEN of a target outside {@code allowed_targets} was refused; returns how many since start. */
+    public long openRefused() {
+        opensRefused.increment();
+        return opensRefused.sum();
+    }
+
     /** Where the gauge of OPENs waiting for a handshake slot comes from (max_handshakes_in_flight). */
     public void handshakesWaitingFrom(LongSupplier gauge) {
         handshakesWaiting = gauge;
@@ -55,7 +62,7 @@ public final class DaemonCounters {
         return new Snapshot(sessions.get(), connections.get(), opsInFlight.get(), bufferedBytes.get(),
                 opsCompleted.sum(), handshakes.sum(), handshakeFailures.sum(), bytesRead.sum(),
                 bytesWritten.sum(), ringBytes.sum(), handshakesWaiting.getAsLong(), sessionsRefused.sum(),
-                sessionsOverLimit.sum());
+                sessionsOverLimit.sum(), opensRefused.sum());
     }
 
     /**
@@ -77,10 +84,12 @@ public final class DaemonCounters {
      *     {@code allowed_peers}
      * @param sessionsOverLimit IPC sessions refused since start because {@code max_sessions}, or
      *     {@code max_sessions_per_uid} of their user, were open
+     * @param opensRefused OPENs refused since start because their target is not among {@code
+     *     allowed_targets}
      */
     public record Snapshot(long sessions, long connections, long opsInFlight, long bufferedBytes,
                            long opsCompleted, long handshakes, long handshakeFailures,
                            long bytesRead, long bytesWritten, long ringBytes, long handshakesWaiting,
-                           long sessionsRefused, long sessionsOverLimit) {
+                           long sessionsRefused, long sessionsOverLimit, long opensRefused) {
     }
 }

@@ -253,11 +253,12 @@ public final class Session {
         if (open.getPort() < 1 || open.getPort() > 65535) {
             throw new Failure(Status.BAD_REQUEST, "open: port " + open.getPort() + " is not in 1..65535");
         }
-        String refusal = connector.refusal(open.getHost(), open.getPort());
+        String refusal = connector.refusal(open);
         if (refusal != null) {
+            long count = counters.openRefused();
             if (TARGET_WARNINGS.due()) {
-                log.warn("{}: open {}:{} refused: {}; logged at most every 10 s", sink.describe(), open.getHost(),
-                        open.getPort(), refusal);
+                log.warn("{}: open {}:{} refused: {}; {} refused since start, logged at most every 10 s",
+                        sink.describe(), open.getHost(), open.getPort(), refusal, count);
             }
             throw new Failure(Status.UNAUTHORIZED, "open: " + open.getHost() + ":" + open.getPort() + " is " + refusal);
         }

@@ -39,7 +39,9 @@ public final class DaemonMetrics {
                 Sample.counter("tlsd_sessions_refused_total",
                         "IPC sessions refused because the process was not among allowed_peers", s.sessionsRefused()),
                 Sample.counter("tlsd_sessions_over_limit_total",
-                        "IPC sessions refused because max_sessions, or max_sessions_per_uid of their user, were open", s.sessionsOverLimit()));
+                        "IPC sessions refused because max_sessions, or max_sessions_per_uid of their user, were open", s.sessionsOverLimit()),
+                Sample.counter("tlsd_opens_refused_total",
+                        "OPENs refused because their target was not among allowed_targets", s.opensRefused()));
     }
 
     /** A sample with one label, e.g. {@code tlsd_tunnel_connections{tunnel="db"}}. */

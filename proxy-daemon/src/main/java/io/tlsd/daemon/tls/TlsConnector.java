@@ -132,10 +132,24 @@ public final class TlsConnector implements Connector {
         allowedTargets = Objects.requireNonNull(next, "next == null");
     }
 
+    /**
+     * An OPEN's host and port must be among {@code allowed_targets}, and so must its server_name
+     * with the port: the name whose certificate is verified, and sent as SNI, is the one allowed.
+     */
     @Override
-    public String refusal(String host, int port) {
+    public String refusal(Open open) {
         AllowedTargets allowed = allowedTargets;
-        return allowed.allows(host, port) ? null : "not among allowed_targets (" + allowed + ")";
+        if (allowed.any()) {
+            return null;
+        }
+        if (!allowed.allows(open.getHost(), open.getPort())) {
+            return "not among this daemon's allowed_targets";
+        }
+        String serverName = open.getServerName();
+        if (!serverName.isEmpty() && !allowed.allows(serverName, open.getPort())) {
+            return "allowed, but its server_name " + serverName + " is not among this daemon's allowed_targets";
+        }
+        return null;
     }
 
     /** TCP keepalive for the connections of the attempts that start from now on (off until set). */

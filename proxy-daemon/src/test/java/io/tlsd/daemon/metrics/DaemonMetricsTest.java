@@ -16,7 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
 class DaemonMetricsTest {
     @Test
     void everyCounterOfTheSnapshotIsExportedWithItsValue() {
-        DaemonCounters.Snapshot s = new DaemonCounters.Snapshot(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13);
+        DaemonCounters.Snapshot s = new DaemonCounters.Snapshot(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14);
         List<Sample> samples = DaemonMetrics.of(s);
         assertEquals(DaemonCounters.Snapshot.class.getRecordComponents().length, samples.size(),
                 "a counter added to the snapshot needs its metric");
