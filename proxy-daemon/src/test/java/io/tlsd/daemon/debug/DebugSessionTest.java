@@ -240,7 +240,7 @@ class DebugSessionTest {
         String line = h.ask("stats").get(0);
         assertEquals("ok sessions=1 connections=1 ops_in_flight=0 buffered_bytes=0 ops_completed=2 handshakes=1"
                 + " handshake_failures=0 bytes_read=0 bytes_written=6 ring_bytes=0 handshakes_waiting=0 sessions_refused=0"
-                + " sessions_over_limit=0", line);
+                + " sessions_over_limit=0 opens_refused=0", line);
         assertEquals(DaemonCounters.Snapshot.class.getRecordComponents().length, line.split(" ").length - 1);
     }
 
