@@ -9,13 +9,14 @@ import io.tlsd.sdk.TlsdClient;
 import io.tlsd.sdk.TlsdException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * max_sessions: one session more than it allows is refused at its Hello with LIMIT_EXCEEDED, the
- * others carry on, and a place that frees up is taken again; max_sessions_per_uid does the same
- * for the sessions of one user.
+ * others carry on, and a place that frees up is taken again; a reload may raise it;
+ * max_sessions_per_uid does the same for the sessions of one user.
  */
 class MaxSessionsTest {
     private static final Duration T = Duration.ofSeconds(30);
@@ -39,6 +40,14 @@ class MaxSessionsTest {
             fixture.awaitStats(s -> s.sessions() == 1, T);
             try (TlsdClient third = fixture.client()) {
                 assertEquals(1, fixture.awaitStats(s -> s.sessions() == 2, T).sessionsOverLimit());
+                assertThrows(TlsdException.class, fixture::client);
+
+                // an operator raises the limit: SIGHUP, no restart, the sessions open carry on
+                List<String> used = fixture.daemon.reload(fixture.daemon.config().toBuilder().maxSessions(3).build()).used();
+                assertTrue(used.contains("sessions (max_sessions 3, max_sessions_per_uid none)"), used.toString());
+                try (TlsdClient fourth = fixture.client()) {
+                    assertEquals(3, fixture.awaitStats(s -> s.sessions() == 3, T).sessions());
+                }
             }
         }
     }

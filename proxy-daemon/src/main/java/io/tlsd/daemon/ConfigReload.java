@@ -43,6 +43,7 @@ import java.util.function.Function;
  *   <li>a tunnel's {@code idle_timeout}, {@code max_connections(_per_client)} and {@code
  *       access_log}; a listener's {@code handshake_timeout};
  *   <li>{@code timeouts.connect} and {@code timeouts.handshake};
+ *   <li>{@code max_sessions} and {@code max_sessions_per_uid} (sessions open keep their places);
  *   <li>the client role's {@code tls.ca_file}, {@code tls.crl_file}, {@code
  *       tls.client_certificate} and {@code allowed_targets}.
  * </ul>
@@ -93,8 +94,6 @@ final class ConfigReload {
         keys.put("metrics", DaemonConfig::metrics);
         keys.put("allowed_peers", DaemonConfig::allowedPeers);
         keys.put("tcp_keepalive", DaemonConfig::tcpKeepalive);
-        keys.put("max_sessions", DaemonConfig::maxSessions);
-        keys.put("max_sessions_per_uid", DaemonConfig::maxSessionsPerUid);
         return keys;
     }
 
@@ -142,7 +141,8 @@ final class ConfigReload {
                 heldTunnels);
 
         DaemonConfig.Builder applied = running.toBuilder().listeners(listeners).tunnels(tunnels)
-                .connectTimeout(next.connectTimeout()).handshakeTimeout(next.handshakeTimeout());
+                .connectTimeout(next.connectTimeout()).handshakeTimeout(next.handshakeTimeout())
+                .maxSessions(next.maxSessions()).maxSessionsPerUid(next.maxSessionsPerUid());
         if (!server) {
             applied.caFile(next.caFile()).crlFile(next.crlFile()).clientCertificate(next.clientCertificate())
                     .allowedTargets(next.allowedTargets());

@@ -385,8 +385,9 @@ public final class TlsdDaemon implements AutoCloseable {
      * ({@code target}, {@code routes}); the client role's trust anchors, revocation lists and
      * client certificate, a client tunnel's own, and its {@code allowed_servers}; a tunnel's idle
      * timeout, connection limits and access log, a listener's handshake timeout, backlog and
-     * pending limits; the connect and handshake timeouts. Connections already up keep what they
-     * started with. Other changes (addresses, the hello and drain timeouts, session limits,
+     * pending limits; the connect and handshake timeouts; {@code max_sessions} and {@code
+     * max_sessions_per_uid}. Connections already up keep what they started with, sessions their
+     * places. Other changes (addresses, the hello and drain timeouts, session limits,
      * threads, listeners or tunnels added or removed) need a restart and are
      * returned, not applied; a listener or tunnel with such a change stays as it runs. All or
      * nothing: if {@code next} or a file it names cannot be used, nothing changes.
@@ -399,8 +400,19 @@ public final class TlsdDaemon implements AutoCloseable {
         try {
             plan = ConfigReload.of(config, next);
             DaemonConfig applied = plan.applied();
+            if (ipc != null && applied.maxSessionsPerUid() > 0 && transport != Transport.EPOLL) {
+                throw new IllegalArgumentException("max_sessions_per_uid needs the epoll transport, which tells a"
+                        + " peer's uid; transport " + transport.name().toLowerCase() + " cannot");
+            }
             used = applied.role() == DaemonConfig.Role.SERVER ? reloadServerRole(applied, plan)
                     : reloadClientRole(applied, plan);
+            if (ipc != null && (applied.maxSessions() != config.maxSessions()
+                    || applied.maxSessionsPerUid() != config.maxSessionsPerUid())) {
+                ipc.sessionLimits(applied.maxSessions(), applied.maxSessionsPerUid());
+                used = new ArrayList<>(used);
+                used.add("sessions (max_sessions " + applied.maxSessions() + ", max_sessions_per_uid "
+                        + (applied.maxSessionsPerUid() == 0 ? "none" : applied.maxSessionsPerUid()) + ")");
+            }
             config = applied;
         } catch (RuntimeException e) {
             reloadFailed();

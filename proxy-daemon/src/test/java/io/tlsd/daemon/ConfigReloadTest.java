@@ -75,6 +75,15 @@ class ConfigReloadTest {
     }
 
     @Test
+    void theSessionLimitsAreTaken() {
+        DaemonConfig running = client().build();
+        ConfigReload reload = ConfigReload.of(running, client().maxSessions(512).maxSessionsPerUid(8).build());
+        assertEquals(List.of(), reload.notApplied());
+        assertEquals(512, reload.applied().maxSessions());
+        assertEquals(8, reload.applied().maxSessionsPerUid());
+    }
+
+    @Test
     void aListenersClientSettingsAreTakenAndOneWhoseAddressChangedWaitsWhole() {
         ListenerConfig api = ListenerConfig.simple("api", new InetSocketAddress("127.0.0.1", 8443),
                 Path.of("a.pem"), Path.of("a.key"));

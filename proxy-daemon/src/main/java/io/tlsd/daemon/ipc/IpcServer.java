@@ -84,14 +84,17 @@ public final class IpcServer implements AutoCloseable {
     private final ChannelGroup sessions;
     /** Started by {@link #drain}; a session that starts afterwards drains at once. */
     private final DrainDeadline drain;
+    private final SessionSlots slots;
     /** Until {@link #drain} or {@link #close}, whichever comes first (they may race). */
     private final AtomicBoolean accepting = new AtomicBoolean(true);
 
-    private IpcServer(Path path, Channel serverChannel, ChannelGroup sessions, DrainDeadline drain) {
+    private IpcServer(Path path, Channel serverChannel, ChannelGroup sessions, DrainDeadline drain,
+                      SessionSlots slots) {
         this.path = path;
         this.serverChannel = serverChannel;
         this.sessions = sessions;
         this.drain = drain;
+        this.slots = slots;
     }
 
     /**
@@ -106,13 +109,22 @@ public final class IpcServer implements AutoCloseable {
             throws IOException, InterruptedException {
         ChannelGroup sessions = new DefaultChannelGroup("ipc-sessions", GlobalEventExecutor.INSTANCE);
         DrainDeadline drain = new DrainDeadline();
+        SessionSlots slots = new SessionSlots(settings.maxSessions(), settings.maxSessionsPerUid());
         Channel channel = UnixSocketFile.bind(new ServerBootstrap()
                         .group(boss, workers)
                         .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(1 << 20, 4 << 20))
                         .childHandler(new IpcChannelInitializer(settings, connector, acceptor, counters, sessions,
-                                drain, new SessionSlots(settings.maxSessions(), settings.maxSessionsPerUid()))),
+                                drain, slots)),
                 transport, path, "rw-rw----");
-        return new IpcServer(path, channel, sessions, drain);
+        return new IpcServer(path, channel, sessions, drain, slots);
+    }
+
+    /**
+     * {@code max_sessions} and {@code max_sessions_per_uid} for the sessions that begin from now
+     * on (a reload); sessions open keep their places.
+     */
+    public void sessionLimits(int maxSessions, int maxSessionsPerUid) {
+        slots.limits(maxSessions, maxSessionsPerUid);
     }
 
     public Path path() {

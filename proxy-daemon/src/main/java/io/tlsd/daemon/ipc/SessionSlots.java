@@ -6,7 +6,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * The places for sessions on one IPC socket, taken from every loop: {@code max_sessions} in all,
  * and at most {@code max_sessions_per_uid} for the processes of one user, so that one user's
- * applications cannot take every place.
+ * applications cannot take every place. A reload may change both ({@link #limits}): sessions open
+ * keep their places, and each user's are counted whether or not there is a limit per user, so a
+ * limit set at a reload counts those already open.
  */
 final class SessionSlots {
     /** What {@link #take} did. */
@@ -22,15 +24,20 @@ final class SessionSlots {
     /** The uid of a peer whose credentials could not be read: such peers count as one user. */
     static final int UNKNOWN_UID = -1;
 
-    private final int max;
+    private volatile int max;
     /** 0: no limit per user. */
-    private final int maxPerUid;
+    private volatile int maxPerUid;
     private final AtomicInteger taken = new AtomicInteger();
     /** Places taken by each user that holds one; guarded by the map's compute. */
     private final ConcurrentHashMap<Integer, Integer> byUid = new ConcurrentHashMap<>();
 
     /** @param maxPerUid 0 for no limit per user */
     SessionSlots(int max, int maxPerUid) {
+        limits(max, maxPerUid);
+    }
+
+    /** The limits for the sessions that begin from now on. */
+    void limits(int max, int maxPerUid) {
         if (max < 1) {
             throw new IllegalArgumentException("max_sessions " + max + " < 1");
         }
@@ -52,27 +59,24 @@ final class SessionSlots {
      * @param uid the peer's user id; {@link #UNKNOWN_UID} if unknown
      */
     Taken take(int uid) {
-        boolean perUid = maxPerUid > 0;
-        if (perUid) {
-            boolean[] got = {false};
-            byUid.compute(uid, (u, n) -> {
-                int held = n == null ? 0 : n;
-                if (held >= maxPerUid) {
-                    return n;
-                }
-                got[0] = true;
-                return held + 1;
-            });
-            if (!got[0]) {
-                return Taken.USER_AT_LIMIT;
+        int perUid = maxPerUid;
+        boolean[] got = {false};
+        byUid.compute(uid, (u, n) -> {
+            int held = n == null ? 0 : n;
+            if (perUid > 0 && held >= perUid) {
+                return n;
             }
+            got[0] = true;
+            return held + 1;
+        });
+        if (!got[0]) {
+            return Taken.USER_AT_LIMIT;
         }
+        int all = max;
         while (true) {
             int now = taken.get();
-            if (now >= max) {
-                if (perUid) {
-                    release(uid);
-                }
+            if (now >= all) {
+                release(uid);
                 return Taken.ALL_TAKEN;
             }
             if (taken.compareAndSet(now, now + 1)) {
@@ -83,9 +87,7 @@ final class SessionSlots {
 
     /** Gives back a place {@link #take} gave to a session of {@code uid}. */
     void give(int uid) {
-        if (maxPerUid > 0) {
-            release(uid);
-        }
+        release(uid);
         taken.decrementAndGet();
     }
 
@@ -101,7 +103,7 @@ final class SessionSlots {
         return maxPerUid;
     }
 
-    /** Users that hold a place now, while there is a limit per user (for tests). */
+    /** Users that hold a place now (for tests). */
     int users() {
         return byUid.size();
     }

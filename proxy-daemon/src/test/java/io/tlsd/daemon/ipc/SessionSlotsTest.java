@@ -71,6 +71,27 @@ class SessionSlotsTest {
             assertEquals(Taken.YES, slots.take(1000));
         }
         assertEquals(Taken.ALL_TAKEN, slots.take(1000));
-        assertEquals(0, slots.users());
+        assertEquals(1, slots.users(), "counted all the same, for a limit a reload may set");
+    }
+
+    @Test
+    void aReloadsLimitsApplyToTheSessionsThatBeginAfterIt() {
+        SessionSlots slots = new SessionSlots(2);
+        assertEquals(Taken.YES, slots.take(1000));
+        assertEquals(Taken.YES, slots.take(1000));
+        assertEquals(Taken.ALL_TAKEN, slots.take(1001));
+
+        slots.limits(4, 2); // raised, and a limit per user that counts the two open
+        assertEquals(Taken.USER_AT_LIMIT, slots.take(1000));
+        assertEquals(Taken.YES, slots.take(1001));
+
+        slots.limits(1, 0); // lowered below what is open: those keep their places, none begins
+        assertEquals(Taken.ALL_TAKEN, slots.take(1002));
+        slots.give(1000);
+        slots.give(1000);
+        assertEquals(Taken.ALL_TAKEN, slots.take(1002), "one is still open");
+        slots.give(1001);
+        assertEquals(Taken.YES, slots.take(1002));
+        assertEquals(1, slots.users());
     }
 }
