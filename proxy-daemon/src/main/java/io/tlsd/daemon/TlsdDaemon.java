@@ -387,7 +387,7 @@ public final class TlsdDaemon implements AutoCloseable {
      * timeout, connection limits and access log, a listener's handshake timeout, backlog and
      * pending limits; the connect and handshake timeouts; {@code max_sessions} and {@code
      * max_sessions_per_uid}. Connections already up keep what they started with, sessions their
-     * places. Other changes (addresses, the hello and drain timeouts, session limits,
+     * places. Other changes (addresses, the hello and drain timeouts, a session's {@code limits},
      * threads, listeners or tunnels added or removed) need a restart and are
      * returned, not applied; a listener or tunnel with such a change stays as it runs. All or
      * nothing: if {@code next} or a file it names cannot be used, nothing changes.

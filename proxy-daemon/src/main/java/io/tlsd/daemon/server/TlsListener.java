@@ -59,8 +59,8 @@ final class TlsListener {
      * handshake timeout, its backlog and its pending limits.
      */
     private volatile ListenerConfig config;
-    /** Connections closed because they came from no balancer of {@code proxy_protocol_sources}. */
-    private final ProxyProtocolIn.Untrusted untrusted = new ProxyProtocolIn.Untrusted();
+    /** Connections closed for want of a PROXY header or of a balancer of {@code proxy_protocol_sources}. */
+    private final ProxyProtocolIn.Refusals proxyRefusals = new ProxyProtocolIn.Refusals();
     /** Replaced by a reload; a client gets the contexts of the moment it is accepted. */
     private volatile ServerTlsContexts contexts;
     private final Object lock = new Object();
@@ -141,7 +141,7 @@ final class TlsListener {
                         ListenerConfig now = config; // as reloaded last
                         ProxySources balancers = now.acceptProxyProtocol();
                         if (balancers != null
-                                && !ProxyProtocolIn.install(ch, balancers, untrusted, "listener " + now.name())) {
+                                && !ProxyProtocolIn.install(ch, balancers, proxyRefusals, "listener " + now.name())) {
                             return; // closed: not from a balancer of proxy_protocol_sources
                         } // else first: the balancer's header, then TLS
                         if (!pending.admit(ch)) {
@@ -181,7 +181,7 @@ final class TlsListener {
 
     /** Clients closed at once because they came from no balancer of {@code proxy_protocol_sources}. */
     long untrustedCount() {
-        return untrusted.count();
+        return proxyRefusals.untrusted();
     }
 
     /** Handshaked clients refused because the backlog was full. */

@@ -45,7 +45,6 @@ public final class ProxyProtocolIn {
     static final int MAX_TLV_BYTES = 4096;
 
     private static final Logger log = LoggerFactory.getLogger(ProxyProtocolIn.class);
-    private static final WarningRate BAD_HEADERS = new WarningRate();
 
     private ProxyProtocolIn() {
     }
@@ -54,23 +53,23 @@ public final class ProxyProtocolIn {
      * Puts the header's reader first in {@code ch}'s pipeline, ahead of TLS; or, if {@code ch}'s
      * TCP peer is not among {@code sources}, closes it with a warning (at most every 10 s).
      *
-     * @param untrusted the listener's or tunnel's count of connections closed so
+     * @param refusals the listener's or tunnel's count of connections closed, and its warnings' rates
      * @param owner names the listener or tunnel in the warnings
      * @return false if {@code ch} was closed
      */
-    public static boolean install(Channel ch, ProxySources sources, Untrusted untrusted, String owner) {
+    public static boolean install(Channel ch, ProxySources sources, Refusals refusals, String owner) {
         if (!sources.trusts(ch.remoteAddress())) {
-            untrusted.count.increment();
-            if (untrusted.warnings.due()) {
+            refusals.untrusted.increment();
+            if (refusals.untrustedWarnings.due()) {
                 log.warn("{}: connection from {} closed: not among proxy_protocol_sources ({}); {} such since start,"
                         + " logged at most every 10 s", owner, addressString(ch.remoteAddress()), sources,
-                        untrusted.count());
+                        refusals.untrusted());
             }
             ch.close();
             return false;
         }
         ChannelPipeline pipeline = ch.pipeline();
-        pipeline.addFirst("proxy-header", new Reader(owner));
+        pipeline.addFirst("proxy-header", new Reader(refusals.badHeaderWarnings, owner));
         pipeline.addFirst("proxy-decoder", new HAProxyMessageDecoder(MAX_TLV_BYTES));
         return true;
     }
@@ -79,14 +78,19 @@ public final class ProxyProtocolIn {
         return address instanceof InetSocketAddress inet ? NetUtil.toSocketAddressString(inet) : String.valueOf(address);
     }
 
-    /** One listener's or tunnel's connections closed because their peer is not among its sources. */
-    public static final class Untrusted {
-        private final LongAdder count = new LongAdder();
-        private final WarningRate warnings = new WarningRate();
+    /**
+     * One listener's or tunnel's connections closed for want of a PROXY header or of a trusted
+     * peer, and the rates of its warnings about them: its own, so that one noisy port does not
+     * hide another's.
+     */
+    public static final class Refusals {
+        private final LongAdder untrusted = new LongAdder();
+        private final WarningRate untrustedWarnings = new WarningRate();
+        private final WarningRate badHeaderWarnings = new WarningRate();
 
-        /** How many since start. */
-        public long count() {
-            return count.sum();
+        /** Connections closed since start because their peer was not among the sources. */
+        public long untrusted() {
+            return untrusted.sum();
         }
     }
 
@@ -104,9 +108,11 @@ public final class ProxyProtocolIn {
 
     /** Takes the decoded header: keeps the addresses of a PROXY over TCP, then leaves the pipeline. */
     private static final class Reader extends ChannelInboundHandlerAdapter {
+        private final WarningRate warnings;
         private final String owner;
 
-        Reader(String owner) {
+        Reader(WarningRate warnings, String owner) {
+            this.warnings = warnings;
             this.owner = owner;
         }
 
@@ -118,7 +124,7 @@ public final class ProxyProtocolIn {
                 ctx.fireExceptionCaught(cause);
                 return;
             }
-            if (BAD_HEADERS.due()) {
+            if (warnings.due()) {
                 log.warn("{}: connection from {} closed: it did not begin with a PROXY protocol header ({});"
                         + " is it the load balancer, sending one (HAProxy send-proxy-v2)? Logged at most every 10 s",
                         owner, addressString(ctx.channel().remoteAddress()),

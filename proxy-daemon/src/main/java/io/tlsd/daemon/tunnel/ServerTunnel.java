@@ -94,8 +94,8 @@ public final class ServerTunnel implements AutoCloseable {
      * Read once per accepted connection; a reload may replace it.
      */
     private volatile ProxySources acceptProxyProtocol;
-    /** Connections closed because they came from no balancer of {@code proxy_protocol_sources}. */
-    private final ProxyProtocolIn.Untrusted untrusted = new ProxyProtocolIn.Untrusted();
+    /** Connections closed for want of a PROXY header or of a balancer of {@code proxy_protocol_sources}. */
+    private final ProxyProtocolIn.Refusals proxyRefusals = new ProxyProtocolIn.Refusals();
     /** Replaced by {@link #settings(TunnelSettings)}; a connection reads it when accepted. */
     private volatile TunnelSettings settings;
     private final Listener listener;
@@ -257,7 +257,7 @@ public final class ServerTunnel implements AutoCloseable {
 
     /** Connections closed at once because they came from no balancer of {@code proxy_protocol_sources}. */
     public long untrustedCount() {
-        return untrusted.count();
+        return proxyRefusals.untrusted();
     }
 
     /** For the start's log line: "", "PROXY protocol in, " or "PROXY protocol in from 10.0.0.0/8, ". */
@@ -362,7 +362,7 @@ public final class ServerTunnel implements AutoCloseable {
         @Override
         protected void initChannel(Channel ch) {
             ProxySources proxySources = acceptProxyProtocol;
-            if (proxySources != null && !ProxyProtocolIn.install(ch, proxySources, untrusted, name(ch))) {
+            if (proxySources != null && !ProxyProtocolIn.install(ch, proxySources, proxyRefusals, name(ch))) {
                 return; // closed: not from a balancer of proxy_protocol_sources
             } // else first: the balancer's header, then TLS
             if (!listener.admit(ch)) {

@@ -92,28 +92,28 @@ class ProxySourcesTest {
     @Test
     void onlyAListedPeerGetsTheHeadersReader() throws Exception {
         ProxySources balancers = ProxySources.of(List.of("10.0.0.0/8"));
-        ProxyProtocolIn.Untrusted untrusted = new ProxyProtocolIn.Untrusted();
+        ProxyProtocolIn.Refusals refusals = new ProxyProtocolIn.Refusals();
         EmbeddedChannel balancer = from(peer("10.1.2.3"));
-        assertTrue(ProxyProtocolIn.install(balancer, balancers, untrusted, "listener web"));
+        assertTrue(ProxyProtocolIn.install(balancer, balancers, refusals, "listener web"));
         assertTrue(balancer.isOpen());
         assertTrue(balancer.pipeline().names().contains("proxy-decoder"));
         balancer.finishAndReleaseAll();
 
         EmbeddedChannel direct = from(peer("198.51.100.4"));
-        assertFalse(ProxyProtocolIn.install(direct, balancers, untrusted, "listener web"));
+        assertFalse(ProxyProtocolIn.install(direct, balancers, refusals, "listener web"));
         assertFalse(direct.isOpen(), "closed before a byte is read");
         assertFalse(direct.pipeline().names().contains("proxy-decoder"));
-        assertEquals(1, untrusted.count());
+        assertEquals(1, refusals.untrusted());
     }
 
     @Test
     void aConnectionFromElsewhereIsClosedBeforeItIsRead() {
         EmbeddedChannel ch = new EmbeddedChannel(); // its peer is no IP address: trusted by ANY only
-        assertFalse(ProxyProtocolIn.install(ch, ProxySources.of(List.of("127.0.0.1")), new ProxyProtocolIn.Untrusted(),
+        assertFalse(ProxyProtocolIn.install(ch, ProxySources.of(List.of("127.0.0.1")), new ProxyProtocolIn.Refusals(),
                 "listener web"));
         assertFalse(ch.isOpen());
         EmbeddedChannel trusted = new EmbeddedChannel();
-        assertTrue(ProxyProtocolIn.install(trusted, ProxySources.ANY, new ProxyProtocolIn.Untrusted(), "listener web"));
+        assertTrue(ProxyProtocolIn.install(trusted, ProxySources.ANY, new ProxyProtocolIn.Refusals(), "listener web"));
         assertTrue(trusted.isOpen());
         assertTrue(trusted.pipeline().names().contains("proxy-decoder"));
         trusted.finishAndReleaseAll();
