@@ -47,6 +47,13 @@ class MaxSessionsTest {
                 assertTrue(used.contains("sessions (max_sessions 3, max_sessions_per_uid none)"), used.toString());
                 try (TlsdClient fourth = fixture.client()) {
                     assertEquals(3, fixture.awaitStats(s -> s.sessions() == 3, T).sessions());
+                    TlsdException full = assertThrows(TlsdException.class, fixture::client);
+                    assertTrue(full.detail().contains("at most 3 sessions at once"), full.detail());
+
+                    // a limit per user set by a reload counts the user's sessions open (three here)
+                    fixture.daemon.reload(fixture.daemon.config().toBuilder().maxSessions(8).maxSessionsPerUid(3).build());
+                    TlsdException user = assertThrows(TlsdException.class, fixture::client);
+                    assertTrue(user.detail().contains("at most 3 sessions of one user at once"), user.detail());
                 }
             }
         }

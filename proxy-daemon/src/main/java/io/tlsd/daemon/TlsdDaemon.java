@@ -77,9 +77,9 @@ public final class TlsdDaemon implements AutoCloseable {
 
     /**
      * The configuration in use. A reload replaces it with one whose TLS settings, server
-     * tunnels' backends, listeners' and tunnels' connection limits and timeouts, and connect and
-     * handshake timeouts may differ ({@link ConfigReload}); everything else stays as the daemon
-     * started.
+     * tunnels' backends, listeners' and tunnels' connection limits and timeouts, connect and
+     * handshake timeouts and session caps may differ ({@link ConfigReload}); everything else stays
+     * as the daemon started.
      */
     private volatile DaemonConfig config;
     private final EventLoopGroup control;
@@ -137,12 +137,7 @@ public final class TlsdDaemon implements AutoCloseable {
             throw new IllegalArgumentException("allowed_peers needs the epoll transport, which tells a peer's uid and gid;"
                     + " transport " + transport.name().toLowerCase() + " cannot");
         }
-        if (!config.ipcEnabled() && config.maxSessionsPerUid() > 0) {
-            log.warn("max_sessions_per_uid has no effect: there is no IPC socket (socket: none)");
-        } else if (config.maxSessionsPerUid() >= config.maxSessions()) {
-            log.warn("max_sessions_per_uid ({}) has no effect: it is not below max_sessions ({})",
-                    config.maxSessionsPerUid(), config.maxSessions());
-        }
+        warnOfSessionLimitsWithoutEffect(config);
         if (config.ipcEnabled() && config.maxSessionsPerUid() > 0 && transport != Transport.EPOLL) {
             throw new IllegalArgumentException("max_sessions_per_uid needs the epoll transport, which tells a peer's"
                     + " uid; transport " + transport.name().toLowerCase() + " cannot");
@@ -355,7 +350,8 @@ public final class TlsdDaemon implements AutoCloseable {
      * used, the daemon goes on as before. {@link #reload(DaemonConfig)} also takes new settings.
      *
      * @return what is used now, one entry per listener and tunnel of the server role, or one for
-     *     the client role and one per tunnel of it with trust anchors, lists or a certificate of its own
+     *     the client role and one per tunnel of it with trust anchors, lists or a certificate of its
+     *     own; and one for the session caps when {@link #reload(DaemonConfig)} changed them
      * @throws IllegalArgumentException naming the listener, tunnel or role and the file that cannot be used
      */
     public synchronized List<String> reload() {
@@ -406,12 +402,15 @@ public final class TlsdDaemon implements AutoCloseable {
             }
             used = applied.role() == DaemonConfig.Role.SERVER ? reloadServerRole(applied, plan)
                     : reloadClientRole(applied, plan);
-            if (ipc != null && (applied.maxSessions() != config.maxSessions()
-                    || applied.maxSessionsPerUid() != config.maxSessionsPerUid())) {
-                ipc.sessionLimits(applied.maxSessions(), applied.maxSessionsPerUid());
-                used = new ArrayList<>(used);
-                used.add("sessions (max_sessions " + applied.maxSessions() + ", max_sessions_per_uid "
-                        + (applied.maxSessionsPerUid() == 0 ? "none" : applied.maxSessionsPerUid()) + ")");
+            if (applied.maxSessions() != config.maxSessions()
+                    || applied.maxSessionsPerUid() != config.maxSessionsPerUid()) {
+                warnOfSessionLimitsWithoutEffect(applied);
+                if (ipc != null) {
+                    ipc.sessionLimits(applied.maxSessions(), applied.maxSessionsPerUid());
+                    used = new ArrayList<>(used);
+                    used.add("sessions (max_sessions " + applied.maxSessions() + ", max_sessions_per_uid "
+                            + (applied.maxSessionsPerUid() == 0 ? "none" : applied.maxSessionsPerUid()) + ")");
+                }
             }
             config = applied;
         } catch (RuntimeException e) {
@@ -593,6 +592,16 @@ public final class TlsdDaemon implements AutoCloseable {
         return "max connections " + ConnectionLimit.describe(t.maxConnections(), t.maxConnectionsPerClient())
                 + ", idle timeout " + (t.idleTimeout().isZero() ? "off" : t.idleTimeout().toMillis() + " ms")
                 + (t.accessLog() ? ", access log" : "");
+    }
+
+    /** A {@code max_sessions_per_uid} that cannot limit anything, at start and at a reload that changes it. */
+    private static void warnOfSessionLimitsWithoutEffect(DaemonConfig config) {
+        if (!config.ipcEnabled() && config.maxSessionsPerUid() > 0) {
+            log.warn("max_sessions_per_uid has no effect: there is no IPC socket (socket: none)");
+        } else if (config.maxSessionsPerUid() >= config.maxSessions()) {
+            log.warn("max_sessions_per_uid ({}) has no effect: it is not below max_sessions ({})",
+                    config.maxSessionsPerUid(), config.maxSessions());
+        }
     }
 
     /** Refuses the settings of the other role that a daemon would otherwise ignore, at start and at a reload. */

@@ -45,7 +45,8 @@ public final class IpcServer implements AutoCloseable {
      * @param maxSessions how many sessions may be open at once; one more is refused at its Hello
      *     with {@code Goodbye{LIMIT_EXCEEDED}}
      * @param maxSessionsPerUid how many of them the processes of one user may hold; 0 for no such
-     *     limit (it needs the peers' credentials, which only epoll tells)
+     *     limit (it needs the peers' credentials, which only epoll tells). Both at start: a reload
+     *     changes them with {@link IpcServer#sessionLimits}
      */
     public record Settings(String role, String daemonVersion, SessionLimits limits, Duration helloTimeout,
                            Path ringDirectory, int writeRingBytes, Executor ringMaker, AllowedPeers allowedPeers,
