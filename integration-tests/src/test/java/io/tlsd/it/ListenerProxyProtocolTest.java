@@ -40,12 +40,7 @@ class ListenerProxyProtocolTest {
     @Test
     void theClientThePROXYHeaderNamesIsThePeer() throws Exception {
         TestPki pki = ServerDaemonFixture.pki(dir);
-        ListenerConfig plain = ServerDaemonFixture.listener("web",
-                ServerDaemonFixture.pem(pki.issueServer("localhost", "localhost"), "localhost"));
-        ListenerConfig proxied = new ListenerConfig(plain.name(), plain.address(), plain.certificates(), plain.alpn(),
-                plain.clientAuth(), plain.clientCaFile(), plain.handshakeTimeout(), plain.backlog(),
-                plain.maxPendingConnections(), plain.maxPendingConnectionsPerClient(), plain.clientCrlFile(),
-                plain.allowedClients(), null, ProxySources.ANY);
+        ListenerConfig proxied = webBehind(pki, ProxySources.ANY);
         try (ServerDaemonFixture fixture = new ServerDaemonFixture(dir, List.of(proxied));
              TlsdClient app = fixture.app()) {
             int port = fixture.port("web");
@@ -116,12 +111,7 @@ class ListenerProxyProtocolTest {
     @Test
     void withProxyProtocolSourcesOnlyTheListedBalancersGetIn() throws Exception {
         TestPki pki = ServerDaemonFixture.pki(dir);
-        ListenerConfig plain = ServerDaemonFixture.listener("web",
-                ServerDaemonFixture.pem(pki.issueServer("localhost", "localhost"), "localhost"));
-        ListenerConfig proxied = new ListenerConfig(plain.name(), plain.address(), plain.certificates(), plain.alpn(),
-                plain.clientAuth(), plain.clientCaFile(), plain.handshakeTimeout(), plain.backlog(),
-                plain.maxPendingConnections(), plain.maxPendingConnectionsPerClient(), plain.clientCrlFile(),
-                plain.allowedClients(), null, ProxySources.of(List.of("127.0.0.2/32")));
+        ListenerConfig proxied = webBehind(pki, ProxySources.of(List.of("127.0.0.2/32")));
         try (ServerDaemonFixture fixture = new ServerDaemonFixture(dir, List.of(proxied));
              TlsdClient app = fixture.app()) {
             int port = fixture.port("web");
@@ -229,6 +219,16 @@ class ListenerProxyProtocolTest {
                 return new String(socket.getInputStream().readNBytes(6), US_ASCII);
             }
         }
+    }
+
+    /** Listener "web" for localhost, taking PROXY headers from {@code balancers}. */
+    private static ListenerConfig webBehind(TestPki pki, ProxySources balancers) {
+        ListenerConfig plain = ServerDaemonFixture.listener("web",
+                ServerDaemonFixture.pem(pki.issueServer("localhost", "localhost"), "localhost"));
+        return new ListenerConfig(plain.name(), plain.address(), plain.certificates(), plain.alpn(),
+                plain.clientAuth(), plain.clientCaFile(), plain.handshakeTimeout(), plain.backlog(),
+                plain.maxPendingConnections(), plain.maxPendingConnectionsPerClient(), plain.clientCrlFile(),
+                plain.allowedClients(), null, balancers);
     }
 
     private static byte[] v2Tcp6Header(String source, int sourcePort, int destinationPort) throws IOException {
