@@ -187,6 +187,12 @@ public final class TlsConnector implements Connector {
         boolean withdraw() {
             return state.compareAndSet(WAITING, WITHDRAWN) && cancel(false);
         }
+
+        /** It is at {@code stage} now, with {@code target}. */
+        void at(Stage stage, InetSocketAddress target) {
+            this.target = target; // before the stage, which progress() reads before the target
+            this.stage = stage;
+        }
     }
 
     /**
@@ -242,16 +248,9 @@ public final class TlsConnector implements Connector {
     /** Where an attempt is, for {@link #progress}. */
     private enum Stage { RESOLVING, WAITING, CONNECTING, HANDSHAKING }
 
-    private static void progress(Promise<Channel> promise, Stage stage, InetSocketAddress target) {
-        if (promise instanceof PendingAttempt pending) {
-            pending.target = target; // before the stage, which progress() reads before the target
-            pending.stage = stage;
-        }
-    }
-
     @Override
     public Future<Channel> connect(Open open, EventLoop loop, ChannelHandler handler) {
-        Promise<Channel> promise = new PendingAttempt(loop);
+        PendingAttempt promise = new PendingAttempt(loop);
         String host = open.getHost();
         String serverName = open.getServerName().isEmpty() ? host : open.getServerName();
         List<String> alpn = List.copyOf(open.getAlpnList());
@@ -260,12 +259,11 @@ public final class TlsConnector implements Connector {
         } catch (Failure e) {
             return promise.setFailure(e);
         }
-        resolver.resolveAll(host, loop).addListener(f -> {
+        Future<List<InetAddress>> resolved = resolver.resolveAll(host, loop);
+        resolved.addListener(f -> {
             if (f.isSuccess()) {
-                @SuppressWarnings("unchecked")
-                List<InetAddress> addresses = (List<InetAddress>) f.getNow();
-                connect(loop, promise, new Dial(host, addresses, 0, open.getPort(), List.of()), serverName, alpn,
-                        handler);
+                connect(loop, promise, new Dial(host, resolved.getNow(), 0, open.getPort(), List.of()), serverName,
+                        alpn, handler);
             } else {
                 promise.tryFailure(new Failure(Status.CONNECT_FAILED, f.cause().getMessage()));
             }
@@ -282,7 +280,7 @@ public final class TlsConnector implements Connector {
         }
     }
 
-    private void connect(EventLoop loop, Promise<Channel> promise, Dial dial, String serverName, List<String> alpn,
+    private void connect(EventLoop loop, PendingAttempt promise, Dial dial, String serverName, List<String> alpn,
                          ChannelHandler handler) {
         if (limits == null) {
             try {
@@ -310,7 +308,7 @@ public final class TlsConnector implements Connector {
                 promise.tryFailure(new Failure(Status.INTERNAL, "cannot start a connection attempt: " + e));
             }
         };
-        progress(promise, Stage.WAITING, dial.target());
+        promise.at(Stage.WAITING, dial.target());
         lane.submit(waiting);
         promise.addListener(f -> {
             if (f.isCancelled()) {
@@ -334,9 +332,9 @@ public final class TlsConnector implements Connector {
      * attempt no longer handshakes: how long its connect and handshake took if it succeeded, -1
      * if it failed or never started; or -1 after {@code staleNanos} (if positive) while it goes on.
      */
-    private void attempt(EventLoop loop, Promise<Channel> promise, Dial dial, String serverName, List<String> alpn,
+    private void attempt(EventLoop loop, PendingAttempt promise, Dial dial, String serverName, List<String> alpn,
                          SslContext context, ChannelHandler handler, long staleNanos, LongConsumer ended) {
-        if (promise.isDone() || (promise instanceof PendingAttempt pending && !pending.start())) {
+        if (promise.isDone() || !promise.start()) {
             ended.accept(-1);
             return; // cancelled or withdrawn while resolving or waiting for a slot
         }
@@ -355,7 +353,7 @@ public final class TlsConnector implements Connector {
         }
         InetSocketAddress address = dial.target();
         String target = NetUtil.toSocketAddressString(address);
-        progress(promise, Stage.CONNECTING, address);
+        promise.at(Stage.CONNECTING, address);
         SslHandler[] tls = new SslHandler[1];
         ClientGate gate = new ClientGate();
         long handshakeMillis = handshakeTimeout.toMillis();
@@ -400,7 +398,7 @@ public final class TlsConnector implements Connector {
                 }
                 return;
             }
-            progress(promise, Stage.HANDSHAKING, address);
+            promise.at(Stage.HANDSHAKING, address);
             tls[0].handshakeFuture().addListener(h -> {
                 attemptEnded.accept(h.isSuccess() ? System.nanoTime() - start : -1);
                 if (h.isSuccess()) {

@@ -10,6 +10,7 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.NetUtil;
+import io.netty.util.concurrent.Future;
 import io.tlsd.daemon.tls.TlsFailures;
 import io.tlsd.daemon.transport.ConnectFailures;
 import io.tlsd.daemon.transport.ConnectionLimit;
@@ -228,11 +229,10 @@ public final class ClientTunnel implements AutoCloseable {
             // the client's bytes to the target, its FIN to a close_notify; reads only once the TLS connection is up
             ch.pipeline().addLast("relay", new RelayHandler(relay, relay.accepted()));
             listener.track(relay);
-            resolver.resolveAll(targetHost, ch.eventLoop()).addListener(resolved -> {
+            Future<List<InetAddress>> addresses = resolver.resolveAll(targetHost, ch.eventLoop());
+            addresses.addListener(resolved -> {
                 if (resolved.isSuccess()) {
-                    @SuppressWarnings("unchecked")
-                    List<InetAddress> addresses = (List<InetAddress>) resolved.getNow();
-                    dial(relay, addresses, 0, with);
+                    dial(relay, addresses.getNow(), 0, with);
                 } else if (!relay.isClosed()) {
                     listener.dialFailed(relay);
                     log.warn("{}: cannot resolve {} for client {}: {}", name(ch), targetHost,
