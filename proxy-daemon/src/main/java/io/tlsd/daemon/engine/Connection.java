@@ -262,7 +262,6 @@ final class Connection extends ChannelInboundHandlerAdapter {
         while ((buf = inbound.poll()) != null) {
             buf.release();
         }
-        session.counters().bufferedBytes.addAndGet(-inboundBytes);
         int released = inboundBytes;
         inboundBytes = 0;
         session.readBytesReleased(released);
@@ -334,7 +333,6 @@ final class Connection extends ChannelInboundHandlerAdapter {
             }
         }
         inboundBytes -= n;
-        session.counters().bufferedBytes.addAndGet(-n);
         session.readBytesReleased(n);
         return out;
     }
@@ -467,7 +465,6 @@ final class Connection extends ChannelInboundHandlerAdapter {
         }
         inbound.add(buf);
         inboundBytes += buf.readableBytes();
-        session.counters().bufferedBytes.addAndGet(buf.readableBytes());
         session.readBytesBuffered(buf.readableBytes());
         pump();
     }

@@ -593,9 +593,10 @@ public final class Session {
         waitingForReadRoom.add(conn);
     }
 
-    /** A connection of the session buffered {@code bytes} more decrypted bytes. */
+    /** A connection of the session buffered {@code bytes} more decrypted bytes (counted for the daemon too). */
     void readBytesBuffered(long bytes) {
         bufferedReadBytes += bytes;
+        counters.bufferedBytes.addAndGet(bytes);
     }
 
     /**
@@ -604,6 +605,7 @@ public final class Session {
      */
     void readBytesReleased(long bytes) {
         bufferedReadBytes -= bytes;
+        counters.bufferedBytes.addAndGet(-bytes);
         // woken with some room to fill (a connection's buffer's worth, or all of it when the
         // limit is smaller), not at every byte: each wakes with one read of its socket
         long wakeBelow = Math.max(1, limits.maxBufferedReadBytes() - limits.connectionBufferBytes());
