@@ -5,6 +5,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.unix.PeerCredentials;
 import io.netty.handler.codec.TooLongFrameException;
 import io.tlsd.daemon.engine.Acceptor;
 import io.tlsd.daemon.engine.CompletionSink;
@@ -81,12 +82,11 @@ final class DebugSessionHandler extends ChannelInboundHandlerAdapter implements 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         this.ctx = ctx;
+        PeerCredentials creds = Transport.credentialsOf(ctx.channel());
         session = new Session(ctx.channel().eventLoop(), settings.limits(), connector, acceptor, this, counters, null,
-                Transport.credentialsOf(ctx.channel()));
+                creds);
         counters.sessionStarted();
-        String creds = Transport.peerCredentials(ctx.channel());
-        log.info("debug session {} started ({})", ctx.channel().id(),
-                creds != null ? creds : "peer credentials unavailable");
+        log.info("debug session {} started ({})", ctx.channel().id(), Transport.describe(creds));
         ctx.fireChannelActive();
     }
 

@@ -8,6 +8,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
 import io.netty.channel.unix.PeerCredentials;
 import io.netty.util.concurrent.Future;
+import io.tlsd.daemon.transport.Transport;
 import io.tlsd.daemon.transport.WarningRate;
 import io.tlsd.proto.v1.Completion;
 import io.tlsd.proto.v1.ConnectionInfo;
@@ -313,9 +314,7 @@ public final class Session {
                     + limits.maxConnections() + ", ACCEPTs waiting included)");
         }
         if (!acceptor.mayAccept(listener, peer)) {
-            String who = peer == null ? "a process whose credentials are unknown"
-                    : "uid " + peer.uid() + " gid " + peer.gids()[0];
-            throw new Failure(Status.UNAUTHORIZED, who + " may not accept on listener '" + listener
+            throw new Failure(Status.UNAUTHORIZED, Transport.who(peer) + " may not accept on listener '" + listener
                     + "' (its allowed_peers)");
         }
         Op op = track(request, Op.Kind.ACCEPT);

@@ -1,5 +1,6 @@
 package io.tlsd.daemon.ipc;
 
+import io.netty.channel.unix.PeerCredentials;
 import java.util.List;
 import java.util.Set;
 
@@ -39,6 +40,11 @@ public record AllowedPeers(Set<Integer> uids, Set<Integer> gids) {
     /** Whether a process of user {@code uid} and group {@code gid} may open a session. */
     public boolean allows(int uid, int gid) {
         return !restricts() || uids.contains(uid) || gids.contains(gid);
+    }
+
+    /** Whether the process of {@code peer} may open a session; unknown credentials (null) only when no list restricts. */
+    public boolean allows(PeerCredentials peer) {
+        return !restricts() || peer != null && allows(peer.uid(), peer.gids()[0]);
     }
 
     /** "uids [1000] or gids [2000]", "anyone who can open the socket": for logs. */

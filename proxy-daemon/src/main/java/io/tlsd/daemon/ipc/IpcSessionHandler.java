@@ -85,6 +85,8 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
      */
     private final ArrayDeque<Object> early = new ArrayDeque<>();
     private ScheduledFuture<?> helloTimer;
+    /** The kernel's credentials of the application's process, read once it connected; null if unknown. */
+    private PeerCredentials credentials;
     private String peer = "?";
 
     /**
@@ -105,8 +107,8 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         this.ctx = ctx;
-        String creds = Transport.peerCredentials(ctx.channel());
-        peer = creds != null ? creds : "peer credentials unavailable";
+        credentials = Transport.credentialsOf(ctx.channel());
+        peer = Transport.describe(credentials);
         counters.sessionStarted();
         Duration timeout = settings.helloTimeout();
         helloTimer = ctx.executor().schedule(() -> goodbye(Status.BAD_REQUEST,
@@ -177,15 +179,14 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
                     + " is not supported; this daemon speaks " + PROTOCOL_VERSION);
             return;
         }
-        PeerCredentials creds = Transport.credentialsOf(ctx.channel());
-        int uid = creds == null ? SessionSlots.UNKNOWN_UID : creds.uid();
+        int uid = credentials == null ? SessionSlots.UNKNOWN_UID : credentials.uid();
         SessionSlots.Taken taken = slots.take(uid);
         if (taken != SessionSlots.Taken.YES) {
             long count = counters.sessionOverLimit();
             boolean user = taken == SessionSlots.Taken.USER_AT_LIMIT;
             if ((user ? USER_LIMIT_WARNINGS : LIMIT_WARNINGS).due()) {
                 log.warn("session {} refused: {}; {} refused since start, logged at most every 10 s", ctx.channel().id(),
-                        user ? (creds == null ? "processes of unknown uid" : "uid " + uid) + " hold "
+                        user ? (credentials == null ? "processes of unknown uid" : "uid " + uid) + " hold "
                                 + sessions(slots.maxPerUid()) + ", max_sessions_per_uid"
                                 : sessions(slots.max()) + " open, max_sessions", count);
             }
@@ -248,7 +249,7 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
         state = State.ACTIVE;
         this.app = app;
         session = new Session(ctx.channel().eventLoop(), settings.limits(), connector, acceptor, this, counters, ring,
-                Transport.credentialsOf(ctx.channel()));
+                credentials);
         linkedRing = ring;
         log.info("session {} started: app={} {}{}", ctx.channel().id(), app, peer,
                 ring == null ? "" : " write_ring=" + ring.size());
@@ -279,21 +280,15 @@ final class IpcSessionHandler extends ChannelInboundHandlerAdapter implements Co
      */
     private boolean peerAllowed() {
         AllowedPeers allowed = settings.allowedPeers();
-        if (!allowed.restricts()) {
+        if (allowed.allows(credentials)) {
             return true;
         }
-        PeerCredentials creds = Transport.credentialsOf(ctx.channel());
-        if (creds != null && allowed.allows(creds.uid(), creds.gids()[0])) {
-            return true;
-        }
-        String who = creds == null ? "a process whose credentials are unknown"
-                : "uid " + creds.uid() + " gid " + creds.gids()[0];
         long count = counters.sessionRefused();
         if (REFUSAL_WARNINGS.due()) {
             log.warn("session {} refused: {} is not among allowed_peers ({}); {} refused since start, logged at most"
                     + " every 10 s", ctx.channel().id(), peer, allowed.describe(), count);
         }
-        goodbye(Status.UNAUTHORIZED, who + " may not use this tlsd socket (allowed_peers)"); // the list stays in the log
+        goodbye(Status.UNAUTHORIZED, Transport.who(credentials) + " may not use this tlsd socket (allowed_peers)"); // the list stays in the log
         return false;
     }
 

@@ -195,7 +195,7 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
     public boolean mayAccept(String listener, PeerCredentials peer) {
         TlsListener l = listeners.get(listener);
         AllowedPeers allowed = l == null ? null : l.config().allowedPeers();
-        return allowed == null || (peer != null && allowed.allows(peer.uid(), peer.gids()[0]));
+        return allowed == null || allowed.allows(peer);
     }
 
     @Override

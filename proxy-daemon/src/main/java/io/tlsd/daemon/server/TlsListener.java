@@ -105,7 +105,7 @@ final class TlsListener {
         List<Waiter> refused = new ArrayList<>();
         synchronized (lock) {
             waiters.removeIf(w -> {
-                boolean out = w.peer() == null || !allowed.allows(w.peer().uid(), w.peer().gids()[0]);
+                boolean out = !allowed.allows(w.peer());
                 if (out) {
                     refused.add(w);
                 }

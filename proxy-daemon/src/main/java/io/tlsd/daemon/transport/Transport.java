@@ -110,10 +110,15 @@ public enum Transport {
                 EpollIoHandler.newFactory(0, () -> new BusyPollStrategy(window)));
     }
 
-    /** "uid=1000 gid=1000 pid=4242" for an epoll domain-socket peer, else null. */
-    public static String peerCredentials(Channel channel) {
-        PeerCredentials creds = credentialsOf(channel);
-        return creds == null ? null : "uid=" + creds.uid() + " gid=" + creds.gids()[0] + " pid=" + creds.pid();
+    /** "uid 1000 gid 1000", or "a process whose credentials are unknown": who a refusal names. */
+    public static String who(PeerCredentials creds) {
+        return creds == null ? "a process whose credentials are unknown" : "uid " + creds.uid() + " gid " + creds.gids()[0];
+    }
+
+    /** "uid=1000 gid=1000 pid=4242", or "peer credentials unavailable" for null: for log lines. */
+    public static String describe(PeerCredentials creds) {
+        return creds == null ? "peer credentials unavailable"
+                : "uid=" + creds.uid() + " gid=" + creds.gids()[0] + " pid=" + creds.pid();
     }
 
     /** The kernel's credentials of an epoll domain-socket peer ({@code SO_PEERCRED}), else null. */
