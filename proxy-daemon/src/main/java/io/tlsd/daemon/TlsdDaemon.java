@@ -133,16 +133,8 @@ public final class TlsdDaemon implements AutoCloseable {
         if (!config.ipcEnabled() && config.allowedPeers().restricts()) {
             log.warn("allowed_peers has no effect: there is no IPC socket (socket: none)");
         }
-        if (config.ipcEnabled() && config.allowedPeers().restricts() && transport != Transport.EPOLL) {
-            throw new IllegalArgumentException("allowed_peers needs the epoll transport, which tells a peer's uid and gid;"
-                    + " transport " + transport.name().toLowerCase() + " cannot");
-        }
         warnOfSessionLimitsWithoutEffect(config);
-        if (config.ipcEnabled() && config.maxSessionsPerUid() > 0 && transport != Transport.EPOLL) {
-            throw new IllegalArgumentException("max_sessions_per_uid needs the epoll transport, which tells a peer's"
-                    + " uid; transport " + transport.name().toLowerCase() + " cannot");
-        }
-        requirePeerCredentialsFor(config.listeners());
+        requirePeerCredentialsFor(config);
         control = transport.newGroup(1, new DefaultThreadFactory("tlsd-control"));
         workers = transport.newGroup(config.workerThreads(), new DefaultThreadFactory("tlsd-worker"),
                 config.workerBusyPoll());
@@ -396,10 +388,7 @@ public final class TlsdDaemon implements AutoCloseable {
         try {
             plan = ConfigReload.of(config, next);
             DaemonConfig applied = plan.applied();
-            if (ipc != null && applied.maxSessionsPerUid() > 0 && transport != Transport.EPOLL) {
-                throw new IllegalArgumentException("max_sessions_per_uid needs the epoll transport, which tells a"
-                        + " peer's uid; transport " + transport.name().toLowerCase() + " cannot");
-            }
+            requirePeerCredentialsFor(applied);
             used = applied.role() == DaemonConfig.Role.SERVER ? reloadServerRole(applied, plan)
                     : reloadClientRole(applied, plan);
             if (applied.maxSessions() != config.maxSessions()
@@ -473,18 +462,32 @@ public final class TlsdDaemon implements AutoCloseable {
                                       Mapping<String, InetSocketAddress> backendsBySni) {
     }
 
-    /** A listener's {@code allowed_peers} needs the peers' credentials, which only epoll tells. */
-    private void requirePeerCredentialsFor(List<ListenerConfig> listeners) {
-        for (ListenerConfig l : listeners) {
-            if (l.allowedPeers() != null && transport != Transport.EPOLL) {
+    /**
+     * The settings that need the peers' credentials, which only epoll tells: {@code allowed_peers}
+     * (the daemon's and a listener's) and {@code max_sessions_per_uid}; at start and at a reload.
+     */
+    private void requirePeerCredentialsFor(DaemonConfig config) {
+        if (transport == Transport.EPOLL) {
+            return;
+        }
+        String cannot = "; transport " + transport.name().toLowerCase() + " cannot";
+        if (config.ipcEnabled() && config.allowedPeers().restricts()) {
+            throw new IllegalArgumentException("allowed_peers needs the epoll transport, which tells a peer's uid and"
+                    + " gid" + cannot);
+        }
+        if (config.ipcEnabled() && config.maxSessionsPerUid() > 0) {
+            throw new IllegalArgumentException("max_sessions_per_uid needs the epoll transport, which tells a peer's"
+                    + " uid" + cannot);
+        }
+        for (ListenerConfig l : config.listeners()) {
+            if (l.allowedPeers() != null) {
                 throw new IllegalArgumentException("listener " + l.name() + ": allowed_peers needs the epoll transport,"
-                        + " which tells a peer's uid and gid; transport " + transport.name().toLowerCase() + " cannot");
+                        + " which tells a peer's uid and gid" + cannot);
             }
         }
     }
 
     private List<String> reloadServerRole(DaemonConfig next, ConfigReload plan) {
-        requirePeerCredentialsFor(next.listeners());
         Map<String, TunnelConfig> running = new LinkedHashMap<>();
         config.tunnels().forEach(t -> running.put(t.name(), t));
         Map<TunnelConfig, ServerTunnelReload> tunnels = new LinkedHashMap<>();
