@@ -211,6 +211,96 @@ class ListenerProxyProtocolTest {
         }
     }
 
+    /**
+     * max_pending_connections_per_client behind a balancer: the clients its PROXY headers name
+     * each have their share; the balancer's own address is not what is counted.
+     */
+    @Test
+    void behindABalancerEachClientItNamesHasItsOwnShare() throws Exception {
+        TestPki pki = ServerDaemonFixture.pki(dir);
+        ListenerConfig proxied = webBehind(pki, ProxySources.ANY, 1);
+        try (ServerDaemonFixture fixture = new ServerDaemonFixture(dir, List.of(proxied));
+             TlsdClient app = fixture.app();
+             io.tlsd.it.tunnel.LogCapture log = io.tlsd.it.tunnel.LogCapture.start()) {
+            int port = fixture.port("web");
+            SSLContext tls = pki.clientContext();
+            // two clients through the one balancer, each waiting for an ACCEPT: a place each
+            try (SSLSocket a = overTls(tls, proxiedSocket(port, "203.0.113.7", 40000));
+                 SSLSocket b = overTls(tls, proxiedSocket(port, "198.51.100.9", 41000))) {
+                Socket again = proxiedSocket(port, "203.0.113.7", 40001);
+                IOException refused = assertThrows(IOException.class, () -> overTls(tls, again),
+                        "203.0.113.7 holds its one place");
+                assertFalse(refused instanceof java.net.SocketTimeoutException, "closed at once: " + refused);
+                again.close();
+                String line = log.awaitLine("max_pending_connections_per_client (1) reached", T);
+                assertTrue(line != null && line.contains("reached by 203.0.113.7:40001 (by its PROXY header, from 127.0.0.1:"),
+                        log.text());
+
+                TlsConnection first = app.accept("web").await(T);
+                TlsConnection second = app.accept("web").await(T);
+                assertEquals(java.util.Set.of("203.0.113.7:40000", "198.51.100.9:41000"),
+                        java.util.Set.of(first.info().peerAddress(), second.info().peerAddress()));
+                first.close().await(T);
+                second.close().await(T);
+            }
+        }
+    }
+
+    /** A TCP connection to {@code port} from a balancer, its PROXY v1 header naming {@code client}. */
+    private static Socket proxiedSocket(int port, String client, int clientPort) throws IOException {
+        Socket tcp = new Socket(InetAddress.getLoopbackAddress(), port);
+        tcp.getOutputStream().write(("PROXY TCP4 " + client + " 127.0.0.1 " + clientPort + " " + port + "\r\n")
+                .getBytes(US_ASCII));
+        return tcp;
+    }
+
+    /**
+     * A server tunnel behind a balancer dials its backend only once the PROXY header has named the
+     * client and the client got a place (max_connections_per_client counts the named client).
+     */
+    @Test
+    void aServerTunnelDialsItsBackendOnlyForAnAdmittedClient() throws Exception {
+        TestPki pki = ServerDaemonFixture.pki(dir);
+        io.tlsd.testing.Issued server = pki.issueServer("localhost", "localhost");
+        SSLContext tls = pki.clientContext();
+        try (java.net.ServerSocket backend = new java.net.ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            backend.setSoTimeout(1_000);
+            io.tlsd.daemon.DaemonConfig config = io.tlsd.daemon.DaemonConfig.builder()
+                    .role(io.tlsd.daemon.DaemonConfig.Role.SERVER).ipcEnabled(false)
+                    .tunnels(List.of(new io.tlsd.daemon.tunnel.TunnelConfig("in",
+                            ServerDaemonFixture.anyLoopbackPort(), "127.0.0.1:" + backend.getLocalPort(), null,
+                            ListenerConfig.CertificateSpec.pem(List.of(), server.chainPem(), server.keyPem(), null),
+                            List.of(), io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy.NONE, null, false,
+                            Duration.ofMinutes(1), io.tlsd.daemon.tunnel.TunnelSettings.DEFAULT_MAX_CONNECTIONS, null,
+                            false, 1, List.of(), null, null, List.of(), null, null, ProxySources.ANY)))
+                    .build();
+            try (io.tlsd.daemon.TlsdDaemon daemon = io.tlsd.daemon.TlsdDaemon.start(config)) {
+                int port = daemon.tunnelAddress("in").getPort();
+                try (Socket silent = new Socket(InetAddress.getLoopbackAddress(), port)) {
+                    assertThrows(java.net.SocketTimeoutException.class, backend::accept,
+                            "no backend connection for a client the header has not named yet");
+                }
+                try (SSLSocket a = overTls(tls, proxiedSocket(port, "203.0.113.7", 40000));
+                     Socket aAtBackend = backend.accept()) {
+                    Socket again = proxiedSocket(port, "203.0.113.7", 40001);
+                    assertThrows(IOException.class, () -> overTls(tls, again), "203.0.113.7 holds its one place");
+                    again.close();
+                    assertThrows(java.net.SocketTimeoutException.class, backend::accept,
+                            "no backend connection for a refused client");
+                    try (SSLSocket b = overTls(tls, proxiedSocket(port, "198.51.100.9", 41000));
+                         Socket bAtBackend = backend.accept()) {
+                        bAtBackend.getOutputStream().write("b\n".getBytes(US_ASCII));
+                        assertEquals('b', b.getInputStream().read(), "another client through the same balancer");
+                    }
+                }
+                assertEquals(List.of(1L), daemon.metricSamples().stream()
+                        .filter(m -> m.name().equals("tlsd_tunnel_closed_at_limit_total")
+                                && m.labels().get("tunnel").equals("in"))
+                        .map(Sample::value).toList(), "the refused client");
+            }
+        }
+    }
+
     /** From {@code source}: a PROXY header, TLS, and the backend's greeting. */
     private static String throughTheBalancer(SSLContext tls, int port, String source) throws IOException {
         try (Socket tcp = new Socket(InetAddress.getLoopbackAddress(), port, InetAddress.getByName(source), 0)) {
@@ -223,11 +313,16 @@ class ListenerProxyProtocolTest {
 
     /** Listener "web" for localhost, taking PROXY headers from {@code balancers}. */
     private static ListenerConfig webBehind(TestPki pki, ProxySources balancers) {
+        return webBehind(pki, balancers, 0);
+    }
+
+    /** As above, with a share of {@code perClient} pending places for each client (0: none). */
+    private static ListenerConfig webBehind(TestPki pki, ProxySources balancers, int perClient) {
         ListenerConfig plain = ServerDaemonFixture.listener("web",
                 ServerDaemonFixture.pem(pki.issueServer("localhost", "localhost"), "localhost"));
         return new ListenerConfig(plain.name(), plain.address(), plain.certificates(), plain.alpn(),
                 plain.clientAuth(), plain.clientCaFile(), plain.handshakeTimeout(), plain.backlog(),
-                plain.maxPendingConnections(), plain.maxPendingConnectionsPerClient(), plain.clientCrlFile(),
+                plain.maxPendingConnections(), perClient, plain.clientCrlFile(),
                 plain.allowedClients(), null, balancers);
     }
 

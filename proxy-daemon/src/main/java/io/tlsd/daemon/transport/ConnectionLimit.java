@@ -5,8 +5,8 @@ import io.netty.util.AttributeKey;
 import io.tlsd.daemon.tls.ConnectionInfos;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
@@ -21,7 +21,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Optionally, at most {@code perClientMax} of those places go to one client address (its IP,
  * whatever its port), so that one host cannot take them all; a connection beyond that is closed
- * at once too.
+ * at once too. Behind a load balancer that sends a PROXY protocol header ({@link ProxyProtocolIn}),
+ * the client is the one the header names, not the balancer: such a connection takes its overall
+ * place when it is accepted and its client's share once the header is read, and is closed then if
+ * that share is full.
  *
  * <p>A connection holds its place until it closes or {@link #release} gives the place back
  * earlier (a server listener's connection leaves it when an application takes it). Refusals are
@@ -83,15 +86,16 @@ public final class ConnectionLimit {
     /**
      * Takes a place for the newly accepted {@code ch}, given back when it closes; or, when every
      * place is taken, closes {@code ch} and returns false. Call it first thing in the child
-     * channel's initializer.
+     * channel's initializer, after {@link ProxyProtocolIn#install} if the connection is to begin
+     * with a PROXY header: its client's share is then taken when the header has been read.
      */
     public boolean admit(Channel ch) {
         // the client's share first: a client over it must not hold an overall place even briefly
         int max = this.max;
         int perClientMax = this.perClientMax;
         // counted per client without a limit too, so that one set by a reload counts what is open
-        InetAddress client = clientAddress(ch);
-        if (client != null && !takePerClient(client, perClientMax == 0 ? Integer.MAX_VALUE : perClientMax)) {
+        InetAddress client = ProxyProtocolIn.awaitsHeader(ch) ? null : clientAddress(ch.remoteAddress());
+        if (client != null && !takePerClient(client, perClientMax)) {
             refused.increment();
             warnPerClient(ch, perClientMax);
             ch.close();
@@ -135,6 +139,17 @@ public final class ConnectionLimit {
         this.perClientMax = perClientMax;
     }
 
+    /**
+     * Counts the place {@code ch} holds against the share of its client as a PROXY header named it
+     * ({@link ProxyProtocolIn#clientOf}); or, if that client holds its share already, closes
+     * {@code ch} and returns false. {@link ProxyProtocolIn} calls it when it has read the header;
+     * true if {@code ch} holds no place (admitted by no limit, or given back).
+     */
+    static boolean admitClient(Channel ch) {
+        Place place = ch.attr(PLACE).get();
+        return place == null || place.countClient(ch);
+    }
+
     /** Gives {@code ch}'s place back before it closes, because it is no longer this listener's. Idempotent. */
     public void release(Channel ch) {
         Place place = ch.attr(PLACE).getAndSet(null);
@@ -163,12 +178,12 @@ public final class ConnectionLimit {
         return refused.sum();
     }
 
-    /** One more place for {@code client}, unless it holds {@code perClientMax} already. */
+    /** One more place for {@code client}, unless it holds {@code perClientMax} (0: no limit) already. */
     private boolean takePerClient(InetAddress client, int perClientMax) {
         boolean[] taken = {false};
         perClient.compute(client, (address, held) -> {
             int n = held == null ? 0 : held;
-            if (n >= perClientMax) {
+            if (perClientMax != 0 && n >= perClientMax) {
                 return held;
             }
             taken[0] = true;
@@ -181,8 +196,8 @@ public final class ConnectionLimit {
         perClient.compute(client, (address, held) -> held == null || held <= 1 ? null : held - 1);
     }
 
-    private static InetAddress clientAddress(Channel ch) {
-        return ch.remoteAddress() instanceof InetSocketAddress inet ? inet.getAddress() : null;
+    private static InetAddress clientAddress(SocketAddress address) {
+        return address instanceof InetSocketAddress inet ? inet.getAddress() : null;
     }
 
     /** Client addresses holding a place now. */
@@ -192,9 +207,12 @@ public final class ConnectionLimit {
 
     private void warnPerClient(Channel ch, int perClientMax) {
         if (perClientWarnings.due()) {
-            log.warn("{}: {} ({}) reached by {}; closing its new connections as they come"
+            SocketAddress client = ProxyProtocolIn.clientOf(ch);
+            log.warn("{}: {} ({}) reached by {}{}; closing its new connections as they come"
                             + " ({} closed since start by either limit; logged at most every 10 s)",
-                    owner.apply(ch), perClientSetting, perClientMax, ConnectionInfos.addressString(ch.remoteAddress()),
+                    owner.apply(ch), perClientSetting, perClientMax, ConnectionInfos.addressString(client),
+                    client.equals(ch.remoteAddress()) ? "" : " (by its PROXY header, from "
+                            + ConnectionInfos.addressString(ch.remoteAddress()) + ")",
                     refused.sum());
         }
     }
@@ -208,20 +226,49 @@ public final class ConnectionLimit {
     }
 
     private final class Place {
-        private final AtomicBoolean given = new AtomicBoolean();
-        /** The client address counted, or null when there is no per-client limit. */
-        private final InetAddress client;
+        /** The client address counted, or null when none is (yet: one a PROXY header names). */
+        private InetAddress client;
+        private boolean given;
 
         Place(InetAddress client) {
             this.client = client;
         }
 
-        void giveBack() {
-            if (given.compareAndSet(false, true)) {
-                admitted.decrementAndGet();
-                if (client != null) {
-                    givePerClientBack(client);
+        /** {@link #admitClient}: takes the share of the client a PROXY header named. */
+        boolean countClient(Channel ch) {
+            InetAddress named = clientAddress(ProxyProtocolIn.clientOf(ch));
+            if (named == null) {
+                return true;
+            }
+            int perClientMax = ConnectionLimit.this.perClientMax;
+            if (!takePerClient(named, perClientMax)) {
+                refused.increment();
+                warnPerClient(ch, perClientMax);
+                ch.close(); // gives the overall place back
+                return false;
+            }
+            synchronized (this) {
+                if (!given && client == null) {
+                    client = named;
+                    return true;
                 }
+            }
+            givePerClientBack(named); // the place was given back meanwhile
+            return true;
+        }
+
+        void giveBack() {
+            InetAddress counted;
+            synchronized (this) {
+                if (given) {
+                    return;
+                }
+                given = true;
+                counted = client;
+            }
+            admitted.decrementAndGet();
+            if (counted != null) {
+                givePerClientBack(counted);
             }
         }
     }

@@ -15,6 +15,8 @@ import io.netty.util.NetUtil;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,7 +32,8 @@ import org.slf4j.LoggerFactory;
  * than TCP over IPv4 or IPv6 (UDP, UNIX), or with the LOCAL command (the balancer's own health
  * check), keeps the TCP peer. The header is believed: with {@code proxy_protocol_sources} ({@link
  * ProxySources}) only from the balancers it lists, whose connections alone are taken; without it
- * from any peer, so only for ports that nothing but the balancer can reach.
+ * from any peer, so only for ports that nothing but the balancer can reach. A {@link
+ * ConnectionLimit}'s share per client goes to the client the header names, once it is read.
  */
 public final class ProxyProtocolIn {
     private static final AttributeKey<InetSocketAddress> CLIENT = AttributeKey.valueOf("tlsd.proxied.client");
@@ -94,6 +97,25 @@ public final class ProxyProtocolIn {
         }
     }
 
+    /** Whether {@code ch} is to begin with a PROXY header that has not been read yet. */
+    public static boolean awaitsHeader(Channel ch) {
+        return ch.pipeline().get(Reader.class) != null;
+    }
+
+    /**
+     * Runs {@code action} on {@code ch}'s event loop once its PROXY header has been read and its
+     * client admitted ({@link ConnectionLimit}), or now if it awaits none ({@link #awaitsHeader});
+     * never if it closes first. Call it on {@code ch}'s event loop.
+     */
+    public static void afterHeader(Channel ch, Runnable action) {
+        Reader reader = ch.pipeline().get(Reader.class);
+        if (reader == null) {
+            action.run();
+        } else {
+            reader.then.add(action);
+        }
+    }
+
     /** The client: the one a PROXY header named, else the TCP peer. */
     public static SocketAddress clientOf(Channel ch) {
         InetSocketAddress proxied = ch.hasAttr(CLIENT) ? ch.attr(CLIENT).get() : null;
@@ -110,6 +132,8 @@ public final class ProxyProtocolIn {
     private static final class Reader extends ChannelInboundHandlerAdapter {
         private final WarningRate warnings;
         private final String owner;
+        /** {@link #afterHeader}'s actions. */
+        private final List<Runnable> then = new ArrayList<>(1);
 
         Reader(WarningRate warnings, String owner) {
             this.warnings = warnings;
@@ -151,7 +175,11 @@ public final class ProxyProtocolIn {
             } finally {
                 header.release();
             }
+            if (!ConnectionLimit.admitClient(ctx.channel())) {
+                return; // closed: the client holds its share of the listener's places already
+            }
             ctx.pipeline().remove(this);
+            then.forEach(Runnable::run);
             if (!ctx.channel().config().isAutoRead()) {
                 // the read TLS asked for brought the header: ask again, for its ClientHello
                 ctx.channel().read();

@@ -8,6 +8,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.ssl.SniCompletionEvent;
@@ -17,6 +18,7 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.Mapping;
+import io.netty.util.concurrent.PromiseNotifier;
 import io.tlsd.daemon.transport.ConnectFailures;
 import io.tlsd.daemon.transport.ConnectionLimit;
 import io.tlsd.daemon.transport.ProxyProtocolIn;
@@ -514,16 +516,21 @@ public final class ServerTunnel implements AutoCloseable {
     private void dialBackend(Relay relay, SslHandler tls, InetSocketAddress target, TunnelSettings with) {
         Channel client = relay.accepted().channel;
         String name = name(client, target);
-        ChannelFuture connect = new Bootstrap()
-                .group(client.eventLoop()) // the same loop as the client: no locks, no hand-offs
-                .channel(transport.socketChannel())
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) with.connectTimeout().toMillis())
-                .handler(new PlainBackendInitializer(relay))
-                .connect(target);
-        listener.trackDialed(connect.channel());
+        // behind a balancer, not before its PROXY header named the client and the client was admitted
+        ChannelPromise connect = client.newPromise();
+        ProxyProtocolIn.afterHeader(client, () -> {
+            ChannelFuture dialing = new Bootstrap()
+                    .group(client.eventLoop()) // the same loop as the client: no locks, no hand-offs
+                    .channel(transport.socketChannel())
+                    .option(ChannelOption.AUTO_READ, false)
+                    .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                    .option(ChannelOption.TCP_NODELAY, true)
+                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) with.connectTimeout().toMillis())
+                    .handler(new PlainBackendInitializer(relay))
+                    .connect(target);
+            listener.trackDialed(dialing.channel());
+            PromiseNotifier.cascade(dialing, connect);
+        });
         connect.addListener(connected -> {
             if (connected.isSuccess()) {
                 if (tls.handshakeFuture().isSuccess()) {

@@ -5,9 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -179,6 +181,85 @@ class ConnectionLimitTest {
         assertFalse(limit.admit(from("192.0.2.2", 1)));
         assertEquals(1, limit.clients(), "a refused connection leaves no count behind");
         a.close();
+        assertEquals(0, limit.clients());
+    }
+
+    /**
+     * A connection from {@code balancer} that is to begin with a PROXY header, admitted by
+     * {@code limit}, and then given the v1 header naming {@code client}.
+     */
+    private static EmbeddedChannel proxied(ConnectionLimit limit, String balancer, String client, boolean admitted) {
+        EmbeddedChannel ch = from(balancer, 50000);
+        assertTrue(ProxyProtocolIn.install(ch, ProxySources.ANY, new ProxyProtocolIn.Refusals(), "listener test"));
+        assertTrue(ProxyProtocolIn.awaitsHeader(ch));
+        assertTrue(limit.admit(ch), "the balancer's own address is not what is counted");
+        ch.writeInbound(Unpooled.copiedBuffer("PROXY TCP4 " + client + " 10.0.0.9 4000 443\r\n", StandardCharsets.US_ASCII));
+        assertEquals(admitted, ch.isOpen(), client);
+        assertEquals(new InetSocketAddress(client, 4000), ProxyProtocolIn.clientOf(ch));
+        return ch;
+    }
+
+    @Test
+    void behindABalancerTheClientAPROXYHeaderNamesHoldsTheShare() {
+        ConnectionLimit limit = new ConnectionLimit(ch -> "listener test", "max_pending_connections", 10,
+                "max_pending_connections_per_client", 2);
+        List<Runnable> ran = new ArrayList<>();
+        EmbeddedChannel a1 = proxied(limit, "10.0.0.2", "203.0.113.5", true);
+        EmbeddedChannel a2 = proxied(limit, "10.0.0.2", "203.0.113.5", true);
+        EmbeddedChannel b1 = proxied(limit, "10.0.0.2", "198.51.100.7", true);
+        assertEquals(3, limit.admitted());
+        assertEquals(2, limit.clients(), "counted per named client, not once for the balancer");
+        EmbeddedChannel a3 = proxied(limit, "10.0.0.2", "203.0.113.5", false);
+        assertEquals(1, limit.refused());
+        assertEquals(3, limit.admitted(), "the refused connection gave its overall place back");
+
+        // what waits for the header runs once it is read and the client admitted, and only then
+        EmbeddedChannel waiting = from("10.0.0.2", 50001);
+        ProxyProtocolIn.install(waiting, ProxySources.ANY, new ProxyProtocolIn.Refusals(), "listener test");
+        assertTrue(limit.admit(waiting));
+        ProxyProtocolIn.afterHeader(waiting, () -> ran.add(() -> { }));
+        assertTrue(ran.isEmpty());
+        waiting.writeInbound(Unpooled.copiedBuffer("PROXY TCP4 203.0.113.5 10.0.0.9 4001 443\r\n",
+                StandardCharsets.US_ASCII));
+        assertFalse(waiting.isOpen(), "203.0.113.5 holds its two places");
+        assertTrue(ran.isEmpty(), "not for a refused client");
+
+        a1.close();
+        EmbeddedChannel a4 = from("10.0.0.2", 50002);
+        ProxyProtocolIn.install(a4, ProxySources.ANY, new ProxyProtocolIn.Refusals(), "listener test");
+        assertTrue(limit.admit(a4));
+        ProxyProtocolIn.afterHeader(a4, () -> ran.add(() -> { }));
+        a4.writeInbound(Unpooled.copiedBuffer("PROXY TCP4 203.0.113.5 10.0.0.9 4002 443\r\n",
+                StandardCharsets.US_ASCII));
+        assertTrue(a4.isOpen(), "a1 gave its client's place back");
+        assertEquals(1, ran.size());
+        assertFalse(ProxyProtocolIn.awaitsHeader(a4));
+        ProxyProtocolIn.afterHeader(a4, () -> ran.add(() -> { }));
+        assertEquals(2, ran.size(), "after the header: at once");
+
+        List.of(a2, a3, b1, a4).forEach(EmbeddedChannel::close);
+        assertEquals(0, limit.admitted());
+        assertEquals(0, limit.clients());
+    }
+
+    @Test
+    void aConnectionThatClosesBeforeItsHeaderLeavesNoCountBehind() {
+        ConnectionLimit limit = new ConnectionLimit(ch -> "listener test", "max_pending_connections", 10,
+                "max_pending_connections_per_client", 1);
+        EmbeddedChannel ch = from("10.0.0.2", 50000);
+        ProxyProtocolIn.install(ch, ProxySources.ANY, new ProxyProtocolIn.Refusals(), "listener test");
+        assertTrue(limit.admit(ch));
+        ch.close();
+        assertEquals(0, limit.admitted());
+        assertEquals(0, limit.clients());
+        // a LOCAL header (the balancer's health check) counts the balancer itself
+        EmbeddedChannel check = from("10.0.0.2", 50001);
+        ProxyProtocolIn.install(check, ProxySources.ANY, new ProxyProtocolIn.Refusals(), "listener test");
+        assertTrue(limit.admit(check));
+        check.writeInbound(Unpooled.copiedBuffer("PROXY UNKNOWN\r\n", StandardCharsets.US_ASCII));
+        assertTrue(check.isOpen());
+        assertEquals(1, limit.clients());
+        check.close();
         assertEquals(0, limit.clients());
     }
 }
