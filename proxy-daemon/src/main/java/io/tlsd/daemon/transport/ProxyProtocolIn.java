@@ -12,6 +12,7 @@ import io.netty.handler.codec.haproxy.HAProxyProtocolException;
 import io.netty.handler.codec.haproxy.HAProxyProxiedProtocol;
 import io.netty.util.AttributeKey;
 import io.netty.util.NetUtil;
+import io.netty.util.ReferenceCountUtil;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -134,6 +135,8 @@ public final class ProxyProtocolIn {
         private final String owner;
         /** {@link #afterHeader}'s actions. */
         private final List<Runnable> then = new ArrayList<>(1);
+        /** The client the header named was refused: what came with the header goes nowhere. */
+        private boolean refused;
 
         Reader(WarningRate warnings, String owner) {
             this.warnings = warnings;
@@ -159,6 +162,10 @@ public final class ProxyProtocolIn {
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (refused) {
+                ReferenceCountUtil.release(msg);
+                return;
+            }
             if (!(msg instanceof HAProxyMessage header)) {
                 ctx.fireChannelRead(msg);
                 return;
@@ -176,10 +183,17 @@ public final class ProxyProtocolIn {
                 header.release();
             }
             if (!ConnectionLimit.admitClient(ctx.channel())) {
-                return; // closed: the client holds its share of the listener's places already
+                refused = true; // closed: the client holds its share of the listener's places already
+                return;
             }
             ctx.pipeline().remove(this);
-            then.forEach(Runnable::run);
+            for (Runnable action : then) {
+                try {
+                    action.run();
+                } catch (RuntimeException e) {
+                    ctx.fireExceptionCaught(e); // as if from this handler: the connection's own handling
+                }
+            }
             if (!ctx.channel().config().isAutoRead()) {
                 // the read TLS asked for brought the header: ask again, for its ClientHello
                 ctx.channel().read();

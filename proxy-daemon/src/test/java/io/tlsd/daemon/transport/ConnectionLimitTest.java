@@ -219,10 +219,12 @@ class ConnectionLimitTest {
         assertTrue(limit.admit(waiting));
         ProxyProtocolIn.afterHeader(waiting, () -> ran.add(() -> { }));
         assertTrue(ran.isEmpty());
-        waiting.writeInbound(Unpooled.copiedBuffer("PROXY TCP4 203.0.113.5 10.0.0.9 4001 443\r\n",
+        // the header and the first bytes after it in one read, as balancers send them
+        waiting.writeInbound(Unpooled.copiedBuffer("PROXY TCP4 203.0.113.5 10.0.0.9 4001 443\r\nClientHello",
                 StandardCharsets.US_ASCII));
         assertFalse(waiting.isOpen(), "203.0.113.5 holds its two places");
         assertTrue(ran.isEmpty(), "not for a refused client");
+        assertEquals(0, waiting.inboundMessages().size(), "what came with its header goes nowhere");
 
         a1.close();
         EmbeddedChannel a4 = from("10.0.0.2", 50002);
@@ -252,7 +254,7 @@ class ConnectionLimitTest {
         ch.close();
         assertEquals(0, limit.admitted());
         assertEquals(0, limit.clients());
-        // a LOCAL header (the balancer's health check) counts the balancer itself
+        // a header that names no client (UNKNOWN here; LOCAL, the balancer's health check, alike) counts the balancer
         EmbeddedChannel check = from("10.0.0.2", 50001);
         ProxyProtocolIn.install(check, ProxySources.ANY, new ProxyProtocolIn.Refusals(), "listener test");
         assertTrue(limit.admit(check));
