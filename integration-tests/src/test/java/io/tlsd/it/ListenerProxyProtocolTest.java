@@ -118,8 +118,9 @@ class ListenerProxyProtocolTest {
             SSLContext tls = pki.clientContext();
 
             Operation<TlsConnection> accepted = app.accept("web");
-            try (Socket tcp = new Socket(InetAddress.getLoopbackAddress(), port);
-                 io.tlsd.it.tunnel.LogCapture log = io.tlsd.it.tunnel.LogCapture.start()) {
+            // the capture first: the connection is refused as it is accepted, within the Socket's constructor
+            try (io.tlsd.it.tunnel.LogCapture log = io.tlsd.it.tunnel.LogCapture.start();
+                 Socket tcp = new Socket(InetAddress.getLoopbackAddress(), port)) {
                 // 127.0.0.1 is no balancer: closed before its header is read, whatever it says
                 tcp.getOutputStream().write(("PROXY TCP4 203.0.113.7 127.0.0.1 40000 " + port + "\r\n").getBytes(US_ASCII));
                 IOException refused = assertThrows(IOException.class, () -> overTls(tls, tcp));
