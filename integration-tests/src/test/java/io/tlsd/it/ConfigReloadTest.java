@@ -87,7 +87,7 @@ class ConfigReloadTest {
                         """.formatted(web.port(), server.chainPem(), server.keyPem()));
                 daemon.signal("HUP");
                 daemon.awaitLogLine("reload: changed, but not applied until a restart: tunnel other: proxy_protocol;"
-                        + " tunnel extra added");
+                        + " tunnel extra added (waits for a restart while tunnel other does)");
                 assertTrue(daemon.logText().contains("reload: tunnel sidecar (CN=localhost,O=tlsd tests until "),
                         daemon.logText());
                 String refused = client(port, billing, "localhost");

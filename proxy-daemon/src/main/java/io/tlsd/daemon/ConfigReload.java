@@ -4,7 +4,9 @@ import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.RecordComponent;
+import java.net.InetSocketAddress;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -12,24 +14,29 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
  * What a reload takes from a configuration read again ({@link TlsdDaemon#reload(DaemonConfig)}):
  * the TLS settings of the listeners and tunnels the daemon runs (and a server tunnel's backends,
- * their connection limits), the connect and handshake timeouts, and the client role's trust, and
- * nothing else. Every other change (an address, the session {@code limits}, a listener or tunnel
- * added or removed,
- * worker threads) needs a restart; it is listed, by its key in the configuration file, so that the
- * log says what was not applied.
+ * their connection limits), tunnels added and removed, the connect and handshake timeouts, and the
+ * client role's trust, and nothing else. Every other change (an address, the session {@code
+ * limits}, a listener added or removed, worker threads) needs a restart; it is listed, by its key
+ * in the configuration file, so that the log says what was not applied.
  *
  * <p>A listener or tunnel of the new configuration is the running one of the same name. When
  * anything of it that needs a restart changed, none of its changes is applied and it stays as it
  * runs, contexts and all (its files are not read again, and the daemon-wide trust settings of a
  * client tunnel stay too): its TLS settings may belong with the rest (a new {@code target} with
  * its new {@code ca_file}), or the name may now be another's (tunnels without a {@code name} are
- * named by their place in the file). So does one removed from the file.
+ * named by their place in the file). So does a listener removed from the file.
+ *
+ * <p>A tunnel of a new name is added ({@link #addedTunnels()}), one whose name is gone is removed
+ * ({@link #removedTunnels()}): unless another tunnel waits for a restart, because a tunnel without
+ * a {@code name} that moves in the file looks like a change of its neighbour's address, a removal
+ * or an addition; then those wait for the restart too.
  *
  * <p>Taken from the new configuration:
  * <ul>
@@ -101,13 +108,24 @@ final class ConfigReload {
     private final List<String> notApplied;
     private final Set<String> heldListeners;
     private final Set<String> heldTunnels;
+    private final Set<String> addedTunnels;
+    private final Set<String> removedTunnels;
 
     private ConfigReload(DaemonConfig applied, List<String> notApplied, Set<String> heldListeners,
-                         Set<String> heldTunnels) {
+                         Entries tunnels) {
         this.applied = applied;
         this.notApplied = List.copyOf(notApplied);
         this.heldListeners = Set.copyOf(heldListeners);
-        this.heldTunnels = Set.copyOf(heldTunnels);
+        this.heldTunnels = Set.copyOf(tunnels.held);
+        this.addedTunnels = Set.copyOf(tunnels.added);
+        this.removedTunnels = Set.copyOf(tunnels.removed);
+    }
+
+    /** The names of the listeners or tunnels that stay as they run, are added, are removed. */
+    private static final class Entries {
+        final Set<String> held = new HashSet<>();
+        final Set<String> added = new HashSet<>();
+        final Set<String> removed = new HashSet<>();
     }
 
     /**
@@ -132,13 +150,13 @@ final class ConfigReload {
             }
         });
 
-        Set<String> heldListeners = new HashSet<>();
-        Set<String> heldTunnels = new HashSet<>();
+        Entries listenerEntries = new Entries();
+        Entries tunnelEntries = new Entries();
         List<ListenerConfig> listeners = match("listener", running.listeners(), next.listeners(),
-                ListenerConfig::name, LISTENER_RELOADED, l -> { }, notApplied, heldListeners);
+                ListenerConfig::name, LISTENER_RELOADED, l -> { }, null, notApplied, listenerEntries);
         List<TunnelConfig> tunnels = match("tunnel", running.tunnels(), next.tunnels(), TunnelConfig::name,
-                server ? SERVER_TUNNEL_RELOADED : CLIENT_TUNNEL_RELOADED, t -> t.checkRole(server), notApplied,
-                heldTunnels);
+                server ? SERVER_TUNNEL_RELOADED : CLIENT_TUNNEL_RELOADED, t -> t.checkRole(server), TunnelConfig::listen,
+                notApplied, tunnelEntries);
 
         DaemonConfig.Builder applied = running.toBuilder().listeners(listeners).tunnels(tunnels)
                 .connectTimeout(next.connectTimeout()).handshakeTimeout(next.handshakeTimeout())
@@ -147,26 +165,30 @@ final class ConfigReload {
             applied.caFile(next.caFile()).crlFile(next.crlFile()).clientCertificate(next.clientCertificate())
                     .allowedTargets(next.allowedTargets());
         }
-        return new ConfigReload(applied.build(), notApplied, heldListeners, heldTunnels);
+        return new ConfigReload(applied.build(), notApplied, listenerEntries.held, tunnelEntries);
     }
 
     /**
-     * The listeners or tunnels to run: each running one, or the one of its name in {@code next}
-     * when that differs in {@code reloaded} components only. Adds to {@code notApplied} what else
-     * differs, and to {@code held} the names of those that stay as they run.
+     * The listeners or tunnels to run, in the order of {@code next}: each running one, or the one
+     * of its name in {@code next} when that differs in {@code reloaded} components only; with an
+     * {@code address} (entries a reload adds and removes), those of new names too, and not those
+     * whose names are gone, unless an entry waits for a restart or one added would listen where
+     * one removed does. Adds to {@code notApplied} what else differs, and to {@code entries} the
+     * names of those that stay as they run, are added and are removed.
      */
     private static <T extends Record> List<T> match(String kind, List<T> running, List<T> next,
                                                     Function<T, String> name, Set<String> reloaded,
-                                                    Consumer<T> check, List<String> notApplied, Set<String> held) {
+                                                    Consumer<T> check, Function<T, InetSocketAddress> address,
+                                                    List<String> notApplied, Entries entries) {
+        boolean addsAndRemoves = address != null;
         Map<String, T> byName = new LinkedHashMap<>();
         next.forEach(entry -> byName.put(name.apply(entry), entry));
         List<T> matched = new ArrayList<>();
+        List<T> gone = new ArrayList<>();
         for (T now : running) {
             T then = byName.remove(name.apply(now));
             if (then == null) {
-                notApplied.add(kind + " " + name.apply(now) + " removed");
-                matched.add(now);
-                held.add(name.apply(now));
+                gone.add(now);
                 continue;
             }
             check.accept(then);
@@ -177,10 +199,54 @@ final class ConfigReload {
                 notApplied.add(entryWaits(kind + " " + name.apply(now), changed,
                         !changed(now, then, Set.of()).equals(changed)));
                 matched.add(now);
-                held.add(name.apply(now));
+                entries.held.add(name.apply(now));
             }
         }
-        byName.keySet().forEach(added -> notApplied.add(kind + " " + added + " added"));
+        // an unnamed tunnel that moved in the file looks like a held change next to an addition or
+        // a removal: while one waits for a restart, the others wait with it
+        boolean apply = addsAndRemoves && entries.held.isEmpty();
+        List<String> heldNames = new ArrayList<>(new TreeSet<>(entries.held));
+        String waits = addsAndRemoves && !apply ? " (waits for a restart while " + kind + (heldNames.size() == 1
+                ? " " + heldNames.get(0) + " does)" : "s " + String.join(", ", heldNames) + " do)") : "";
+        // one added where one removed listens (a rename) cannot listen before the other stops: both wait
+        Map<String, String> takenBy = new LinkedHashMap<>();
+        for (T then : apply ? byName.values() : List.<T>of()) {
+            for (T now : gone) {
+                InetSocketAddress at = address.apply(now);
+                if (at.getPort() != 0 && at.equals(address.apply(then))) {
+                    takenBy.put(name.apply(now), name.apply(then));
+                }
+            }
+        }
+        for (T now : gone) {
+            String by = takenBy.get(name.apply(now));
+            if (apply && by == null) {
+                entries.removed.add(name.apply(now));
+            } else {
+                notApplied.add(kind + " " + name.apply(now) + " removed" + (by == null ? waits
+                        : " (" + kind + " " + by + " is added on its address: both wait for a restart)"));
+                matched.add(now);
+                entries.held.add(name.apply(now));
+            }
+        }
+        for (T then : byName.values()) {
+            String on = takenBy.entrySet().stream().filter(e -> e.getValue().equals(name.apply(then)))
+                    .map(Map.Entry::getKey).findFirst().orElse(null);
+            if (apply && on == null) {
+                check.accept(then);
+                matched.add(then);
+                entries.added.add(name.apply(then));
+            } else {
+                notApplied.add(kind + " " + name.apply(then) + " added" + (on == null ? waits
+                        : " (on the address of " + kind + " " + on + ", removed: both wait for a restart)"));
+            }
+        }
+        // in the file's order (the metrics list them so); those it no longer has last
+        List<String> order = next.stream().map(name).toList();
+        matched.sort(Comparator.comparingInt(entry -> {
+            int at = order.indexOf(name.apply(entry));
+            return at < 0 ? Integer.MAX_VALUE : at;
+        }));
         return matched;
     }
 
@@ -234,9 +300,22 @@ final class ConfigReload {
         return heldTunnels;
     }
 
+    /** The tunnels of new names: to be started, with their settings in {@link #applied()}. */
+    Set<String> addedTunnels() {
+        return addedTunnels;
+    }
+
+    /**
+     * The tunnels whose names are gone from the file: to stop accepting, their connections left to
+     * end; not in {@link #applied()}.
+     */
+    Set<String> removedTunnels() {
+        return removedTunnels;
+    }
+
     /**
      * What differs in the new configuration and only a restart applies, by key: {@code
-     * "worker_threads"}, {@code "listener api: address, handshake_timeout"}, {@code "tunnel web added"}.
+     * "worker_threads"}, {@code "listener api: address, handshake_timeout"}, {@code "listener web added"}.
      */
     List<String> notApplied() {
         return notApplied;

@@ -33,6 +33,7 @@ import io.tlsd.daemon.transport.Transport;
 import io.tlsd.daemon.transport.UnixSocketFile;
 import io.tlsd.daemon.tunnel.ClientTunnel;
 import io.tlsd.daemon.tunnel.ServerTunnel;
+import io.tlsd.daemon.tunnel.Tunnel;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import io.tlsd.daemon.tunnel.TunnelSettings;
 import io.tlsd.daemon.tunnel.TunnelStats;
@@ -42,14 +43,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
@@ -78,8 +80,8 @@ public final class TlsdDaemon implements AutoCloseable {
     /**
      * The configuration in use. A reload replaces it with one whose TLS settings, server
      * tunnels' backends, listeners' and tunnels' connection limits and timeouts, connect and
-     * handshake timeouts and session caps may differ ({@link ConfigReload}); everything else stays
-     * as the daemon started.
+     * handshake timeouts and session caps may differ, and tunnels added or removed ({@link
+     * ConfigReload}); everything else stays as the daemon started.
      */
     private volatile DaemonConfig config;
     private final EventLoopGroup control;
@@ -88,14 +90,17 @@ public final class TlsdDaemon implements AutoCloseable {
     private final EventLoopGroup handshakes;
     private final HostResolver resolver = new HostResolver("tlsd-resolver");
     private final DaemonCounters counters = new DaemonCounters();
-    /** What to close, in reverse order of starting. */
-    private final Deque<AutoCloseable> started = new ArrayDeque<>();
-    private final Map<String, InetSocketAddress> tunnelAddresses = new LinkedHashMap<>();
+    /** What to close, in reverse order of starting; tunnels that a reload adds or removes come and go. */
+    private final Deque<AutoCloseable> started = new ConcurrentLinkedDeque<>();
+    private final Map<String, InetSocketAddress> tunnelAddresses = new ConcurrentHashMap<>();
     private final Transport transport;
     private IpcServer ipc;
     private ListenerSet listeners;
-    /** The server role's tunnels by name, for {@link #reload()}. */
-    private final Map<String, ServerTunnel> serverTunnels = new LinkedHashMap<>();
+    /**
+     * The server role's tunnels by name, for {@link #reload()} and their metrics; replaced whole by
+     * a reload that adds or removes one, read by the metrics server's threads.
+     */
+    private volatile Map<String, ServerTunnel> serverTunnels = Map.of();
     /** The client role's OPENs, for {@link #reload()}. */
     private TlsConnector connector;
     /**
@@ -106,8 +111,13 @@ public final class TlsdDaemon implements AutoCloseable {
     private volatile ClientTlsContexts clientTls;
     private final Map<String, ClientTlsContexts> clientTunnelTls = new ConcurrentHashMap<>();
     private final Map<String, ServerTlsContexts> serverTunnelTls = new ConcurrentHashMap<>();
-    /** The client role's tunnels by name, for their metrics and {@link #reload()}. */
-    private final Map<String, ClientTunnel> clientTunnels = new LinkedHashMap<>();
+    /** The client role's tunnels by name, as {@link #serverTunnels}. */
+    private volatile Map<String, ClientTunnel> clientTunnels = Map.of();
+    /**
+     * Tunnels a reload removed, with their names: they accept nothing more, and close when their
+     * last connection ends ({@link #closeRetired}).
+     */
+    private final Map<Tunnel, String> retiring = new ConcurrentHashMap<>();
     private MetricsServer metrics;
     private DebugServer debug;
     /** Reloads applied and failed, and how the last one went; under this daemon's lock, read by metrics. */
@@ -150,6 +160,7 @@ public final class TlsdDaemon implements AutoCloseable {
             warnOfExpiringCertificates();
             control.scheduleAtFixedRate(this::warnOfExpiringCertificates, EXPIRY_CHECK.toMinutes(),
                     EXPIRY_CHECK.toMinutes(), TimeUnit.MINUTES);
+            control.scheduleAtFixedRate(this::closeRetired, 1, 1, TimeUnit.SECONDS);
         } catch (Exception | Error e) {
             closeStarted();
             shutdownLoops();
@@ -194,28 +205,72 @@ public final class TlsdDaemon implements AutoCloseable {
             startIpc(connector, null);
         }
         startDebugSocket(connector, null);
+        Map<String, NewClientTunnel> made = new LinkedHashMap<>();
         for (TunnelConfig t : config.tunnels()) {
-            InetSocketAddress target = Addresses.parse(t.target());
-            ClientTlsContexts own;
-            try {
-                own = clientTunnelContexts(config, t, contexts);
-            } catch (SSLException e) {
-                throw new SSLException("tunnel " + t.name() + ": " + e.getMessage(), e);
-            } catch (RuntimeException e) {
-                throw new IllegalArgumentException("tunnel " + t.name() + ": " + e.getMessage(), e);
-            }
-            if (own != contexts) {
-                log.info("tunnel {}: {}", t.name(), own.describe());
-                clientTunnelTls.put(t.name(), own);
-            }
-            warnAboutTrust(config, t);
-            ClientTunnel tunnel = new ClientTunnel(transport, control, workers, own.forAlpn(t.alpn()), t.listen(),
-                    target.getHostString(), target.getPort(), t.serverName(), settings(config, t));
-            tunnel.start();
-            started.push(tunnel);
-            clientTunnels.put(t.name(), tunnel);
-            tunnelAddresses.put(t.name(), tunnel.localAddress());
+            made.put(t.name(), clientTunnel(config, t, contexts));
         }
+        startAll(made, NewClientTunnel::tunnel);
+        Map<String, ClientTunnel> tunnels = new LinkedHashMap<>();
+        made.forEach((name, m) -> {
+            if (m.own() != contexts) {
+                clientTunnelTls.put(name, m.own());
+            }
+            tunnels.put(name, m.tunnel());
+        });
+        clientTunnels = tunnels;
+    }
+
+    /** A client tunnel, not started, and the TLS settings it uses (the client role's, or its own). */
+    private record NewClientTunnel(ClientTunnel tunnel, ClientTlsContexts own) {
+    }
+
+    /**
+     * Makes the client tunnel {@code t} of {@code config}, with the client role's {@code contexts}
+     * or its own; logs its own and warns of its trust settings.
+     */
+    private NewClientTunnel clientTunnel(DaemonConfig config, TunnelConfig t, ClientTlsContexts contexts)
+            throws SSLException {
+        InetSocketAddress target = Addresses.parse(t.target());
+        ClientTlsContexts own;
+        try {
+            own = clientTunnelContexts(config, t, contexts);
+        } catch (SSLException e) {
+            throw new SSLException("tunnel " + t.name() + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("tunnel " + t.name() + ": " + e.getMessage(), e);
+        }
+        if (own != contexts) {
+            log.info("tunnel {}: {}", t.name(), own.describe());
+        }
+        warnAboutTrust(config, t);
+        return new NewClientTunnel(new ClientTunnel(transport, control, workers, own.forAlpn(t.alpn()), t.listen(),
+                target.getHostString(), target.getPort(), t.serverName(), settings(config, t)), own);
+    }
+
+    /**
+     * Starts the tunnels {@code made} in order, each then closed with the daemon; if one cannot
+     * listen, closes those and throws, naming it.
+     *
+     * @throws IOException "tunnel NAME: cannot listen on ADDRESS: REASON"
+     */
+    private <T> void startAll(Map<String, T> made, Function<T, Tunnel> tunnelOf) throws IOException {
+        List<Tunnel> up = new ArrayList<>();
+        for (Map.Entry<String, T> entry : made.entrySet()) {
+            Tunnel tunnel = tunnelOf.apply(entry.getValue());
+            try {
+                tunnel.start();
+                up.add(tunnel);
+            } catch (IOException | RuntimeException e) {
+                up.forEach(Tunnel::close);
+                made.values().forEach(m -> tunnelOf.apply(m).close()); // not started: frees a client tunnel's resolver
+                throw new IOException("tunnel " + entry.getKey() + ": " + e.getMessage(), e);
+            }
+        }
+        made.forEach((name, m) -> {
+            Tunnel tunnel = tunnelOf.apply(m);
+            started.push(tunnel);
+            tunnelAddresses.put(name, tunnel.localAddress());
+        });
     }
 
     /** Warns of a client tunnel's trust settings that are likely a mistake. */
@@ -244,20 +299,33 @@ public final class TlsdDaemon implements AutoCloseable {
             startDebugSocket(null, listeners);
         }
         this.tickets = tickets;
+        Map<String, NewServerTunnel> made = new LinkedHashMap<>();
         for (TunnelConfig t : config.tunnels()) {
-            ServerTlsContexts tls = serverTunnelContexts(config, t);
-            serverTunnelTls.put(t.name(), tls);
-            InetSocketAddress backend = backend(t);
-            ServerTunnel tunnel = new ServerTunnel(transport, control, workers, tls.defaultContext(), t.listen(),
-                    backend, t.proxyProtocol(), settings(config, t));
-            tunnel.acceptProxyProtocol(t.acceptProxyProtocol());
-            serve(tunnel, tls, backend, t.routes().isEmpty() ? null : backendsBySni(t, backend));
-            logRoutes(t);
-            tunnel.start();
-            started.push(tunnel);
-            serverTunnels.put(t.name(), tunnel);
-            tunnelAddresses.put(t.name(), tunnel.localAddress());
+            made.put(t.name(), serverTunnel(config, t));
         }
+        startAll(made, NewServerTunnel::tunnel);
+        Map<String, ServerTunnel> tunnels = new LinkedHashMap<>();
+        made.forEach((name, m) -> {
+            serverTunnelTls.put(name, m.contexts());
+            tunnels.put(name, m.tunnel());
+        });
+        serverTunnels = tunnels;
+    }
+
+    /** A server tunnel, not started, and the contexts it serves. */
+    private record NewServerTunnel(ServerTunnel tunnel, ServerTlsContexts contexts) {
+    }
+
+    /** Makes the server tunnel {@code t} of {@code config}: reads its files, resolves its backends. */
+    private NewServerTunnel serverTunnel(DaemonConfig config, TunnelConfig t) throws SSLException {
+        ServerTlsContexts tls = serverTunnelContexts(config, t);
+        InetSocketAddress backend = backend(t);
+        ServerTunnel tunnel = new ServerTunnel(transport, control, workers, tls.defaultContext(), t.listen(),
+                backend, t.proxyProtocol(), settings(config, t));
+        tunnel.acceptProxyProtocol(t.acceptProxyProtocol());
+        serve(tunnel, tls, backend, t.routes().isEmpty() ? null : backendsBySni(t, backend));
+        logRoutes(t);
+        return new NewServerTunnel(tunnel, tls);
     }
 
     /** A server tunnel's backend ({@code target}), resolved now. */
@@ -355,7 +423,7 @@ public final class TlsdDaemon implements AutoCloseable {
      *
      * @param used what is used now, as {@link #reload()} returns it
      * @param notApplied the changes in the configuration that need a restart, by their keys in the
-     *     file ({@code "worker_threads"}, {@code "listener api: address"}, {@code "tunnel web
+     *     file ({@code "worker_threads"}, {@code "listener api: address"}, {@code "listener web
      *     added"}); still as the daemon started
      */
     public record Reloaded(List<String> used, List<String> notApplied) {
@@ -375,10 +443,12 @@ public final class TlsdDaemon implements AutoCloseable {
      * timeout, connection limits and access log, a listener's handshake timeout, backlog and
      * pending limits; the connect and handshake timeouts; {@code max_sessions} and {@code
      * max_sessions_per_uid}. Connections already up keep what they started with, sessions their
-     * places. Other changes (addresses, the hello and drain timeouts, a session's {@code limits},
-     * threads, listeners or tunnels added or removed) need a restart and are
-     * returned, not applied; a listener or tunnel with such a change stays as it runs. All or
-     * nothing: if {@code next} or a file it names cannot be used, nothing changes.
+     * places. Tunnels of new names start listening; those whose names are gone stop, and close
+     * when the connections they carry have ended (unless a tunnel waits for a restart: {@link
+     * ConfigReload}). Other changes (addresses, the hello and drain timeouts, a session's {@code
+     * limits}, threads, listeners added or removed) need a restart and are returned, not applied;
+     * a listener or tunnel with such a change stays as it runs. All or nothing: if {@code next}
+     * or a file it names cannot be used, or a tunnel it adds cannot listen, nothing changes.
      *
      * @throws IllegalArgumentException naming the listener, tunnel or role and what cannot be used
      */
@@ -386,6 +456,12 @@ public final class TlsdDaemon implements AutoCloseable {
         ConfigReload plan;
         List<String> used;
         try {
+            synchronized (closeLock) {
+                if (closing || draining) {
+                    // a tunnel added now would listen on while the daemon drains, or outlive its close
+                    throw new IllegalArgumentException("the daemon is stopping: nothing reloaded");
+                }
+            }
             plan = ConfigReload.of(config, next);
             DaemonConfig applied = plan.applied();
             requirePeerCredentialsFor(applied);
@@ -491,25 +567,38 @@ public final class TlsdDaemon implements AutoCloseable {
         Map<String, TunnelConfig> running = new LinkedHashMap<>();
         config.tunnels().forEach(t -> running.put(t.name(), t));
         Map<TunnelConfig, ServerTunnelReload> tunnels = new LinkedHashMap<>();
+        Map<String, NewServerTunnel> added = new LinkedHashMap<>();
         for (TunnelConfig t : next.tunnels()) {
             if (plan.heldTunnels().contains(t.name())) {
                 continue; // as it runs until a restart
             }
-            TunnelConfig before = running.get(t.name());
-            boolean sameBackends = t.target().equals(before.target()) && t.routes().equals(before.routes());
             try {
+                if (plan.addedTunnels().contains(t.name())) {
+                    added.put(t.name(), serverTunnel(next, t));
+                    continue;
+                }
+                TunnelConfig before = running.get(t.name());
+                boolean sameBackends = t.target().equals(before.target()) && t.routes().equals(before.routes());
                 // a reload for renewed certificates does not resolve the backends again
                 InetSocketAddress backend = sameBackends ? null : backend(t);
                 tunnels.put(t, new ServerTunnelReload(serverTunnelContexts(next, t), backend,
                         sameBackends || t.routes().isEmpty() ? null : backendsBySni(t, backend)));
             } catch (SSLException | RuntimeException e) {
+                added.values().forEach(m -> m.tunnel().close());
                 String prefix = "tunnel " + t.name() + ": ";
                 String why = String.valueOf(e.getMessage());
                 throw new IllegalArgumentException(why.startsWith(prefix) ? why : prefix + why, e);
             }
         }
-        List<String> served = new ArrayList<>(listeners == null ? List.of() : listeners.reload(next.listeners().stream()
-                .filter(l -> !plan.heldListeners().contains(l.name())).toList()));
+        startAdded(added, NewServerTunnel::tunnel);
+        List<String> served;
+        try {
+            served = new ArrayList<>(listeners == null ? List.of() : listeners.reload(next.listeners().stream()
+                    .filter(l -> !plan.heldListeners().contains(l.name())).toList()));
+        } catch (RuntimeException e) {
+            stopAdded(added, NewServerTunnel::tunnel);
+            throw e;
+        }
         tunnels.forEach((t, reload) -> {
             ServerTunnel tunnel = serverTunnels.get(t.name());
             ServerTlsContexts contexts = reload.contexts();
@@ -523,7 +612,78 @@ public final class TlsdDaemon implements AutoCloseable {
             serverTunnelTls.put(t.name(), contexts);
             served.add("tunnel " + t.name() + " (" + contexts.describe() + "; " + limits(t) + ")");
         });
+        Map<String, ServerTunnel> now = new LinkedHashMap<>(serverTunnels);
+        for (TunnelConfig t : next.tunnels()) {
+            NewServerTunnel m = added.get(t.name());
+            if (m != null) {
+                serverTunnelTls.put(t.name(), m.contexts());
+                now.put(t.name(), m.tunnel());
+                served.add("tunnel " + t.name() + " added, listening on " + ConnectionInfos.addressString(m.tunnel().localAddress())
+                        + " (" + m.contexts().describe() + "; " + limits(t) + ")");
+            }
+        }
+        for (String name : plan.removedTunnels()) {
+            serverTunnelTls.remove(name);
+            served.add(retire(name, now.remove(name)));
+        }
+        serverTunnels = now;
         return served;
+    }
+
+    /**
+     * Starts the tunnels a reload adds, as {@link #startAll}.
+     *
+     * @throws IllegalArgumentException if one cannot listen: then none is left started
+     */
+    private <T> void startAdded(Map<String, T> added, Function<T, Tunnel> tunnelOf) {
+        try {
+            startAll(added, tunnelOf);
+        } catch (IOException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
+    }
+
+    /** Undoes {@link #startAdded}, for a reload that fails after it. */
+    private <T> void stopAdded(Map<String, T> added, Function<T, Tunnel> tunnelOf) {
+        added.forEach((name, m) -> {
+            Tunnel tunnel = tunnelOf.apply(m);
+            started.remove(tunnel);
+            tunnelAddresses.remove(name);
+            tunnel.close();
+        });
+    }
+
+    /**
+     * A tunnel a reload removed stops accepting; its connections go on until they end, then it
+     * closes ({@link #closeRetired}); the draining daemon waits for them as for the others.
+     *
+     * @return what the reload's log line says of it
+     */
+    private String retire(String name, Tunnel tunnel) {
+        tunnel.stopAccepting();
+        tunnelAddresses.remove(name);
+        retiring.put(tunnel, name);
+        int connections = tunnel.stats().connections();
+        log.info("tunnel {}: removed by the reload; it stopped listening{}", name,
+                connections == 0 ? "" : ", its " + connections + " connection(s) may finish");
+        return "tunnel " + name + " removed (" + connections + " connection(s) may finish)";
+    }
+
+    /** Closes each tunnel a reload removed once its last connection has ended. On the control loop. */
+    private void closeRetired() {
+        retiring.forEach((tunnel, name) -> {
+            if (tunnel.stats().connections() == 0 && retiring.remove(tunnel, name)) {
+                started.remove(tunnel);
+                // on a thread of its own: closing waits for the tunnel's channels, whose group's
+                // futures refuse a wait on the global executor, and a client tunnel listened on this loop
+                Thread closer = new Thread(() -> {
+                    tunnel.close();
+                    log.info("tunnel {}: closed, its last connection ended", name);
+                }, "tlsd-retire-" + name);
+                closer.setDaemon(true);
+                closer.start();
+            }
+        });
     }
 
     /**
@@ -558,9 +718,25 @@ public final class TlsdDaemon implements AutoCloseable {
         Map<ClientTunnel, SslContext> tunnels = new LinkedHashMap<>();
         Map<ClientTunnel, TunnelSettings> tunnelSettings = new LinkedHashMap<>();
         Map<String, ClientTlsContexts> owns = new LinkedHashMap<>();
+        Map<String, NewClientTunnel> added = new LinkedHashMap<>();
         for (TunnelConfig t : next.tunnels()) {
             if (plan.heldTunnels().contains(t.name())) {
                 continue; // as it runs until a restart, with the daemon's trust settings it began with
+            }
+            if (plan.addedTunnels().contains(t.name())) {
+                try {
+                    NewClientTunnel m = clientTunnel(next, t, contexts); // warns of its trust settings
+                    added.put(t.name(), m);
+                    if (m.own() != contexts) {
+                        owns.put(t.name(), m.own());
+                    }
+                } catch (SSLException | RuntimeException e) {
+                    added.values().forEach(m -> m.tunnel().close());
+                    String prefix = "tunnel " + t.name() + ": ";
+                    String why = String.valueOf(e.getMessage());
+                    throw new IllegalArgumentException(why.startsWith(prefix) ? why : prefix + why, e);
+                }
+                continue;
             }
             try {
                 ClientTlsContexts own = clientTunnelContexts(next, t, contexts);
@@ -572,10 +748,13 @@ public final class TlsdDaemon implements AutoCloseable {
                 used.add("tunnel " + t.name() + " (" + (own != contexts ? own.describe() : "the client role's TLS settings")
                         + "; " + limits(t) + ")");
             } catch (SSLException | RuntimeException e) {
+                added.values().forEach(m -> m.tunnel().close());
                 throw new IllegalArgumentException("tunnel " + t.name() + ": " + e.getMessage(), e);
             }
         }
-        next.tunnels().stream().filter(t -> !plan.heldTunnels().contains(t.name())).forEach(t -> warnAboutTrust(next, t));
+        startAdded(added, NewClientTunnel::tunnel);
+        next.tunnels().stream().filter(t -> !plan.heldTunnels().contains(t.name()) && !added.containsKey(t.name()))
+                .forEach(t -> warnAboutTrust(next, t));
         connector.contexts(contexts);
         connector.timeouts(next.connectTimeout(), next.handshakeTimeout());
         connector.allowedTargets(next.allowedTargets());
@@ -587,6 +766,20 @@ public final class TlsdDaemon implements AutoCloseable {
         clientTunnelTls.putAll(owns);
         // a held tunnel that used the client role's settings still does: its certificate stays in the metrics
         plan.heldTunnels().forEach(name -> clientTunnelTls.putIfAbsent(name, before));
+        Map<String, ClientTunnel> now = new LinkedHashMap<>(clientTunnels);
+        for (TunnelConfig t : next.tunnels()) {
+            NewClientTunnel m = added.get(t.name());
+            if (m != null) {
+                now.put(t.name(), m.tunnel());
+                used.add("tunnel " + t.name() + " added, listening on " + ConnectionInfos.addressString(m.tunnel().localAddress())
+                        + " (" + (m.own() != contexts ? m.own().describe() : "the client role's TLS settings") + "; "
+                        + limits(t) + ")");
+            }
+        }
+        for (String name : plan.removedTunnels()) {
+            used.add(retire(name, now.remove(name)));
+        }
+        clientTunnels = now;
         return used;
     }
 
@@ -829,7 +1022,8 @@ public final class TlsdDaemon implements AutoCloseable {
     public InetSocketAddress tunnelAddress(String name) {
         InetSocketAddress address = tunnelAddresses.get(name);
         if (address == null) {
-            throw new IllegalArgumentException("no tunnel '" + name + "' (tunnels: " + tunnelAddresses.keySet() + ")");
+            throw new IllegalArgumentException("no tunnel '" + name + "' (tunnels: "
+                    + new java.util.TreeSet<>(tunnelAddresses.keySet()) + ")");
         }
         return address;
     }
@@ -877,8 +1071,10 @@ public final class TlsdDaemon implements AutoCloseable {
         if (debug != null) {
             debug.close();
         }
-        clientTunnels.values().forEach(ClientTunnel::stopAccepting);
-        serverTunnels.values().forEach(ServerTunnel::stopAccepting);
+        synchronized (this) { // after a reload under way, which may add tunnels; those after it see draining
+            clientTunnels.values().forEach(ClientTunnel::stopAccepting);
+            serverTunnels.values().forEach(ServerTunnel::stopAccepting);
+        }
         log.info("draining for up to {} ms: {} IPC session(s) and {} tunnel connection(s) may finish",
                 timeout.toMillis(), ipcSessions(), tunnelConnections());
         boolean drained;
@@ -921,6 +1117,9 @@ public final class TlsdDaemon implements AutoCloseable {
         for (ServerTunnel t : serverTunnels.values()) {
             n += t.stats().connections();
         }
+        for (Tunnel t : retiring.keySet()) {
+            n += t.stats().connections();
+        }
         return n;
     }
 
@@ -937,7 +1136,9 @@ public final class TlsdDaemon implements AutoCloseable {
             closing = true;
         }
         try {
-            closeStarted();
+            synchronized (this) { // after a reload under way, which may add tunnels; those after it refuse
+                closeStarted();
+            }
             shutdownLoops();
             log.info("tlsd stopped");
         } finally {

@@ -46,15 +46,60 @@ class ConfigReloadTest {
 
         ConfigReload reload = ConfigReload.of(running, next);
 
-        assertEquals(List.of("worker_threads", "max_handshakes_in_flight", "tunnel old removed",
-                "tunnel moved: listen, servername (its other changes wait with it)", "tunnel new added"),
+        assertEquals(List.of("worker_threads", "max_handshakes_in_flight",
+                "tunnel moved: listen, servername (its other changes wait with it)",
+                "tunnel old removed (waits for a restart while tunnel moved does)",
+                "tunnel new added (waits for a restart while tunnel moved does)"),
                 reload.notApplied(), "tls.signing is the server role's");
         DaemonConfig applied = reload.applied();
         assertEquals(CA, applied.caFile());
         assertEquals(running.workerThreads(), applied.workerThreads());
-        assertEquals(List.of(api, running.tunnels().get(1), running.tunnels().get(2)), applied.tunnels(),
+        assertEquals(List.of(api, running.tunnels().get(2), running.tunnels().get(1)), applied.tunnels(),
                 "api takes its new trust settings; moved waits whole for a restart; none added or removed");
         assertEquals(Set.of("old", "moved"), reload.heldTunnels(), "they stay as they run, contexts and all");
+    }
+
+    @Test
+    void tunnelsOfNewNamesAreAddedAndThoseWhoseNamesAreGoneRemoved() {
+        DaemonConfig running = client(clientTunnel("api", 7000, null), clientTunnel("old", 7001, null)).build();
+        TunnelConfig api = withTrust(clientTunnel("api", 7000, null), List.of("h2"), ONLY_API);
+        TunnelConfig added = clientTunnel("new", 7003, null);
+
+        ConfigReload reload = ConfigReload.of(running, client(added, api).build());
+
+        assertEquals(List.of(), reload.notApplied());
+        assertEquals(List.of(added, api), reload.applied().tunnels(), "in the file's order");
+        assertEquals(Set.of("new"), reload.addedTunnels());
+        assertEquals(Set.of("old"), reload.removedTunnels());
+        assertEquals(Set.of(), reload.heldTunnels());
+
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ConfigReload.of(running,
+                client(clientTunnel("api", 7000, null), clientTunnel("old", 7001, null), new TunnelConfig("in",
+                        new InetSocketAddress("127.0.0.1", 7004), "127.0.0.1:8080", null,
+                        ListenerConfig.CertificateSpec.pem(List.of(), Path.of("a.pem"), Path.of("a.key"), null),
+                        List.of(), ServerTlsContexts.ClientAuthPolicy.NONE, null, true, java.time.Duration.ofMinutes(1),
+                        4096, null, false, 0, List.of(), null, null, List.of(), null, null, null)).build()));
+        assertEquals("tunnel in: proxy_protocol applies to server-role tunnels only", e.getMessage(),
+                "an added tunnel is checked for the role as a running one is");
+    }
+
+    @Test
+    void aTunnelAddedWhereARemovedOneListensWaitsWithItForARestart() {
+        DaemonConfig running = client(clientTunnel("api", 7000, null), clientTunnel("old", 7001, null),
+                clientTunnel("gone", 7002, null)).build();
+        TunnelConfig renamed = clientTunnel("web", 7001, null);
+        TunnelConfig added = clientTunnel("new", 7003, null);
+
+        ConfigReload reload = ConfigReload.of(running, client(renamed, clientTunnel("api", 7000, null), added).build());
+
+        assertEquals(List.of("tunnel old removed (tunnel web is added on its address: both wait for a restart)",
+                "tunnel web added (on the address of tunnel old, removed: both wait for a restart)"),
+                reload.notApplied());
+        assertEquals(Set.of("old"), reload.heldTunnels());
+        assertEquals(Set.of("new"), reload.addedTunnels(), "the others are added and removed");
+        assertEquals(Set.of("gone"), reload.removedTunnels());
+        assertEquals(List.of(running.tunnels().get(0), added, running.tunnels().get(1)), reload.applied().tunnels(),
+                "in the file's order, the one it no longer has last");
     }
 
     @Test

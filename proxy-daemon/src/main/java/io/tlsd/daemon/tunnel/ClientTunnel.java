@@ -51,7 +51,7 @@ import org.slf4j.LoggerFactory;
  * {@link TunnelSettings#maxConnections()} connections at once, a new one is closed as soon as it
  * is accepted, before the target is dialed, and a warning is logged at most every 10 s.
  */
-public final class ClientTunnel implements AutoCloseable {
+public final class ClientTunnel implements Tunnel {
     private static final Logger log = LoggerFactory.getLogger(ClientTunnel.class);
 
     private final Transport transport;
@@ -147,6 +147,7 @@ public final class ClientTunnel implements AutoCloseable {
      * @throws IOException if the address cannot be bound
      * @throws IllegalStateException if started before or closed
      */
+    @Override
     public void start() throws IOException {
         localAddress = listener.bind(transport, boss, workers, listen, new PlainClientInitializer());
         log.info("{}{} → target {}: listening (TLS server name {}, connect timeout {} ms, handshake timeout {} ms, "
@@ -160,11 +161,13 @@ public final class ClientTunnel implements AutoCloseable {
      * Stops accepting connections; those carried go on until they end or {@link #close()}. The
      * first step of a graceful shutdown.
      */
+    @Override
     public void stopAccepting() {
         listener.stopAccepting();
     }
 
     /** What the tunnel carries now and has carried since it started. */
+    @Override
     public TunnelStats stats() {
         return listener.stats();
     }
@@ -174,6 +177,7 @@ public final class ClientTunnel implements AutoCloseable {
      *
      * @throws IllegalStateException if not started
      */
+    @Override
     public InetSocketAddress localAddress() {
         InetSocketAddress address = localAddress;
         if (address == null) {

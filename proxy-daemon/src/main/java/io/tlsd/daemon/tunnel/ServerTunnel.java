@@ -78,7 +78,7 @@ import org.slf4j.LoggerFactory;
  * <p>A handshake must complete within the handshake timeout, so a silent client cannot hold a
  * connection; {@code context} decides about client certificates.
  */
-public final class ServerTunnel implements AutoCloseable {
+public final class ServerTunnel implements Tunnel {
     private static final Logger log = LoggerFactory.getLogger(ServerTunnel.class);
 
     private final Transport transport;
@@ -287,6 +287,7 @@ public final class ServerTunnel implements AutoCloseable {
      * @throws IOException if the address cannot be bound
      * @throws IllegalStateException if started before or closed
      */
+    @Override
     public void start() throws IOException {
         localAddress = listener.bind(transport, boss, workers, listen, new TlsClientInitializer());
         log.info("{}{} → backend {}{}: listening ({}connect timeout {} ms, handshake timeout {} ms, idle timeout {}, "
@@ -303,11 +304,13 @@ public final class ServerTunnel implements AutoCloseable {
      * Stops accepting connections; those carried go on until they end or {@link #close()}. The
      * first step of a graceful shutdown.
      */
+    @Override
     public void stopAccepting() {
         listener.stopAccepting();
     }
 
     /** What the tunnel carries now and has carried since it started. */
+    @Override
     public TunnelStats stats() {
         return listener.stats();
     }
@@ -317,6 +320,7 @@ public final class ServerTunnel implements AutoCloseable {
      *
      * @throws IllegalStateException if not started
      */
+    @Override
     public InetSocketAddress localAddress() {
         InetSocketAddress address = localAddress;
         if (address == null) {
