@@ -4,6 +4,7 @@ import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tunnel.TunnelConfig;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.RecordComponent;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -212,8 +213,7 @@ final class ConfigReload {
         Map<String, String> takenBy = new LinkedHashMap<>();
         for (T then : apply ? byName.values() : List.<T>of()) {
             for (T now : gone) {
-                InetSocketAddress at = address.apply(now);
-                if (at.getPort() != 0 && at.equals(address.apply(then))) {
+                if (sameListeningSocket(address.apply(now), address.apply(then))) {
                     takenBy.put(name.apply(now), name.apply(then));
                 }
             }
@@ -248,6 +248,20 @@ final class ConfigReload {
             return at < 0 ? Integer.MAX_VALUE : at;
         }));
         return matched;
+    }
+
+    /**
+     * Whether one socket listening on {@code a} keeps another from listening on {@code b}: the
+     * same port (not 0, which picks a free one), and the same address or a wildcard on either side
+     * ({@code :7001} and {@code 127.0.0.1:7001}).
+     */
+    static boolean sameListeningSocket(InetSocketAddress a, InetSocketAddress b) {
+        if (a.getPort() == 0 || a.getPort() != b.getPort()) {
+            return false;
+        }
+        InetAddress x = a.getAddress();
+        InetAddress y = b.getAddress();
+        return x == null || y == null || x.isAnyLocalAddress() || y.isAnyLocalAddress() || x.equals(y);
     }
 
     /**

@@ -453,15 +453,16 @@ public final class TlsdDaemon implements AutoCloseable {
      * @throws IllegalArgumentException naming the listener, tunnel or role and what cannot be used
      */
     public synchronized Reloaded reload(DaemonConfig next) {
+        synchronized (closeLock) {
+            if (closing || draining) {
+                // a tunnel added now would listen on while the daemon drains, or outlive its close;
+                // not a failed reload (the metrics would say the configuration is at fault)
+                throw new IllegalArgumentException("the daemon is stopping: nothing reloaded");
+            }
+        }
         ConfigReload plan;
         List<String> used;
         try {
-            synchronized (closeLock) {
-                if (closing || draining) {
-                    // a tunnel added now would listen on while the daemon drains, or outlive its close
-                    throw new IllegalArgumentException("the daemon is stopping: nothing reloaded");
-                }
-            }
             plan = ConfigReload.of(config, next);
             DaemonConfig applied = plan.applied();
             requirePeerCredentialsFor(applied);
@@ -612,19 +613,19 @@ public final class TlsdDaemon implements AutoCloseable {
             serverTunnelTls.put(t.name(), contexts);
             served.add("tunnel " + t.name() + " (" + contexts.describe() + "; " + limits(t) + ")");
         });
-        Map<String, ServerTunnel> now = new LinkedHashMap<>(serverTunnels);
+        Map<String, ServerTunnel> now = new LinkedHashMap<>(); // in the file's order, as the metrics list them
         for (TunnelConfig t : next.tunnels()) {
             NewServerTunnel m = added.get(t.name());
+            now.put(t.name(), m != null ? m.tunnel() : serverTunnels.get(t.name()));
             if (m != null) {
                 serverTunnelTls.put(t.name(), m.contexts());
-                now.put(t.name(), m.tunnel());
                 served.add("tunnel " + t.name() + " added, listening on " + ConnectionInfos.addressString(m.tunnel().localAddress())
                         + " (" + m.contexts().describe() + "; " + limits(t) + ")");
             }
         }
         for (String name : plan.removedTunnels()) {
             serverTunnelTls.remove(name);
-            served.add(retire(name, now.remove(name)));
+            served.add(retire(name, serverTunnels.get(name)));
         }
         serverTunnels = now;
         return served;
@@ -766,18 +767,18 @@ public final class TlsdDaemon implements AutoCloseable {
         clientTunnelTls.putAll(owns);
         // a held tunnel that used the client role's settings still does: its certificate stays in the metrics
         plan.heldTunnels().forEach(name -> clientTunnelTls.putIfAbsent(name, before));
-        Map<String, ClientTunnel> now = new LinkedHashMap<>(clientTunnels);
+        Map<String, ClientTunnel> now = new LinkedHashMap<>(); // in the file's order, as the metrics list them
         for (TunnelConfig t : next.tunnels()) {
             NewClientTunnel m = added.get(t.name());
+            now.put(t.name(), m != null ? m.tunnel() : clientTunnels.get(t.name()));
             if (m != null) {
-                now.put(t.name(), m.tunnel());
                 used.add("tunnel " + t.name() + " added, listening on " + ConnectionInfos.addressString(m.tunnel().localAddress())
                         + " (" + (m.own() != contexts ? m.own().describe() : "the client role's TLS settings") + "; "
                         + limits(t) + ")");
             }
         }
         for (String name : plan.removedTunnels()) {
-            used.add(retire(name, now.remove(name)));
+            used.add(retire(name, clientTunnels.get(name)));
         }
         clientTunnels = now;
         return used;
@@ -1151,9 +1152,10 @@ public final class TlsdDaemon implements AutoCloseable {
 
     private void closeStarted() {
         List<Exception> failures = new ArrayList<>();
-        while (!started.isEmpty()) {
+        // polled, not popped after a check: a removed tunnel's last connection may take it meanwhile
+        for (AutoCloseable next; (next = started.pollFirst()) != null; ) {
             try {
-                started.pop().close();
+                next.close();
             } catch (Exception e) {
                 failures.add(e);
             }

@@ -103,6 +103,19 @@ class ConfigReloadTest {
     }
 
     @Test
+    void aRenameIsTheSamePortOnTheSameAddressOrAWildcard() {
+        InetSocketAddress any = new InetSocketAddress(7001);
+        InetSocketAddress loopback = new InetSocketAddress("127.0.0.1", 7001);
+        assertEquals(true, ConfigReload.sameListeningSocket(any, loopback));
+        assertEquals(true, ConfigReload.sameListeningSocket(loopback, new InetSocketAddress("127.0.0.1", 7001)));
+        assertEquals(true, ConfigReload.sameListeningSocket(new InetSocketAddress("::", 7001), loopback));
+        assertEquals(false, ConfigReload.sameListeningSocket(loopback, new InetSocketAddress("127.0.0.2", 7001)));
+        assertEquals(false, ConfigReload.sameListeningSocket(loopback, new InetSocketAddress("127.0.0.1", 7002)));
+        assertEquals(false, ConfigReload.sameListeningSocket(new InetSocketAddress("127.0.0.1", 0),
+                new InetSocketAddress("127.0.0.1", 0)), "port 0 picks a free port each time");
+    }
+
+    @Test
     void aListenersLoadBalancersAreTaken() {
         ListenerConfig api = ListenerConfig.simple("api", new InetSocketAddress("127.0.0.1", 8443),
                 Path.of("a.pem"), Path.of("a.key"));
