@@ -22,22 +22,24 @@ import java.util.function.Function;
 /**
  * What a reload takes from a configuration read again ({@link TlsdDaemon#reload(DaemonConfig)}):
  * the TLS settings of the listeners and tunnels the daemon runs (and a server tunnel's backends,
- * their connection limits), tunnels added and removed, the connect and handshake timeouts, and the
- * client role's trust, and nothing else. Every other change (an address, the session {@code
- * limits}, a listener added or removed, worker threads) needs a restart; it is listed, by its key
- * in the configuration file, so that the log says what was not applied.
+ * their connection limits), listeners and tunnels added and removed, the connect and handshake
+ * timeouts, and the client role's trust, and nothing else. Every other change (an address, the
+ * session {@code limits}, worker threads) needs a restart; it is listed, by its key in the
+ * configuration file, so that the log says what was not applied.
  *
  * <p>A listener or tunnel of the new configuration is the running one of the same name. When
  * anything of it that needs a restart changed, none of its changes is applied and it stays as it
  * runs, contexts and all (its files are not read again, and the daemon-wide trust settings of a
  * client tunnel stay too): its TLS settings may belong with the rest (a new {@code target} with
  * its new {@code ca_file}), or the name may now be another's (tunnels without a {@code name} are
- * named by their place in the file). So does a listener removed from the file.
+ * named by their place in the file).
  *
- * <p>A tunnel of a new name is added ({@link #addedTunnels()}), one whose name is gone is removed
- * ({@link #removedTunnels()}): unless another tunnel waits for a restart, because a tunnel without
- * a {@code name} that moves in the file looks like a change of its neighbour's address, a removal
- * or an addition; then those wait for the restart too.
+ * <p>A listener or tunnel of a new name is added ({@link #addedListeners()}, {@link
+ * #addedTunnels()}), one whose name is gone is removed ({@link #removedListeners()}, {@link
+ * #removedTunnels()}): unless another of its kind waits for a restart, because a tunnel without a
+ * {@code name} that moves in the file looks like a change of its neighbour's address, a removal
+ * or an addition; then those wait for the restart too. So do one added where one removed
+ * listens (a rename) and that one.
  *
  * <p>Taken from the new configuration:
  * <ul>
@@ -108,15 +110,18 @@ final class ConfigReload {
     private final DaemonConfig applied;
     private final List<String> notApplied;
     private final Set<String> heldListeners;
+    private final Set<String> addedListeners;
+    private final Set<String> removedListeners;
     private final Set<String> heldTunnels;
     private final Set<String> addedTunnels;
     private final Set<String> removedTunnels;
 
-    private ConfigReload(DaemonConfig applied, List<String> notApplied, Set<String> heldListeners,
-                         Entries tunnels) {
+    private ConfigReload(DaemonConfig applied, List<String> notApplied, Entries listeners, Entries tunnels) {
         this.applied = applied;
         this.notApplied = List.copyOf(notApplied);
-        this.heldListeners = Set.copyOf(heldListeners);
+        this.heldListeners = Set.copyOf(listeners.held);
+        this.addedListeners = Set.copyOf(listeners.added);
+        this.removedListeners = Set.copyOf(listeners.removed);
         this.heldTunnels = Set.copyOf(tunnels.held);
         this.addedTunnels = Set.copyOf(tunnels.added);
         this.removedTunnels = Set.copyOf(tunnels.removed);
@@ -154,7 +159,7 @@ final class ConfigReload {
         Entries listenerEntries = new Entries();
         Entries tunnelEntries = new Entries();
         List<ListenerConfig> listeners = match("listener", running.listeners(), next.listeners(),
-                ListenerConfig::name, LISTENER_RELOADED, l -> { }, null, notApplied, listenerEntries);
+                ListenerConfig::name, LISTENER_RELOADED, l -> { }, ListenerConfig::address, notApplied, listenerEntries);
         List<TunnelConfig> tunnels = match("tunnel", running.tunnels(), next.tunnels(), TunnelConfig::name,
                 server ? SERVER_TUNNEL_RELOADED : CLIENT_TUNNEL_RELOADED, t -> t.checkRole(server), TunnelConfig::listen,
                 notApplied, tunnelEntries);
@@ -166,7 +171,7 @@ final class ConfigReload {
             applied.caFile(next.caFile()).crlFile(next.crlFile()).clientCertificate(next.clientCertificate())
                     .allowedTargets(next.allowedTargets());
         }
-        return new ConfigReload(applied.build(), notApplied, listenerEntries.held, tunnelEntries);
+        return new ConfigReload(applied.build(), notApplied, listenerEntries, tunnelEntries);
     }
 
     /**
@@ -309,6 +314,16 @@ final class ConfigReload {
         return heldListeners;
     }
 
+    /** The listeners of new names: to be bound, with their settings in {@link #applied()}. */
+    Set<String> addedListeners() {
+        return addedListeners;
+    }
+
+    /** The listeners whose names are gone from the file: to close; not in {@link #applied()}. */
+    Set<String> removedListeners() {
+        return removedListeners;
+    }
+
     /** The tunnels that stay as they run until a restart, as {@link #heldListeners()}. */
     Set<String> heldTunnels() {
         return heldTunnels;
@@ -329,7 +344,7 @@ final class ConfigReload {
 
     /**
      * What differs in the new configuration and only a restart applies, by key: {@code
-     * "worker_threads"}, {@code "listener api: address, handshake_timeout"}, {@code "listener web added"}.
+     * "worker_threads"}, {@code "listener api: address, handshake_timeout"}, {@code "tunnel web: proxy_protocol"}.
      */
     List<String> notApplied() {
         return notApplied;

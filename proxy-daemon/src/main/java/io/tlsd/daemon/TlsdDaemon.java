@@ -423,8 +423,8 @@ public final class TlsdDaemon implements AutoCloseable {
      *
      * @param used what is used now, as {@link #reload()} returns it
      * @param notApplied the changes in the configuration that need a restart, by their keys in the
-     *     file ({@code "worker_threads"}, {@code "listener api: address"}, {@code "listener web
-     *     added"}); still as the daemon started
+     *     file ({@code "worker_threads"}, {@code "listener api: address"}, {@code "tunnel web:
+     *     proxy_protocol"}); still as the daemon started
      */
     public record Reloaded(List<String> used, List<String> notApplied) {
         public Reloaded {
@@ -443,10 +443,11 @@ public final class TlsdDaemon implements AutoCloseable {
      * timeout, connection limits and access log, a listener's handshake timeout, backlog and
      * pending limits; the connect and handshake timeouts; {@code max_sessions} and {@code
      * max_sessions_per_uid}. Connections already up keep what they started with, sessions their
-     * places. Tunnels of new names start listening; those whose names are gone stop, and close
-     * when the connections they carry have ended (unless a tunnel waits for a restart: {@link
-     * ConfigReload}). Other changes (addresses, the hello and drain timeouts, a session's {@code
-     * limits}, threads, listeners added or removed) need a restart and are returned, not applied;
+     * places. Listeners and tunnels of new names start listening; those whose names are gone
+     * stop (a tunnel closes when the connections it carries have ended, a listener fails the
+     * ACCEPTs waiting on it) unless one of their kind waits for a restart ({@link ConfigReload}).
+     * Other changes (addresses, the hello and drain timeouts, a session's {@code limits},
+     * threads) need a restart and are returned, not applied;
      * a listener or tunnel with such a change stays as it runs. All or nothing: if {@code next}
      * or a file it names cannot be used, or a tunnel it adds cannot listen, nothing changes.
      *
@@ -595,7 +596,7 @@ public final class TlsdDaemon implements AutoCloseable {
         List<String> served;
         try {
             served = new ArrayList<>(listeners == null ? List.of() : listeners.reload(next.listeners().stream()
-                    .filter(l -> !plan.heldListeners().contains(l.name())).toList()));
+                    .filter(l -> !plan.heldListeners().contains(l.name())).toList(), plan.addedListeners()));
         } catch (RuntimeException e) {
             stopAdded(added, NewServerTunnel::tunnel);
             throw e;
@@ -622,6 +623,9 @@ public final class TlsdDaemon implements AutoCloseable {
                 served.add("tunnel " + t.name() + " added, listening on " + ConnectionInfos.addressString(m.tunnel().localAddress())
                         + " (" + m.contexts().describe() + "; " + limits(t) + ")");
             }
+        }
+        if (listeners != null) {
+            served.addAll(listeners.remove(plan.removedListeners()));
         }
         for (String name : plan.removedTunnels()) {
             serverTunnelTls.remove(name);

@@ -116,6 +116,33 @@ class ConfigReloadTest {
     }
 
     @Test
+    void listenersOfNewNamesAreAddedAndThoseWhoseNamesAreGoneRemoved() {
+        ListenerConfig api = ListenerConfig.simple("api", new InetSocketAddress("127.0.0.1", 8443),
+                Path.of("a.pem"), Path.of("a.key"));
+        ListenerConfig admin = ListenerConfig.simple("admin", new InetSocketAddress("127.0.0.1", 8444),
+                Path.of("a.pem"), Path.of("a.key"));
+        ListenerConfig web = ListenerConfig.simple("web", new InetSocketAddress("127.0.0.1", 8445),
+                Path.of("a.pem"), Path.of("a.key"));
+        DaemonConfig.Builder server = DaemonConfig.builder().role(DaemonConfig.Role.SERVER)
+                .socket(Path.of("/run/tlsd/server.sock"));
+
+        ConfigReload reload = ConfigReload.of(server.listeners(List.of(api, admin)).build(),
+                server.listeners(List.of(web, api)).build());
+
+        assertEquals(List.of(), reload.notApplied());
+        assertEquals(List.of(web, api), reload.applied().listeners());
+        assertEquals(Set.of("web"), reload.addedListeners());
+        assertEquals(Set.of("admin"), reload.removedListeners());
+
+        ListenerConfig adminRenamed = ListenerConfig.simple("ops", admin.address(), Path.of("a.pem"), Path.of("a.key"));
+        reload = ConfigReload.of(server.listeners(List.of(api, admin)).build(),
+                server.listeners(List.of(api, adminRenamed)).build());
+        assertEquals(List.of("listener admin removed (listener ops is added on its address: both wait for a restart)",
+                "listener ops added (on the address of listener admin, removed: both wait for a restart)"),
+                reload.notApplied());
+    }
+
+    @Test
     void aListenersLoadBalancersAreTaken() {
         ListenerConfig api = ListenerConfig.simple("api", new InetSocketAddress("127.0.0.1", 8443),
                 Path.of("a.pem"), Path.of("a.key"));

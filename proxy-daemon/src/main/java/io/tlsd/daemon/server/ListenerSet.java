@@ -37,15 +37,28 @@ import org.slf4j.LoggerFactory;
 public final class ListenerSet implements Acceptor, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ListenerSet.class);
 
-    private final Map<String, TlsListener> listeners = new LinkedHashMap<>();
+    /**
+     * By name, in the configuration's order; replaced whole by a reload that adds or removes one
+     * (read by the IPC sessions' loops and the metrics server without a lock).
+     */
+    private volatile Map<String, TlsListener> listeners = Map.of();
     private final TlsParameters tls;
     private final TicketKeys tickets;
     private final SigningPolicy signing;
+    private final Transport transport;
+    private final EventLoopGroup control;
+    private final EventLoopGroup handshakes;
+    private final TcpKeepalive keepalive;
 
-    private ListenerSet(TlsParameters tls, TicketKeys tickets, SigningPolicy signing) {
+    private ListenerSet(TlsParameters tls, TicketKeys tickets, SigningPolicy signing, Transport transport,
+                        EventLoopGroup control, EventLoopGroup handshakes, TcpKeepalive keepalive) {
         this.tls = tls;
         this.tickets = tickets;
         this.signing = signing;
+        this.transport = transport;
+        this.control = control;
+        this.handshakes = handshakes;
+        this.keepalive = keepalive;
     }
 
     /**
@@ -59,15 +72,23 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
                                    TicketKeys tickets, SigningPolicy signing, Transport transport,
                                    EventLoopGroup control, EventLoopGroup handshakes, TcpKeepalive keepalive)
             throws IOException, InterruptedException {
-        ListenerSet set = new ListenerSet(tls, tickets, signing);
+        ListenerSet set = new ListenerSet(tls, tickets, signing, transport, control, handshakes, keepalive);
+        Map<String, TlsListener> made = new LinkedHashMap<>();
         for (ListenerConfig config : configs) {
-            if (set.listeners.containsKey(config.name())) {
+            if (made.containsKey(config.name())) {
                 throw new IllegalArgumentException("two listeners are named '" + config.name() + "'");
             }
-            set.listeners.put(config.name(), new TlsListener(config, set.contextsOf(config)));
+            made.put(config.name(), new TlsListener(config, set.contextsOf(config)));
         }
+        set.bindAll(made.values());
+        set.listeners = made;
+        return set;
+    }
+
+    /** Binds {@code made}; if one cannot listen, closes them all and throws, naming it. */
+    private void bindAll(Iterable<TlsListener> made) throws IOException, InterruptedException {
         try {
-            for (TlsListener listener : set.listeners.values()) {
+            for (TlsListener listener : made) {
                 listener.bind(transport, control, handshakes, keepalive);
                 ListenerConfig config = listener.config();
                 log.info("listener {} on {} (client auth {}, ALPN {}, backlog {}, max pending connections {}{})",
@@ -78,10 +99,9 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
                                 : ", PROXY protocol in from " + config.acceptProxyProtocol());
             }
         } catch (Exception | Error e) {
-            set.close();
+            made.forEach(TlsListener::close);
             throw e;
         }
-        return set;
     }
 
     /** Reads the listener's certificate, key and client-CA files and builds its contexts. */
@@ -101,30 +121,45 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
      * name, and serves them to the clients accepted from then on: each listener named in {@code
      * configs} takes that one as its configuration (its TLS settings: certificates, ALPN, client
      * authentication, client CA and CRL files, allowed clients; its backlog and pending limits),
-     * the others stay as they are.
+     * the others stay as they are; one of a name this set does not have is added, and listens.
      * Connections already up keep what they have. A listener is not bound again, so {@code
      * configs} must not differ from the running ones in anything else ({@code TlsdDaemon}'s reload
-     * sees to that). All or nothing: when one listener's files cannot be used, no listener
-     * changes. Session tickets stay valid, the ticket keys are not renewed.
+     * sees to that). All or nothing: when one listener's files cannot be used, or one added cannot
+     * listen, no listener changes. Session tickets stay valid, the ticket keys are not renewed.
      *
-     * @return the reloaded listeners with their certificates' subjects, for the log
+     * @param added the names in {@code configs} of the listeners to add
+     * @return the reloaded and added listeners with their certificates' subjects, for the log
      * @throws IllegalArgumentException naming the listener and the file, if one cannot be used, or
-     *     a listener this set does not have
+     *     the listener that cannot listen; or a listener this set does not have, not in {@code added}
      */
-    public List<String> reload(List<ListenerConfig> configs) {
+    public List<String> reload(List<ListenerConfig> configs, java.util.Set<String> added) {
+        Map<String, TlsListener> running = listeners;
         Map<TlsListener, ListenerConfig> nextConfigs = new LinkedHashMap<>();
         Map<TlsListener, ServerTlsContexts> next = new LinkedHashMap<>();
+        Map<String, TlsListener> made = new LinkedHashMap<>();
         for (ListenerConfig config : configs) {
-            TlsListener listener = listeners.get(config.name());
-            if (listener == null) {
+            TlsListener listener = running.get(config.name());
+            if (listener == null && !added.contains(config.name())) {
                 throw new IllegalArgumentException("there is no listener " + config.name() + " to reload");
             }
             try {
+                if (listener == null) {
+                    made.put(config.name(), new TlsListener(config, contextsOf(config)));
+                    continue;
+                }
                 next.put(listener, contextsOf(config));
             } catch (SSLException | RuntimeException e) {
-                throw new IllegalArgumentException("listener " + listener.name() + ": " + e.getMessage(), e);
+                throw new IllegalArgumentException("listener " + config.name() + ": " + e.getMessage(), e);
             }
             nextConfigs.put(listener, config);
+        }
+        try {
+            bindAll(made.values());
+        } catch (IOException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalArgumentException("interrupted while binding the listeners added", e);
         }
         List<String> reloaded = new ArrayList<>();
         next.forEach((listener, contexts) -> {
@@ -134,7 +169,39 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
                     + ", max pending connections " + ConnectionLimit.describe(c.maxPendingConnections(),
                     c.maxPendingConnectionsPerClient()) + ")");
         });
+        Map<String, TlsListener> now = new LinkedHashMap<>(running);
+        made.forEach((name, listener) -> {
+            now.put(name, listener);
+            reloaded.add("listener " + name + " added, listening on " + ConnectionInfos.addressString(
+                    listener.localAddress()) + " (" + listener.contexts().describe() + ")");
+        });
+        listeners = now;
         return reloaded;
+    }
+
+    /**
+     * Removes the listeners named: each stops listening, the clients that wait for an ACCEPT are
+     * closed, and the ACCEPTs waiting on it fail UNAVAILABLE; an ACCEPT for its name from then on
+     * fails NOT_FOUND. Connections applications took keep going.
+     *
+     * @return what became of each, for the log
+     */
+    public List<String> remove(java.util.Collection<String> names) {
+        Map<String, TlsListener> now = new LinkedHashMap<>(listeners);
+        List<TlsListener> removed = new ArrayList<>();
+        for (String name : names) {
+            TlsListener listener = now.remove(name);
+            if (listener != null) {
+                removed.add(listener);
+            }
+        }
+        listeners = now; // first: no ACCEPT finds them now
+        List<String> said = new ArrayList<>();
+        for (TlsListener listener : removed) {
+            int failed = listener.remove();
+            said.add("listener " + listener.name() + " removed (" + failed + " waiting ACCEPT(s) failed)");
+        }
+        return said;
     }
 
     /** Each listener's gauges and counters, labelled with its name. */
@@ -173,7 +240,12 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
 
     /** The bound address of a listener (its port when configured as 0). */
     public InetSocketAddress localAddress(String name) {
-        return listeners.get(name).localAddress();
+        Map<String, TlsListener> all = listeners;
+        TlsListener listener = all.get(name);
+        if (listener == null) {
+            throw new IllegalArgumentException("no listener '" + name + "' (listeners: " + all.keySet() + ")");
+        }
+        return listener.localAddress();
     }
 
     @Override
@@ -183,10 +255,11 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
 
     @Override
     public Future<Channel> accept(String listener, EventLoop loop, PeerCredentials peer) {
-        TlsListener l = listeners.get(listener);
+        Map<String, TlsListener> all = listeners;
+        TlsListener l = all.get(listener);
         if (l == null) {
             return loop.newFailedFuture(new Failure(Status.NOT_FOUND,
-                    "no listener '" + listener + "' (listeners: " + String.join(", ", listeners.keySet()) + ")"));
+                    "no listener '" + listener + "' (listeners: " + String.join(", ", all.keySet()) + ")"));
         }
         return l.accept(loop, peer);
     }

@@ -100,6 +100,29 @@ final class TlsListener {
         }
     }
 
+    /**
+     * A reload removed the listener: it closes as {@link #close()} does, and the ACCEPTs waiting
+     * on it fail UNAVAILABLE.
+     *
+     * @return how many ACCEPTs failed
+     */
+    int remove() {
+        close();
+        List<Waiter> failing;
+        synchronized (lock) {
+            failing = new ArrayList<>(waiters);
+            waiters.clear();
+        }
+        int failed = 0;
+        for (Waiter w : failing) {
+            if (w.promise().tryFailure(new Failure(Status.UNAVAILABLE, "listener '" + config.name()
+                    + "' was removed from the configuration (reload)"))) {
+                failed++;
+            }
+        }
+        return failed;
+    }
+
     /** ACCEPTs waiting from processes that {@code allowed} no longer lets in fail UNAUTHORIZED. */
     private void refuseWaitersNoLongerAllowed(AllowedPeers allowed) {
         List<Waiter> refused = new ArrayList<>();
@@ -202,6 +225,11 @@ final class TlsListener {
         Waiter waiter = new Waiter(loop.newPromise(), loop, peer);
         Channel ch;
         synchronized (lock) {
+            if (closed) { // removed by a reload as this ACCEPT found it
+                waiter.promise.setFailure(new Failure(Status.UNAVAILABLE, "listener '" + config.name()
+                        + "' was removed from the configuration (reload)"));
+                return waiter.promise;
+            }
             ch = ready.poll();
             if (ch == null) {
                 waiters.add(waiter);
