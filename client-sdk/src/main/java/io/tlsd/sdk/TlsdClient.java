@@ -99,7 +99,8 @@ public final class TlsdClient implements AutoCloseable {
    * arrived earlier are handed out first, and several applications may accept on one listener. The
    * connection's {@link ConnectionInfo} tells the SNI name, the ALPN protocol, the client
    * certificate if any and whether the session was resumed. Fails with {@link Status#NOT_FOUND}
-   * for an unknown listener and {@link Status#BAD_REQUEST} on a client-role daemon.
+   * for an unknown listener, {@link Status#BAD_REQUEST} on a client-role daemon, and {@link
+   * Status#UNAVAILABLE} when the daemon stops or a reload removes the listener while it waits.
    *
    * <pre>{@code
    * try (TlsdClient server = TlsdClient.builder().socket(SocketPaths.server()).build()) {

@@ -54,6 +54,7 @@ class ListenerReloadTest {
             try (SSLSocket client = overTls(tls, webPort)) {
                 TlsConnection taken = app.accept("web").await(T);
                 Operation<TlsConnection> waiting = app.accept("web");
+                Thread.sleep(300); // it reaches the daemon and waits in the listener
 
                 TlsdDaemon.Reloaded reloaded = fixture.daemon.reload(like(fixture, List.of(api)));
 

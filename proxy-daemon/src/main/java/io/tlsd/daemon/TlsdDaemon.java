@@ -80,8 +80,8 @@ public final class TlsdDaemon implements AutoCloseable {
     /**
      * The configuration in use. A reload replaces it with one whose TLS settings, server
      * tunnels' backends, listeners' and tunnels' connection limits and timeouts, connect and
-     * handshake timeouts and session caps may differ, and tunnels added or removed ({@link
-     * ConfigReload}); everything else stays as the daemon started.
+     * handshake timeouts and session caps may differ, and listeners and tunnels added or removed
+     * ({@link ConfigReload}); everything else stays as the daemon started.
      */
     private volatile DaemonConfig config;
     private final EventLoopGroup control;
@@ -449,7 +449,7 @@ public final class TlsdDaemon implements AutoCloseable {
      * Other changes (addresses, the hello and drain timeouts, a session's {@code limits},
      * threads) need a restart and are returned, not applied;
      * a listener or tunnel with such a change stays as it runs. All or nothing: if {@code next}
-     * or a file it names cannot be used, or a tunnel it adds cannot listen, nothing changes.
+     * or a file it names cannot be used, or a listener or tunnel it adds cannot listen, nothing changes.
      *
      * @throws IllegalArgumentException naming the listener, tunnel or role and what cannot be used
      */
@@ -587,9 +587,7 @@ public final class TlsdDaemon implements AutoCloseable {
                         sameBackends || t.routes().isEmpty() ? null : backendsBySni(t, backend)));
             } catch (SSLException | RuntimeException e) {
                 added.values().forEach(m -> m.tunnel().close());
-                String prefix = "tunnel " + t.name() + ": ";
-                String why = String.valueOf(e.getMessage());
-                throw new IllegalArgumentException(why.startsWith(prefix) ? why : prefix + why, e);
+                throw reloadFailure(t, e);
             }
         }
         startAdded(added, NewServerTunnel::tunnel);
@@ -633,6 +631,13 @@ public final class TlsdDaemon implements AutoCloseable {
         }
         serverTunnels = now;
         return served;
+    }
+
+    /** {@code e}, why tunnel {@code t} cannot be reloaded or added, as a reload's failure that names it once. */
+    private static IllegalArgumentException reloadFailure(TunnelConfig t, Exception e) {
+        String prefix = "tunnel " + t.name() + ": ";
+        String why = String.valueOf(e.getMessage());
+        return new IllegalArgumentException(why.startsWith(prefix) ? why : prefix + why, e);
     }
 
     /**
@@ -728,22 +733,15 @@ public final class TlsdDaemon implements AutoCloseable {
             if (plan.heldTunnels().contains(t.name())) {
                 continue; // as it runs until a restart, with the daemon's trust settings it began with
             }
-            if (plan.addedTunnels().contains(t.name())) {
-                try {
+            try {
+                if (plan.addedTunnels().contains(t.name())) {
                     NewClientTunnel m = clientTunnel(next, t, contexts); // warns of its trust settings
                     added.put(t.name(), m);
                     if (m.own() != contexts) {
                         owns.put(t.name(), m.own());
                     }
-                } catch (SSLException | RuntimeException e) {
-                    added.values().forEach(m -> m.tunnel().close());
-                    String prefix = "tunnel " + t.name() + ": ";
-                    String why = String.valueOf(e.getMessage());
-                    throw new IllegalArgumentException(why.startsWith(prefix) ? why : prefix + why, e);
+                    continue;
                 }
-                continue;
-            }
-            try {
                 ClientTlsContexts own = clientTunnelContexts(next, t, contexts);
                 tunnels.put(clientTunnels.get(t.name()), own.forAlpn(t.alpn()));
                 tunnelSettings.put(clientTunnels.get(t.name()), settings(next, t));
@@ -754,7 +752,7 @@ public final class TlsdDaemon implements AutoCloseable {
                         + "; " + limits(t) + ")");
             } catch (SSLException | RuntimeException e) {
                 added.values().forEach(m -> m.tunnel().close());
-                throw new IllegalArgumentException("tunnel " + t.name() + ": " + e.getMessage(), e);
+                throw reloadFailure(t, e);
             }
         }
         startAdded(added, NewClientTunnel::tunnel);
@@ -1070,13 +1068,13 @@ public final class TlsdDaemon implements AutoCloseable {
         if (ipc != null) {
             ipc.drain(timeout);
         }
-        if (listeners != null) {
-            listeners.close();
-        }
         if (debug != null) {
             debug.close();
         }
-        synchronized (this) { // after a reload under way, which may add tunnels; those after it see draining
+        synchronized (this) { // after a reload under way, which may add listeners and tunnels; those after it see draining
+            if (listeners != null) {
+                listeners.close();
+            }
             clientTunnels.values().forEach(ClientTunnel::stopAccepting);
             serverTunnels.values().forEach(ServerTunnel::stopAccepting);
         }

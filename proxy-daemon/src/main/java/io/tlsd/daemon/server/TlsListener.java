@@ -73,6 +73,8 @@ final class TlsListener {
     private Channel serverChannel;
     /** Set by {@link #close()}: a client that becomes ready afterwards is closed. Under {@link #lock}. */
     private boolean closed;
+    /** Set by {@link #remove()} before it closes: ACCEPTs say why. Under {@link #lock}. */
+    private boolean removedByReload;
 
     TlsListener(ListenerConfig config, ServerTlsContexts contexts) {
         this.config = config;
@@ -107,20 +109,30 @@ final class TlsListener {
      * @return how many ACCEPTs failed
      */
     int remove() {
+        synchronized (lock) {
+            removedByReload = true;
+        }
         close();
         List<Waiter> failing;
+        Failure why;
         synchronized (lock) {
             failing = new ArrayList<>(waiters);
             waiters.clear();
+            why = removed();
         }
         int failed = 0;
         for (Waiter w : failing) {
-            if (w.promise().tryFailure(new Failure(Status.UNAVAILABLE, "listener '" + config.name()
-                    + "' was removed from the configuration (reload)"))) {
+            if (w.promise().tryFailure(why)) {
                 failed++;
             }
         }
         return failed;
+    }
+
+    /** What an ACCEPT of the closed listener fails with. Under {@link #lock}. */
+    private Failure removed() {
+        return new Failure(Status.UNAVAILABLE, "listener '" + config.name() + (removedByReload
+                ? "' was removed from the configuration (reload)" : "' is closed: the daemon is stopping"));
     }
 
     /** ACCEPTs waiting from processes that {@code allowed} no longer lets in fail UNAUTHORIZED. */
@@ -225,9 +237,16 @@ final class TlsListener {
         Waiter waiter = new Waiter(loop.newPromise(), loop, peer);
         Channel ch;
         synchronized (lock) {
-            if (closed) { // removed by a reload as this ACCEPT found it
-                waiter.promise.setFailure(new Failure(Status.UNAVAILABLE, "listener '" + config.name()
-                        + "' was removed from the configuration (reload)"));
+            if (closed) { // removed by a reload as this ACCEPT found it, or the daemon stops
+                waiter.promise.setFailure(removed());
+                return waiter.promise;
+            }
+            AllowedPeers allowed = config.allowedPeers();
+            if (allowed != null && !allowed.allows(peer)) {
+                // checked before (mayAccept), but a reload may have added this listener, or changed its
+                // allowed_peers, since; one that changes them after this refuses the waiters it finds
+                waiter.promise.setFailure(new Failure(Status.UNAUTHORIZED, Transport.who(peer)
+                        + " may not accept on listener '" + config.name() + "' (its allowed_peers)"));
                 return waiter.promise;
             }
             ch = ready.poll();
@@ -326,6 +345,10 @@ final class TlsListener {
         }
         Channel ch;
         synchronized (lock) {
+            if (closed) { // its client went, and a reload removed the listener (or the daemon stops) meanwhile
+                waiter.promise.tryFailure(removed());
+                return;
+            }
             ch = ready.poll();
             if (ch == null) {
                 waiters.addFirst(waiter);
