@@ -215,11 +215,13 @@ final class ConfigReload {
         String waits = addsAndRemoves && !apply ? " (waits for a restart while " + kind + (heldNames.size() == 1
                 ? " " + heldNames.get(0) + " does)" : "s " + String.join(", ", heldNames) + " do)") : "";
         // one added where one removed listens (a rename) cannot listen before the other stops: both wait
-        Map<String, String> takenBy = new LinkedHashMap<>();
+        Map<String, String> takenBy = new LinkedHashMap<>(); // removed → added on its address
+        Map<String, String> onAddressOf = new LinkedHashMap<>(); // added → removed
         for (T then : apply ? byName.values() : List.<T>of()) {
             for (T now : gone) {
                 if (sameListeningSocket(address.apply(now), address.apply(then))) {
                     takenBy.put(name.apply(now), name.apply(then));
+                    onAddressOf.put(name.apply(then), name.apply(now));
                 }
             }
         }
@@ -235,8 +237,7 @@ final class ConfigReload {
             }
         }
         for (T then : byName.values()) {
-            String on = takenBy.entrySet().stream().filter(e -> e.getValue().equals(name.apply(then)))
-                    .map(Map.Entry::getKey).findFirst().orElse(null);
+            String on = onAddressOf.get(name.apply(then));
             if (apply && on == null) {
                 check.accept(then);
                 matched.add(then);
