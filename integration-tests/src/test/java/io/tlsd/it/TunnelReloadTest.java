@@ -133,6 +133,51 @@ class TunnelReloadTest {
         }
     }
 
+    /**
+     * A client tunnel's target and server name are taken by a reload: connections accepted after
+     * it go to the new target; those up already stay with the old one.
+     */
+    @Test
+    void aClientTunnelsTargetIsTakenByAReload() throws Exception {
+        TestPki pki = ServerDaemonFixture.pki(dir);
+        Issued server = pki.issueServer("localhost", "localhost");
+        Issued other = pki.issueServer("other.test", "other.test");
+        try (ServerSocket oldBackend = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+             ServerSocket newBackend = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+             TlsdDaemon serverSide = TlsdDaemon.start(serverRole(List.of(
+                     serverTunnel("old", server, oldBackend.getLocalPort(), ServerDaemonFixture.anyLoopbackPort()),
+                     serverTunnel("new", other, newBackend.getLocalPort(), ServerDaemonFixture.anyLoopbackPort()))))) {
+            oldBackend.setSoTimeout(10_000);
+            newBackend.setSoTimeout(10_000);
+            String oldTarget = "127.0.0.1:" + serverSide.tunnelAddress("old").getPort();
+            String newTarget = "127.0.0.1:" + serverSide.tunnelAddress("new").getPort();
+            DaemonConfig.Builder client = DaemonConfig.builder().socket(dir.resolve("client.sock")).caFile(pki.caPem());
+            TunnelConfig out = TunnelConfig.client("out", ServerDaemonFixture.anyLoopbackPort(), oldTarget, "localhost");
+            try (TlsdDaemon daemon = TlsdDaemon.start(client.tunnels(List.of(out)).build());
+                 LogCapture log = LogCapture.start()) {
+                int outPort = daemon.tunnelAddress("out").getPort();
+                try (Socket before = new Socket(InetAddress.getLoopbackAddress(), outPort);
+                     Socket beforeAtBackend = oldBackend.accept()) {
+                    before.setSoTimeout(10_000);
+                    roundTrip(before, beforeAtBackend);
+
+                    TunnelConfig moved = TunnelConfig.client("out", out.listen(), newTarget, "other.test");
+                    TlsdDaemon.Reloaded reloaded = daemon.reload(client.tunnels(List.of(moved)).build());
+                    assertEquals(List.of(), reloaded.notApplied());
+                    assertTrue(log.awaitLine("tunnel out: target " + newTarget + " (TLS server name other.test) from now on",
+                            T) != null, log.text());
+                    assertEquals(outPort, daemon.tunnelAddress("out").getPort(), "the same listening socket");
+                    try (Socket after = new Socket(InetAddress.getLoopbackAddress(), outPort);
+                         Socket afterAtBackend = newBackend.accept()) {
+                        after.setSoTimeout(10_000);
+                        roundTrip(after, afterAtBackend);
+                    }
+                    roundTrip(before, beforeAtBackend); // still to the old target
+                }
+            }
+        }
+    }
+
     private static DaemonConfig serverRole(List<TunnelConfig> tunnels) {
         return DaemonConfig.builder().role(DaemonConfig.Role.SERVER).ipcEnabled(false).tunnels(tunnels).build();
     }

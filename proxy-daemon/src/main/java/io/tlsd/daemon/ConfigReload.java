@@ -49,7 +49,8 @@ import java.util.function.Function;
  *   <li>the TLS settings of a server-role tunnel, its {@code cert}/{@code key}/{@code pkcs12}, and
  *       its backends: {@code target} and {@code routes};
  *   <li>a client-role tunnel's {@code cert}/{@code key}/{@code pkcs12}, {@code alpn}, {@code
- *       ca_file}, {@code crl_file} and {@code allowed_servers};
+ *       ca_file}, {@code crl_file} and {@code allowed_servers}, and its {@code target} and {@code
+ *       servername};
  *   <li>a tunnel's {@code idle_timeout}, {@code max_connections(_per_client)} and {@code
  *       access_log}; a listener's {@code handshake_timeout};
  *   <li>{@code timeouts.connect} and {@code timeouts.handshake};
@@ -67,7 +68,8 @@ final class ConfigReload {
             "clientAuth", "clientCaFile", "clientCrlFile", "allowedClients", "target", "routes", "idleTimeout",
             "maxConnections", "maxConnectionsPerClient", "accessLog", "acceptProxyProtocol");
     private static final Set<String> CLIENT_TUNNEL_RELOADED = Set.of("certificate", "alpn", "caFile", "crlFile",
-            "allowedServers", "idleTimeout", "maxConnections", "maxConnectionsPerClient", "accessLog");
+            "allowedServers", "idleTimeout", "maxConnections", "maxConnectionsPerClient", "accessLog", "target",
+            "serverName");
     /** Record components whose key in the file is not their name in snake case. */
     private static final Map<String, String> KEYS = Map.of("serverName", "servername", "certificate", "cert");
 

@@ -48,6 +48,7 @@ import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.TimeUnit;
@@ -725,7 +726,9 @@ public final class TlsdDaemon implements AutoCloseable {
         }
         List<String> used = new ArrayList<>(List.of("client role (" + contexts.describe()
                 + (next.allowedTargets().any() ? "" : "; OPENs only to " + next.allowedTargets()) + ")"));
-        Map<ClientTunnel, SslContext> tunnels = new LinkedHashMap<>();
+        Map<String, TunnelConfig> running = new LinkedHashMap<>();
+        config.tunnels().forEach(t -> running.put(t.name(), t));
+        Map<ClientTunnel, Runnable> retargets = new LinkedHashMap<>();
         Map<ClientTunnel, TunnelSettings> tunnelSettings = new LinkedHashMap<>();
         Map<String, ClientTlsContexts> owns = new LinkedHashMap<>();
         Map<String, NewClientTunnel> added = new LinkedHashMap<>();
@@ -743,8 +746,19 @@ public final class TlsdDaemon implements AutoCloseable {
                     continue;
                 }
                 ClientTlsContexts own = clientTunnelContexts(next, t, contexts);
-                tunnels.put(clientTunnels.get(t.name()), own.forAlpn(t.alpn()));
-                tunnelSettings.put(clientTunnels.get(t.name()), settings(next, t));
+                ClientTunnel tunnel = clientTunnels.get(t.name());
+                SslContext context = own.forAlpn(t.alpn());
+                InetSocketAddress target = Addresses.parse(t.target());
+                TunnelConfig before = running.get(t.name());
+                boolean moved = !t.target().equals(before.target()) || !Objects.equals(t.serverName(), before.serverName());
+                retargets.put(tunnel, () -> {
+                    tunnel.target(context, target.getHostString(), target.getPort(), t.serverName());
+                    if (moved) {
+                        log.info("tunnel {}: target {} (TLS server name {}) from now on", t.name(), t.target(),
+                                t.serverName() != null ? t.serverName() : target.getHostString());
+                    }
+                });
+                tunnelSettings.put(tunnel, settings(next, t));
                 if (own != contexts) {
                     owns.put(t.name(), own);
                 }
@@ -761,7 +775,7 @@ public final class TlsdDaemon implements AutoCloseable {
         connector.contexts(contexts);
         connector.timeouts(next.connectTimeout(), next.handshakeTimeout());
         connector.allowedTargets(next.allowedTargets());
-        tunnels.forEach(ClientTunnel::context);
+        retargets.values().forEach(Runnable::run);
         tunnelSettings.forEach(ClientTunnel::settings);
         ClientTlsContexts before = clientTls;
         clientTls = contexts;

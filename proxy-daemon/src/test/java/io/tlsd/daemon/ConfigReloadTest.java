@@ -47,7 +47,7 @@ class ConfigReloadTest {
         ConfigReload reload = ConfigReload.of(running, next);
 
         assertEquals(List.of("worker_threads", "max_handshakes_in_flight",
-                "tunnel moved: listen, servername (its other changes wait with it)",
+                "tunnel moved: listen (its other changes wait with it)",
                 "tunnel old removed (waits for a restart while tunnel moved does)",
                 "tunnel new added (waits for a restart while tunnel moved does)"),
                 reload.notApplied(), "tls.signing is the server role's");

@@ -57,12 +57,12 @@ public final class ClientTunnel implements Tunnel {
     private final Transport transport;
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
-    /** Replaced by {@link #context(SslContext)}; a connection gets the context of the moment it dials the target. */
-    private volatile SslContext context;
     private final InetSocketAddress listen;
-    private final String targetHost;
-    private final int targetPort;
-    private final String serverName;
+    /**
+     * Where connections go and how they are verified; replaced by {@link #context(SslContext)} and
+     * {@link #target}. A connection takes the one of the moment it is accepted.
+     */
+    private volatile Target target;
     /** Replaced by {@link #settings(TunnelSettings)}; a connection reads it when accepted. */
     private volatile TunnelSettings settings;
     /** Resolves the target for every connection (a name may change), off the event loops. */
@@ -99,22 +99,37 @@ public final class ClientTunnel implements Tunnel {
         this.transport = Objects.requireNonNull(transport, "transport == null");
         this.boss = Objects.requireNonNull(boss, "boss == null");
         this.workers = Objects.requireNonNull(workers, "workers == null");
-        this.context = Objects.requireNonNull(context, "context == null");
         this.listen = Objects.requireNonNull(listen, "listen == null");
-        this.targetHost = Objects.requireNonNull(targetHost, "targetHost == null");
         this.settings = Objects.requireNonNull(settings, "settings == null");
-        if (!context.isClient()) {
-            throw new IllegalArgumentException("context is a server context");
-        }
-        if (targetHost.isEmpty()) {
-            throw new IllegalArgumentException("targetHost is empty");
-        }
-        if (targetPort < 1 || targetPort > 65535) {
-            throw new IllegalArgumentException("targetPort " + targetPort + " is not in 1..65535");
-        }
-        this.targetPort = targetPort;
-        this.serverName = serverName == null || serverName.isEmpty() ? targetHost : serverName;
+        this.target = Target.of(context, targetHost, targetPort, serverName);
         this.listener = new Listener(settings.connectionLimit(this::name));
+    }
+
+    /**
+     * The TLS server a connection dials, the name it sends and verifies, and the context it
+     * verifies with: one value, so that a reload that changes a target together with its trust
+     * anchors is seen whole.
+     */
+    private record Target(SslContext context, String host, int port, String serverName) {
+        static Target of(SslContext context, String host, int port, String serverName) {
+            Objects.requireNonNull(context, "context == null");
+            Objects.requireNonNull(host, "targetHost == null");
+            if (!context.isClient()) {
+                throw new IllegalArgumentException("context is a server context");
+            }
+            if (host.isEmpty()) {
+                throw new IllegalArgumentException("targetHost is empty");
+            }
+            if (port < 1 || port > 65535) {
+                throw new IllegalArgumentException("targetPort " + port + " is not in 1..65535");
+            }
+            return new Target(context, host, port, serverName == null || serverName.isEmpty() ? host : serverName);
+        }
+
+        @Override
+        public String toString() {
+            return NetUtil.toSocketAddressString(host, port);
+        }
     }
 
     /**
@@ -124,10 +139,19 @@ public final class ClientTunnel implements Tunnel {
      * @throws IllegalArgumentException if {@code next} is a server context
      */
     public void context(SslContext next) {
-        if (!next.isClient()) {
-            throw new IllegalArgumentException("context is a server context");
-        }
-        context = next;
+        Target now = target;
+        target = Target.of(next, now.host, now.port, now.serverName);
+    }
+
+    /**
+     * Dials {@code host}:{@code port} with {@code context}, sending and verifying {@code
+     * serverName} (null: the host), for the connections accepted from now on (a reload);
+     * connections up already keep their target.
+     *
+     * @throws IllegalArgumentException if {@code context} is a server context, or the host or port is no target
+     */
+    public void target(SslContext context, String host, int port, String serverName) {
+        target = Target.of(context, host, port, serverName);
     }
 
     /**
@@ -150,9 +174,10 @@ public final class ClientTunnel implements Tunnel {
     @Override
     public void start() throws IOException {
         localAddress = listener.bind(transport, boss, workers, listen, new PlainClientInitializer());
+        Target to = target;
         log.info("{}{} → target {}: listening (TLS server name {}, connect timeout {} ms, handshake timeout {} ms, "
                         + "idle timeout {}, max connections {})", settings.logPrefix(), Relay.addressString(localAddress),
-                target(), serverName,
+                to, to.serverName,
                 settings.connectTimeout().toMillis(), settings.handshakeTimeout().toMillis(), idleTimeout(),
                 ConnectionLimit.describe(settings.maxConnections(), settings.maxConnectionsPerClient()));
     }
@@ -200,11 +225,7 @@ public final class ClientTunnel implements Tunnel {
     @Override
     public String toString() {
         return "ClientTunnel " + (localAddress == null ? Relay.addressString(listen) : Relay.addressString(localAddress))
-                + " → " + target();
-    }
-
-    private String target() {
-        return NetUtil.toSocketAddressString(targetHost, targetPort);
+                + " → " + target;
     }
 
     private String idleTimeout() {
@@ -213,7 +234,11 @@ public final class ClientTunnel implements Tunnel {
 
     /** "tunnel NAME 127.0.0.1:8080 → target example.com:443", from the address the client reached. */
     private String name(Channel accepted) {
-        return settings.logPrefix() + Relay.addressString(accepted.localAddress()) + " → target " + target();
+        return name(accepted, target);
+    }
+
+    private String name(Channel accepted, Target to) {
+        return settings.logPrefix() + Relay.addressString(accepted.localAddress()) + " → target " + to;
     }
 
     /** The accepted plain connection from the client, in reading order. */
@@ -224,7 +249,8 @@ public final class ClientTunnel implements Tunnel {
                 return; // closed: the tunnel carries max_connections already
             }
             TunnelSettings with = settings; // what the client is accepted with
-            Relay relay = new Relay(name(ch), End.plain(ch, "client"), listener, with.accessLog());
+            Target to = target; // and where it goes
+            Relay relay = new Relay(name(ch, to), End.plain(ch, "client"), listener, with.accessLog());
             if (!with.idleTimeout().isZero()) {
                 // no bytes either way for the idle timeout: the relay closes both connections
                 ch.pipeline().addLast("idle", new IdleStateHandler(
@@ -233,13 +259,13 @@ public final class ClientTunnel implements Tunnel {
             // the client's bytes to the target, its FIN to a close_notify; reads only once the TLS connection is up
             ch.pipeline().addLast("relay", new RelayHandler(relay, relay.accepted()));
             listener.track(relay);
-            Future<List<InetAddress>> addresses = resolver.resolveAll(targetHost, ch.eventLoop());
+            Future<List<InetAddress>> addresses = resolver.resolveAll(to.host, ch.eventLoop());
             addresses.addListener(resolved -> {
                 if (resolved.isSuccess()) {
-                    dial(relay, addresses.getNow(), 0, with);
+                    dial(relay, addresses.getNow(), 0, with, to);
                 } else if (!relay.isClosed()) {
                     listener.dialFailed(relay);
-                    log.warn("{}: cannot resolve {} for client {}: {}", name(ch), targetHost,
+                    log.warn("{}: cannot resolve {} for client {}: {}", name(ch, to), to.host,
                             relay.accepted().peer(), Relay.describe(resolved.cause()));
                     relay.abort();
                 }
@@ -251,15 +277,17 @@ public final class ClientTunnel implements Tunnel {
     private final class TlsTargetInitializer extends ChannelInitializer<Channel> {
         private final Relay relay;
         private final TunnelSettings with;
+        private final Target to;
 
-        TlsTargetInitializer(Relay relay, TunnelSettings with) {
+        TlsTargetInitializer(Relay relay, TunnelSettings with, Target to) {
             this.relay = relay;
             this.with = with;
+            this.to = to;
         }
 
         @Override
         protected void initChannel(Channel ch) {
-            SslHandler tls = context.newHandler(ch.alloc(), serverName, targetPort);
+            SslHandler tls = to.context.newHandler(ch.alloc(), to.serverName, to.port);
             tls.setHandshakeTimeoutMillis(with.handshakeTimeout().toMillis());
             End target = End.tls(ch, tls, "target");
             ch.pipeline()
@@ -276,15 +304,15 @@ public final class ClientTunnel implements Tunnel {
      * counts and logs its failure. (A connect that failed also fails its channel's handshake, when
      * the channel goes; that is no handshake failure, and the next address may be tried.)
      */
-    private void watchHandshake(Relay relay, SslHandler tls) {
+    private void watchHandshake(Relay relay, SslHandler tls, Target to) {
         tls.handshakeFuture().addListener(handshake -> {
             if (handshake.isSuccess()) {
                 relay.start(null);
             } else if (!relay.isClosed()) {
                 // SslHandler closes the channel after sending its alert; the relay then resets the client.
                 listener.handshakeFailed(relay);
-                log.warn("{}: TLS handshake failed for client {}: {}", name(relay.accepted().channel),
-                        relay.accepted().peer(), TlsFailures.ofHandshake(handshake.cause(), serverName).detail());
+                log.warn("{}: TLS handshake failed for client {}: {}", name(relay.accepted().channel, to),
+                        relay.accepted().peer(), TlsFailures.ofHandshake(handshake.cause(), to.serverName).detail());
             }
         });
     }
@@ -293,12 +321,12 @@ public final class ClientTunnel implements Tunnel {
      * Connects {@code relay}'s client to the target at {@code addresses[next]}, with the settings it
      * was accepted with; an address that refuses or does not answer passes over to the next.
      */
-    private void dial(Relay relay, List<InetAddress> addresses, int next, TunnelSettings with) {
+    private void dial(Relay relay, List<InetAddress> addresses, int next, TunnelSettings with, Target to) {
         Channel client = relay.accepted().channel;
         if (relay.isClosed()) {
             return;
         }
-        InetSocketAddress address = new InetSocketAddress(addresses.get(next), targetPort);
+        InetSocketAddress address = new InetSocketAddress(addresses.get(next), to.port);
         ChannelFuture connect = new Bootstrap()
                 .group(client.eventLoop()) // the same loop as the client: no locks, no hand-offs
                 .channel(transport.socketChannel())
@@ -306,20 +334,20 @@ public final class ClientTunnel implements Tunnel {
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) with.connectTimeout().toMillis())
-                .handler(new TlsTargetInitializer(relay, with))
+                .handler(new TlsTargetInitializer(relay, with, to))
                 .connect(address);
         listener.trackDialed(connect.channel());
         connect.addListener(connected -> {
             if (connected.isSuccess()) {
-                watchHandshake(relay, connect.channel().pipeline().get(SslHandler.class));
+                watchHandshake(relay, connect.channel().pipeline().get(SslHandler.class), to);
             } else if (!relay.isClosed() && next + 1 < addresses.size()) {
-                log.info("{}: connect to {} failed for client {}, trying the next address: {}", name(client),
+                log.info("{}: connect to {} failed for client {}, trying the next address: {}", name(client, to),
                         Relay.addressString(address), relay.accepted().peer(),
                         ConnectFailures.reason(connected.cause(), with.connectTimeout()));
-                dial(relay, addresses, next + 1, with);
+                dial(relay, addresses, next + 1, with, to);
             } else if (!relay.isClosed()) {
                 listener.dialFailed(relay);
-                log.warn("{}: connect failed for client {}: {}", name(client), relay.accepted().peer(),
+                log.warn("{}: connect failed for client {}: {}", name(client, to), relay.accepted().peer(),
                         ConnectFailures.reason(connected.cause(), with.connectTimeout()));
                 relay.abort();
             }
