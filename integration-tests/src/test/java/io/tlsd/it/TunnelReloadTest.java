@@ -133,6 +133,45 @@ class TunnelReloadTest {
         }
     }
 
+    /** A drain waits for the connections of a tunnel a reload removed, and refuses reloads meanwhile. */
+    @Test
+    void aDrainWaitsForARemovedTunnelsConnections() throws Exception {
+        TestPki pki = ServerDaemonFixture.pki(dir);
+        Issued server = pki.issueServer("localhost", "localhost");
+        SSLContext tls = pki.clientContext();
+        try (ServerSocket backend = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            backend.setSoTimeout(10_000);
+            TunnelConfig a = serverTunnel("a", server, backend.getLocalPort(), ServerDaemonFixture.anyLoopbackPort());
+            TunnelConfig b = serverTunnel("b", server, backend.getLocalPort(), ServerDaemonFixture.anyLoopbackPort());
+            TlsdDaemon daemon = TlsdDaemon.start(serverRole(List.of(a, b)));
+            try (SSLSocket held = overTls(tls, daemon.tunnelAddress("a").getPort());
+                 Socket heldAtBackend = backend.accept()) {
+                roundTrip(held, heldAtBackend);
+                daemon.reload(serverRole(List.of(b)));
+
+                java.util.concurrent.CompletableFuture<Boolean> drained = java.util.concurrent.CompletableFuture
+                        .supplyAsync(() -> {
+                            try {
+                                return daemon.drain(Duration.ofSeconds(20));
+                            } catch (InterruptedException e) {
+                                throw new IllegalStateException(e);
+                            }
+                        });
+                Thread.sleep(500);
+                assertFalse(drained.isDone(), "the removed tunnel's connection is still up");
+                IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                        () -> daemon.reload(serverRole(List.of(a, b))));
+                assertEquals("the daemon is stopping: nothing reloaded", refused.getMessage());
+                roundTrip(held, heldAtBackend);
+                held.close(); // both ends close it (each close goes through as a half-close)
+                heldAtBackend.close();
+                assertTrue(drained.get(20, java.util.concurrent.TimeUnit.SECONDS), "ended within the drain");
+            } finally {
+                daemon.close();
+            }
+        }
+    }
+
     /**
      * A client tunnel's target and server name are taken by a reload: connections accepted after
      * it go to the new target; those up already stay with the old one.
@@ -173,6 +212,20 @@ class TunnelReloadTest {
                         roundTrip(after, afterAtBackend);
                     }
                     roundTrip(before, beforeAtBackend); // still to the old target
+                }
+
+                // a target that cannot be one fails the reload before anything of it is applied
+                TunnelConfig extra = TunnelConfig.client("extra", ServerDaemonFixture.anyLoopbackPort(), newTarget,
+                        "other.test");
+                TunnelConfig nowhere = TunnelConfig.client("out", out.listen(), "127.0.0.1:0", "localhost");
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> daemon.reload(client.tunnels(List.of(nowhere, extra)).build()));
+                assertTrue(e.getMessage().startsWith("tunnel out: "), e.getMessage());
+                assertThrows(IllegalArgumentException.class, () -> daemon.tunnelAddress("extra"), "not added");
+                try (Socket still = new Socket(InetAddress.getLoopbackAddress(), outPort);
+                     Socket stillAtBackend = newBackend.accept()) {
+                    still.setSoTimeout(10_000);
+                    roundTrip(still, stillAtBackend);
                 }
             }
         }

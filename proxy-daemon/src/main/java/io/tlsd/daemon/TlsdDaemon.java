@@ -1,7 +1,6 @@
 package io.tlsd.daemon;
 
 import io.netty.channel.EventLoopGroup;
-import io.netty.handler.ssl.SslContext;
 import io.netty.util.DomainWildcardMappingBuilder;
 import io.netty.util.Mapping;
 import io.netty.util.concurrent.DefaultThreadFactory;
@@ -231,7 +230,7 @@ public final class TlsdDaemon implements AutoCloseable {
      */
     private NewClientTunnel clientTunnel(DaemonConfig config, TunnelConfig t, ClientTlsContexts contexts)
             throws SSLException {
-        InetSocketAddress target = Addresses.parse(t.target());
+        InetSocketAddress target = Addresses.unresolved(t.target());
         ClientTlsContexts own;
         try {
             own = clientTunnelContexts(config, t, contexts);
@@ -747,15 +746,16 @@ public final class TlsdDaemon implements AutoCloseable {
                 }
                 ClientTlsContexts own = clientTunnelContexts(next, t, contexts);
                 ClientTunnel tunnel = clientTunnels.get(t.name());
-                SslContext context = own.forAlpn(t.alpn());
-                InetSocketAddress target = Addresses.parse(t.target());
+                InetSocketAddress address = Addresses.unresolved(t.target());
+                ClientTunnel.Target target = ClientTunnel.Target.of(own.forAlpn(t.alpn()), address.getHostString(),
+                        address.getPort(), t.serverName());
                 TunnelConfig before = running.get(t.name());
                 boolean moved = !t.target().equals(before.target()) || !Objects.equals(t.serverName(), before.serverName());
                 retargets.put(tunnel, () -> {
-                    tunnel.target(context, target.getHostString(), target.getPort(), t.serverName());
+                    tunnel.target(target);
                     if (moved) {
                         log.info("tunnel {}: target {} (TLS server name {}) from now on", t.name(), t.target(),
-                                t.serverName() != null ? t.serverName() : target.getHostString());
+                                target.serverName());
                     }
                 });
                 tunnelSettings.put(tunnel, settings(next, t));

@@ -9,6 +9,13 @@ public final class Addresses {
 
     /** An address to bind: an empty host means every address. Not resolved beyond literals and names. */
     public static InetSocketAddress parse(String text) {
+        InetSocketAddress parsed = unresolved(text);
+        return parsed.getHostString().isEmpty() ? new InetSocketAddress(parsed.getPort())
+                : new InetSocketAddress(parsed.getHostString(), parsed.getPort());
+    }
+
+    /** A host and port as written, not resolved (a target resolved for each connection). */
+    public static InetSocketAddress unresolved(String text) {
         int colon = text.lastIndexOf(':');
         if (colon < 0 || colon == text.length() - 1) {
             throw new IllegalArgumentException("expected HOST:PORT, got '" + text + "'");
@@ -26,6 +33,6 @@ public final class Addresses {
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("port " + port + " in '" + text + "' is not in 0..65535");
         }
-        return host.isEmpty() ? new InetSocketAddress(port) : new InetSocketAddress(host, port);
+        return InetSocketAddress.createUnresolved(host, port);
     }
 }

@@ -101,7 +101,7 @@ public final class ClientTunnel implements Tunnel {
         this.workers = Objects.requireNonNull(workers, "workers == null");
         this.listen = Objects.requireNonNull(listen, "listen == null");
         this.settings = Objects.requireNonNull(settings, "settings == null");
-        this.target = Target.of(context, targetHost, targetPort, serverName);
+        this.target = Target.of(Objects.requireNonNull(context, "context == null"), targetHost, targetPort, serverName);
         this.listener = new Listener(settings.connectionLimit(this::name));
     }
 
@@ -109,9 +109,16 @@ public final class ClientTunnel implements Tunnel {
      * The TLS server a connection dials, the name it sends and verifies, and the context it
      * verifies with: one value, so that a reload that changes a target together with its trust
      * anchors is seen whole.
+     *
+     * @param serverName the name to send as SNI and to verify; {@link #of} makes it the host when null
      */
-    private record Target(SslContext context, String host, int port, String serverName) {
-        static Target of(SslContext context, String host, int port, String serverName) {
+    public record Target(SslContext context, String host, int port, String serverName) {
+        /**
+         * @param serverName the name to send as SNI and to verify, or null for {@code host}
+         * @throws IllegalArgumentException if {@code context} is a server context, the host is
+         *     empty or the port not in 1..65535
+         */
+        public static Target of(SslContext context, String host, int port, String serverName) {
             Objects.requireNonNull(context, "context == null");
             Objects.requireNonNull(host, "targetHost == null");
             if (!context.isClient()) {
@@ -133,25 +140,12 @@ public final class ClientTunnel implements Tunnel {
     }
 
     /**
-     * Uses {@code next} (other trust anchors or client certificate) for the connections to the
-     * target dialled from now on; connections up already keep theirs.
-     *
-     * @throws IllegalArgumentException if {@code next} is a server context
+     * Dials {@code next} (another target or server name, other trust anchors or client
+     * certificate) for the connections accepted from now on (a reload); connections up already
+     * keep theirs.
      */
-    public void context(SslContext next) {
-        Target now = target;
-        target = Target.of(next, now.host, now.port, now.serverName);
-    }
-
-    /**
-     * Dials {@code host}:{@code port} with {@code context}, sending and verifying {@code
-     * serverName} (null: the host), for the connections accepted from now on (a reload);
-     * connections up already keep their target.
-     *
-     * @throws IllegalArgumentException if {@code context} is a server context, or the host or port is no target
-     */
-    public void target(SslContext context, String host, int port, String serverName) {
-        target = Target.of(context, host, port, serverName);
+    public void target(Target next) {
+        target = Objects.requireNonNull(next, "next == null");
     }
 
     /**
