@@ -77,8 +77,10 @@ class TunnelReloadTest {
                     assertThrows(IllegalArgumentException.class, () -> daemon.tunnelAddress("a"));
                     roundTrip(held, heldAtBackend); // but what it carries goes on
                     assertEquals(Set.of("b"), tunnelsInMetrics(daemon));
+                    assertEquals(1L, removedTunnelConnections(daemon));
                 }
                 assertTrue(log.awaitLine("tunnel a: closed, its last connection ended", T) != null, log.text());
+                assertEquals(0L, removedTunnelConnections(daemon));
 
                 // a tunnel that cannot listen fails the reload, and nothing of it is applied
                 try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
@@ -241,6 +243,11 @@ class TunnelReloadTest {
                 List.of(), ServerTlsContexts.ClientAuthPolicy.NONE, null, false, Duration.ofMinutes(1),
                 TunnelSettings.DEFAULT_MAX_CONNECTIONS, null, false, 0, List.of(), null, null, List.of(), null, null,
                 null);
+    }
+
+    private static long removedTunnelConnections(TlsdDaemon daemon) {
+        return daemon.metricSamples().stream().filter(m -> m.name().equals("tlsd_removed_tunnel_connections"))
+                .mapToLong(Sample::value).sum();
     }
 
     private static Set<String> tunnelsInMetrics(TlsdDaemon daemon) {

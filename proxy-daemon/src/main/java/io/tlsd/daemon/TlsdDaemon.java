@@ -930,6 +930,13 @@ public final class TlsdDaemon implements AutoCloseable {
                 "settings, listeners and tunnels changed in the configuration file that the last reload could not"
                         + " apply (each one line of its warning): they wait for a restart",
                 changesWaiting));
+        int retiringConnections = 0;
+        for (Tunnel t : retiring.keySet()) {
+            retiringConnections += t.stats().connections();
+        }
+        samples.add(Sample.gauge("tlsd_removed_tunnel_connections",
+                "connections still carried by tunnels a reload removed (they close when these end)",
+                retiringConnections));
         if (listeners != null) {
             samples.addAll(listeners.metricSamples());
         }
