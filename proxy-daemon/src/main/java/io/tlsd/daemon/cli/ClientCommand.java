@@ -109,7 +109,7 @@ final class ClientCommand implements Callable<Integer> {
             if (listen == null || target == null) {
                 throw new IllegalArgumentException("--listen and --target go together");
             }
-            Addresses.parse(target); // fail early on a malformed target
+            Addresses.unresolved(target); // fail early on a malformed target
             List<TunnelConfig> tunnels = new ArrayList<>(builder.tunnels());
             tunnels.add(TunnelConfig.client("tunnel-" + (tunnels.size() + 1), Addresses.parse(listen), target, serverName)
                     .withAccessLog(accessLog).withAllowedServers(allowedServers)

@@ -222,7 +222,7 @@ final class ServerCommand implements Callable<Integer> {
         if (listen == null || cert == null || key == null) {
             throw new IllegalArgumentException("a tunnel needs --listen, --target, --cert and --key");
         }
-        Addresses.parse(target);
+        Addresses.unresolved(target);
         List<TunnelConfig> tunnels = new ArrayList<>(builder.tunnels());
         tunnels.add(new TunnelConfig("tunnel-" + (tunnels.size() + 1), Addresses.parse(listen), target, null,
                 ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile).withOcspFile(ocspFile), alpn,

@@ -347,7 +347,7 @@ public final class ConfigFile {
             String target = string(m.get("target"), where + ".target");
             try {
                 listen = Addresses.parse(string(m.get("listen"), where + ".listen"));
-                Addresses.parse(target);
+                Addresses.unresolved(target); // checked here, resolved where it is used
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(where + ": " + e.getMessage());
             }
@@ -417,7 +417,7 @@ public final class ConfigFile {
             }
             String target = string(r.get("target"), rw + ".target");
             try {
-                Addresses.parse(target);
+                Addresses.unresolved(target); // checked here, resolved where it is used
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(rw + ".target: " + e.getMessage());
             }
