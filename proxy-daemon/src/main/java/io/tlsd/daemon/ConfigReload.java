@@ -8,6 +8,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -178,17 +179,16 @@ final class ConfigReload {
 
     /**
      * The listeners or tunnels to run, in the order of {@code next}: each running one, or the one
-     * of its name in {@code next} when that differs in {@code reloaded} components only; with an
-     * {@code address} (entries a reload adds and removes), those of new names too, and not those
-     * whose names are gone, unless an entry waits for a restart or one added would listen where
-     * one removed does. Adds to {@code notApplied} what else differs, and to {@code entries} the
-     * names of those that stay as they run, are added and are removed.
+     * of its name in {@code next} when that differs in {@code reloaded} components only; those of
+     * new names too, and not those whose names are gone, unless an entry waits for a restart or
+     * one added would listen ({@code address}) where one removed does. Adds to {@code notApplied}
+     * what else differs, and to {@code entries} the names of those that stay as they run, are
+     * added and are removed.
      */
     private static <T extends Record> List<T> match(String kind, List<T> running, List<T> next,
                                                     Function<T, String> name, Set<String> reloaded,
                                                     Consumer<T> check, Function<T, InetSocketAddress> address,
                                                     List<String> notApplied, Entries entries) {
-        boolean addsAndRemoves = address != null;
         Map<String, T> byName = new LinkedHashMap<>();
         next.forEach(entry -> byName.put(name.apply(entry), entry));
         List<T> matched = new ArrayList<>();
@@ -212,9 +212,9 @@ final class ConfigReload {
         }
         // an unnamed tunnel that moved in the file looks like a held change next to an addition or
         // a removal: while one waits for a restart, the others wait with it
-        boolean apply = addsAndRemoves && entries.held.isEmpty();
+        boolean apply = entries.held.isEmpty();
         List<String> heldNames = new ArrayList<>(new TreeSet<>(entries.held));
-        String waits = addsAndRemoves && !apply ? " (waits for a restart while " + kind + (heldNames.size() == 1
+        String waits = !apply ? " (waits for a restart while " + kind + (heldNames.size() == 1
                 ? " " + heldNames.get(0) + " does)" : "s " + String.join(", ", heldNames) + " do)") : "";
         // one added where one removed listens (a rename) cannot listen before the other stops: both wait
         Map<String, String> takenBy = new LinkedHashMap<>(); // removed → added on its address
@@ -250,11 +250,9 @@ final class ConfigReload {
             }
         }
         // in the file's order (the metrics list them so); those it no longer has last
-        List<String> order = next.stream().map(name).toList();
-        matched.sort(Comparator.comparingInt(entry -> {
-            int at = order.indexOf(name.apply(entry));
-            return at < 0 ? Integer.MAX_VALUE : at;
-        }));
+        Map<String, Integer> order = new HashMap<>();
+        next.forEach(entry -> order.put(name.apply(entry), order.size()));
+        matched.sort(Comparator.comparingInt(entry -> order.getOrDefault(name.apply(entry), Integer.MAX_VALUE)));
         return matched;
     }
 

@@ -47,6 +47,7 @@ import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
@@ -92,7 +93,6 @@ public final class TlsdDaemon implements AutoCloseable {
     private final DaemonCounters counters = new DaemonCounters();
     /** What to close, in reverse order of starting; tunnels that a reload adds or removes come and go. */
     private final Deque<AutoCloseable> started = new ConcurrentLinkedDeque<>();
-    private final Map<String, InetSocketAddress> tunnelAddresses = new ConcurrentHashMap<>();
     private final Transport transport;
     private IpcServer ipc;
     private ListenerSet listeners;
@@ -254,23 +254,16 @@ public final class TlsdDaemon implements AutoCloseable {
      * @throws IOException "tunnel NAME: cannot listen on ADDRESS: REASON"
      */
     private <T> void startAll(Map<String, T> made, Function<T, Tunnel> tunnelOf) throws IOException {
-        List<Tunnel> up = new ArrayList<>();
         for (Map.Entry<String, T> entry : made.entrySet()) {
-            Tunnel tunnel = tunnelOf.apply(entry.getValue());
             try {
-                tunnel.start();
-                up.add(tunnel);
+                tunnelOf.apply(entry.getValue()).start();
             } catch (IOException | RuntimeException e) {
-                up.forEach(Tunnel::close);
-                made.values().forEach(m -> tunnelOf.apply(m).close()); // not started: frees a client tunnel's resolver
+                // those started and those not (a client tunnel's resolver) alike; closing is idempotent
+                made.values().forEach(m -> tunnelOf.apply(m).close());
                 throw new IOException("tunnel " + entry.getKey() + ": " + e.getMessage(), e);
             }
         }
-        made.forEach((name, m) -> {
-            Tunnel tunnel = tunnelOf.apply(m);
-            started.push(tunnel);
-            tunnelAddresses.put(name, tunnel.localAddress());
-        });
+        made.values().forEach(m -> started.push(tunnelOf.apply(m)));
     }
 
     /** Warns of a client tunnel's trust settings that are likely a mistake. */
@@ -439,7 +432,8 @@ public final class TlsdDaemon implements AutoCloseable {
      * treats client certificates ({@code client_auth}, {@code client_ca_file}, {@code
      * client_crl_file}, {@code allowed_clients}), its ALPN protocols; a server tunnel's backends
      * ({@code target}, {@code routes}); the client role's trust anchors, revocation lists and
-     * client certificate, a client tunnel's own, and its {@code allowed_servers}; a tunnel's idle
+     * client certificate, a client tunnel's own, its {@code allowed_servers}, {@code target} and
+     * {@code servername}; a tunnel's idle
      * timeout, connection limits and access log, a listener's handshake timeout, backlog and
      * pending limits; the connect and handshake timeouts; {@code max_sessions} and {@code
      * max_sessions_per_uid}. Connections already up keep what they started with, sessions their
@@ -612,24 +606,15 @@ public final class TlsdDaemon implements AutoCloseable {
             serverTunnelTls.put(t.name(), contexts);
             served.add("tunnel " + t.name() + " (" + contexts.describe() + "; " + limits(t) + ")");
         });
-        Map<String, ServerTunnel> now = new LinkedHashMap<>(); // in the file's order, as the metrics list them
-        for (TunnelConfig t : next.tunnels()) {
-            NewServerTunnel m = added.get(t.name());
-            now.put(t.name(), m != null ? m.tunnel() : serverTunnels.get(t.name()));
-            if (m != null) {
-                serverTunnelTls.put(t.name(), m.contexts());
-                served.add("tunnel " + t.name() + " added, listening on " + ConnectionInfos.addressString(m.tunnel().localAddress())
-                        + " (" + m.contexts().describe() + "; " + limits(t) + ")");
-            }
-        }
         if (listeners != null) {
             served.addAll(listeners.remove(plan.removedListeners()));
         }
-        for (String name : plan.removedTunnels()) {
-            serverTunnelTls.remove(name);
-            served.add(retire(name, serverTunnels.get(name)));
-        }
-        serverTunnels = now;
+        added.forEach((name, m) -> serverTunnelTls.put(name, m.contexts()));
+        plan.removedTunnels().forEach(serverTunnelTls::remove);
+        Map<String, ServerTunnel> fresh = new LinkedHashMap<>();
+        added.forEach((name, m) -> fresh.put(name, m.tunnel()));
+        serverTunnels = afterReload(next.tunnels(), serverTunnels, fresh, plan.removedTunnels(),
+                name -> added.get(name).contexts().describe(), served);
         return served;
     }
 
@@ -655,12 +640,37 @@ public final class TlsdDaemon implements AutoCloseable {
 
     /** Undoes {@link #startAdded}, for a reload that fails after it. */
     private <T> void stopAdded(Map<String, T> added, Function<T, Tunnel> tunnelOf) {
-        added.forEach((name, m) -> {
+        added.values().forEach(m -> {
             Tunnel tunnel = tunnelOf.apply(m);
             started.remove(tunnel);
-            tunnelAddresses.remove(name);
             tunnel.close();
         });
+    }
+
+    /**
+     * The tunnels of one role after a reload, in the order of {@code tunnels} (the applied
+     * configuration's): those running, and those {@code added}; adds a line per added tunnel to
+     * {@code out}, and retires those {@code removed}.
+     *
+     * @param describe an added tunnel's TLS settings, by name, for its line
+     */
+    private <T extends Tunnel> Map<String, T> afterReload(List<TunnelConfig> tunnels, Map<String, T> running,
+                                                          Map<String, T> added, Set<String> removed,
+                                                          Function<String, String> describe, List<String> out) {
+        Map<String, T> now = new LinkedHashMap<>();
+        for (TunnelConfig t : tunnels) {
+            T fresh = added.get(t.name());
+            now.put(t.name(), fresh != null ? fresh : running.get(t.name()));
+            if (fresh != null) {
+                out.add("tunnel " + t.name() + " added, listening on "
+                        + ConnectionInfos.addressString(fresh.localAddress()) + " (" + describe.apply(t.name()) + "; "
+                        + limits(t) + ")");
+            }
+        }
+        for (String name : removed) {
+            out.add(retire(name, running.get(name)));
+        }
+        return now;
     }
 
     /**
@@ -671,7 +681,6 @@ public final class TlsdDaemon implements AutoCloseable {
      */
     private String retire(String name, Tunnel tunnel) {
         tunnel.stopAccepting();
-        tunnelAddresses.remove(name);
         retiring.put(tunnel, name);
         int connections = tunnel.stats().connections();
         log.info("tunnel {}: removed by the reload; it stopped listening{}", name,
@@ -747,7 +756,7 @@ public final class TlsdDaemon implements AutoCloseable {
                 ClientTlsContexts own = clientTunnelContexts(next, t, contexts);
                 ClientTunnel tunnel = clientTunnels.get(t.name());
                 InetSocketAddress address = Addresses.unresolved(t.target());
-                ClientTunnel.Target target = ClientTunnel.Target.of(own.forAlpn(t.alpn()), address.getHostString(),
+                ClientTunnel.Target target = new ClientTunnel.Target(own.forAlpn(t.alpn()), address.getHostString(),
                         address.getPort(), t.serverName());
                 TunnelConfig before = running.get(t.name());
                 boolean moved = !t.target().equals(before.target()) || !Objects.equals(t.serverName(), before.serverName());
@@ -783,20 +792,12 @@ public final class TlsdDaemon implements AutoCloseable {
         clientTunnelTls.putAll(owns);
         // a held tunnel that used the client role's settings still does: its certificate stays in the metrics
         plan.heldTunnels().forEach(name -> clientTunnelTls.putIfAbsent(name, before));
-        Map<String, ClientTunnel> now = new LinkedHashMap<>(); // in the file's order, as the metrics list them
-        for (TunnelConfig t : next.tunnels()) {
-            NewClientTunnel m = added.get(t.name());
-            now.put(t.name(), m != null ? m.tunnel() : clientTunnels.get(t.name()));
-            if (m != null) {
-                used.add("tunnel " + t.name() + " added, listening on " + ConnectionInfos.addressString(m.tunnel().localAddress())
-                        + " (" + (m.own() != contexts ? m.own().describe() : "the client role's TLS settings") + "; "
-                        + limits(t) + ")");
-            }
-        }
-        for (String name : plan.removedTunnels()) {
-            used.add(retire(name, clientTunnels.get(name)));
-        }
-        clientTunnels = now;
+        Map<String, ClientTunnel> fresh = new LinkedHashMap<>();
+        added.forEach((name, m) -> fresh.put(name, m.tunnel()));
+        clientTunnels = afterReload(next.tunnels(), clientTunnels, fresh, plan.removedTunnels(), name -> {
+            ClientTlsContexts own = added.get(name).own();
+            return own != contexts ? own.describe() : "the client role's TLS settings";
+        }, used);
         return used;
     }
 
@@ -1044,12 +1045,12 @@ public final class TlsdDaemon implements AutoCloseable {
 
     /** Where a tunnel listens (useful when configured with port 0). */
     public InetSocketAddress tunnelAddress(String name) {
-        InetSocketAddress address = tunnelAddresses.get(name);
-        if (address == null) {
-            throw new IllegalArgumentException("no tunnel '" + name + "' (tunnels: "
-                    + new java.util.TreeSet<>(tunnelAddresses.keySet()) + ")");
+        Map<String, ? extends Tunnel> tunnels = config.role() == DaemonConfig.Role.SERVER ? serverTunnels : clientTunnels;
+        Tunnel tunnel = tunnels.get(name);
+        if (tunnel == null) {
+            throw new IllegalArgumentException("no tunnel '" + name + "' (tunnels: " + tunnels.keySet() + ")");
         }
-        return address;
+        return tunnel.localAddress();
     }
 
     public DaemonCounters.Snapshot stats() {

@@ -26,9 +26,11 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -132,7 +134,7 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
      * @throws IllegalArgumentException naming the listener and the file, if one cannot be used, or
      *     the listener that cannot listen; or a listener this set does not have, not in {@code added}
      */
-    public List<String> reload(List<ListenerConfig> configs, java.util.Set<String> added) {
+    public List<String> reload(List<ListenerConfig> configs, Set<String> added) {
         Map<String, TlsListener> running = listeners;
         Map<TlsListener, ListenerConfig> nextConfigs = new LinkedHashMap<>();
         Map<TlsListener, ServerTlsContexts> next = new LinkedHashMap<>();
@@ -169,12 +171,16 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
                     + ", max pending connections " + ConnectionLimit.describe(c.maxPendingConnections(),
                     c.maxPendingConnectionsPerClient()) + ")");
         });
-        Map<String, TlsListener> now = new LinkedHashMap<>(running);
-        made.forEach((name, listener) -> {
-            now.put(name, listener);
-            reloaded.add("listener " + name + " added, listening on " + ConnectionInfos.addressString(
-                    listener.localAddress()) + " (" + listener.contexts().describe() + ")");
-        });
+        Map<String, TlsListener> now = new LinkedHashMap<>(); // in the order of configs, then those not in it
+        for (ListenerConfig config : configs) {
+            TlsListener fresh = made.get(config.name());
+            now.put(config.name(), fresh != null ? fresh : running.get(config.name()));
+            if (fresh != null) {
+                reloaded.add("listener " + config.name() + " added, listening on " + ConnectionInfos.addressString(
+                        fresh.localAddress()) + " (" + fresh.contexts().describe() + ")");
+            }
+        }
+        running.forEach(now::putIfAbsent);
         listeners = now;
         return reloaded;
     }
@@ -186,7 +192,7 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
      *
      * @return what became of each, for the log
      */
-    public List<String> remove(java.util.Collection<String> names) {
+    public List<String> remove(Collection<String> names) {
         Map<String, TlsListener> now = new LinkedHashMap<>(listeners);
         List<TlsListener> removed = new ArrayList<>();
         for (String name : names) {

@@ -179,7 +179,7 @@ final class TlsListener {
                                 && !ProxyProtocolIn.install(ch, balancers, proxyRefusals, "listener " + now.name())) {
                             return; // closed: not from a balancer of proxy_protocol_sources
                         } // else first: the balancer's header, then TLS
-                        if (!pending.admit(ch)) {
+                        if (!pending.admit(ch, balancers != null)) {
                             return; // closed: max_pending_connections clients handshake or wait already
                         }
                         keepalive.apply(ch);

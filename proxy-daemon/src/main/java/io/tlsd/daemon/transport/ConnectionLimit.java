@@ -86,19 +86,25 @@ public final class ConnectionLimit {
     /**
      * Takes a place for the newly accepted {@code ch}, given back when it closes; or, when every
      * place is taken, closes {@code ch} and returns false. Call it first thing in the child
-     * channel's initializer, after {@link ProxyProtocolIn#install} if the connection is to begin
-     * with a PROXY header: its client's share is then taken when the header has been read.
+     * channel's initializer.
      */
     public boolean admit(Channel ch) {
+        return admit(ch, false);
+    }
+
+    /**
+     * As {@link #admit(Channel)}; with {@code clientFromHeader} (the connection begins with a PROXY
+     * header, {@link ProxyProtocolIn#install}), its client's share is taken when the header has been
+     * read, for the client it names.
+     */
+    public boolean admit(Channel ch, boolean clientFromHeader) {
         // the client's share first: a client over it must not hold an overall place even briefly
         int max = this.max;
         int perClientMax = this.perClientMax;
         // counted per client without a limit too, so that one set by a reload counts what is open
-        InetAddress client = ProxyProtocolIn.awaitsHeader(ch) ? null : clientAddress(ch.remoteAddress());
+        InetAddress client = clientFromHeader ? null : clientAddress(ch.remoteAddress());
         if (client != null && !takePerClient(client, perClientMax)) {
-            refused.increment();
-            warnPerClient(ch, perClientMax);
-            ch.close();
+            refusePerClient(ch, perClientMax);
             return false;
         }
         int n;
@@ -205,6 +211,13 @@ public final class ConnectionLimit {
         return perClient.size();
     }
 
+    /** Closes {@code ch}, whose client holds its share: counted, and warned of at most every 10 s. */
+    private void refusePerClient(Channel ch, int perClientMax) {
+        refused.increment();
+        warnPerClient(ch, perClientMax);
+        ch.close();
+    }
+
     private void warnPerClient(Channel ch, int perClientMax) {
         if (perClientWarnings.due()) {
             SocketAddress client = ProxyProtocolIn.clientOf(ch);
@@ -242,9 +255,7 @@ public final class ConnectionLimit {
             }
             int perClientMax = ConnectionLimit.this.perClientMax;
             if (!takePerClient(named, perClientMax)) {
-                refused.increment();
-                warnPerClient(ch, perClientMax);
-                ch.close(); // gives the overall place back
+                refusePerClient(ch, perClientMax); // its close gives the overall place back
                 return false;
             }
             synchronized (this) {

@@ -98,14 +98,9 @@ public final class ProxyProtocolIn {
         }
     }
 
-    /** Whether {@code ch} is to begin with a PROXY header that has not been read yet. */
-    public static boolean awaitsHeader(Channel ch) {
-        return ch.pipeline().get(Reader.class) != null;
-    }
-
     /**
      * Runs {@code action} on {@code ch}'s event loop once its PROXY header has been read and its
-     * client admitted ({@link ConnectionLimit}), or now if it awaits none ({@link #awaitsHeader});
+     * client admitted ({@link ConnectionLimit}), or now if it has been read or none is awaited;
      * never if it closes first. Call it on {@code ch}'s event loop.
      */
     public static void afterHeader(Channel ch, Runnable action) {

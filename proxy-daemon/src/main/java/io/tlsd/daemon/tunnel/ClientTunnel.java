@@ -26,8 +26,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Accepts plain TCP connections and carries each one over a new TLS connection to a fixed
- * target, like {@code stunnel} in client mode: applications that cannot speak TLS talk plain TCP
+ * Accepts plain TCP connections and carries each one over a new TLS connection to the target,
+ * like {@code stunnel} in client mode (a reload may point it elsewhere, {@link #target(Target)}): applications that cannot speak TLS talk plain TCP
  * to the listen address.
  *
  * <pre>{@code
@@ -59,8 +59,8 @@ public final class ClientTunnel implements Tunnel {
     private final EventLoopGroup workers;
     private final InetSocketAddress listen;
     /**
-     * Where connections go and how they are verified; replaced by {@link #context(SslContext)} and
-     * {@link #target}. A connection takes the one of the moment it is accepted.
+     * Where connections go and how they are verified; replaced by {@link #target(Target)}. A
+     * connection takes the one of the moment it is accepted.
      */
     private volatile Target target;
     /** Replaced by {@link #settings(TunnelSettings)}; a connection reads it when accepted. */
@@ -101,7 +101,7 @@ public final class ClientTunnel implements Tunnel {
         this.workers = Objects.requireNonNull(workers, "workers == null");
         this.listen = Objects.requireNonNull(listen, "listen == null");
         this.settings = Objects.requireNonNull(settings, "settings == null");
-        this.target = Target.of(Objects.requireNonNull(context, "context == null"), targetHost, targetPort, serverName);
+        this.target = new Target(context, targetHost, targetPort, serverName);
         this.listener = new Listener(settings.connectionLimit(this::name));
     }
 
@@ -110,7 +110,7 @@ public final class ClientTunnel implements Tunnel {
      * verifies with: one value, so that a reload that changes a target together with its trust
      * anchors is seen whole.
      *
-     * @param serverName the name to send as SNI and to verify; {@link #of} makes it the host when null
+     * @param serverName the name to send as SNI and to verify; the host when null or empty
      */
     public record Target(SslContext context, String host, int port, String serverName) {
         /**
@@ -118,7 +118,7 @@ public final class ClientTunnel implements Tunnel {
          * @throws IllegalArgumentException if {@code context} is a server context, the host is
          *     empty or the port not in 1..65535
          */
-        public static Target of(SslContext context, String host, int port, String serverName) {
+        public Target {
             Objects.requireNonNull(context, "context == null");
             Objects.requireNonNull(host, "targetHost == null");
             if (!context.isClient()) {
@@ -130,7 +130,7 @@ public final class ClientTunnel implements Tunnel {
             if (port < 1 || port > 65535) {
                 throw new IllegalArgumentException("targetPort " + port + " is not in 1..65535");
             }
-            return new Target(context, host, port, serverName == null || serverName.isEmpty() ? host : serverName);
+            serverName = serverName == null || serverName.isEmpty() ? host : serverName;
         }
 
         @Override
@@ -239,7 +239,7 @@ public final class ClientTunnel implements Tunnel {
     private final class PlainClientInitializer extends ChannelInitializer<Channel> {
         @Override
         protected void initChannel(Channel ch) {
-            if (!listener.admit(ch)) {
+            if (!listener.admit(ch, false)) {
                 return; // closed: the tunnel carries max_connections already
             }
             TunnelSettings with = settings; // what the client is accepted with

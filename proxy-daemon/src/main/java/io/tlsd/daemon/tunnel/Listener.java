@@ -96,9 +96,12 @@ final class Listener {
     /**
      * Whether a newly accepted connection may go on; if not, it has been closed. Called first in the
      * child channel's initializer, before any TLS or backend work is spent on the connection.
+     *
+     * @param clientFromHeader the connection begins with a PROXY header, whose client is counted
+     *     per client ({@link ConnectionLimit#admit(Channel, boolean)})
      */
-    boolean admit(Channel accepted) {
-        return limit.admit(accepted);
+    boolean admit(Channel accepted, boolean clientFromHeader) {
+        return limit.admit(accepted, clientFromHeader);
     }
 
     TunnelStats stats() {

@@ -18,6 +18,7 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.Mapping;
+import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.PromiseNotifier;
 import io.tlsd.daemon.transport.ConnectFailures;
 import io.tlsd.daemon.transport.ConnectionLimit;
@@ -371,7 +372,7 @@ public final class ServerTunnel implements Tunnel {
             if (proxySources != null && !ProxyProtocolIn.install(ch, proxySources, proxyRefusals, name(ch))) {
                 return; // closed: not from a balancer of proxy_protocol_sources
             } // else first: the balancer's header, then TLS
-            if (!listener.admit(ch)) {
+            if (!listener.admit(ch, proxySources != null)) {
                 return; // closed: the tunnel carries max_connections already
             }
             TunnelSettings with = settings; // what the client is accepted with, as `now`
@@ -386,7 +387,7 @@ public final class ServerTunnel implements Tunnel {
                 tls.setHandshakeTimeoutMillis(with.handshakeTimeout().toMillis());
                 // the handshake within its timeout, then decrypts from and encrypts to the client
                 ch.pipeline().addLast("tls", tls);
-                carry(ch, tls, now.backend(), with);
+                carry(ch, tls, now.backend(), with, proxySources != null);
             } else {
                 ch.pipeline()
                         // reads the ClientHello, then replaces itself with the SslHandler its SNI name picks
@@ -400,14 +401,16 @@ public final class ServerTunnel implements Tunnel {
 
     /**
      * Relays {@code client}, whose {@code tls} handler is (or is about to be) in its pipeline, to
-     * {@code target}, with the settings it was accepted with.
+     * {@code target}, with the settings it was accepted with; {@code afterHeader}: once its PROXY
+     * header has been read.
      */
-    private void carry(Channel client, SslHandler tls, InetSocketAddress target, TunnelSettings with) {
+    private void carry(Channel client, SslHandler tls, InetSocketAddress target, TunnelSettings with,
+                       boolean afterHeader) {
         Relay relay = new Relay(name(client, target), End.tls(client, tls, "client"), listener, with.accessLog());
         // the client's decrypted bytes to the backend, its close_notify to a FIN
         client.pipeline().addLast("relay", new RelayHandler(relay, relay.accepted()));
         listener.track(relay);
-        dialBackend(relay, tls, target, with);
+        dialBackend(relay, tls, target, with, afterHeader);
     }
 
     /**
@@ -444,7 +447,7 @@ public final class ServerTunnel implements Tunnel {
             tls.setHandshakeTimeoutMillis(Math.max(1, with.handshakeTimeout().toMillis() - spentMillis));
             // hostname(): the name that picked the context (lower case, null for none), set by now
             carry(client, tls, served.backendsBySni() == null ? served.backend()
-                    : served.backendsBySni().map(hostname()), with);
+                    : served.backendsBySni().map(hostname()), with, false); // any PROXY header came before the ClientHello
             return tls;
         }
 
@@ -517,24 +520,35 @@ public final class ServerTunnel implements Tunnel {
         }
     }
 
-    private void dialBackend(Relay relay, SslHandler tls, InetSocketAddress target, TunnelSettings with) {
+    /** Dials the backend {@code target} for {@code relay}'s client, on the client's loop. */
+    private ChannelFuture connect(Relay relay, InetSocketAddress target, TunnelSettings with) {
+        Channel client = relay.accepted().channel;
+        ChannelFuture dialing = new Bootstrap()
+                .group(client.eventLoop()) // the same loop as the client: no locks, no hand-offs
+                .channel(transport.socketChannel())
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) with.connectTimeout().toMillis())
+                .handler(new PlainBackendInitializer(relay))
+                .connect(target);
+        listener.trackDialed(dialing.channel());
+        return dialing;
+    }
+
+    private void dialBackend(Relay relay, SslHandler tls, InetSocketAddress target, TunnelSettings with,
+                             boolean afterHeader) {
         Channel client = relay.accepted().channel;
         String name = name(client, target);
-        // behind a balancer, not before its PROXY header named the client and the client was admitted
-        ChannelPromise connect = client.newPromise();
-        ProxyProtocolIn.afterHeader(client, () -> {
-            ChannelFuture dialing = new Bootstrap()
-                    .group(client.eventLoop()) // the same loop as the client: no locks, no hand-offs
-                    .channel(transport.socketChannel())
-                    .option(ChannelOption.AUTO_READ, false)
-                    .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                    .option(ChannelOption.TCP_NODELAY, true)
-                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) with.connectTimeout().toMillis())
-                    .handler(new PlainBackendInitializer(relay))
-                    .connect(target);
-            listener.trackDialed(dialing.channel());
-            PromiseNotifier.cascade(dialing, connect);
-        });
+        Future<Void> connect;
+        if (afterHeader) {
+            // behind a balancer, not before its PROXY header named the client and the client was admitted
+            ChannelPromise dialled = client.newPromise();
+            ProxyProtocolIn.afterHeader(client, () -> PromiseNotifier.cascade(connect(relay, target, with), dialled));
+            connect = dialled;
+        } else {
+            connect = connect(relay, target, with);
+        }
         connect.addListener(connected -> {
             if (connected.isSuccess()) {
                 if (tls.handshakeFuture().isSuccess()) {

@@ -191,8 +191,7 @@ class ConnectionLimitTest {
     private static EmbeddedChannel proxied(ConnectionLimit limit, String balancer, String client, boolean admitted) {
         EmbeddedChannel ch = from(balancer, 50000);
         assertTrue(ProxyProtocolIn.install(ch, ProxySources.ANY, new ProxyProtocolIn.Refusals(), "listener test"));
-        assertTrue(ProxyProtocolIn.awaitsHeader(ch));
-        assertTrue(limit.admit(ch), "the balancer's own address is not what is counted");
+        assertTrue(limit.admit(ch, true), "the balancer's own address is not what is counted");
         ch.writeInbound(Unpooled.copiedBuffer("PROXY TCP4 " + client + " 10.0.0.9 4000 443\r\n", StandardCharsets.US_ASCII));
         assertEquals(admitted, ch.isOpen(), client);
         assertEquals(new InetSocketAddress(client, 4000), ProxyProtocolIn.clientOf(ch));
@@ -216,7 +215,7 @@ class ConnectionLimitTest {
         // what waits for the header runs once it is read and the client admitted, and only then
         EmbeddedChannel waiting = from("10.0.0.2", 50001);
         ProxyProtocolIn.install(waiting, ProxySources.ANY, new ProxyProtocolIn.Refusals(), "listener test");
-        assertTrue(limit.admit(waiting));
+        assertTrue(limit.admit(waiting, true));
         ProxyProtocolIn.afterHeader(waiting, () -> ran.add(() -> { }));
         assertTrue(ran.isEmpty());
         // the header and the first bytes after it in one read, as balancers send them
@@ -229,13 +228,12 @@ class ConnectionLimitTest {
         a1.close();
         EmbeddedChannel a4 = from("10.0.0.2", 50002);
         ProxyProtocolIn.install(a4, ProxySources.ANY, new ProxyProtocolIn.Refusals(), "listener test");
-        assertTrue(limit.admit(a4));
+        assertTrue(limit.admit(a4, true));
         ProxyProtocolIn.afterHeader(a4, () -> ran.add(() -> { }));
         a4.writeInbound(Unpooled.copiedBuffer("PROXY TCP4 203.0.113.5 10.0.0.9 4002 443\r\n",
                 StandardCharsets.US_ASCII));
         assertTrue(a4.isOpen(), "a1 gave its client's place back");
         assertEquals(1, ran.size());
-        assertFalse(ProxyProtocolIn.awaitsHeader(a4));
         ProxyProtocolIn.afterHeader(a4, () -> ran.add(() -> { }));
         assertEquals(2, ran.size(), "after the header: at once");
 
@@ -250,14 +248,14 @@ class ConnectionLimitTest {
                 "max_pending_connections_per_client", 1);
         EmbeddedChannel ch = from("10.0.0.2", 50000);
         ProxyProtocolIn.install(ch, ProxySources.ANY, new ProxyProtocolIn.Refusals(), "listener test");
-        assertTrue(limit.admit(ch));
+        assertTrue(limit.admit(ch, true));
         ch.close();
         assertEquals(0, limit.admitted());
         assertEquals(0, limit.clients());
         // a header that names no client (UNKNOWN here; LOCAL, the balancer's health check, alike) counts the balancer
         EmbeddedChannel check = from("10.0.0.2", 50001);
         ProxyProtocolIn.install(check, ProxySources.ANY, new ProxyProtocolIn.Refusals(), "listener test");
-        assertTrue(limit.admit(check));
+        assertTrue(limit.admit(check, true));
         check.writeInbound(Unpooled.copiedBuffer("PROXY UNKNOWN\r\n", StandardCharsets.US_ASCII));
         assertTrue(check.isOpen());
         assertEquals(1, limit.clients());
