@@ -23,9 +23,9 @@ import java.util.function.Function;
 /**
  * What a reload takes from a configuration read again ({@link TlsdDaemon#reload(DaemonConfig)}):
  * the TLS settings of the listeners and tunnels the daemon runs (and a server tunnel's backends,
- * their connection limits), listeners and tunnels added and removed, the connect and handshake
- * timeouts, and the client role's trust, and nothing else. Every other change (an address, the
- * session {@code limits}, worker threads) needs a restart; it is listed, by its key in the
+ * their connection limits), listeners and tunnels added and removed, tunnels replaced, the connect
+ * and handshake timeouts, and the client role's trust, and nothing else. Every other change (a
+ * listener's address, the session {@code limits}, worker threads) needs a restart; it is listed, by its key in the
  * configuration file, so that the log says what was not applied.
  *
  * <p>A listener or tunnel of the new configuration is the running one of the same name. When
@@ -37,10 +37,12 @@ import java.util.function.Function;
  *
  * <p>A listener or tunnel of a new name is added ({@link #addedListeners()}, {@link
  * #addedTunnels()}), one whose name is gone is removed ({@link #removedListeners()}, {@link
- * #removedTunnels()}): unless another of its kind waits for a restart, because a tunnel without a
- * {@code name} that moves in the file looks like a change of its neighbour's address, a removal
- * or an addition; then those wait for the restart too. So do one added where one removed
- * listens (a rename) and that one.
+ * #removedTunnels()}), and a tunnel whose other settings changed (its {@code listen}, a server
+ * tunnel's {@code proxy_protocol}) is replaced ({@link #replacedTunnels()}): unless one would listen
+ * where a socket the reload frees still does (a rename, a change on the same address, or a
+ * tunnel without a {@code name}, named by its place, that moved in the file and so took its
+ * neighbour's name and address), or another of its kind waits for a restart; then none of them
+ * is added, removed or replaced until a restart.
  *
  * <p>Taken from the new configuration:
  * <ul>
@@ -118,6 +120,7 @@ final class ConfigReload {
     private final Set<String> heldTunnels;
     private final Set<String> addedTunnels;
     private final Set<String> removedTunnels;
+    private final Set<String> replacedTunnels;
 
     private ConfigReload(DaemonConfig applied, List<String> notApplied, Entries listeners, Entries tunnels) {
         this.applied = applied;
@@ -128,6 +131,7 @@ final class ConfigReload {
         this.heldTunnels = Set.copyOf(tunnels.held);
         this.addedTunnels = Set.copyOf(tunnels.added);
         this.removedTunnels = Set.copyOf(tunnels.removed);
+        this.replacedTunnels = Set.copyOf(tunnels.replaced);
     }
 
     /** The names of the listeners or tunnels that stay as they run, are added, are removed. */
@@ -135,6 +139,7 @@ final class ConfigReload {
         final Set<String> held = new HashSet<>();
         final Set<String> added = new HashSet<>();
         final Set<String> removed = new HashSet<>();
+        final Set<String> replaced = new HashSet<>();
     }
 
     /**
@@ -162,10 +167,11 @@ final class ConfigReload {
         Entries listenerEntries = new Entries();
         Entries tunnelEntries = new Entries();
         List<ListenerConfig> listeners = match("listener", running.listeners(), next.listeners(),
-                ListenerConfig::name, LISTENER_RELOADED, l -> { }, ListenerConfig::address, notApplied, listenerEntries);
+                ListenerConfig::name, LISTENER_RELOADED, l -> { }, ListenerConfig::address, false, notApplied,
+                listenerEntries);
         List<TunnelConfig> tunnels = match("tunnel", running.tunnels(), next.tunnels(), TunnelConfig::name,
                 server ? SERVER_TUNNEL_RELOADED : CLIENT_TUNNEL_RELOADED, t -> t.checkRole(server), TunnelConfig::listen,
-                notApplied, tunnelEntries);
+                true, notApplied, tunnelEntries);
 
         DaemonConfig.Builder applied = running.toBuilder().listeners(listeners).tunnels(tunnels)
                 .connectTimeout(next.connectTimeout()).handshakeTimeout(next.handshakeTimeout())
@@ -179,20 +185,25 @@ final class ConfigReload {
 
     /**
      * The listeners or tunnels to run, in the order of {@code next}: each running one, or the one
-     * of its name in {@code next} when that differs in {@code reloaded} components only; those of
-     * new names too, and not those whose names are gone, unless an entry waits for a restart or
-     * one added would listen ({@code address}) where one removed does. Adds to {@code notApplied}
-     * what else differs, and to {@code entries} the names of those that stay as they run, are
-     * added and are removed.
+     * of its name in {@code next} when that differs in {@code reloaded} components only; with
+     * {@code replaces}, one that differs in others too (a new socket: the old one retires); those
+     * of new names too, and not those whose names are gone. Unless an entry waits for a restart,
+     * or one added or replaced would listen ({@code address}) where one removed or replaced does
+     * (a rename, an unnamed tunnel that moved in the file): then none is added, removed or
+     * replaced. Adds to {@code notApplied} what waits, and to {@code entries} the names of those
+     * that stay as they run, are added, removed and replaced.
      */
     private static <T extends Record> List<T> match(String kind, List<T> running, List<T> next,
                                                     Function<T, String> name, Set<String> reloaded,
                                                     Consumer<T> check, Function<T, InetSocketAddress> address,
-                                                    List<String> notApplied, Entries entries) {
+                                                    boolean replaces, List<String> notApplied, Entries entries) {
         Map<String, T> byName = new LinkedHashMap<>();
         next.forEach(entry -> byName.put(name.apply(entry), entry));
         List<T> matched = new ArrayList<>();
         List<T> gone = new ArrayList<>();
+        List<T> movingNow = new ArrayList<>();
+        List<T> movingThen = new ArrayList<>();
+        List<String> movingChanges = new ArrayList<>();
         for (T now : running) {
             T then = byName.remove(name.apply(now));
             if (then == null) {
@@ -203,6 +214,10 @@ final class ConfigReload {
             List<String> changed = changed(now, then, reloaded);
             if (changed.isEmpty()) {
                 matched.add(then); // differs from the running one in reloaded settings only
+            } else if (replaces) {
+                movingNow.add(now);
+                movingThen.add(then);
+                movingChanges.add(kind + " " + name.apply(now) + ": " + String.join(", ", changed));
             } else {
                 notApplied.add(entryWaits(kind + " " + name.apply(now), changed,
                         !changed(now, then, Set.of()).equals(changed)));
@@ -210,43 +225,54 @@ final class ConfigReload {
                 entries.held.add(name.apply(now));
             }
         }
-        // an unnamed tunnel that moved in the file looks like a held change next to an addition or
-        // a removal: while one waits for a restart, the others wait with it
-        boolean apply = entries.held.isEmpty();
-        List<String> heldNames = new ArrayList<>(new TreeSet<>(entries.held));
-        String waits = !apply ? " (waits for a restart while " + kind + (heldNames.size() == 1
-                ? " " + heldNames.get(0) + " does)" : "s " + String.join(", ", heldNames) + " do)") : "";
-        // one added where one removed listens (a rename) cannot listen before the other stops: both wait
-        Map<String, String> takenBy = new LinkedHashMap<>(); // removed → added on its address
-        Map<String, String> onAddressOf = new LinkedHashMap<>(); // added → removed
-        for (T then : apply ? byName.values() : List.<T>of()) {
-            for (T now : gone) {
+        // what would listen anew where a socket that the reload frees still listens: a rename, a
+        // change that needs a new socket on the same address, or an unnamed tunnel that moved in
+        // the file and took its neighbour's name (tunnel-N); none of those can be done in place
+        List<T> takers = new ArrayList<>(byName.values());
+        takers.addAll(movingThen);
+        List<T> freed = new ArrayList<>(gone);
+        freed.addAll(movingNow);
+        Set<String> clashes = new java.util.LinkedHashSet<>();
+        for (T then : takers) {
+            for (T now : freed) {
                 if (sameListeningSocket(address.apply(now), address.apply(then))) {
-                    takenBy.put(name.apply(now), name.apply(then));
-                    onAddressOf.put(name.apply(then), name.apply(now));
+                    clashes.add(name.apply(then).equals(name.apply(now))
+                            ? kind + " " + name.apply(now) + " needs a new socket on the address it listens on"
+                            : kind + " " + name.apply(then) + " would listen where " + kind + " " + name.apply(now) + " does");
                 }
             }
         }
+        boolean apply = entries.held.isEmpty() && clashes.isEmpty();
+        List<String> heldNames = new ArrayList<>(new TreeSet<>(entries.held));
+        String waits = apply ? "" : !clashes.isEmpty() ? " (waits for a restart: " + String.join("; ", clashes) + ")"
+                : " (waits for a restart while " + kind + (heldNames.size() == 1 ? " " + heldNames.get(0) + " does)"
+                        : "s " + String.join(", ", heldNames) + " do)");
+        for (int k = 0; k < movingNow.size(); k++) {
+            if (apply) {
+                matched.add(movingThen.get(k));
+                entries.replaced.add(name.apply(movingNow.get(k)));
+            } else {
+                notApplied.add(movingChanges.get(k) + waits);
+                matched.add(movingNow.get(k));
+                entries.held.add(name.apply(movingNow.get(k)));
+            }
+        }
         for (T now : gone) {
-            String by = takenBy.get(name.apply(now));
-            if (apply && by == null) {
+            if (apply) {
                 entries.removed.add(name.apply(now));
             } else {
-                notApplied.add(kind + " " + name.apply(now) + " removed" + (by == null ? waits
-                        : " (" + kind + " " + by + " is added on its address: both wait for a restart)"));
+                notApplied.add(kind + " " + name.apply(now) + " removed" + waits);
                 matched.add(now);
                 entries.held.add(name.apply(now));
             }
         }
         for (T then : byName.values()) {
-            String on = onAddressOf.get(name.apply(then));
-            if (apply && on == null) {
+            if (apply) {
                 check.accept(then);
                 matched.add(then);
                 entries.added.add(name.apply(then));
             } else {
-                notApplied.add(kind + " " + name.apply(then) + " added" + (on == null ? waits
-                        : " (on the address of " + kind + " " + on + ", removed: both wait for a restart)"));
+                notApplied.add(kind + " " + name.apply(then) + " added" + waits);
             }
         }
         // in the file's order (the metrics list them so); those it no longer has last
@@ -333,6 +359,15 @@ final class ConfigReload {
     /** The tunnels of new names: to be started, with their settings in {@link #applied()}. */
     Set<String> addedTunnels() {
         return addedTunnels;
+    }
+
+    /**
+     * The tunnels whose settings changed beyond what a running tunnel takes (its {@code listen},
+     * say): a new one, with the settings in {@link #applied()}, listens instead of the running
+     * one, which stops accepting, its connections left to end.
+     */
+    Set<String> replacedTunnels() {
+        return replacedTunnels;
     }
 
     /**

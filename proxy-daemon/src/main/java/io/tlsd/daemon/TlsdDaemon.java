@@ -439,11 +439,12 @@ public final class TlsdDaemon implements AutoCloseable {
      * max_sessions_per_uid}. Connections already up keep what they started with, sessions their
      * places. Listeners and tunnels of new names start listening; those whose names are gone
      * stop (a tunnel closes when the connections it carries have ended, a listener fails the
-     * ACCEPTs waiting on it) unless one of their kind waits for a restart ({@link ConfigReload}).
-     * Other changes (addresses, the hello and drain timeouts, a session's {@code limits},
-     * threads) need a restart and are returned, not applied;
-     * a listener or tunnel with such a change stays as it runs. All or nothing: if {@code next}
-     * or a file it names cannot be used, or a listener or tunnel it adds cannot listen, nothing changes.
+     * ACCEPTs waiting on it); a tunnel whose address changed is replaced, its old socket's
+     * connections left to end; unless that cannot be done ({@link ConfigReload}). Other changes (a
+     * listener's address, the hello and drain timeouts, a session's {@code limits}, threads)
+     * need a restart and are returned, not applied; a listener or tunnel with such a change stays
+     * as it runs. All or nothing: if {@code next} or a file it names cannot be used, or a listener
+     * or tunnel it adds cannot listen, nothing changes.
      *
      * @throws IllegalArgumentException naming the listener, tunnel or role and what cannot be used
      */
@@ -569,7 +570,7 @@ public final class TlsdDaemon implements AutoCloseable {
                 continue; // as it runs until a restart
             }
             try {
-                if (plan.addedTunnels().contains(t.name())) {
+                if (plan.addedTunnels().contains(t.name()) || plan.replacedTunnels().contains(t.name())) {
                     added.put(t.name(), serverTunnel(next, t));
                     continue;
                 }
@@ -613,7 +614,7 @@ public final class TlsdDaemon implements AutoCloseable {
         plan.removedTunnels().forEach(serverTunnelTls::remove);
         Map<String, ServerTunnel> fresh = new LinkedHashMap<>();
         added.forEach((name, m) -> fresh.put(name, m.tunnel()));
-        serverTunnels = afterReload(next.tunnels(), serverTunnels, fresh, plan.removedTunnels(),
+        serverTunnels = afterReload(next.tunnels(), serverTunnels, fresh, plan.removedTunnels(), plan.replacedTunnels(),
                 name -> added.get(name).contexts().describe(), served);
         return served;
     }
@@ -649,43 +650,51 @@ public final class TlsdDaemon implements AutoCloseable {
 
     /**
      * The tunnels of one role after a reload, in the order of {@code tunnels} (the applied
-     * configuration's): those running, and those {@code added}; adds a line per added tunnel to
-     * {@code out}, and retires those {@code removed}.
+     * configuration's): those running, and those {@code added} (new names, and new tunnels for
+     * those {@code replaced}); adds a line per new tunnel to {@code out}, and retires those
+     * {@code removed} and those replaced.
      *
-     * @param describe an added tunnel's TLS settings, by name, for its line
+     * @param describe a new tunnel's TLS settings, by name, for its line
      */
     private <T extends Tunnel> Map<String, T> afterReload(List<TunnelConfig> tunnels, Map<String, T> running,
                                                           Map<String, T> added, Set<String> removed,
-                                                          Function<String, String> describe, List<String> out) {
+                                                          Set<String> replaced, Function<String, String> describe,
+                                                          List<String> out) {
         Map<String, T> now = new LinkedHashMap<>();
         for (TunnelConfig t : tunnels) {
             T fresh = added.get(t.name());
             now.put(t.name(), fresh != null ? fresh : running.get(t.name()));
             if (fresh != null) {
-                out.add("tunnel " + t.name() + " added, listening on "
-                        + ConnectionInfos.addressString(fresh.localAddress()) + " (" + describe.apply(t.name()) + "; "
-                        + limits(t) + ")");
+                out.add("tunnel " + t.name() + (replaced.contains(t.name()) ? " replaced" : " added")
+                        + ", listening on " + ConnectionInfos.addressString(fresh.localAddress()) + " ("
+                        + describe.apply(t.name()) + "; " + limits(t) + ")");
             }
         }
         for (String name : removed) {
-            out.add(retire(name, running.get(name)));
+            out.add(retire(name, running.get(name), false));
+        }
+        for (String name : replaced) {
+            out.add(retire(name, running.get(name), true));
         }
         return now;
     }
 
     /**
-     * A tunnel a reload removed stops accepting; its connections go on until they end, then it
-     * closes ({@link #closeRetired}); the draining daemon waits for them as for the others.
+     * A tunnel a reload removed or replaced stops accepting; its connections go on until they end,
+     * then it closes ({@link #closeRetired}); the draining daemon waits for them as for the others.
      *
      * @return what the reload's log line says of it
      */
-    private String retire(String name, Tunnel tunnel) {
+    private String retire(String name, Tunnel tunnel, boolean replaced) {
         tunnel.stopAccepting();
-        retiring.put(tunnel, name);
         int connections = tunnel.stats().connections();
-        log.info("tunnel {}: removed by the reload; it stopped listening{}", name,
+        String at = ConnectionInfos.addressString(tunnel.localAddress());
+        retiring.put(tunnel, replaced ? name + " (the one replaced, on " + at + ")" : name); // as closeRetired logs it
+        log.info("tunnel {}: {} by the reload; it stopped listening on {}{}", name, replaced ? "replaced" : "removed", at,
                 connections == 0 ? "" : ", its " + connections + " connection(s) may finish");
-        return "tunnel " + name + " removed (" + connections + " connection(s) may finish)";
+        return replaced ? "tunnel " + name + ": the one replaced stopped listening on " + at + " (" + connections
+                + " connection(s) may finish)"
+                : "tunnel " + name + " removed (" + connections + " connection(s) may finish)";
     }
 
     /** Closes each tunnel a reload removed once its last connection has ended. On the control loop. */
@@ -745,7 +754,7 @@ public final class TlsdDaemon implements AutoCloseable {
                 continue; // as it runs until a restart, with the daemon's trust settings it began with
             }
             try {
-                if (plan.addedTunnels().contains(t.name())) {
+                if (plan.addedTunnels().contains(t.name()) || plan.replacedTunnels().contains(t.name())) {
                     NewClientTunnel m = clientTunnel(next, t, contexts); // warns of its trust settings
                     added.put(t.name(), m);
                     if (m.own() != contexts) {
@@ -794,7 +803,8 @@ public final class TlsdDaemon implements AutoCloseable {
         plan.heldTunnels().forEach(name -> clientTunnelTls.putIfAbsent(name, before));
         Map<String, ClientTunnel> fresh = new LinkedHashMap<>();
         added.forEach((name, m) -> fresh.put(name, m.tunnel()));
-        clientTunnels = afterReload(next.tunnels(), clientTunnels, fresh, plan.removedTunnels(), name -> {
+        clientTunnels = afterReload(next.tunnels(), clientTunnels, fresh, plan.removedTunnels(),
+                plan.replacedTunnels(), name -> {
             ClientTlsContexts own = added.get(name).own();
             return own != contexts ? own.describe() : "the client role's TLS settings";
         }, used);

@@ -46,17 +46,47 @@ class ConfigReloadTest {
 
         ConfigReload reload = ConfigReload.of(running, next);
 
-        assertEquals(List.of("worker_threads", "max_handshakes_in_flight",
-                "tunnel moved: listen (its other changes wait with it)",
-                "tunnel old removed (waits for a restart while tunnel moved does)",
-                "tunnel new added (waits for a restart while tunnel moved does)"),
-                reload.notApplied(), "tls.signing is the server role's");
+        assertEquals(List.of("worker_threads", "max_handshakes_in_flight"), reload.notApplied(),
+                "tls.signing is the server role's");
         DaemonConfig applied = reload.applied();
         assertEquals(CA, applied.caFile());
         assertEquals(running.workerThreads(), applied.workerThreads());
-        assertEquals(List.of(api, running.tunnels().get(2), running.tunnels().get(1)), applied.tunnels(),
-                "api takes its new trust settings; moved waits whole for a restart; none added or removed");
-        assertEquals(Set.of("old", "moved"), reload.heldTunnels(), "they stay as they run, contexts and all");
+        assertEquals(List.of(api, moved, next.tunnels().get(2)), applied.tunnels(),
+                "api takes its new trust settings; moved is replaced, on its new address; new is added");
+        assertEquals(Set.of("moved"), reload.replacedTunnels());
+        assertEquals(Set.of("old"), reload.removedTunnels());
+        assertEquals(Set.of("new"), reload.addedTunnels());
+        assertEquals(Set.of(), reload.heldTunnels());
+    }
+
+    @Test
+    void aTunnelThatNeedsANewSocketWhereItListensWaitsAndSoDoTheOthers() {
+        DaemonConfig running = client(clientTunnel("api", 7000, null), clientTunnel("old", 7001, null)).build();
+        // an unnamed tunnel removed ahead of another: the second takes the first one's name and place
+        DaemonConfig shifted = client(clientTunnel("api", 7001, null)).build();
+
+        ConfigReload reload = ConfigReload.of(running, shifted);
+
+        assertEquals(List.of("tunnel api: listen (waits for a restart: tunnel api would listen where tunnel old does)",
+                "tunnel old removed (waits for a restart: tunnel api would listen where tunnel old does)"),
+                reload.notApplied());
+        assertEquals(running.tunnels(), reload.applied().tunnels(), "as they run");
+        assertEquals(Set.of(), reload.replacedTunnels());
+
+        // a change a running tunnel cannot take, on the address it listens on
+        DaemonConfig.Builder server = DaemonConfig.builder().role(DaemonConfig.Role.SERVER).ipcEnabled(false);
+        reload = ConfigReload.of(server.tunnels(List.of(serverTunnel("web", 8443, false), serverTunnel("a", 8444, false)))
+                .build(), server.tunnels(List.of(serverTunnel("web", 8443, true))).build());
+        String waits = " (waits for a restart: tunnel web needs a new socket on the address it listens on)";
+        assertEquals(List.of("tunnel web: proxy_protocol" + waits, "tunnel a removed" + waits), reload.notApplied());
+        assertEquals(Set.of("web", "a"), reload.heldTunnels());
+    }
+
+    private static TunnelConfig serverTunnel(String name, int port, boolean proxyProtocol) {
+        return new TunnelConfig(name, new InetSocketAddress("127.0.0.1", port), "127.0.0.1:8080", null,
+                ListenerConfig.CertificateSpec.pem(List.of(), Path.of("a.pem"), Path.of("a.key"), null), List.of(),
+                ServerTlsContexts.ClientAuthPolicy.NONE, null, proxyProtocol, java.time.Duration.ofMinutes(1), 4096,
+                null, false, 0, List.of(), null, null, List.of(), null, null, null);
     }
 
     @Test
@@ -92,14 +122,14 @@ class ConfigReloadTest {
 
         ConfigReload reload = ConfigReload.of(running, client(renamed, clientTunnel("api", 7000, null), added).build());
 
-        assertEquals(List.of("tunnel old removed (tunnel web is added on its address: both wait for a restart)",
-                "tunnel web added (on the address of tunnel old, removed: both wait for a restart)"),
-                reload.notApplied());
-        assertEquals(Set.of("old"), reload.heldTunnels());
-        assertEquals(Set.of("new"), reload.addedTunnels(), "the others are added and removed");
-        assertEquals(Set.of("gone"), reload.removedTunnels());
-        assertEquals(List.of(running.tunnels().get(0), added, running.tunnels().get(1)), reload.applied().tunnels(),
-                "in the file's order, the one it no longer has last");
+        String waits = " (waits for a restart: tunnel web would listen where tunnel old does)";
+        assertEquals(List.of("tunnel old removed" + waits, "tunnel gone removed" + waits, "tunnel web added" + waits,
+                "tunnel new added" + waits), reload.notApplied());
+        assertEquals(Set.of("old", "gone"), reload.heldTunnels());
+        assertEquals(Set.of(), reload.addedTunnels(), "nothing added or removed while a rename waits");
+        assertEquals(Set.of(), reload.removedTunnels());
+        assertEquals(List.of(running.tunnels().get(0), running.tunnels().get(1), running.tunnels().get(2)),
+                reload.applied().tunnels(), "in the file's order, those it no longer has last");
     }
 
     @Test
@@ -137,9 +167,8 @@ class ConfigReloadTest {
         ListenerConfig adminRenamed = ListenerConfig.simple("ops", admin.address(), Path.of("a.pem"), Path.of("a.key"));
         reload = ConfigReload.of(server.listeners(List.of(api, admin)).build(),
                 server.listeners(List.of(api, adminRenamed)).build());
-        assertEquals(List.of("listener admin removed (listener ops is added on its address: both wait for a restart)",
-                "listener ops added (on the address of listener admin, removed: both wait for a restart)"),
-                reload.notApplied());
+        String waits = " (waits for a restart: listener ops would listen where listener admin does)";
+        assertEquals(List.of("listener admin removed" + waits, "listener ops added" + waits), reload.notApplied());
     }
 
     @Test
