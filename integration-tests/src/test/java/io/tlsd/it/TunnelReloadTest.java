@@ -144,40 +144,50 @@ class TunnelReloadTest {
         TestPki pki = ServerDaemonFixture.pki(dir);
         Issued server = pki.issueServer("localhost", "localhost");
         SSLContext tls = pki.clientContext();
-        int oldPort = io.tlsd.testing.FreePorts.loopback();
-        int newPort = io.tlsd.testing.FreePorts.loopback();
         try (ServerSocket backend = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
              LogCapture log = LogCapture.start()) {
             backend.setSoTimeout(10_000);
-            TunnelConfig a = serverTunnel("a", server, backend.getLocalPort(), new InetSocketAddress("127.0.0.1", oldPort));
-            TunnelConfig moved = serverTunnel("a", server, backend.getLocalPort(),
-                    new InetSocketAddress("127.0.0.1", newPort));
-            try (TlsdDaemon daemon = TlsdDaemon.start(serverRole(List.of(a)));
-                 SSLSocket held = overTls(tls, oldPort); Socket heldAtBackend = backend.accept()) {
-                roundTrip(held, heldAtBackend);
+            TunnelConfig a = serverTunnel("a", server, backend.getLocalPort(), ServerDaemonFixture.anyLoopbackPort());
+            try (TlsdDaemon daemon = TlsdDaemon.start(serverRole(List.of(a)))) {
+                int oldPort = daemon.tunnelAddress("a").getPort();
+                int newPort = freePortOtherThan(oldPort);
+                TunnelConfig moved = serverTunnel("a", server, backend.getLocalPort(),
+                        new InetSocketAddress("127.0.0.1", newPort));
+                try (SSLSocket held = overTls(tls, oldPort); Socket heldAtBackend = backend.accept()) {
+                    roundTrip(held, heldAtBackend);
 
-                TlsdDaemon.Reloaded reloaded = daemon.reload(serverRole(List.of(moved)));
+                    TlsdDaemon.Reloaded reloaded = daemon.reload(serverRole(List.of(moved)));
 
-                assertEquals(List.of(), reloaded.notApplied());
-                assertTrue(reloaded.used().stream().anyMatch(u -> u.startsWith("tunnel a replaced, listening on 127.0.0.1:"
-                        + newPort + " (")), reloaded.used().toString());
-                assertTrue(reloaded.used().contains("tunnel a: the one replaced stopped listening on 127.0.0.1:" + oldPort
-                        + " (1 connection(s) may finish)"), reloaded.used().toString());
-                assertEquals(newPort, daemon.tunnelAddress("a").getPort());
-                assertThrows(IOException.class, () -> overTls(tls, oldPort), "the old address listens no more");
-                try (SSLSocket viaNew = overTls(tls, newPort); Socket newAtBackend = backend.accept()) {
-                    roundTrip(viaNew, newAtBackend);
+                    assertEquals(List.of(), reloaded.notApplied());
+                    assertTrue(reloaded.used().stream().anyMatch(u -> u.startsWith(
+                            "tunnel a replaced, listening on 127.0.0.1:" + newPort + " (")), reloaded.used().toString());
+                    assertTrue(reloaded.used().contains("tunnel a: the one replaced stopped listening on 127.0.0.1:"
+                            + oldPort + " (1 connection(s) may finish)"), reloaded.used().toString());
+                    assertEquals(newPort, daemon.tunnelAddress("a").getPort());
+                    assertThrows(IOException.class, () -> overTls(tls, oldPort), "the old address listens no more");
+                    try (SSLSocket viaNew = overTls(tls, newPort); Socket newAtBackend = backend.accept()) {
+                        roundTrip(viaNew, newAtBackend);
+                    }
+                    roundTrip(held, heldAtBackend); // the old one's connection goes on
+                    assertEquals(1L, removedTunnelConnections(daemon));
+                    assertEquals(Set.of("a"), tunnelsInMetrics(daemon));
+                    held.close();
+                    heldAtBackend.close();
+                    assertTrue(log.awaitLine("tunnel a (the one replaced, on 127.0.0.1:" + oldPort
+                            + "): closed, its last connection ended", T) != null, log.text());
+                    assertEquals(newPort, daemon.tunnelAddress("a").getPort(), "the new one listens on");
                 }
-                roundTrip(held, heldAtBackend); // the old one's connection goes on
-                assertEquals(1L, removedTunnelConnections(daemon));
-                assertEquals(Set.of("a"), tunnelsInMetrics(daemon));
-                held.close();
-                heldAtBackend.close();
-                assertTrue(log.awaitLine("tunnel a (the one replaced, on 127.0.0.1:" + oldPort
-                        + "): closed, its last connection ended", T) != null, log.text());
-                assertEquals(newPort, daemon.tunnelAddress("a").getPort(), "the new one listens on");
             }
         }
+    }
+
+    /** A free loopback port, not {@code taken}. */
+    private static int freePortOtherThan(int taken) {
+        int port;
+        do {
+            port = io.tlsd.testing.FreePorts.loopback();
+        } while (port == taken);
+        return port;
     }
 
     /** A drain waits for the connections of a tunnel a reload removed, and refuses reloads meanwhile. */

@@ -41,8 +41,8 @@ import java.util.function.Function;
  * tunnel's {@code proxy_protocol}) is replaced ({@link #replacedTunnels()}): unless one would listen
  * where a socket the reload frees still does (a rename, a change on the same address, or a
  * tunnel without a {@code name}, named by its place, that moved in the file and so took its
- * neighbour's name and address), or another of its kind waits for a restart; then none of them
- * is added, removed or replaced until a restart.
+ * neighbour's name and address), or (listeners) another of its kind waits for a restart; then
+ * none of that kind is added, removed or replaced until a restart.
  *
  * <p>Taken from the new configuration:
  * <ul>
@@ -134,7 +134,7 @@ final class ConfigReload {
         this.replacedTunnels = Set.copyOf(tunnels.replaced);
     }
 
-    /** The names of the listeners or tunnels that stay as they run, are added, are removed. */
+    /** The names of the listeners or tunnels that stay as they run, are added, removed, replaced. */
     private static final class Entries {
         final Set<String> held = new HashSet<>();
         final Set<String> added = new HashSet<>();
@@ -217,7 +217,8 @@ final class ConfigReload {
             } else if (replaces) {
                 movingNow.add(now);
                 movingThen.add(then);
-                movingChanges.add(kind + " " + name.apply(now) + ": " + String.join(", ", changed));
+                movingChanges.add(entryWaits(kind + " " + name.apply(now), changed,
+                        !changed(now, then, Set.of()).equals(changed)));
             } else {
                 notApplied.add(entryWaits(kind + " " + name.apply(now), changed,
                         !changed(now, then, Set.of()).equals(changed)));

@@ -81,8 +81,8 @@ public final class TlsdDaemon implements AutoCloseable {
     /**
      * The configuration in use. A reload replaces it with one whose TLS settings, server
      * tunnels' backends, listeners' and tunnels' connection limits and timeouts, connect and
-     * handshake timeouts and session caps may differ, and listeners and tunnels added or removed
-     * ({@link ConfigReload}); everything else stays as the daemon started.
+     * handshake timeouts and session caps may differ, listeners and tunnels added or removed, and
+     * tunnels replaced ({@link ConfigReload}); everything else stays as the daemon started.
      */
     private volatile DaemonConfig config;
     private final EventLoopGroup control;
@@ -114,8 +114,8 @@ public final class TlsdDaemon implements AutoCloseable {
     /** The client role's tunnels by name, as {@link #serverTunnels}. */
     private volatile Map<String, ClientTunnel> clientTunnels = Map.of();
     /**
-     * Tunnels a reload removed, with their names: they accept nothing more, and close when their
-     * last connection ends ({@link #closeRetired}).
+     * Tunnels a reload removed or replaced, with their names for the log: they accept nothing
+     * more, and close when their last connection ends ({@link #closeRetired}).
      */
     private final Map<Tunnel, String> retiring = new ConcurrentHashMap<>();
     private MetricsServer metrics;
@@ -417,7 +417,7 @@ public final class TlsdDaemon implements AutoCloseable {
      * @param used what is used now, as {@link #reload()} returns it
      * @param notApplied the changes in the configuration that need a restart, by their keys in the
      *     file ({@code "worker_threads"}, {@code "listener api: address"}, {@code "tunnel web:
-     *     proxy_protocol"}); still as the daemon started
+     *     proxy_protocol (waits for a restart: …)"}); still as the daemon started
      */
     public record Reloaded(List<String> used, List<String> notApplied) {
         public Reloaded {
@@ -439,12 +439,13 @@ public final class TlsdDaemon implements AutoCloseable {
      * max_sessions_per_uid}. Connections already up keep what they started with, sessions their
      * places. Listeners and tunnels of new names start listening; those whose names are gone
      * stop (a tunnel closes when the connections it carries have ended, a listener fails the
-     * ACCEPTs waiting on it); a tunnel whose address changed is replaced, its old socket's
-     * connections left to end; unless that cannot be done ({@link ConfigReload}). Other changes (a
+     * ACCEPTs waiting on it); a tunnel whose address or {@code proxy_protocol} changed is
+     * replaced, its old socket's connections left to end; unless that cannot be done ({@link
+     * ConfigReload}). Other changes (a
      * listener's address, the hello and drain timeouts, a session's {@code limits}, threads)
      * need a restart and are returned, not applied; a listener or tunnel with such a change stays
      * as it runs. All or nothing: if {@code next} or a file it names cannot be used, or a listener
-     * or tunnel it adds cannot listen, nothing changes.
+     * or tunnel it adds or replaces cannot listen, nothing changes.
      *
      * @throws IllegalArgumentException naming the listener, tunnel or role and what cannot be used
      */
@@ -697,7 +698,7 @@ public final class TlsdDaemon implements AutoCloseable {
                 : "tunnel " + name + " removed (" + connections + " connection(s) may finish)";
     }
 
-    /** Closes each tunnel a reload removed once its last connection has ended. On the control loop. */
+    /** Closes each tunnel a reload removed or replaced once its last connection has ended. On the control loop. */
     private void closeRetired() {
         retiring.forEach((tunnel, name) -> {
             if (tunnel.stats().connections() == 0 && retiring.remove(tunnel, name)) {
@@ -946,7 +947,7 @@ public final class TlsdDaemon implements AutoCloseable {
             retiringConnections += t.stats().connections();
         }
         samples.add(Sample.gauge("tlsd_removed_tunnel_connections",
-                "connections still carried by tunnels a reload removed (they close when these end)",
+                "connections still carried by tunnels a reload removed or replaced (they close when these end)",
                 retiringConnections));
         if (listeners != null) {
             samples.addAll(listeners.metricSamples());
