@@ -28,6 +28,7 @@ import java.util.Set;
 import java.util.stream.Collectors;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,15 +44,23 @@ class TunnelReloadTest {
 
     @TempDir
     Path dir;
+    TestPki pki;
+    /** The server tunnels' certificate. */
+    Issued server;
+    /** A client that trusts {@link #pki}. */
+    SSLContext tls;
+
+    @BeforeEach
+    void setUp() {
+        pki = ServerDaemonFixture.pki(dir);
+        server = pki.issueServer("localhost", "localhost");
+        tls = pki.clientContext();
+    }
 
     @Test
     void aServerRoleReloadAddsAndRemovesTunnels() throws Exception {
-        TestPki pki = ServerDaemonFixture.pki(dir);
-        Issued server = pki.issueServer("localhost", "localhost");
-        SSLContext tls = pki.clientContext();
-        try (ServerSocket backend = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        try (ServerSocket backend = backend();
              LogCapture log = LogCapture.start()) {
-            backend.setSoTimeout(10_000);
             TunnelConfig a = serverTunnel("a", server, backend.getLocalPort(), ServerDaemonFixture.anyLoopbackPort());
             TunnelConfig b = serverTunnel("b", server, backend.getLocalPort(), ServerDaemonFixture.anyLoopbackPort());
             try (TlsdDaemon daemon = TlsdDaemon.start(serverRole(List.of(a)))) {
@@ -104,12 +113,9 @@ class TunnelReloadTest {
 
     @Test
     void aClientRoleReloadAddsAndRemovesTunnels() throws Exception {
-        TestPki pki = ServerDaemonFixture.pki(dir);
-        Issued server = pki.issueServer("localhost", "localhost");
-        try (ServerSocket backend = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        try (ServerSocket backend = backend();
              TlsdDaemon serverSide = TlsdDaemon.start(serverRole(List.of(
                      serverTunnel("in", server, backend.getLocalPort(), ServerDaemonFixture.anyLoopbackPort()))))) {
-            backend.setSoTimeout(10_000);
             String target = "127.0.0.1:" + serverSide.tunnelAddress("in").getPort();
             DaemonConfig.Builder client = DaemonConfig.builder().socket(dir.resolve("client.sock")).caFile(pki.caPem());
             try (TlsdDaemon daemon = TlsdDaemon.start(client.tunnels(List.of()).build())) {
@@ -141,12 +147,8 @@ class TunnelReloadTest {
      */
     @Test
     void aTunnelMovedToAnotherAddressIsReplaced() throws Exception {
-        TestPki pki = ServerDaemonFixture.pki(dir);
-        Issued server = pki.issueServer("localhost", "localhost");
-        SSLContext tls = pki.clientContext();
-        try (ServerSocket backend = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        try (ServerSocket backend = backend();
              LogCapture log = LogCapture.start()) {
-            backend.setSoTimeout(10_000);
             TunnelConfig a = serverTunnel("a", server, backend.getLocalPort(), ServerDaemonFixture.anyLoopbackPort());
             try (TlsdDaemon daemon = TlsdDaemon.start(serverRole(List.of(a)))) {
                 int oldPort = daemon.tunnelAddress("a").getPort();
@@ -181,6 +183,13 @@ class TunnelReloadTest {
         }
     }
 
+    /** A plain backend on loopback whose accept gives up after 10 s. */
+    private static ServerSocket backend() throws IOException {
+        ServerSocket backend = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        backend.setSoTimeout(10_000);
+        return backend;
+    }
+
     /** A free loopback port, not {@code taken}. */
     private static int freePortOtherThan(int taken) {
         int port;
@@ -193,11 +202,7 @@ class TunnelReloadTest {
     /** A drain waits for the connections of a tunnel a reload removed, and refuses reloads meanwhile. */
     @Test
     void aDrainWaitsForARemovedTunnelsConnections() throws Exception {
-        TestPki pki = ServerDaemonFixture.pki(dir);
-        Issued server = pki.issueServer("localhost", "localhost");
-        SSLContext tls = pki.clientContext();
-        try (ServerSocket backend = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-            backend.setSoTimeout(10_000);
+        try (ServerSocket backend = backend()) {
             TunnelConfig a = serverTunnel("a", server, backend.getLocalPort(), ServerDaemonFixture.anyLoopbackPort());
             TunnelConfig b = serverTunnel("b", server, backend.getLocalPort(), ServerDaemonFixture.anyLoopbackPort());
             TlsdDaemon daemon = TlsdDaemon.start(serverRole(List.of(a, b)));
@@ -235,16 +240,12 @@ class TunnelReloadTest {
      */
     @Test
     void aClientTunnelsTargetIsTakenByAReload() throws Exception {
-        TestPki pki = ServerDaemonFixture.pki(dir);
-        Issued server = pki.issueServer("localhost", "localhost");
         Issued other = pki.issueServer("other.test", "other.test");
-        try (ServerSocket oldBackend = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-             ServerSocket newBackend = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        try (ServerSocket oldBackend = backend();
+             ServerSocket newBackend = backend();
              TlsdDaemon serverSide = TlsdDaemon.start(serverRole(List.of(
                      serverTunnel("old", server, oldBackend.getLocalPort(), ServerDaemonFixture.anyLoopbackPort()),
                      serverTunnel("new", other, newBackend.getLocalPort(), ServerDaemonFixture.anyLoopbackPort()))))) {
-            oldBackend.setSoTimeout(10_000);
-            newBackend.setSoTimeout(10_000);
             String oldTarget = "127.0.0.1:" + serverSide.tunnelAddress("old").getPort();
             String newTarget = "127.0.0.1:" + serverSide.tunnelAddress("new").getPort();
             DaemonConfig.Builder client = DaemonConfig.builder().socket(dir.resolve("client.sock")).caFile(pki.caPem());
