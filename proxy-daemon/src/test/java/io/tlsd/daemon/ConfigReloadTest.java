@@ -24,6 +24,11 @@ class ConfigReloadTest {
         return TunnelConfig.client(name, new InetSocketAddress("127.0.0.1", port), "api.internal:443", serverName);
     }
 
+    /** A listener for 127.0.0.1:{@code port}, its certificate from a.pem and a.key. */
+    private static ListenerConfig listener(String name, int port) {
+        return ListenerConfig.simple(name, new InetSocketAddress("127.0.0.1", port), Path.of("a.pem"), Path.of("a.key"));
+    }
+
     private static DaemonConfig.Builder client(TunnelConfig... tunnels) {
         return DaemonConfig.builder().socket(Path.of("/run/tlsd/client.sock")).tunnels(List.of(tunnels));
     }
@@ -147,12 +152,9 @@ class ConfigReloadTest {
 
     @Test
     void listenersOfNewNamesAreAddedAndThoseWhoseNamesAreGoneRemoved() {
-        ListenerConfig api = ListenerConfig.simple("api", new InetSocketAddress("127.0.0.1", 8443),
-                Path.of("a.pem"), Path.of("a.key"));
-        ListenerConfig admin = ListenerConfig.simple("admin", new InetSocketAddress("127.0.0.1", 8444),
-                Path.of("a.pem"), Path.of("a.key"));
-        ListenerConfig web = ListenerConfig.simple("web", new InetSocketAddress("127.0.0.1", 8445),
-                Path.of("a.pem"), Path.of("a.key"));
+        ListenerConfig api = listener("api", 8443);
+        ListenerConfig admin = listener("admin", 8444);
+        ListenerConfig web = listener("web", 8445);
         DaemonConfig.Builder server = DaemonConfig.builder().role(DaemonConfig.Role.SERVER)
                 .socket(Path.of("/run/tlsd/server.sock"));
 
@@ -164,7 +166,7 @@ class ConfigReloadTest {
         assertEquals(Set.of("web"), reload.addedListeners());
         assertEquals(Set.of("admin"), reload.removedListeners());
 
-        ListenerConfig adminRenamed = ListenerConfig.simple("ops", admin.address(), Path.of("a.pem"), Path.of("a.key"));
+        ListenerConfig adminRenamed = listener("ops", admin.address().getPort());
         reload = ConfigReload.of(server.listeners(List.of(api, admin)).build(),
                 server.listeners(List.of(api, adminRenamed)).build());
         String waits = " (waits for a restart: listener ops would listen where listener admin does)";
@@ -173,8 +175,7 @@ class ConfigReloadTest {
 
     @Test
     void aListenersLoadBalancersAreTaken() {
-        ListenerConfig api = ListenerConfig.simple("api", new InetSocketAddress("127.0.0.1", 8443),
-                Path.of("a.pem"), Path.of("a.key"));
+        ListenerConfig api = listener("api", 8443);
         ListenerConfig behind = new ListenerConfig(api.name(), api.address(), api.certificates(), api.alpn(),
                 api.clientAuth(), api.clientCaFile(), api.handshakeTimeout(), api.backlog(),
                 api.maxPendingConnections(), 0, null, null, null, ProxySources.of(List.of("10.0.0.0/8")));
@@ -199,10 +200,8 @@ class ConfigReloadTest {
 
     @Test
     void aListenersClientSettingsAreTakenAndOneWhoseAddressChangedWaitsWhole() {
-        ListenerConfig api = ListenerConfig.simple("api", new InetSocketAddress("127.0.0.1", 8443),
-                Path.of("a.pem"), Path.of("a.key"));
-        ListenerConfig admin = ListenerConfig.simple("admin", new InetSocketAddress("127.0.0.1", 8444),
-                Path.of("a.pem"), Path.of("a.key"));
+        ListenerConfig api = listener("api", 8443);
+        ListenerConfig admin = listener("admin", 8444);
         ListenerConfig apiNext = new ListenerConfig("api", api.address(),
                 List.of(ListenerConfig.CertificateSpec.pem(List.of(), Path.of("b.pem"), Path.of("b.key"), null)),
                 List.of("h2"), ServerTlsContexts.ClientAuthPolicy.REQUIRED, CA, api.handshakeTimeout(), api.backlog(),
