@@ -19,6 +19,7 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -32,6 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
  * A reload adds the server role's listeners of new names and removes those whose names are gone:
  * an added one serves ACCEPTs at once; a removed one stops listening, fails the ACCEPTs waiting on
  * it (UNAVAILABLE) and later ones (NOT_FOUND), and leaves the connections applications took alone.
+ * One whose address changed moves: it listens on the new address only, and keeps its clients and
+ * the ACCEPTs waiting on it.
  */
 @Timeout(60)
 class ListenerReloadTest {
@@ -101,6 +104,66 @@ class ListenerReloadTest {
         }
     }
 
+    @Test
+    void aReloadMovesAListenerWithItsClientsAndItsWaitingAccepts() throws Exception {
+        TestPki pki = ServerDaemonFixture.pki(dir);
+        ListenerConfig web = ServerDaemonFixture.listener("web",
+                ServerDaemonFixture.pem(pki.issueServer("localhost", "localhost"), "localhost"));
+        ListenerConfig moved = new ListenerConfig("web", new InetSocketAddress("127.0.0.2", 0), web.certificates(),
+                web.alpn(), web.clientAuth(), null, web.handshakeTimeout(), web.backlog(), web.maxPendingConnections());
+        SSLContext tls = pki.clientContext();
+        try (ServerDaemonFixture fixture = new ServerDaemonFixture(dir, List.of(web));
+             TlsdClient app = fixture.app()) {
+            int oldPort = fixture.port("web");
+            Operation<TlsConnection> waiting = app.accept("web");
+            Socket early = new Socket("127.0.0.1", oldPort); // accepted by the old socket; its handshake comes later
+            Thread.sleep(300); // the ACCEPT reaches the daemon, and the daemon takes the connection from the backlog
+
+            TlsdDaemon.Reloaded reloaded = fixture.daemon.reload(like(fixture, List.of(moved)));
+
+            assertEquals(List.of(), reloaded.notApplied());
+            int newPort = fixture.port("web");
+            assertTrue(reloaded.used().stream().anyMatch(u -> u.startsWith("listener web moved to 127.0.0.2:" + newPort
+                    + " (was 127.0.0.1:" + oldPort + ") (")), reloaded.used().toString());
+            assertThrows(IOException.class, () -> overTls(tls, "127.0.0.1", oldPort), "the old address listens no more");
+
+            // the client the old socket accepted handshakes now, and the ACCEPT that waited takes it
+            try (SSLSocket client = (SSLSocket) tls.getSocketFactory().createSocket(early, "127.0.0.1", oldPort, true)) {
+                client.setSoTimeout(10_000);
+                client.startHandshake();
+                TlsConnection conn = waiting.await(T);
+                conn.write("hi\n".getBytes(US_ASCII)).await(T);
+                assertArrayEquals("hi\n".getBytes(US_ASCII), client.getInputStream().readNBytes(3));
+                conn.close().await(T);
+            }
+            Operation<TlsConnection> onNew = app.accept("web");
+            try (SSLSocket client = overTls(tls, "127.0.0.2", newPort)) {
+                TlsConnection conn = onNew.await(T);
+                assertEquals("web", conn.info().listener());
+                client.getOutputStream().write("yo\n".getBytes(US_ASCII));
+                client.getOutputStream().flush();
+                assertArrayEquals("yo\n".getBytes(US_ASCII), conn.read(3).await(T));
+                conn.close().await(T);
+            }
+
+            // a move whose new address is taken fails the reload, and the listener stays where it is
+            try (ServerSocket used = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+                ListenerConfig blocked = new ListenerConfig("web", new InetSocketAddress("127.0.0.1", used.getLocalPort()),
+                        web.certificates(), web.alpn(), web.clientAuth(), null, web.handshakeTimeout(), web.backlog(),
+                        web.maxPendingConnections());
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> fixture.daemon.reload(like(fixture, List.of(blocked))));
+                assertTrue(e.getMessage().startsWith("listener web: cannot listen on 127.0.0.1:" + used.getLocalPort()),
+                        e.getMessage());
+                assertEquals(newPort, fixture.port("web"));
+                Operation<TlsConnection> still = app.accept("web");
+                try (SSLSocket client = overTls(tls, "127.0.0.2", newPort)) {
+                    still.await(T).close().await(T);
+                }
+            }
+        }
+    }
+
     /** The fixture's configuration with {@code listeners} instead of its own. */
     private static DaemonConfig like(ServerDaemonFixture fixture, List<ListenerConfig> listeners) {
         return DaemonConfig.builder().role(DaemonConfig.Role.SERVER).socket(fixture.socket()).listeners(listeners)
@@ -108,7 +171,11 @@ class ListenerReloadTest {
     }
 
     private static SSLSocket overTls(SSLContext context, int port) throws IOException {
-        SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket(InetAddress.getLoopbackAddress(), port);
+        return overTls(context, "127.0.0.1", port);
+    }
+
+    private static SSLSocket overTls(SSLContext context, String host, int port) throws IOException {
+        SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket(host, port);
         socket.setSoTimeout(10_000);
         socket.startHandshake();
         return socket;

@@ -16,33 +16,30 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
  * What a reload takes from a configuration read again ({@link TlsdDaemon#reload(DaemonConfig)}):
  * the TLS settings of the listeners and tunnels the daemon runs (and a server tunnel's backends,
- * their connection limits), listeners and tunnels added and removed, tunnels replaced, the connect
- * and handshake timeouts, and the client role's trust, and nothing else. Every other change (a
- * listener's address, the session {@code limits}, worker threads) needs a restart; it is listed, by its key in the
+ * their connection limits), listeners and tunnels added, removed, moved and replaced, the connect
+ * and handshake timeouts, and the client role's trust, and nothing else. Every other change (the
+ * session {@code limits}, worker threads) needs a restart; it is listed, by its key in the
  * configuration file, so that the log says what was not applied.
  *
- * <p>A listener or tunnel of the new configuration is the running one of the same name. When
- * anything of it that needs a restart changed, none of its changes is applied and it stays as it
+ * <p>A listener or tunnel of the new configuration is the running one of the same name. A
+ * listener or tunnel of a new name is added ({@link #addedListeners()}, {@link #addedTunnels()}),
+ * one whose name is gone is removed ({@link #removedListeners()}, {@link #removedTunnels()}), a
+ * listener whose {@code address} changed moves there ({@link #movedListeners()}: it listens on the
+ * new address and no more on the old one, and keeps its clients and waiting ACCEPTs), and a tunnel
+ * whose other settings changed (its {@code listen}, a server tunnel's {@code proxy_protocol}) is
+ * replaced ({@link #replacedTunnels()}): unless one would listen where a socket the reload frees
+ * still does (a rename, a change on the same address, or a tunnel without a {@code name}, named
+ * by its place, that moved in the file and so took its neighbour's name and address); then none
+ * of that kind is added, removed, moved or replaced until a restart, and each of them stays as it
  * runs, contexts and all (its files are not read again, and the daemon-wide trust settings of a
- * client tunnel stay too): its TLS settings may belong with the rest (a new {@code target} with
- * its new {@code ca_file}), or the name may now be another's (tunnels without a {@code name} are
- * named by their place in the file).
- *
- * <p>A listener or tunnel of a new name is added ({@link #addedListeners()}, {@link
- * #addedTunnels()}), one whose name is gone is removed ({@link #removedListeners()}, {@link
- * #removedTunnels()}), and a tunnel whose other settings changed (its {@code listen}, a server
- * tunnel's {@code proxy_protocol}) is replaced ({@link #replacedTunnels()}): unless one would listen
- * where a socket the reload frees still does (a rename, a change on the same address, or a
- * tunnel without a {@code name}, named by its place, that moved in the file and so took its
- * neighbour's name and address), or (listeners) another of its kind waits for a restart; then
- * none of that kind is added, removed or replaced until a restart.
+ * client tunnel stay too: its TLS settings may belong with the rest, a new {@code target} with its
+ * new {@code ca_file}).
  *
  * <p>Taken from the new configuration:
  * <ul>
@@ -117,6 +114,7 @@ final class ConfigReload {
     private final Set<String> heldListeners;
     private final Set<String> addedListeners;
     private final Set<String> removedListeners;
+    private final Set<String> movedListeners;
     private final Set<String> heldTunnels;
     private final Set<String> addedTunnels;
     private final Set<String> removedTunnels;
@@ -128,6 +126,7 @@ final class ConfigReload {
         this.heldListeners = Set.copyOf(listeners.held);
         this.addedListeners = Set.copyOf(listeners.added);
         this.removedListeners = Set.copyOf(listeners.removed);
+        this.movedListeners = Set.copyOf(listeners.replaced);
         this.heldTunnels = Set.copyOf(tunnels.held);
         this.addedTunnels = Set.copyOf(tunnels.added);
         this.removedTunnels = Set.copyOf(tunnels.removed);
@@ -167,11 +166,11 @@ final class ConfigReload {
         Entries listenerEntries = new Entries();
         Entries tunnelEntries = new Entries();
         List<ListenerConfig> listeners = match("listener", running.listeners(), next.listeners(),
-                ListenerConfig::name, LISTENER_RELOADED, l -> { }, ListenerConfig::address, false, notApplied,
+                ListenerConfig::name, LISTENER_RELOADED, l -> { }, ListenerConfig::address, notApplied,
                 listenerEntries);
         List<TunnelConfig> tunnels = match("tunnel", running.tunnels(), next.tunnels(), TunnelConfig::name,
                 server ? SERVER_TUNNEL_RELOADED : CLIENT_TUNNEL_RELOADED, t -> t.checkRole(server), TunnelConfig::listen,
-                true, notApplied, tunnelEntries);
+                notApplied, tunnelEntries);
 
         DaemonConfig.Builder applied = running.toBuilder().listeners(listeners).tunnels(tunnels)
                 .connectTimeout(next.connectTimeout()).handshakeTimeout(next.handshakeTimeout())
@@ -185,18 +184,18 @@ final class ConfigReload {
 
     /**
      * The listeners or tunnels to run, in the order of {@code next}: each running one, or the one
-     * of its name in {@code next} when that differs in {@code reloaded} components only; with
-     * {@code replaces}, one that differs in others too (a new socket: the old one retires); those
-     * of new names too, and not those whose names are gone. Unless an entry waits for a restart,
-     * or one added or replaced would listen ({@code address}) where one removed or replaced does
-     * (a rename, an unnamed tunnel that moved in the file): then none is added, removed or
-     * replaced. Adds to {@code notApplied} what waits, and to {@code entries} the names of those
-     * that stay as they run, are added, removed and replaced.
+     * of its name in {@code next} when that differs in {@code reloaded} components only, or in
+     * others too (a new socket: a tunnel is replaced, a listener moves); those of new names too,
+     * and not those whose names are gone. Unless one added, replaced or moved would listen ({@code
+     * address}) where one removed, replaced or moved does (a rename, a change on the same address,
+     * an unnamed tunnel that moved in the file): then none is added, removed, replaced or moved.
+     * Adds to {@code notApplied} what waits, and to {@code entries} the names of those that stay as
+     * they run, are added, removed and replaced (moved).
      */
     private static <T extends Record> List<T> match(String kind, List<T> running, List<T> next,
                                                     Function<T, String> name, Set<String> reloaded,
                                                     Consumer<T> check, Function<T, InetSocketAddress> address,
-                                                    boolean replaces, List<String> notApplied, Entries entries) {
+                                                    List<String> notApplied, Entries entries) {
         Map<String, T> byName = new LinkedHashMap<>();
         next.forEach(entry -> byName.put(name.apply(entry), entry));
         List<T> matched = new ArrayList<>();
@@ -214,16 +213,11 @@ final class ConfigReload {
             List<String> changed = changed(now, then, reloaded);
             if (changed.isEmpty()) {
                 matched.add(then); // differs from the running one in reloaded settings only
-            } else if (replaces) {
+            } else {
                 movingNow.add(now);
                 movingThen.add(then);
                 movingChanges.add(entryWaits(kind + " " + name.apply(now), changed,
                         !changed(now, then, Set.of()).equals(changed)));
-            } else {
-                notApplied.add(entryWaits(kind + " " + name.apply(now), changed,
-                        !changed(now, then, Set.of()).equals(changed)));
-                matched.add(now);
-                entries.held.add(name.apply(now));
             }
         }
         // what would listen anew where a socket that the reload frees still listens: a rename, a
@@ -243,11 +237,8 @@ final class ConfigReload {
                 }
             }
         }
-        boolean apply = entries.held.isEmpty() && clashes.isEmpty();
-        List<String> heldNames = new ArrayList<>(new TreeSet<>(entries.held));
-        String waits = apply ? "" : !clashes.isEmpty() ? " (waits for a restart: " + String.join("; ", clashes) + ")"
-                : " (waits for a restart while " + kind + (heldNames.size() == 1 ? " " + heldNames.get(0) + " does)"
-                        : "s " + String.join(", ", heldNames) + " do)");
+        boolean apply = clashes.isEmpty();
+        String waits = apply ? "" : " (waits for a restart: " + String.join("; ", clashes) + ")";
         for (int k = 0; k < movingNow.size(); k++) {
             if (apply) {
                 matched.add(movingThen.get(k));
@@ -336,7 +327,7 @@ final class ConfigReload {
 
     /**
      * The listeners that stay as they run until a restart, contexts and all (their files are not
-     * read again): removed from the file, or with a change that needs a restart.
+     * read again): removed from the file, or moved, where that waits for a restart.
      */
     Set<String> heldListeners() {
         return heldListeners;
@@ -350,6 +341,14 @@ final class ConfigReload {
     /** The listeners whose names are gone from the file: to close; not in {@link #applied()}. */
     Set<String> removedListeners() {
         return removedListeners;
+    }
+
+    /**
+     * The listeners whose {@code address} changed: each is to listen on its new address, with its
+     * settings in {@link #applied()}, and no more on the old one.
+     */
+    Set<String> movedListeners() {
+        return movedListeners;
     }
 
     /** The tunnels that stay as they run until a restart, as {@link #heldListeners()}. */
@@ -381,7 +380,8 @@ final class ConfigReload {
 
     /**
      * What differs in the new configuration and only a restart applies, by key: {@code
-     * "worker_threads"}, {@code "listener api: address, handshake_timeout"}, {@code "tunnel web: proxy_protocol"}.
+     * "worker_threads"}, {@code "listener api: address, alpn (its other changes wait with it)
+     * (waits for a restart: …)"}, {@code "tunnel web: proxy_protocol (waits for a restart: …)"}.
      */
     List<String> notApplied() {
         return notApplied;

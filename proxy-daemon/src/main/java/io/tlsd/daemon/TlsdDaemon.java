@@ -416,8 +416,8 @@ public final class TlsdDaemon implements AutoCloseable {
      *
      * @param used what is used now, as {@link #reload()} returns it
      * @param notApplied the changes in the configuration that need a restart, by their keys in the
-     *     file ({@code "worker_threads"}, {@code "listener api: address"}, {@code "tunnel web:
-     *     proxy_protocol (waits for a restart: …)"}); still as the daemon started
+     *     file ({@code "worker_threads"}, {@code "listener api removed (waits for a restart: …)"},
+     *     {@code "tunnel web: proxy_protocol (waits for a restart: …)"}); still as the daemon started
      */
     public record Reloaded(List<String> used, List<String> notApplied) {
         public Reloaded {
@@ -590,7 +590,8 @@ public final class TlsdDaemon implements AutoCloseable {
         List<String> served;
         try {
             served = new ArrayList<>(listeners == null ? List.of() : listeners.reload(next.listeners().stream()
-                    .filter(l -> !plan.heldListeners().contains(l.name())).toList(), plan.addedListeners()));
+                    .filter(l -> !plan.heldListeners().contains(l.name())).toList(), plan.addedListeners(),
+                    plan.movedListeners()));
         } catch (RuntimeException e) {
             stopAdded(added, NewServerTunnel::tunnel);
             throw e;

@@ -199,7 +199,7 @@ class ConfigReloadTest {
     }
 
     @Test
-    void aListenersClientSettingsAreTakenAndOneWhoseAddressChangedWaitsWhole() {
+    void aListenersClientSettingsAreTakenAndOneWhoseAddressChangedMoves() {
         ListenerConfig api = listener("api", 8443);
         ListenerConfig admin = listener("admin", 8444);
         ListenerConfig apiNext = new ListenerConfig("api", api.address(),
@@ -215,10 +215,25 @@ class ConfigReloadTest {
         ConfigReload reload = ConfigReload.of(server.listeners(List.of(api, admin)).build(),
                 server.listeners(List.of(apiNext, adminNext)).sendBufferBytes(1 << 20).build());
 
-        assertEquals(List.of("listener admin: address (its other changes wait with it)"),
-                reload.notApplied(), "send_buffer is the client role's");
-        assertEquals(List.of(apiNext, admin), reload.applied().listeners());
+        assertEquals(List.of(), reload.notApplied(), "send_buffer is the client role's");
+        assertEquals(List.of(apiNext, adminNext), reload.applied().listeners());
+        assertEquals(Set.of("admin"), reload.movedListeners());
+        assertEquals(Set.of(), reload.heldListeners());
+
+        // the same port on the wildcard address: the old socket would keep the new one from listening
+        ListenerConfig adminEverywhere = new ListenerConfig("admin", new InetSocketAddress(8444), admin.certificates(),
+                List.of("h2"), admin.clientAuth(), admin.clientCaFile(), admin.handshakeTimeout(), admin.backlog(),
+                admin.maxPendingConnections(), 0, null, null);
+        ListenerConfig web = listener("web", 8445);
+        reload = ConfigReload.of(server.listeners(List.of(api, admin)).build(),
+                server.listeners(List.of(api, adminEverywhere, web)).build());
+        String waits = " (waits for a restart: listener admin needs a new socket on the address it listens on)";
+        assertEquals(List.of("listener admin: address (its other changes wait with it)" + waits,
+                "listener web added" + waits), reload.notApplied());
+        assertEquals(List.of(api, admin), reload.applied().listeners());
         assertEquals(Set.of("admin"), reload.heldListeners());
+        assertEquals(Set.of(), reload.movedListeners());
+        assertEquals(Set.of(), reload.addedListeners());
     }
 
     @Test

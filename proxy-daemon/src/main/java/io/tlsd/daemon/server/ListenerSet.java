@@ -123,18 +123,21 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
      * name, and serves them to the clients accepted from then on: each listener named in {@code
      * configs} takes that one as its configuration (its TLS settings: certificates, ALPN, client
      * authentication, client CA and CRL files, allowed clients; its backlog and pending limits),
-     * the others stay as they are; one of a name this set does not have is added, and listens.
-     * Connections already up keep what they have. A listener is not bound again, so {@code
-     * configs} must not differ from the running ones in anything else ({@code TlsdDaemon}'s reload
-     * sees to that). All or nothing: when one listener's files cannot be used, or one added cannot
-     * listen, no listener changes. Session tickets stay valid, the ticket keys are not renewed.
+     * the others stay as they are; one of a name this set does not have is added, and listens; one
+     * named in {@code moved} listens on its new address and no more on its old one, and keeps the
+     * clients it accepted there and the ACCEPTs waiting on it. Connections already up keep what
+     * they have. Any other listener must not differ from the running one in its address ({@code
+     * TlsdDaemon}'s reload sees to that). All or nothing: when one listener's files cannot be used,
+     * or one added or moved cannot listen, no listener changes. Session tickets stay valid, the
+     * ticket keys are not renewed.
      *
      * @param added the names in {@code configs} of the listeners to add
-     * @return the reloaded and added listeners with their certificates' subjects, for the log
+     * @param moved the names in {@code configs} of running listeners whose address is new
+     * @return the reloaded, moved and added listeners with their certificates' subjects, for the log
      * @throws IllegalArgumentException naming the listener and the file, if one cannot be used, or
      *     the listener that cannot listen; or a listener this set does not have, not in {@code added}
      */
-    public List<String> reload(List<ListenerConfig> configs, Set<String> added) {
+    public List<String> reload(List<ListenerConfig> configs, Set<String> added, Set<String> moved) {
         Map<String, TlsListener> running = listeners;
         Map<TlsListener, ListenerConfig> nextConfigs = new LinkedHashMap<>();
         Map<TlsListener, ServerTlsContexts> next = new LinkedHashMap<>();
@@ -155,20 +158,36 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
             }
             nextConfigs.put(listener, config);
         }
+        Map<TlsListener, Channel> movedTo = new LinkedHashMap<>();
         try {
+            for (Map.Entry<TlsListener, ListenerConfig> e : nextConfigs.entrySet()) {
+                if (moved.contains(e.getKey().name())) {
+                    movedTo.put(e.getKey(), e.getKey().listen(e.getValue().address(), transport, control,
+                            handshakes, keepalive));
+                }
+            }
             bindAll(made.values());
-        } catch (IOException e) {
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            movedTo.values().forEach(Channel::close);
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+                throw new IllegalArgumentException("interrupted while binding the listeners added or moved", e);
+            }
             throw new IllegalArgumentException(e.getMessage(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalArgumentException("interrupted while binding the listeners added", e);
         }
         List<String> reloaded = new ArrayList<>();
         next.forEach((listener, contexts) -> {
+            InetSocketAddress before = listener.localAddress();
             listener.reconfigure(nextConfigs.get(listener), contexts);
+            Channel to = movedTo.get(listener);
+            if (to != null) {
+                listener.moveTo(to);
+            }
             ListenerConfig c = nextConfigs.get(listener);
-            reloaded.add("listener " + listener.name() + " (" + contexts.describe() + "; backlog " + c.backlog()
-                    + ", max pending connections " + ConnectionLimit.describe(c.maxPendingConnections(),
+            reloaded.add("listener " + listener.name() + (to == null ? "" : " moved to "
+                    + ConnectionInfos.addressString(listener.localAddress()) + " (was "
+                    + ConnectionInfos.addressString(before) + ")") + " (" + contexts.describe() + "; backlog "
+                    + c.backlog() + ", max pending connections " + ConnectionLimit.describe(c.maxPendingConnections(),
                     c.maxPendingConnectionsPerClient()) + ")");
         });
         Map<String, TlsListener> now = new LinkedHashMap<>(); // in the order of configs, then those not in it

@@ -70,7 +70,8 @@ final class TlsListener {
     private final LongAdder handshakeFailures = new LongAdder();
     /** Connections accepted and not yet taken by an ACCEPT: max_pending_connections. */
     private final ConnectionLimit pending;
-    private Channel serverChannel;
+    /** The listening socket; another after a {@link #moveTo move}. */
+    private volatile Channel serverChannel;
     /** Set by {@link #close()}: a client that becomes ready afterwards is closed. Under {@link #lock}. */
     private boolean closed;
     /** Set by {@link #remove()} before it closes: ACCEPTs say why. Under {@link #lock}. */
@@ -164,6 +165,26 @@ final class TlsListener {
     /** Accepts on {@code control}; clients handshake on {@code handshakes} until an ACCEPT moves them. */
     void bind(Transport transport, EventLoopGroup control, EventLoopGroup handshakes, TcpKeepalive keepalive)
             throws IOException, InterruptedException {
+        serverChannel = listen(config.address(), transport, control, handshakes, keepalive);
+    }
+
+    /**
+     * Listens on {@code next} only (from {@link #listen}): the old socket closes. The clients it
+     * accepted, handshaking or waiting for an ACCEPT, and the ACCEPTs waiting stay.
+     */
+    void moveTo(Channel next) {
+        Channel old = serverChannel;
+        serverChannel = next;
+        old.close().syncUninterruptibly();
+    }
+
+    /**
+     * Listens on {@code address} and returns the socket, which accepts clients for this listener at
+     * once: {@link #bind}'s, or for a move, which {@link #moveTo} then makes (if it does not happen,
+     * the caller closes the socket).
+     */
+    Channel listen(InetSocketAddress address, Transport transport, EventLoopGroup control,
+                   EventLoopGroup handshakes, TcpKeepalive keepalive) throws IOException, InterruptedException {
         ChannelFuture bound = new ServerBootstrap()
                 .group(control, handshakes)
                 .channel(transport.serverSocketChannel())
@@ -190,14 +211,14 @@ final class TlsListener {
                                 .addLast("gate", new HandshakeGate(TlsListener.this));
                     }
                 })
-                .bind(config.address())
+                .bind(address)
                 .await();
         if (!bound.isSuccess()) {
             throw new IOException("listener " + config.name() + ": cannot listen on "
-                    + NetUtil.toSocketAddressString(config.address()) + ": "
+                    + NetUtil.toSocketAddressString(address) + ": "
                     + ConnectFailures.reason(bound.cause(), Duration.ZERO), bound.cause());
         }
-        serverChannel = bound.channel();
+        return bound.channel();
     }
 
     InetSocketAddress localAddress() {
@@ -360,8 +381,9 @@ final class TlsListener {
     }
 
     void close() {
-        if (serverChannel != null) {
-            serverChannel.close().syncUninterruptibly();
+        Channel listening = serverChannel;
+        if (listening != null) {
+            listening.close().syncUninterruptibly();
         }
         Channel[] waiting;
         synchronized (lock) {
