@@ -8,12 +8,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.TlsdDaemon;
+import io.tlsd.daemon.metrics.Sample;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.sdk.Operation;
 import io.tlsd.sdk.Status;
 import io.tlsd.sdk.TlsConnection;
 import io.tlsd.sdk.TlsdClient;
 import io.tlsd.sdk.TlsdException;
+import io.tlsd.testing.FreePorts;
 import io.tlsd.testing.TestPki;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -117,7 +119,7 @@ class ListenerReloadTest {
             int oldPort = fixture.port("web");
             Operation<TlsConnection> waiting = app.accept("web");
             Socket early = new Socket("127.0.0.1", oldPort); // accepted by the old socket; its handshake comes later
-            Thread.sleep(300); // the ACCEPT reaches the daemon, and the daemon takes the connection from the backlog
+            awaitPending(fixture, "web", 1); // taken from the kernel's backlog: a closed socket would reset it there
 
             TlsdDaemon.Reloaded reloaded = fixture.daemon.reload(like(fixture, List.of(moved)));
 
@@ -147,7 +149,7 @@ class ListenerReloadTest {
             }
 
             // a move whose new address is taken fails the reload, and the listener stays where it is
-            try (ServerSocket used = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            try (ServerSocket used = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
                 ListenerConfig blocked = new ListenerConfig("web", new InetSocketAddress("127.0.0.1", used.getLocalPort()),
                         web.certificates(), web.alpn(), web.clientAuth(), null, web.handshakeTimeout(), web.backlog(),
                         web.maxPendingConnections());
@@ -161,6 +163,56 @@ class ListenerReloadTest {
                     still.await(T).close().await(T);
                 }
             }
+        }
+    }
+
+    @Test
+    void aMoveIsUndoneWhenAnotherListenerCannotListen() throws Exception {
+        TestPki pki = ServerDaemonFixture.pki(dir);
+        ListenerConfig web = ServerDaemonFixture.listener("web",
+                ServerDaemonFixture.pem(pki.issueServer("localhost", "localhost"), "localhost"));
+        int freePort = FreePorts.loopback();
+        ListenerConfig moved = new ListenerConfig("web", new InetSocketAddress("127.0.0.2", freePort),
+                web.certificates(), web.alpn(), web.clientAuth(), null, web.handshakeTimeout(), web.backlog(),
+                web.maxPendingConnections());
+        SSLContext tls = pki.clientContext();
+        try (ServerDaemonFixture fixture = new ServerDaemonFixture(dir, List.of(web));
+             TlsdClient app = fixture.app();
+             ServerSocket used = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+            int oldPort = fixture.port("web");
+            ListenerConfig blocked = new ListenerConfig("blocked", new InetSocketAddress("127.0.0.1",
+                    used.getLocalPort()), web.certificates(), List.of(), web.clientAuth(), null,
+                    web.handshakeTimeout(), web.backlog(), web.maxPendingConnections());
+
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> fixture.daemon.reload(like(fixture, List.of(moved, blocked))));
+
+            assertTrue(e.getMessage().startsWith("listener blocked: cannot listen on"), e.getMessage());
+            assertEquals(oldPort, fixture.port("web"));
+            assertThrows(IOException.class, () -> overTls(tls, "127.0.0.2", freePort), "the new socket was closed again");
+            Operation<TlsConnection> onOld = app.accept("web");
+            try (SSLSocket client = overTls(tls, oldPort)) {
+                onOld.await(T).close().await(T);
+            }
+            assertEquals(List.of(), fixture.daemon.reload(like(fixture, List.of(moved))).notApplied(),
+                    "the next reload moves it");
+            assertEquals(freePort, fixture.port("web"));
+        }
+    }
+
+    /** Waits until {@code listener} has {@code n} clients accepted and not yet taken by an ACCEPT. */
+    private static void awaitPending(ServerDaemonFixture fixture, String listener, long n) throws InterruptedException {
+        long deadline = System.nanoTime() + T.toNanos();
+        while (true) {
+            long pending = fixture.daemon.metricSamples().stream()
+                    .filter(s -> s.name().equals("tlsd_listener_pending_connections")
+                            && listener.equals(s.labels().get("listener")))
+                    .mapToLong(Sample::value).findFirst().orElse(-1);
+            if (pending == n) {
+                return;
+            }
+            assertTrue(System.nanoTime() < deadline, "pending connections of " + listener + ": " + pending);
+            Thread.sleep(10);
         }
     }
 

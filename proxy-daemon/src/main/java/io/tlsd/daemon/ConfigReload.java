@@ -11,6 +11,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -227,7 +228,7 @@ final class ConfigReload {
         takers.addAll(movingThen);
         List<T> freed = new ArrayList<>(gone);
         freed.addAll(movingNow);
-        Set<String> clashes = new java.util.LinkedHashSet<>();
+        Set<String> clashes = new LinkedHashSet<>();
         for (T then : takers) {
             for (T now : freed) {
                 if (sameListeningSocket(address.apply(now), address.apply(then))) {
@@ -380,8 +381,8 @@ final class ConfigReload {
 
     /**
      * What differs in the new configuration and only a restart applies, by key: {@code
-     * "worker_threads"}, {@code "listener api: address, alpn (its other changes wait with it)
-     * (waits for a restart: …)"}, {@code "tunnel web: proxy_protocol (waits for a restart: …)"}.
+     * "worker_threads"}, {@code "listener api: address (its other changes wait with it) (waits for
+     * a restart: …)"}, {@code "tunnel web: proxy_protocol (waits for a restart: …)"}.
      */
     List<String> notApplied() {
         return notApplied;

@@ -439,13 +439,14 @@ public final class TlsdDaemon implements AutoCloseable {
      * max_sessions_per_uid}. Connections already up keep what they started with, sessions their
      * places. Listeners and tunnels of new names start listening; those whose names are gone
      * stop (a tunnel closes when the connections it carries have ended, a listener fails the
-     * ACCEPTs waiting on it); a tunnel whose address or {@code proxy_protocol} changed is
+     * ACCEPTs waiting on it); a listener whose address changed moves there, its clients and
+     * waiting ACCEPTs with it; a tunnel whose address or {@code proxy_protocol} changed is
      * replaced, its old socket's connections left to end; unless that cannot be done ({@link
-     * ConfigReload}). Other changes (a
-     * listener's address, the hello and drain timeouts, a session's {@code limits}, threads)
-     * need a restart and are returned, not applied; a listener or tunnel with such a change stays
-     * as it runs. All or nothing: if {@code next} or a file it names cannot be used, or a listener
-     * or tunnel it adds or replaces cannot listen, nothing changes.
+     * ConfigReload}). Other changes (the hello and drain timeouts, a session's {@code limits},
+     * threads) need a restart and are returned, not applied; a listener or tunnel that cannot be
+     * added, removed, moved or replaced stays as it runs. All or nothing: if {@code next} or a file
+     * it names cannot be used, or a listener or tunnel it adds, moves or replaces cannot listen,
+     * nothing changes.
      *
      * @throws IllegalArgumentException naming the listener, tunnel or role and what cannot be used
      */

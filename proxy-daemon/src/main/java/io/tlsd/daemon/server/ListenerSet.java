@@ -159,21 +159,29 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
             nextConfigs.put(listener, config);
         }
         Map<TlsListener, Channel> movedTo = new LinkedHashMap<>();
+        boolean bound = false;
         try {
             for (Map.Entry<TlsListener, ListenerConfig> e : nextConfigs.entrySet()) {
-                if (moved.contains(e.getKey().name())) {
-                    movedTo.put(e.getKey(), e.getKey().listen(e.getValue().address(), transport, control,
-                            handshakes, keepalive));
+                TlsListener listener = e.getKey();
+                // the address it runs with, not the one it started with: a reload that failed after
+                // the move left the daemon's configuration behind
+                if (moved.contains(listener.name()) && !listener.config().address().equals(e.getValue().address())) {
+                    movedTo.put(listener, listener.listen(e.getValue().address(), transport, control, handshakes,
+                            keepalive));
                 }
             }
             bindAll(made.values());
-        } catch (IOException | InterruptedException | RuntimeException e) {
-            movedTo.values().forEach(Channel::close);
-            if (e instanceof InterruptedException) {
-                Thread.currentThread().interrupt();
-                throw new IllegalArgumentException("interrupted while binding the listeners added or moved", e);
-            }
+            bound = true;
+        } catch (IOException e) {
             throw new IllegalArgumentException(e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalArgumentException("interrupted while binding the listeners added or moved", e);
+        } finally {
+            if (!bound) {
+                // each accepted no client (auto-read off): what waits in the kernel's backlog is reset
+                movedTo.values().forEach(ch -> ch.close().syncUninterruptibly());
+            }
         }
         List<String> reloaded = new ArrayList<>();
         next.forEach((listener, contexts) -> {

@@ -56,7 +56,7 @@ final class TlsListener {
 
     /**
      * Replaced by a reload, which changes only its TLS settings (those of {@link #contexts}), its
-     * handshake timeout, its backlog and its pending limits.
+     * handshake timeout, its backlog and its pending limits, and its address (a {@link #moveTo move}).
      */
     private volatile ListenerConfig config;
     /** Connections closed for want of a PROXY header or of a balancer of {@code proxy_protocol_sources}. */
@@ -165,29 +165,46 @@ final class TlsListener {
     /** Accepts on {@code control}; clients handshake on {@code handshakes} until an ACCEPT moves them. */
     void bind(Transport transport, EventLoopGroup control, EventLoopGroup handshakes, TcpKeepalive keepalive)
             throws IOException, InterruptedException {
-        serverChannel = listen(config.address(), transport, control, handshakes, keepalive);
+        Channel bound = listen(config.address(), transport, control, handshakes, keepalive);
+        serverChannel = bound;
+        bound.config().setAutoRead(true);
     }
 
     /**
-     * Listens on {@code next} only (from {@link #listen}): the old socket closes. The clients it
-     * accepted, handshaking or waiting for an ACCEPT, and the ACCEPTs waiting stay.
+     * Accepts on {@code next} only (from {@link #listen}): the old socket closes. The clients it
+     * accepted, handshaking or waiting for an ACCEPT, and the ACCEPTs waiting stay. If the
+     * listener closed meanwhile, {@code next} closes instead.
      */
     void moveTo(Channel next) {
-        Channel old = serverChannel;
-        serverChannel = next;
-        old.close().syncUninterruptibly();
+        Channel old;
+        synchronized (lock) {
+            if (closed) {
+                next.close();
+                return;
+            }
+            old = serverChannel;
+            serverChannel = next;
+        }
+        next.config().setAutoRead(true);
+        old.close().addListener(f -> {
+            if (!f.isSuccess()) {
+                log.warn("listener {}: closing its old socket on {} failed: {}", config.name(), old.localAddress(),
+                        f.cause().toString());
+            }
+        });
     }
 
     /**
-     * Listens on {@code address} and returns the socket, which accepts clients for this listener at
-     * once: {@link #bind}'s, or for a move, which {@link #moveTo} then makes (if it does not happen,
-     * the caller closes the socket).
+     * Listens on {@code address} and returns the socket, which accepts no client until its
+     * auto-read is on: {@link #bind} turns it on, or {@link #moveTo} for a move (if the move does
+     * not happen, the caller closes the socket, and the kernel resets what waits in its backlog).
      */
     Channel listen(InetSocketAddress address, Transport transport, EventLoopGroup control,
                    EventLoopGroup handshakes, TcpKeepalive keepalive) throws IOException, InterruptedException {
         ChannelFuture bound = new ServerBootstrap()
                 .group(control, handshakes)
                 .channel(transport.serverSocketChannel())
+                .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.TCP_NODELAY, true)
@@ -212,7 +229,7 @@ final class TlsListener {
                     }
                 })
                 .bind(address)
-                .await();
+                .awaitUninterruptibly(); // an interrupted wait would leave a socket bound that nobody closes
         if (!bound.isSuccess()) {
             throw new IOException("listener " + config.name() + ": cannot listen on "
                     + NetUtil.toSocketAddressString(address) + ": "
@@ -381,15 +398,16 @@ final class TlsListener {
     }
 
     void close() {
-        Channel listening = serverChannel;
-        if (listening != null) {
-            listening.close().syncUninterruptibly();
-        }
+        Channel listening;
         Channel[] waiting;
         synchronized (lock) {
-            closed = true;
+            closed = true; // first: a move under way now closes its new socket
+            listening = serverChannel;
             waiting = ready.toArray(new Channel[0]);
             ready.clear();
+        }
+        if (listening != null) {
+            listening.close().syncUninterruptibly();
         }
         for (Channel ch : waiting) {
             ch.close();
