@@ -170,7 +170,12 @@ class OcspStaplingTest {
 
     /** What openssl s_client -status prints about the OCSP response, after the backend's greeting. */
     private String status(int port, String serverName) throws Exception {
-        try (TlsClientProcess client = TlsClientProcess.opensslClient(port, pki.caPem(), "-servername", serverName,
+        return status(pki.caPem(), port, serverName);
+    }
+
+    /** As {@link #status(int, String)}, the server's chain verified with {@code caPem}. */
+    static String status(Path caPem, int port, String serverName) throws Exception {
+        try (TlsClientProcess client = TlsClientProcess.opensslClient(port, caPem, "-servername", serverName,
                 "-status", "-ign_eof")) {
             client.closeStdin();
             assertEquals(0, client.await(), client.stderr());
@@ -180,7 +185,8 @@ class OcspStaplingTest {
         }
     }
 
-    private static long ocspMetric(TlsdDaemon daemon) {
+    /** {@code tlsd_ocsp_next_update_timestamp_seconds} of the tunnel {@code sidecar}. */
+    static long ocspMetric(TlsdDaemon daemon) {
         return daemon.metricSamples().stream().filter(s -> s.name().equals("tlsd_ocsp_next_update_timestamp_seconds"))
                 .filter(s -> s.labels().get("name").equals("sidecar")).mapToLong(Sample::value).findFirst()
                 .orElseThrow();

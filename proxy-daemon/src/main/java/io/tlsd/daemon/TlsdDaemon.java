@@ -23,6 +23,7 @@ import io.tlsd.daemon.server.ListenerSet;
 import io.tlsd.daemon.tls.ClientTlsContexts;
 import io.tlsd.daemon.tls.ConnectionInfos;
 import io.tlsd.daemon.tls.KeyMaterial;
+import io.tlsd.daemon.tls.OcspFetcher;
 import io.tlsd.daemon.tls.ServerTlsContexts;
 import io.tlsd.daemon.tls.TicketKeys;
 import io.tlsd.daemon.tls.TlsConnector;
@@ -128,6 +129,8 @@ public final class TlsdDaemon implements AutoCloseable {
     private volatile int changesWaiting;
     /** The server role's session-ticket keys, kept by {@link #reload()}. */
     private TicketKeys tickets;
+    /** Fetches the OCSP responses of served certificates with {@code ocsp_fetch}; a thread from the first. */
+    private final OcspFetcher ocsp = new OcspFetcher();
     private final Object closeLock = new Object();
     private boolean closing;
     private boolean draining;
@@ -286,7 +289,7 @@ public final class TlsdDaemon implements AutoCloseable {
             UnixSocketFile.requireFree(config.socket()); // before the listeners take their ports
             listeners = ListenerSet.bind(config.listeners(), config.tlsParameters(), tickets,
                     config.signing(), transport, control, handshakes != null ? handshakes : workers,
-                    config.tcpKeepalive());
+                    config.tcpKeepalive(), ocsp);
             started.push(listeners);
             startIpc(null, listeners);
             startDebugSocket(null, listeners);
@@ -385,7 +388,7 @@ public final class TlsdDaemon implements AutoCloseable {
     private ServerTlsContexts serverTunnelContexts(DaemonConfig config, TunnelConfig t) throws SSLException {
         List<ServerTlsContexts.Identity> identities = new ArrayList<>();
         for (ListenerConfig.CertificateSpec spec : t.servedCertificates()) {
-            identities.add(new ServerTlsContexts.Identity(spec.names(), spec.load(), spec.ocspFile()));
+            identities.add(spec.identity(ocsp));
         }
         return new ServerTlsContexts(identities, t.alpn(), t.clientAuth(), t.clientCaFile(), t.clientCrlFile(),
                 t.allowedClients(),
@@ -984,7 +987,7 @@ public final class TlsdDaemon implements AutoCloseable {
                         served.clientRevocationLists()));
                 for (ServerTlsContexts.Stapled stapled : served.staples()) {
                     samples.add(DaemonMetrics.ocspNextUpdate("server_tunnel", t.name(), stapled.leaf(),
-                            stapled.currentUntil()));
+                            stapled.currentUntil().get()));
                 }
             }
         }
@@ -1207,5 +1210,6 @@ public final class TlsdDaemon implements AutoCloseable {
         }
         control.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         resolver.close();
+        ocsp.close();
     }
 }

@@ -28,6 +28,8 @@ import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x500.X500NameBuilder;
 import org.bouncycastle.asn1.x500.style.BCStyle;
+import org.bouncycastle.asn1.x509.AccessDescription;
+import org.bouncycastle.asn1.x509.AuthorityInformationAccess;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.CRLNumber;
 import org.bouncycastle.asn1.x509.CRLReason;
@@ -205,6 +207,32 @@ public final class TestPki {
         return issue(keyType, name, KeyPurposeId.id_kp_serverAuth, sans);
     }
 
+    /**
+     * Issues a server certificate (ECDSA P-256, serverAuth, {@code name} its only SAN) that names
+     * {@code ocspResponder} as its OCSP responder (Authority Information Access), as public CAs'
+     * certificates do.
+     */
+    public Issued issueServerWithOcspResponder(String name, String ocspResponder) {
+        return issue(KeyType.EC_P256, subjectOf(name), name, KeyPurposeId.id_kp_serverAuth, List.of(name),
+                ocspResponder);
+    }
+
+    /**
+     * The line of {@code cert} in an OpenSSL CA database ({@code index.txt}, as {@code openssl ocsp
+     * -index} reads it): valid, or revoked (an hour ago).
+     */
+    public static String opensslIndexLine(Issued cert, boolean revoked) {
+        java.text.SimpleDateFormat utc = new java.text.SimpleDateFormat("yyMMddHHmmss'Z'", Locale.ROOT);
+        utc.setTimeZone(java.util.TimeZone.getTimeZone("UTC"));
+        X509Certificate c = cert.certificate();
+        String hex = c.getSerialNumber().toString(16).toUpperCase(Locale.ROOT);
+        String hexSerial = hex.length() % 2 == 0 ? hex : "0" + hex; // as OpenSSL writes it: whole bytes
+        return (revoked ? "R" : "V") + "\t" + utc.format(c.getNotAfter()) + "\t"
+                + (revoked ? utc.format(new java.util.Date(System.currentTimeMillis() - 3_600_000)) : "") + "\t"
+                + hexSerial + "\tunknown\t/"
+                + c.getSubjectX500Principal().getName().replace(',', '/') + "\n";
+    }
+
     /** Same as {@link #issueClient(KeyType, String)} with an ECDSA P-256 key. */
     public Issued issueClient(String commonName) {
         return issueClient(KeyType.EC_P256, commonName);
@@ -242,14 +270,22 @@ public final class TestPki {
     }
 
     private Issued issue(KeyType keyType, String commonName, KeyPurposeId purpose, List<String> sans) {
-        X500Name subject = new X500NameBuilder(BCStyle.INSTANCE)
+        return issue(keyType, subjectOf(commonName), commonName, purpose, sans);
+    }
+
+    private static X500Name subjectOf(String commonName) {
+        return new X500NameBuilder(BCStyle.INSTANCE)
                 .addRDN(BCStyle.O, "tlsd tests")
                 .addRDN(BCStyle.CN, commonName)
                 .build();
-        return issue(keyType, subject, commonName, purpose, sans);
     }
 
     private Issued issue(KeyType keyType, X500Name subject, String commonName, KeyPurposeId purpose, List<String> sans) {
+        return issue(keyType, subject, commonName, purpose, sans, null);
+    }
+
+    private Issued issue(KeyType keyType, X500Name subject, String commonName, KeyPurposeId purpose, List<String> sans,
+                         String ocspResponder) {
         try {
             KeyPair keys = keyType.generate();
             X500Name issuer = X500Name.getInstance(caCertificate.getSubjectX500Principal().getEncoded());
@@ -269,6 +305,11 @@ public final class TestPki {
                             extensions.createAuthorityKeyIdentifier(caCertificate.getPublicKey()));
             if (!sans.isEmpty()) {
                 builder.addExtension(Extension.subjectAlternativeName, false, subjectAltNames(sans));
+            }
+            if (ocspResponder != null) {
+                builder.addExtension(Extension.authorityInfoAccess, false, new AuthorityInformationAccess(
+                        AccessDescription.id_ad_ocsp, new GeneralName(GeneralName.uniformResourceIdentifier,
+                                ocspResponder)));
             }
             X509Certificate certificate = sign(builder, caKeys.getPrivate());
 

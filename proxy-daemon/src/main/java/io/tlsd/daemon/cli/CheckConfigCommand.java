@@ -9,6 +9,7 @@ import io.tlsd.daemon.metrics.Sample;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.ConnectionInfos;
 import io.tlsd.daemon.tls.KeyMaterial;
+import io.tlsd.daemon.tls.OcspFetcher;
 import io.tlsd.daemon.tls.OcspStaple;
 import io.tlsd.daemon.tls.ClientTlsContexts;
 import io.tlsd.daemon.tls.RevocationLists;
@@ -160,10 +161,23 @@ final class CheckConfigCommand implements Callable<Integer> {
 
     /**
      * A served certificate's OCSP response that the daemon would refuse (its provider cannot staple,
-     * the response is not about it or says revoked), or would not send (not current).
+     * the response is not about it or says revoked), or would not send (not current); with {@code
+     * ocsp_fetch}, a certificate that names no responder (the responder is not asked here).
      */
     private static void checkOcsp(ListenerConfig.CertificateSpec spec, KeyMaterial material, DaemonConfig config,
                                   String where, List<String> problems) {
+        if (spec.ocspFetch()) {
+            if (!"boringssl".equals(config.tlsProvider())) {
+                problems.add(where + material + ": stapling an OCSP response (ocsp_fetch) needs the boringssl TLS"
+                        + " provider");
+            }
+            try {
+                OcspFetcher.responderOf(material.chain());
+            } catch (IllegalArgumentException e) {
+                problems.add(where + e.getMessage());
+            }
+            return;
+        }
         if (spec.ocspFile() == null) {
             return;
         }

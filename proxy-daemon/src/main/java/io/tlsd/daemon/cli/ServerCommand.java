@@ -53,6 +53,10 @@ final class ServerCommand implements Callable<Integer> {
             description = "The certificate's OCSP response (DER), stapled to handshakes; read again on SIGHUP")
     Path ocspFile;
 
+    @Option(names = "--ocsp-fetch", description = "Fetch the certificate's OCSP response from the responder it names,"
+            + " keep it fresh, and staple it to handshakes (instead of --ocsp-file)")
+    boolean ocspFetch;
+
     @Option(names = "--alpn", paramLabel = "LIST", split = ",", description = "ALPN protocols, e.g. h2,http/1.1")
     List<String> alpn = new ArrayList<>();
 
@@ -192,8 +196,7 @@ final class ServerCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--listen, --cert and --key go together");
             }
             ClientAuthPolicy policy = clientAuthPolicy();
-            ListenerConfig listener = new ListenerConfig("default", Addresses.parse(listen),
-                    List.of(ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile).withOcspFile(ocspFile)),
+            ListenerConfig listener = new ListenerConfig("default", Addresses.parse(listen), List.of(certificate()),
                     alpn, policy, clientCa, Duration.ofSeconds(10), 64, ListenerConfig.DEFAULT_MAX_PENDING_CONNECTIONS,
                     0, clientCrl, allowedClients(), null, proxySources());
             List<ListenerConfig> all = new ArrayList<>(builder.listeners());
@@ -207,6 +210,15 @@ final class ServerCommand implements Callable<Integer> {
             throw atStart ? new IllegalArgumentException(e.getMessage()
                     + " (give --listen ADDR --cert PEM --key PEM, or --config FILE)", e) : e;
         }
+    }
+
+    /** {@code --cert}, {@code --key} and what goes with them. */
+    private ListenerConfig.CertificateSpec certificate() {
+        if (ocspFile != null && ocspFetch) {
+            throw new IllegalArgumentException("give either --ocsp-file or --ocsp-fetch");
+        }
+        return ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile).withOcspFile(ocspFile)
+                .withOcspFetch(ocspFetch);
     }
 
     private ClientAuthPolicy clientAuthPolicy() {
@@ -225,7 +237,7 @@ final class ServerCommand implements Callable<Integer> {
         Addresses.unresolved(target);
         List<TunnelConfig> tunnels = new ArrayList<>(builder.tunnels());
         tunnels.add(new TunnelConfig("tunnel-" + (tunnels.size() + 1), Addresses.parse(listen), target, null,
-                ListenerConfig.CertificateSpec.pem(List.of(), cert, key, passphraseFile).withOcspFile(ocspFile), alpn,
+                certificate(), alpn,
                 clientAuthPolicy(),
                 clientCa, proxyProtocol, DaemonOptions.idleTimeout(idleTimeout), TunnelSettings.DEFAULT_MAX_CONNECTIONS, null,
                 accessLog, 0, List.of(), null, clientCrl, List.of(), allowedClients(), null, proxySources()));

@@ -55,7 +55,7 @@ public final class ConfigFile {
     private static final Set<String> TUNNEL = Set.of("name", "listen", "target", "servername", "cert", "key", "pkcs12",
             "passphrase_file", "alpn", "client_auth", "client_ca_file", "proxy_protocol", "idle_timeout",
             "max_connections", "ca_file", "access_log", "max_connections_per_client", "certificates", "crl_file",
-            "client_crl_file", "routes", "ocsp_file", "allowed_clients", "allowed_servers", "accept_proxy_protocol",
+            "client_crl_file", "routes", "ocsp_file", "ocsp_fetch", "allowed_clients", "allowed_servers", "accept_proxy_protocol",
             "proxy_protocol_sources");
     /** The keys of {@code allowed_clients} and {@code allowed_servers}. */
     private static final Set<String> ALLOWED_CLIENTS = Set.of("common_names", "dns_names", "uris");
@@ -69,7 +69,7 @@ public final class ConfigFile {
             "max_pending_connections_per_client", "allowed_clients", "allowed_peers", "accept_proxy_protocol",
             "proxy_protocol_sources");
     private static final Set<String> CERTIFICATE = Set.of("names", "cert", "key", "pkcs12", "passphrase_file",
-            "ocsp_file");
+            "ocsp_file", "ocsp_fetch");
     private static final Set<String> TIMEOUTS = Set.of("connect", "handshake", "hello", "drain");
     private static final Set<String> LIMITS = Set.of("max_write_bytes", "max_read_bytes", "max_ops_in_flight",
             "max_queued_write_bytes", "max_connections", "connection_buffer_bytes", "max_buffered_read_bytes");
@@ -191,9 +191,9 @@ public final class ConfigFile {
                 if (tls.containsKey("client_certificate")) {
                     ListenerConfig.CertificateSpec client = certificate(map(tls.get("client_certificate"),
                             "tls.client_certificate", CERTIFICATE), "tls.client_certificate", List.of());
-                    if (client.ocspFile() != null) {
-                        throw new IllegalArgumentException("tls.client_certificate.ocsp_file: OCSP responses are stapled"
-                                + " to served certificates only");
+                    if (client.ocspFile() != null || client.ocspFetch()) {
+                        throw new IllegalArgumentException("tls.client_certificate." + (client.ocspFetch() ? "ocsp_fetch"
+                                : "ocsp_file") + ": OCSP responses are stapled to served certificates only");
                     }
                     b.clientCertificate(client);
                 }
@@ -355,9 +355,11 @@ public final class ConfigFile {
             if (hasCertificate && m.containsKey("certificates")) {
                 throw new IllegalArgumentException(where + ": give either certificates, or cert and key (or pkcs12)");
             }
-            if (!hasCertificate && m.containsKey("ocsp_file")) {
-                throw new IllegalArgumentException(where + ": ocsp_file goes with cert and key (or pkcs12)"
-                        + (m.containsKey("certificates") ? "; in certificates, give it for each certificate" : ""));
+            for (String key : List.of("ocsp_file", "ocsp_fetch")) {
+                if (!hasCertificate && m.containsKey(key)) {
+                    throw new IllegalArgumentException(where + ": " + key + " goes with cert and key (or pkcs12)"
+                            + (m.containsKey("certificates") ? "; in certificates, give it for each certificate" : ""));
+                }
             }
             if (!hasCertificate && m.containsKey("passphrase_file")) {
                 throw new IllegalArgumentException(where + ": passphrase_file goes with cert and key (or pkcs12)"
@@ -495,16 +497,20 @@ public final class ConfigFile {
     private ListenerConfig.CertificateSpec certificate(Map<String, Object> c, String where, List<String> names) {
         Path pass = c.containsKey("passphrase_file") ? path(c.get("passphrase_file"), where + ".passphrase_file") : null;
         Path ocsp = c.containsKey("ocsp_file") ? path(c.get("ocsp_file"), where + ".ocsp_file") : null;
+        boolean fetch = flag(c, "ocsp_fetch", where);
+        if (ocsp != null && fetch) {
+            throw new IllegalArgumentException(where + ": give either ocsp_file, or ocsp_fetch: true");
+        }
         if (c.containsKey("pkcs12")) {
             if (c.containsKey("cert") || c.containsKey("key")) {
                 throw new IllegalArgumentException(where + ": give either pkcs12, or cert and key");
             }
             return ListenerConfig.CertificateSpec.pkcs12(names, path(c.get("pkcs12"), where + ".pkcs12"), pass)
-                    .withOcspFile(ocsp);
+                    .withOcspFile(ocsp).withOcspFetch(fetch);
         }
         if (c.containsKey("cert") && c.containsKey("key")) {
             return ListenerConfig.CertificateSpec.pem(names, path(c.get("cert"), where + ".cert"),
-                    path(c.get("key"), where + ".key"), pass).withOcspFile(ocsp);
+                    path(c.get("key"), where + ".key"), pass).withOcspFile(ocsp).withOcspFetch(fetch);
         }
         throw new IllegalArgumentException(where + ": needs cert and key, or pkcs12");
     }

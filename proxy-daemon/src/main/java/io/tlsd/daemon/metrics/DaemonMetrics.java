@@ -98,14 +98,15 @@ public final class DaemonMetrics {
     }
 
     /**
-     * When the OCSP response of a served certificate ({@code ocsp_file}) stops being current (its
-     * nextUpdate, else a day after its thisUpdate), in seconds since the epoch, labelled as {@link
-     * #certificateExpiry}. A value in the past: the daemon sends none.
+     * When the OCSP response of a served certificate ({@code ocsp_file}, or the last fetched with
+     * {@code ocsp_fetch}) stops being current (its nextUpdate, else a day after its thisUpdate), in
+     * seconds since the epoch, labelled as {@link #certificateExpiry}. A value in the past: the
+     * daemon sends none (0: none fetched yet).
      */
     public static Sample ocspNextUpdate(String use, String name, X509Certificate leaf, Instant currentUntil) {
         return new Sample("tlsd_ocsp_next_update_timestamp_seconds", Sample.GAUGE,
                 "when the OCSP response of a served certificate stops being current (its nextUpdate), in seconds since"
-                        + " the epoch; past it none is stapled; read again on SIGHUP",
+                        + " the epoch; past it none is stapled; read again on SIGHUP, or fetched (0: none yet)",
                 certificateLabels(use, name, leaf), currentUntil.getEpochSecond());
     }
 

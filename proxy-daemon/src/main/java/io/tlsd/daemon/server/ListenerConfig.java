@@ -3,6 +3,8 @@ package io.tlsd.daemon.server;
 import io.tlsd.daemon.ipc.AllowedPeers;
 import io.tlsd.daemon.tls.AllowedIdentities;
 import io.tlsd.daemon.tls.KeyMaterial;
+import io.tlsd.daemon.tls.OcspFetcher;
+import io.tlsd.daemon.tls.ServerTlsContexts;
 import io.tlsd.daemon.tls.ServerTlsContexts.ClientAuthPolicy;
 import io.tlsd.daemon.transport.ProxySources;
 import java.net.InetSocketAddress;
@@ -137,18 +139,22 @@ public record ListenerConfig(String name, InetSocketAddress address, List<Certif
      * @param names SNI names (exact or "*.example.com"); empty for the default certificate
      * @param ocspFile a served certificate's OCSP response (DER), stapled to its handshakes; null
      *     for none
+     * @param ocspFetch whether its OCSP response is fetched from the responder it names, and stapled
      */
     public record CertificateSpec(List<String> names, Path certChain, Path key, Path pkcs12, Path passphraseFile,
-                                  Path ocspFile) {
+                                  Path ocspFile, boolean ocspFetch) {
         /** Without an OCSP response. */
         public CertificateSpec(List<String> names, Path certChain, Path key, Path pkcs12, Path passphraseFile) {
-            this(names, certChain, key, pkcs12, passphraseFile, null);
+            this(names, certChain, key, pkcs12, passphraseFile, null, false);
         }
 
         public CertificateSpec {
             names = List.copyOf(names);
             if ((pkcs12 == null) == (certChain == null || key == null)) {
                 throw new IllegalArgumentException("a certificate needs either cert and key, or pkcs12");
+            }
+            if (ocspFile != null && ocspFetch) {
+                throw new IllegalArgumentException("give either ocsp_file, or ocsp_fetch");
             }
         }
 
@@ -162,7 +168,24 @@ public record ListenerConfig(String name, InetSocketAddress address, List<Certif
 
         /** This certificate, with {@code file} its OCSP response to staple (null for none). */
         public CertificateSpec withOcspFile(Path file) {
-            return new CertificateSpec(names, certChain, key, pkcs12, passphraseFile, file);
+            return new CertificateSpec(names, certChain, key, pkcs12, passphraseFile, file, ocspFetch);
+        }
+
+        /** This certificate, its OCSP response fetched from its responder and stapled, or not. */
+        public CertificateSpec withOcspFetch(boolean fetch) {
+            return new CertificateSpec(names, certChain, key, pkcs12, passphraseFile, ocspFile, fetch);
+        }
+
+        /**
+         * The served identity: the key and chain read ({@link #load}), with the OCSP response to
+         * staple: from {@link #ocspFile}, or fetched by {@code ocsp} with {@link #ocspFetch}.
+         *
+         * @throws IllegalArgumentException naming the file or certificate, if it cannot be used
+         */
+        public ServerTlsContexts.Identity identity(OcspFetcher ocsp) {
+            KeyMaterial material = load();
+            return new ServerTlsContexts.Identity(names, material, ocspFile,
+                    ocspFetch ? ocsp.fetched(material.chain()) : null);
         }
 
         /** Reads the key and chain; fails naming the file and what is wrong with it. */

@@ -10,7 +10,7 @@ import io.tlsd.daemon.engine.Failure;
 import io.tlsd.daemon.metrics.DaemonMetrics;
 import io.tlsd.daemon.metrics.Sample;
 import io.tlsd.daemon.tls.ConnectionInfos;
-import io.tlsd.daemon.tls.KeyMaterial;
+import io.tlsd.daemon.tls.OcspFetcher;
 import io.tlsd.daemon.tls.ServerTlsContexts;
 import io.tlsd.daemon.tls.TlsParameters;
 import io.tlsd.daemon.tls.TicketKeys;
@@ -51,9 +51,11 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
     private final EventLoopGroup control;
     private final EventLoopGroup handshakes;
     private final TcpKeepalive keepalive;
+    private final OcspFetcher ocsp;
 
     private ListenerSet(TlsParameters tls, TicketKeys tickets, SigningPolicy signing, Transport transport,
-                        EventLoopGroup control, EventLoopGroup handshakes, TcpKeepalive keepalive) {
+                        EventLoopGroup control, EventLoopGroup handshakes, TcpKeepalive keepalive, OcspFetcher ocsp) {
+        this.ocsp = ocsp;
         this.tls = tls;
         this.tickets = tickets;
         this.signing = signing;
@@ -69,12 +71,14 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
      *
      * @param handshakes the loops that accepted clients handshake on until an ACCEPT moves them
      * @param keepalive TCP keepalive for the accepted connections
+     * @param ocsp fetches the OCSP responses of the certificates with {@code ocsp_fetch}
      */
     public static ListenerSet bind(List<ListenerConfig> configs, TlsParameters tls,
                                    TicketKeys tickets, SigningPolicy signing, Transport transport,
-                                   EventLoopGroup control, EventLoopGroup handshakes, TcpKeepalive keepalive)
+                                   EventLoopGroup control, EventLoopGroup handshakes, TcpKeepalive keepalive,
+                                   OcspFetcher ocsp)
             throws IOException, InterruptedException {
-        ListenerSet set = new ListenerSet(tls, tickets, signing, transport, control, handshakes, keepalive);
+        ListenerSet set = new ListenerSet(tls, tickets, signing, transport, control, handshakes, keepalive, ocsp);
         Map<String, TlsListener> made = new LinkedHashMap<>();
         for (ListenerConfig config : configs) {
             if (made.containsKey(config.name())) {
@@ -110,8 +114,7 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
     private ServerTlsContexts contextsOf(ListenerConfig config) throws SSLException {
         List<ServerTlsContexts.Identity> identities = new ArrayList<>();
         for (ListenerConfig.CertificateSpec spec : config.certificates()) {
-            KeyMaterial material = spec.load();
-            identities.add(new ServerTlsContexts.Identity(spec.names(), material, spec.ocspFile()));
+            identities.add(spec.identity(ocsp));
         }
         return new ServerTlsContexts(identities, config.alpn(), config.clientAuth(), config.clientCaFile(),
                 config.clientCrlFile(), config.allowedClients(), tls,
@@ -265,7 +268,7 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
             out.addAll(DaemonMetrics.revocationListsCurrentUntil("listener", l.name(),
                     l.contexts().clientRevocationLists()));
             for (ServerTlsContexts.Stapled stapled : l.contexts().staples()) {
-                out.add(DaemonMetrics.ocspNextUpdate("listener", l.name(), stapled.leaf(), stapled.currentUntil()));
+                out.add(DaemonMetrics.ocspNextUpdate("listener", l.name(), stapled.leaf(), stapled.currentUntil().get()));
             }
         }
         return out;

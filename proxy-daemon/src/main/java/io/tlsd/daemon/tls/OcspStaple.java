@@ -28,16 +28,18 @@ import org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder;
 import org.bouncycastle.operator.jcajce.JcaDigestCalculatorProviderBuilder;
 
 /**
- * A served certificate's OCSP response, read from a file ({@code ocsp_file}: DER, as {@code
- * openssl ocsp -respout} writes it, or as a CA's responder answers), to staple to the handshakes
- * that present the certificate, as HAProxy's {@code .ocsp} files and nginx's {@code
- * ssl_stapling_file}. tlsd does not fetch responses: whatever renews the file sends SIGHUP.
+ * A served certificate's OCSP response, to staple to the handshakes that present the certificate:
+ * read from a file ({@code ocsp_file}: DER, as {@code openssl ocsp -respout} writes it, or as a
+ * CA's responder answers), as HAProxy's {@code .ocsp} files and nginx's {@code
+ * ssl_stapling_file}, which whatever renews the file follows with SIGHUP; or fetched from the
+ * certificate's OCSP responder ({@code ocsp_fetch}, {@link OcspFetcher}).
  *
  * <p>Checked when read: a successful response, signed by the certificate's issuer (the next
  * certificate of its chain file) or by a responder certificate, valid now, that the issuer made
- * for OCSP signing, about this certificate, saying "good". One that says "revoked" or "unknown",
- * or is about another certificate, or whose signature does not verify, is an error naming the
- * file. One that is not current ({@link #current}) is not stapled, since clients would refuse it.
+ * for OCSP signing, about this certificate, saying "good". One that says "revoked" or "unknown"
+ * ({@link NotGood}), or is about another certificate, or whose signature does not verify, is an
+ * error naming where it came from. One that is not current ({@link #current}) is not stapled,
+ * since clients would refuse it.
  *
  * @param der the response as sent in the handshake
  * @param thisUpdate when the responder vouched for the certificate
@@ -55,6 +57,21 @@ public record OcspStaple(byte[] der, Instant thisUpdate, Instant currentUntil) {
         return !thisUpdate.isAfter(now.plus(CLOCK_SKEW)) && now.isBefore(currentUntil);
     }
 
+    /** A response, signed as it should be, about the certificate, that does not say "good". */
+    public static final class NotGood extends IllegalArgumentException {
+        private final boolean revoked;
+
+        NotGood(String message, boolean revoked) {
+            super(message);
+            this.revoked = revoked;
+        }
+
+        /** Whether it says "revoked" (else "unknown": the responder does not know the certificate). */
+        public boolean revoked() {
+            return revoked;
+        }
+    }
+
     /**
      * Reads and checks the response in {@code file} for {@code chain}'s leaf, whose issuer must
      * be the chain's next certificate.
@@ -62,17 +79,7 @@ public record OcspStaple(byte[] der, Instant thisUpdate, Instant currentUntil) {
      * @throws IllegalArgumentException naming the file and what is wrong
      */
     public static OcspStaple read(Path file, List<X509Certificate> chain) {
-        if (chain.size() < 2) {
-            throw new IllegalArgumentException(file + ": checking an OCSP response needs the issuer's certificate"
-                    + " after the certificate in its chain file");
-        }
-        X509Certificate leaf = chain.get(0);
-        X509Certificate issuer = chain.get(1);
-        if (!leaf.getIssuerX500Principal().equals(issuer.getSubjectX500Principal())) {
-            throw new IllegalArgumentException(file + ": the certificate after "
-                    + leaf.getSubjectX500Principal().getName() + " in its chain file is not its issuer, which checking"
-                    + " an OCSP response needs");
-        }
+        X509Certificate issuer = issuer(file.toString(), chain);
         byte[] der;
         try {
             der = Files.readAllBytes(file);
@@ -81,18 +88,50 @@ public record OcspStaple(byte[] der, Instant thisUpdate, Instant currentUntil) {
         } catch (IOException e) {
             throw new IllegalArgumentException("cannot read " + file + ": " + e.getMessage());
         }
+        return parse(der, file.toString(), chain.get(0), issuer);
+    }
+
+    /**
+     * The issuer of {@code chain}'s leaf, the chain's next certificate, which checking a response
+     * needs.
+     *
+     * @throws IllegalArgumentException starting with {@code where} if the chain does not have it
+     */
+    static X509Certificate issuer(String where, List<X509Certificate> chain) {
+        if (chain.size() < 2) {
+            throw new IllegalArgumentException(where + ": checking an OCSP response needs the issuer's certificate"
+                    + " after the certificate in its chain file");
+        }
+        X509Certificate leaf = chain.get(0);
+        X509Certificate issuer = chain.get(1);
+        if (!leaf.getIssuerX500Principal().equals(issuer.getSubjectX500Principal())) {
+            throw new IllegalArgumentException(where + ": the certificate after "
+                    + leaf.getSubjectX500Principal().getName() + " in its chain file is not its issuer, which checking"
+                    + " an OCSP response needs");
+        }
+        return issuer;
+    }
+
+    /**
+     * Checks {@code der}, a response from {@code source} (a file, a responder's URL), about {@code
+     * leaf}, which {@code issuer} issued.
+     *
+     * @throws NotGood if it says the certificate is revoked or unknown
+     * @throws IllegalArgumentException starting with {@code source}, saying what is wrong
+     */
+    static OcspStaple parse(byte[] der, String source, X509Certificate leaf, X509Certificate issuer) {
         try {
             OCSPResp response = new OCSPResp(der);
             if (response.getStatus() != OCSPResp.SUCCESSFUL) {
-                throw new IllegalArgumentException(file + ": the OCSP responder did not answer (status "
+                throw new IllegalArgumentException(source + ": the OCSP responder did not answer (status "
                         + response.getStatus() + ")");
             }
             if (!(response.getResponseObject() instanceof BasicOCSPResp basic)) {
-                throw new IllegalArgumentException(file + ": not a basic OCSP response");
+                throw new IllegalArgumentException(source + ": not a basic OCSP response");
             }
             X509CertificateHolder issuerHolder = new JcaX509CertificateHolder(issuer);
             if (!signedByIssuer(basic, issuerHolder)) {
-                throw new IllegalArgumentException(file + ": its signature is not the issuer's ("
+                throw new IllegalArgumentException(source + ": its signature is not the issuer's ("
                         + issuer.getSubjectX500Principal().getName() + "), nor that of a responder the issuer certified");
             }
             DigestCalculatorProvider digests = new JcaDigestCalculatorProviderBuilder().build();
@@ -101,21 +140,22 @@ public record OcspStaple(byte[] der, Instant thisUpdate, Instant currentUntil) {
                 if (serial.equals(leaf.getSerialNumber()) && single.getCertID().matchesIssuer(issuerHolder, digests)) {
                     CertificateStatus status = single.getCertStatus();
                     if (status != CertificateStatus.GOOD) {
-                        throw new IllegalArgumentException(file + ": the response says the certificate "
+                        boolean revoked = status instanceof RevokedStatus;
+                        throw new NotGood(source + ": the response says the certificate "
                                 + leaf.getSubjectX500Principal().getName() + " is "
-                                + (status instanceof RevokedStatus ? "revoked" : "unknown to the responder"));
+                                + (revoked ? "revoked" : "unknown to the responder"), revoked);
                     }
                     Instant thisUpdate = single.getThisUpdate().toInstant();
                     return new OcspStaple(der, thisUpdate, single.getNextUpdate() != null
                             ? single.getNextUpdate().toInstant() : thisUpdate.plus(WITHOUT_NEXT_UPDATE));
                 }
             }
-            throw new IllegalArgumentException(file + ": the response is not about the certificate "
+            throw new IllegalArgumentException(source + ": the response is not about the certificate "
                     + leaf.getSubjectX500Principal().getName() + " (serial " + leaf.getSerialNumber().toString(16) + ")");
         } catch (IOException | OCSPException e) {
-            throw new IllegalArgumentException(file + ": not a DER OCSP response: " + e.getMessage());
+            throw new IllegalArgumentException(source + ": not a DER OCSP response: " + e.getMessage());
         } catch (CertificateException | OperatorCreationException e) {
-            throw new IllegalArgumentException(file + ": cannot check the OCSP response: " + e.getMessage());
+            throw new IllegalArgumentException(source + ": cannot check the OCSP response: " + e.getMessage());
         }
     }
 

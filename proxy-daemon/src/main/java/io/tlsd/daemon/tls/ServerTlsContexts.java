@@ -69,15 +69,24 @@ public final class ServerTlsContexts {
      * @param names SNI names it answers (exact or "*.example.com"); empty for the default
      * @param material the key and chain
      * @param ocspFile its OCSP response (DER) to staple ({@link OcspStaple}); null for none
+     * @param ocspFetched its OCSP response as fetched from its responder, to staple; null for none
      */
-    public record Identity(List<String> names, KeyMaterial material, Path ocspFile) {
+    public record Identity(List<String> names, KeyMaterial material, Path ocspFile, OcspFetcher.Fetched ocspFetched) {
         public Identity {
             names = List.copyOf(names);
+            if (ocspFile != null && ocspFetched != null) {
+                throw new IllegalArgumentException("an OCSP response from a file, or fetched; not both");
+            }
+        }
+
+        /** With an OCSP response from a file (or none). */
+        public Identity(List<String> names, KeyMaterial material, Path ocspFile) {
+            this(names, material, ocspFile, null);
         }
 
         /** Without an OCSP response. */
         public Identity(List<String> names, KeyMaterial material) {
-            this(names, material, null);
+            this(names, material, null, null);
         }
     }
 
@@ -266,21 +275,30 @@ public final class ServerTlsContexts {
         } else if (clientCaFile != null) {
             builder.trustManager(clientCaFile.toFile());
         }
-        OcspStaple staple = null;
+        Supplier<OcspStaple> stapling = null;
         if (identity.ocspFile() != null) {
             if (sslProvider != SslProvider.OPENSSL) {
                 throw new IllegalArgumentException(identity.ocspFile() + ": stapling an OCSP response needs the boringssl"
                         + " TLS provider");
             }
-            staple = OcspStaple.read(identity.ocspFile(), material.chain());
-            staples.add(new Stapled(material.leaf(), staple.currentUntil()));
+            OcspStaple staple = OcspStaple.read(identity.ocspFile(), material.chain());
+            staples.add(new Stapled(material.leaf(), staple::currentUntil));
             if (!staple.current(Instant.now())) {
                 log.warn("{}: the OCSP response is not current (from {} until {}): stapling none until the file is"
                         + " renewed (then SIGHUP)", identity.ocspFile(), staple.thisUpdate(), staple.currentUntil());
-                staple = null;
             } else {
                 builder.enableOcsp(true);
+                stapling = () -> staple;
             }
+        } else if (identity.ocspFetched() != null) {
+            OcspFetcher.Fetched fetched = identity.ocspFetched();
+            if (sslProvider != SslProvider.OPENSSL) {
+                throw new IllegalArgumentException(material + ": stapling an OCSP response (ocsp_fetch) needs the"
+                        + " boringssl TLS provider");
+            }
+            staples.add(new Stapled(material.leaf(), fetched::currentUntil));
+            builder.enableOcsp(true);
+            stapling = fetched::current;
         }
         if (!alpn.isEmpty()) {
             builder.applicationProtocolConfig(ClientTlsContexts.alpnConfig(alpn));
@@ -293,7 +311,7 @@ public final class ServerTlsContexts {
         if (tickets != null) {
             tickets.attach(ctx);
         }
-        return staple == null ? ctx : new Stapling(ctx, staple);
+        return stapling == null ? ctx : new Stapling(ctx, stapling);
     }
 
     private static OpenSslX509KeyManagerFactory keylessKeyManagers(X509Certificate[] chain) throws SSLException {
@@ -326,10 +344,11 @@ public final class ServerTlsContexts {
     }
 
     /**
-     * A certificate with an OCSP response ({@code ocsp_file}), and until when the response is
-     * current; one past it is not sent.
+     * A certificate with an OCSP response ({@code ocsp_file} or {@code ocsp_fetch}), and until when
+     * the response is current (now: a fetched one changes); one past it is not sent, and the epoch
+     * means none yet.
      */
-    public record Stapled(X509Certificate leaf, Instant currentUntil) {
+    public record Stapled(X509Certificate leaf, Supplier<Instant> currentUntil) {
     }
 
     /** The certificates with an OCSP response, in the order the contexts were built. */
@@ -338,23 +357,23 @@ public final class ServerTlsContexts {
     }
 
     /**
-     * Staples {@code staple} to every engine {@code ctx} makes (enableOcsp must be on), while it
-     * is current: one that goes stale before the next reload is no longer sent.
+     * Staples the response of the moment to every engine {@code ctx} makes (enableOcsp must be
+     * on), while it is current: a file's that goes stale before the next reload is no longer sent.
      */
     private static final class Stapling extends DelegatingSslContext {
-        private final byte[] response;
-        private final long currentUntilMillis;
+        private final Supplier<OcspStaple> response;
 
-        Stapling(SslContext ctx, OcspStaple staple) {
+        Stapling(SslContext ctx, Supplier<OcspStaple> response) {
             super(ctx);
-            this.response = staple.der();
-            this.currentUntilMillis = staple.currentUntil().toEpochMilli();
+            this.response = response;
         }
 
         @Override
         protected void initEngine(SSLEngine engine) {
-            if (engine instanceof ReferenceCountedOpenSslEngine openssl && System.currentTimeMillis() < currentUntilMillis) {
-                openssl.setOcspResponse(response);
+            OcspStaple staple = response.get();
+            if (staple != null && engine instanceof ReferenceCountedOpenSslEngine openssl
+                    && System.currentTimeMillis() < staple.currentUntil().toEpochMilli()) {
+                openssl.setOcspResponse(staple.der());
             }
         }
     }

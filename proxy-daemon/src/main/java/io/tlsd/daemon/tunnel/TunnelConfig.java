@@ -211,7 +211,8 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
     }
 
     /**
-     * The keys set that only a server-role tunnel uses: {@code certificates}, {@code ocsp_file}, {@code client_auth}
+     * The keys set that only a server-role tunnel uses: {@code certificates}, {@code ocsp_file}, {@code
+     * ocsp_fetch}, {@code client_auth}
      * (other than none), {@code client_ca_file}, {@code client_crl_file}, {@code proxy_protocol: true},
      * {@code accept_proxy_protocol: true}, {@code routes}.
      */
@@ -222,6 +223,9 @@ public record TunnelConfig(String name, InetSocketAddress listen, String target,
         }
         if (certificate != null && certificate.ocspFile() != null) {
             keys.add("ocsp_file");
+        }
+        if (certificate != null && certificate.ocspFetch()) {
+            keys.add("ocsp_fetch");
         }
         if (clientAuth != ClientAuthPolicy.NONE) {
             keys.add("client_auth");

@@ -366,6 +366,39 @@ class ConfigFileTest {
     }
 
     @Test
+    void ocspFetchGoesWithServedCertificatesAndNotWithAnOcspFile() throws Exception {
+        DaemonConfig c = ConfigFile.load(write("""
+                listeners:
+                  - address: :8443
+                    certificates:
+                      - cert: a.pem
+                        key: a.key
+                        ocsp_fetch: true
+                tunnels:
+                  - name: sidecar
+                    listen: :8444
+                    target: 127.0.0.1:8080
+                    cert: a.pem
+                    key: a.key
+                    ocsp_fetch: true
+                """));
+        assertTrue(c.listeners().get(0).certificates().get(0).ocspFetch());
+        TunnelConfig sidecar = c.tunnels().get(0);
+        assertTrue(sidecar.certificate().ocspFetch());
+        assertEquals("tunnel sidecar: ocsp_fetch applies to server-role tunnels only",
+                assertThrows(IllegalArgumentException.class, () -> sidecar.checkRole(false)).getMessage());
+        String both = error("listeners:\n  - address: :8443\n    certificates:\n      - cert: a.pem\n        key: a.key\n"
+                + "        ocsp_file: a.ocsp\n        ocsp_fetch: true\n");
+        assertTrue(both.contains("give either ocsp_file, or ocsp_fetch: true"), both);
+        String client = error("tls:\n  client_certificate:\n    cert: a.pem\n    key: a.key\n    ocsp_fetch: true\n");
+        assertTrue(client.contains("tls.client_certificate.ocsp_fetch: OCSP responses are stapled to served"
+                + " certificates only"), client);
+        String notAFlag = error("tunnels:\n  - listen: :8443\n    target: 127.0.0.1:8080\n    cert: a.pem\n"
+                + "    key: a.key\n    ocsp_fetch: yes please\n");
+        assertTrue(notAFlag.contains("ocsp_fetch: expected true or false"), notAFlag);
+    }
+
+    @Test
     void allowedClientsNeedARequiredClientCertificate() throws Exception {
         DaemonConfig c = ConfigFile.load(write("""
                 listeners:

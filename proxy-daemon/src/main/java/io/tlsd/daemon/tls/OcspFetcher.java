@@ -1,0 +1,317 @@
+package io.tlsd.daemon.tls;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.ref.WeakReference;
+import java.math.BigInteger;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.security.cert.CertificateEncodingException;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import javax.security.auth.x500.X500Principal;
+import org.bouncycastle.asn1.ASN1IA5String;
+import org.bouncycastle.asn1.x509.AccessDescription;
+import org.bouncycastle.asn1.x509.AuthorityInformationAccess;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.cert.X509CertificateHolder;
+import org.bouncycastle.cert.jcajce.JcaX509CertificateHolder;
+import org.bouncycastle.cert.ocsp.CertificateID;
+import org.bouncycastle.cert.ocsp.OCSPException;
+import org.bouncycastle.cert.ocsp.OCSPReqBuilder;
+import org.bouncycastle.operator.OperatorCreationException;
+import org.bouncycastle.operator.jcajce.JcaDigestCalculatorProviderBuilder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Fetches the OCSP responses of served certificates from their CA's responder and keeps them
+ * fresh ({@code ocsp_fetch}), as nginx's {@code ssl_stapling on} and HAProxy's {@code ocsp-update
+ * on} do: the responder is the one the certificate names (its Authority Information Access, an
+ * {@code http} or {@code https} URL); the request is a plain POST without a nonce, so that
+ * responders and their caches can answer it from a pre-signed response.
+ *
+ * <p>The first fetch starts when a certificate is first served (the daemon does not wait for it:
+ * handshakes go without a staple until it arrives). A response is checked as an {@code ocsp_file}
+ * is ({@link OcspStaple}: signed by the issuer or a responder it certified, about this
+ * certificate, "good", current) and then stapled; the next fetch is due halfway through its
+ * validity, at least {@link #MIN_REFRESH} and at most {@link #MAX_REFRESH} later. A fetch that
+ * fails (the responder does not answer, answers an error, or a response that does not check) is
+ * tried again after {@link #FIRST_RETRY}, twice as long after each failure up to {@link
+ * #MAX_RETRY}, and the last good response is stapled meanwhile, while it is current; so is one
+ * saying "unknown" (a certificate the responder does not know yet), except that it stops the
+ * stapling at once. A response saying "revoked" stops the stapling (a client then asks the
+ * responder itself, and learns it), and is asked again after {@link #MAX_RETRY}.
+ *
+ * <p>Contexts built again for the same certificate (a reload) share its {@link Fetched}, response
+ * and schedule; one no context holds any more is forgotten, and fetched no more. The fetches run
+ * on one thread of their own, started with the first.
+ *
+ * <p>Thread safety: every method may be called from any thread.
+ */
+public final class OcspFetcher implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(OcspFetcher.class);
+
+    static final Duration FIRST_RETRY = Duration.ofSeconds(5);
+    static final Duration MAX_RETRY = Duration.ofHours(1);
+    static final Duration MIN_REFRESH = Duration.ofMinutes(1);
+    static final Duration MAX_REFRESH = Duration.ofHours(12);
+    /** For the connection and for the whole answer. */
+    static final Duration TIMEOUT = Duration.ofSeconds(10);
+    /** Responses are a few KiB, a few more with a responder certificate. */
+    static final int MAX_RESPONSE_BYTES = 64 * 1024;
+
+    /** The certificates fetched for, held weakly: by the contexts that staple their responses. */
+    private final Map<Key, WeakReference<Fetched>> fetched = new HashMap<>();
+    /** Created with the first certificate; guarded by {@link #fetched}. */
+    private ScheduledExecutorService executor;
+    /** Created by the first fetch, on the executor's thread. */
+    private HttpClient http;
+    private boolean closed;
+
+    private record Key(X500Principal issuer, BigInteger serial, URI responder) {
+    }
+
+    /**
+     * The fetched response of {@code chain}'s leaf: the same for the same certificate while a
+     * context holds it; a new one starts fetching at once.
+     *
+     * @param chain the leaf, then its issuer (which checking a response needs)
+     * @throws IllegalArgumentException naming the certificate, if the chain lacks the issuer or the
+     *     certificate names no responder
+     */
+    public Fetched fetched(List<X509Certificate> chain) {
+        X509Certificate leaf = chain.get(0);
+        String subject = leaf.getSubjectX500Principal().getName();
+        URI responder = responderOf(chain);
+        X509Certificate issuer = chain.get(1);
+        Key key = new Key(issuer.getSubjectX500Principal(), leaf.getSerialNumber(), responder);
+        synchronized (fetched) {
+            if (closed) {
+                throw new IllegalStateException("closed");
+            }
+            WeakReference<Fetched> known = fetched.get(key);
+            Fetched f = known == null ? null : known.get();
+            if (f != null) {
+                return f;
+            }
+            f = new Fetched(subject, leaf, issuer, responder);
+            WeakReference<Fetched> ref = new WeakReference<>(f);
+            fetched.put(key, ref);
+            if (executor == null) {
+                executor = Executors.newSingleThreadScheduledExecutor(r -> {
+                    Thread t = new Thread(r, "tlsd-ocsp");
+                    t.setDaemon(true);
+                    return t;
+                });
+            }
+            executor.execute(() -> fetch(key, ref, FIRST_RETRY));
+            return f;
+        }
+    }
+
+    /**
+     * The OCSP responder {@code chain}'s leaf names (Authority Information Access): its first
+     * {@code http} or {@code https} URL.
+     *
+     * @param chain the leaf, then its issuer (which checking a response needs)
+     * @throws IllegalArgumentException naming the certificate, if it names none, or the chain lacks
+     *     the issuer
+     */
+    public static URI responderOf(List<X509Certificate> chain) {
+        X509Certificate cert = chain.get(0);
+        String subject = cert.getSubjectX500Principal().getName();
+        OcspStaple.issuer(subject, chain);
+        try {
+            X509CertificateHolder holder = new JcaX509CertificateHolder(cert);
+            Extension aia = holder.getExtension(Extension.authorityInfoAccess);
+            if (aia != null) {
+                for (AccessDescription ad : AuthorityInformationAccess.getInstance(aia.getParsedValue())
+                        .getAccessDescriptions()) {
+                    GeneralName location = ad.getAccessLocation();
+                    if (ad.getAccessMethod().equals(AccessDescription.id_ad_ocsp)
+                            && location.getTagNo() == GeneralName.uniformResourceIdentifier) {
+                        URI uri = new URI(ASN1IA5String.getInstance(location.getName()).getString());
+                        if ("http".equalsIgnoreCase(uri.getScheme()) || "https".equalsIgnoreCase(uri.getScheme())) {
+                            return uri;
+                        }
+                    }
+                }
+            }
+        } catch (CertificateEncodingException | URISyntaxException | IllegalArgumentException e) {
+            throw new IllegalArgumentException(subject + ": cannot read its OCSP responder's address: " + e.getMessage());
+        }
+        throw new IllegalArgumentException(subject + ": ocsp_fetch needs the certificate to name its OCSP responder"
+                + " (an http URL in its Authority Information Access), and it names none");
+    }
+
+    /** Fetches once for {@code ref}'s certificate, unless no context holds it, and schedules the next. */
+    private void fetch(Key key, WeakReference<Fetched> ref, Duration retry) {
+        Fetched f = ref.get();
+        if (f == null) {
+            synchronized (fetched) {
+                fetched.remove(key, ref);
+            }
+            return;
+        }
+        Duration next;
+        Duration nextRetry = FIRST_RETRY;
+        OcspStaple last = f.current;
+        try {
+            OcspStaple staple = f.fetch(http());
+            f.current = staple;
+            next = refreshIn(staple, Instant.now());
+            log.info("{}: OCSP response from {}: good, from {} until {}; stapled; the next fetch in {}", f.subject,
+                    f.responder, staple.thisUpdate(), staple.currentUntil(), words(next));
+        } catch (OcspStaple.NotGood e) {
+            f.current = null;
+            next = e.revoked() ? MAX_RETRY : retry;
+            nextRetry = e.revoked() ? FIRST_RETRY : min(retry.multipliedBy(2), MAX_RETRY);
+            log.error("{}: OCSP response from {}: {}; stapling none; asking again in {}", f.subject, f.responder,
+                    e.getMessage(), words(next));
+        } catch (IOException | IllegalArgumentException e) {
+            next = retry;
+            nextRetry = min(retry.multipliedBy(2), MAX_RETRY);
+            boolean keeps = last != null && last.current(Instant.now());
+            log.warn("{}: cannot fetch its OCSP response from {}: {}; {}; trying again in {}", f.subject, f.responder,
+                    reason(e), keeps ? "stapling the last one, current until " + last.currentUntil()
+                            : "stapling none", words(next));
+        } catch (InterruptedException e) {
+            return; // closing
+        }
+        f = null; // the schedule holds the certificate weakly only
+        Duration retryAfter = nextRetry;
+        synchronized (fetched) {
+            if (!closed) {
+                executor.schedule(() -> fetch(key, ref, retryAfter), next.toMillis(), TimeUnit.MILLISECONDS);
+            }
+        }
+    }
+
+    /** Halfway through the response's validity, within {@link #MIN_REFRESH} and {@link #MAX_REFRESH} from {@code now}. */
+    static Duration refreshIn(OcspStaple staple, Instant now) {
+        Duration validity = Duration.between(staple.thisUpdate(), staple.currentUntil());
+        Duration in = Duration.between(now, staple.thisUpdate().plus(validity.dividedBy(2)));
+        return in.compareTo(MIN_REFRESH) < 0 ? MIN_REFRESH : min(in, MAX_REFRESH);
+    }
+
+    /** The first message in {@code e}'s causes, else what its class says. */
+    private static String reason(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t.getMessage() != null && !t.getMessage().isBlank()) {
+                return t.getMessage();
+            }
+        }
+        // the JDK's HttpClient says nothing more when the responder refuses the connection
+        return e instanceof ConnectException ? "cannot connect" : e.getClass().getSimpleName();
+    }
+
+    private static Duration min(Duration a, Duration b) {
+        return a.compareTo(b) <= 0 ? a : b;
+    }
+
+    private static String words(Duration d) {
+        long s = d.toSeconds();
+        return s < 120 ? s + " s" : s < 7200 ? s / 60 + " min" : s / 3600 + " h";
+    }
+
+    private HttpClient http() {
+        if (http == null) {
+            http = HttpClient.newBuilder()
+                    .version(HttpClient.Version.HTTP_1_1) // no h2c upgrade: responders are simple HTTP servers
+                    .connectTimeout(TIMEOUT)
+                    .followRedirects(HttpClient.Redirect.NEVER)
+                    .build();
+        }
+        return http;
+    }
+
+    /** Stops fetching. */
+    @Override
+    public void close() {
+        synchronized (fetched) {
+            closed = true;
+            if (executor != null) {
+                executor.shutdownNow();
+            }
+        }
+    }
+
+    /** One certificate's response, as fetched last. */
+    public static final class Fetched {
+        private final String subject;
+        private final X509Certificate leaf;
+        private final X509Certificate issuer;
+        private final URI responder;
+        private final byte[] request;
+        private volatile OcspStaple current;
+
+        private Fetched(String subject, X509Certificate leaf, X509Certificate issuer, URI responder) {
+            this.subject = subject;
+            this.leaf = leaf;
+            this.issuer = issuer;
+            this.responder = responder;
+            try {
+                CertificateID id = new CertificateID(new JcaDigestCalculatorProviderBuilder().build()
+                        .get(CertificateID.HASH_SHA1), new JcaX509CertificateHolder(issuer), leaf.getSerialNumber());
+                this.request = new OCSPReqBuilder().addRequest(id).build().getEncoded();
+            } catch (OperatorCreationException | OCSPException | CertificateEncodingException | IOException e) {
+                throw new IllegalArgumentException(subject + ": cannot make its OCSP request: " + e.getMessage(), e);
+            }
+        }
+
+        /** The response to staple, checked when it came; null before the first and after a "revoked". */
+        public OcspStaple current() {
+            return current;
+        }
+
+        /** Until when {@link #current()} is current; the epoch without one. */
+        public Instant currentUntil() {
+            OcspStaple staple = current;
+            return staple == null ? Instant.EPOCH : staple.currentUntil();
+        }
+
+        /** Where the responses come from. */
+        public URI responder() {
+            return responder;
+        }
+
+        private OcspStaple fetch(HttpClient http) throws IOException, InterruptedException {
+            HttpRequest post = HttpRequest.newBuilder(responder)
+                    .timeout(TIMEOUT)
+                    .header("Content-Type", "application/ocsp-request")
+                    .header("Accept", "application/ocsp-response")
+                    .POST(HttpRequest.BodyPublishers.ofByteArray(request))
+                    .build();
+            HttpResponse<InputStream> response = http.send(post, HttpResponse.BodyHandlers.ofInputStream());
+            byte[] der;
+            try (InputStream body = response.body()) {
+                if (response.statusCode() != 200) {
+                    throw new IOException("HTTP status " + response.statusCode());
+                }
+                der = body.readNBytes(MAX_RESPONSE_BYTES + 1);
+            }
+            if (der.length > MAX_RESPONSE_BYTES) {
+                throw new IOException("a response of more than " + MAX_RESPONSE_BYTES / 1024 + " KiB");
+            }
+            OcspStaple staple = OcspStaple.parse(der, "its answer", leaf, issuer);
+            if (!staple.current(Instant.now())) {
+                throw new IllegalArgumentException("a response that is not current (from " + staple.thisUpdate()
+                        + " until " + staple.currentUntil() + ")");
+            }
+            return staple;
+        }
+    }
+}
