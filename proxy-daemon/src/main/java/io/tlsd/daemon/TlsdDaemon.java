@@ -281,6 +281,19 @@ public final class TlsdDaemon implements AutoCloseable {
         }
     }
 
+    /** Tells the OCSP fetcher which certificates are served now (server role). */
+    private void retainOcspOfServed() {
+        if (config.role() != DaemonConfig.Role.SERVER) {
+            return;
+        }
+        List<OcspFetcher.Fetched> served = new ArrayList<>();
+        if (listeners != null) {
+            listeners.contexts().forEach(c -> served.addAll(c.ocspFetched()));
+        }
+        serverTunnelTls.values().forEach(c -> served.addAll(c.ocspFetched()));
+        ocsp.retain(served);
+    }
+
     private void startServerRole() throws Exception {
         TicketKeys tickets = new TicketKeys(3);
         long every = config.ticketKeyRotation().toMillis();
@@ -483,6 +496,8 @@ public final class TlsdDaemon implements AutoCloseable {
         } catch (RuntimeException e) {
             reloadFailed();
             throw e;
+        } finally {
+            retainOcspOfServed(); // contexts built for a reload that failed, or replaced by one that did not
         }
         reloadsApplied++;
         lastReloadSucceeded = true;

@@ -240,6 +240,11 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
         return said;
     }
 
+    /** The contexts the listeners accept clients with now. */
+    public List<ServerTlsContexts> contexts() {
+        return listeners.values().stream().map(TlsListener::contexts).toList();
+    }
+
     /** Each listener's gauges and counters, labelled with its name. */
     public List<Sample> metricSamples() {
         List<Sample> out = new ArrayList<>();

@@ -1,5 +1,6 @@
 package io.tlsd.daemon.tls;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.ref.WeakReference;
@@ -10,16 +11,27 @@ import java.net.URISyntaxException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
 import java.security.cert.CertificateEncodingException;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import javax.security.auth.x500.X500Principal;
 import org.bouncycastle.asn1.ASN1IA5String;
 import org.bouncycastle.asn1.x509.AccessDescription;
@@ -31,6 +43,7 @@ import org.bouncycastle.cert.jcajce.JcaX509CertificateHolder;
 import org.bouncycastle.cert.ocsp.CertificateID;
 import org.bouncycastle.cert.ocsp.OCSPException;
 import org.bouncycastle.cert.ocsp.OCSPReqBuilder;
+import org.bouncycastle.cert.ocsp.OCSPResp;
 import org.bouncycastle.operator.OperatorCreationException;
 import org.bouncycastle.operator.jcajce.JcaDigestCalculatorProviderBuilder;
 import org.slf4j.Logger;
@@ -40,8 +53,10 @@ import org.slf4j.LoggerFactory;
  * Fetches the OCSP responses of served certificates from their CA's responder and keeps them
  * fresh ({@code ocsp_fetch}), as nginx's {@code ssl_stapling on} and HAProxy's {@code ocsp-update
  * on} do: the responder is the one the certificate names (its Authority Information Access, an
- * {@code http} or {@code https} URL); the request is a plain POST without a nonce, so that
- * responders and their caches can answer it from a pre-signed response.
+ * {@code http} or {@code https} URL); the request is a POST without a nonce, so that the responder
+ * can answer it from a pre-signed response. No redirects are followed; a proxy is used only as the
+ * JVM's {@code http.proxyHost} and {@code https.proxyHost} properties say. An answer must come
+ * whole within {@link #TIMEOUT} and be at most {@link #MAX_RESPONSE_BYTES}, in DER.
  *
  * <p>The first fetch starts when a certificate is first served (the daemon does not wait for it:
  * handshakes go without a staple until it arrives). A response is checked as an {@code ocsp_file}
@@ -50,14 +65,15 @@ import org.slf4j.LoggerFactory;
  * validity, at least {@link #MIN_REFRESH} and at most {@link #MAX_REFRESH} later. A fetch that
  * fails (the responder does not answer, answers an error, or a response that does not check) is
  * tried again after {@link #FIRST_RETRY}, twice as long after each failure up to {@link
- * #MAX_RETRY}, and the last good response is stapled meanwhile, while it is current; so is one
- * saying "unknown" (a certificate the responder does not know yet), except that it stops the
- * stapling at once. A response saying "revoked" stops the stapling (a client then asks the
- * responder itself, and learns it), and is asked again after {@link #MAX_RETRY}.
+ * #MAX_RETRY}, and the last good response is stapled meanwhile, while it is current; so is an
+ * answer saying "unknown" (a certificate the responder does not know yet, or a glitch), or one
+ * older than the response stapled. An answer saying "revoked" stops the stapling at once (a client
+ * then asks the responder itself, and learns it), and is asked again after {@link #MAX_RETRY}.
  *
  * <p>Contexts built again for the same certificate (a reload) share its {@link Fetched}, response
- * and schedule; one no context holds any more is forgotten, and fetched no more. The fetches run
- * on one thread of their own, started with the first.
+ * and schedule; the daemon says which certificates it serves after each start and reload ({@link
+ * #retain}), and the others are fetched no more (nor is one that no context holds, once it is
+ * collected). The fetches run on one thread of their own, started with the first, one at a time.
  *
  * <p>Thread safety: every method may be called from any thread.
  */
@@ -68,18 +84,34 @@ public final class OcspFetcher implements AutoCloseable {
     static final Duration MAX_RETRY = Duration.ofHours(1);
     static final Duration MIN_REFRESH = Duration.ofMinutes(1);
     static final Duration MAX_REFRESH = Duration.ofHours(12);
-    /** For the connection and for the whole answer. */
+    /** For the connection, and for the whole answer from the request on. */
     static final Duration TIMEOUT = Duration.ofSeconds(10);
-    /** Responses are a few KiB, a few more with a responder certificate. */
-    static final int MAX_RESPONSE_BYTES = 64 * 1024;
+    /**
+     * Responses are a few hundred bytes, 1–2 KiB with a responder certificate; each is sent in
+     * every handshake that staples it.
+     */
+    static final int MAX_RESPONSE_BYTES = 16 * 1024;
 
+    private final Duration timeout;
+    private final Duration firstRetry;
     /** The certificates fetched for, held weakly: by the contexts that staple their responses. */
     private final Map<Key, WeakReference<Fetched>> fetched = new HashMap<>();
     /** Created with the first certificate; guarded by {@link #fetched}. */
     private ScheduledExecutorService executor;
     /** Created by the first fetch, on the executor's thread. */
     private HttpClient http;
+    /** Guarded by {@link #fetched}. */
     private boolean closed;
+
+    public OcspFetcher() {
+        this(TIMEOUT, FIRST_RETRY);
+    }
+
+    /** With another timeout and first retry: for tests. */
+    OcspFetcher(Duration timeout, Duration firstRetry) {
+        this.timeout = timeout;
+        this.firstRetry = firstRetry;
+    }
 
     private record Key(X500Principal issuer, BigInteger serial, URI responder) {
     }
@@ -117,8 +149,28 @@ public final class OcspFetcher implements AutoCloseable {
                     return t;
                 });
             }
-            executor.execute(() -> fetch(key, ref, FIRST_RETRY));
+            executor.execute(() -> fetch(key, ref, firstRetry));
             return f;
+        }
+    }
+
+    /**
+     * The certificates served now are {@code served} (after a start or a reload, whether it
+     * succeeded or not): the others are fetched no more.
+     */
+    public void retain(Collection<Fetched> served) {
+        Set<Fetched> keep = Collections.newSetFromMap(new IdentityHashMap<>());
+        keep.addAll(served);
+        synchronized (fetched) {
+            fetched.values().removeIf(ref -> {
+                Fetched f = ref.get();
+                if (f == null || keep.contains(f)) {
+                    return f == null;
+                }
+                f.released = true;
+                log.info("{}: served no more; its OCSP response is fetched no more", f.subject);
+                return true;
+            });
         }
     }
 
@@ -144,7 +196,8 @@ public final class OcspFetcher implements AutoCloseable {
                     if (ad.getAccessMethod().equals(AccessDescription.id_ad_ocsp)
                             && location.getTagNo() == GeneralName.uniformResourceIdentifier) {
                         URI uri = new URI(ASN1IA5String.getInstance(location.getName()).getString());
-                        if ("http".equalsIgnoreCase(uri.getScheme()) || "https".equalsIgnoreCase(uri.getScheme())) {
+                        if (("http".equalsIgnoreCase(uri.getScheme()) || "https".equalsIgnoreCase(uri.getScheme()))
+                                && uri.getHost() != null) {
                             return uri;
                         }
                     }
@@ -154,40 +207,49 @@ public final class OcspFetcher implements AutoCloseable {
             throw new IllegalArgumentException(subject + ": cannot read its OCSP responder's address: " + e.getMessage());
         }
         throw new IllegalArgumentException(subject + ": ocsp_fetch needs the certificate to name its OCSP responder"
-                + " (an http URL in its Authority Information Access), and it names none");
+                + " (an http or https URL in its Authority Information Access), and it names none");
     }
 
-    /** Fetches once for {@code ref}'s certificate, unless no context holds it, and schedules the next. */
+    /** Fetches once for {@code ref}'s certificate, unless it is served no more, and schedules the next. */
     private void fetch(Key key, WeakReference<Fetched> ref, Duration retry) {
         Fetched f = ref.get();
-        if (f == null) {
+        if (f == null || f.released) {
             synchronized (fetched) {
                 fetched.remove(key, ref);
             }
             return;
         }
         Duration next;
-        Duration nextRetry = FIRST_RETRY;
+        Duration nextRetry = firstRetry;
         OcspStaple last = f.current;
         try {
-            OcspStaple staple = f.fetch(http());
+            OcspStaple staple = f.fetch(http(), timeout);
+            if (last != null && staple.thisUpdate().isBefore(last.thisUpdate())) {
+                throw new IllegalArgumentException("an answer older than the response stapled (from "
+                        + staple.thisUpdate() + ", against " + last.thisUpdate() + ")");
+            }
             f.current = staple;
             next = refreshIn(staple, Instant.now());
             log.info("{}: OCSP response from {}: good, from {} until {}; stapled; the next fetch in {}", f.subject,
                     f.responder, staple.thisUpdate(), staple.currentUntil(), words(next));
         } catch (OcspStaple.NotGood e) {
-            f.current = null;
-            next = e.revoked() ? MAX_RETRY : retry;
-            nextRetry = e.revoked() ? FIRST_RETRY : min(retry.multipliedBy(2), MAX_RETRY);
-            log.error("{}: OCSP response from {}: {}; stapling none; asking again in {}", f.subject, f.responder,
-                    e.getMessage(), words(next));
-        } catch (IOException | IllegalArgumentException e) {
+            if (e.revoked()) {
+                f.current = null;
+                next = MAX_RETRY;
+                log.error("{}: OCSP response from {}: {}; stapling none; asking again in {}", f.subject, f.responder,
+                        e.getMessage(), words(next));
+            } else {
+                next = retry;
+                nextRetry = min(retry.multipliedBy(2), MAX_RETRY);
+                failed(f, e, last, next);
+            }
+        } catch (IOException | RuntimeException e) {
+            if (isClosed()) {
+                return; // the daemon stops: the fetch under way was cut short
+            }
             next = retry;
             nextRetry = min(retry.multipliedBy(2), MAX_RETRY);
-            boolean keeps = last != null && last.current(Instant.now());
-            log.warn("{}: cannot fetch its OCSP response from {}: {}; {}; trying again in {}", f.subject, f.responder,
-                    reason(e), keeps ? "stapling the last one, current until " + last.currentUntil()
-                            : "stapling none", words(next));
+            failed(f, e, last, next);
         } catch (InterruptedException e) {
             return; // closing
         }
@@ -197,6 +259,19 @@ public final class OcspFetcher implements AutoCloseable {
             if (!closed) {
                 executor.schedule(() -> fetch(key, ref, retryAfter), next.toMillis(), TimeUnit.MILLISECONDS);
             }
+        }
+    }
+
+    private static void failed(Fetched f, Exception e, OcspStaple last, Duration next) {
+        boolean keeps = last != null && last.current(Instant.now());
+        log.warn("{}: cannot fetch its OCSP response from {}: {}; {}; trying again in {}", f.subject, f.responder,
+                reason(e), keeps ? "stapling the last one, current until " + last.currentUntil() : "stapling none",
+                words(next));
+    }
+
+    private boolean isClosed() {
+        synchronized (fetched) {
+            return closed;
         }
     }
 
@@ -231,7 +306,7 @@ public final class OcspFetcher implements AutoCloseable {
         if (http == null) {
             http = HttpClient.newBuilder()
                     .version(HttpClient.Version.HTTP_1_1) // no h2c upgrade: responders are simple HTTP servers
-                    .connectTimeout(TIMEOUT)
+                    .connectTimeout(timeout)
                     .followRedirects(HttpClient.Redirect.NEVER)
                     .build();
         }
@@ -257,6 +332,8 @@ public final class OcspFetcher implements AutoCloseable {
         private final URI responder;
         private final byte[] request;
         private volatile OcspStaple current;
+        /** Set by {@link #retain}: served no more, fetched no more. */
+        private volatile boolean released;
 
         private Fetched(String subject, X509Certificate leaf, X509Certificate issuer, URI responder) {
             this.subject = subject;
@@ -288,23 +365,36 @@ public final class OcspFetcher implements AutoCloseable {
             return responder;
         }
 
-        private OcspStaple fetch(HttpClient http) throws IOException, InterruptedException {
+        private OcspStaple fetch(HttpClient http, Duration timeout) throws IOException, InterruptedException {
             HttpRequest post = HttpRequest.newBuilder(responder)
-                    .timeout(TIMEOUT)
+                    .timeout(timeout)
                     .header("Content-Type", "application/ocsp-request")
                     .header("Accept", "application/ocsp-response")
                     .POST(HttpRequest.BodyPublishers.ofByteArray(request))
                     .build();
-            HttpResponse<InputStream> response = http.send(post, HttpResponse.BodyHandlers.ofInputStream());
-            byte[] der;
-            try (InputStream body = response.body()) {
-                if (response.statusCode() != 200) {
-                    throw new IOException("HTTP status " + response.statusCode());
-                }
-                der = body.readNBytes(MAX_RESPONSE_BYTES + 1);
+            // the request's timeout ends with the headers (JDK 17): the whole answer has a deadline here
+            CompletableFuture<HttpResponse<byte[]>> call = http.sendAsync(post, info -> info.statusCode() == 200
+                    ? new BoundedBody(MAX_RESPONSE_BYTES) : HttpResponse.BodySubscribers.replacing(null));
+            HttpResponse<byte[]> response;
+            try {
+                response = call.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                call.cancel(true);
+                throw new IOException("no whole answer within " + timeout.toSeconds() + " s");
+            } catch (ExecutionException e) {
+                Throwable cause = e.getCause();
+                throw cause instanceof IOException io ? io : new IOException(reason(cause), cause);
             }
-            if (der.length > MAX_RESPONSE_BYTES) {
-                throw new IOException("a response of more than " + MAX_RESPONSE_BYTES / 1024 + " KiB");
+            if (response.statusCode() != 200) {
+                throw new IOException("HTTP status " + response.statusCode());
+            }
+            byte[] der = response.body();
+            try {
+                if (!Arrays.equals(der, new OCSPResp(der).getEncoded())) {
+                    throw new IllegalArgumentException("its answer is not in DER, or has bytes after it");
+                }
+            } catch (IOException e) {
+                throw new IllegalArgumentException("its answer is no OCSP response: " + e.getMessage());
             }
             OcspStaple staple = OcspStaple.parse(der, "its answer", leaf, issuer);
             if (!staple.current(Instant.now())) {
@@ -312,6 +402,56 @@ public final class OcspFetcher implements AutoCloseable {
                         + " until " + staple.currentUntil() + ")");
             }
             return staple;
+        }
+    }
+
+    /** Collects a body of at most {@code max} bytes; a longer one fails, and its download stops. */
+    private static final class BoundedBody implements HttpResponse.BodySubscriber<byte[]> {
+        private final int max;
+        private final CompletableFuture<byte[]> body = new CompletableFuture<>();
+        private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        private Flow.Subscription subscription;
+
+        BoundedBody(int max) {
+            this.max = max;
+        }
+
+        @Override
+        public CompletionStage<byte[]> getBody() {
+            return body;
+        }
+
+        @Override
+        public void onSubscribe(Flow.Subscription subscription) {
+            this.subscription = subscription;
+            subscription.request(Long.MAX_VALUE);
+        }
+
+        @Override
+        public void onNext(List<ByteBuffer> items) {
+            for (ByteBuffer item : items) {
+                if (body.isDone()) {
+                    return;
+                }
+                if (bytes.size() + item.remaining() > max) {
+                    subscription.cancel();
+                    body.completeExceptionally(new IOException("an answer of more than " + max / 1024 + " KiB"));
+                    return;
+                }
+                byte[] chunk = new byte[item.remaining()];
+                item.get(chunk);
+                bytes.write(chunk, 0, chunk.length);
+            }
+        }
+
+        @Override
+        public void onError(Throwable failure) {
+            body.completeExceptionally(failure);
+        }
+
+        @Override
+        public void onComplete() {
+            body.complete(bytes.toByteArray());
         }
     }
 }

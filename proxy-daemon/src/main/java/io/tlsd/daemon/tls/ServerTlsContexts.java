@@ -33,6 +33,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
@@ -354,6 +355,11 @@ public final class ServerTlsContexts {
     /** The certificates with an OCSP response, in the order the contexts were built. */
     public List<Stapled> staples() {
         return Collections.unmodifiableList(staples);
+    }
+
+    /** The responses fetched for these contexts' certificates ({@code ocsp_fetch}). */
+    public List<OcspFetcher.Fetched> ocspFetched() {
+        return placements.stream().map(p -> p.identity().ocspFetched()).filter(Objects::nonNull).distinct().toList();
     }
 
     /**
