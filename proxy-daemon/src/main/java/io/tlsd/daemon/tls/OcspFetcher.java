@@ -29,6 +29,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -72,8 +73,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Contexts built again for the same certificate (a reload) share its {@link Fetched}, response
  * and schedule; the daemon says which certificates it serves after each start and reload ({@link
- * #retain}), and the others are fetched no more (nor is one that no context holds, once it is
- * collected). The fetches run on one thread of their own, started with the first, one at a time.
+ * #retain}): the others are fetched no more (nor is one that no context holds, once it is
+ * collected), and those whose last fetch failed are asked again at once. The fetches run on one thread of their own, started with the first, one at a time.
  *
  * <p>Thread safety: every method may be called from any thread.
  */
@@ -141,6 +142,8 @@ public final class OcspFetcher implements AutoCloseable {
             }
             f = new Fetched(subject, leaf, issuer, responder);
             WeakReference<Fetched> ref = new WeakReference<>(f);
+            f.key = key;
+            f.ref = ref;
             fetched.put(key, ref);
             if (executor == null) {
                 executor = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -156,12 +159,17 @@ public final class OcspFetcher implements AutoCloseable {
 
     /**
      * The certificates served now are {@code served} (after a start or a reload, whether it
-     * succeeded or not): the others are fetched no more.
+     * succeeded or not): the others are fetched no more; those whose last fetch failed (or said
+     * "revoked") are asked again now, rather than after their back-off: an operator who fixed the
+     * responder, or its address, sends SIGHUP.
      */
     public void retain(Collection<Fetched> served) {
         Set<Fetched> keep = Collections.newSetFromMap(new IdentityHashMap<>());
         keep.addAll(served);
         synchronized (fetched) {
+            if (closed) {
+                return;
+            }
             fetched.values().removeIf(ref -> {
                 Fetched f = ref.get();
                 if (f == null || keep.contains(f)) {
@@ -171,6 +179,16 @@ public final class OcspFetcher implements AutoCloseable {
                 log.info("{}: served no more; its OCSP response is fetched no more", f.subject);
                 return true;
             });
+            for (Fetched f : keep) {
+                if (f.failing && f.pending != null && f.pending.cancel(false)) {
+                    log.info("{}: asking its OCSP responder {} again now (reload)", f.subject, f.responder);
+                    Key key = f.key;
+                    WeakReference<Fetched> ref = f.ref;
+                    Duration retry = f.pendingRetry;
+                    f.pending = null;
+                    executor.execute(() -> fetch(key, ref, retry));
+                }
+            }
         }
     }
 
@@ -221,6 +239,7 @@ public final class OcspFetcher implements AutoCloseable {
         }
         Duration next;
         Duration nextRetry = firstRetry;
+        boolean good = false;
         OcspStaple last = f.current;
         try {
             OcspStaple staple = f.fetch(http(), timeout);
@@ -229,6 +248,7 @@ public final class OcspFetcher implements AutoCloseable {
                         + staple.thisUpdate() + ", against " + last.thisUpdate() + ")");
             }
             f.current = staple;
+            good = true;
             next = refreshIn(staple, Instant.now());
             log.info("{}: OCSP response from {}: good, from {} until {}; stapled; the next fetch in {}", f.subject,
                     f.responder, staple.thisUpdate(), staple.currentUntil(), words(next));
@@ -253,11 +273,13 @@ public final class OcspFetcher implements AutoCloseable {
         } catch (InterruptedException e) {
             return; // closing
         }
-        f = null; // the schedule holds the certificate weakly only
         Duration retryAfter = nextRetry;
         synchronized (fetched) {
             if (!closed) {
-                executor.schedule(() -> fetch(key, ref, retryAfter), next.toMillis(), TimeUnit.MILLISECONDS);
+                // the task holds the certificate weakly only: key and ref, not f
+                f.pending = executor.schedule(() -> fetch(key, ref, retryAfter), next.toMillis(), TimeUnit.MILLISECONDS);
+                f.pendingRetry = retryAfter;
+                f.failing = !good;
             }
         }
     }
@@ -299,7 +321,7 @@ public final class OcspFetcher implements AutoCloseable {
 
     private static String words(Duration d) {
         long s = d.toSeconds();
-        return s < 120 ? s + " s" : s < 7200 ? s / 60 + " min" : s / 3600 + " h";
+        return s < 1 ? d.toMillis() + " ms" : s < 120 ? s + " s" : s < 7200 ? s / 60 + " min" : s / 3600 + " h";
     }
 
     private HttpClient http() {
@@ -334,6 +356,13 @@ public final class OcspFetcher implements AutoCloseable {
         private volatile OcspStaple current;
         /** Set by {@link #retain}: served no more, fetched no more. */
         private volatile boolean released;
+        /** Both set once, before the first fetch; guarded by the fetcher's map. */
+        private Key key;
+        private WeakReference<Fetched> ref;
+        /** The next fetch, its back-off, and whether the last one failed; guarded by the fetcher's map. */
+        private ScheduledFuture<?> pending;
+        private Duration pendingRetry;
+        private boolean failing;
 
         private Fetched(String subject, X509Certificate leaf, X509Certificate issuer, URI responder) {
             this.subject = subject;

@@ -68,6 +68,12 @@ class OcspFetcherTest {
         return "http://127.0.0.1:" + server.getAddress().getPort() + "/";
     }
 
+    /** From now on {@code server} answers every request with {@code body}, counting them. */
+    private static void answer(HttpServer server, byte[] body, AtomicInteger requests) {
+        server.removeContext("/");
+        server.createContext("/", answering(body, requests));
+    }
+
     private static HttpHandler answering(byte[] body, AtomicInteger requests) {
         return exchange -> {
             requests.incrementAndGet();
@@ -105,9 +111,7 @@ class OcspFetcherTest {
         HttpServer good = responder(exchange -> { });
         Issued stalled = pki.issueServerWithOcspResponder("stalled.test", url(stalling));
         Issued served = pki.issueServerWithOcspResponder("served.test", url(good));
-        good.removeContext("/");
-        good.createContext("/", answering(Files.readAllBytes(pki.ocspResponse(served, Duration.ofDays(1), false)),
-                requests));
+        answer(good, Files.readAllBytes(pki.ocspResponse(served, Duration.ofDays(1), false)), requests);
         try (OcspFetcher fetcher = new OcspFetcher(Duration.ofMillis(300), Duration.ofSeconds(30))) {
             OcspFetcher.Fetched first = fetcher.fetched(stalled.chain());
             OcspFetcher.Fetched second = fetcher.fetched(served.chain());
@@ -131,8 +135,7 @@ class OcspFetcherTest {
         for (byte[] answer : List.of(new byte[OcspFetcher.MAX_RESPONSE_BYTES + 1],
                 Arrays.copyOf(response, response.length + 1))) {
             requests.set(0);
-            server.removeContext("/");
-            server.createContext("/", answering(answer, requests));
+            answer(server, answer, requests);
             try (OcspFetcher fetcher = new OcspFetcher(Duration.ofSeconds(5), Duration.ofMillis(100))) {
                 OcspFetcher.Fetched fetched = fetcher.fetched(web.chain());
                 await(() -> requests.get() >= 3, "retries");
@@ -148,8 +151,7 @@ class OcspFetcherTest {
         AtomicInteger requests = new AtomicInteger();
         HttpServer server = responder(exchange -> { });
         Issued web = pki.issueServerWithOcspResponder("web.test", url(server));
-        server.removeContext("/");
-        server.createContext("/", answering(new byte[] {1}, requests)); // fails: asked again every 100 ms
+        answer(server, new byte[] {1}, requests); // fails: asked again every 100 ms
         try (OcspFetcher fetcher = new OcspFetcher(Duration.ofSeconds(5), Duration.ofMillis(100))) {
             OcspFetcher.Fetched fetched = fetcher.fetched(web.chain());
             assertSame(fetched, fetcher.fetched(web.chain()), "one per certificate");
@@ -160,6 +162,29 @@ class OcspFetcherTest {
             Thread.sleep(500);
             assertEquals(asked, requests.get(), "no more requests");
             assertNotSame(fetched, fetcher.fetched(web.chain()), "served again: fetched anew");
+        } finally {
+            server.stop(0);
+        }
+    }
+
+    @Test
+    void aReloadAsksAgainAtOnceAfterAFailure() throws Exception {
+        TestPki pki = TestPki.create(dir);
+        AtomicInteger requests = new AtomicInteger();
+        HttpServer server = responder(exchange -> { });
+        Issued web = pki.issueServerWithOcspResponder("web.test", url(server));
+        answer(server, new byte[] {1}, requests); // fails
+        try (OcspFetcher fetcher = new OcspFetcher(Duration.ofSeconds(5), Duration.ofMinutes(10))) {
+            OcspFetcher.Fetched fetched = fetcher.fetched(web.chain());
+            await(() -> requests.get() == 1, "the first fetch");
+            Thread.sleep(200); // its failure scheduled the next in 10 minutes
+            answer(server, Files.readAllBytes(pki.ocspResponse(web, Duration.ofDays(1), false)), requests);
+            fetcher.retain(List.of(fetched));
+            await(() -> fetched.current() != null, "the response, asked for again by the reload");
+            assertEquals(2, requests.get());
+            fetcher.retain(List.of(fetched));
+            Thread.sleep(300);
+            assertEquals(2, requests.get(), "a certificate whose fetch went well is not asked again");
         } finally {
             server.stop(0);
         }
