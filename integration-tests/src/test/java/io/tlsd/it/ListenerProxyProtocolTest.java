@@ -41,9 +41,12 @@ class ListenerProxyProtocolTest {
     void theClientThePROXYHeaderNamesIsThePeer() throws Exception {
         TestPki pki = ServerDaemonFixture.pki(dir);
         ListenerConfig proxied = webBehind(pki, ProxySources.ANY);
-        try (ServerDaemonFixture fixture = new ServerDaemonFixture(dir, List.of(proxied));
+        try (io.tlsd.it.tunnel.LogCapture startLog = io.tlsd.it.tunnel.LogCapture.start();
+             ServerDaemonFixture fixture = new ServerDaemonFixture(dir, List.of(proxied));
              TlsdClient app = fixture.app()) {
             int port = fixture.port("web");
+            assertTrue(startLog.text().contains("listener web (127.0.0.1:" + port + "): accept_proxy_protocol without"
+                    + " proxy_protocol_sources: any peer that reaches it can send a PROXY header"), startLog.text());
             SSLContext tls = pki.clientContext();
 
             Operation<TlsConnection> first = app.accept("web");
@@ -112,9 +115,11 @@ class ListenerProxyProtocolTest {
     void withProxyProtocolSourcesOnlyTheListedBalancersGetIn() throws Exception {
         TestPki pki = ServerDaemonFixture.pki(dir);
         ListenerConfig proxied = webBehind(pki, ProxySources.of(List.of("127.0.0.2/32")));
-        try (ServerDaemonFixture fixture = new ServerDaemonFixture(dir, List.of(proxied));
+        try (io.tlsd.it.tunnel.LogCapture startLog = io.tlsd.it.tunnel.LogCapture.start();
+             ServerDaemonFixture fixture = new ServerDaemonFixture(dir, List.of(proxied));
              TlsdClient app = fixture.app()) {
             int port = fixture.port("web");
+            assertFalse(startLog.text().contains("without proxy_protocol_sources"), "the balancers are listed");
             SSLContext tls = pki.clientContext();
 
             Operation<TlsConnection> accepted = app.accept("web");

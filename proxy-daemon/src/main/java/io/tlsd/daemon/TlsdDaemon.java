@@ -161,6 +161,7 @@ public final class TlsdDaemon implements AutoCloseable {
             }
             startMetrics();
             warnOfExpiringCertificates();
+            warnOfProxyHeadersFromAnyPeer();
             control.scheduleAtFixedRate(this::warnOfExpiringCertificates, EXPIRY_CHECK.toMinutes(),
                     EXPIRY_CHECK.toMinutes(), TimeUnit.MINUTES);
             control.scheduleAtFixedRate(this::closeRetired, 1, 1, TimeUnit.SECONDS);
@@ -503,6 +504,7 @@ public final class TlsdDaemon implements AutoCloseable {
         lastReloadSucceeded = true;
         changesWaiting = plan.notApplied().size();
         warnOfExpiringCertificates();
+        warnOfProxyHeadersFromAnyPeer();
         return new Reloaded(used, plan.notApplied());
     }
 
@@ -532,6 +534,37 @@ public final class TlsdDaemon implements AutoCloseable {
      * Logs an error for each certificate in use that expired, and a warning for each that expires
      * within {@link ExpiryWarnings#SOON}.
      */
+    /**
+     * A listener or tunnel that takes PROXY headers from any peer: whoever reaches its port can
+     * claim any client address. Said at start and at each reload, as an expiring certificate is.
+     */
+    private void warnOfProxyHeadersFromAnyPeer() {
+        List<String> open = new ArrayList<>();
+        try {
+            addProxyHeadersFromAnyPeer(open);
+        } catch (RuntimeException e) {
+            log.warn("cannot check the listeners' and tunnels' proxy_protocol_sources: {}", e.toString());
+        }
+        for (String where : open) {
+            log.warn("{}: accept_proxy_protocol without proxy_protocol_sources: any peer that reaches it can send a"
+                    + " PROXY header, pass for any client address and, under a per-client limit, for many clients;"
+                    + " list the load balancers in proxy_protocol_sources", where);
+        }
+    }
+
+    private void addProxyHeadersFromAnyPeer(List<String> open) {
+        for (ListenerConfig l : config.listeners()) {
+            if (l.acceptProxyProtocol() != null && l.acceptProxyProtocol().any()) {
+                open.add("listener " + l.name() + " (" + ConnectionInfos.addressString(listenerAddress(l.name())) + ")");
+            }
+        }
+        for (TunnelConfig t : config.tunnels()) {
+            if (t.acceptProxyProtocol() != null && t.acceptProxyProtocol().any()) {
+                open.add("tunnel " + t.name() + " (" + ConnectionInfos.addressString(tunnelAddress(t.name())) + ")");
+            }
+        }
+    }
+
     private void warnOfExpiringCertificates() {
         try {
             for (ExpiryWarnings.Warning w : ExpiryWarnings.of(metricSamples(), Instant.now())) {
