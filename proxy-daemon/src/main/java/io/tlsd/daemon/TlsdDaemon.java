@@ -3,6 +3,7 @@ package io.tlsd.daemon;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.DomainWildcardMappingBuilder;
 import io.netty.util.Mapping;
+import io.netty.util.NetUtil;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.tlsd.daemon.config.Addresses;
@@ -160,6 +161,7 @@ public final class TlsdDaemon implements AutoCloseable {
                 startClientRole();
             }
             startMetrics();
+            retainOcspOfServed();
             warnOfExpiringCertificates();
             warnOfProxyHeadersFromAnyPeer();
             control.scheduleAtFixedRate(this::warnOfExpiringCertificates, EXPIRY_CHECK.toMinutes(),
@@ -531,19 +533,23 @@ public final class TlsdDaemon implements AutoCloseable {
     }
 
     /**
-     * Logs an error for each certificate in use that expired, and a warning for each that expires
-     * within {@link ExpiryWarnings#SOON}.
-     */
-    /**
      * A listener or tunnel that takes PROXY headers from any peer: whoever reaches its port can
-     * claim any client address. Said at start and at each reload, as an expiring certificate is.
+     * claim any client address. Said at start and after each reload that succeeds, as an expiring
+     * certificate is.
      */
     private void warnOfProxyHeadersFromAnyPeer() {
         List<String> open = new ArrayList<>();
-        try {
-            addProxyHeadersFromAnyPeer(open);
-        } catch (RuntimeException e) {
-            log.warn("cannot check the listeners' and tunnels' proxy_protocol_sources: {}", e.toString());
+        if (listeners != null) { // none without an IPC socket
+            for (ListenerConfig l : config.listeners()) {
+                if (l.acceptProxyProtocol() != null && l.acceptProxyProtocol().any()) {
+                    open.add("listener " + l.name() + " (" + where(() -> listenerAddress(l.name()), l.address()) + ")");
+                }
+            }
+        }
+        for (TunnelConfig t : config.tunnels()) {
+            if (t.acceptProxyProtocol() != null && t.acceptProxyProtocol().any()) {
+                open.add("tunnel " + t.name() + " (" + where(() -> tunnelAddress(t.name()), t.listen()) + ")");
+            }
         }
         for (String where : open) {
             log.warn("{}: accept_proxy_protocol without proxy_protocol_sources: any peer that reaches it can send a"
@@ -552,19 +558,19 @@ public final class TlsdDaemon implements AutoCloseable {
         }
     }
 
-    private void addProxyHeadersFromAnyPeer(List<String> open) {
-        for (ListenerConfig l : config.listeners()) {
-            if (l.acceptProxyProtocol() != null && l.acceptProxyProtocol().any()) {
-                open.add("listener " + l.name() + " (" + ConnectionInfos.addressString(listenerAddress(l.name())) + ")");
-            }
-        }
-        for (TunnelConfig t : config.tunnels()) {
-            if (t.acceptProxyProtocol() != null && t.acceptProxyProtocol().any()) {
-                open.add("tunnel " + t.name() + " (" + ConnectionInfos.addressString(tunnelAddress(t.name())) + ")");
-            }
+    /** Where a listener or tunnel listens, or where it is configured to if that cannot be said. */
+    private static String where(Supplier<InetSocketAddress> bound, InetSocketAddress configured) {
+        try {
+            return ConnectionInfos.addressString(bound.get());
+        } catch (RuntimeException e) {
+            return NetUtil.toSocketAddressString(configured);
         }
     }
 
+    /**
+     * Logs an error for each certificate in use that expired, and a warning for each that expires
+     * within {@link ExpiryWarnings#SOON}.
+     */
     private void warnOfExpiringCertificates() {
         try {
             for (ExpiryWarnings.Warning w : ExpiryWarnings.of(metricSamples(), Instant.now())) {

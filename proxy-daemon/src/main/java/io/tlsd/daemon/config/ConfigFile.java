@@ -356,7 +356,7 @@ public final class ConfigFile {
                 throw new IllegalArgumentException(where + ": give either certificates, or cert and key (or pkcs12)");
             }
             for (String key : List.of("ocsp_file", "ocsp_fetch")) {
-                if (!hasCertificate && m.containsKey(key) && !Boolean.FALSE.equals(m.get(key))) {
+                if (!hasCertificate && m.containsKey(key) && !(key.equals("ocsp_fetch") && Boolean.FALSE.equals(m.get(key)))) {
                     throw new IllegalArgumentException(where + ": " + key + " goes with cert and key (or pkcs12)"
                             + (m.containsKey("certificates") ? "; in certificates, give it for each certificate" : ""));
                 }

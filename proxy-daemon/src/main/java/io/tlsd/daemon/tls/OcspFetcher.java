@@ -16,7 +16,6 @@ import java.security.cert.CertificateEncodingException;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Arrays;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.HashMap;
@@ -44,7 +43,6 @@ import org.bouncycastle.cert.jcajce.JcaX509CertificateHolder;
 import org.bouncycastle.cert.ocsp.CertificateID;
 import org.bouncycastle.cert.ocsp.OCSPException;
 import org.bouncycastle.cert.ocsp.OCSPReqBuilder;
-import org.bouncycastle.cert.ocsp.OCSPResp;
 import org.bouncycastle.operator.OperatorCreationException;
 import org.bouncycastle.operator.jcajce.JcaDigestCalculatorProviderBuilder;
 import org.slf4j.Logger;
@@ -57,7 +55,7 @@ import org.slf4j.LoggerFactory;
  * {@code http} or {@code https} URL); the request is a POST without a nonce, so that the responder
  * can answer it from a pre-signed response. No redirects are followed; a proxy is used only as the
  * JVM's {@code http.proxyHost} and {@code https.proxyHost} properties say. An answer must come
- * whole within {@link #TIMEOUT} and be at most {@link #MAX_RESPONSE_BYTES}, in DER.
+ * whole within {@link #TIMEOUT} and be at most {@link #MAX_RESPONSE_BYTES}.
  *
  * <p>The first fetch starts when a certificate is first served (the daemon does not wait for it:
  * handshakes go without a staple until it arrives). A response is checked as an {@code ocsp_file}
@@ -91,7 +89,7 @@ public final class OcspFetcher implements AutoCloseable {
      * Responses are a few hundred bytes, 1–2 KiB with a responder certificate; each is sent in
      * every handshake that staples it.
      */
-    static final int MAX_RESPONSE_BYTES = 16 * 1024;
+    static final int MAX_RESPONSE_BYTES = OcspStaple.MAX_BYTES;
 
     private final Duration timeout;
     private final Duration firstRetry;
@@ -152,16 +150,16 @@ public final class OcspFetcher implements AutoCloseable {
                     return t;
                 });
             }
-            executor.execute(() -> fetch(key, ref, firstRetry));
+            executor.execute(() -> fetch(key, ref, firstRetry, 0));
             return f;
         }
     }
 
     /**
-     * The certificates served now are {@code served} (after a start or a reload, whether it
-     * succeeded or not): the others are fetched no more; those whose last fetch failed (or said
-     * "revoked") are asked again now, rather than after their back-off: an operator who fixed the
-     * responder, or its address, sends SIGHUP.
+     * The certificates served now are {@code served} (after a start, and after a reload whether
+     * it succeeded or not): the others are fetched no more; those whose last fetch failed (or said
+     * "revoked") are asked again now, rather than after their back-off, unless a fetch of theirs
+     * is under way: an operator who fixed the responder, or its address, sends SIGHUP.
      */
     public void retain(Collection<Fetched> served) {
         Set<Fetched> keep = Collections.newSetFromMap(new IdentityHashMap<>());
@@ -176,17 +174,22 @@ public final class OcspFetcher implements AutoCloseable {
                     return f == null;
                 }
                 f.released = true;
+                if (f.pending != null) {
+                    f.pending.cancel(false);
+                }
                 log.info("{}: served no more; its OCSP response is fetched no more", f.subject);
                 return true;
             });
             for (Fetched f : keep) {
-                if (f.failing && f.pending != null && f.pending.cancel(false)) {
+                if (f.failing && !f.running && f.pending != null) {
+                    f.pending.cancel(false); // and should it start all the same, its generation is stale
+                    f.pending = null;
+                    long generation = ++f.generation;
                     log.info("{}: asking its OCSP responder {} again now (reload)", f.subject, f.responder);
                     Key key = f.key;
                     WeakReference<Fetched> ref = f.ref;
                     Duration retry = f.pendingRetry;
-                    f.pending = null;
-                    executor.execute(() -> fetch(key, ref, retry));
+                    executor.execute(() -> fetch(key, ref, retry, generation));
                 }
             }
         }
@@ -229,13 +232,18 @@ public final class OcspFetcher implements AutoCloseable {
     }
 
     /** Fetches once for {@code ref}'s certificate, unless it is served no more, and schedules the next. */
-    private void fetch(Key key, WeakReference<Fetched> ref, Duration retry) {
+    private void fetch(Key key, WeakReference<Fetched> ref, Duration retry, long generation) {
         Fetched f = ref.get();
-        if (f == null || f.released) {
-            synchronized (fetched) {
+        synchronized (fetched) {
+            if (f == null || f.released) {
                 fetched.remove(key, ref);
+                return;
             }
-            return;
+            if (f.generation != generation) {
+                return; // a reload asked again meanwhile: that fetch is the one that goes on
+            }
+            f.running = true;
+            f.pending = null;
         }
         Duration next;
         Duration nextRetry = firstRetry;
@@ -243,7 +251,7 @@ public final class OcspFetcher implements AutoCloseable {
         OcspStaple last = f.current;
         try {
             OcspStaple staple = f.fetch(http(), timeout);
-            if (last != null && staple.thisUpdate().isBefore(last.thisUpdate())) {
+            if (last != null && last.current(Instant.now()) && staple.thisUpdate().isBefore(last.thisUpdate())) {
                 throw new IllegalArgumentException("an answer older than the response stapled (from "
                         + staple.thisUpdate() + ", against " + last.thisUpdate() + ")");
             }
@@ -272,12 +280,19 @@ public final class OcspFetcher implements AutoCloseable {
             failed(f, e, last, next);
         } catch (InterruptedException e) {
             return; // closing
+        } catch (Error e) {
+            // not to end the schedule unseen: the future that would hold it is never read
+            next = retry;
+            nextRetry = min(retry.multipliedBy(2), MAX_RETRY);
+            log.error("{}: fetching its OCSP response failed: {}; trying again in {}", f.subject, e, words(next));
         }
         Duration retryAfter = nextRetry;
         synchronized (fetched) {
+            f.running = false;
             if (!closed) {
                 // the task holds the certificate weakly only: key and ref, not f
-                f.pending = executor.schedule(() -> fetch(key, ref, retryAfter), next.toMillis(), TimeUnit.MILLISECONDS);
+                f.pending = executor.schedule(() -> fetch(key, ref, retryAfter, generation), next.toMillis(),
+                        TimeUnit.MILLISECONDS);
                 f.pendingRetry = retryAfter;
                 f.failing = !good;
             }
@@ -289,6 +304,13 @@ public final class OcspFetcher implements AutoCloseable {
         log.warn("{}: cannot fetch its OCSP response from {}: {}; {}; trying again in {}", f.subject, f.responder,
                 reason(e), keeps ? "stapling the last one, current until " + last.currentUntil() : "stapling none",
                 words(next));
+    }
+
+    /** Whether {@code f}'s last fetch failed and the next waits: for tests. */
+    boolean waitsAfterAFailure(Fetched f) {
+        synchronized (fetched) {
+            return f.failing && f.pending != null;
+        }
     }
 
     private boolean isClosed() {
@@ -359,10 +381,16 @@ public final class OcspFetcher implements AutoCloseable {
         /** Both set once, before the first fetch; guarded by the fetcher's map. */
         private Key key;
         private WeakReference<Fetched> ref;
-        /** The next fetch, its back-off, and whether the last one failed; guarded by the fetcher's map. */
+        /**
+         * The next fetch, its back-off, whether the last one failed, whether one is under way, and
+         * which chain of fetches is the certificate's (a reload that asks again starts another);
+         * guarded by the fetcher's map.
+         */
         private ScheduledFuture<?> pending;
         private Duration pendingRetry;
         private boolean failing;
+        private boolean running;
+        private long generation;
 
         private Fetched(String subject, X509Certificate leaf, X509Certificate issuer, URI responder) {
             this.subject = subject;
@@ -407,6 +435,9 @@ public final class OcspFetcher implements AutoCloseable {
             HttpResponse<byte[]> response;
             try {
                 response = call.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                call.cancel(true); // closing: not to leave the exchange open
+                throw e;
             } catch (TimeoutException e) {
                 call.cancel(true);
                 throw new IOException("no whole answer within " + timeout.toSeconds() + " s");
@@ -417,15 +448,7 @@ public final class OcspFetcher implements AutoCloseable {
             if (response.statusCode() != 200) {
                 throw new IOException("HTTP status " + response.statusCode());
             }
-            byte[] der = response.body();
-            try {
-                if (!Arrays.equals(der, new OCSPResp(der).getEncoded())) {
-                    throw new IllegalArgumentException("its answer is not in DER, or has bytes after it");
-                }
-            } catch (IOException e) {
-                throw new IllegalArgumentException("its answer is no OCSP response: " + e.getMessage());
-            }
-            OcspStaple staple = OcspStaple.parse(der, "its answer", leaf, issuer);
+            OcspStaple staple = OcspStaple.parse(response.body(), "its answer", leaf, issuer);
             if (!staple.current(Instant.now())) {
                 throw new IllegalArgumentException("a response that is not current (from " + staple.thisUpdate()
                         + " until " + staple.currentUntil() + ")");
@@ -435,7 +458,7 @@ public final class OcspFetcher implements AutoCloseable {
     }
 
     /** Collects a body of at most {@code max} bytes; a longer one fails, and its download stops. */
-    private static final class BoundedBody implements HttpResponse.BodySubscriber<byte[]> {
+    static final class BoundedBody implements HttpResponse.BodySubscriber<byte[]> {
         private final int max;
         private final CompletableFuture<byte[]> body = new CompletableFuture<>();
         private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
@@ -464,7 +487,7 @@ public final class OcspFetcher implements AutoCloseable {
                 }
                 if (bytes.size() + item.remaining() > max) {
                     subscription.cancel();
-                    body.completeExceptionally(new IOException("an answer of more than " + max / 1024 + " KiB"));
+                    body.completeExceptionally(new IOException("an answer of more than " + max + " bytes"));
                     return;
                 }
                 byte[] chunk = new byte[item.remaining()];

@@ -9,6 +9,7 @@ import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.Date;
 import java.util.List;
 import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
@@ -34,11 +35,12 @@ import org.bouncycastle.operator.jcajce.JcaDigestCalculatorProviderBuilder;
  * ssl_stapling_file}, which whatever renews the file follows with SIGHUP; or fetched from the
  * certificate's OCSP responder ({@code ocsp_fetch}, {@link OcspFetcher}).
  *
- * <p>Checked when read: a successful response, signed by the certificate's issuer (the next
- * certificate of its chain file) or by a responder certificate, valid now, that the issuer made
- * for OCSP signing, about this certificate, saying "good". One that says "revoked" or "unknown"
- * ({@link NotGood}), or is about another certificate, or whose signature does not verify, is an
- * error naming where it came from. One that is not current ({@link #current}) is not stapled,
+ * <p>Checked when read: a successful response of at most {@link #MAX_BYTES}, its outer structure
+ * in DER and nothing after it (it is stapled as it is), signed by the certificate's issuer (the
+ * next certificate of its chain file) or by a responder certificate, valid now, that the issuer
+ * made for OCSP signing, about this certificate, saying "good". One that says "revoked" or
+ * "unknown" ({@link NotGood}), or is about another certificate, or whose signature does not
+ * verify, is an error naming where it came from. One that is not current ({@link #current}) is not stapled,
  * since clients would refuse it.
  *
  * @param der the response as sent in the handshake
@@ -47,6 +49,11 @@ import org.bouncycastle.operator.jcajce.JcaDigestCalculatorProviderBuilder;
  *     thisUpdate}
  */
 public record OcspStaple(byte[] der, Instant thisUpdate, Instant currentUntil) {
+    /**
+     * The largest response taken (each is sent in every handshake that staples it): a few hundred
+     * bytes, 1–2 KiB with a responder certificate, is usual.
+     */
+    static final int MAX_BYTES = 16 * 1024;
     /** How far ahead of this machine's clock a responder's may be. */
     private static final Duration CLOCK_SKEW = Duration.ofMinutes(5);
     /** How long a response that gives no nextUpdate is taken as current. */
@@ -120,8 +127,17 @@ public record OcspStaple(byte[] der, Instant thisUpdate, Instant currentUntil) {
      * @throws IllegalArgumentException starting with {@code source}, saying what is wrong
      */
     static OcspStaple parse(byte[] der, String source, X509Certificate leaf, X509Certificate issuer) {
+        if (der.length > MAX_BYTES) {
+            throw new IllegalArgumentException(source + ": over " + MAX_BYTES / 1024 + " KiB, more than a response"
+                    + " sent in every handshake should be");
+        }
         try {
             OCSPResp response = new OCSPResp(der);
+            if (!Arrays.equals(der, response.getEncoded())) {
+                // the bytes are stapled as they are: what a strict client would refuse is refused here
+                throw new IllegalArgumentException(source + ": bytes after the response, or an encoding other than"
+                        + " DER");
+            }
             if (response.getStatus() != OCSPResp.SUCCESSFUL) {
                 throw new IllegalArgumentException(source + ": the OCSP responder did not answer (status "
                         + response.getStatus() + ")");

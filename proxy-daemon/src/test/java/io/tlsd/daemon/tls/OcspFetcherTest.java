@@ -15,13 +15,19 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Flow;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
@@ -55,34 +61,44 @@ class OcspFetcherTest {
                 "past its halfway point already (the responder pre-signs): soon, not at once");
     }
 
-    /** A responder on loopback answering every request with {@code answer}. */
-    private static HttpServer responder(HttpHandler answer) throws IOException {
-        HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-        server.setExecutor(Executors.newCachedThreadPool());
-        server.createContext("/", answer);
-        server.start();
-        return server;
-    }
+    /** A JDK HTTP server on loopback as an OCSP responder; its handler threads stop with it. */
+    private record Responder(HttpServer server, ExecutorService threads) implements AutoCloseable {
+        static Responder start() throws IOException {
+            HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+            ExecutorService threads = Executors.newCachedThreadPool();
+            server.setExecutor(threads);
+            server.createContext("/", exchange -> exchange.sendResponseHeaders(503, -1));
+            server.start();
+            return new Responder(server, threads);
+        }
 
-    private static String url(HttpServer server) {
-        return "http://127.0.0.1:" + server.getAddress().getPort() + "/";
-    }
+        String url() {
+            return "http://127.0.0.1:" + server.getAddress().getPort() + "/";
+        }
 
-    /** From now on {@code server} answers every request with {@code body}, counting them. */
-    private static void answer(HttpServer server, byte[] body, AtomicInteger requests) {
-        server.removeContext("/");
-        server.createContext("/", answering(body, requests));
-    }
+        /** From now on every request is answered by {@code handler}. */
+        void answer(HttpHandler handler) {
+            server.removeContext("/");
+            server.createContext("/", handler);
+        }
 
-    private static HttpHandler answering(byte[] body, AtomicInteger requests) {
-        return exchange -> {
-            requests.incrementAndGet();
-            exchange.getRequestBody().readAllBytes();
-            exchange.sendResponseHeaders(200, body.length);
-            try (OutputStream out = exchange.getResponseBody()) {
-                out.write(body);
-            }
-        };
+        /** From now on every request is answered with {@code body}, and counted. */
+        void answer(byte[] body, AtomicInteger requests) {
+            answer(exchange -> {
+                requests.incrementAndGet();
+                exchange.getRequestBody().readAllBytes();
+                exchange.sendResponseHeaders(200, body.length);
+                try (OutputStream out = exchange.getResponseBody()) {
+                    out.write(body);
+                }
+            });
+        }
+
+        @Override
+        public void close() {
+            server.stop(0);
+            threads.shutdownNow();
+        }
     }
 
     private static void await(BooleanSupplier condition, String what) throws InterruptedException {
@@ -96,74 +112,86 @@ class OcspFetcherTest {
     @Test
     void aResponderThatStallsHoldsUpNoOtherCertificate() throws Exception {
         TestPki pki = TestPki.create(dir);
-        HttpServer stalling = responder(exchange -> {
-            exchange.sendResponseHeaders(200, 0); // headers, then a byte, then nothing for long
-            exchange.getResponseBody().write(0x30);
-            exchange.getResponseBody().flush();
-            try {
-                Thread.sleep(20_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            exchange.close();
-        });
         AtomicInteger requests = new AtomicInteger();
-        HttpServer good = responder(exchange -> { });
-        Issued stalled = pki.issueServerWithOcspResponder("stalled.test", url(stalling));
-        Issued served = pki.issueServerWithOcspResponder("served.test", url(good));
-        answer(good, Files.readAllBytes(pki.ocspResponse(served, Duration.ofDays(1), false)), requests);
-        try (OcspFetcher fetcher = new OcspFetcher(Duration.ofMillis(300), Duration.ofSeconds(30))) {
-            OcspFetcher.Fetched first = fetcher.fetched(stalled.chain());
-            OcspFetcher.Fetched second = fetcher.fetched(served.chain());
-            await(() -> second.current() != null, "the second certificate's response");
-            assertEquals(null, first.current());
-            assertEquals(1, requests.get());
-            assertTrue(second.currentUntil().isAfter(Instant.now()));
-        } finally {
-            stalling.stop(0);
-            good.stop(0);
+        try (Responder stalling = Responder.start(); Responder good = Responder.start()) {
+            stalling.answer(exchange -> {
+                exchange.sendResponseHeaders(200, 0); // headers, then a byte, then nothing for long
+                exchange.getResponseBody().write(0x30);
+                exchange.getResponseBody().flush();
+                try {
+                    Thread.sleep(60_000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                exchange.close();
+            });
+            Issued stalled = pki.issueServerWithOcspResponder("stalled.test", stalling.url());
+            Issued served = pki.issueServerWithOcspResponder("served.test", good.url());
+            good.answer(Files.readAllBytes(pki.ocspResponse(served, Duration.ofDays(1), false)), requests);
+            try (OcspFetcher fetcher = new OcspFetcher(Duration.ofSeconds(2), Duration.ofSeconds(30))) {
+                OcspFetcher.Fetched first = fetcher.fetched(stalled.chain());
+                OcspFetcher.Fetched second = fetcher.fetched(served.chain());
+                await(() -> second.current() != null, "the second certificate's response, after the first's deadline");
+                assertEquals(null, first.current());
+                assertEquals(1, requests.get());
+                assertTrue(second.currentUntil().isAfter(Instant.now()));
+            }
         }
     }
 
     @Test
-    void anAnswerTooLargeOrWithBytesAfterItIsNotStapledAndAskedForAgain() throws Exception {
+    void anAnswerTooLargeOrWithBytesAfterItIsRefused() throws Exception {
         TestPki pki = TestPki.create(dir);
-        AtomicInteger requests = new AtomicInteger();
-        HttpServer server = responder(exchange -> { });
-        Issued web = pki.issueServerWithOcspResponder("web.test", url(server));
+        Issued web = pki.issueServer("web.test");
         byte[] response = Files.readAllBytes(pki.ocspResponse(web, Duration.ofDays(1), false));
-        for (byte[] answer : List.of(new byte[OcspFetcher.MAX_RESPONSE_BYTES + 1],
-                Arrays.copyOf(response, response.length + 1))) {
-            requests.set(0);
-            answer(server, answer, requests);
-            try (OcspFetcher fetcher = new OcspFetcher(Duration.ofSeconds(5), Duration.ofMillis(100))) {
-                OcspFetcher.Fetched fetched = fetcher.fetched(web.chain());
-                await(() -> requests.get() >= 3, "retries");
-                assertEquals(null, fetched.current());
+        X509Certificate leaf = web.certificate();
+        X509Certificate issuer = web.caCertificate();
+        assertTrue(OcspStaple.parse(response, "it", leaf, issuer).current(Instant.now()), "the response as it is");
+        IllegalArgumentException trailing = assertThrows(IllegalArgumentException.class,
+                () -> OcspStaple.parse(Arrays.copyOf(response, response.length + 1), "it", leaf, issuer));
+        assertEquals("it: bytes after the response, or an encoding other than DER", trailing.getMessage());
+        IllegalArgumentException large = assertThrows(IllegalArgumentException.class,
+                () -> OcspStaple.parse(new byte[OcspStaple.MAX_BYTES + 1], "it", leaf, issuer));
+        assertTrue(large.getMessage().startsWith("it: over 16 KiB"), large.getMessage());
+
+        // the download of a longer answer stops at the limit
+        OcspFetcher.BoundedBody body = new OcspFetcher.BoundedBody(10);
+        AtomicBoolean cancelled = new AtomicBoolean();
+        body.onSubscribe(new Flow.Subscription() {
+            @Override
+            public void request(long n) {
             }
-        }
-        server.stop(0);
+
+            @Override
+            public void cancel() {
+                cancelled.set(true);
+            }
+        });
+        body.onNext(List.of(ByteBuffer.allocate(6)));
+        body.onNext(List.of(ByteBuffer.allocate(6)));
+        assertTrue(cancelled.get());
+        ExecutionException failed = assertThrows(ExecutionException.class,
+                () -> body.getBody().toCompletableFuture().get());
+        assertEquals("an answer of more than 10 bytes", failed.getCause().getMessage());
     }
 
     @Test
     void aCertificateServedNoMoreIsFetchedNoMore() throws Exception {
         TestPki pki = TestPki.create(dir);
         AtomicInteger requests = new AtomicInteger();
-        HttpServer server = responder(exchange -> { });
-        Issued web = pki.issueServerWithOcspResponder("web.test", url(server));
-        answer(server, new byte[] {1}, requests); // fails: asked again every 100 ms
-        try (OcspFetcher fetcher = new OcspFetcher(Duration.ofSeconds(5), Duration.ofMillis(100))) {
-            OcspFetcher.Fetched fetched = fetcher.fetched(web.chain());
-            assertSame(fetched, fetcher.fetched(web.chain()), "one per certificate");
-            await(() -> requests.get() >= 2, "a retry");
-            fetcher.retain(List.of());
-            Thread.sleep(300); // a fetch under way ends
-            int asked = requests.get();
-            Thread.sleep(500);
-            assertEquals(asked, requests.get(), "no more requests");
-            assertNotSame(fetched, fetcher.fetched(web.chain()), "served again: fetched anew");
-        } finally {
-            server.stop(0);
+        try (Responder responder = Responder.start()) {
+            Issued web = pki.issueServerWithOcspResponder("web.test", responder.url());
+            responder.answer(new byte[] {1}, requests); // fails: asked again after 100, 200, 400, 800 ms…
+            try (OcspFetcher fetcher = new OcspFetcher(Duration.ofSeconds(5), Duration.ofMillis(100))) {
+                OcspFetcher.Fetched fetched = fetcher.fetched(web.chain());
+                assertSame(fetched, fetcher.fetched(web.chain()), "one per certificate");
+                await(() -> requests.get() >= 2, "a retry");
+                fetcher.retain(List.of());
+                int asked = requests.get();
+                Thread.sleep(1500); // two or three more requests, were it still fetched
+                assertTrue(requests.get() <= asked + 1, "at most the one under way: " + (requests.get() - asked));
+                assertNotSame(fetched, fetcher.fetched(web.chain()), "served again: fetched anew");
+            }
         }
     }
 
@@ -171,22 +199,21 @@ class OcspFetcherTest {
     void aReloadAsksAgainAtOnceAfterAFailure() throws Exception {
         TestPki pki = TestPki.create(dir);
         AtomicInteger requests = new AtomicInteger();
-        HttpServer server = responder(exchange -> { });
-        Issued web = pki.issueServerWithOcspResponder("web.test", url(server));
-        answer(server, new byte[] {1}, requests); // fails
-        try (OcspFetcher fetcher = new OcspFetcher(Duration.ofSeconds(5), Duration.ofMinutes(10))) {
-            OcspFetcher.Fetched fetched = fetcher.fetched(web.chain());
-            await(() -> requests.get() == 1, "the first fetch");
-            Thread.sleep(200); // its failure scheduled the next in 10 minutes
-            answer(server, Files.readAllBytes(pki.ocspResponse(web, Duration.ofDays(1), false)), requests);
-            fetcher.retain(List.of(fetched));
-            await(() -> fetched.current() != null, "the response, asked for again by the reload");
-            assertEquals(2, requests.get());
-            fetcher.retain(List.of(fetched));
-            Thread.sleep(300);
-            assertEquals(2, requests.get(), "a certificate whose fetch went well is not asked again");
-        } finally {
-            server.stop(0);
+        try (Responder responder = Responder.start()) {
+            Issued web = pki.issueServerWithOcspResponder("web.test", responder.url());
+            responder.answer(new byte[] {1}, requests); // fails
+            try (OcspFetcher fetcher = new OcspFetcher(Duration.ofSeconds(5), Duration.ofMinutes(10))) {
+                OcspFetcher.Fetched fetched = fetcher.fetched(web.chain());
+                await(() -> fetcher.waitsAfterAFailure(fetched), "the first fetch's failure, the next in 10 min");
+                responder.answer(Files.readAllBytes(pki.ocspResponse(web, Duration.ofDays(1), false)), requests);
+                fetcher.retain(List.of(fetched));
+                await(() -> fetched.current() != null, "the response, asked for again by the reload");
+                assertEquals(2, requests.get());
+                fetcher.retain(List.of(fetched));
+                fetcher.retain(List.of(fetched));
+                Thread.sleep(300);
+                assertEquals(2, requests.get(), "a certificate whose fetch went well is not asked again");
+            }
         }
     }
 
