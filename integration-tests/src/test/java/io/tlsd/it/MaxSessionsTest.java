@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.tlsd.daemon.TlsdDaemon;
+import io.tlsd.daemon.engine.SessionLimits;
 import io.tlsd.sdk.Status;
 import io.tlsd.sdk.TlsdClient;
 import io.tlsd.sdk.TlsdException;
@@ -16,13 +18,39 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * max_sessions: one session more than it allows is refused at its Hello with LIMIT_EXCEEDED, the
  * others carry on, and a place that frees up is taken again; a reload may raise it;
- * max_sessions_per_uid does the same for the sessions of one user.
+ * max_sessions_per_uid does the same for the sessions of one user. A reload's {@code limits} go to
+ * the sessions that begin after it.
  */
 class MaxSessionsTest {
     private static final Duration T = Duration.ofSeconds(30);
 
     @TempDir
     Path dir;
+
+    @Test
+    void aReloadGivesItsLimitsToTheSessionsThatBeginAfterIt() throws Exception {
+        try (ClientDaemonFixture fixture = new ClientDaemonFixture(dir, b -> b);
+             TlsdClient before = fixture.client()) {
+            SessionLimits now = fixture.daemon.config().limits();
+            assertEquals(now.maxOpsInFlight(), before.limits().maxOpsInFlight());
+            SessionLimits raised = new SessionLimits(now.maxWriteBytes(), now.maxReadBytes(), now.maxOpsInFlight() * 2,
+                    now.maxQueuedWriteBytes(), now.maxConnections() + 1, now.connectionBufferBytes(),
+                    now.maxBufferedReadBytes());
+
+            TlsdDaemon.Reloaded reloaded = fixture.daemon.reload(fixture.daemon.config().toBuilder().limits(raised).build());
+
+            assertEquals(List.of(), reloaded.notApplied(), "applied, not held for a restart");
+            assertTrue(reloaded.used().stream().anyMatch(u -> u.startsWith("sessions' limits, for those that begin from"
+                    + " now on (max_write_bytes ") && u.contains("max_ops_in_flight " + now.maxOpsInFlight() * 2 + ",")),
+                    reloaded.used().toString());
+            try (TlsdClient after = fixture.client()) {
+                assertEquals(now.maxOpsInFlight() * 2, after.limits().maxOpsInFlight(), "announced in its Welcome");
+                assertEquals(now.maxConnections() + 1, after.limits().maxConnections());
+            }
+            TlsdException served = assertThrows(TlsdException.class, () -> before.open("127.0.0.1", 1).await(T));
+            assertEquals(Status.CONNECT_FAILED, served.status(), "the session open before goes on");
+        }
+    }
 
     @Test
     void aSessionBeyondMaxSessionsIsRefusedUntilOneEnds() throws Exception {

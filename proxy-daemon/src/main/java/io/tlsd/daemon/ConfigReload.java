@@ -24,9 +24,9 @@ import java.util.function.Function;
  * What a reload takes from a configuration read again ({@link TlsdDaemon#reload(DaemonConfig)}):
  * the TLS settings of the listeners and tunnels the daemon runs (and a server tunnel's backends,
  * their connection limits), listeners and tunnels added, removed, moved and replaced, the connect
- * and handshake timeouts, and the client role's trust, and nothing else. Every other change (the
- * session {@code limits}, worker threads) needs a restart; it is listed, by its key in the
- * configuration file, so that the log says what was not applied.
+ * and handshake timeouts, and the client role's trust, the sessions' {@code limits}, and nothing else.
+ * Every other change (worker threads, the write ring's size) needs a restart; it is listed, by its
+ * key in the configuration file, so that the log says what was not applied.
  *
  * <p>A listener or tunnel of the new configuration is the running one of the same name. A
  * listener or tunnel of a new name is added ({@link #addedListeners()}, {@link #addedTunnels()}),
@@ -55,7 +55,8 @@ import java.util.function.Function;
  *   <li>a tunnel's {@code idle_timeout}, {@code max_connections(_per_client)} and {@code
  *       access_log}; a listener's {@code handshake_timeout};
  *   <li>{@code timeouts.connect} and {@code timeouts.handshake};
- *   <li>{@code max_sessions} and {@code max_sessions_per_uid} (sessions open keep their places);
+ *   <li>{@code max_sessions} and {@code max_sessions_per_uid} (sessions open keep their places), and
+ *       the sessions' {@code limits} (for the sessions that begin after it, debug ones too);
  *   <li>the client role's {@code tls.ca_file}, {@code tls.crl_file}, {@code
  *       tls.client_certificate} and {@code allowed_targets}.
  * </ul>
@@ -101,7 +102,6 @@ final class ConfigReload {
         keys.put("tls.provider", DaemonConfig::tlsProvider);
         keys.put("timeouts.hello", DaemonConfig::helloTimeout);
         keys.put("timeouts.drain", DaemonConfig::drainTimeout);
-        keys.put("limits", DaemonConfig::limits);
         keys.put("shared_memory.dir", DaemonConfig::sharedMemoryDir);
         keys.put("shared_memory.write_ring_bytes", DaemonConfig::writeRingBytes);
         keys.put("metrics", DaemonConfig::metrics);
@@ -175,7 +175,7 @@ final class ConfigReload {
 
         DaemonConfig.Builder applied = running.toBuilder().listeners(listeners).tunnels(tunnels)
                 .connectTimeout(next.connectTimeout()).handshakeTimeout(next.handshakeTimeout())
-                .maxSessions(next.maxSessions()).maxSessionsPerUid(next.maxSessionsPerUid());
+                .maxSessions(next.maxSessions()).maxSessionsPerUid(next.maxSessionsPerUid()).limits(next.limits());
         if (!server) {
             applied.caFile(next.caFile()).crlFile(next.crlFile()).clientCertificate(next.clientCertificate())
                     .allowedTargets(next.allowedTargets());

@@ -455,14 +455,14 @@ public final class TlsdDaemon implements AutoCloseable {
      * {@code servername}; a tunnel's idle
      * timeout, connection limits and access log, a listener's handshake timeout, backlog and
      * pending limits; the connect and handshake timeouts; {@code max_sessions} and {@code
-     * max_sessions_per_uid}. Connections already up keep what they started with, sessions their
-     * places. Listeners and tunnels of new names start listening; those whose names are gone
+     * max_sessions_per_uid}; the sessions' {@code limits}, for the sessions that begin after it.
+     * Connections already up keep what they started with, sessions their places and limits. Listeners and tunnels of new names start listening; those whose names are gone
      * stop (a tunnel closes when the connections it carries have ended, a listener fails the
      * ACCEPTs waiting on it); a listener whose address changed moves there, its clients and
      * waiting ACCEPTs with it; a tunnel whose address or {@code proxy_protocol} changed is
      * replaced, its old socket's connections left to end; unless that cannot be done ({@link
-     * ConfigReload}). Other changes (the hello and drain timeouts, a session's {@code limits},
-     * threads) need a restart and are returned, not applied; a listener or tunnel that cannot be
+     * ConfigReload}). Other changes (the hello and drain timeouts, threads, the write ring's size)
+     * need a restart and are returned, not applied; a listener or tunnel that cannot be
      * added, removed, moved or replaced stays as it runs. All or nothing: if {@code next} or a file
      * it names cannot be used, or a listener or tunnel it adds, moves or replaces cannot listen,
      * nothing changes.
@@ -494,6 +494,16 @@ public final class TlsdDaemon implements AutoCloseable {
                     used.add("sessions (max_sessions " + applied.maxSessions() + ", max_sessions_per_uid "
                             + (applied.maxSessionsPerUid() == 0 ? "none" : applied.maxSessionsPerUid()) + ")");
                 }
+            }
+            if (!applied.limits().equals(config.limits())) {
+                if (ipc != null) {
+                    ipc.limits(applied.limits());
+                }
+                if (debug != null) {
+                    debug.limits(applied.limits());
+                }
+                used = new ArrayList<>(used);
+                used.add("sessions' limits, for those that begin from now on (" + applied.limits().describe() + ")");
             }
             config = applied;
         } catch (RuntimeException e) {

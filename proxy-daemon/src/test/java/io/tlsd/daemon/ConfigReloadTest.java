@@ -3,6 +3,7 @@ package io.tlsd.daemon;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.tlsd.daemon.engine.SessionLimits;
 import io.tlsd.daemon.server.ListenerConfig;
 import io.tlsd.daemon.tls.AllowedIdentities;
 import io.tlsd.daemon.tls.ServerTlsContexts;
@@ -192,10 +193,13 @@ class ConfigReloadTest {
     @Test
     void theSessionLimitsAreTaken() {
         DaemonConfig running = client().build();
-        ConfigReload reload = ConfigReload.of(running, client().maxSessions(512).maxSessionsPerUid(8).build());
+        SessionLimits fewerOps = new SessionLimits(1 << 20, 1 << 20, 16, 64L << 20, 1024, 256 << 10);
+        ConfigReload reload = ConfigReload.of(running, client().maxSessions(512).maxSessionsPerUid(8).limits(fewerOps)
+                .build());
         assertEquals(List.of(), reload.notApplied());
         assertEquals(512, reload.applied().maxSessions());
         assertEquals(8, reload.applied().maxSessionsPerUid());
+        assertEquals(fewerOps, reload.applied().limits());
     }
 
     @Test

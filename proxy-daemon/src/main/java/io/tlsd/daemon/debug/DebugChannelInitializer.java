@@ -10,11 +10,13 @@ import io.netty.handler.codec.string.StringDecoder;
 import io.tlsd.daemon.engine.Acceptor;
 import io.tlsd.daemon.engine.Connector;
 import io.tlsd.daemon.engine.DaemonCounters;
+import io.tlsd.daemon.engine.SessionLimits;
 import java.nio.charset.StandardCharsets;
 
 /** The pipeline of one debug connection, in reading order. */
 final class DebugChannelInitializer extends ChannelInitializer<Channel> {
-    private final DebugServer.Settings settings;
+    /** Replaced by {@link #limits}; a session gets those of the moment it connects. */
+    private volatile DebugServer.Settings settings;
     private final Connector connector;
     private final Acceptor acceptor;
     private final DaemonCounters counters;
@@ -29,8 +31,15 @@ final class DebugChannelInitializer extends ChannelInitializer<Channel> {
         this.sessions = sessions;
     }
 
+    /** The debug sessions that connect from now on get {@code next}. */
+    void limits(SessionLimits next) {
+        DebugServer.Settings now = settings;
+        settings = new DebugServer.Settings(now.role(), next, now.maxLineBytes());
+    }
+
     @Override
     protected void initChannel(Channel ch) {
+        DebugServer.Settings settings = this.settings;
         sessions.add(ch); // so that shutdown can tell each one
         ch.pipeline()
                 // bytes → lines without \n or \r\n; a longer line is discarded and reported

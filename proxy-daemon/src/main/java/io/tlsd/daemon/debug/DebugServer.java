@@ -73,8 +73,10 @@ public final class DebugServer implements AutoCloseable {
     private final Channel serverChannel;
     private final ChannelGroup sessions;
     private final AtomicBoolean open = new AtomicBoolean(true);
+    private final DebugChannelInitializer sessionsInit;
 
-    private DebugServer(Path path, Channel serverChannel, ChannelGroup sessions) {
+    private DebugServer(Path path, Channel serverChannel, ChannelGroup sessions, DebugChannelInitializer sessionsInit) {
+        this.sessionsInit = sessionsInit;
         this.path = path;
         this.serverChannel = serverChannel;
         this.sessions = sessions;
@@ -97,16 +99,22 @@ public final class DebugServer implements AutoCloseable {
                                    DaemonCounters counters) throws IOException, InterruptedException {
         Path target = path.toAbsolutePath();
         ChannelGroup sessions = new DefaultChannelGroup("debug-sessions", GlobalEventExecutor.INSTANCE);
+        DebugChannelInitializer init = new DebugChannelInitializer(settings, connector, acceptor, counters, sessions);
         Channel channel = UnixSocketFile.bind(new ServerBootstrap()
                         .group(control, workers)
                         // "printf 'stats\n' | nc -N -U PATH": answer after the client's EOF
                         .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                         .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(64 << 10, 256 << 10))
-                        .childHandler(new DebugChannelInitializer(settings, connector, acceptor, counters, sessions)),
+                        .childHandler(init),
                 transport, target, "rw-------");
         log.warn("debug socket for the {} role on {} (mode 0600): whoever can connect to it can use this daemon",
                 settings.role(), target);
-        return new DebugServer(target, channel, sessions);
+        return new DebugServer(target, channel, sessions, init);
+    }
+
+    /** The per-session {@code limits} of the debug sessions that begin from now on (a reload). */
+    public void limits(SessionLimits next) {
+        sessionsInit.limits(next);
     }
 
     public Path path() {

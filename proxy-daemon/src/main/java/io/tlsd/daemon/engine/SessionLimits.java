@@ -54,6 +54,14 @@ public record SessionLimits(
         }
     }
 
+    /** As the configuration file's keys say them: "max_write_bytes 1048576, …", for logs. */
+    public String describe() {
+        return "max_write_bytes " + maxWriteBytes + ", max_read_bytes " + maxReadBytes + ", max_ops_in_flight "
+                + maxOpsInFlight + ", max_queued_write_bytes " + maxQueuedWriteBytes + ", max_connections "
+                + maxConnections + ", connection_buffer_bytes " + connectionBufferBytes + ", max_buffered_read_bytes "
+                + maxBufferedReadBytes;
+    }
+
     private static void requirePositive(long value, String name) {
         if (value <= 0) {
             throw new IllegalArgumentException(name + " <= 0");

@@ -7,10 +7,12 @@ import io.netty.handler.flush.FlushConsolidationHandler;
 import io.tlsd.daemon.engine.Acceptor;
 import io.tlsd.daemon.engine.Connector;
 import io.tlsd.daemon.engine.DaemonCounters;
+import io.tlsd.daemon.engine.SessionLimits;
 
 /** The pipeline of one application's IPC channel, in reading order. */
 final class IpcChannelInitializer extends ChannelInitializer<Channel> {
-    private final IpcServer.Settings settings;
+    /** Replaced by {@link #limits}; a session gets those of the moment it connects. */
+    private volatile IpcServer.Settings settings;
     private final Connector connector;
     private final Acceptor acceptor;
     private final DaemonCounters counters;
@@ -29,8 +31,14 @@ final class IpcChannelInitializer extends ChannelInitializer<Channel> {
         this.slots = slots;
     }
 
+    /** The sessions that connect from now on get {@code next}. */
+    void limits(SessionLimits next) {
+        settings = settings.withLimits(next);
+    }
+
     @Override
     protected void initChannel(Channel ch) {
+        IpcServer.Settings settings = this.settings;
         sessions.add(ch); // so that shutdown can say Goodbye to each
         ch.pipeline()
                 // one syscall for the completions produced while handling one read burst

@@ -78,6 +78,12 @@ public final class IpcServer implements AutoCloseable {
         boolean offersWriteRings() {
             return ringDirectory != null && writeRingBytes > 0;
         }
+
+        /** The same settings with {@code next} as the sessions' limits. */
+        Settings withLimits(SessionLimits next) {
+            return new Settings(role, daemonVersion, next, helloTimeout, ringDirectory, writeRingBytes, ringMaker,
+                    allowedPeers, maxSessions, maxSessionsPerUid);
+        }
     }
 
     private final Path path;
@@ -86,11 +92,13 @@ public final class IpcServer implements AutoCloseable {
     /** Started by {@link #drain}; a session that starts afterwards drains at once. */
     private final DrainDeadline drain;
     private final SessionSlots slots;
+    private final IpcChannelInitializer sessionsInit;
     /** Until {@link #drain} or {@link #close}, whichever comes first (they may race). */
     private final AtomicBoolean accepting = new AtomicBoolean(true);
 
     private IpcServer(Path path, Channel serverChannel, ChannelGroup sessions, DrainDeadline drain,
-                      SessionSlots slots) {
+                      SessionSlots slots, IpcChannelInitializer sessionsInit) {
+        this.sessionsInit = sessionsInit;
         this.path = path;
         this.serverChannel = serverChannel;
         this.sessions = sessions;
@@ -111,13 +119,19 @@ public final class IpcServer implements AutoCloseable {
         ChannelGroup sessions = new DefaultChannelGroup("ipc-sessions", GlobalEventExecutor.INSTANCE);
         DrainDeadline drain = new DrainDeadline();
         SessionSlots slots = new SessionSlots(settings.maxSessions(), settings.maxSessionsPerUid());
+        IpcChannelInitializer init = new IpcChannelInitializer(settings, connector, acceptor, counters, sessions,
+                drain, slots);
         Channel channel = UnixSocketFile.bind(new ServerBootstrap()
                         .group(boss, workers)
                         .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(1 << 20, 4 << 20))
-                        .childHandler(new IpcChannelInitializer(settings, connector, acceptor, counters, sessions,
-                                drain, slots)),
+                        .childHandler(init),
                 transport, path, "rw-rw----");
-        return new IpcServer(path, channel, sessions, drain, slots);
+        return new IpcServer(path, channel, sessions, drain, slots, init);
+    }
+
+    /** The per-session {@code limits} of the sessions that begin from now on (a reload); open ones keep theirs. */
+    public void limits(SessionLimits next) {
+        sessionsInit.limits(next);
     }
 
     /**
