@@ -40,8 +40,8 @@ class MaxSessionsTest {
             TlsdDaemon.Reloaded reloaded = fixture.daemon.reload(fixture.daemon.config().toBuilder().limits(raised).build());
 
             assertEquals(List.of(), reloaded.notApplied(), "applied, not held for a restart");
-            assertTrue(reloaded.used().stream().anyMatch(u -> u.startsWith("sessions' limits, for those that begin from"
-                    + " now on (max_write_bytes ") && u.contains("max_ops_in_flight " + now.maxOpsInFlight() * 2 + ",")),
+            assertTrue(reloaded.used().stream().anyMatch(u -> u.startsWith("sessions' limits, for those that connect"
+                    + " from now on (max_write_bytes ") && u.contains("max_ops_in_flight " + now.maxOpsInFlight() * 2 + ",")),
                     reloaded.used().toString());
             try (TlsdClient after = fixture.client()) {
                 assertEquals(now.maxOpsInFlight() * 2, after.limits().maxOpsInFlight(), "announced in its Welcome");

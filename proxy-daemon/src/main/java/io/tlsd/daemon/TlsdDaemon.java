@@ -495,7 +495,7 @@ public final class TlsdDaemon implements AutoCloseable {
                             + (applied.maxSessionsPerUid() == 0 ? "none" : applied.maxSessionsPerUid()) + ")");
                 }
             }
-            if (!applied.limits().equals(config.limits())) {
+            if (!applied.limits().equals(config.limits()) && (ipc != null || debug != null)) {
                 if (ipc != null) {
                     ipc.limits(applied.limits());
                 }
@@ -503,7 +503,7 @@ public final class TlsdDaemon implements AutoCloseable {
                     debug.limits(applied.limits());
                 }
                 used = new ArrayList<>(used);
-                used.add("sessions' limits, for those that begin from now on (" + applied.limits().describe() + ")");
+                used.add("sessions' limits, for those that connect from now on (" + applied.limits().describe() + ")");
             }
             config = applied;
         } catch (RuntimeException e) {

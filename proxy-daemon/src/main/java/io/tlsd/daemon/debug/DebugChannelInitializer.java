@@ -31,7 +31,7 @@ final class DebugChannelInitializer extends ChannelInitializer<Channel> {
         this.sessions = sessions;
     }
 
-    /** The debug sessions that connect from now on get {@code next}. */
+    /** The debug sessions that connect from now on get {@code next}. One caller at a time (a reload). */
     void limits(SessionLimits next) {
         DebugServer.Settings now = settings;
         settings = new DebugServer.Settings(now.role(), next, now.maxLineBytes());

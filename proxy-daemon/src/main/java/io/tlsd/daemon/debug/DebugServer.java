@@ -112,7 +112,7 @@ public final class DebugServer implements AutoCloseable {
         return new DebugServer(target, channel, sessions, init);
     }
 
-    /** The per-session {@code limits} of the debug sessions that begin from now on (a reload). */
+    /** The per-session {@code limits} of the debug sessions that connect from now on (a reload). */
     public void limits(SessionLimits next) {
         sessionsInit.limits(next);
     }

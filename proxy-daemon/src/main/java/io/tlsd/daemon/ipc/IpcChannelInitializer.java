@@ -31,7 +31,7 @@ final class IpcChannelInitializer extends ChannelInitializer<Channel> {
         this.slots = slots;
     }
 
-    /** The sessions that connect from now on get {@code next}. */
+    /** The sessions that connect from now on get {@code next}. One caller at a time (a reload). */
     void limits(SessionLimits next) {
         settings = settings.withLimits(next);
     }

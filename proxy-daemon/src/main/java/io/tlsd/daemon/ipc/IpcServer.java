@@ -79,7 +79,11 @@ public final class IpcServer implements AutoCloseable {
             return ringDirectory != null && writeRingBytes > 0;
         }
 
-        /** The same settings with {@code next} as the sessions' limits. */
+        /**
+         * The same settings with {@code next} as the sessions' limits. Its {@code maxSessions} and
+         * {@code maxSessionsPerUid} stay those of the start: only {@link IpcServer#bind} reads them,
+         * and a reload changes them in the session slots ({@link IpcServer#sessionLimits}).
+         */
         Settings withLimits(SessionLimits next) {
             return new Settings(role, daemonVersion, next, helloTimeout, ringDirectory, writeRingBytes, ringMaker,
                     allowedPeers, maxSessions, maxSessionsPerUid);
@@ -129,7 +133,7 @@ public final class IpcServer implements AutoCloseable {
         return new IpcServer(path, channel, sessions, drain, slots, init);
     }
 
-    /** The per-session {@code limits} of the sessions that begin from now on (a reload); open ones keep theirs. */
+    /** The per-session {@code limits} of the sessions that connect from now on (a reload); open ones keep theirs. */
     public void limits(SessionLimits next) {
         sessionsInit.limits(next);
     }

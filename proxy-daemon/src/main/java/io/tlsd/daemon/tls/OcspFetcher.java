@@ -66,13 +66,17 @@ import org.slf4j.LoggerFactory;
  * tried again after {@link #FIRST_RETRY}, twice as long after each failure up to {@link
  * #MAX_RETRY}, and the last good response is stapled meanwhile, while it is current; so is an
  * answer saying "unknown" (a certificate the responder does not know yet, or a glitch), or one
- * older than the response stapled. An answer saying "revoked" stops the stapling at once (a client
- * then asks the responder itself, and learns it), and is asked again after {@link #MAX_RETRY}.
+ * older than the last answer taken ("revoked" included: a cache's "good" is not taken after it),
+ * while the response stapled, if any, is current. An answer saying "revoked" stops the stapling at
+ * once (a client then asks the responder itself, and learns it), and is asked again after {@link
+ * #MAX_RETRY}.
  *
  * <p>Contexts built again for the same certificate (a reload) share its {@link Fetched}, response
  * and schedule; the daemon says which certificates it serves after each start and reload ({@link
  * #retain}): the others are fetched no more (nor is one that no context holds, once it is
- * collected), and those whose last fetch failed are asked again at once. The fetches run on one thread of their own, started with the first, one at a time.
+ * collected), and those whose last fetch failed are asked again at once (or, if a fetch of theirs
+ * is under way and fails, right after it). The fetches run on one thread of their own, started
+ * with the first, one at a time.
  *
  * <p>Thread safety: every method may be called from any thread.
  */
@@ -158,8 +162,9 @@ public final class OcspFetcher implements AutoCloseable {
     /**
      * The certificates served now are {@code served} (after a start, and after a reload whether
      * it succeeded or not): the others are fetched no more; those whose last fetch failed (or said
-     * "revoked") are asked again now, rather than after their back-off, unless a fetch of theirs
-     * is under way: an operator who fixed the responder, or its address, sends SIGHUP.
+     * "revoked") are asked again now, rather than after their back-off (one whose fetch is under
+     * way right after it, if it fails): an operator who fixed the responder, or its address, sends
+     * SIGHUP.
      */
     public void retain(Collection<Fetched> served) {
         Set<Fetched> keep = Collections.newSetFromMap(new IdentityHashMap<>());
@@ -181,7 +186,9 @@ public final class OcspFetcher implements AutoCloseable {
                 return true;
             });
             for (Fetched f : keep) {
-                if (f.failing && !f.running && f.pending != null) {
+                if (f.running) {
+                    f.askAgain = true; // the fetch under way may have begun before the responder was fixed
+                } else if (f.failing && f.pending != null) {
                     f.pending.cancel(false); // and should it start all the same, its generation is stale
                     f.pending = null;
                     long generation = ++f.generation;
@@ -245,61 +252,64 @@ public final class OcspFetcher implements AutoCloseable {
             f.running = true;
             f.pending = null;
         }
-        Duration next;
-        Duration nextRetry = firstRetry;
+        // unless it goes well: a failure, tried again after the back-off
+        Duration next = retry;
+        Duration nextRetry = min(retry.multipliedBy(2), MAX_RETRY);
         boolean good = false;
         OcspStaple last = f.current;
         try {
             OcspStaple staple = f.fetch(http(), timeout);
-            if (last != null && last.current(Instant.now()) && staple.thisUpdate().isBefore(last.thisUpdate())) {
-                throw new IllegalArgumentException("an answer older than the response stapled (from "
-                        + staple.thisUpdate() + ", against " + last.thisUpdate() + ")");
+            Instant newest = f.newest;
+            if (newest != null && staple.thisUpdate().isBefore(newest)
+                    && (last == null || last.current(Instant.now()))) {
+                throw new IllegalArgumentException("an answer older than the last one (from " + staple.thisUpdate()
+                        + ", against " + newest + ")");
             }
             f.current = staple;
+            f.newest = staple.thisUpdate();
             good = true;
             next = refreshIn(staple, Instant.now());
+            nextRetry = firstRetry;
             log.info("{}: OCSP response from {}: good, from {} until {}; stapled; the next fetch in {}", f.subject,
                     f.responder, staple.thisUpdate(), staple.currentUntil(), words(next));
         } catch (OcspStaple.NotGood e) {
             if (e.revoked()) {
                 f.current = null;
+                f.newest = e.thisUpdate(); // an older "good" (a cache's) is not taken after it
                 next = MAX_RETRY;
+                nextRetry = firstRetry;
                 log.error("{}: OCSP response from {}: {}; stapling none; asking again in {}", f.subject, f.responder,
                         e.getMessage(), words(next));
             } else {
-                next = retry;
-                nextRetry = min(retry.multipliedBy(2), MAX_RETRY);
                 failed(f, e, last, next);
             }
-        } catch (IOException | RuntimeException e) {
-            if (isClosed()) {
-                return; // the daemon stops: the fetch under way was cut short
+        } catch (IOException | RuntimeException | LinkageError | AssertionError e) {
+            if (!isClosed()) { // else the daemon stops: the fetch under way was cut short
+                failed(f, e, last, next);
             }
-            next = retry;
-            nextRetry = min(retry.multipliedBy(2), MAX_RETRY);
-            failed(f, e, last, next);
         } catch (InterruptedException e) {
-            return; // closing
-        } catch (Error e) {
-            // not to end the schedule unseen: the future that would hold it is never read
-            next = retry;
-            nextRetry = min(retry.multipliedBy(2), MAX_RETRY);
-            log.error("{}: fetching its OCSP response failed: {}; trying again in {}", f.subject, e, words(next));
-        }
-        Duration retryAfter = nextRetry;
-        synchronized (fetched) {
-            f.running = false;
-            if (!closed) {
-                // the task holds the certificate weakly only: key and ref, not f
-                f.pending = executor.schedule(() -> fetch(key, ref, retryAfter, generation), next.toMillis(),
-                        TimeUnit.MILLISECONDS);
-                f.pendingRetry = retryAfter;
-                f.failing = !good;
+            if (!isClosed()) { // not from close(): a failure as any other
+                failed(f, e, last, next);
+            }
+        } finally {
+            // whatever happened above, the chain goes on (or ends with the fetcher, or the certificate)
+            Duration retryAfter = nextRetry;
+            synchronized (fetched) {
+                f.running = false;
+                if (!closed && !f.released) {
+                    Duration delay = f.askAgain && !good ? Duration.ZERO : next;
+                    f.askAgain = false;
+                    // the task holds the certificate weakly only: key and ref, not f
+                    f.pending = executor.schedule(() -> fetch(key, ref, retryAfter, generation), delay.toMillis(),
+                            TimeUnit.MILLISECONDS);
+                    f.pendingRetry = retryAfter;
+                    f.failing = !good;
+                }
             }
         }
     }
 
-    private static void failed(Fetched f, Exception e, OcspStaple last, Duration next) {
+    private static void failed(Fetched f, Throwable e, OcspStaple last, Duration next) {
         boolean keeps = last != null && last.current(Instant.now());
         log.warn("{}: cannot fetch its OCSP response from {}: {}; {}; trying again in {}", f.subject, f.responder,
                 reason(e), keeps ? "stapling the last one, current until " + last.currentUntil() : "stapling none",
@@ -390,7 +400,11 @@ public final class OcspFetcher implements AutoCloseable {
         private Duration pendingRetry;
         private boolean failing;
         private boolean running;
+        /** Set by a reload while a fetch runs: should it fail, the next one is at once. */
+        private boolean askAgain;
         private long generation;
+        /** The thisUpdate of the newest answer taken, "revoked" included; only the fetch thread uses it. */
+        private Instant newest;
 
         private Fetched(String subject, X509Certificate leaf, X509Certificate issuer, URI responder) {
             this.subject = subject;

@@ -67,10 +67,17 @@ public record OcspStaple(byte[] der, Instant thisUpdate, Instant currentUntil) {
     /** A response, signed as it should be, about the certificate, that does not say "good". */
     public static final class NotGood extends IllegalArgumentException {
         private final boolean revoked;
+        private final Instant thisUpdate;
 
-        NotGood(String message, boolean revoked) {
+        NotGood(String message, boolean revoked, Instant thisUpdate) {
             super(message);
             this.revoked = revoked;
+            this.thisUpdate = thisUpdate;
+        }
+
+        /** When the responder said it. */
+        public Instant thisUpdate() {
+            return thisUpdate;
         }
 
         /** Whether it says "revoked" (else "unknown": the responder does not know the certificate). */
@@ -89,6 +96,10 @@ public record OcspStaple(byte[] der, Instant thisUpdate, Instant currentUntil) {
         X509Certificate issuer = issuer(file.toString(), chain);
         byte[] der;
         try {
+            if (Files.size(file) > MAX_BYTES) {
+                throw new IllegalArgumentException(file + ": over " + MAX_BYTES / 1024 + " KiB, more than a response"
+                        + " sent in every handshake should be");
+            }
             der = Files.readAllBytes(file);
         } catch (NoSuchFileException e) {
             throw new IllegalArgumentException("cannot read " + file + ": no such file");
@@ -159,7 +170,8 @@ public record OcspStaple(byte[] der, Instant thisUpdate, Instant currentUntil) {
                         boolean revoked = status instanceof RevokedStatus;
                         throw new NotGood(source + ": the response says the certificate "
                                 + leaf.getSubjectX500Principal().getName() + " is "
-                                + (revoked ? "revoked" : "unknown to the responder"), revoked);
+                                + (revoked ? "revoked" : "unknown to the responder"), revoked,
+                                single.getThisUpdate().toInstant());
                     }
                     Instant thisUpdate = single.getThisUpdate().toInstant();
                     return new OcspStaple(der, thisUpdate, single.getNextUpdate() != null

@@ -23,10 +23,12 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Flow;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
@@ -213,6 +215,47 @@ class OcspFetcherTest {
                 fetcher.retain(List.of(fetched));
                 Thread.sleep(300);
                 assertEquals(2, requests.get(), "a certificate whose fetch went well is not asked again");
+            }
+        }
+    }
+
+    @Test
+    void aReloadWhileAFetchRunsAsksAgainRightAfterItFailsWithoutASecondChain() throws Exception {
+        TestPki pki = TestPki.create(dir);
+        AtomicInteger requests = new AtomicInteger();
+        CountDownLatch inSecond = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        try (Responder responder = Responder.start()) {
+            Issued web = pki.issueServerWithOcspResponder("web.test", responder.url());
+            byte[] good = Files.readAllBytes(pki.ocspResponse(web, Duration.ofDays(1), false));
+            responder.answer(exchange -> {
+                int n = requests.incrementAndGet();
+                exchange.getRequestBody().readAllBytes();
+                if (n == 2) { // the one a first reload asks for: it hangs while a second reload comes
+                    inSecond.countDown();
+                    try {
+                        release.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+                byte[] body = n <= 2 ? new byte[] {1} : good; // the first two fail
+                exchange.sendResponseHeaders(200, body.length);
+                try (OutputStream out = exchange.getResponseBody()) {
+                    out.write(body);
+                }
+            });
+            try (OcspFetcher fetcher = new OcspFetcher(Duration.ofSeconds(5), Duration.ofMinutes(10))) {
+                OcspFetcher.Fetched fetched = fetcher.fetched(web.chain());
+                await(() -> fetcher.waitsAfterAFailure(fetched), "the first failure, the next in 10 min");
+                fetcher.retain(List.of(fetched)); // asks again now: the second request, which hangs
+                assertTrue(inSecond.await(10, TimeUnit.SECONDS));
+                fetcher.retain(List.of(fetched)); // while it runs: right after it, should it fail
+                fetcher.retain(List.of(fetched));
+                release.countDown();
+                await(() -> fetched.current() != null, "the third request, right after the second failed");
+                Thread.sleep(300);
+                assertEquals(3, requests.get(), "one chain of fetches, not one per reload");
             }
         }
     }
