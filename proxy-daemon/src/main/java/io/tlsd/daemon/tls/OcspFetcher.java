@@ -8,14 +8,17 @@ import java.math.BigInteger;
 import java.net.ConnectException;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.security.cert.CertificateEncodingException;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Base64;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.HashMap;
@@ -52,8 +55,9 @@ import org.slf4j.LoggerFactory;
  * Fetches the OCSP responses of served certificates from their CA's responder and keeps them
  * fresh ({@code ocsp_fetch}), as nginx's {@code ssl_stapling on} and HAProxy's {@code ocsp-update
  * on} do: the responder is the one the certificate names (its Authority Information Access, an
- * {@code http} or {@code https} URL); the request is a POST without a nonce, so that the responder
- * can answer it from a pre-signed response. No redirects are followed; a proxy is used only as the
+ * {@code http} or {@code https} URL); the request carries no nonce, so that the responder can
+ * answer it from a pre-signed response, and it is a GET with the request in the URL (RFC 5019:
+ * what an HTTP cache in front of the responder can answer), a POST only when that would be long. No redirects are followed; a proxy is used only as the
  * JVM's {@code http.proxyHost} and {@code https.proxyHost} properties say. An answer must come
  * whole within {@link #TIMEOUT} and be at most {@link #MAX_RESPONSE_BYTES}.
  *
@@ -436,15 +440,28 @@ public final class OcspFetcher implements AutoCloseable {
             return responder;
         }
 
+        /**
+         * A GET with the request in the URL when that is short (RFC 5019, section 5: what HTTP
+         * caches in front of a responder can answer, as nginx asks), else a POST.
+         */
+        private HttpRequest request(Duration timeout) {
+            String encoded = Base64.getEncoder().encodeToString(request);
+            HttpRequest.Builder builder;
+            if (encoded.length() < 255) {
+                String base = responder.toString();
+                builder = HttpRequest.newBuilder(URI.create(base + (base.endsWith("/") ? "" : "/")
+                        + URLEncoder.encode(encoded, StandardCharsets.US_ASCII))).GET();
+            } else {
+                builder = HttpRequest.newBuilder(responder)
+                        .header("Content-Type", "application/ocsp-request")
+                        .POST(HttpRequest.BodyPublishers.ofByteArray(request));
+            }
+            return builder.timeout(timeout).header("Accept", "application/ocsp-response").build();
+        }
+
         private OcspStaple fetch(HttpClient http, Duration timeout) throws IOException, InterruptedException {
-            HttpRequest post = HttpRequest.newBuilder(responder)
-                    .timeout(timeout)
-                    .header("Content-Type", "application/ocsp-request")
-                    .header("Accept", "application/ocsp-response")
-                    .POST(HttpRequest.BodyPublishers.ofByteArray(request))
-                    .build();
             // the request's timeout ends with the headers (JDK 17): the whole answer has a deadline here
-            CompletableFuture<HttpResponse<byte[]>> call = http.sendAsync(post, info -> info.statusCode() == 200
+            CompletableFuture<HttpResponse<byte[]>> call = http.sendAsync(request(timeout), info -> info.statusCode() == 200
                     ? new BoundedBody(MAX_RESPONSE_BYTES) : HttpResponse.BodySubscribers.replacing(null));
             HttpResponse<byte[]> response;
             try {

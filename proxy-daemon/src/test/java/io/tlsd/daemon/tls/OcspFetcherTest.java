@@ -22,6 +22,7 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
+import java.util.Base64;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -31,7 +32,10 @@ import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
+import org.bouncycastle.asn1.ocsp.OCSPObjectIdentifiers;
+import org.bouncycastle.cert.ocsp.OCSPReq;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -257,6 +261,34 @@ class OcspFetcherTest {
                 Thread.sleep(300);
                 assertEquals(3, requests.get(), "one chain of fetches, not one per reload");
             }
+        }
+    }
+
+    @Test
+    void theRequestIsAGetWithTheRequestInTheUrl() throws Exception {
+        TestPki pki = TestPki.create(dir);
+        AtomicReference<String> method = new AtomicReference<>();
+        AtomicReference<String> path = new AtomicReference<>();
+        try (Responder responder = Responder.start()) {
+            Issued web = pki.issueServerWithOcspResponder("web.test", responder.url() + "ocsp");
+            byte[] good = Files.readAllBytes(pki.ocspResponse(web, Duration.ofDays(1), false));
+            responder.answer(exchange -> {
+                method.set(exchange.getRequestMethod());
+                path.set(exchange.getRequestURI().getPath()); // decoded
+                exchange.sendResponseHeaders(200, good.length);
+                try (OutputStream out = exchange.getResponseBody()) {
+                    out.write(good);
+                }
+            });
+            try (OcspFetcher fetcher = new OcspFetcher(Duration.ofSeconds(5), Duration.ofSeconds(30))) {
+                OcspFetcher.Fetched fetched = fetcher.fetched(web.chain());
+                await(() -> fetched.current() != null, "the response");
+            }
+            assertEquals("GET", method.get(), "RFC 5019: cacheable");
+            assertTrue(path.get().startsWith("/ocsp/"), path.get());
+            OCSPReq request = new OCSPReq(Base64.getDecoder().decode(path.get().substring("/ocsp/".length())));
+            assertEquals(web.certificate().getSerialNumber(), request.getRequestList()[0].getCertID().getSerialNumber());
+            assertEquals(null, request.getExtension(OCSPObjectIdentifiers.id_pkix_ocsp_nonce), "no nonce");
         }
     }
 
