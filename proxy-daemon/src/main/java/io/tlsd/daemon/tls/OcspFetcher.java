@@ -46,6 +46,7 @@ import org.bouncycastle.cert.jcajce.JcaX509CertificateHolder;
 import org.bouncycastle.cert.ocsp.CertificateID;
 import org.bouncycastle.cert.ocsp.OCSPException;
 import org.bouncycastle.cert.ocsp.OCSPReqBuilder;
+import org.bouncycastle.cert.ocsp.OCSPResp;
 import org.bouncycastle.operator.OperatorCreationException;
 import org.bouncycastle.operator.jcajce.JcaDigestCalculatorProviderBuilder;
 import org.slf4j.Logger;
@@ -57,7 +58,8 @@ import org.slf4j.LoggerFactory;
  * on} do: the responder is the one the certificate names (its Authority Information Access, an
  * {@code http} or {@code https} URL); the request carries no nonce, so that the responder can
  * answer it from a pre-signed response, and it is a GET with the request in the URL (RFC 5019:
- * what an HTTP cache in front of the responder can answer), a POST only when that would be long. No redirects are followed; a proxy is used only as the
+ * what an HTTP cache in front of the responder can answer), or a POST where that URL would be over
+ * 255 bytes, the responder's URL has a query, or the responder answered a GET with an error. No redirects are followed; a proxy is used only as the
  * JVM's {@code http.proxyHost} and {@code https.proxyHost} properties say. An answer must come
  * whole within {@link #TIMEOUT} and be at most {@link #MAX_RESPONSE_BYTES}.
  *
@@ -279,7 +281,9 @@ public final class OcspFetcher implements AutoCloseable {
         } catch (OcspStaple.NotGood e) {
             if (e.revoked()) {
                 f.current = null;
-                f.newest = e.thisUpdate(); // an older "good" (a cache's) is not taken after it
+                // an older "good" (a cache's) is not taken after it; one dated ahead counts from now
+                Instant ahead = Instant.now().plus(Duration.ofMinutes(5));
+                f.newest = e.thisUpdate().isAfter(ahead) ? ahead : e.thisUpdate();
                 next = MAX_RETRY;
                 nextRetry = firstRetry;
                 log.error("{}: OCSP response from {}: {}; stapling none; asking again in {}", f.subject, f.responder,
@@ -292,9 +296,13 @@ public final class OcspFetcher implements AutoCloseable {
                 failed(f, e, last, next);
             }
         } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
             if (!isClosed()) { // not from close(): a failure as any other
                 failed(f, e, last, next);
             }
+        } catch (Error e) {
+            log.error("{}: fetching its OCSP response failed: {}; trying again in {}", f.subject, e, words(next));
+            throw e; // scheduled again all the same, below
         } finally {
             // whatever happened above, the chain goes on (or ends with the fetcher, or the certificate)
             Duration retryAfter = nextRetry;
@@ -409,6 +417,8 @@ public final class OcspFetcher implements AutoCloseable {
         private long generation;
         /** The thisUpdate of the newest answer taken, "revoked" included; only the fetch thread uses it. */
         private Instant newest;
+        /** Its responder answered a GET with an error: POSTs only; only the fetch thread uses it. */
+        private boolean postOnly;
 
         private Fetched(String subject, X509Certificate leaf, X509Certificate issuer, URI responder) {
             this.subject = subject;
@@ -441,40 +451,41 @@ public final class OcspFetcher implements AutoCloseable {
         }
 
         /**
-         * A GET with the request in the URL when that is short (RFC 5019, section 5: what HTTP
-         * caches in front of a responder can answer, as nginx asks), else a POST.
+         * The URL of a GET with the request in it (RFC 5019, section 5: what HTTP caches in front of
+         * a responder can answer, as nginx asks), or null where a POST is asked for: a URL over 255
+         * bytes, or a responder URL with a query or a fragment.
          */
-        private HttpRequest request(Duration timeout) {
-            String encoded = Base64.getEncoder().encodeToString(request);
-            HttpRequest.Builder builder;
-            if (encoded.length() < 255) {
-                String base = responder.toString();
-                builder = HttpRequest.newBuilder(URI.create(base + (base.endsWith("/") ? "" : "/")
-                        + URLEncoder.encode(encoded, StandardCharsets.US_ASCII))).GET();
-            } else {
-                builder = HttpRequest.newBuilder(responder)
-                        .header("Content-Type", "application/ocsp-request")
-                        .POST(HttpRequest.BodyPublishers.ofByteArray(request));
+        URI getUrl() {
+            if (responder.getRawQuery() != null || responder.getRawFragment() != null) {
+                return null;
             }
-            return builder.timeout(timeout).header("Accept", "application/ocsp-response").build();
+            String base = responder.toString();
+            String url = base + (base.endsWith("/") ? "" : "/")
+                    + URLEncoder.encode(Base64.getEncoder().encodeToString(request), StandardCharsets.US_ASCII);
+            return url.length() > 255 ? null : URI.create(url);
         }
 
+        /**
+         * Asks the responder: with a GET ({@link #getUrl}) unless it answered one with an error
+         * before, then with a POST (some responders, or the servers in front of them, take POSTs
+         * only); a GET answered with an error is asked again as a POST at once.
+         */
         private OcspStaple fetch(HttpClient http, Duration timeout) throws IOException, InterruptedException {
-            // the request's timeout ends with the headers (JDK 17): the whole answer has a deadline here
-            CompletableFuture<HttpResponse<byte[]>> call = http.sendAsync(request(timeout), info -> info.statusCode() == 200
-                    ? new BoundedBody(MAX_RESPONSE_BYTES) : HttpResponse.BodySubscribers.replacing(null));
-            HttpResponse<byte[]> response;
-            try {
-                response = call.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                call.cancel(true); // closing: not to leave the exchange open
-                throw e;
-            } catch (TimeoutException e) {
-                call.cancel(true);
-                throw new IOException("no whole answer within " + timeout.toSeconds() + " s");
-            } catch (ExecutionException e) {
-                Throwable cause = e.getCause();
-                throw cause instanceof IOException io ? io : new IOException(reason(cause), cause);
+            URI get = postOnly ? null : getUrl();
+            HttpResponse<byte[]> response = null;
+            if (get != null) {
+                response = send(http, HttpRequest.newBuilder(get).GET(), timeout);
+                if (response.statusCode() != 200 || !successful(response.body())) {
+                    postOnly = true;
+                    log.info("{}: {} answered a GET with {}; asking with POSTs from now on", subject, responder,
+                            response.statusCode() != 200 ? "HTTP status " + response.statusCode() : "an error");
+                    response = null;
+                }
+            }
+            if (response == null) {
+                response = send(http, HttpRequest.newBuilder(responder)
+                        .header("Content-Type", "application/ocsp-request")
+                        .POST(HttpRequest.BodyPublishers.ofByteArray(request)), timeout);
             }
             if (response.statusCode() != 200) {
                 throw new IOException("HTTP status " + response.statusCode());
@@ -485,6 +496,36 @@ public final class OcspFetcher implements AutoCloseable {
                         + " until " + staple.currentUntil() + ")");
             }
             return staple;
+        }
+
+        private static boolean successful(byte[] der) {
+            try {
+                return der != null && new OCSPResp(der).getStatus() == OCSPResp.SUCCESSFUL;
+            } catch (IOException | RuntimeException e) {
+                return false;
+            }
+        }
+
+        /** One exchange, its whole answer within {@code timeout}. */
+        private static HttpResponse<byte[]> send(HttpClient http, HttpRequest.Builder request, Duration timeout)
+                throws IOException, InterruptedException {
+            // the request's timeout ends with the headers (JDK 17): the whole answer has a deadline here
+            CompletableFuture<HttpResponse<byte[]>> call = http.sendAsync(
+                    request.timeout(timeout).header("Accept", "application/ocsp-response").build(),
+                    info -> info.statusCode() == 200
+                            ? new BoundedBody(MAX_RESPONSE_BYTES) : HttpResponse.BodySubscribers.replacing(null));
+            try {
+                return call.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                call.cancel(true); // closing: not to leave the exchange open
+                throw e;
+            } catch (TimeoutException e) {
+                call.cancel(true);
+                throw new IOException("no whole answer within " + timeout.toSeconds() + " s");
+            } catch (ExecutionException e) {
+                Throwable cause = e.getCause();
+                throw cause instanceof IOException io ? io : new IOException(reason(cause), cause);
+            }
         }
     }
 

@@ -214,11 +214,11 @@ class OcspFetcherTest {
                 responder.answer(Files.readAllBytes(pki.ocspResponse(web, Duration.ofDays(1), false)), requests);
                 fetcher.retain(List.of(fetched));
                 await(() -> fetched.current() != null, "the response, asked for again by the reload");
-                assertEquals(2, requests.get());
+                assertEquals(3, requests.get(), "a GET and a POST (the GET's answer was no response), then a POST");
                 fetcher.retain(List.of(fetched));
                 fetcher.retain(List.of(fetched));
                 Thread.sleep(300);
-                assertEquals(2, requests.get(), "a certificate whose fetch went well is not asked again");
+                assertEquals(3, requests.get(), "a certificate whose fetch went well is not asked again");
             }
         }
     }
@@ -235,7 +235,7 @@ class OcspFetcherTest {
             responder.answer(exchange -> {
                 int n = requests.incrementAndGet();
                 exchange.getRequestBody().readAllBytes();
-                if (n == 2) { // the one a first reload asks for: it hangs while a second reload comes
+                if (n == 3) { // the one a first reload asks for (after a GET and a POST): it hangs while more come
                     inSecond.countDown();
                     try {
                         release.await();
@@ -243,7 +243,7 @@ class OcspFetcherTest {
                         Thread.currentThread().interrupt();
                     }
                 }
-                byte[] body = n <= 2 ? new byte[] {1} : good; // the first two fail
+                byte[] body = n <= 3 ? new byte[] {1} : good; // the first three fail
                 exchange.sendResponseHeaders(200, body.length);
                 try (OutputStream out = exchange.getResponseBody()) {
                     out.write(body);
@@ -257,9 +257,9 @@ class OcspFetcherTest {
                 fetcher.retain(List.of(fetched)); // while it runs: right after it, should it fail
                 fetcher.retain(List.of(fetched));
                 release.countDown();
-                await(() -> fetched.current() != null, "the third request, right after the second failed");
+                await(() -> fetched.current() != null, "the fourth request, right after the third failed");
                 Thread.sleep(300);
-                assertEquals(3, requests.get(), "one chain of fetches, not one per reload");
+                assertEquals(4, requests.get(), "one chain of fetches, not one per reload");
             }
         }
     }
@@ -289,6 +289,37 @@ class OcspFetcherTest {
             OCSPReq request = new OCSPReq(Base64.getDecoder().decode(path.get().substring("/ocsp/".length())));
             assertEquals(web.certificate().getSerialNumber(), request.getRequestList()[0].getCertID().getSerialNumber());
             assertEquals(null, request.getExtension(OCSPObjectIdentifiers.id_pkix_ocsp_nonce), "no nonce");
+        }
+    }
+
+    @Test
+    void aResponderThatTakesPostsOnlyOrHasAQueryIsAskedWithAPost() throws Exception {
+        TestPki pki = TestPki.create(dir);
+        List<String> methods = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        try (Responder responder = Responder.start()) {
+            for (String path : List.of("ocsp", "ocsp?tenant=a")) {
+                methods.clear();
+                Issued web = pki.issueServerWithOcspResponder("web.test", responder.url() + path);
+                byte[] good = Files.readAllBytes(pki.ocspResponse(web, Duration.ofDays(1), false));
+                responder.answer(exchange -> {
+                    methods.add(exchange.getRequestMethod());
+                    if (!exchange.getRequestMethod().equals("POST")) {
+                        exchange.sendResponseHeaders(405, -1); // as a responder behind a server that takes POSTs only
+                        exchange.close();
+                        return;
+                    }
+                    exchange.getRequestBody().readAllBytes();
+                    exchange.sendResponseHeaders(200, good.length);
+                    try (OutputStream out = exchange.getResponseBody()) {
+                        out.write(good);
+                    }
+                });
+                try (OcspFetcher fetcher = new OcspFetcher(Duration.ofSeconds(5), Duration.ofSeconds(30))) {
+                    OcspFetcher.Fetched fetched = fetcher.fetched(web.chain());
+                    await(() -> fetched.current() != null, "the response");
+                }
+                assertEquals(path.contains("?") ? List.of("POST") : List.of("GET", "POST"), methods, path);
+            }
         }
     }
 
