@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
 import io.tlsd.testing.Issued;
@@ -93,10 +94,7 @@ class OcspFetcherTest {
             answer(exchange -> {
                 requests.incrementAndGet();
                 exchange.getRequestBody().readAllBytes();
-                exchange.sendResponseHeaders(200, body.length);
-                try (OutputStream out = exchange.getResponseBody()) {
-                    out.write(body);
-                }
+                reply(exchange, body);
             });
         }
 
@@ -104,6 +102,14 @@ class OcspFetcherTest {
         public void close() {
             server.stop(0);
             threads.shutdownNow();
+        }
+    }
+
+    /** Answers {@code exchange} with {@code body}, status 200. */
+    private static void reply(HttpExchange exchange, byte[] body) throws IOException {
+        exchange.sendResponseHeaders(200, body.length);
+        try (OutputStream out = exchange.getResponseBody()) {
+            out.write(body);
         }
     }
 
@@ -244,10 +250,7 @@ class OcspFetcherTest {
                     }
                 }
                 byte[] body = n <= 3 ? new byte[] {1} : good; // the first three fail
-                exchange.sendResponseHeaders(200, body.length);
-                try (OutputStream out = exchange.getResponseBody()) {
-                    out.write(body);
-                }
+                reply(exchange, body);
             });
             try (OcspFetcher fetcher = new OcspFetcher(Duration.ofSeconds(5), Duration.ofMinutes(10))) {
                 OcspFetcher.Fetched fetched = fetcher.fetched(web.chain());
@@ -275,10 +278,7 @@ class OcspFetcherTest {
             responder.answer(exchange -> {
                 method.set(exchange.getRequestMethod());
                 path.set(exchange.getRequestURI().getPath()); // decoded
-                exchange.sendResponseHeaders(200, good.length);
-                try (OutputStream out = exchange.getResponseBody()) {
-                    out.write(good);
-                }
+                reply(exchange, good);
             });
             try (OcspFetcher fetcher = new OcspFetcher(Duration.ofSeconds(5), Duration.ofSeconds(30))) {
                 OcspFetcher.Fetched fetched = fetcher.fetched(web.chain());
@@ -309,10 +309,7 @@ class OcspFetcherTest {
                         return;
                     }
                     exchange.getRequestBody().readAllBytes();
-                    exchange.sendResponseHeaders(200, good.length);
-                    try (OutputStream out = exchange.getResponseBody()) {
-                        out.write(good);
-                    }
+                    reply(exchange, good);
                 });
                 try (OcspFetcher fetcher = new OcspFetcher(Duration.ofSeconds(5), Duration.ofSeconds(30))) {
                     OcspFetcher.Fetched fetched = fetcher.fetched(web.chain());
