@@ -166,6 +166,9 @@ class OcspFetchTest {
             int port = daemon.tunnelAddress("sidecar").getPort();
             assertTrue(status(port).contains("OCSP response: no response sent"), "none until it answers");
             assertTrue(ocspMetric(daemon) == 0, "none yet: the epoch");
+            assertTrue(daemon.metricSamples().stream()
+                    .filter(m -> m.name().equals("tlsd_ocsp_fetch_failures_total") && m.labels().get("name").equals("sidecar"))
+                    .mapToLong(io.tlsd.daemon.metrics.Sample::value).findFirst().orElseThrow() >= 1, "counted");
             try (Responder responder = Responder.start(pki, index, responderPort)) {
                 assertTrue(awaitStatus(port, "Cert Status: good").contains("OCSP Response Status: successful"));
             }

@@ -1050,8 +1050,7 @@ public final class TlsdDaemon implements AutoCloseable {
                 samples.addAll(DaemonMetrics.revocationListsCurrentUntil("server_tunnel", t.name(),
                         served.clientRevocationLists()));
                 for (ServerTlsContexts.Stapled stapled : served.staples()) {
-                    samples.add(DaemonMetrics.ocspNextUpdate("server_tunnel", t.name(), stapled.leaf(),
-                            stapled.currentUntil().get()));
+                    samples.addAll(DaemonMetrics.ocsp("server_tunnel", t.name(), stapled));
                 }
             }
         }

@@ -1,6 +1,7 @@
 package io.tlsd.daemon.metrics;
 
 import io.tlsd.daemon.engine.DaemonCounters;
+import io.tlsd.daemon.tls.ServerTlsContexts;
 import java.security.cert.X509CRL;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
@@ -108,6 +109,22 @@ public final class DaemonMetrics {
                 "when the OCSP response of a served certificate stops being current (its nextUpdate), in seconds since"
                         + " the epoch; past it none is stapled; read again on SIGHUP, or fetched (0: none yet)",
                 certificateLabels(use, name, leaf), currentUntil.getEpochSecond());
+    }
+
+    /**
+     * A served certificate's OCSP samples: {@link #ocspNextUpdate}, and with {@code ocsp_fetch}
+     * the fetches that failed so far, labelled alike.
+     */
+    public static List<Sample> ocsp(String use, String name, ServerTlsContexts.Stapled stapled) {
+        List<Sample> out = new ArrayList<>();
+        out.add(ocspNextUpdate(use, name, stapled.leaf(), stapled.currentUntil().get()));
+        if (stapled.fetchFailures() != null) {
+            out.add(new Sample("tlsd_ocsp_fetch_failures_total", Sample.COUNTER,
+                    "fetches of a served certificate's OCSP response (ocsp_fetch) that failed: no answer in time, an"
+                            + " HTTP error, an answer that does not check or says unknown",
+                    certificateLabels(use, name, stapled.leaf()), stapled.fetchFailures().getAsLong()));
+        }
+        return out;
     }
 
     private static Map<String, String> certificateLabels(String use, String name, X509Certificate leaf) {

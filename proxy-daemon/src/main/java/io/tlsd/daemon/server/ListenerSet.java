@@ -273,7 +273,7 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
             out.addAll(DaemonMetrics.revocationListsCurrentUntil("listener", l.name(),
                     l.contexts().clientRevocationLists()));
             for (ServerTlsContexts.Stapled stapled : l.contexts().staples()) {
-                out.add(DaemonMetrics.ocspNextUpdate("listener", l.name(), stapled.leaf(), stapled.currentUntil().get()));
+                out.addAll(DaemonMetrics.ocsp("listener", l.name(), stapled));
             }
         }
         return out;

@@ -35,6 +35,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.LongAdder;
 import javax.security.auth.x500.X500Principal;
 import org.bouncycastle.asn1.ASN1IA5String;
 import org.bouncycastle.asn1.x509.AccessDescription;
@@ -301,6 +302,7 @@ public final class OcspFetcher implements AutoCloseable {
                 failed(f, e, last, next);
             }
         } catch (Error e) {
+            f.failures.increment();
             log.error("{}: fetching its OCSP response failed: {}; trying again in {}", f.subject, e, words(next));
             throw e; // scheduled again all the same, below
         } finally {
@@ -322,6 +324,7 @@ public final class OcspFetcher implements AutoCloseable {
     }
 
     private static void failed(Fetched f, Throwable e, OcspStaple last, Duration next) {
+        f.failures.increment();
         boolean keeps = last != null && last.current(Instant.now());
         log.warn("{}: cannot fetch its OCSP response from {}: {}; {}; trying again in {}", f.subject, f.responder,
                 reason(e), keeps ? "stapling the last one, current until " + last.currentUntil() : "stapling none",
@@ -419,6 +422,7 @@ public final class OcspFetcher implements AutoCloseable {
         private Instant newest;
         /** Its responder answered a GET with an error: POSTs only; only the fetch thread uses it. */
         private boolean postOnly;
+        private final LongAdder failures = new LongAdder();
 
         private Fetched(String subject, X509Certificate leaf, X509Certificate issuer, URI responder) {
             this.subject = subject;
@@ -443,6 +447,11 @@ public final class OcspFetcher implements AutoCloseable {
         public Instant currentUntil() {
             OcspStaple staple = current;
             return staple == null ? Instant.EPOCH : staple.currentUntil();
+        }
+
+        /** The fetches that failed so far (a "revoked" answer is no failure). */
+        public long failures() {
+            return failures.sum();
         }
 
         /** Where the responses come from. */

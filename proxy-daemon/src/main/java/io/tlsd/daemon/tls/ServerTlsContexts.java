@@ -38,6 +38,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import javax.net.ssl.SSLEngine;
@@ -283,7 +284,7 @@ public final class ServerTlsContexts {
                         + " TLS provider");
             }
             OcspStaple staple = OcspStaple.read(identity.ocspFile(), material.chain());
-            staples.add(new Stapled(material.leaf(), staple::currentUntil));
+            staples.add(new Stapled(material.leaf(), staple::currentUntil, null));
             if (!staple.current(Instant.now())) {
                 log.warn("{}: the OCSP response is not current (from {} until {}): stapling none until the file is"
                         + " renewed (then SIGHUP)", identity.ocspFile(), staple.thisUpdate(), staple.currentUntil());
@@ -297,7 +298,7 @@ public final class ServerTlsContexts {
                 throw new IllegalArgumentException(material + ": stapling an OCSP response (ocsp_fetch) needs the"
                         + " boringssl TLS provider");
             }
-            staples.add(new Stapled(material.leaf(), fetched::currentUntil));
+            staples.add(new Stapled(material.leaf(), fetched::currentUntil, fetched::failures));
             builder.enableOcsp(true);
             stapling = fetched::current;
         }
@@ -347,9 +348,9 @@ public final class ServerTlsContexts {
     /**
      * A certificate with an OCSP response ({@code ocsp_file} or {@code ocsp_fetch}), and until when
      * the response is current (now: a fetched one changes); one past it is not sent, and the epoch
-     * means none yet.
+     * means none yet. {@code fetchFailures}: the fetches that failed so far; null for a file's.
      */
-    public record Stapled(X509Certificate leaf, Supplier<Instant> currentUntil) {
+    public record Stapled(X509Certificate leaf, Supplier<Instant> currentUntil, LongSupplier fetchFailures) {
     }
 
     /** The certificates with an OCSP response, in the order the contexts were built. */
