@@ -456,7 +456,8 @@ public final class TlsdDaemon implements AutoCloseable {
      * timeout, connection limits and access log, a listener's handshake timeout, backlog and
      * pending limits; the connect and handshake timeouts; {@code max_sessions} and {@code
      * max_sessions_per_uid}; the sessions' {@code limits}, for the sessions that begin after it.
-     * Connections already up keep what they started with, sessions their places and limits. Listeners and tunnels of new names start listening; those whose names are gone
+     * Connections already up keep what they started with, sessions their places and limits.
+     * Listeners and tunnels of new names start listening; those whose names are gone
      * stop (a tunnel closes when the connections it carries have ended, a listener fails the
      * ACCEPTs waiting on it); a listener whose address changed moves there, its clients and
      * waiting ACCEPTs with it; a tunnel whose address or {@code proxy_protocol} changed is

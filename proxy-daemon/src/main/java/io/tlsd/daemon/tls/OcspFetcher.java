@@ -62,7 +62,7 @@ import org.slf4j.LoggerFactory;
  * what an HTTP cache in front of the responder can answer), or a POST where that URL would be over
  * 255 bytes, the responder's URL has a query, or the responder answered a GET with an error. No redirects are followed; a proxy is used only as the
  * JVM's {@code http.proxyHost} and {@code https.proxyHost} properties say. An answer must come
- * whole within {@link #TIMEOUT} and be at most {@link #MAX_RESPONSE_BYTES}.
+ * whole within {@link #TIMEOUT} and be at most {@link OcspStaple#MAX_BYTES}.
  *
  * <p>The first fetch starts when a certificate is first served (the daemon does not wait for it:
  * handshakes go without a staple until it arrives). A response is checked as an {@code ocsp_file}
@@ -96,11 +96,6 @@ public final class OcspFetcher implements AutoCloseable {
     static final Duration MAX_REFRESH = Duration.ofHours(12);
     /** For the connection, and for the whole answer from the request on. */
     static final Duration TIMEOUT = Duration.ofSeconds(10);
-    /**
-     * Responses are a few hundred bytes, 1–2 KiB with a responder certificate; each is sent in
-     * every handshake that staples it.
-     */
-    static final int MAX_RESPONSE_BYTES = OcspStaple.MAX_BYTES;
 
     private final Duration timeout;
     private final Duration firstRetry;
@@ -283,7 +278,7 @@ public final class OcspFetcher implements AutoCloseable {
             if (e.revoked()) {
                 f.current = null;
                 // an older "good" (a cache's) is not taken after it; one dated ahead counts from now
-                Instant ahead = Instant.now().plus(Duration.ofMinutes(5));
+                Instant ahead = Instant.now().plus(OcspStaple.CLOCK_SKEW);
                 f.newest = e.thisUpdate().isAfter(ahead) ? ahead : e.thisUpdate();
                 next = MAX_RETRY;
                 nextRetry = firstRetry;
@@ -522,7 +517,7 @@ public final class OcspFetcher implements AutoCloseable {
             CompletableFuture<HttpResponse<byte[]>> call = http.sendAsync(
                     request.timeout(timeout).header("Accept", "application/ocsp-response").build(),
                     info -> info.statusCode() == 200
-                            ? new BoundedBody(MAX_RESPONSE_BYTES) : HttpResponse.BodySubscribers.replacing(null));
+                            ? new BoundedBody(OcspStaple.MAX_BYTES) : HttpResponse.BodySubscribers.replacing(null));
             try {
                 return call.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
             } catch (InterruptedException e) {

@@ -55,7 +55,7 @@ public record OcspStaple(byte[] der, Instant thisUpdate, Instant currentUntil) {
      */
     static final int MAX_BYTES = 16 * 1024;
     /** How far ahead of this machine's clock a responder's may be. */
-    private static final Duration CLOCK_SKEW = Duration.ofMinutes(5);
+    static final Duration CLOCK_SKEW = Duration.ofMinutes(5);
     /** How long a response that gives no nextUpdate is taken as current. */
     private static final Duration WITHOUT_NEXT_UPDATE = Duration.ofDays(1);
 
