@@ -7,6 +7,8 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
 import io.tlsd.sdk.OpenOptions;
+import io.tlsd.sdk.Operation;
+import io.tlsd.sdk.SharedBuffer;
 import io.tlsd.sdk.TlsConnection;
 import io.tlsd.sdk.TlsdClient;
 import java.io.IOException;
@@ -94,7 +96,9 @@ final class SdkScenario {
         try (EchoBackend server = new EchoBackend(serverGroup, serverChannel, serverContext(pki));
              // the send buffer of in-process TLS's bulk connections (LoadClient.BULK_SEND_BUFFER)
              PeerProcess daemon = startClientDaemon(options, pki, dir, "tlsd-sdk-client", SEND_BUFFER);
-             TlsdClient tlsd = TlsdClient.builder().socket(socketOf(dir, "tlsd-sdk-client")).appName("bench-sdk").build();
+             // room for the shared buffer the bulk writes come from (the ring gets the rest)
+             TlsdClient tlsd = TlsdClient.builder().socket(socketOf(dir, "tlsd-sdk-client")).appName("bench-sdk")
+                     .sharedBufferBytes(BULK_CHUNK).build();
              // the same daemon with its latency option on: worker loops poll before they sleep
              PeerProcess polling = startClientDaemon(options, pki, dir, "tlsd-sdk-busy-poll",
                      SEND_BUFFER + (options.busyPoll.isEmpty() ? "worker_busy_poll: " + busyPoll() + "\n" : ""));
@@ -109,6 +113,8 @@ final class SdkScenario {
             List<Double> sdkBulkCpu = new ArrayList<>();
             List<Double> nettyBulkCpu = new ArrayList<>();
             List<Double> sdkBulkBusy = new ArrayList<>();
+            List<Double> sdkCopiedBulk = new ArrayList<>();
+            List<Double> sdkCopiedBulkCpu = new ArrayList<>();
             List<Double> nettyBulkBusy = new ArrayList<>();
             List<Double> sdkOps = new ArrayList<>();
             List<Double> nettyOps = new ArrayList<>();
@@ -126,14 +132,16 @@ final class SdkScenario {
             List<Double> nettyP99 = new ArrayList<>();
             // warm-up, as for the tunnel pairs: the daemon's JIT (and this JVM's) for both variants
             long warm = Math.min(3000, Math.max(600, ms));
-            sdkBulk(tlsd, server, port, warm);
+            sdkBulk(tlsd, server, port, warm, true);
+            sdkBulk(tlsd, server, port, warm / 2, false);
             sdkWriteOps(tlsd, port, warm / 2);
             sdkCallbackRoundTrips(tlsd, port, warm / 2);
             sdkCallbackRoundTrips(tlsdPolling, port, warm / 2);
             load.bulk(port, tls, server, 1, BULK_CHUNK, warm / 2);
             load.pingPong(port, tls, OP_BYTES, warm / 2);
             JitWarmup.untilQuiet("sdk", List.of(daemon.pid(), polling.pid()), () -> {
-                sdkBulk(tlsd, server, port, 500);
+                sdkBulk(tlsd, server, port, 500, true);
+                sdkBulk(tlsd, server, port, 250, false);
                 sdkWriteOps(tlsd, port, 250);
                 sdkCallbackRoundTrips(tlsd, port, 250);
                 sdkCallbackRoundTrips(tlsdPolling, port, 250);
@@ -144,10 +152,13 @@ final class SdkScenario {
                 boolean sdkFirst = round % 2 == 0;
                 for (int k = 0; k < 2; k++) {
                     if ((k == 0) == sdkFirst) {
-                        Bulk bulk = measured(server, () -> sdkBulk(tlsd, server, port, ms));
+                        Bulk bulk = measured(server, () -> sdkBulk(tlsd, server, port, ms, true));
                         sdkBulk.add(bulk.mibPerSecond());
                         sdkBulkCpu.add(bulk.coreSecondsPerGiB());
                         sdkBulkBusy.add(bulk.busyPercent());
+                        Bulk copied = measured(server, () -> sdkBulk(tlsd, server, port, ms, false));
+                        sdkCopiedBulk.add(copied.mibPerSecond());
+                        sdkCopiedBulkCpu.add(copied.coreSecondsPerGiB());
                         sdkOps.add(sdkWriteOps(tlsd, port, ms));
                         EchoTimes echo = sdkCallbackRoundTrips(tlsd, port, ms);
                         LoadClient.Latency l = echo.roundTrip();
@@ -176,9 +187,11 @@ final class SdkScenario {
                         Suite.progress("sdk round %d SDK, worker_busy_poll %s: rtt %s, barrier %s", round + 1,
                                 busyPoll(), polled, polledBarrier);
                         Suite.progress("sdk round %d SDK: bulk %.0f MiB/s (%.2f core-s/GiB, machine %.0f%% busy),"
+                                + " from byte[] %.0f MiB/s (%.2f core-s/GiB),"
                                 + " %.0f ops/s, rtt %s, rtt with await() %s, barrier %s, write alone %s,"
                                 + " write in the round trip %s, unix-socket ping-pong %s",
-                                round + 1, last(sdkBulk), last(sdkBulkCpu), last(sdkBulkBusy), last(sdkOps), l,
+                                round + 1, last(sdkBulk), last(sdkBulkCpu), last(sdkBulkBusy), last(sdkCopiedBulk),
+                                last(sdkCopiedBulkCpu), last(sdkOps), l,
                                 blocking, barrier, write, echo.writeHalf(), floor);
                     } else {
                         Bulk bulk = measured(server, () -> load.bulk(port, tls, server, 1, BULK_CHUNK, ms));
@@ -204,6 +217,12 @@ final class SdkScenario {
                     Double.NaN, "");
             results.absolute("SDK path", "bulk: machine busy, in-process", "%",
                     TunnelScenario.median(nettyBulkBusy), Double.NaN, "");
+            // The same writes from a byte[], which the SDK copies into its write ring.
+            results.higherIsBetter("SDK path", "bulk, writes from a byte[]", "MiB/s",
+                    TunnelScenario.median(sdkCopiedBulk), "in-process", TunnelScenario.median(nettyBulk), Double.NaN);
+            results.lowerIsBetter("SDK path", "bulk from a byte[]: machine CPU per GiB", "core-s",
+                    TunnelScenario.median(sdkCopiedBulkCpu), "in-process", TunnelScenario.median(nettyBulkCpu),
+                    Double.NaN);
             results.higherIsBetter("SDK path", "1 KiB writes (64 in flight)", "ops/s", TunnelScenario.median(sdkOps),
                     "in-process", TunnelScenario.median(nettyOps), Double.NaN);
             results.lowerIsBetter("SDK path", "1 KiB op round trip p50", "µs", TunnelScenario.median(sdkP50),
@@ -320,11 +339,24 @@ final class SdkScenario {
                 .await(Duration.ofSeconds(10));
     }
 
-    /** Pipelined 64 KiB writes into the sink, at most 32 in flight; MiB/s counted by the sink. */
-    static double sdkBulk(TlsdClient tlsd, EchoBackend sink, int port, long millis) throws Exception {
+    /**
+     * Pipelined 64 KiB writes into the sink, at most 32 in flight; MiB/s counted by the sink. With
+     * {@code shared}, every write is of the same {@link SharedBuffer}, filled once (no copy, as the
+     * in-process client writes one direct buffer over and over), else of the same {@code byte[]},
+     * which the SDK copies into its write ring for each write.
+     */
+    static double sdkBulk(TlsdClient tlsd, EchoBackend sink, int port, long millis, boolean shared)
+            throws Exception {
         TlsConnection conn = open(tlsd, port);
         byte[] chunk = new byte[BULK_CHUNK];
         chunk[0] = 's';
+        SharedBuffer buffer = shared ? tlsd.allocateBuffer(BULK_CHUNK) : null;
+        if (buffer != null) {
+            if (!buffer.isShared()) {
+                throw new IllegalStateException("the SDK daemon granted no shared memory for the bulk writes");
+            }
+            buffer.buffer().put(0, chunk);
+        }
         Semaphore window = new Semaphore(32);
         AtomicReference<Throwable> failure = new AtomicReference<>();
         long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
@@ -339,7 +371,8 @@ final class SdkScenario {
             if (!window.tryAcquire(10, TimeUnit.MILLISECONDS)) {
                 continue;
             }
-            conn.write(chunk).toCompletableFuture().whenComplete((n, e) -> {
+            Operation<Long> write = buffer != null ? conn.write(buffer, 0, BULK_CHUNK) : conn.write(chunk);
+            write.toCompletableFuture().whenComplete((n, e) -> {
                 if (e != null) {
                     failure.compareAndSet(null, e);
                 }
@@ -349,6 +382,9 @@ final class SdkScenario {
         long bytes = sink.sunk.sum() - before;
         double seconds = (System.nanoTime() - start) / 1e9;
         window.acquire(32);
+        if (buffer != null) {
+            buffer.close();
+        }
         conn.close().await(Duration.ofSeconds(10));
         if (failure.get() != null) {
             throw new IllegalStateException("SDK bulk write failed", failure.get());

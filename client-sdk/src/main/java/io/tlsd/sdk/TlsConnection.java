@@ -142,18 +142,12 @@ public final class TlsConnection {
   private Operation<Long> write(byte[] data, int offset, int length, Duration timeout) {
     Objects.requireNonNull(data, "data == null");
     Objects.checkFromIndexSize(offset, length, data.length);
-    if (length < 1 || length > limits.maxWriteBytes()) {
-      throw new IllegalArgumentException(
-          "length must be in 1.." + limits.maxWriteBytes() + " but was " + length);
-    }
+    checkWriteLength(length, "length", "was");
     // No copy here: submitWrite() copies the bytes straight from the caller's array into the write
     // ring or the frame before it returns, which keeps the promise that the array may be reused
     // as soon as write() returns.
-    Request.Builder request =
-        Request.newBuilder()
-            .setTimeoutMs(RequestTimeout.toWireMillis(timeout, "timeout"))
-            .setWrite(Write.newBuilder().setConnId(id));
-    return session.submitWrite(request, data, offset, length, TlsConnection::writeResult);
+    return session.submitWrite(
+        writeRequest(timeout), data, offset, length, TlsConnection::writeResult);
   }
 
   /**
@@ -175,18 +169,58 @@ public final class TlsConnection {
    */
   public Operation<Long> write(ByteBuffer data, Duration timeout) {
     Objects.requireNonNull(data, "data == null");
-    int length = data.remaining();
-    if (length < 1 || length > limits.maxWriteBytes()) {
-      throw new IllegalArgumentException(
-          "remaining bytes must be in 1.." + limits.maxWriteBytes() + " but were " + length);
-    }
-    Request.Builder request =
-        Request.newBuilder()
-            .setTimeoutMs(RequestTimeout.toWireMillis(timeout, "timeout"))
-            .setWrite(Write.newBuilder().setConnId(id));
-    Operation<Long> operation = session.submitWrite(request, data, TlsConnection::writeResult);
+    checkWriteLength(data.remaining(), "remaining bytes", "were");
+    Operation<Long> operation =
+        session.submitWrite(writeRequest(timeout), data, TlsConnection::writeResult);
     data.position(data.limit());
     return operation;
+  }
+
+  /**
+   * Writes bytes {@code [offset, offset + length)} of {@code buffer} without a deadline; see {@link
+   * #write(SharedBuffer, int, int, Duration)}.
+   */
+  public Operation<Long> write(SharedBuffer buffer, int offset, int length) {
+    return write(buffer, offset, length, Duration.ZERO);
+  }
+
+  /**
+   * Writes bytes {@code [offset, offset + length)} of {@code buffer} (its position and limit play
+   * no part) without copying them when the buffer {@linkplain SharedBuffer#isShared() is shared}:
+   * the daemon reads them out of the shared memory when the write starts, so <b>they must not
+   * change until the operation has completed</b>, whatever its outcome. Writes shorter than 8 KiB,
+   * and every write from a buffer that is not shared, copy the bytes before this method returns,
+   * as {@link #write(ByteBuffer)} does. Otherwise as {@link #write(byte[], int, int)}.
+   *
+   * @param buffer a buffer of the {@link TlsdClient} this connection belongs to
+   * @param timeout the deadline, enforced by the daemon ({@link Status#TIMED_OUT}); zero for none
+   * @throws IllegalArgumentException if {@code length} is not in 1..{@link Limits#maxWriteBytes()}
+   *     or the buffer is another client's
+   * @throws IndexOutOfBoundsException if the range is not inside the buffer
+   * @throws IllegalStateException if the buffer was closed
+   */
+  public Operation<Long> write(SharedBuffer buffer, int offset, int length, Duration timeout) {
+    Objects.requireNonNull(buffer, "buffer == null");
+    checkWriteLength(length, "length", "was");
+    return buffer.write(session, writeRequest(timeout), offset, length, TlsConnection::writeResult);
+  }
+
+  /**
+   * @throws IllegalArgumentException unless {@code length} is 1..{@link Limits#maxWriteBytes()}:
+   *     "{@code subject} must be in 1..max but {@code verb} length"
+   */
+  private void checkWriteLength(int length, String subject, String verb) {
+    if (length < 1 || length > limits.maxWriteBytes()) {
+      throw new IllegalArgumentException(
+          subject + " must be in 1.." + limits.maxWriteBytes() + " but " + verb + " " + length);
+    }
+  }
+
+  /** A WRITE on this connection, its bytes yet to be set. */
+  private Request.Builder writeRequest(Duration timeout) {
+    return Request.newBuilder()
+        .setTimeoutMs(RequestTimeout.toWireMillis(timeout, "timeout"))
+        .setWrite(Write.newBuilder().setConnId(id));
   }
 
   private static Long writeResult(Completion completion) throws TlsdException {

@@ -51,6 +51,18 @@ public final class TlsdClient implements AutoCloseable {
     return session.writeRingBytes();
   }
 
+  /**
+   * A buffer of {@code capacity} bytes for writes without a copy ({@link
+   * TlsConnection#write(SharedBuffer, int, int)}), taken from the shared memory asked for with
+   * {@link Builder#sharedBufferBytes}; in ordinary direct memory ({@link SharedBuffer#isShared()}
+   * false) when that has no room for it, or there is none. Close it to give the space back.
+   *
+   * @throws IllegalArgumentException if {@code capacity} is less than 1
+   */
+  public SharedBuffer allocateBuffer(int capacity) {
+    return SharedBuffer.allocate(session, capacity);
+  }
+
   /** Starts configuring a client; the defaults suit a daemon started with its defaults. */
   public static Builder builder() {
     return new Builder();
@@ -239,6 +251,7 @@ public final class TlsdClient implements AutoCloseable {
     private String appName;
     private Duration connectTimeout;
     private int writeRingBytes;
+    private int sharedBufferBytes;
 
     Builder() {
       this.socket = SocketPaths.client();
@@ -301,6 +314,24 @@ public final class TlsdClient implements AutoCloseable {
     }
 
     /**
+     * Shared memory for {@link SharedBuffer}s, asked for together with the write ring; defaults
+     * to 0 (none: {@link TlsdClient#allocateBuffer} then returns buffers in ordinary memory).
+     *
+     * <p>The daemon grants at most its {@code shared_memory.write_ring_bytes} (4 MiB by default)
+     * for the ring and the buffers together; when it grants less than the sum, the buffers get
+     * theirs first and the ring what is left ({@link TlsdClient#writeRingBytes()} says how much),
+     * so ask for a ring that leaves room, e.g. {@code writeRingBytes(3 << 20)} with {@code
+     * sharedBufferBytes(1 << 20)}. The space is shared out in blocks rounded up to 64 bytes.
+     */
+    public Builder sharedBufferBytes(int sharedBufferBytes) {
+      if (sharedBufferBytes < 0) {
+        throw new IllegalArgumentException("sharedBufferBytes < 0");
+      }
+      this.sharedBufferBytes = sharedBufferBytes;
+      return this;
+    }
+
+    /**
      * Connects to the daemon and completes the handshake (the C API's {@code tls_init}).
      *
      * @throws TlsdException {@link Status#UNAVAILABLE} when no daemon listens on the socket (or, in
@@ -311,7 +342,7 @@ public final class TlsdClient implements AutoCloseable {
      *     its {@code max_sessions}, or its {@code max_sessions_per_uid} for this process's user)
      */
     public TlsdClient build() throws TlsdException {
-      return new TlsdClient(Session.connect(socket, appName, connectTimeout, writeRingBytes));
+      return new TlsdClient(Session.connect(socket, appName, connectTimeout, writeRingBytes, sharedBufferBytes));
     }
   }
 }

@@ -3,11 +3,13 @@ package io.tlsd.it;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tlsd.daemon.DaemonConfig;
 import io.tlsd.daemon.TlsdDaemon;
 import io.tlsd.sdk.Operation;
+import io.tlsd.sdk.SharedBuffer;
 import io.tlsd.sdk.TlsConnection;
 import io.tlsd.sdk.TlsdClient;
 import io.tlsd.testing.Issued;
@@ -201,6 +203,93 @@ class WriteRingDaemonTest {
             assertEquals(0, client.writeRingBytes());
             assertEquals(List.of(), list(shm), "no directory made at all");
             upload(fixture, client);
+        }
+    }
+
+    /**
+     * Nine shared buffers in turn (upload() keeps 8 writes in flight, so each is written again only
+     * after its last write completed): the bytes arrive whole, all through the shared memory, and
+     * the buffers' space comes back when they are closed.
+     */
+    @Test
+    void sharedBuffersAreWrittenFromTheSharedMemory() throws Exception {
+        try (ClientDaemonFixture fixture = daemon("shared", b -> b);
+             TlsdClient client = TlsdClient.builder().socket(fixture.socket()).appName("it")
+                     .writeRingBytes(1 << 20).sharedBufferBytes(9 << 16).build()) {
+            assertEquals(1 << 20, client.writeRingBytes(), "the ring, and 576 KiB after it");
+            List<SharedBuffer> buffers = new ArrayList<>();
+            for (int i = 0; i < 9; i++) {
+                buffers.add(client.allocateBuffer(64 << 10));
+                assertTrue(buffers.get(i).isShared(), "buffer " + i);
+            }
+            long before = fixture.daemon.stats().ringBytes();
+            upload(fixture, client, (conn, off) -> {
+                SharedBuffer buffer = buffers.get((off >> 16) % 9);
+                buffer.buffer().clear().put(payload, off, 64 << 10);
+                return conn.write(buffer, 0, 64 << 10);
+            });
+            assertEquals(SIZE, fixture.daemon.stats().ringBytes() - before, "every write from shared memory");
+            assertFalse(client.allocateBuffer(64 << 10).isShared(), "the shared memory is taken");
+            buffers.forEach(SharedBuffer::close);
+            SharedBuffer all = client.allocateBuffer(9 << 16);
+            assertTrue(all.isShared(), "the nine blocks' space came back, merged");
+        }
+    }
+
+    /**
+     * A buffer is refused when closed, by another client, outside its range; a short write from
+     * it travels in its frame; without shared memory (none asked for, or the daemon's rings off)
+     * buffers are ordinary memory and their writes still arrive.
+     */
+    @Test
+    void sharedBuffersRefuseMisuseAndWorkWithoutSharedMemory() throws Exception {
+        try (ClientDaemonFixture fixture = daemon("misuse", b -> b);
+             ClientDaemonFixture ringless = daemon("ringless", b -> b.writeRingBytes(0));
+             TlsdClient client = TlsdClient.builder().socket(fixture.socket()).appName("it")
+                     .sharedBufferBytes(1 << 20).build();
+             TlsdClient other = fixture.client();
+             TlsdClient noRing = TlsdClient.builder().socket(ringless.socket()).appName("it")
+                     .sharedBufferBytes(1 << 20).build()) {
+            assertEquals(3 << 20, client.writeRingBytes(),
+                    "4 MiB granted of the 4 + 1 MiB asked: the buffers first, the ring the rest");
+            SharedBuffer foreign = other.allocateBuffer(64 << 10);
+            assertFalse(foreign.isShared(), "not asked for: ordinary memory");
+            SharedBuffer closed = client.allocateBuffer(64 << 10);
+            closed.close();
+            assertTrue(closed.isClosed());
+            long ringBefore = fixture.daemon.stats().ringBytes();
+            upload(fixture, client, (conn, off) -> {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> conn.write(foreign, 0, 1));
+                assertEquals("the buffer belongs to another TlsdClient", e.getMessage());
+                assertEquals("shared buffer closed",
+                        assertThrows(IllegalStateException.class, () -> conn.write(closed, 0, 1)).getMessage());
+                SharedBuffer small = client.allocateBuffer(1 << 10);
+                assertThrows(IndexOutOfBoundsException.class, () -> conn.write(small, 1, 1 << 10));
+                assertThrows(IllegalArgumentException.class, () -> conn.write(small, 0, 0));
+                // 63 KiB from the shared memory, then 1 KiB in its frame (copied: the buffer is free at once)
+                SharedBuffer big = client.allocateBuffer(63 << 10);
+                big.buffer().put(0, payload, off, 63 << 10);
+                conn.write(big, 0, 63 << 10).await(T);
+                big.close();
+                small.buffer().put(0, payload, off + (63 << 10), 1 << 10);
+                Operation<Long> last = conn.write(small, 0, 1 << 10);
+                small.buffer().put(0, new byte[1 << 10]);
+                small.close();
+                return last;
+            });
+            assertEquals(SIZE / 64 * 63, fixture.daemon.stats().ringBytes() - ringBefore,
+                    "the 63 KiB writes from shared memory, the 1 KiB ones in their frames");
+
+            SharedBuffer plain = noRing.allocateBuffer(64 << 10);
+            assertFalse(plain.isShared(), "the daemon grants no shared memory");
+            upload(ringless, noRing, (conn, off) -> {
+                plain.buffer().put(0, payload, off, 64 << 10);
+                Operation<Long> write = conn.write(plain, 0, 64 << 10);
+                plain.buffer().put(0, new byte[64 << 10]); // copied already: this does not show
+                return write;
+            });
+            assertEquals(0, ringless.daemon.stats().ringBytes());
         }
     }
 }

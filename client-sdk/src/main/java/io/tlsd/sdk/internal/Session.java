@@ -36,7 +36,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * table of operations waiting for their completion.
  *
  * <pre>{@code
- * Session session = Session.connect(socket, "billing-api", Duration.ofSeconds(5), 0);
+ * Session session = Session.connect(socket, "billing-api", Duration.ofSeconds(5), 0, 0);
  * Operation<Void> barrier = session.submit(
  *     Request.newBuilder().setBarrier(Barrier.newBuilder().setConnId(7)),
  *     completion -> { CompletionDecoder.requireOk(completion); return null; });
@@ -71,6 +71,9 @@ public final class Session {
   /** The shared-memory write ring, or null when the session has none. */
   private final SharedWriteRing ring;
 
+  /** The shared memory after the ring, for shared buffers; null when the session has none. */
+  private final SharedBufferArea buffers;
+
   /** The daemon's max_frame_bytes as an unsigned value; 0 when it announced none. */
   private final long maxOutgoingFrameBytes;
 
@@ -95,6 +98,10 @@ public final class Session {
     this.frames = frames;
     this.welcome = welcome;
     this.ring = ring;
+    this.buffers =
+        ring == null || ring.mappedSize() == ring.size()
+            ? null
+            : new SharedBufferArea(ring, ring.size(), ring.mappedSize() - ring.size());
     long largestAnnounced =
         Math.max(
             Integer.toUnsignedLong(welcome.getLimits().getMaxFrameBytes()),
@@ -112,13 +119,20 @@ public final class Session {
    * @param timeout the time allowed for connecting and receiving the Welcome; zero means no limit
    * @param writeRingBytes the shared-memory write ring to ask for (0: none); the session goes on
    *     without one when the daemon makes none or this process cannot map it
+   * @param sharedBufferBytes shared memory to ask for on top of the ring, for {@link
+   *     #allocateShared} (0: none); when the daemon grants less than both together, the buffers
+   *     get theirs first and the ring the rest
    * @throws TlsdException {@link Status#UNAVAILABLE} when the daemon cannot be reached, {@link
    *     Status#TIMED_OUT} when it did not answer in time, or the status of its Goodbye
    */
-  public static Session connect(Path socket, String appName, Duration timeout, int writeRingBytes)
+  public static Session connect(
+      Path socket, String appName, Duration timeout, int writeRingBytes, int sharedBufferBytes)
       throws TlsdException {
     if (writeRingBytes < 0) {
       throw new IllegalArgumentException("writeRingBytes < 0");
+    }
+    if (sharedBufferBytes < 0) {
+      throw new IllegalArgumentException("sharedBufferBytes < 0");
     }
     try {
       SharedTmpSocketDirectory.check(socket);
@@ -179,14 +193,18 @@ public final class Session {
                   Hello.newBuilder()
                       .setProtocolVersion(PROTOCOL_VERSION)
                       .setAppName(appName)
-                      .setWriteRingBytes(writeRingBytes))
+                      .setWriteRingBytes(
+                          (int) Math.min(Integer.MAX_VALUE, (long) writeRingBytes + sharedBufferBytes)))
               .build());
       Welcome welcome = awaitWelcome(socket, frames);
       if (!handshake.complete(null)) {
         throw timedOut(socket, timeout, null);
       }
       // Mapped before any request: the daemon removes the file's name at the first one.
-      SharedWriteRing ring = welcome.hasWriteRing() ? mapRing(socket, welcome.getWriteRing()) : null;
+      SharedWriteRing ring =
+          welcome.hasWriteRing()
+              ? mapRing(socket, welcome.getWriteRing(), sharedBufferBytes)
+              : null;
       Session session = new Session(socket, channel, frames, welcome, ring);
       session.reader.start();
       connected = true;
@@ -241,9 +259,13 @@ public final class Session {
     }
   }
 
-  private static SharedWriteRing mapRing(Path socket, WriteRing announced) {
+  private static SharedWriteRing mapRing(Path socket, WriteRing announced, int sharedBufferBytes) {
     try {
-      return SharedWriteRing.map(Path.of(announced.getPath()), announced.getSize());
+      int granted = announced.getSize();
+      return SharedWriteRing.map(
+          Path.of(announced.getPath()),
+          granted,
+          granted - sharedShare(granted, sharedBufferBytes));
     } catch (IOException | RuntimeException e) {
       // Another mount namespace, other permissions: the socket carries the writes instead.
       log.log(
@@ -254,6 +276,14 @@ public final class Session {
           e.toString());
       return null;
     }
+  }
+
+  /**
+   * The bytes of a granted shared memory of {@code granted} bytes that go to shared buffers: what
+   * was asked for them, as far as the daemon granted it; the ring gets the rest.
+   */
+  static int sharedShare(int granted, int sharedBufferBytes) {
+    return Math.max(0, Math.min(granted, sharedBufferBytes));
   }
 
   /** The size of the shared-memory write ring in use, 0 when there is none. */
@@ -377,6 +407,51 @@ public final class Session {
     } finally {
       writeLock.unlock();
     }
+  }
+
+  /**
+   * A block of {@code length} bytes of the shared memory for a shared buffer, or null when the
+   * session has no such memory, not that much free, or has ended.
+   */
+  public SharedBufferArea.Block allocateShared(int length) {
+    if (buffers == null || closeCause.get() != null) {
+      return null;
+    }
+    return buffers.allocate(length);
+  }
+
+  /**
+   * Sends a WRITE of {@code block}'s bytes {@code [offset, offset + length)} as they are in the
+   * shared memory, without copying them: the daemon reads them when the write starts, so they
+   * must not change until its completion. A write shorter than {@link #RING_MIN_WRITE_BYTES}
+   * travels in its frame instead (copied before this returns), as with the ring. Never throws for
+   * a closed session (see {@link #submit}).
+   *
+   * @throws IllegalStateException if the block was closed
+   */
+  public <T> Operation<T> submitSharedWrite(
+      Request.Builder request,
+      SharedBufferArea.Block block,
+      int offset,
+      int length,
+      CompletionDecoder<T> decoder) {
+    if (length < RING_MIN_WRITE_BYTES) {
+      block.checkOpen();
+      return submitInFrame(request, block.view().slice(offset, length), decoder);
+    }
+    // Released by the completion, whatever its status. An operation failed by the session's end
+    // gets none and keeps the block counted, which no longer matters: its memory went with the
+    // session.
+    block.retain();
+    request
+        .getWriteBuilder()
+        .setRing(RingSlice.newBuilder().setOffset(block.offset() + offset).setLength(length));
+    return submit(
+        request,
+        completion -> {
+          block.release();
+          return decoder.decode(completion);
+        });
   }
 
   private <T> Operation<T> submitInFrame(

@@ -23,6 +23,10 @@ import java.util.ArrayDeque;
  * no room, {@link #allocate} says so and the write goes through the socket instead, so a ring
  * never makes a write wait.
  *
+ * <p>The ring may cover only the start of the file: the rest is the application's {@link
+ * SharedBufferArea} (its {@code SharedBuffer}s), whose views are {@link #slice slices} of the same
+ * mapping.
+ *
  * <p>Thread safety: {@link #allocate} and {@link #free} may be called from any thread; each
  * region is written by the one thread that allocated it.
  */
@@ -56,13 +60,27 @@ final class SharedWriteRing {
 
   private boolean unmapped;
 
-  SharedWriteRing(MappedByteBuffer map) {
+  /** Set once a {@link #slice} was handed out: the mapping is then left to the GC. */
+  private boolean sliced;
+
+  SharedWriteRing(MappedByteBuffer map, int ringSize) {
+    if (ringSize < 0 || ringSize > map.capacity()) {
+      throw new IllegalArgumentException("ringSize " + ringSize + " of " + map.capacity());
+    }
     this.map = map;
-    this.size = map.capacity();
+    this.size = ringSize;
   }
 
   /** Maps the ring file at {@code path}, which must be exactly {@code size} bytes long. */
   static SharedWriteRing map(Path path, int size) throws IOException {
+    return map(path, size, size);
+  }
+
+  /**
+   * Maps the file at {@code path}, which must be exactly {@code size} bytes long, of which the
+   * ring takes the first {@code ringSize}.
+   */
+  static SharedWriteRing map(Path path, int size, int ringSize) throws IOException {
     try (FileChannel file =
         FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
       long actual = file.size();
@@ -71,12 +89,31 @@ final class SharedWriteRing {
             "write ring " + path + " has " + actual + " bytes, the daemon announced " + size);
       }
       // The mapping outlives the channel.
-      return new SharedWriteRing(file.map(FileChannel.MapMode.READ_WRITE, 0, size));
+      return new SharedWriteRing(file.map(FileChannel.MapMode.READ_WRITE, 0, size), ringSize);
     }
   }
 
+  /** The ring's bytes: the start of the mapping. */
   int size() {
     return size;
+  }
+
+  /** The whole mapping's bytes, ring and what follows it. */
+  int mappedSize() {
+    return map.capacity();
+  }
+
+  /**
+   * A view of bytes {@code [offset, offset + length)} of the mapping, for the application to keep
+   * and fill. Once one is handed out the mapping is never released early (see {@link #unmap}):
+   * touching memory that was unmapped would crash the JVM.
+   */
+  synchronized ByteBuffer slice(int offset, int length) {
+    if (unmapped) {
+      throw new IllegalStateException("write ring unmapped");
+    }
+    sliced = true;
+    return map.slice(offset, length);
   }
 
   /** A region of {@code length} bytes, or null when the ring has no room for it now. */
@@ -113,15 +150,16 @@ final class SharedWriteRing {
   }
 
   /**
-   * Releases the mapping now (when the JDK lets this class do so, else at the next GC). Nothing
-   * may touch the ring afterwards; {@link #free} still may.
+   * Releases the mapping now (when the JDK lets this class do so and no {@link #slice} was handed
+   * out, else once the GC finds the mapping and every slice unreachable). Nothing may touch the
+   * ring afterwards; {@link #free} still may.
    */
-  void unmap() {
+  synchronized void unmap() {
     if (unmapped) {
       return;
     }
     unmapped = true;
-    if (UNMAP != null) {
+    if (UNMAP != null && !sliced) {
       try {
         UNMAP.invokeExact((ByteBuffer) map);
       } catch (Throwable e) {

@@ -1,0 +1,126 @@
+package io.tlsd.sdk;
+
+import io.tlsd.proto.v1.Request;
+import io.tlsd.sdk.internal.CompletionDecoder;
+import io.tlsd.sdk.internal.Session;
+import io.tlsd.sdk.internal.SharedBufferArea;
+import java.nio.ByteBuffer;
+import java.util.Objects;
+
+/**
+ * Memory shared with the daemon, for writes without a copy: fill {@link #buffer()} in place, then
+ * {@link TlsConnection#write(SharedBuffer, int, int)} sends its bytes as they are, because tlsd
+ * reads them straight out of this memory. Other writes copy their bytes (into the client's write
+ * ring or its socket) before they return; for an application that sends the same bytes many
+ * times, or builds its output in place, a shared buffer saves that copy (about a tenth of the
+ * machine's CPU per byte in the SDK bulk benchmark, see docs/benchmarks.md).
+ *
+ * <pre>{@code
+ * TlsdClient client = TlsdClient.builder().sharedBufferBytes(1 << 20).build();
+ * try (SharedBuffer out = client.allocateBuffer(64 * 1024)) {
+ *   int n = fill(out.buffer());            // put bytes at 0..n
+ *   conn.write(out, 0, n).await();         // the bytes must not change until this completes
+ *   n = fill(out.buffer().clear());        // the write completed: the buffer is ours again
+ *   conn.write(out, 0, n).await();
+ * }
+ * }</pre>
+ *
+ * <p><b>The bytes of a write must not change until its operation has completed</b>, whatever its
+ * outcome: the daemon reads them when the write starts, which may be later than the call if
+ * earlier operations on the connection are still running. Several writes (on one connection or
+ * several) may use the same bytes at once.
+ *
+ * <p>Shared buffers come out of the memory asked for with {@link
+ * TlsdClient.Builder#sharedBufferBytes}. When there is none (not asked for, the daemon grants no
+ * shared memory, this process cannot map it, or it is used up), {@link TlsdClient#allocateBuffer}
+ * returns a buffer in ordinary direct memory instead ({@link #isShared()} false), whose writes copy
+ * the bytes like {@link TlsConnection#write(ByteBuffer)}: code written for shared buffers works
+ * everywhere.
+ *
+ * <p>{@link #close()} gives the space back for other buffers, once the writes from it in flight
+ * have completed. The {@link ByteBuffer} must not be used after that (the memory may belong to
+ * another buffer). The memory itself is released when the client is closed and no buffer of it is
+ * reachable any more (it stays mapped until the garbage collector finds so).
+ *
+ * <p>Thread-safe; the {@link ByteBuffer}'s position and limit are the application's (writes take
+ * an offset and a length and ignore them).
+ */
+public final class SharedBuffer implements AutoCloseable {
+  private final Session session;
+  /** The block of shared memory; null for a buffer in ordinary memory. */
+  private final SharedBufferArea.Block block;
+
+  private final ByteBuffer buffer;
+
+  private volatile boolean closed;
+
+  private SharedBuffer(Session session, SharedBufferArea.Block block, ByteBuffer buffer) {
+    this.session = session;
+    this.block = block;
+    this.buffer = buffer;
+  }
+
+  static SharedBuffer allocate(Session session, int capacity) {
+    if (capacity < 1) {
+      throw new IllegalArgumentException("capacity must be at least 1 but was " + capacity);
+    }
+    SharedBufferArea.Block block = session.allocateShared(capacity);
+    return block != null
+        ? new SharedBuffer(session, block, block.view())
+        : new SharedBuffer(session, null, ByteBuffer.allocateDirect(capacity));
+  }
+
+  /**
+   * The buffer's memory: a direct {@link ByteBuffer} of {@link #capacity()} bytes, always the same
+   * instance.
+   */
+  public ByteBuffer buffer() {
+    return buffer;
+  }
+
+  /** The buffer's size in bytes. */
+  public int capacity() {
+    return buffer.capacity();
+  }
+
+  /**
+   * True if the memory is shared with the daemon, so that writes from it take no copy; false for
+   * ordinary memory, whose writes copy their bytes as they are sent.
+   */
+  public boolean isShared() {
+    return block != null;
+  }
+
+  /** True once {@link #close()} was called. */
+  public boolean isClosed() {
+    return closed;
+  }
+
+  /**
+   * Gives the buffer's space back once every write from it in flight has completed; writes from
+   * it are refused afterwards. Idempotent.
+   */
+  @Override
+  public void close() {
+    closed = true;
+    if (block != null) {
+      block.close();
+    }
+  }
+
+  /** Sends the WRITE {@code request} of bytes {@code [offset, offset + length)} of this buffer. */
+  <T> Operation<T> write(
+      Session from, Request.Builder request, int offset, int length, CompletionDecoder<T> decoder) {
+    if (from != session) {
+      throw new IllegalArgumentException("the buffer belongs to another TlsdClient");
+    }
+    Objects.checkFromIndexSize(offset, length, buffer.capacity());
+    if (closed) {
+      throw new IllegalStateException("shared buffer closed");
+    }
+    if (block != null) {
+      return session.submitSharedWrite(request, block, offset, length, decoder);
+    }
+    return session.submitWrite(request, buffer.slice(offset, length), decoder);
+  }
+}
