@@ -12,8 +12,8 @@ import java.util.Objects;
  * {@link TlsConnection#write(SharedBuffer, int, int)} sends its bytes as they are, because tlsd
  * reads them straight out of this memory. Other writes copy their bytes (into the client's write
  * ring or its socket) before they return; for an application that sends the same bytes many
- * times, or builds its output in place, a shared buffer saves that copy (about a tenth of the
- * machine's CPU per byte in the SDK bulk benchmark, see docs/benchmarks.md).
+ * times, or builds its output in place, a shared buffer saves that copy (see the SDK bulk rows in
+ * docs/benchmarks.md).
  *
  * <pre>{@code
  * TlsdClient client = TlsdClient.builder().sharedBufferBytes(1 << 20).build();
@@ -35,12 +35,18 @@ import java.util.Objects;
  * shared memory, this process cannot map it, or it is used up), {@link TlsdClient#allocateBuffer}
  * returns a buffer in ordinary direct memory instead ({@link #isShared()} false), whose writes copy
  * the bytes like {@link TlsConnection#write(ByteBuffer)}: code written for shared buffers works
- * everywhere.
+ * everywhere. (So does a client that was closed: its writes fail anyway.)
  *
  * <p>{@link #close()} gives the space back for other buffers, once the writes from it in flight
- * have completed. The {@link ByteBuffer} must not be used after that (the memory may belong to
- * another buffer). The memory itself is released when the client is closed and no buffer of it is
- * reachable any more (it stays mapped until the garbage collector finds so).
+ * have completed; a buffer never closed holds its space as long as the client lives. The {@link
+ * ByteBuffer} must not be used after that (the memory may belong to another buffer). The shared
+ * memory itself (write ring and buffers) stays mapped after the client is closed until the
+ * garbage collector finds the client and every buffer of it unreachable, so that touching a
+ * buffer can never crash the JVM.
+ *
+ * <p>When the client's session ends (it was closed, or the daemon went away) with writes in
+ * flight, their operations fail at once, but the daemon may read their bytes until it notices
+ * the end, and then resets their connections.
  *
  * <p>Thread-safe; the {@link ByteBuffer}'s position and limit are the application's (writes take
  * an offset and a length and ignore them).
@@ -52,12 +58,16 @@ public final class SharedBuffer implements AutoCloseable {
 
   private final ByteBuffer buffer;
 
+  /** The same memory as {@link #buffer}, never handed out: its position and limit stay put. */
+  private final ByteBuffer source;
+
   private volatile boolean closed;
 
   private SharedBuffer(Session session, SharedBufferArea.Block block, ByteBuffer buffer) {
     this.session = session;
     this.block = block;
     this.buffer = buffer;
+    this.source = buffer.duplicate();
   }
 
   static SharedBuffer allocate(Session session, int capacity) {
@@ -121,6 +131,6 @@ public final class SharedBuffer implements AutoCloseable {
     if (block != null) {
       return session.submitSharedWrite(request, block, offset, length, decoder);
     }
-    return session.submitWrite(request, buffer.slice(offset, length), decoder);
+    return session.submitWrite(request, source.slice(offset, length), decoder);
   }
 }

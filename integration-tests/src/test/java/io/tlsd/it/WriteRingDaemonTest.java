@@ -213,6 +213,7 @@ class WriteRingDaemonTest {
      */
     @Test
     void sharedBuffersAreWrittenFromTheSharedMemory() throws Exception {
+        SharedBuffer kept;
         try (ClientDaemonFixture fixture = daemon("shared", b -> b);
              TlsdClient client = TlsdClient.builder().socket(fixture.socket()).appName("it")
                      .writeRingBytes(1 << 20).sharedBufferBytes(9 << 16).build()) {
@@ -231,9 +232,13 @@ class WriteRingDaemonTest {
             assertEquals(SIZE, fixture.daemon.stats().ringBytes() - before, "every write from shared memory");
             assertFalse(client.allocateBuffer(64 << 10).isShared(), "the shared memory is taken");
             buffers.forEach(SharedBuffer::close);
-            SharedBuffer all = client.allocateBuffer(9 << 16);
-            assertTrue(all.isShared(), "the nine blocks' space came back, merged");
+            kept = client.allocateBuffer(9 << 16);
+            assertTrue(kept.isShared(), "the nine blocks' space came back, merged");
         }
+        // The session is gone, the memory stays mapped while a buffer can reach it (were it
+        // unmapped, this would crash the JVM).
+        kept.buffer().put(0, payload, 0, 9 << 16);
+        assertEquals(payload[1], kept.buffer().get(1));
     }
 
     /**
@@ -269,12 +274,13 @@ class WriteRingDaemonTest {
                 assertThrows(IllegalArgumentException.class, () -> conn.write(small, 0, 0));
                 // 63 KiB from the shared memory, then 1 KiB in its frame (copied: the buffer is free at once)
                 SharedBuffer big = client.allocateBuffer(63 << 10);
-                big.buffer().put(0, payload, off, 63 << 10);
+                assertTrue(big.isShared());
+                big.buffer().put(0, payload, off, 63 << 10).limit(0); // the limit plays no part
                 conn.write(big, 0, 63 << 10).await(T);
                 big.close();
-                small.buffer().put(0, payload, off + (63 << 10), 1 << 10);
+                small.buffer().put(0, payload, off + (63 << 10), 1 << 10).limit(0);
                 Operation<Long> last = conn.write(small, 0, 1 << 10);
-                small.buffer().put(0, new byte[1 << 10]);
+                small.buffer().clear().put(0, new byte[1 << 10]); // copied already: no effect
                 small.close();
                 return last;
             });

@@ -435,14 +435,18 @@ public final class Session {
       int offset,
       int length,
       CompletionDecoder<T> decoder) {
+    // Counted while the daemon may read the bytes: a close meanwhile keeps the space taken.
+    block.retain();
     if (length < RING_MIN_WRITE_BYTES) {
-      block.checkOpen();
-      return submitInFrame(request, block.view().slice(offset, length), decoder);
+      try {
+        return submitInFrame(request, block.bytes(offset, length), decoder);
+      } finally {
+        block.release();
+      }
     }
     // Released by the completion, whatever its status. An operation failed by the session's end
-    // gets none and keeps the block counted, which no longer matters: its memory went with the
-    // session.
-    block.retain();
+    // gets none and keeps the block counted, which no longer matters: the area is not used again
+    // after the session's end.
     request
         .getWriteBuilder()
         .setRing(RingSlice.newBuilder().setOffset(block.offset() + offset).setLength(length));

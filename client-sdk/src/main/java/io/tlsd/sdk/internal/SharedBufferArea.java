@@ -39,24 +39,40 @@ public final class SharedBufferArea {
     }
   }
 
-  /** A block of {@code length} bytes, or null when no free space is that large. */
+  /**
+   * A block of {@code length} bytes, or null when no free space is that large or the memory was
+   * unmapped (the session ended).
+   */
   synchronized Block allocate(int length) {
     if (length < 1) {
       throw new IllegalArgumentException("length < 1");
     }
     long rounded = ((long) length + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
+    int offset = -1;
+    int size = 0;
     for (Map.Entry<Integer, Integer> space : free.entrySet()) {
       if (space.getValue() >= rounded) {
-        int offset = space.getKey();
-        free.remove(offset);
-        if (space.getValue() > rounded) {
-          free.put(offset + (int) rounded, space.getValue() - (int) rounded);
-        }
-        freeBytes -= (int) rounded;
-        return new Block(offset, length, (int) rounded, memory.slice(offset, length));
+        // Copied out: removing a TreeMap entry may reuse its node for its successor's mapping.
+        offset = space.getKey();
+        size = space.getValue();
+        break;
       }
     }
-    return null;
+    if (offset < 0) {
+      return null;
+    }
+    ByteBuffer view;
+    try {
+      view = memory.slice(offset, length);
+    } catch (IllegalStateException unmapped) {
+      return null;
+    }
+    free.remove(offset);
+    if (size > rounded) {
+      free.put(offset + (int) rounded, size - (int) rounded);
+    }
+    freeBytes -= (int) rounded;
+    return new Block(offset, length, (int) rounded, view);
   }
 
   /** Free bytes, in however many pieces; for tests. */
@@ -92,6 +108,9 @@ public final class SharedBufferArea {
     private final int length;
     private final int reserved;
     private final ByteBuffer view;
+    /** The same memory, its position and limit never moved: what writes read. */
+    private final ByteBuffer source;
+
     private int writesInFlight;
     private boolean closed;
     private boolean released;
@@ -101,6 +120,7 @@ public final class SharedBufferArea {
       this.length = length;
       this.reserved = reserved;
       this.view = view;
+      this.source = view.duplicate();
     }
 
     /** Where the block starts in the shared memory. */
@@ -108,13 +128,18 @@ public final class SharedBufferArea {
       return offset;
     }
 
-    public int length() {
+    int length() {
       return length;
     }
 
     /** The block's memory; the one instance, its position and limit are the application's. */
     public ByteBuffer view() {
       return view;
+    }
+
+    /** Bytes {@code [offset, offset + length)} of the block, whatever the view's limit. */
+    ByteBuffer bytes(int offset, int length) {
+      return source.slice(offset, length);
     }
 
     /**
@@ -138,7 +163,7 @@ public final class SharedBufferArea {
     }
 
     /** @throws IllegalStateException if the block was closed */
-    public void checkOpen() {
+    void checkOpen() {
       synchronized (SharedBufferArea.this) {
         if (closed) {
           throw new IllegalStateException("shared buffer closed");

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.MappedByteBuffer;
@@ -12,6 +13,8 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -70,6 +73,37 @@ class SharedBufferAreaTest {
     assertEquals(4096 - 1024 - 3072, area.freeBytes());
   }
 
+  /** Three free pieces and more, of every size: blocks never overlap, and every byte returns. */
+  @Test
+  void blocksNeverOverlapWhateverTheFreePieces() throws IOException {
+    SharedBufferArea area = new SharedBufferArea(memory(dir.resolve("f"), 0), 0, 4096);
+    java.util.Random random = new java.util.Random(11);
+    List<SharedBufferArea.Block> live = new ArrayList<>();
+    for (int step = 0; step < 5000; step++) {
+      if (!live.isEmpty() && random.nextInt(3) == 0) {
+        live.remove(random.nextInt(live.size())).close();
+      } else {
+        SharedBufferArea.Block block = area.allocate(1 + random.nextInt(700));
+        if (block != null) {
+          for (SharedBufferArea.Block other : live) {
+            boolean apart =
+                block.offset() + block.length() <= other.offset()
+                    || other.offset() + other.length() <= block.offset();
+            assertTrue(apart, "step " + step + ": " + block.offset() + " overlaps " + other.offset());
+          }
+          live.add(block);
+        }
+      }
+      int taken = 0;
+      for (SharedBufferArea.Block block : live) {
+        taken += (block.length() + 63) / 64 * 64;
+      }
+      assertEquals(4096 - taken, area.freeBytes(), "step " + step);
+    }
+    live.forEach(SharedBufferArea.Block::close);
+    assertNotNull(area.allocate(4096), "all of it back, in one piece");
+  }
+
   @Test
   void aClosedBlocksSpaceWaitsForItsWritesInFlight() throws IOException {
     SharedBufferArea area = new SharedBufferArea(memory(dir.resolve("f"), 0), 0, 4096);
@@ -100,6 +134,9 @@ class SharedBufferAreaTest {
     block.view().get(0, back);
     assertArrayEquals(new byte[] {1, 2, 3}, back, "the slice's memory is still there");
     assertThrows(IllegalStateException.class, () -> memory.slice(0, 1));
+    int free = area.freeBytes();
+    assertNull(area.allocate(16), "no new blocks once unmapped");
+    assertEquals(free, area.freeBytes(), "and no space lost to the refusal");
   }
 
   @Test
