@@ -64,6 +64,7 @@ final class TunnelScenario {
         Map<String, LoadClient.Latency> last = new LinkedHashMap<>();
         Map<String, Double> p50 = alternate("ping p50", p -> {
             LoadClient.Latency l = load.pingPong(p.entryPort, null, 64, ms);
+            Suite.progress("tunnel ping %s: %s", p.name, l);
             last.put(p.name + "#" + System.nanoTime(), l);
             return l.p50();
         });
