@@ -135,7 +135,7 @@ class CertificateReloadTest {
         int port = FreePorts.loopback();
         Path log = dir.resolve("daemon.log");
         Path socket = dir.resolve("run/server.sock");
-        try (DaemonProcess daemon = DaemonProcess.start(log, DaemonProcess.SIGHUP_AS_DEFAULT, "server", "--socket", socket.toString(),
+        try (DaemonProcess daemon = DaemonProcess.start(log, "server", "--socket", socket.toString(),
                 "--listen", "127.0.0.1:" + port, "--cert", cert.toString(), "--key", key.toString())) {
             daemon.awaitLogLine(DaemonProcess.SIGNALS_CLAIMED); // before it, SIGHUP would stop it
             assertEquals("before.test", servedName(port));
@@ -218,7 +218,7 @@ class CertificateReloadTest {
     @Test
     void sighupMakesTheForegroundClientDaemonReadItsTrustAnchorsAgain() throws Exception {
         Path log = dir.resolve("client.log");
-        try (DaemonProcess daemon = DaemonProcess.start(log, DaemonProcess.SIGHUP_AS_DEFAULT, "client",
+        try (DaemonProcess daemon = DaemonProcess.start(log, "client",
                 "--socket", dir.resolve("run/client.sock").toString(), "--ca-file", pki.caPem().toString())) {
             daemon.awaitLogLine(DaemonProcess.SIGNALS_CLAIMED);
             daemon.signal("HUP");

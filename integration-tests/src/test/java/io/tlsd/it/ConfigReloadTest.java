@@ -69,7 +69,7 @@ class ConfigReloadTest {
         try (GreetingBackend web = new GreetingBackend("hello from web");
              GreetingBackend api = new GreetingBackend("hello from api")) {
             Files.writeString(config, tunnels(port, web.port(), "billing", "", false));
-            try (DaemonProcess daemon = DaemonProcess.start(dir.resolve("daemon.log"), DaemonProcess.SIGHUP_AS_DEFAULT, "server",
+            try (DaemonProcess daemon = DaemonProcess.start(dir.resolve("daemon.log"), "server",
                     "--config", config.toString())) {
                 daemon.awaitLogLine("SIGHUP reads the configuration and certificate files again");
                 assertTrue(client(port, billing, "localhost").contains("hello from web"));

@@ -31,8 +31,12 @@ final class DaemonProcess implements AutoCloseable {
         this.log = log;
     }
 
+    /**
+     * Started with SIGHUP's default action ({@link #SIGHUP_AS_DEFAULT}), so that a test suite run
+     * under nohup still sees the daemon claim SIGHUP.
+     */
     static DaemonProcess start(Path log, String... args) throws Exception {
-        return start(log, List.of(), args);
+        return start(log, SIGHUP_AS_DEFAULT, args);
     }
 
     /** Started through {@code launcher} (e.g. {@code nohup}), which execs the JVM. */

@@ -28,7 +28,8 @@ class DaemonProcessTest {
     Path dir;
 
     private Process startDaemon(Path socket, String... extra) throws Exception {
-        List<String> command = new ArrayList<>(List.of(
+        List<String> command = new ArrayList<>(DaemonProcess.SIGHUP_AS_DEFAULT);
+        command.addAll(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"),
                 TlsdCommand.class.getName(), "client", "--socket", socket.toString()));

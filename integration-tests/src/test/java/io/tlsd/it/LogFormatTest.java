@@ -66,7 +66,7 @@ class LogFormatTest {
     void sighupSwitchesToTheLogLevelAndFormatOfTheFile() throws Exception {
         Path config = Files.writeString(dir.resolve("client.yaml"), "socket: " + dir.resolve("run/c.sock") + "\n");
         Path log = dir.resolve("daemon.log");
-        try (DaemonProcess daemon = DaemonProcess.start(log, DaemonProcess.SIGHUP_AS_DEFAULT, "client", "--config",
+        try (DaemonProcess daemon = DaemonProcess.start(log, "client", "--config",
                 config.toString())) {
             daemon.awaitLogLine(DaemonProcess.SIGNALS_CLAIMED);
             Files.writeString(config, "log_format: json\nlog_level: warn\n", StandardOpenOption.APPEND);
