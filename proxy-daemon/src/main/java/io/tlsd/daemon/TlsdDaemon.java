@@ -315,6 +315,7 @@ public final class TlsdDaemon implements AutoCloseable {
         for (TunnelConfig t : config.tunnels()) {
             made.put(t.name(), serverTunnel(config, t));
         }
+        ocsp.awaitFirstFetchesOf(made.values().stream().map(NewServerTunnel::contexts).toList());
         startAll(made, NewServerTunnel::tunnel);
         Map<String, ServerTunnel> tunnels = new LinkedHashMap<>();
         made.forEach((name, m) -> {
@@ -654,6 +655,14 @@ public final class TlsdDaemon implements AutoCloseable {
                 added.values().forEach(m -> m.tunnel().close());
                 throw reloadFailure(t, e);
             }
+        }
+        List<ServerTlsContexts> rebuilt = new ArrayList<>();
+        tunnels.values().forEach(r -> rebuilt.add(r.contexts()));
+        added.values().forEach(m -> rebuilt.add(m.contexts()));
+        try {
+            ocsp.awaitFirstFetchesOf(rebuilt);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt(); // the daemon stops: the reload goes on without waiting
         }
         startAdded(added, NewServerTunnel::tunnel);
         List<String> served;

@@ -86,6 +86,7 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
             }
             made.put(config.name(), new TlsListener(config, set.contextsOf(config)));
         }
+        ocsp.awaitFirstFetchesOf(made.values().stream().map(TlsListener::contexts).toList());
         set.bindAll(made.values());
         set.listeners = made;
         return set;
@@ -160,6 +161,13 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
                 throw new IllegalArgumentException("listener " + config.name() + ": " + e.getMessage(), e);
             }
             nextConfigs.put(listener, config);
+        }
+        List<ServerTlsContexts> rebuilt = new ArrayList<>(next.values());
+        made.values().forEach(l -> rebuilt.add(l.contexts()));
+        try {
+            ocsp.awaitFirstFetchesOf(rebuilt);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt(); // the daemon stops: the reload goes on without waiting
         }
         Map<TlsListener, Channel> movedTo = new LinkedHashMap<>();
         boolean bound = false;

@@ -18,6 +18,7 @@ import java.security.cert.CertificateEncodingException;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Collection;
 import java.util.Collections;
@@ -28,6 +29,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -99,6 +101,8 @@ public final class OcspFetcher implements AutoCloseable {
 
     private final Duration timeout;
     private final Duration firstRetry;
+    /** How long after a certificate is first asked for {@link #awaitFirstFetches} waits for it. */
+    private final Duration firstFetchWait;
     /** The certificates fetched for, held weakly: by the contexts that staple their responses. */
     private final Map<Key, WeakReference<Fetched>> fetched = new HashMap<>();
     /** Created with the first certificate; guarded by {@link #fetched}. */
@@ -116,6 +120,7 @@ public final class OcspFetcher implements AutoCloseable {
     OcspFetcher(Duration timeout, Duration firstRetry) {
         this.timeout = timeout;
         this.firstRetry = firstRetry;
+        this.firstFetchWait = timeout.plusSeconds(1);
     }
 
     private record Key(X500Principal issuer, BigInteger serial, URI responder) {
@@ -159,6 +164,35 @@ public final class OcspFetcher implements AutoCloseable {
             executor.execute(() -> fetch(key, ref, firstRetry, 0));
             return f;
         }
+    }
+
+    /**
+     * Waits until each of {@code certificates} has had its first fetch (answered, failed or
+     * "revoked"), but for each no longer than a fetch's timeout and a second after it was first
+     * asked for: so that a start or a reload staples from its first handshake on wherever the responder
+     * answers in time (a strict client of a must-staple certificate fails a handshake without),
+     * and a responder that is down holds a start up by about one fetch's timeout at most, however
+     * many certificates it serves (they are all asked for at about the same moment). A
+     * certificate that was fetched for before (kept across a reload) does not wait. Logs those
+     * still without a response to staple.
+     *
+     * @throws InterruptedException if interrupted while waiting
+     */
+    public void awaitFirstFetches(Collection<Fetched> certificates) throws InterruptedException {
+        for (Fetched f : certificates) {
+            long left = f.askedAt + firstFetchWait.toNanos() - System.nanoTime();
+            if (left > 0 && !f.firstFetch.await(left, TimeUnit.NANOSECONDS)) {
+                log.warn("{}: no answer from its OCSP responder {} within {} of asking; its handshakes go without"
+                        + " a staple until one comes", f.subject, f.responder, words(firstFetchWait));
+            }
+        }
+    }
+
+    /** {@link #awaitFirstFetches} of the fetched responses {@code contexts} staple, before they serve. */
+    public void awaitFirstFetchesOf(Collection<ServerTlsContexts> contexts) throws InterruptedException {
+        List<Fetched> all = new ArrayList<>();
+        contexts.forEach(c -> all.addAll(c.ocspFetched()));
+        awaitFirstFetches(all);
     }
 
     /**
@@ -246,6 +280,9 @@ public final class OcspFetcher implements AutoCloseable {
         synchronized (fetched) {
             if (f == null || f.released) {
                 fetched.remove(key, ref);
+                if (f != null) {
+                    f.firstFetch.countDown();
+                }
                 return;
             }
             if (f.generation != generation) {
@@ -303,6 +340,7 @@ public final class OcspFetcher implements AutoCloseable {
         } finally {
             // whatever happened above, the chain goes on (or ends with the fetcher, or the certificate)
             Duration retryAfter = nextRetry;
+            f.firstFetch.countDown();
             synchronized (fetched) {
                 f.running = false;
                 if (!closed && !f.released) {
@@ -385,6 +423,13 @@ public final class OcspFetcher implements AutoCloseable {
             if (executor != null) {
                 executor.shutdownNow();
             }
+            // nothing fetches any more: nobody waits for it
+            fetched.values().forEach(ref -> {
+                Fetched f = ref.get();
+                if (f != null) {
+                    f.firstFetch.countDown();
+                }
+            });
         }
     }
 
@@ -418,6 +463,9 @@ public final class OcspFetcher implements AutoCloseable {
         /** Its responder answered a GET with an error: POSTs only; only the fetch thread uses it. */
         private boolean postOnly;
         private final LongAdder failures = new LongAdder();
+        /** When it was first asked for ({@link System#nanoTime()}), and the end of its first fetch. */
+        private final long askedAt = System.nanoTime();
+        private final CountDownLatch firstFetch = new CountDownLatch(1);
 
         private Fetched(String subject, X509Certificate leaf, X509Certificate issuer, URI responder) {
             this.subject = subject;

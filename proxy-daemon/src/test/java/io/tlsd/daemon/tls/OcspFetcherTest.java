@@ -151,6 +151,63 @@ class OcspFetcherTest {
         }
     }
 
+    /**
+     * A start waits for the first answers: a slow responder's (500 ms) is there when the wait
+     * ends; a stalled one's wait ends with its fetch, at the fetch's timeout; a certificate
+     * fetched before does not wait.
+     */
+    @Test
+    void theFirstFetchesAreWaitedForUpToATimeoutAndASecond() throws Exception {
+        TestPki pki = TestPki.create(dir);
+        AtomicInteger requests = new AtomicInteger();
+        try (Responder slow = Responder.start(); Responder stalling = Responder.start()) {
+            Issued web = pki.issueServerWithOcspResponder("web.test", slow.url());
+            byte[] good = Files.readAllBytes(pki.ocspResponse(web, Duration.ofDays(1), false));
+            slow.answer(exchange -> {
+                requests.incrementAndGet();
+                exchange.getRequestBody().readAllBytes();
+                try {
+                    Thread.sleep(500);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                reply(exchange, good);
+            });
+            CountDownLatch release = new CountDownLatch(1);
+            stalling.answer(exchange -> {
+                try {
+                    release.await(); // no answer until the test ends
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                exchange.close();
+            });
+            Issued stalled = pki.issueServerWithOcspResponder("stalled.test", stalling.url());
+            try (OcspFetcher fetcher = new OcspFetcher(Duration.ofSeconds(1), Duration.ofMinutes(10))) {
+                long start = System.nanoTime();
+                OcspFetcher.Fetched answered = fetcher.fetched(web.chain());
+                fetcher.awaitFirstFetches(List.of(answered));
+                assertTrue(answered.current() != null, "stapled from the first handshake on");
+                assertTrue(System.nanoTime() - start >= Duration.ofMillis(500).toNanos());
+
+                start = System.nanoTime();
+                OcspFetcher.Fetched unanswered = fetcher.fetched(stalled.chain());
+                fetcher.awaitFirstFetches(List.of(unanswered, answered));
+                long waited = System.nanoTime() - start;
+                assertEquals(null, unanswered.current());
+                assertTrue(waited >= Duration.ofMillis(900).toNanos() && waited < Duration.ofMillis(2500).toNanos(),
+                        "until the first fetch failed, at its timeout (1 s): " + waited / 1_000_000 + " ms");
+
+                start = System.nanoTime();
+                fetcher.awaitFirstFetches(List.of(fetcher.fetched(web.chain())));
+                assertTrue(System.nanoTime() - start < Duration.ofMillis(100).toNanos(), "fetched before: no wait");
+                assertEquals(1, requests.get());
+            } finally {
+                release.countDown();
+            }
+        }
+    }
+
     @Test
     void anAnswerTooLargeOrWithBytesAfterItIsRefused() throws Exception {
         TestPki pki = TestPki.create(dir);
