@@ -662,7 +662,7 @@ public final class TlsdDaemon implements AutoCloseable {
         try {
             ocsp.awaitFirstFetchesOf(rebuilt);
         } catch (InterruptedException e) {
-            Thread.currentThread().interrupt(); // the daemon stops: the reload goes on without waiting
+            Thread.currentThread().interrupt(); // not expected (nothing interrupts the reload thread): go on
         }
         startAdded(added, NewServerTunnel::tunnel);
         List<String> served;
@@ -1250,6 +1250,7 @@ public final class TlsdDaemon implements AutoCloseable {
             closing = true;
         }
         try {
+            ocsp.close(); // a reload under way that waits for first OCSP answers stops waiting
             synchronized (this) { // after a reload under way, which may add tunnels; those after it refuse
                 closeStarted();
             }

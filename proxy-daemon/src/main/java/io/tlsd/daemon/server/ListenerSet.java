@@ -167,7 +167,7 @@ public final class ListenerSet implements Acceptor, AutoCloseable {
         try {
             ocsp.awaitFirstFetchesOf(rebuilt);
         } catch (InterruptedException e) {
-            Thread.currentThread().interrupt(); // the daemon stops: the reload goes on without waiting
+            Thread.currentThread().interrupt(); // not expected (nothing interrupts the reload thread): go on
         }
         Map<TlsListener, Channel> movedTo = new LinkedHashMap<>();
         boolean bound = false;

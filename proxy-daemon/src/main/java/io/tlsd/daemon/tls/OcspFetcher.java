@@ -169,12 +169,13 @@ public final class OcspFetcher implements AutoCloseable {
     /**
      * Waits until each of {@code certificates} has had its first fetch (answered, failed or
      * "revoked"), but for each no longer than a fetch's timeout and a second after it was first
-     * asked for: so that a start or a reload staples from its first handshake on wherever the responder
-     * answers in time (a strict client of a must-staple certificate fails a handshake without),
-     * and a responder that is down holds a start up by about one fetch's timeout at most, however
-     * many certificates it serves (they are all asked for at about the same moment). A
-     * certificate that was fetched for before (kept across a reload) does not wait. Logs those
-     * still without a response to staple.
+     * asked for: so that a start or a reload staples from its first handshake on wherever the
+     * responder answers in time (a strict client of a must-staple certificate fails a handshake
+     * without). Fetches run one at a time, so a responder that stalls holds up the certificates
+     * queued behind it too: those asked for together wait about one fetch's timeout at most in
+     * all, however many there are. A certificate that was fetched for before (kept across a
+     * reload) does not wait. Logs those still without a response to staple; {@link #close()}
+     * ends the waits.
      *
      * @throws InterruptedException if interrupted while waiting
      */
