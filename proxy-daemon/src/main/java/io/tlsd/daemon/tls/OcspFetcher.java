@@ -292,11 +292,11 @@ public final class OcspFetcher implements AutoCloseable {
             f.running = true;
             f.pending = null;
         }
+        OcspStaple last = f.current;
         // unless it goes well: a failure, tried again after the back-off
-        Duration next = retry;
+        Duration next = retryIn(retry, last, Instant.now(), firstRetry);
         Duration nextRetry = min(retry.multipliedBy(2), MAX_RETRY);
         boolean good = false;
-        OcspStaple last = f.current;
         try {
             OcspStaple staple = f.fetch(http(), timeout);
             Instant newest = f.newest;
@@ -383,6 +383,19 @@ public final class OcspFetcher implements AutoCloseable {
         Duration validity = Duration.between(staple.thisUpdate(), staple.currentUntil());
         Duration in = Duration.between(now, staple.thisUpdate().plus(validity.dividedBy(2)));
         return in.compareTo(MIN_REFRESH) < 0 ? MIN_REFRESH : min(in, MAX_REFRESH);
+    }
+
+    /**
+     * The wait after a failed fetch: the {@code backoff}, but while the stapled response {@code
+     * last} is current no more than half of what is left of it (and no less than {@code floor}),
+     * so that a responder that recovers before the response runs out is asked again in time.
+     */
+    static Duration retryIn(Duration backoff, OcspStaple last, Instant now, Duration floor) {
+        if (last == null || !last.current(now)) {
+            return backoff;
+        }
+        Duration half = Duration.between(now, last.currentUntil()).dividedBy(2);
+        return min(backoff, half.compareTo(floor) < 0 ? floor : half);
     }
 
     /** The first message in {@code e}'s causes, else what its class says. */

@@ -68,6 +68,24 @@ class OcspFetcherTest {
                 "past its halfway point already (the responder pre-signs): soon, not at once");
     }
 
+    @Test
+    void aFailureIsTriedAgainBeforeTheStapledResponseRunsOut() {
+        Duration backoff = Duration.ofHours(1);
+        Duration floor = Duration.ofSeconds(5);
+        assertEquals(backoff, OcspFetcher.retryIn(backoff, null, NOW, floor), "nothing stapled: the back-off");
+        OcspStaple ending = valid(NOW.minus(Duration.ofDays(1)), Duration.ofDays(1).plusMinutes(30));
+        assertEquals(Duration.ofMinutes(15), OcspFetcher.retryIn(backoff, ending, NOW, floor),
+                "30 min left: halfway through them");
+        assertEquals(Duration.ofMinutes(10), OcspFetcher.retryIn(Duration.ofMinutes(10), ending, NOW, floor),
+                "a shorter back-off as it is");
+        OcspStaple lasting = valid(NOW.minus(Duration.ofHours(1)), Duration.ofDays(1));
+        assertEquals(backoff, OcspFetcher.retryIn(backoff, lasting, NOW, floor), "23 h left: the back-off");
+        OcspStaple almostOver = valid(NOW.minus(Duration.ofDays(1)), Duration.ofDays(1).plusSeconds(4));
+        assertEquals(floor, OcspFetcher.retryIn(backoff, almostOver, NOW, floor), "4 s left: not sooner than 5 s");
+        OcspStaple over = valid(NOW.minus(Duration.ofDays(2)), Duration.ofDays(1));
+        assertEquals(backoff, OcspFetcher.retryIn(backoff, over, NOW, floor), "run out: the back-off");
+    }
+
     /** A JDK HTTP server on loopback as an OCSP responder; its handler threads stop with it. */
     private record Responder(HttpServer server, ExecutorService threads) implements AutoCloseable {
         static Responder start() throws IOException {
