@@ -254,6 +254,11 @@ final class LoadClient {
      * next; every round trip is recorded (microseconds).
      */
     Latency pingPong(int port, Tls tls, int messageBytes, long millis) throws Exception {
+        return Latency.of(pingPongSamples(port, tls, messageBytes, millis));
+    }
+
+    /** {@link #pingPong}'s round trips themselves, in nanoseconds. */
+    long[] pingPongSamples(int port, Tls tls, int messageBytes, long millis) throws Exception {
         Samples samples = new Samples(millis, 1 << 22);
         CompletableFuture<Void> finished = new CompletableFuture<>();
         Channel ch = bootstrap().handler(tlsThen(tls, port, ssl -> new StartsWhenReady(ssl) {
@@ -296,7 +301,7 @@ final class LoadClient {
                 })).connect(new InetSocketAddress("127.0.0.1", port)).sync().channel();
         finished.get(millis + 30_000, TimeUnit.MILLISECONDS);
         ch.closeFuture().await(5, TimeUnit.SECONDS);
-        return samples.latency();
+        return samples.values();
     }
 
     /** Percentiles of round trips, in microseconds. */

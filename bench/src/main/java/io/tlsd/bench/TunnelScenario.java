@@ -9,7 +9,8 @@ import java.util.Map;
 /**
  * Tunnel pair: load → client tunnel → TLS 1.3 → server tunnel → echo backend, for tlsd, stunnel4
  * and HAProxy, measured in alternation (each round visits every pair, starting with a different
- * one) so that the machine's noise hits all of them alike; medians of the rounds are compared.
+ * one) so that the machine's noise hits all of them alike; medians of the rounds are compared,
+ * but for the ping-pong's percentiles (see {@link #pingSlots}).
  */
 final class TunnelScenario {
     private final Suite.Options options;
@@ -61,20 +62,47 @@ final class TunnelScenario {
         compare(results, "bulk, 1 stream", "MiB/s", bulk1, true, Map.of("stunnel", 1.3, "haproxy", 1.0));
         Map<String, Double> bulk8 = alternate("bulk8", p -> load.bulk(p.entryPort, null, backend, 8, 64 << 10, ms));
         compare(results, "bulk, 8 streams", "MiB/s", bulk8, true, Map.of("stunnel", 1.3, "haproxy", 1.0));
-        Map<String, LoadClient.Latency> last = new LinkedHashMap<>();
-        Map<String, Double> p50 = alternate("ping p50", p -> {
-            LoadClient.Latency l = load.pingPong(p.entryPort, null, 64, ms);
-            Suite.progress("tunnel ping %s: %s", p.name, l);
-            last.put(p.name + "#" + System.nanoTime(), l);
-            return l.p50();
-        });
-        // p99 from the same runs as p50: median of each round's p99
-        Map<String, List<Double>> p99s = new LinkedHashMap<>();
-        last.forEach((k, l) -> p99s.computeIfAbsent(k.substring(0, k.indexOf('#')), x -> new ArrayList<>()).add(l.p99()));
+        Map<String, LoadClient.Latency> pings = pingSlots(ms);
+        Map<String, Double> p50 = new LinkedHashMap<>();
         Map<String, Double> p99 = new LinkedHashMap<>();
-        p99s.forEach((k, v) -> p99.put(k, median(v)));
+        pings.forEach((name, l) -> {
+            p50.put(name, l.p50());
+            p99.put(name, l.p99());
+        });
         compare(results, "64 B round trip p50", "µs", p50, false, Map.of());
         compare(results, "64 B round trip p99", "µs", p99, false, Map.of("stunnel", 1.0, "haproxy", 1.0));
+    }
+
+    /**
+     * The 64-byte ping-pong: three times as many slots as rounds, each a third as long (at least a
+     * second, or the whole measurement when shorter), the pairs alternating from slot to slot as
+     * in {@link #alternate}; percentiles over every round trip of a pair's slots. The tail of these
+     * round trips is mostly the machine's (moments when every thread on it runs slower), so the
+     * finer the pairs alternate, the more alike the moments each of them is measured in.
+     */
+    private Map<String, LoadClient.Latency> pingSlots(long ms) throws Exception {
+        int slots = 3 * options.rounds;
+        long slotMillis = Math.max(ms / 3, Math.min(ms, 1000));
+        Map<String, List<long[]>> trips = new LinkedHashMap<>();
+        for (TunnelPair p : pairs) {
+            trips.put(p.name, new ArrayList<>());
+        }
+        for (int slot = 0; slot < slots; slot++) {
+            for (int i = 0; i < pairs.size(); i++) {
+                TunnelPair p = pairs.get((i + slot) % pairs.size());
+                long[] nanos = load.pingPongSamples(p.entryPort, null, 64, slotMillis);
+                trips.get(p.name).add(nanos);
+                Suite.progress("tunnel ping slot %d %s: %s", slot + 1, p.name, LoadClient.Latency.of(nanos.clone()));
+            }
+        }
+        Map<String, LoadClient.Latency> pooled = new LinkedHashMap<>();
+        trips.forEach((name, list) -> {
+            long[] all = list.stream().flatMapToLong(Arrays::stream).toArray();
+            LoadClient.Latency l = LoadClient.Latency.of(all);
+            Suite.progress("tunnel ping %s, all %d slots: %s", name, slots, l);
+            pooled.put(name, l);
+        });
+        return pooled;
     }
 
     private void compare(Results results, String figure, String unit, Map<String, Double> values, boolean higher,
