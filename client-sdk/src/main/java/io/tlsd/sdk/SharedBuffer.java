@@ -4,6 +4,7 @@ import io.tlsd.proto.v1.Request;
 import io.tlsd.sdk.internal.CompletionDecoder;
 import io.tlsd.sdk.internal.Session;
 import io.tlsd.sdk.internal.SharedBufferArea;
+import java.lang.ref.Cleaner;
 import java.nio.ByteBuffer;
 import java.util.Objects;
 
@@ -38,8 +39,11 @@ import java.util.Objects;
  * everywhere. (So does a client that was closed: its writes fail anyway.)
  *
  * <p>{@link #close()} gives the space back for other buffers, once the writes from it in flight
- * have completed; a buffer never closed holds its space as long as the client lives. The {@link
- * ByteBuffer} must not be used after that (the memory may belong to another buffer). The shared
+ * have completed; a buffer never closed holds its space as long as the client lives, and one that
+ * the garbage collector finds unreachable before it was closed, while its client is open, is
+ * logged as a warning ({@link System.Logger} {@code io.tlsd.sdk.SharedBuffer}). Its space is not
+ * given back then, because views of its {@link ByteBuffer} may still be in use. The {@link
+ * ByteBuffer} must not be used after {@link #close()} (the memory may belong to another buffer). The shared
  * memory itself (write ring and buffers) stays mapped after the client is closed until the
  * garbage collector finds the client and every buffer of it unreachable, so that touching a
  * buffer can never crash the JVM.
@@ -52,6 +56,8 @@ import java.util.Objects;
  * an offset and a length and ignore them).
  */
 public final class SharedBuffer implements AutoCloseable {
+  private static final System.Logger log = System.getLogger(SharedBuffer.class.getName());
+
   private final Session session;
   /** The block of shared memory; null for a buffer in ordinary memory. */
   private final SharedBufferArea.Block block;
@@ -61,13 +67,48 @@ public final class SharedBuffer implements AutoCloseable {
   /** The same memory as {@link #buffer}, never handed out: its position and limit stay put. */
   private final ByteBuffer source;
 
-  private volatile boolean closed;
+  private final Unclosed unclosed;
+
+  /** Reports the buffer if it becomes unreachable unclosed; null for one in ordinary memory. */
+  private final Cleaner.Cleanable leakReport;
 
   private SharedBuffer(Session session, SharedBufferArea.Block block, ByteBuffer buffer) {
     this.session = session;
     this.block = block;
     this.buffer = buffer;
     this.source = buffer.duplicate();
+    this.unclosed = new Unclosed(session, buffer.capacity());
+    // Ordinary direct memory goes back with its buffer: only shared space can be lost.
+    this.leakReport = block == null ? null : LeakReports.CLEANER.register(this, unclosed);
+  }
+
+  /** Whether the buffer was closed; what the leak report runs, so it must not refer to the buffer. */
+  private static final class Unclosed implements Runnable {
+    private final Session session;
+    private final int capacity;
+    private volatile boolean closed;
+
+    Unclosed(Session session, int capacity) {
+      this.session = session;
+      this.capacity = capacity;
+    }
+
+    @Override
+    public void run() {
+      if (!closed && !session.isClosed()) {
+        log.log(
+            System.Logger.Level.WARNING,
+            "a SharedBuffer of {0} bytes became unreachable without close(): its shared memory stays"
+                + " taken until the TlsdClient is closed",
+            Integer.toString(capacity));
+      }
+    }
+  }
+
+  /** Created with the first shared buffer: one daemon thread for the process. */
+  private static final class LeakReports {
+    static final Cleaner CLEANER =
+        Cleaner.create(r -> new Thread(r, "tlsd-shared-buffer-reports"));
   }
 
   static SharedBuffer allocate(Session session, int capacity) {
@@ -103,7 +144,7 @@ public final class SharedBuffer implements AutoCloseable {
 
   /** True once {@link #close()} was called. */
   public boolean isClosed() {
-    return closed;
+    return unclosed.closed;
   }
 
   /**
@@ -112,9 +153,10 @@ public final class SharedBuffer implements AutoCloseable {
    */
   @Override
   public void close() {
-    closed = true;
+    unclosed.closed = true;
     if (block != null) {
       block.close();
+      leakReport.clean(); // nothing to report: only forgets the buffer
     }
   }
 
@@ -125,7 +167,7 @@ public final class SharedBuffer implements AutoCloseable {
       throw new IllegalArgumentException("the buffer belongs to another TlsdClient");
     }
     Objects.checkFromIndexSize(offset, length, buffer.capacity());
-    if (closed) {
+    if (unclosed.closed) {
       throw new IllegalStateException("shared buffer closed");
     }
     if (block != null) {

@@ -19,14 +19,21 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.lang.ref.WeakReference;
 import java.security.MessageDigest;
+import java.text.MessageFormat;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -297,5 +304,64 @@ class WriteRingDaemonTest {
             });
             assertEquals(0, ringless.daemon.stats().ringBytes());
         }
+    }
+
+    /**
+     * A shared buffer that the garbage collector finds unreachable unclosed is logged, with its
+     * size, while its client is open; one that was closed is not, nor one whose client was closed
+     * first (its space went with the session).
+     */
+    @Test
+    void aSharedBufferDroppedUnclosedIsReported() throws Exception {
+        Logger logger = Logger.getLogger(SharedBuffer.class.getName());
+        List<String> warnings = new CopyOnWriteArrayList<>();
+        Handler handler = new Handler() {
+            @Override
+            public void publish(LogRecord r) {
+                if (r.getLevel() == Level.WARNING) {
+                    warnings.add(MessageFormat.format(r.getMessage(), r.getParameters()));
+                }
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        logger.addHandler(handler);
+        try (ClientDaemonFixture fixture = daemon("unclosed", b -> b);
+             TlsdClient client = TlsdClient.builder().socket(fixture.socket()).appName("it")
+                     .sharedBufferBytes(1 << 20).build();
+             TlsdClient closedFirst = TlsdClient.builder().socket(fixture.socket()).appName("it")
+                     .sharedBufferBytes(1 << 20).build()) {
+            List<WeakReference<SharedBuffer>> dropped = List.of(
+                    drop(client, 1000, false), drop(client, 2000, true), drop(closedFirst, 3000, false));
+            closedFirst.close();
+            String leaked = "a SharedBuffer of 1000 bytes became unreachable without close(): its shared"
+                    + " memory stays taken until the TlsdClient is closed";
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (!warnings.contains(leaked) && System.nanoTime() < deadline) {
+                System.gc();
+                Thread.sleep(50);
+            }
+            assertTrue(dropped.stream().allMatch(r -> r.get() == null), "all three collected");
+            Thread.sleep(500); // the reports of the other two, had there been any
+            assertEquals(List.of(leaked), warnings);
+        } finally {
+            logger.removeHandler(handler);
+        }
+    }
+
+    /** Allocates a shared buffer of {@code size} bytes, closes it or not, and lets go of it. */
+    private static WeakReference<SharedBuffer> drop(TlsdClient client, int size, boolean close) {
+        SharedBuffer buffer = client.allocateBuffer(size);
+        assertTrue(buffer.isShared());
+        if (close) {
+            buffer.close();
+        }
+        return new WeakReference<>(buffer);
     }
 }
