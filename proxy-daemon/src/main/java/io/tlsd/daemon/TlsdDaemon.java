@@ -1176,6 +1176,7 @@ public final class TlsdDaemon implements AutoCloseable {
             draining = true;
         }
         long deadline = System.nanoTime() + timeout.toNanos();
+        ocsp.endFirstFetchWaits(); // a reload under way that waits for first OCSP answers goes on at once
         if (ipc != null) {
             ipc.drain(timeout);
         }

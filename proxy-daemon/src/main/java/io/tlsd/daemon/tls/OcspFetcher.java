@@ -111,6 +111,8 @@ public final class OcspFetcher implements AutoCloseable {
     private HttpClient http;
     /** Guarded by {@link #fetched}. */
     private boolean closed;
+    /** Set by {@link #endFirstFetchWaits()}: nothing waits for a first fetch any more. */
+    private volatile boolean waitsEnded;
 
     public OcspFetcher() {
         this(TIMEOUT, FIRST_RETRY);
@@ -175,12 +177,15 @@ public final class OcspFetcher implements AutoCloseable {
      * queued behind it too: those asked for together wait about one fetch's timeout at most in
      * all, however many there are. A certificate that was fetched for before (kept across a
      * reload) does not wait. Logs those still without a response to staple; {@link #close()}
-     * ends the waits.
+     * and {@link #endFirstFetchWaits()} end the waits.
      *
      * @throws InterruptedException if interrupted while waiting
      */
     public void awaitFirstFetches(Collection<Fetched> certificates) throws InterruptedException {
         for (Fetched f : certificates) {
+            if (waitsEnded) {
+                return;
+            }
             long left = f.askedAt + firstFetchWait.toNanos() - System.nanoTime();
             if (left > 0 && !f.firstFetch.await(left, TimeUnit.NANOSECONDS)) {
                 log.warn("{}: no answer from its OCSP responder {} within {} of asking; its handshakes go without"
@@ -427,6 +432,23 @@ public final class OcspFetcher implements AutoCloseable {
                     .build();
         }
         return http;
+    }
+
+    /**
+     * Ends the waits for first fetches, those under way and those to come, while fetching goes on
+     * (answers are stapled as they come): a daemon that drains does not wait for a reload that
+     * waits for a responder.
+     */
+    public void endFirstFetchWaits() {
+        synchronized (fetched) {
+            waitsEnded = true;
+            fetched.values().forEach(ref -> {
+                Fetched f = ref.get();
+                if (f != null) {
+                    f.firstFetch.countDown();
+                }
+            });
+        }
     }
 
     /** Stops fetching. */

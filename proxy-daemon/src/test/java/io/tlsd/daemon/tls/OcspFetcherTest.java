@@ -243,6 +243,56 @@ class OcspFetcherTest {
         }
     }
 
+    /**
+     * A drain ends the waits for first fetches at once, those under way and those to come, and the
+     * fetch goes on: its answer is stapled when it comes.
+     */
+    @Test
+    void endingTheFirstFetchWaitsLetsTheFetchGoOn() throws Exception {
+        TestPki pki = TestPki.create(dir);
+        try (Responder slow = Responder.start()) {
+            Issued web = pki.issueServerWithOcspResponder("web.test", slow.url());
+            Issued api = pki.issueServerWithOcspResponder("api.test", slow.url());
+            byte[] webGood = Files.readAllBytes(pki.ocspResponse(web, Duration.ofDays(1), false));
+            byte[] apiGood = Files.readAllBytes(pki.ocspResponse(api, Duration.ofDays(1), false));
+            AtomicInteger requests = new AtomicInteger();
+            slow.answer(exchange -> {
+                exchange.getRequestBody().readAllBytes();
+                try {
+                    Thread.sleep(1500);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                reply(exchange, requests.getAndIncrement() == 0 ? webGood : apiGood);
+            });
+            try (OcspFetcher fetcher = new OcspFetcher(Duration.ofSeconds(5), Duration.ofMinutes(10))) {
+                OcspFetcher.Fetched waiting = fetcher.fetched(web.chain());
+                Thread drain = new Thread(() -> {
+                    try {
+                        Thread.sleep(200);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    fetcher.endFirstFetchWaits();
+                });
+                long start = System.nanoTime();
+                drain.start();
+                fetcher.awaitFirstFetches(List.of(waiting));
+                long waited = System.nanoTime() - start;
+                drain.join();
+                assertTrue(waited < Duration.ofMillis(1000).toNanos(), "ended by the drain: " + waited / 1_000_000 + " ms");
+                assertEquals(null, waiting.current(), "not answered yet");
+
+                start = System.nanoTime();
+                OcspFetcher.Fetched later = fetcher.fetched(api.chain());
+                fetcher.awaitFirstFetches(List.of(later));
+                assertTrue(System.nanoTime() - start < Duration.ofMillis(500).toNanos(), "no wait after the drain began");
+
+                await(() -> waiting.current() != null && later.current() != null, "both fetched all the same");
+            }
+        }
+    }
+
     @Test
     void anAnswerTooLargeOrWithBytesAfterItIsRefused() throws Exception {
         TestPki pki = TestPki.create(dir);
