@@ -43,9 +43,9 @@ import java.util.Objects;
  * the garbage collector finds unreachable before it was closed, while its client is open, is
  * logged as a warning ({@link System.Logger} {@code io.tlsd.sdk.SharedBuffer}). Its space is not
  * given back then, because views of its {@link ByteBuffer} may still be in use. The {@link
- * ByteBuffer} must not be used after {@link #close()} (the memory may belong to another buffer). The shared
- * memory itself (write ring and buffers) stays mapped after the client is closed until the
- * garbage collector finds the client and every buffer of it unreachable, so that touching a
+ * ByteBuffer} must not be used after {@link #close()} (the memory may belong to another buffer).
+ * The shared memory itself (write ring and buffers) stays mapped after the client is closed until
+ * the garbage collector finds the client and every buffer of it unreachable, so that touching a
  * buffer can never crash the JVM.
  *
  * <p>When the client's session ends (it was closed, or the daemon went away) with writes in
@@ -82,7 +82,7 @@ public final class SharedBuffer implements AutoCloseable {
     this.leakReport = block == null ? null : LeakReports.CLEANER.register(this, unclosed);
   }
 
-  /** Whether the buffer was closed; what the leak report runs, so it must not refer to the buffer. */
+  /** Whether the buffer was closed; the leak report, so it must not refer to the buffer. */
   private static final class Unclosed implements Runnable {
     private final Session session;
     private final int capacity;
@@ -98,8 +98,8 @@ public final class SharedBuffer implements AutoCloseable {
       if (!closed && !session.isClosed()) {
         log.log(
             System.Logger.Level.WARNING,
-            "a SharedBuffer of {0} bytes became unreachable without close(): its shared memory stays"
-                + " taken until the TlsdClient is closed",
+            "a SharedBuffer of {0} bytes became unreachable without close(): its shared memory"
+                + " stays taken until the TlsdClient is closed",
             Integer.toString(capacity));
       }
     }

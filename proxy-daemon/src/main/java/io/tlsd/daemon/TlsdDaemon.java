@@ -1159,7 +1159,8 @@ public final class TlsdDaemon implements AutoCloseable {
      * Stops gracefully. At once it stops taking new work: the IPC socket file goes (so that a
      * daemon replacing this one can bind the path), tunnels and listeners stop listening, IPC
      * sessions get {@code UNAVAILABLE} for OPEN and ACCEPT and for the ACCEPTs waiting, sessions
-     * that hold no connection end, and so does the debug socket. Then it waits, up to {@code
+     * that hold no connection end, and so does the debug socket; a reload under way stops waiting
+     * for first OCSP answers ({@link OcspFetcher#endFirstFetchWaits()}). Then it waits, up to {@code
      * timeout}, for the rest to end: an IPC session ends as soon as it holds no connection, a
      * tunnel connection when its peers close it. Whatever is left then is closed as by {@link
      * #close()}, which this ends with. The foreground daemon does this on SIGTERM and SIGINT
