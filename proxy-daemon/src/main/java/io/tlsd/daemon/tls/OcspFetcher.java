@@ -37,6 +37,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import javax.security.auth.x500.X500Principal;
 import org.bouncycastle.asn1.ASN1IA5String;
@@ -66,8 +67,9 @@ import org.slf4j.LoggerFactory;
  * JVM's {@code http.proxyHost} and {@code https.proxyHost} properties say. An answer must come
  * whole within {@link #TIMEOUT} and be at most {@link OcspStaple#MAX_BYTES}.
  *
- * <p>The first fetch starts when a certificate is first served (the daemon does not wait for it:
- * handshakes go without a staple until it arrives). A response is checked as an {@code ocsp_file}
+ * <p>The first fetch starts when a certificate is first served; a start or a reload waits for it
+ * before the certificate serves, a fetch's timeout and a second at most ({@link
+ * #awaitFirstFetches}), and handshakes go without a staple until one arrives. A response is checked as an {@code ocsp_file}
  * is ({@link OcspStaple}: signed by the issuer or a responder it certified, about this
  * certificate, "good", current) and then stapled; the next fetch is due halfway through its
  * validity, at least {@link #MIN_REFRESH} and at most {@link #MAX_REFRESH} later. A fetch that
@@ -84,8 +86,9 @@ import org.slf4j.LoggerFactory;
  * and schedule; the daemon says which certificates it serves after each start and reload ({@link
  * #retain}): the others are fetched no more (nor is one that no context holds, once it is
  * collected), and those whose last fetch failed are asked again at once (or, if a fetch of theirs
- * is under way and fails, right after it). The fetches run on one thread of their own, started
- * with the first, one at a time.
+ * is under way and fails, right after it). The fetches run on threads of their own, started with
+ * the first, up to {@link #FETCHERS} at once (each certificate's one at a time), so that a
+ * responder that stalls holds up no other certificate's fetch unless that many stall at once.
  *
  * <p>Thread safety: every method may be called from any thread.
  */
@@ -98,6 +101,8 @@ public final class OcspFetcher implements AutoCloseable {
     static final Duration MAX_REFRESH = Duration.ofHours(12);
     /** For the connection, and for the whole answer from the request on. */
     static final Duration TIMEOUT = Duration.ofSeconds(10);
+    /** Fetches at once, each on a thread of its own. */
+    static final int FETCHERS = 4;
 
     private final Duration timeout;
     private final Duration firstRetry;
@@ -107,8 +112,9 @@ public final class OcspFetcher implements AutoCloseable {
     private final Map<Key, WeakReference<Fetched>> fetched = new HashMap<>();
     /** Created with the first certificate; guarded by {@link #fetched}. */
     private ScheduledExecutorService executor;
-    /** Created by the first fetch, on the executor's thread. */
+    /** Created by the first fetch; guarded by {@link #httpLock}. */
     private HttpClient http;
+    private final Object httpLock = new Object();
     /** Guarded by {@link #fetched}. */
     private boolean closed;
     /** Set by {@link #endFirstFetchWaits()}: nothing waits for a first fetch any more. */
@@ -157,8 +163,9 @@ public final class OcspFetcher implements AutoCloseable {
             f.ref = ref;
             fetched.put(key, ref);
             if (executor == null) {
-                executor = Executors.newSingleThreadScheduledExecutor(r -> {
-                    Thread t = new Thread(r, "tlsd-ocsp");
+                AtomicInteger threads = new AtomicInteger();
+                executor = Executors.newScheduledThreadPool(FETCHERS, r -> {
+                    Thread t = new Thread(r, "tlsd-ocsp-" + threads.incrementAndGet());
                     t.setDaemon(true);
                     return t;
                 });
@@ -173,9 +180,8 @@ public final class OcspFetcher implements AutoCloseable {
      * "revoked"), but for each no longer than a fetch's timeout and a second after it was first
      * asked for: so that a start or a reload staples from its first handshake on wherever the
      * responder answers in time (a strict client of a must-staple certificate fails a handshake
-     * without). Fetches run one at a time, so a responder that stalls holds up the certificates
-     * queued behind it too: those asked for together wait about one fetch's timeout at most in
-     * all, however many there are. A certificate that was fetched for before (kept across a
+     * without). Up to {@link #FETCHERS} fetches run at once: a responder that stalls holds up the
+     * certificates queued behind its fetch only when that many stall at once. A certificate that was fetched for before (kept across a
      * reload) does not wait. Logs those still without a response to staple; {@link #close()}
      * and {@link #endFirstFetchWaits()} end the waits.
      *
@@ -424,14 +430,16 @@ public final class OcspFetcher implements AutoCloseable {
     }
 
     private HttpClient http() {
-        if (http == null) {
-            http = HttpClient.newBuilder()
-                    .version(HttpClient.Version.HTTP_1_1) // no h2c upgrade: responders are simple HTTP servers
-                    .connectTimeout(timeout)
-                    .followRedirects(HttpClient.Redirect.NEVER)
-                    .build();
+        synchronized (httpLock) {
+            if (http == null) {
+                http = HttpClient.newBuilder()
+                        .version(HttpClient.Version.HTTP_1_1) // no h2c upgrade: responders are simple HTTP servers
+                        .connectTimeout(timeout)
+                        .followRedirects(HttpClient.Redirect.NEVER)
+                        .build();
+            }
+            return http;
         }
-        return http;
     }
 
     /**
@@ -494,9 +502,9 @@ public final class OcspFetcher implements AutoCloseable {
         /** Set by a reload while a fetch runs: should it fail, the next one is at once. */
         private boolean askAgain;
         private long generation;
-        /** The thisUpdate of the newest answer taken, "revoked" included; only the fetch thread uses it. */
+        /** The thisUpdate of the newest answer taken, "revoked" included; only its fetches use it, one at a time. */
         private Instant newest;
-        /** Its responder answered a GET with an error: POSTs only; only the fetch thread uses it. */
+        /** Its responder answered a GET with an error: POSTs only; only its fetches use it, one at a time. */
         private boolean postOnly;
         private final LongAdder failures = new LongAdder();
         /** When it was first asked for ({@link System#nanoTime()}), and the end of its first fetch. */
