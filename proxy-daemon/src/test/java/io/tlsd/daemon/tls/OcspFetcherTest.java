@@ -131,6 +131,20 @@ class OcspFetcherTest {
         }
     }
 
+    /** Runs {@code action} on a thread of its own, {@code millis} from now; the thread, started. */
+    private static Thread after(long millis, Runnable action) {
+        Thread t = new Thread(() -> {
+            try {
+                Thread.sleep(millis);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            action.run();
+        });
+        t.start();
+        return t;
+    }
+
     private static void await(BooleanSupplier condition, String what) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         while (!condition.getAsBoolean()) {
@@ -228,16 +242,8 @@ class OcspFetcherTest {
 
                 Issued other = pki.issueServerWithOcspResponder("other.test", stalling.url());
                 OcspFetcher.Fetched waiting = fetcher.fetched(other.chain());
-                Thread closer = new Thread(() -> {
-                    try {
-                        Thread.sleep(300);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                    fetcher.close();
-                });
                 start = System.nanoTime();
-                closer.start();
+                Thread closer = after(300, fetcher::close);
                 fetcher.awaitFirstFetches(List.of(waiting));
                 assertTrue(System.nanoTime() - start < Duration.ofMillis(2500).toNanos(), "close() ended the wait");
                 closer.join();
@@ -271,16 +277,8 @@ class OcspFetcherTest {
             });
             try (OcspFetcher fetcher = new OcspFetcher(Duration.ofSeconds(5), Duration.ofMinutes(10))) {
                 OcspFetcher.Fetched waiting = fetcher.fetched(web.chain());
-                Thread drain = new Thread(() -> {
-                    try {
-                        Thread.sleep(200);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                    fetcher.endFirstFetchWaits();
-                });
                 long start = System.nanoTime();
-                drain.start();
+                Thread drain = after(200, fetcher::endFirstFetchWaits);
                 fetcher.awaitFirstFetches(List.of(waiting));
                 long waited = System.nanoTime() - start;
                 drain.join();
