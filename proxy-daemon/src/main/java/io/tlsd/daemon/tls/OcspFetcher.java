@@ -467,14 +467,8 @@ public final class OcspFetcher implements AutoCloseable {
             if (executor != null) {
                 executor.shutdownNow();
             }
-            // nothing fetches any more: nobody waits for it
-            fetched.values().forEach(ref -> {
-                Fetched f = ref.get();
-                if (f != null) {
-                    f.firstFetch.countDown();
-                }
-            });
         }
+        endFirstFetchWaits(); // nothing fetches any more: nobody waits for it
     }
 
     /** One certificate's response, as fetched last. */
