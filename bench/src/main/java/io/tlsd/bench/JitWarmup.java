@@ -20,8 +20,6 @@ final class JitWarmup {
     private static final double QUIET_SHARE = 0.05;
 
     private static final CompilationMXBean OWN_JIT = ManagementFactory.getCompilationMXBean();
-    /** USER_HZ, the unit of utime and stime in /proc (100 on Linux). */
-    private static final double CLOCK_TICKS_PER_SECOND = 100;
 
     private JitWarmup() {
     }
@@ -51,7 +49,7 @@ final class JitWarmup {
             chunks++;
             double seconds = (System.nanoTime() - wallBefore) / 1e9;
             double busy = (OWN_JIT.getTotalCompilationTime() - ownBefore) / 1e3
-                    + (compilerTicks(pids) - ticksBefore) / CLOCK_TICKS_PER_SECOND;
+                    + (compilerTicks(pids) - ticksBefore) / PeerProcess.CLOCK_TICKS_PER_SECOND;
             share = busy / seconds;
         } while (share > QUIET_SHARE && System.nanoTime() - start < maxMillis * 1_000_000);
         Suite.progress("%s: JIT warm-up, %d more chunks (%.1f s); compilers busy %.0f%% of a core in the last",

@@ -72,6 +72,11 @@ final class MachineLoad {
         return 100.0 * (busyTicks - earlier.busyTicks) / (totalTicks - earlier.totalTicks);
     }
 
+    /** Core-seconds this JVM used since {@code earlier} (every thread, user and system time). */
+    double ownCoreSecondsSince(MachineLoad earlier) {
+        return (processNanos - earlier.processNanos) / 1e9;
+    }
+
     /** Percent of all cores this JVM used since {@code earlier}. */
     double ownPercentSince(MachineLoad earlier, int cores) {
         return 100.0 * (processNanos - earlier.processNanos) / ((wallNanos - earlier.wallNanos) * (double) cores);

@@ -106,6 +106,9 @@ final class PeerProcess implements AutoCloseable {
         return 0;
     }
 
+    /** The unit of /proc's CPU times (USER_HZ; 100 on Linux). */
+    static final double CLOCK_TICKS_PER_SECOND = 100;
+
     /** CPU time (user + system) in clock ticks, from /proc/PID/stat, including all threads. */
     long cpuTicks() {
         try {

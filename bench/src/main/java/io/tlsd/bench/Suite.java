@@ -46,6 +46,8 @@ public final class Suite {
         /** tlsd's tls.groups where it is compared with OpenSSL 3.0 peers, which have no ML-KEM; empty: BoringSSL's. */
         List<String> groups = List.of("X25519");
         List<String> daemonJvm = List.of("-XX:+UseG1GC", "-Xms64m");
+        /** JVM options of a second tlsd tunnel pair, "tlsd-b", compared like a peer; empty: none. */
+        List<String> variantJvm = List.of();
         Path out = Path.of("bench-results");
         boolean quick;
         /** Warm-up beyond the fixed one, until the JIT compilers are nearly idle, at most this long; 0: none. */
@@ -99,13 +101,14 @@ public final class Suite {
                         o.groups = list.equals("default") ? List.of() : Arrays.asList(list.split(","));
                     }
                     case "--daemon-jvm" -> o.daemonJvm = Arrays.asList(args[++i].trim().split("\\s+"));
+                    case "--variant-jvm" -> o.variantJvm = Arrays.asList(args[++i].trim().split("\\s+"));
                     case "--out" -> o.out = Path.of(args[++i]);
                     case "--help", "-h" -> {
                         System.out.println("""
                                 usage: bench/run [--quick] [--seconds S] [--rounds N] [--scenarios tunnel,sdk,handshake,scale]
                                                  [--peers stunnel,haproxy] [--connections N] [--workers N] [--handshake-threads N]
                                                  [--groups LIST|default] [--busy-poll DURATION] [--max-handshakes-in-flight adaptive|N]
-                                                 [--daemon-jvm "OPTS"] [--jit-warmup S] [--out DIR]
+                                                 [--daemon-jvm "OPTS"] [--variant-jvm "OPTS"] [--jit-warmup S] [--out DIR]
                                   --seconds    length of each measurement (default 3)
                                   --rounds     alternating rounds per comparison; medians are compared (default 3)
                                   --jit-warmup after the fixed warm-up, go on until the JIT compilers of tlsd's JVMs
@@ -118,6 +121,10 @@ public final class Suite {
                                   --max-handshakes-in-flight max_handshakes_in_flight for every tlsd daemon
                                                (default: tlsd's, adaptive; 0: no limit; it applies to the client
                                                role's OPENs)
+                                  --daemon-jvm the JVM options of every tlsd daemon (default: -XX:+UseG1GC -Xms64m)
+                                  --variant-jvm the tunnel scenario also runs a second tlsd pair, "tlsd-b", whose
+                                               daemons take these JVM options instead, in the same alternation,
+                                               compared like a peer (no goals): for trying a change
                                   --groups     tlsd's key-exchange groups against stunnel and HAProxy (default: X25519,
                                                as their OpenSSL 3.0 negotiates; "default": BoringSSL's, ML-KEM hybrid first)
                                   --out        where results.md, results.txt and ratios.png go (default bench-results)""");
@@ -180,6 +187,9 @@ public final class Suite {
             if (options.scenarios.contains("tunnel")) {
                 List<TunnelPair> pairs = new ArrayList<>();
                 pairs.add(TunnelPair.tlsd(pki, dir, backend.port(), options));
+                if (!options.variantJvm.isEmpty()) {
+                    pairs.add(TunnelPair.tlsd("tlsd-b", options.variantJvm, pki, dir, backend.port(), options));
+                }
                 if (options.peers.contains("stunnel")) {
                     pairs.add(TunnelPair.stunnel(pki, dir, backend.port()));
                 }

@@ -49,20 +49,29 @@ final class TunnelPair implements AutoCloseable {
 
     static TunnelPair tlsd(BenchPki pki, Path dir, int backendPort, Suite.Options options)
             throws IOException, InterruptedException {
+        return tlsd("tlsd", options.daemonJvm, pki, dir, backendPort, options);
+    }
+
+    /**
+     * A tlsd pair named {@code name} whose daemons run with {@code jvmOptions}; with another name
+     * than "tlsd", it is compared with tlsd like a peer (a variant being tried).
+     */
+    static TunnelPair tlsd(String name, List<String> jvmOptions, BenchPki pki, Path dir, int backendPort,
+                           Suite.Options options) throws IOException, InterruptedException {
         int tls = freePort();
         int entry = freePort();
-        Path serverConfig = Files.writeString(dir.resolve("tlsd-server.yaml"), "socket: none\nlog_level: warn\n"
+        Path serverConfig = Files.writeString(dir.resolve(name + "-server.yaml"), "socket: none\nlog_level: warn\n"
                 + options.tlsdYaml() + "tunnels:\n  - name: bench\n    listen: 127.0.0.1:" + tls
                 + "\n    target: 127.0.0.1:" + backendPort + "\n    cert: " + pki.cert + "\n    key: " + pki.key
                 + "\n    idle_timeout: 0s\n");
-        Path clientConfig = Files.writeString(dir.resolve("tlsd-client.yaml"), "socket: none\nlog_level: warn\n"
+        Path clientConfig = Files.writeString(dir.resolve(name + "-client.yaml"), "socket: none\nlog_level: warn\n"
                 + options.loopsYaml() + "tls:\n  ca_file: " + pki.caCert + "\n" + options.groupsYaml() + "tunnels:\n  - name: bench\n    listen: 127.0.0.1:"
                 + entry + "\n    target: 127.0.0.1:" + tls + "\n    servername: localhost\n    idle_timeout: 0s\n");
-        PeerProcess server = PeerProcess.start("tlsd-server-tunnel", dir,
-                tlsdCommand(options.daemonJvm, "server", "--config", serverConfig.toString()), tls);
-        PeerProcess client = PeerProcess.start("tlsd-client-tunnel", dir,
-                tlsdCommand(options.daemonJvm, "client", "--config", clientConfig.toString()), entry);
-        return new TunnelPair("tlsd", entry, tls, client, server);
+        PeerProcess server = PeerProcess.start(name + "-server-tunnel", dir,
+                tlsdCommand(jvmOptions, "server", "--config", serverConfig.toString()), tls);
+        PeerProcess client = PeerProcess.start(name + "-client-tunnel", dir,
+                tlsdCommand(jvmOptions, "client", "--config", clientConfig.toString()), entry);
+        return new TunnelPair(name, entry, tls, client, server);
     }
 
     static TunnelPair stunnel(BenchPki pki, Path dir, int backendPort) throws IOException, InterruptedException {
@@ -106,8 +115,9 @@ final class TunnelPair implements AutoCloseable {
         return new TunnelPair("haproxy", entry, tls, client, server);
     }
 
-    long cpuTicks() {
-        return client.cpuTicks() + server.cpuTicks();
+    /** CPU time the two processes used so far (user + system, every thread). */
+    double cpuSeconds() {
+        return (client.cpuTicks() + server.cpuTicks()) / PeerProcess.CLOCK_TICKS_PER_SECOND;
     }
 
     @Override

@@ -58,10 +58,30 @@ final class TunnelScenario {
         long ms = options.millis;
         Map<String, Double> rate = alternate("conn/s", p -> load.connections(p.entryPort, null, 16, 100, ms).perSecond());
         compare(results, "new connections/s (16 conc.)", "conn/s", rate, true, Map.of("stunnel", 1.3, "haproxy", 1.0));
-        Map<String, Double> bulk1 = alternate("bulk1", p -> load.bulk(p.entryPort, null, backend, 1, 64 << 10, ms));
-        compare(results, "bulk, 1 stream", "MiB/s", bulk1, true, Map.of("stunnel", 1.3, "haproxy", 1.0));
-        Map<String, Double> bulk8 = alternate("bulk8", p -> load.bulk(p.entryPort, null, backend, 8, 64 << 10, ms));
-        compare(results, "bulk, 8 streams", "MiB/s", bulk8, true, Map.of("stunnel", 1.3, "haproxy", 1.0));
+        for (int streams : new int[] {1, 8}) {
+            String figure = streams == 1 ? "bulk, 1 stream" : "bulk, " + streams + " streams";
+            Map<String, List<Double>> cpu = new LinkedHashMap<>();
+            Map<String, Double> bulk = alternate("bulk" + streams, p -> {
+                double cpuSeconds = p.cpuSeconds();
+                MachineLoad machine = MachineLoad.snapshot();
+                long sunk = backend.sunk.sum();
+                double mibPerSecond = load.bulk(p.entryPort, null, backend, streams, 64 << 10, ms);
+                double gib = (backend.sunk.sum() - sunk) / (double) (1L << 30);
+                MachineLoad after = MachineLoad.snapshot();
+                double perGib = gib == 0 ? Double.NaN : (p.cpuSeconds() - cpuSeconds) / gib;
+                cpu.computeIfAbsent(p.name, k -> new ArrayList<>()).add(perGib);
+                Suite.progress("tunnel bulk%d %s: core-s per GiB: the two daemons %.2f, this JVM's load and sink %.2f,"
+                        + " the machine %.2f", streams, p.name, perGib, after.ownCoreSecondsSince(machine) / gib,
+                        after.busyCoreSecondsSince(machine) / gib);
+                return mibPerSecond;
+            });
+            compare(results, figure, "MiB/s", bulk, true, Map.of("stunnel", 1.3, "haproxy", 1.0));
+            Map<String, Double> cpuMedians = new LinkedHashMap<>();
+            cpu.forEach((name, v) -> cpuMedians.put(name, median(v)));
+            // What the throughput costs: both cores are busy in every pair, so a pair's CPU per
+            // byte is what its rate follows (set-up and warm-up included, alike for every pair).
+            compare(results, figure + ": daemons' CPU per GiB", "core-s", cpuMedians, false, Map.of());
+        }
         Map<String, LoadClient.Latency> pings = pingSlots(ms);
         Map<String, Double> p50 = new LinkedHashMap<>();
         Map<String, Double> p99 = new LinkedHashMap<>();
