@@ -180,6 +180,11 @@ class MetricsTest {
             assertTrue(text.contains("tlsd_tunnel_dial_failures_total{tunnel=\"misnamed\"} 0\n"), text);
             assertTrue(text.contains("tlsd_tunnel_dial_failures_total{tunnel=\"nowhere\"} 1\n"), text);
             assertTrue(text.contains("tlsd_tunnel_bytes_total{tunnel=\"nowhere\",direction=\"from_clients\"} 0\n"), text);
+            // the relay's buffers came from Netty's pooling allocator, which keeps chunks for reuse
+            long pool = Long.parseLong(text.lines().filter(l -> l.startsWith("tlsd_buffer_pool_bytes "))
+                    .findFirst().orElseThrow(() -> new AssertionError("no tlsd_buffer_pool_bytes in:\n" + text))
+                    .substring("tlsd_buffer_pool_bytes ".length()));
+            assertTrue(pool > 0, "tlsd_buffer_pool_bytes " + pool);
         }
     }
 

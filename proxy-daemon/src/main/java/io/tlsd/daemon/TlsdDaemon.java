@@ -1,5 +1,6 @@
 package io.tlsd.daemon;
 
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.DomainWildcardMappingBuilder;
 import io.netty.util.Mapping;
@@ -1021,6 +1022,7 @@ public final class TlsdDaemon implements AutoCloseable {
                 "settings, listeners and tunnels changed in the configuration file that the last reload could not"
                         + " apply (each one line of its warning): they wait for a restart",
                 changesWaiting));
+        samples.add(DaemonMetrics.bufferPool(ByteBufAllocator.DEFAULT));
         int retiringConnections = 0;
         for (Tunnel t : retiring.keySet()) {
             retiringConnections += t.stats().connections();

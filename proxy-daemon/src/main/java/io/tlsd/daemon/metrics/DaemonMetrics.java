@@ -1,5 +1,7 @@
 package io.tlsd.daemon.metrics;
 
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import io.tlsd.daemon.engine.DaemonCounters;
 import io.tlsd.daemon.tls.ServerTlsContexts;
 import java.security.cert.X509CRL;
@@ -43,6 +45,19 @@ public final class DaemonMetrics {
                         "IPC sessions refused because max_sessions, or max_sessions_per_uid of their user, were open", s.sessionsOverLimit()),
                 Sample.counter("tlsd_opens_refused_total",
                         "OPENs refused because their target was not among allowed_targets", s.opensRefused()));
+    }
+
+    /**
+     * The direct memory {@code allocator} holds: its buffers in use and the chunks it keeps for
+     * reuse (a pooling allocator does not hand its chunks back at once); 0 for an allocator that
+     * does not tell.
+     */
+    public static Sample bufferPool(ByteBufAllocator allocator) {
+        long bytes = allocator instanceof ByteBufAllocatorMetricProvider provider
+                ? provider.metric().usedDirectMemory() : 0;
+        return Sample.gauge("tlsd_buffer_pool_bytes",
+                "direct memory (outside the Java heap) of the daemon's buffer pool: buffers in use and chunks kept"
+                        + " for reuse", bytes);
     }
 
     /** A sample with one label, e.g. {@code tlsd_tunnel_connections{tunnel="db"}}. */
