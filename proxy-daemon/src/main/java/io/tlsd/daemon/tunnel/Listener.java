@@ -81,6 +81,7 @@ final class Listener {
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.RCVBUF_ALLOCATOR, Relay.READS)
                 .childHandler(childHandler)
                 .bind(address)
                 .awaitUninterruptibly();

@@ -1,8 +1,10 @@
 package io.tlsd.daemon.tunnel;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.RecvByteBufAllocator;
 import io.netty.util.NetUtil;
 import io.tlsd.daemon.transport.ConnectFailures;
 import java.io.IOException;
@@ -45,9 +47,22 @@ final class Relay {
     private static final Logger log = LoggerFactory.getLogger(Relay.class);
 
     /**
+     * The most an end reads at once. Netty's adaptive guess starts at 2 KiB and grows while reads
+     * fill their buffers; past its default ceiling of 64 KiB, bulk transfers cost the two
+     * daemons of a tunnel pair about a tenth less CPU per byte (fewer reads and writes;
+     * docs/benchmarks.md, History 2026-12-01). An end has one read in
+     * flight: it is read again once the bytes of its last read were written to the other end,
+     * so a connection holds at most this much per direction (and its encrypted form).
+     */
+    static final int MAX_READ_BYTES = 256 << 10;
+
+    /** The receive-buffer sizing of both ends' channels (it keeps a guess per channel). */
+    static final RecvByteBufAllocator READS = new AdaptiveRecvByteBufAllocator(64, 2048, MAX_READ_BYTES);
+
+    /**
      * SslHandler reads by itself until the handshake is done, so the application data in its
      * last read may arrive before the other end is connected. That is one read, a few KiB to
-     * 64 KiB; more than this means something is wrong.
+     * {@link #MAX_READ_BYTES}; more than this means something is wrong.
      */
     static final int MAX_HELD_BYTES = 1 << 20;
 

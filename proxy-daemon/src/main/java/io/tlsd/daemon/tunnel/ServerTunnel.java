@@ -529,6 +529,7 @@ public final class ServerTunnel implements Tunnel {
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.RCVBUF_ALLOCATOR, Relay.READS)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) with.connectTimeout().toMillis())
                 .handler(new PlainBackendInitializer(relay))
                 .connect(target);
