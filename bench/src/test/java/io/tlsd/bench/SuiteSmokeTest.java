@@ -12,8 +12,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A few seconds of every scenario of {@link Suite}, so that the benchmark cannot rot: the real
- * daemon processes, stunnel4 and HAProxy when installed (CI installs stunnel4), every figure a
- * finite number (positive but for a whole-process RSS difference), the table and the chart written.
+ * daemon processes (and a second tlsd tunnel pair, as {@code --variant-jvm} runs), stunnel4 and
+ * HAProxy when installed (CI installs stunnel4), every figure a finite number (positive but for a
+ * whole-process RSS difference), the table and the chart written.
  */
 class SuiteSmokeTest {
     @Test
@@ -31,6 +32,7 @@ class SuiteSmokeTest {
             }
         }
         options.peers = peers;
+        options.variantJvm = options.daemonJvm; // a second tlsd pair, as --variant-jvm makes
 
         Results results = Suite.run(options);
         results.chart(out.resolve("ratios.png"), "smoke");
@@ -50,6 +52,8 @@ class SuiteSmokeTest {
             }
         }
         assertTrue(results.rows.stream().anyMatch(r -> r.scenario().equals("scale")), results.text());
+        assertTrue(results.rows.stream().anyMatch(r -> r.peer().equals("tlsd-b")
+                && r.figure().equals("bulk, 8 streams: daemons' CPU per GiB")), results.text());
         assertTrue(results.markdown().contains("| tunnel pair |"), results.markdown());
         assertTrue(Files.size(out.resolve("ratios.png")) > 1000);
     }
