@@ -45,7 +45,7 @@ final class HandshakeScenario {
         boolean withHaproxy = options.peers.contains("haproxy");
         try (PeerProcess tlsd = tlsdServer(options, pki, dir, tlsdPort, backend.port());
              PeerProcess haproxy = withHaproxy ? TunnelPair.haproxyServer(pki, dir, haproxyPort, backend.port(),
-                     Runtime.getRuntime().availableProcessors(), "haproxy-hs-server") : null) {
+                     Runtime.getRuntime().availableProcessors(), "haproxy-hs-server", false) : null) {
             SslContext full = clientContext();
             ((io.netty.handler.ssl.OpenSslSessionContext) full.sessionContext()).setSessionCacheEnabled(false);
             SslContext resuming = clientContext();

@@ -10,7 +10,9 @@ import java.util.List;
 /**
  * A client tunnel and a server tunnel of one product, each its own process: plain TCP into
  * {@link #entryPort}, TLS 1.3 between the two on {@link #tlsPort}, plain TCP out to the backend.
- * The client side verifies the server's chain and name (ECDSA P-256, {@code localhost}).
+ * Certificates are verified on both sides: the client side verifies the server's chain and name
+ * (ECDSA P-256, {@code localhost}), the server side requires a client certificate (the same
+ * leaf, which allows clientAuth) and verifies its chain.
  */
 final class TunnelPair implements AutoCloseable {
     final String name;
@@ -63,10 +65,11 @@ final class TunnelPair implements AutoCloseable {
         Path serverConfig = Files.writeString(dir.resolve(name + "-server.yaml"), "socket: none\nlog_level: warn\n"
                 + options.tlsdYaml() + "tunnels:\n  - name: bench\n    listen: 127.0.0.1:" + tls
                 + "\n    target: 127.0.0.1:" + backendPort + "\n    cert: " + pki.cert + "\n    key: " + pki.key
-                + "\n    idle_timeout: 0s\n");
+                + "\n    client_auth: required\n    client_ca_file: " + pki.caCert + "\n    idle_timeout: 0s\n");
         Path clientConfig = Files.writeString(dir.resolve(name + "-client.yaml"), "socket: none\nlog_level: warn\n"
                 + options.loopsYaml() + "tls:\n  ca_file: " + pki.caCert + "\n" + options.groupsYaml() + "tunnels:\n  - name: bench\n    listen: 127.0.0.1:"
-                + entry + "\n    target: 127.0.0.1:" + tls + "\n    servername: localhost\n    idle_timeout: 0s\n");
+                + entry + "\n    target: 127.0.0.1:" + tls + "\n    servername: localhost\n    cert: " + pki.cert
+                + "\n    key: " + pki.key + "\n    idle_timeout: 0s\n");
         PeerProcess server = PeerProcess.start(name + "-server-tunnel", dir,
                 tlsdCommand(jvmOptions, "server", "--config", serverConfig.toString()), tls);
         PeerProcess client = PeerProcess.start(name + "-client-tunnel", dir,
@@ -79,10 +82,12 @@ final class TunnelPair implements AutoCloseable {
         int entry = freePort();
         Path serverConfig = Files.writeString(dir.resolve("stunnel-server.conf"), "foreground = yes\npid =\n"
                 + "debug = err\n[bench]\naccept = 127.0.0.1:" + tls + "\nconnect = 127.0.0.1:" + backendPort
-                + "\ncert = " + pki.cert + "\nkey = " + pki.key + "\nsslVersionMin = TLSv1.3\n");
+                + "\ncert = " + pki.cert + "\nkey = " + pki.key + "\nCAfile = " + pki.caCert
+                + "\nverifyChain = yes\nrequireCert = yes\nsslVersionMin = TLSv1.3\n");
         Path clientConfig = Files.writeString(dir.resolve("stunnel-client.conf"), "foreground = yes\npid =\n"
                 + "debug = err\n[bench]\nclient = yes\naccept = 127.0.0.1:" + entry + "\nconnect = 127.0.0.1:" + tls
                 + "\nCAfile = " + pki.caCert + "\nverifyChain = yes\ncheckHost = localhost\nsni = localhost\n"
+                + "cert = " + pki.cert + "\nkey = " + pki.key + "\n"
                 + "sslVersionMin = TLSv1.3\n");
         PeerProcess server = PeerProcess.start("stunnel-server", dir, List.of("stunnel4", serverConfig.toString()), tls);
         PeerProcess client = PeerProcess.start("stunnel-client", dir, List.of("stunnel4", clientConfig.toString()), entry);
@@ -92,11 +97,15 @@ final class TunnelPair implements AutoCloseable {
     private static final String HAPROXY_HEAD = "global\n  maxconn 9000\n  nbthread %d\n"
             + "defaults\n  mode tcp\n  timeout connect 10s\n  timeout client 10m\n  timeout server 10m\n";
 
-    /** HAProxy terminating TLS in front of {@code backendPort}: the server half of the pair on its own. */
-    static PeerProcess haproxyServer(BenchPki pki, Path dir, int tls, int backendPort, int threads, String name)
-            throws IOException, InterruptedException {
+    /**
+     * HAProxy terminating TLS in front of {@code backendPort}: the server half of the pair on its
+     * own; with {@code verifyClients}, requiring and verifying client certificates.
+     */
+    static PeerProcess haproxyServer(BenchPki pki, Path dir, int tls, int backendPort, int threads, String name,
+                                     boolean verifyClients) throws IOException, InterruptedException {
         Path serverConfig = Files.writeString(dir.resolve(name + ".cfg"), String.format(HAPROXY_HEAD, threads)
-                + "frontend tls\n  bind 127.0.0.1:" + tls + " ssl crt " + pki.bundle + " ssl-min-ver TLSv1.3\n"
+                + "frontend tls\n  bind 127.0.0.1:" + tls + " ssl crt " + pki.bundle
+                + (verifyClients ? " ca-file " + pki.caCert + " verify required" : "") + " ssl-min-ver TLSv1.3\n"
                 + "  default_backend echo\nbackend echo\n  server e 127.0.0.1:" + backendPort + "\n");
         return PeerProcess.start(name, dir, List.of("haproxy", "-db", "-f", serverConfig.toString()), tls);
     }
@@ -108,8 +117,8 @@ final class TunnelPair implements AutoCloseable {
         Path clientConfig = Files.writeString(dir.resolve("haproxy-client.cfg"), String.format(HAPROXY_HEAD, threads)
                 + "frontend plain\n  bind 127.0.0.1:" + entry + "\n  default_backend tls\nbackend tls\n"
                 + "  server s 127.0.0.1:" + tls + " ssl verify required ca-file " + pki.caCert
-                + " sni str(localhost) verifyhost localhost ssl-min-ver TLSv1.3\n");
-        PeerProcess server = haproxyServer(pki, dir, tls, backendPort, threads, "haproxy-server");
+                + " sni str(localhost) verifyhost localhost crt " + pki.bundle + " ssl-min-ver TLSv1.3\n");
+        PeerProcess server = haproxyServer(pki, dir, tls, backendPort, threads, "haproxy-server", true);
         PeerProcess client = PeerProcess.start("haproxy-client", dir,
                 List.of("haproxy", "-db", "-f", clientConfig.toString()), entry);
         return new TunnelPair("haproxy", entry, tls, client, server);
