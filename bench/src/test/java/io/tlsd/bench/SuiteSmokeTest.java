@@ -58,7 +58,8 @@ class SuiteSmokeTest {
         assertTrue(Files.size(out.resolve("ratios.png")) > 1000);
     }
 
-    private static boolean onPath(String tool) {
+    /** Whether {@code tool} is an executable on the PATH. */
+    static boolean onPath(String tool) {
         for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
             if (Files.isExecutable(Path.of(dir, tool))) {
                 return true;

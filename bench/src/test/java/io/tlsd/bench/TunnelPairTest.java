@@ -9,7 +9,6 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,10 +29,10 @@ class TunnelPairTest {
         try (EchoBackend backend = new EchoBackend(group, NioServerSocketChannel.class, null)) {
             BenchPki pki = BenchPki.create(dir.resolve("pki"));
             pairs.add(TunnelPair.tlsd(pki, dir, backend.port(), new Suite.Options()));
-            if (onPath("stunnel4")) {
+            if (SuiteSmokeTest.onPath("stunnel4")) {
                 pairs.add(TunnelPair.stunnel(pki, dir, backend.port()));
             }
-            if (onPath("haproxy")) {
+            if (SuiteSmokeTest.onPath("haproxy")) {
                 pairs.add(TunnelPair.haproxy(pki, dir, backend.port(), 1));
             }
             LoadClient load = new LoadClient(group, NioSocketChannel.class);
@@ -51,14 +50,5 @@ class TunnelPairTest {
             pairs.forEach(TunnelPair::close);
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
         }
-    }
-
-    private static boolean onPath(String tool) {
-        for (String entry : System.getenv().getOrDefault("PATH", "").split(":")) {
-            if (Files.isExecutable(Path.of(entry, tool))) {
-                return true;
-            }
-        }
-        return false;
     }
 }
