@@ -43,6 +43,11 @@ final class TunnelScenario {
                 Suite.progress("tunnel %s round %d %s: %.2f", what, round + 1, p.name, v);
             }
         }
+        return medians(values);
+    }
+
+    /** The median of each pair's values, in the same order. */
+    private static Map<String, Double> medians(Map<String, List<Double>> values) {
         Map<String, Double> medians = new LinkedHashMap<>();
         values.forEach((k, v) -> medians.put(k, median(v)));
         return medians;
@@ -76,11 +81,9 @@ final class TunnelScenario {
                 return mibPerSecond;
             });
             compare(results, figure, "MiB/s", bulk, true, Map.of("stunnel", 1.3, "haproxy", 1.0));
-            Map<String, Double> cpuMedians = new LinkedHashMap<>();
-            cpu.forEach((name, v) -> cpuMedians.put(name, median(v)));
             // What the throughput costs: both cores are busy in every pair, so a pair's CPU per
             // byte is what its rate follows (set-up and warm-up included, alike for every pair).
-            compare(results, figure + ": daemons' CPU per GiB", "core-s", cpuMedians, false, Map.of());
+            compare(results, figure + ": daemons' CPU per GiB", "core-s", medians(cpu), false, Map.of());
         }
         Map<String, LoadClient.Latency> pings = pingSlots(ms);
         Map<String, Double> p50 = new LinkedHashMap<>();

@@ -69,12 +69,12 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The first fetch starts when a certificate is first served; a start or a reload waits for it
  * before the certificate serves, a fetch's timeout and a second at most ({@link
- * #awaitFirstFetches}), and handshakes go without a staple until one arrives. A response is checked as an {@code ocsp_file}
- * is ({@link OcspStaple}: signed by the issuer or a responder it certified, about this
- * certificate, "good", current) and then stapled; the next fetch is due halfway through its
- * validity, at least {@link #MIN_REFRESH} and at most {@link #MAX_REFRESH} later. A fetch that
- * fails (the responder does not answer, answers an error, or a response that does not check) is
- * tried again after {@link #FIRST_RETRY}, twice as long after each failure up to {@link
+ * #awaitFirstFetches}), and handshakes go without a staple until one arrives. A response is
+ * checked as an {@code ocsp_file} is ({@link OcspStaple}: signed by the issuer or a responder it
+ * certified, about this certificate, "good", current) and then stapled; the next fetch is due
+ * halfway through its validity, at least {@link #MIN_REFRESH} and at most {@link #MAX_REFRESH}
+ * later. A fetch that fails (the responder does not answer, answers an error, or a response
+ * that does not check) is tried again after {@link #FIRST_RETRY}, twice as long after each failure up to {@link
  * #MAX_RETRY}, and the last good response is stapled meanwhile, while it is current; so is an
  * answer saying "unknown" (a certificate the responder does not know yet, or a glitch), or one
  * older than the last answer taken ("revoked" included: a cache's "good" is not taken after it),
@@ -181,8 +181,8 @@ public final class OcspFetcher implements AutoCloseable {
      * asked for: so that a start or a reload staples from its first handshake on wherever the
      * responder answers in time (a strict client of a must-staple certificate fails a handshake
      * without). Up to {@link #FETCHERS} fetches run at once: a responder that stalls holds up the
-     * certificates queued behind its fetch only when that many stall at once. A certificate that was fetched for before (kept across a
-     * reload) does not wait. Logs those still without a response to staple; {@link #close()}
+     * certificates queued behind its fetch only when that many stall at once. A certificate that
+     * was fetched for before (kept across a reload) does not wait. Logs those still without a response to staple; {@link #close()}
      * and {@link #endFirstFetchWaits()} end the waits.
      *
      * @throws InterruptedException if interrupted while waiting
